@@ -1,0 +1,96 @@
+//! Structural invariants of the book, checked after every command in tests and the simulator.
+
+use super::order::Side;
+use super::store::Book;
+use crate::num::Qty;
+
+impl Book {
+    /// Checks that the book is never crossed, that every level's totals equal its orders, that
+    /// the queues are well linked, and that the order index and per-account lists match the
+    /// levels exactly.
+    ///
+    /// # Errors
+    /// A description of the first violation found (a violation is always an engine bug).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        if let (Some(bid), Some(ask)) = (self.best_price(Side::Buy), self.best_price(Side::Sell)) {
+            if bid >= ask {
+                return Err(format!("book crossed: best bid {bid} >= best ask {ask}"));
+            }
+        }
+        let raw = self.raw_parts();
+        let mut seen = 0usize;
+        for (side, levels) in [(Side::Buy, raw.bids), (Side::Sell, raw.asks)] {
+            for (price, level) in levels {
+                let (head, tail) = Book::level_ends(level);
+                let mut at = head;
+                let mut prev = Book::NIL;
+                let mut count = 0u32;
+                let mut total = 0i64;
+                while at != Book::NIL {
+                    let order = self
+                        .slot_order(at)
+                        .ok_or_else(|| format!("level {price}: empty slot {at} in queue"))?;
+                    let (p, n) = self.slot_links(at);
+                    if p != prev {
+                        return Err(format!("order {}: prev link {p} != {prev}", order.id));
+                    }
+                    if order.side != side || order.price != *price {
+                        return Err(format!(
+                            "order {} ({:?} {}) filed under {side:?} {price}",
+                            order.id, order.side, order.price
+                        ));
+                    }
+                    if !order.qty.is_positive() {
+                        return Err(format!("order {} rests with size {}", order.id, order.qty));
+                    }
+                    if raw.index.get(&order.id) != Some(&at) {
+                        return Err(format!("order {} is not indexed at slot {at}", order.id));
+                    }
+                    if !self.orders_of(order.account).contains(&order.id) {
+                        return Err(format!(
+                            "order {} missing from account {}'s list",
+                            order.id, order.account
+                        ));
+                    }
+                    count += 1;
+                    total += order.qty.0;
+                    prev = at;
+                    at = n;
+                }
+                if prev != tail {
+                    return Err(format!(
+                        "level {price}: tail {tail} but queue ends at {prev}"
+                    ));
+                }
+                if count == 0 {
+                    return Err(format!("level {price} is empty but present"));
+                }
+                if count != level.count || Qty(total) != level.total {
+                    return Err(format!(
+                        "level {price}: totals {}/{} but orders sum to {count}/{total}",
+                        level.count, level.total
+                    ));
+                }
+                seen += count as usize;
+            }
+        }
+        if seen != raw.index.len() {
+            return Err(format!(
+                "{} orders indexed but {seen} in levels",
+                raw.index.len()
+            ));
+        }
+        let listed: usize = raw.by_account.values().map(Vec::len).sum();
+        if listed != seen || raw.by_account.values().any(Vec::is_empty) {
+            return Err(format!(
+                "{listed} orders in account lists but {seen} in levels"
+            ));
+        }
+        if raw.free.iter().any(|i| self.slot_order(*i).is_some())
+            || raw.free.len() + seen != raw.slots_len
+        {
+            return Err("free list disagrees with the slots in use".to_owned());
+        }
+        Ok(())
+    }
+}

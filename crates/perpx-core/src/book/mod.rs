@@ -1,0 +1,22 @@
+//! The order book of one market: price-time priority.
+//!
+//! **Priority.** Orders rest at their limit price; better prices first (highest bid, lowest
+//! ask), and within one price the earlier order first. An order keeps its place when its size
+//! is *decreased*; a price change or a size increase sends it to the back of its (new) level,
+//! as a new arrival would be, so nobody can jump the queue by amending.
+//!
+//! **Layout.** Each side is a `BTreeMap<Price, Level>` (best price in O(log L) for L levels);
+//! each level is a doubly linked FIFO threaded through one slab of order nodes, so removing any
+//! order is O(1) after an O(1) hash lookup of its slot. Per account, the ids of its open orders
+//! are kept for cancel-all and limits. The hash maps are only looked up, never iterated into an
+//! output, so determinism does not depend on their order.
+//!
+//! The book knows nothing of matching rules, fees or margin: the engine's matcher drives it
+//! with [`Book::front`], [`Book::fill_front`], [`Book::insert`] and [`Book::remove`].
+
+mod invariants;
+mod order;
+mod store;
+
+pub use order::{RestingOrder, Side};
+pub use store::{Book, FrontFill, Level, LevelOrders};

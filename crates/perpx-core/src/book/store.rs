@@ -1,0 +1,413 @@
+//! The book's storage: price levels, FIFO queues in a slab, and the order index.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+use super::order::{RestingOrder, Side};
+use crate::ids::{AccountId, OrderId};
+use crate::num::{Price, Qty, Timestamp};
+
+/// "No slot": the end of a queue.
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug, Clone)]
+struct Slot {
+    order: Option<RestingOrder>,
+    prev: u32,
+    next: u32,
+}
+
+/// One price level: its FIFO queue and the totals kept in step with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Level {
+    /// Σ open size of the orders at this level.
+    pub total: Qty,
+    /// Number of orders at this level.
+    pub count: u32,
+    head: u32,
+    tail: u32,
+}
+
+/// The order book of one market. See the module docs for priority and layout.
+#[derive(Debug, Clone, Default)]
+pub struct Book {
+    bids: BTreeMap<Price, Level>,
+    asks: BTreeMap<Price, Level>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    index: FxHashMap<OrderId, u32>,
+    by_account: FxHashMap<AccountId, Vec<OrderId>>,
+}
+
+/// What happened to the front order of a side when it was (partly) filled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrontFill {
+    /// The maker order.
+    pub order_id: OrderId,
+    /// Its owner.
+    pub account: AccountId,
+    /// Its price (the trade price).
+    pub price: Price,
+    /// What is still open after this fill.
+    pub remaining: Qty,
+    /// The order itself if the fill completed it (it has left the book).
+    pub completed: Option<RestingOrder>,
+}
+
+/// The orders of one level in queue order.
+#[derive(Debug)]
+pub struct LevelOrders<'a> {
+    book: &'a Book,
+    at: u32,
+}
+
+impl<'a> Iterator for LevelOrders<'a> {
+    type Item = &'a RestingOrder;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at == NIL {
+            return None;
+        }
+        let slot = &self.book.slots[self.at as usize];
+        self.at = slot.next;
+        slot.order.as_ref()
+    }
+}
+
+impl Book {
+    /// An empty book.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn side(&self, side: Side) -> &BTreeMap<Price, Level> {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    fn side_mut(&mut self, side: Side) -> &mut BTreeMap<Price, Level> {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        }
+    }
+
+    /// The best price resting on `side`: the highest bid or the lowest ask.
+    #[must_use]
+    pub fn best_price(&self, side: Side) -> Option<Price> {
+        match side {
+            Side::Buy => self.bids.last_key_value().map(|(p, _)| *p),
+            Side::Sell => self.asks.first_key_value().map(|(p, _)| *p),
+        }
+    }
+
+    fn best_level(&self, side: Side) -> Option<&Level> {
+        match side {
+            Side::Buy => self.bids.last_key_value().map(|(_, l)| l),
+            Side::Sell => self.asks.first_key_value().map(|(_, l)| l),
+        }
+    }
+
+    /// The order first in line on `side`: best price, earliest arrival.
+    #[must_use]
+    pub fn front(&self, side: Side) -> Option<&RestingOrder> {
+        let level = self.best_level(side)?;
+        self.slots[level.head as usize].order.as_ref()
+    }
+
+    /// An open order by id.
+    #[must_use]
+    pub fn get(&self, id: OrderId) -> Option<&RestingOrder> {
+        let slot = *self.index.get(&id)?;
+        self.slots[slot as usize].order.as_ref()
+    }
+
+    /// Number of open orders.
+    #[must_use]
+    pub fn order_count(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Number of price levels on `side`.
+    #[must_use]
+    pub fn level_count(&self, side: Side) -> usize {
+        self.side(side).len()
+    }
+
+    /// Whether `side` has a level at `price`.
+    #[must_use]
+    pub fn has_level(&self, side: Side, price: Price) -> bool {
+        self.side(side).contains_key(&price)
+    }
+
+    /// The ids of an account's open orders, in no particular order.
+    #[must_use]
+    pub fn orders_of(&self, account: AccountId) -> &[OrderId] {
+        self.by_account.get(&account).map_or(&[], Vec::as_slice)
+    }
+
+    /// Levels of `side` in priority order (bids descending, asks ascending).
+    pub fn levels(&self, side: Side) -> Box<dyn Iterator<Item = (Price, &Level)> + '_> {
+        match side {
+            Side::Buy => Box::new(self.bids.iter().rev().map(|(p, l)| (*p, l))),
+            Side::Sell => Box::new(self.asks.iter().map(|(p, l)| (*p, l))),
+        }
+    }
+
+    /// The orders of `level` in queue order.
+    #[must_use]
+    pub fn level_orders(&self, level: &Level) -> LevelOrders<'_> {
+        LevelOrders {
+            book: self,
+            at: level.head,
+        }
+    }
+
+    /// Every open order id, ascending (for deterministic mass actions).
+    #[must_use]
+    pub fn all_order_ids_sorted(&self) -> Vec<OrderId> {
+        let mut ids: Vec<OrderId> = self.index.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn alloc(&mut self, order: RestingOrder) -> u32 {
+        let slot = Slot {
+            order: Some(order),
+            prev: NIL,
+            next: NIL,
+        };
+        if let Some(i) = self.free.pop() {
+            self.slots[i as usize] = slot;
+            i
+        } else {
+            let i = u32::try_from(self.slots.len()).expect("book slot count exceeds u32");
+            self.slots.push(slot);
+            i
+        }
+    }
+
+    /// Appends slot `i` (holding an order at `price` on `side`) at the back of its level.
+    fn link_back(&mut self, side: Side, price: Price, i: u32, qty: Qty) {
+        let level = self.side_mut(side).entry(price).or_insert(Level {
+            total: Qty::ZERO,
+            count: 0,
+            head: NIL,
+            tail: NIL,
+        });
+        let old_tail = level.tail;
+        level.tail = i;
+        if old_tail == NIL {
+            level.head = i;
+        }
+        level.total = Qty(level.total.0 + qty.0);
+        level.count += 1;
+        if old_tail != NIL {
+            self.slots[old_tail as usize].next = i;
+        }
+        let s = &mut self.slots[i as usize];
+        s.prev = old_tail;
+        s.next = NIL;
+    }
+
+    /// Unlinks slot `i` from its level, dropping the level if it empties.
+    fn unlink(&mut self, i: u32) {
+        let (side, price, qty, prev, next) = {
+            let s = &self.slots[i as usize];
+            let o = s.order.as_ref().expect("unlink of an empty slot");
+            (o.side, o.price, o.qty, s.prev, s.next)
+        };
+        if prev != NIL {
+            self.slots[prev as usize].next = next;
+        }
+        if next != NIL {
+            self.slots[next as usize].prev = prev;
+        }
+        let levels = self.side_mut(side);
+        let level = levels.get_mut(&price).expect("order's level exists");
+        if level.head == i {
+            level.head = next;
+        }
+        if level.tail == i {
+            level.tail = prev;
+        }
+        level.total = Qty(level.total.0 - qty.0);
+        level.count -= 1;
+        if level.count == 0 {
+            levels.remove(&price);
+        }
+    }
+
+    /// Adds an order at the back of its price level.
+    ///
+    /// # Panics
+    /// If an order with the same id is already in the book, or its size is not positive
+    /// (both are engine bugs: ids are unique and sizes validated).
+    pub fn insert(&mut self, order: RestingOrder) {
+        assert!(
+            order.qty.is_positive(),
+            "resting order {} must have a positive size",
+            order.id
+        );
+        let (id, account, side, price, qty) =
+            (order.id, order.account, order.side, order.price, order.qty);
+        let i = self.alloc(order);
+        let previous = self.index.insert(id, i);
+        assert!(previous.is_none(), "order {id} inserted twice");
+        self.link_back(side, price, i, qty);
+        self.by_account.entry(account).or_default().push(id);
+    }
+
+    /// Removes an open order, returning it.
+    pub fn remove(&mut self, id: OrderId) -> Option<RestingOrder> {
+        let i = self.index.remove(&id)?;
+        self.unlink(i);
+        let order = self.slots[i as usize]
+            .order
+            .take()
+            .expect("indexed slot holds an order");
+        self.free.push(i);
+        self.forget_account_order(order.account, id);
+        Some(order)
+    }
+
+    fn forget_account_order(&mut self, account: AccountId, id: OrderId) {
+        if let Some(ids) = self.by_account.get_mut(&account) {
+            if let Some(pos) = ids.iter().position(|x| *x == id) {
+                ids.swap_remove(pos);
+            }
+            if ids.is_empty() {
+                self.by_account.remove(&account);
+            }
+        }
+    }
+
+    /// Fills `qty` of the front order of `side` (the maker), removing it if it completes.
+    ///
+    /// # Panics
+    /// If the side is empty or `qty` is not in `1..=front.qty` (matcher bugs).
+    pub fn fill_front(&mut self, side: Side, qty: Qty) -> FrontFill {
+        let level = self.best_level(side).expect("fill_front on an empty side");
+        let i = level.head;
+        let price = self
+            .best_price(side)
+            .expect("non-empty side has a best price");
+        let slot = &mut self.slots[i as usize];
+        let order = slot.order.as_mut().expect("level head holds an order");
+        assert!(
+            qty.is_positive() && qty <= order.qty,
+            "fill of {qty} against {} open",
+            order.qty
+        );
+        order.qty = Qty(order.qty.0 - qty.0);
+        order.filled = Qty(order.filled.0 + qty.0);
+        let (order_id, account, remaining) = (order.id, order.account, order.qty);
+        let level = self
+            .side_mut(side)
+            .get_mut(&price)
+            .expect("best level exists");
+        level.total = Qty(level.total.0 - qty.0);
+        let completed = if remaining.is_positive() {
+            None
+        } else {
+            // The level total already dropped by `qty` and the order holds 0, so the unlink
+            // inside `remove` subtracts nothing more.
+            self.remove(order_id)
+        };
+        FrontFill {
+            order_id,
+            account,
+            price,
+            remaining,
+            completed,
+        }
+    }
+
+    /// Lowers an open order's size in place; it keeps its queue position.
+    ///
+    /// # Panics
+    /// If the order is unknown or `new_qty` is not in `1..current` (engine bugs).
+    pub fn reduce_qty(&mut self, id: OrderId, new_qty: Qty) {
+        let i = *self.index.get(&id).expect("reduce of an unknown order");
+        let order = self.slots[i as usize]
+            .order
+            .as_mut()
+            .expect("indexed slot holds an order");
+        assert!(
+            new_qty.is_positive() && new_qty < order.qty,
+            "reduce to {new_qty} from {}",
+            order.qty
+        );
+        let delta = order.qty.0 - new_qty.0;
+        order.qty = new_qty;
+        let (side, price) = (order.side, order.price);
+        let level = self
+            .side_mut(side)
+            .get_mut(&price)
+            .expect("order's level exists");
+        level.total = Qty(level.total.0 - delta);
+    }
+
+    /// Moves an open order to the back of the level at `price` with size `qty`: the queue
+    /// position of a new arrival. Used by amends that change the price or raise the size.
+    ///
+    /// # Panics
+    /// If the order is unknown or `qty` is not positive (engine bugs).
+    pub fn requeue(&mut self, id: OrderId, price: Price, qty: Qty, queued_at: Timestamp) {
+        assert!(qty.is_positive(), "requeue to a non-positive size");
+        let i = *self.index.get(&id).expect("requeue of an unknown order");
+        self.unlink(i);
+        let side = {
+            let order = self.slots[i as usize]
+                .order
+                .as_mut()
+                .expect("indexed slot holds an order");
+            order.price = price;
+            order.qty = qty;
+            order.queued_at = queued_at;
+            order.side
+        };
+        self.link_back(side, price, i, qty);
+    }
+
+    /// Checks the book's structure. See [`Book::check_invariants`](super::invariants).
+    pub(super) fn raw_parts(&self) -> RawParts<'_> {
+        RawParts {
+            bids: &self.bids,
+            asks: &self.asks,
+            index: &self.index,
+            by_account: &self.by_account,
+            slots_len: self.slots.len(),
+            free: &self.free,
+        }
+    }
+
+    pub(super) fn slot_order(&self, i: u32) -> Option<&RestingOrder> {
+        self.slots.get(i as usize).and_then(|s| s.order.as_ref())
+    }
+
+    pub(super) fn slot_links(&self, i: u32) -> (u32, u32) {
+        let s = &self.slots[i as usize];
+        (s.prev, s.next)
+    }
+
+    pub(super) fn level_ends(level: &Level) -> (u32, u32) {
+        (level.head, level.tail)
+    }
+
+    pub(super) const NIL: u32 = NIL;
+}
+
+/// Read-only access to the internals for the invariant checker.
+pub(super) struct RawParts<'a> {
+    pub bids: &'a BTreeMap<Price, Level>,
+    pub asks: &'a BTreeMap<Price, Level>,
+    pub index: &'a FxHashMap<OrderId, u32>,
+    pub by_account: &'a FxHashMap<AccountId, Vec<OrderId>>,
+    pub slots_len: usize,
+    pub free: &'a [u32],
+}

@@ -1,0 +1,152 @@
+//! Commands: everything that can change the engine's state. Each carries its timestamp; the
+//! engine has no other source of time.
+
+use crate::book::Side;
+use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId};
+use crate::market::MarketSpec;
+use crate::num::{Price, Qty, Timestamp};
+
+/// One input to the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// When the command was sequenced (ms). Must not be before the previous command's.
+    pub ts: Timestamp,
+    /// What to do.
+    pub kind: CommandKind,
+}
+
+/// The command variants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandKind {
+    /// Admin: create a market.
+    CreateMarket(MarketSpec),
+    /// Admin: set a market's mark price (the reference for the order band). Later derived
+    /// from the index; this command stays for tests and the simulator.
+    SetMark {
+        /// The market.
+        market: MarketId,
+        /// The new mark.
+        price: Price,
+    },
+    /// Place an order.
+    PlaceOrder(NewOrder),
+    /// Change an open order's price and/or size.
+    AmendOrder(Amend),
+    /// Cancel one open order.
+    CancelOrder {
+        /// The owner (only the owner may cancel).
+        account: AccountId,
+        /// The market it rests in.
+        market: MarketId,
+        /// Which order.
+        order: OrderRef,
+    },
+    /// Cancel all of an account's open orders, in one market or in all.
+    CancelAll {
+        /// The owner.
+        account: AccountId,
+        /// One market, or every market.
+        market: Option<MarketId>,
+    },
+    /// Admin: cancel every open order of a market.
+    MassCancel {
+        /// The market.
+        market: MarketId,
+    },
+    /// Advance time only (the server injects ticks so time-driven work runs without traffic).
+    Tick,
+}
+
+/// An order by engine id or by the owner's client id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderRef {
+    /// The engine's id.
+    Id(OrderId),
+    /// The owner's client order id.
+    Client(ClientOrderId),
+}
+
+impl std::fmt::Display for OrderRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "#{id}"),
+            Self::Client(c) => write!(f, "'{c}'"),
+        }
+    }
+}
+
+/// How long a limit order may live and whether it may take liquidity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeInForce {
+    /// Good till cancelled: trades what crosses, rests the rest.
+    Gtc,
+    /// Immediate or cancel: trades what crosses, cancels the rest.
+    Ioc,
+    /// Fill or kill: trades its whole size at once or is rejected with nothing done.
+    Fok,
+    /// Post-only: rests without trading; rejected (not repriced) if it would take.
+    PostOnly,
+}
+
+/// The order type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderType {
+    /// A limit order.
+    Limit {
+        /// The limit price.
+        price: Price,
+        /// Its time in force.
+        tif: TimeInForce,
+    },
+    /// A market order: trades up to the edge of the order band around mark, and the unfilled
+    /// rest is cancelled, never rested.
+    Market,
+}
+
+/// Self-trade prevention: what happens when an order would trade with another order of the
+/// same account. The *taker's* mode applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum StpMode {
+    /// Cancel the rest of the incoming order; resting orders stay. The default: a stray taker
+    /// never costs an account its own queue positions.
+    #[default]
+    ExpireTaker,
+    /// Cancel the resting order and keep matching the incoming one.
+    ExpireMaker,
+    /// Cancel both the resting order and the rest of the incoming one.
+    ExpireBoth,
+}
+
+/// A new order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    /// The owner.
+    pub account: AccountId,
+    /// The market.
+    pub market: MarketId,
+    /// Buy or sell.
+    pub side: Side,
+    /// Limit (with time in force) or market.
+    pub order_type: OrderType,
+    /// Size in lots.
+    pub qty: Qty,
+    /// The owner's id for it.
+    pub client_id: Option<ClientOrderId>,
+    /// Self-trade prevention mode.
+    pub stp: StpMode,
+}
+
+/// An amend of an open order. `qty` is the new *open* size (what is still to fill).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amend {
+    /// The owner.
+    pub account: AccountId,
+    /// The market.
+    pub market: MarketId,
+    /// Which order.
+    pub order: OrderRef,
+    /// New limit price, if changing.
+    pub price: Option<Price>,
+    /// New open size, if changing.
+    pub qty: Option<Qty>,
+}

@@ -1,0 +1,308 @@
+//! The engine: one deterministic state machine, `apply(command) → events`.
+//!
+//! No clock, no I/O, no threads, no floats, and no hash-map iteration reaches an output. Time
+//! enters only as each command's timestamp and never goes backwards. A command either passes
+//! every check and takes effect, or is rejected with nothing changed but the sequence number.
+//!
+//! Inside one command the steps run in the order of `docs/ENGINE.md` ("order of operations"):
+//! advance time, apply the command; later issues add stops, liquidation and ADL after it.
+
+mod client_orders;
+mod hash;
+mod invariants;
+mod matching;
+mod orders;
+#[cfg(test)]
+mod tests;
+
+pub use client_orders::{ClientOrderEntry, ClientOrders};
+pub use hash::{StateHash, StateHasher};
+
+use std::collections::BTreeMap;
+
+use crate::command::{Command, CommandKind, StpMode};
+use crate::event::{CancelReason, Event, EventKind, OrderStatus};
+use crate::ids::{MarketId, OrderId, TradeId};
+use crate::market::{Market, MarketSpec};
+use crate::num::{Price, Timestamp};
+use crate::reject::RejectReason;
+
+/// Engine-wide settings, fixed when the engine is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// The most markets one engine holds.
+    pub max_markets: u32,
+    /// How long a client order id stays held after its order is accepted (ms).
+    pub client_order_retention_ms: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            max_markets: 256,
+            client_order_retention_ms: 24 * 60 * 60 * 1000,
+        }
+    }
+}
+
+/// The engine state.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    config: EngineConfig,
+    /// Sequence number of the last command applied (0 before the first).
+    seq: u64,
+    /// The engine clock: the last command's timestamp.
+    now: Timestamp,
+    markets: Vec<Market>,
+    symbols: BTreeMap<String, MarketId>,
+    next_order_id: u64,
+    next_trade_id: u64,
+    client_orders: ClientOrders,
+}
+
+/// Collects the events of one command, stamping each with its sequence number and time.
+#[derive(Debug)]
+pub(crate) struct Out<'a> {
+    seq: u64,
+    ts: Timestamp,
+    events: &'a mut Vec<Event>,
+}
+
+impl Out<'_> {
+    pub(crate) fn push(&mut self, kind: EventKind) {
+        self.events.push(Event {
+            seq: self.seq,
+            ts: self.ts,
+            kind,
+        });
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new(EngineConfig::default())
+    }
+}
+
+impl Engine {
+    /// An empty engine: no markets, clock at 0.
+    #[must_use]
+    pub fn new(config: EngineConfig) -> Self {
+        Self {
+            config,
+            seq: 0,
+            now: Timestamp(0),
+            markets: Vec::new(),
+            symbols: BTreeMap::new(),
+            next_order_id: 1,
+            next_trade_id: 1,
+            client_orders: ClientOrders::default(),
+        }
+    }
+
+    /// Applies one command and returns its events.
+    pub fn apply(&mut self, cmd: &Command) -> Vec<Event> {
+        let mut events = Vec::new();
+        self.apply_into(cmd, &mut events);
+        events
+    }
+
+    /// Applies one command, appending its events to `events` (reuse the buffer on hot paths).
+    /// Every command gets the next sequence number, rejected or not.
+    pub fn apply_into(&mut self, cmd: &Command, events: &mut Vec<Event>) {
+        self.seq += 1;
+        let mut out = Out {
+            seq: self.seq,
+            ts: cmd.ts,
+            events,
+        };
+        if cmd.ts < self.now {
+            out.push(EventKind::Rejected {
+                account: None,
+                client_id: None,
+                reason: RejectReason::TimestampRegression {
+                    got: cmd.ts,
+                    clock: self.now,
+                },
+            });
+            return;
+        }
+        // Step 1: advance time.
+        self.now = cmd.ts;
+        self.client_orders
+            .prune(self.now, self.config.client_order_retention_ms);
+        // Step 2: the command itself.
+        let (account, client_id) = match &cmd.kind {
+            CommandKind::PlaceOrder(o) => (Some(o.account), o.client_id.clone()),
+            CommandKind::AmendOrder(a) => (Some(a.account), None),
+            CommandKind::CancelOrder { account, .. } | CommandKind::CancelAll { account, .. } => {
+                (Some(*account), None)
+            }
+            _ => (None, None),
+        };
+        if let Err(reason) = self.dispatch(&cmd.kind, &mut out) {
+            out.push(EventKind::Rejected {
+                account,
+                client_id,
+                reason,
+            });
+        }
+    }
+
+    fn dispatch(&mut self, kind: &CommandKind, out: &mut Out<'_>) -> Result<(), RejectReason> {
+        match kind {
+            CommandKind::CreateMarket(spec) => self.create_market(spec, out),
+            CommandKind::SetMark { market, price } => self.set_mark(*market, *price, out),
+            CommandKind::PlaceOrder(o) => self.place(o, out),
+            CommandKind::AmendOrder(a) => self.amend(a, out),
+            CommandKind::CancelOrder {
+                account,
+                market,
+                order,
+            } => self.cancel(*account, *market, order, out),
+            CommandKind::CancelAll { account, market } => self.cancel_all(*account, *market, out),
+            CommandKind::MassCancel { market } => self.mass_cancel(*market, out),
+            CommandKind::Tick => Ok(()),
+        }
+    }
+
+    fn create_market(&mut self, spec: &MarketSpec, out: &mut Out<'_>) -> Result<(), RejectReason> {
+        if self.markets.len() >= self.config.max_markets as usize {
+            return Err(RejectReason::TooManyMarkets(self.config.max_markets));
+        }
+        if self.symbols.contains_key(&spec.symbol) {
+            return Err(RejectReason::DuplicateSymbol(spec.symbol.clone()));
+        }
+        let valid = spec.clone().validate()?;
+        let id = MarketId(u32::try_from(self.markets.len()).expect("bounded by max_markets"));
+        self.symbols.insert(spec.symbol.clone(), id);
+        self.markets.push(Market::new(id, valid));
+        out.push(EventKind::MarketCreated {
+            market: id,
+            symbol: spec.symbol.clone(),
+        });
+        Ok(())
+    }
+
+    fn set_mark(
+        &mut self,
+        market: MarketId,
+        price: Price,
+        out: &mut Out<'_>,
+    ) -> Result<(), RejectReason> {
+        let m = self.market_mut(market)?;
+        if !price.is_positive() {
+            return Err(RejectReason::NonPositiveMark(price));
+        }
+        m.mark = Some(price);
+        out.push(EventKind::MarkPriceSet { market, price });
+        Ok(())
+    }
+
+    fn market_mut(&mut self, id: MarketId) -> Result<&mut Market, RejectReason> {
+        self.markets
+            .get_mut(id.index())
+            .ok_or_else(|| RejectReason::UnknownMarket(id.to_string()))
+    }
+
+    fn take_order_id(&mut self) -> OrderId {
+        let id = OrderId(self.next_order_id);
+        self.next_order_id += 1;
+        id
+    }
+
+    fn take_trade_id(&mut self) -> TradeId {
+        let id = TradeId(self.next_trade_id);
+        self.next_trade_id += 1;
+        id
+    }
+
+    // ---- read access --------------------------------------------------------------------
+
+    /// The engine's settings.
+    #[must_use]
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Sequence number of the last command applied.
+    #[must_use]
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The engine clock.
+    #[must_use]
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// A market by id.
+    #[must_use]
+    pub fn market(&self, id: MarketId) -> Option<&Market> {
+        self.markets.get(id.index())
+    }
+
+    /// A market by symbol.
+    #[must_use]
+    pub fn market_by_symbol(&self, symbol: &str) -> Option<&Market> {
+        self.symbols.get(symbol).and_then(|id| self.market(*id))
+    }
+
+    /// All markets in id order.
+    #[must_use]
+    pub fn markets(&self) -> &[Market] {
+        &self.markets
+    }
+
+    /// The client order id registry.
+    #[must_use]
+    pub fn client_orders(&self) -> &ClientOrders {
+        &self.client_orders
+    }
+
+    /// The canonical state hash (everything but the sequence number; see [`hash`](self::hash)).
+    #[must_use]
+    pub fn state_hash(&self) -> StateHash {
+        let mut h = StateHasher::new("perpx-state-v1");
+        h.i64(self.config.client_order_retention_ms)
+            .u64(u64::from(self.config.max_markets));
+        h.i64(self.now.0)
+            .u64(self.next_order_id)
+            .u64(self.next_trade_id);
+        h.u64(self.markets.len() as u64);
+        for m in &self.markets {
+            m.hash_into(&mut h);
+        }
+        self.client_orders.hash_into(&mut h);
+        h.finish()
+    }
+}
+
+/// Hash encoding of an order status (shared by the registry and markets).
+pub(crate) fn hash_status(h: &mut StateHasher, status: OrderStatus) -> &mut StateHasher {
+    match status {
+        OrderStatus::Open => h.tag(0),
+        OrderStatus::Filled => h.tag(1),
+        OrderStatus::Cancelled(reason) => h.tag(2).tag(cancel_reason_tag(reason)),
+    }
+}
+
+pub(crate) fn cancel_reason_tag(reason: CancelReason) -> u8 {
+    match reason {
+        CancelReason::UserRequest => 0,
+        CancelReason::CancelAll => 1,
+        CancelReason::MassCancel => 2,
+        CancelReason::IocRemainder => 3,
+        CancelReason::MarketRemainder => 4,
+        CancelReason::SelfTradePrevention => 5,
+    }
+}
+
+pub(crate) fn stp_tag(stp: StpMode) -> u8 {
+    match stp {
+        StpMode::ExpireTaker => 0,
+        StpMode::ExpireMaker => 1,
+        StpMode::ExpireBoth => 2,
+    }
+}

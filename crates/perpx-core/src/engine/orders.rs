@@ -1,0 +1,418 @@
+//! Placing, amending and cancelling orders.
+//!
+//! Every check runs before anything changes, so a rejection leaves the state as it was. The
+//! rules, in the order they are checked, are in `docs/ENGINE.md` ("Placing an order").
+
+use super::matching::{Taker, fillable, retire};
+use super::{ClientOrderEntry, Engine, Out};
+use crate::book::{RestingOrder, Side};
+use crate::command::{Amend, NewOrder, OrderRef, OrderType, TimeInForce};
+use crate::event::{CancelReason, EventKind, OrderStatus, QueuePriority};
+use crate::ids::{AccountId, MarketId, OrderId};
+use crate::market::Market;
+use crate::num::{Price, Qty};
+use crate::reject::RejectReason;
+
+fn check_qty(m: &Market, qty: Qty) -> Result<(), RejectReason> {
+    if !qty.is_positive() {
+        return Err(RejectReason::NonPositiveQty(qty));
+    }
+    if qty > m.spec.limits.max_order_qty {
+        return Err(RejectReason::QtyAboveMax {
+            qty,
+            max: m.spec.limits.max_order_qty,
+        });
+    }
+    Ok(())
+}
+
+fn check_price(m: &Market, price: Price) -> Result<(), RejectReason> {
+    if !price.is_positive() {
+        return Err(RejectReason::NonPositivePrice(price));
+    }
+    let mark = m.mark.ok_or(RejectReason::NoMarkPrice)?;
+    let (low, high) = m.band_around(mark);
+    if price < low || price > high {
+        return Err(RejectReason::PriceOutsideBand { price, low, high });
+    }
+    Ok(())
+}
+
+/// A new resting order may not open a price level beyond the market's limit.
+fn check_level_room(m: &Market, side: Side, price: Price) -> Result<(), RejectReason> {
+    let max = m.spec.limits.max_price_levels;
+    if !m.book.has_level(side, price) && m.book.level_count(side) >= max as usize {
+        return Err(RejectReason::TooManyPriceLevels(max));
+    }
+    Ok(())
+}
+
+impl Engine {
+    fn market_ref(&self, id: MarketId) -> Result<&Market, RejectReason> {
+        self.markets
+            .get(id.index())
+            .ok_or_else(|| RejectReason::UnknownMarket(id.to_string()))
+    }
+
+    /// Status, filled and open size of the order holding a client id.
+    fn client_order_status(&self, e: &ClientOrderEntry) -> (OrderStatus, Qty, Qty) {
+        match e.terminal {
+            Some((status, filled)) => (status, filled, Qty::ZERO),
+            None => {
+                let o = self.markets[e.market.index()]
+                    .book
+                    .get(e.order_id)
+                    .expect("held open order is in its book");
+                (OrderStatus::Open, o.filled, o.qty)
+            }
+        }
+    }
+
+    /// Places an order: checks, then accepts, matches and rests or cancels the rest.
+    pub(crate) fn place(&mut self, o: &NewOrder, out: &mut Out<'_>) -> Result<(), RejectReason> {
+        let m = self.market_ref(o.market)?;
+        if let Some(cid) = &o.client_id {
+            if let Some(e) = self.client_orders.get(o.account, cid) {
+                let (status, filled, open) = self.client_order_status(e);
+                out.push(EventKind::DuplicateClientOrderId {
+                    account: o.account,
+                    client_id: cid.clone(),
+                    order_id: e.order_id,
+                    market: e.market,
+                    status,
+                    filled,
+                    open,
+                });
+                return Ok(());
+            }
+        }
+        check_qty(m, o.qty)?;
+        if o.qty < m.spec.min_qty {
+            return Err(RejectReason::QtyBelowMin {
+                qty: o.qty,
+                min: m.spec.min_qty,
+            });
+        }
+        let mark = m.mark.ok_or(RejectReason::NoMarkPrice)?;
+        let (tif, limit, reference) = match o.order_type {
+            OrderType::Limit { price, tif } => {
+                check_price(m, price)?;
+                (Some(tif), price, price)
+            }
+            OrderType::Market => {
+                let (low, high) = m.band_around(mark);
+                let edge = if o.side == Side::Buy { high } else { low };
+                (None, edge, mark)
+            }
+        };
+        m.notional(limit, o.qty)
+            .ok_or(RejectReason::NotionalOverflow)?;
+        let notional = m
+            .notional(reference, o.qty)
+            .ok_or(RejectReason::NotionalOverflow)?;
+        if notional < m.spec.min_notional {
+            return Err(RejectReason::NotionalBelowMin {
+                notional,
+                min: m.spec.min_notional,
+            });
+        }
+        // Limits are checked as if the order will rest, before it matches: a rule the account
+        // can predict from the book it sees.
+        if matches!(tif, Some(TimeInForce::Gtc | TimeInForce::PostOnly)) {
+            let max = m.spec.limits.max_open_orders_per_account;
+            if m.book.orders_of(o.account).len() >= max as usize {
+                return Err(RejectReason::TooManyOpenOrders(max));
+            }
+            check_level_room(m, o.side, limit)?;
+        }
+        let taker = Taker {
+            order_id: OrderId(self.next_order_id),
+            account: o.account,
+            side: o.side,
+            limit,
+            stp: o.stp,
+        };
+        match tif {
+            Some(TimeInForce::PostOnly) => {
+                if let Some(best) = m.book.best_price(o.side.opposite()) {
+                    if o.side.crosses(limit, best) {
+                        return Err(RejectReason::PostOnlyWouldTake {
+                            best_opposite: best,
+                        });
+                    }
+                }
+            }
+            Some(TimeInForce::Fok) => {
+                let available = fillable(&m.book, &taker, o.qty);
+                if available < o.qty {
+                    return Err(RejectReason::FokCannotFill {
+                        qty: o.qty,
+                        available,
+                    });
+                }
+            }
+            _ => {}
+        }
+
+        // Accepted: nothing below can fail.
+        let id = self.take_order_id();
+        debug_assert_eq!(id, taker.order_id);
+        if let Some(cid) = &o.client_id {
+            let expires = self
+                .now
+                .saturating_add_millis(self.config.client_order_retention_ms);
+            self.client_orders
+                .hold(o.account, cid.clone(), id, o.market, expires);
+        }
+        out.push(EventKind::OrderAccepted {
+            order_id: id,
+            account: o.account,
+            market: o.market,
+            side: o.side,
+            order_type: o.order_type,
+            qty: o.qty,
+            client_id: o.client_id.clone(),
+            stp: o.stp,
+        });
+        let matched = self.match_taker(o.market, &taker, o.qty, out);
+        let filled = Qty(o.qty.0 - matched.remaining.0);
+        let mut order = RestingOrder {
+            id,
+            account: o.account,
+            side: o.side,
+            price: limit,
+            qty: matched.remaining,
+            filled,
+            post_only: tif == Some(TimeInForce::PostOnly),
+            stp: o.stp,
+            client_id: o.client_id.clone(),
+            queued_at: self.now,
+        };
+        let rest_reason = if matched.stopped_by_stp {
+            Some(CancelReason::SelfTradePrevention)
+        } else {
+            match tif {
+                Some(TimeInForce::Gtc | TimeInForce::PostOnly) => None,
+                Some(TimeInForce::Ioc) => Some(CancelReason::IocRemainder),
+                Some(TimeInForce::Fok) => {
+                    assert!(
+                        !matched.remaining.is_positive(),
+                        "fill-or-kill order {id} left {} open",
+                        matched.remaining
+                    );
+                    Some(CancelReason::IocRemainder)
+                }
+                None => Some(CancelReason::MarketRemainder),
+            }
+        };
+        self.finish_taker(o.market, &mut order, rest_reason, out);
+        Ok(())
+    }
+
+    /// After matching: rest the open rest, or cancel it with `reason`, or record the fill.
+    fn finish_taker(
+        &mut self,
+        market: MarketId,
+        order: &mut RestingOrder,
+        reason: Option<CancelReason>,
+        out: &mut Out<'_>,
+    ) {
+        if !order.qty.is_positive() {
+            retire(&mut self.client_orders, order, OrderStatus::Filled);
+            return;
+        }
+        match reason {
+            None => self.markets[market.index()].book.insert(order.clone()),
+            Some(reason) => {
+                retire(
+                    &mut self.client_orders,
+                    order,
+                    OrderStatus::Cancelled(reason),
+                );
+                out.push(EventKind::OrderCancelled {
+                    order_id: order.id,
+                    account: order.account,
+                    market,
+                    qty: order.qty,
+                    reason,
+                });
+            }
+        }
+    }
+
+    /// Finds an account's open order in a market by id or client id.
+    fn resolve(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        r: &OrderRef,
+    ) -> Result<OrderId, RejectReason> {
+        let m = self.market_ref(market)?;
+        let unknown = || RejectReason::UnknownOrder(r.to_string());
+        let id = match r {
+            OrderRef::Id(id) => *id,
+            OrderRef::Client(cid) => {
+                let e = self.client_orders.get(account, cid).ok_or_else(unknown)?;
+                if e.terminal.is_some() || e.market != market {
+                    return Err(unknown());
+                }
+                e.order_id
+            }
+        };
+        // Another account's order is "unknown" to this one: existence is not leaked.
+        match m.book.get(id) {
+            Some(o) if o.account == account => Ok(id),
+            _ => Err(unknown()),
+        }
+    }
+
+    /// Amends an open order. A size decrease at the same price keeps the queue place; a price
+    /// change or a size increase goes to the back. An amended price that crosses the book trades
+    /// like a new taker (post-only orders are refused instead).
+    pub(crate) fn amend(&mut self, a: &Amend, out: &mut Out<'_>) -> Result<(), RejectReason> {
+        let id = self.resolve(a.account, a.market, &a.order)?;
+        let m = self.market_ref(a.market)?;
+        let current = m.book.get(id).expect("resolved order is open");
+        let (side, old_price, old_qty, post_only, stp) = (
+            current.side,
+            current.price,
+            current.qty,
+            current.post_only,
+            current.stp,
+        );
+        let price = a.price.unwrap_or(old_price);
+        let qty = a.qty.unwrap_or(old_qty);
+        if price == old_price && qty == old_qty {
+            return Err(RejectReason::NothingToAmend(id));
+        }
+        check_qty(m, qty)?;
+        if price != old_price {
+            check_price(m, price)?;
+            check_level_room(m, side, price)?;
+        }
+        m.notional(price, qty)
+            .ok_or(RejectReason::NotionalOverflow)?;
+        let crosses = m
+            .book
+            .best_price(side.opposite())
+            .is_some_and(|best| side.crosses(price, best));
+        if crosses && post_only {
+            let best = m
+                .book
+                .best_price(side.opposite())
+                .expect("crossing implies a best price");
+            return Err(RejectReason::PostOnlyWouldTake {
+                best_opposite: best,
+            });
+        }
+
+        let now = self.now;
+        let amended = |priority| EventKind::OrderAmended {
+            order_id: id,
+            account: a.account,
+            market: a.market,
+            price,
+            qty,
+            priority,
+        };
+        let book = &mut self.markets[a.market.index()].book;
+        if crosses {
+            let mut order = book.remove(id).expect("resolved order is open");
+            out.push(amended(QueuePriority::Lost));
+            let taker = Taker {
+                order_id: id,
+                account: a.account,
+                side,
+                limit: price,
+                stp,
+            };
+            let matched = self.match_taker(a.market, &taker, qty, out);
+            order.filled = Qty(order.filled.0 + qty.0 - matched.remaining.0);
+            order.price = price;
+            order.qty = matched.remaining;
+            order.queued_at = now;
+            let reason = matched
+                .stopped_by_stp
+                .then_some(CancelReason::SelfTradePrevention);
+            self.finish_taker(a.market, &mut order, reason, out);
+        } else if price == old_price && qty < old_qty {
+            book.reduce_qty(id, qty);
+            out.push(amended(QueuePriority::Kept));
+        } else {
+            book.requeue(id, price, qty, now);
+            out.push(amended(QueuePriority::Lost));
+        }
+        Ok(())
+    }
+
+    fn cancel_ids(
+        &mut self,
+        market: MarketId,
+        ids: &[OrderId],
+        reason: CancelReason,
+        out: &mut Out<'_>,
+    ) {
+        for id in ids {
+            let order = self.markets[market.index()]
+                .book
+                .remove(*id)
+                .expect("cancelled order is open");
+            retire(
+                &mut self.client_orders,
+                &order,
+                OrderStatus::Cancelled(reason),
+            );
+            out.push(EventKind::OrderCancelled {
+                order_id: order.id,
+                account: order.account,
+                market,
+                qty: order.qty,
+                reason,
+            });
+        }
+    }
+
+    /// Cancels one open order of the account.
+    pub(crate) fn cancel(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        r: &OrderRef,
+        out: &mut Out<'_>,
+    ) -> Result<(), RejectReason> {
+        let id = self.resolve(account, market, r)?;
+        self.cancel_ids(market, &[id], CancelReason::UserRequest, out);
+        Ok(())
+    }
+
+    /// Cancels all open orders of the account in one market or in every market, each market in
+    /// id order and orders in id order.
+    pub(crate) fn cancel_all(
+        &mut self,
+        account: AccountId,
+        market: Option<MarketId>,
+        out: &mut Out<'_>,
+    ) -> Result<(), RejectReason> {
+        let markets: Vec<MarketId> = match market {
+            Some(id) => vec![self.market_ref(id)?.id],
+            None => self.markets.iter().map(|m| m.id).collect(),
+        };
+        for id in markets {
+            let mut ids = self.markets[id.index()].book.orders_of(account).to_vec();
+            ids.sort_unstable();
+            self.cancel_ids(id, &ids, CancelReason::CancelAll, out);
+        }
+        Ok(())
+    }
+
+    /// Cancels every open order of a market, in id order.
+    pub(crate) fn mass_cancel(
+        &mut self,
+        market: MarketId,
+        out: &mut Out<'_>,
+    ) -> Result<(), RejectReason> {
+        let ids = self.market_ref(market)?.book.all_order_ids_sorted();
+        self.cancel_ids(market, &ids, CancelReason::MassCancel, out);
+        Ok(())
+    }
+}

@@ -1,0 +1,178 @@
+//! Events: everything the engine tells the world. Each carries the sequence number and the
+//! timestamp of the command that produced it, in the order the engine produced it.
+
+use crate::book::Side;
+use crate::command::{OrderType, StpMode};
+use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId, TradeId};
+use crate::num::{Price, Qty, Timestamp};
+use crate::reject::RejectReason;
+
+/// One output of the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The sequence number of the command that produced it.
+    pub seq: u64,
+    /// That command's timestamp.
+    pub ts: Timestamp,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// Why an order left the book without filling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CancelReason {
+    /// Its owner cancelled it.
+    UserRequest,
+    /// Its owner cancelled all orders.
+    CancelAll,
+    /// An admin cancelled every order in the market.
+    MassCancel,
+    /// The unfilled rest of an IOC order.
+    IocRemainder,
+    /// The unfilled rest of a market order (market orders never rest).
+    MarketRemainder,
+    /// Self-trade prevention.
+    SelfTradePrevention,
+}
+
+/// Whether an amend kept the order's place in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueuePriority {
+    /// Size decreased at the same price: same place.
+    Kept,
+    /// Price changed or size increased: back of the level.
+    Lost,
+}
+
+/// Where an order stands, for an idempotent reply to a reused client order id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    /// Resting in the book.
+    Open,
+    /// Filled completely.
+    Filled,
+    /// Left the book unfilled or partly filled.
+    Cancelled(CancelReason),
+}
+
+/// A trade between a resting maker order and an incoming taker order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fill {
+    /// The market.
+    pub market: MarketId,
+    /// The trade's id.
+    pub trade_id: TradeId,
+    /// Trade price: the maker's limit.
+    pub price: Price,
+    /// Traded size.
+    pub qty: Qty,
+    /// The side of the taker (the aggressor); the maker was on the other side.
+    pub taker_side: Side,
+    /// The resting order.
+    pub maker_order: OrderId,
+    /// Its owner.
+    pub maker_account: AccountId,
+    /// What the maker order has left open.
+    pub maker_remaining: Qty,
+    /// The incoming order.
+    pub taker_order: OrderId,
+    /// Its owner.
+    pub taker_account: AccountId,
+    /// What the taker order has left to fill.
+    pub taker_remaining: Qty,
+}
+
+/// The event variants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// A market was created.
+    MarketCreated {
+        /// Its id.
+        market: MarketId,
+        /// Its symbol.
+        symbol: String,
+    },
+    /// A market's mark price was set.
+    MarkPriceSet {
+        /// The market.
+        market: MarketId,
+        /// The new mark.
+        price: Price,
+    },
+    /// An order passed every check; fills (if any) follow.
+    OrderAccepted {
+        /// Its id.
+        order_id: OrderId,
+        /// Owner.
+        account: AccountId,
+        /// Market.
+        market: MarketId,
+        /// Side.
+        side: Side,
+        /// Type and time in force.
+        order_type: OrderType,
+        /// Size.
+        qty: Qty,
+        /// Client id.
+        client_id: Option<ClientOrderId>,
+        /// Self-trade prevention mode.
+        stp: StpMode,
+    },
+    /// A trade.
+    Fill(Fill),
+    /// An open order was amended.
+    OrderAmended {
+        /// Its id.
+        order_id: OrderId,
+        /// Owner.
+        account: AccountId,
+        /// Market.
+        market: MarketId,
+        /// The price now.
+        price: Price,
+        /// The open size now.
+        qty: Qty,
+        /// Whether it kept its queue place.
+        priority: QueuePriority,
+    },
+    /// An order (or its unfilled rest) left the book without filling.
+    OrderCancelled {
+        /// Its id.
+        order_id: OrderId,
+        /// Owner.
+        account: AccountId,
+        /// Market.
+        market: MarketId,
+        /// The size that was cancelled.
+        qty: Qty,
+        /// Why.
+        reason: CancelReason,
+    },
+    /// An order reused a client id that is still retained: nothing was placed, and this is the
+    /// status of the order that holds the id (so a retried request is answered idempotently).
+    DuplicateClientOrderId {
+        /// Owner.
+        account: AccountId,
+        /// The reused id.
+        client_id: ClientOrderId,
+        /// The order that holds it.
+        order_id: OrderId,
+        /// Its market.
+        market: MarketId,
+        /// Its status now.
+        status: OrderStatus,
+        /// Filled so far.
+        filled: Qty,
+        /// Still open.
+        open: Qty,
+    },
+    /// The command was refused; nothing changed.
+    Rejected {
+        /// The account that sent it, if any.
+        account: Option<AccountId>,
+        /// The client order id it carried, if any.
+        client_id: Option<ClientOrderId>,
+        /// Why.
+        reason: RejectReason,
+    },
+}

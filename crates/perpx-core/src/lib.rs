@@ -1,0 +1,31 @@
+//! # perpx-core
+//!
+//! The perpx engine: a pure, deterministic state machine for a perpetual-futures venue.
+//! `Engine::apply(&Command) -> Vec<Event>`; no clock, no I/O, no threads, no floats.
+//!
+//! Where to start reading:
+//! - [`num`]: the unit types (`Price`, `Qty`, `Quote`, `Rate`) and exact arithmetic;
+//! - [`market`]: market specifications and their validation;
+//! - [`book`]: the price-time-priority order book;
+//! - [`engine`]: the state machine, its matcher, client order ids, invariants and state hash;
+//! - [`command`], [`event`], [`reject`]: what goes in and what comes out.
+
+pub mod book;
+pub mod command;
+pub mod engine;
+pub mod event;
+pub mod ids;
+pub mod market;
+pub mod num;
+pub mod reject;
+
+pub use book::Side;
+pub use command::{
+    Amend, Command, CommandKind, NewOrder, OrderRef, OrderType, StpMode, TimeInForce,
+};
+pub use engine::{Engine, EngineConfig, StateHash};
+pub use event::{CancelReason, Event, EventKind, Fill, OrderStatus, QueuePriority};
+pub use ids::{AccountId, ClientOrderId, MarketId, OrderId, TradeId};
+pub use market::{MarginTier, MarketLimits, MarketSpec};
+pub use num::{Decimal, Price, Qty, Quote, Rate, Timestamp};
+pub use reject::RejectReason;

@@ -1,0 +1,104 @@
+//! A live market: its validated spec, its mark price and its book.
+
+use super::spec::{MarketSpec, ValidMarket};
+use crate::book::{Book, Side};
+use crate::engine::{StateHasher, stp_tag};
+use crate::ids::MarketId;
+use crate::num::{Price, Qty, Quote};
+
+/// A market as the engine holds it.
+#[derive(Debug, Clone)]
+pub struct Market {
+    /// Its id.
+    pub id: MarketId,
+    /// Its specification (tick and lot never change while it is live).
+    pub spec: MarketSpec,
+    /// Micro-units per tick per lot.
+    pub quote_per_tick_lot: i64,
+    /// The mark price, once set.
+    pub mark: Option<Price>,
+    /// The order book.
+    pub book: Book,
+}
+
+impl Market {
+    /// A new market with an empty book and no mark.
+    #[must_use]
+    pub fn new(id: MarketId, valid: ValidMarket) -> Self {
+        Self {
+            id,
+            spec: valid.spec,
+            quote_per_tick_lot: valid.quote_per_tick_lot,
+            mark: None,
+            book: Book::new(),
+        }
+    }
+
+    /// `price × qty` in micro-units, exactly (`price_ticks × qty_lots × quote_per_tick_lot`),
+    /// or `None` if it does not fit an `i64`.
+    #[must_use]
+    pub fn notional(&self, price: Price, qty: Qty) -> Option<Quote> {
+        let v = i128::from(price.0) * i128::from(qty.0) * i128::from(self.quote_per_tick_lot);
+        i64::try_from(v).ok().map(Quote)
+    }
+
+    /// The order band around `mark`: `[⌈mark × (1 − band)⌉, ⌊mark × (1 + band)⌋]`, rounded
+    /// inwards so both edges are inside the band. An upper edge beyond `i64` saturates.
+    #[must_use]
+    pub fn band_around(&self, mark: Price) -> (Price, Price) {
+        let band = self.spec.order_band;
+        let low = mark.scale_down_ceil(band).unwrap_or(Price(1)).max(Price(1));
+        let high = mark.scale_up_floor(band).unwrap_or(Price(i64::MAX));
+        (low, high)
+    }
+
+    /// Feeds the market into the state hash: spec, scale, mark, then the book side by side in
+    /// priority order, every order in queue order.
+    pub(crate) fn hash_into(&self, h: &mut StateHasher) {
+        let s = &self.spec;
+        h.u64(u64::from(self.id.0)).str(&s.symbol);
+        h.i64(s.tick_size.mantissa)
+            .tag(s.tick_size.scale)
+            .i64(s.lot_size.mantissa)
+            .tag(s.lot_size.scale);
+        h.i64(s.min_qty.0)
+            .i64(s.min_notional.0)
+            .u64(u64::from(s.max_leverage));
+        h.u64(s.tiers.len() as u64);
+        for t in &s.tiers {
+            h.i64(t.max_notional.0)
+                .u64(u64::from(t.max_leverage))
+                .i64(t.maintenance_rate.0)
+                .i64(t.maintenance_amount.0);
+        }
+        h.i64(s.maker_fee.0).i64(s.taker_fee.0).i64(s.order_band.0);
+        let l = &s.limits;
+        h.u64(u64::from(l.max_open_orders_per_account))
+            .u64(u64::from(l.max_price_levels))
+            .u64(u64::from(l.max_stops_per_account))
+            .i64(l.max_order_qty.0);
+        h.i64(self.quote_per_tick_lot);
+        match self.mark {
+            None => h.tag(0),
+            Some(p) => h.tag(1).i64(p.0),
+        };
+        for side in [Side::Buy, Side::Sell] {
+            h.u64(self.book.level_count(side) as u64);
+            for (price, level) in self.book.levels(side) {
+                h.i64(price.0)
+                    .i64(level.total.0)
+                    .u64(u64::from(level.count));
+                for o in self.book.level_orders(level) {
+                    h.u64(o.id.0).u64(o.account.0).i64(o.qty.0).i64(o.filled.0);
+                    h.tag(u8::from(o.post_only))
+                        .tag(stp_tag(o.stp))
+                        .i64(o.queued_at.0);
+                    match &o.client_id {
+                        None => h.tag(0),
+                        Some(c) => h.tag(1).str(c.as_str()),
+                    };
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! `a × b / d` with an `i128` intermediate and an explicit rounding direction.
+
+use super::ArithmeticError;
+
+/// `⌊a × b / d⌋`, rounding towards −∞.
+///
+/// Whom it favours depends on the sign convention of the caller: used for an amount the
+/// venue *pays*, flooring pays less; used for a price bound a buyer may not exceed, flooring
+/// keeps the bound inside the band.
+///
+/// # Errors
+/// [`ArithmeticError::Overflow`] if `a × b` does not fit `i128`;
+/// [`ArithmeticError::DivisionByZero`] if `d == 0`.
+pub fn mul_div_floor(a: i128, b: i128, d: i128) -> Result<i128, ArithmeticError> {
+    if d == 0 {
+        return Err(ArithmeticError::DivisionByZero);
+    }
+    let p = a.checked_mul(b).ok_or(ArithmeticError::Overflow)?;
+    let q = p / d;
+    let r = p % d;
+    // Rust's `/` truncates towards zero; step down when the true quotient is negative and inexact.
+    if r != 0 && ((r < 0) != (d < 0)) {
+        Ok(q - 1)
+    } else {
+        Ok(q)
+    }
+}
+
+/// `⌈a × b / d⌉`, rounding towards +∞.
+///
+/// Used where the venue *charges*: rounding up charges the account the last unit, never the
+/// venue; or for a price bound a seller may not go below, which keeps the bound inside the band.
+///
+/// # Errors
+/// [`ArithmeticError::Overflow`] if `a × b` does not fit `i128`;
+/// [`ArithmeticError::DivisionByZero`] if `d == 0`.
+pub fn mul_div_ceil(a: i128, b: i128, d: i128) -> Result<i128, ArithmeticError> {
+    if d == 0 {
+        return Err(ArithmeticError::DivisionByZero);
+    }
+    let p = a.checked_mul(b).ok_or(ArithmeticError::Overflow)?;
+    let q = p / d;
+    let r = p % d;
+    if r != 0 && ((r < 0) == (d < 0)) {
+        Ok(q + 1)
+    } else {
+        Ok(q)
+    }
+}
+
+/// Narrows an `i128` intermediate back to `i64`.
+///
+/// # Errors
+/// [`ArithmeticError::Overflow`] if the value does not fit.
+pub fn narrow(v: i128) -> Result<i64, ArithmeticError> {
+    i64::try_from(v).map_err(|_| ArithmeticError::Overflow)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floor_and_ceil_round_in_the_named_direction_for_every_sign() {
+        // 7 / 2 = 3.5
+        assert_eq!(mul_div_floor(7, 1, 2), Ok(3));
+        assert_eq!(mul_div_ceil(7, 1, 2), Ok(4));
+        // -7 / 2 = -3.5
+        assert_eq!(mul_div_floor(-7, 1, 2), Ok(-4));
+        assert_eq!(mul_div_ceil(-7, 1, 2), Ok(-3));
+        // 7 / -2 = -3.5
+        assert_eq!(mul_div_floor(7, 1, -2), Ok(-4));
+        assert_eq!(mul_div_ceil(7, 1, -2), Ok(-3));
+        // -7 / -2 = 3.5
+        assert_eq!(mul_div_floor(-7, 1, -2), Ok(3));
+        assert_eq!(mul_div_ceil(-7, 1, -2), Ok(4));
+        // exact quotients are not moved
+        assert_eq!(mul_div_floor(-8, 1, 2), Ok(-4));
+        assert_eq!(mul_div_ceil(-8, 1, 2), Ok(-4));
+    }
+
+    #[test]
+    fn overflow_and_zero_divisor_are_errors() {
+        assert_eq!(
+            mul_div_floor(i128::MAX, 2, 1),
+            Err(ArithmeticError::Overflow)
+        );
+        assert_eq!(mul_div_ceil(1, 1, 0), Err(ArithmeticError::DivisionByZero));
+        assert_eq!(
+            narrow(i128::from(i64::MAX) + 1),
+            Err(ArithmeticError::Overflow)
+        );
+        assert_eq!(narrow(-5), Ok(-5));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn floor_le_exact_le_ceil(a in -1_000_000_000_000i128..1_000_000_000_000, b in -1_000_000i128..1_000_000, d in 1i128..1_000_000) {
+            let f = mul_div_floor(a, b, d).unwrap();
+            let c = mul_div_ceil(a, b, d).unwrap();
+            // f ≤ a·b/d ≤ c, and they differ by at most one unit.
+            proptest::prop_assert!(f * d <= a * b);
+            proptest::prop_assert!(c * d >= a * b);
+            proptest::prop_assert!(c - f <= 1);
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Why a command was refused. Rejections are data, not errors of the engine: each has a stable
+//! numeric code (grouped by the stage that refuses it) and a plain message. A rejected command
+//! changes nothing but the sequence number.
+//!
+//! | codes | stage |
+//! |-------|-------|
+//! | 1xxx  | the command itself: decoding, timestamps, malformed fields |
+//! | 2xxx  | the market: unknown, not trading, its specification |
+//! | 3xxx  | the order's own fields: size, price, band, client id |
+//! | 4xxx  | the book: post-only, fill-or-kill, limits, unknown orders |
+//!
+//! Codes are part of the public API (replay output, REST, WebSocket): never renumber one.
+
+use crate::ids::{ClientOrderId, OrderId};
+use crate::num::{Price, Qty, Quote, Timestamp};
+
+/// A business refusal, with the figures that explain it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RejectReason {
+    // ---- 1xxx: the command --------------------------------------------------------------
+    /// The command's timestamp is before the engine's clock: time only moves forward.
+    #[error("timestamp {got} is before the engine clock {clock}: time only moves forward")]
+    TimestampRegression {
+        /// The command's timestamp.
+        got: Timestamp,
+        /// The engine's clock.
+        clock: Timestamp,
+    },
+    /// The command could not be decoded (bad JSON, unknown field, wrong type).
+    #[error("malformed command: {0}")]
+    Malformed(String),
+    /// A number in the command is not a valid decimal for its field.
+    #[error("invalid number in '{field}': {detail}")]
+    InvalidNumber {
+        /// The field.
+        field: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+
+    // ---- 2xxx: the market ---------------------------------------------------------------
+    /// No market has this id or symbol.
+    #[error("unknown market '{0}'")]
+    UnknownMarket(String),
+    /// The market has no mark price yet, so no order band can be checked.
+    #[error("market has no mark price yet; it opens for trading once a mark is set")]
+    NoMarkPrice,
+    /// A market with this symbol exists.
+    #[error("a market with symbol '{0}' already exists")]
+    DuplicateSymbol(String),
+    /// The market specification is inconsistent.
+    #[error("invalid market specification: {0}")]
+    InvalidMarketSpec(String),
+    /// The engine holds its maximum number of markets.
+    #[error("the engine already holds its maximum of {0} markets")]
+    TooManyMarkets(u32),
+    /// A mark price must be positive.
+    #[error("mark price must be positive, got {0} ticks")]
+    NonPositiveMark(Price),
+
+    // ---- 3xxx: the order's fields -------------------------------------------------------
+    /// Sizes are positive.
+    #[error("size must be positive, got {0} lots")]
+    NonPositiveQty(Qty),
+    /// The size is above the market's maximum order size.
+    #[error("size {qty} lots is above the market's maximum order size of {max} lots")]
+    QtyAboveMax {
+        /// The requested size.
+        qty: Qty,
+        /// The market's limit.
+        max: Qty,
+    },
+    /// The size is below the market's minimum.
+    #[error("size {qty} lots is below the market's minimum of {min} lots")]
+    QtyBelowMin {
+        /// The requested size.
+        qty: Qty,
+        /// The market's minimum.
+        min: Qty,
+    },
+    /// The order's notional is below the market's minimum.
+    #[error("notional {notional} micro-units is below the market's minimum of {min}")]
+    NotionalBelowMin {
+        /// Price × size.
+        notional: Quote,
+        /// The market's minimum.
+        min: Quote,
+    },
+    /// Prices are positive.
+    #[error("price must be positive, got {0} ticks")]
+    NonPositivePrice(Price),
+    /// The price is not a whole number of ticks.
+    #[error("price {price} is not a multiple of the tick size {tick}")]
+    PriceOffTick {
+        /// The price as written.
+        price: String,
+        /// The market's tick size.
+        tick: String,
+    },
+    /// The size is not a whole number of lots.
+    #[error("size {qty} is not a multiple of the lot size {lot}")]
+    QtyOffLot {
+        /// The size as written.
+        qty: String,
+        /// The market's lot size.
+        lot: String,
+    },
+    /// The price is outside the order band around the mark price.
+    #[error("price {price} ticks is outside the order band [{low}, {high}] around the mark")]
+    PriceOutsideBand {
+        /// The order's price.
+        price: Price,
+        /// The lowest price accepted now.
+        low: Price,
+        /// The highest price accepted now.
+        high: Price,
+    },
+    /// The client order id is not 1–36 characters of `A–Z a–z 0–9 . : / _ -`.
+    #[error("client order id '{0}' must be 1-36 characters of A-Z a-z 0-9 . : / _ -")]
+    InvalidClientOrderId(String),
+    /// Price × size does not fit the engine's numbers.
+    #[error("price × size is too large to represent")]
+    NotionalOverflow,
+
+    // ---- 4xxx: the book -----------------------------------------------------------------
+    /// A post-only order would have traded on arrival; it is rejected, not repriced.
+    #[error(
+        "post-only order would take liquidity at {best_opposite} ticks; rejected, not repriced"
+    )]
+    PostOnlyWouldTake {
+        /// The best opposite price it would have crossed.
+        best_opposite: Price,
+    },
+    /// A fill-or-kill order cannot be filled in full right now.
+    #[error("fill-or-kill order for {qty} lots can fill only {available} lots now")]
+    FokCannotFill {
+        /// The order's size.
+        qty: Qty,
+        /// What the book (after self-trade prevention) could fill.
+        available: Qty,
+    },
+    /// The account holds the market's maximum of open orders.
+    #[error("the account already has its maximum of {0} open orders in this market")]
+    TooManyOpenOrders(u32),
+    /// A new price level would exceed the market's limit on levels per side.
+    #[error("the book side already has its maximum of {0} price levels")]
+    TooManyPriceLevels(u32),
+    /// No open order of this account matches.
+    #[error("no open order {0} for this account in this market")]
+    UnknownOrder(String),
+    /// An amend must change the price or the size.
+    #[error("amend of order {0} changes neither price nor size")]
+    NothingToAmend(OrderId),
+    /// The client order id is already used by another order of this account (returned with
+    /// that order's status by the engine; this code is for clients that reuse an id on amend).
+    #[error("client order id '{0}' is already in use")]
+    ClientOrderIdInUse(ClientOrderId),
+}
+
+impl RejectReason {
+    /// The stable numeric code.
+    #[must_use]
+    pub fn code(&self) -> u16 {
+        match self {
+            Self::TimestampRegression { .. } => 1001,
+            Self::Malformed(_) => 1002,
+            Self::InvalidNumber { .. } => 1003,
+            Self::UnknownMarket(_) => 2001,
+            Self::NoMarkPrice => 2002,
+            Self::DuplicateSymbol(_) => 2003,
+            Self::InvalidMarketSpec(_) => 2004,
+            Self::TooManyMarkets(_) => 2005,
+            Self::NonPositiveMark(_) => 2006,
+            Self::NonPositiveQty(_) => 3001,
+            Self::QtyAboveMax { .. } => 3002,
+            Self::QtyBelowMin { .. } => 3003,
+            Self::NotionalBelowMin { .. } => 3004,
+            Self::NonPositivePrice(_) => 3005,
+            Self::PriceOffTick { .. } => 3006,
+            Self::QtyOffLot { .. } => 3007,
+            Self::PriceOutsideBand { .. } => 3008,
+            Self::InvalidClientOrderId(_) => 3009,
+            Self::NotionalOverflow => 3010,
+            Self::PostOnlyWouldTake { .. } => 4001,
+            Self::FokCannotFill { .. } => 4002,
+            Self::TooManyOpenOrders(_) => 4003,
+            Self::TooManyPriceLevels(_) => 4004,
+            Self::UnknownOrder(_) => 4005,
+            Self::NothingToAmend(_) => 4006,
+            Self::ClientOrderIdInUse(_) => 4007,
+        }
+    }
+
+    /// The stable snake-case name (the `reason` field of the JSON forms).
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::TimestampRegression { .. } => "timestamp_regression",
+            Self::Malformed(_) => "malformed",
+            Self::InvalidNumber { .. } => "invalid_number",
+            Self::UnknownMarket(_) => "unknown_market",
+            Self::NoMarkPrice => "no_mark_price",
+            Self::DuplicateSymbol(_) => "duplicate_symbol",
+            Self::InvalidMarketSpec(_) => "invalid_market_spec",
+            Self::TooManyMarkets(_) => "too_many_markets",
+            Self::NonPositiveMark(_) => "non_positive_mark",
+            Self::NonPositiveQty(_) => "non_positive_qty",
+            Self::QtyAboveMax { .. } => "qty_above_max",
+            Self::QtyBelowMin { .. } => "qty_below_min",
+            Self::NotionalBelowMin { .. } => "notional_below_min",
+            Self::NonPositivePrice(_) => "non_positive_price",
+            Self::PriceOffTick { .. } => "price_off_tick",
+            Self::QtyOffLot { .. } => "qty_off_lot",
+            Self::PriceOutsideBand { .. } => "price_outside_band",
+            Self::InvalidClientOrderId(_) => "invalid_client_order_id",
+            Self::NotionalOverflow => "notional_overflow",
+            Self::PostOnlyWouldTake { .. } => "post_only_would_take",
+            Self::FokCannotFill { .. } => "fok_cannot_fill",
+            Self::TooManyOpenOrders(_) => "too_many_open_orders",
+            Self::TooManyPriceLevels(_) => "too_many_price_levels",
+            Self::UnknownOrder(_) => "unknown_order",
+            Self::NothingToAmend(_) => "nothing_to_amend",
+            Self::ClientOrderIdInUse(_) => "client_order_id_in_use",
+        }
+    }
+}
