@@ -11,7 +11,7 @@
 //!
 //! Codes are part of the public API (replay output, REST, WebSocket): never renumber one.
 
-use crate::ids::{ClientOrderId, OrderId};
+use crate::ids::OrderId;
 use crate::num::{Price, Qty, Quote, Timestamp};
 
 /// A business refusal, with the figures that explain it.
@@ -151,10 +151,6 @@ pub enum RejectReason {
     /// An amend must change the price or the size.
     #[error("amend of order {0} changes neither price nor size")]
     NothingToAmend(OrderId),
-    /// The client order id is already used by another order of this account (returned with
-    /// that order's status by the engine; this code is for clients that reuse an id on amend).
-    #[error("client order id '{0}' is already in use")]
-    ClientOrderIdInUse(ClientOrderId),
 }
 
 impl RejectReason {
@@ -187,7 +183,6 @@ impl RejectReason {
             Self::TooManyPriceLevels(_) => 4004,
             Self::UnknownOrder(_) => 4005,
             Self::NothingToAmend(_) => 4006,
-            Self::ClientOrderIdInUse(_) => 4007,
         }
     }
 
@@ -220,7 +215,6 @@ impl RejectReason {
             Self::TooManyPriceLevels(_) => "too_many_price_levels",
             Self::UnknownOrder(_) => "unknown_order",
             Self::NothingToAmend(_) => "nothing_to_amend",
-            Self::ClientOrderIdInUse(_) => "client_order_id_in_use",
         }
     }
 }
