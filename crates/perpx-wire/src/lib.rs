@@ -1,1 +1,21 @@
-//! placeholder
+//! # perpx-wire
+//!
+//! The JSON form of perpx commands and events, as `perpx replay` reads and writes them and as
+//! the API will speak them. Numbers that carry a unit are **decimal strings** in the market's
+//! own precision (`"86000.5"`, `"0.001"`), never JSON floats; they are converted to the
+//! engine's integer units exactly, or refused (a price off the tick is an error, not rounded).
+//!
+//! - [`units`]: decimal text ↔ `Price`, `Qty`, `Quote`, `Rate` for one market;
+//! - [`command`]: a JSON command line → `Command`, with typed refusals;
+//! - [`event`]: `Event` → JSON, with decimals formatted by the market's tick and lot.
+//! - [`replay`]: a whole script through a fresh engine, events out, state hash last.
+//!
+//! The schema is versioned ([`SCHEMA_VERSION`]) and documented in `docs/REPLAY.md`.
+
+pub mod command;
+pub mod event;
+pub mod replay;
+pub mod units;
+
+/// The version of the JSON schema of commands and events.
+pub const SCHEMA_VERSION: u32 = 1;

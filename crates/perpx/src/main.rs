@@ -1,1 +1,89 @@
-fn main() {}
+//! `perpx`: the command-line entry point.
+//!
+//! Subcommands land with their issues; today: `replay`.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use perpx_wire::replay::{ReplayOptions, replay};
+
+/// perpx: an open-source perpetual-futures exchange.
+#[derive(Debug, Parser)]
+#[command(name = "perpx", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Feed a JSON-lines script of commands into a fresh engine; print its events as JSON
+    /// lines, then the final state hash. The schema is in docs/REPLAY.md.
+    Replay {
+        /// The script (`-` for standard input).
+        script: PathBuf,
+        /// Skip the invariant check after every command (faster on very long scripts).
+        #[arg(long)]
+        no_invariants: bool,
+        /// Print only the closing summary line, not every event.
+        #[arg(long)]
+        summary_only: bool,
+    },
+}
+
+fn run_replay(script: &PathBuf, no_invariants: bool, summary_only: bool) -> Result<(), String> {
+    let options = ReplayOptions {
+        check_invariants: !no_invariants,
+        ..ReplayOptions::default()
+    };
+    let stdout = io::stdout();
+    let result = if summary_only {
+        let mut sink = io::sink();
+        run_on(script, &mut sink, &options).and_then(|summary| {
+            let mut out = stdout.lock();
+            serde_json::to_writer(&mut out, &summary).map_err(|e| e.to_string())?;
+            writeln!(out).map_err(|e| e.to_string())
+        })
+    } else {
+        let mut out = BufWriter::new(stdout.lock());
+        run_on(script, &mut out, &options)
+            .map(|_| ())
+            .and_then(|()| out.flush().map_err(|e| e.to_string()))
+    };
+    result.map_err(|e| format!("replay of {}: {e}", script.display()))
+}
+
+fn run_on<W: Write>(
+    script: &PathBuf,
+    out: &mut W,
+    options: &ReplayOptions,
+) -> Result<perpx_wire::replay::ReplaySummary, String> {
+    let r = if script.as_os_str() == "-" {
+        replay(io::stdin().lock(), out, options)
+    } else {
+        let file = File::open(script).map_err(|e| e.to_string())?;
+        replay(BufReader::new(file), out, options)
+    };
+    r.map(|(_, summary)| summary).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Cmd::Replay {
+            script,
+            no_invariants,
+            summary_only,
+        } => run_replay(script, *no_invariants, *summary_only),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("perpx: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

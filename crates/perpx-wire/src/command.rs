@@ -1,0 +1,425 @@
+//! JSON command lines → engine commands.
+//!
+//! A line is one JSON object: `"ts"` (ms, integer), `"type"` (the command) and the command's
+//! fields. Unknown fields, missing fields and wrong types are refused (`malformed`, 1002), as
+//! are numbers that aren't decimal strings on the market's tick or lot. Decoding needs the
+//! engine for one thing only: to look up markets by symbol and learn their tick and lot.
+
+use perpx_core::command::{
+    Amend, Command, CommandKind, NewOrder, OrderRef, OrderType, StpMode, TimeInForce,
+};
+use perpx_core::market::{MarginTier, MarketLimits, MarketSpec};
+use perpx_core::num::Decimal;
+use perpx_core::{
+    AccountId, ClientOrderId, Engine, MarketId, OrderId, RejectReason, Side, Timestamp,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::units::{parse_price, parse_qty, parse_qty_in, parse_quote, parse_rate};
+
+/// The optional first line of a script: `{"schema": "perpx.replay", "version": 1}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// Always `perpx.replay`.
+    pub schema: String,
+    /// The schema version the script was written for.
+    pub version: u32,
+}
+
+/// A decoded line.
+#[derive(Debug)]
+pub enum Line {
+    /// The schema header.
+    Header(Header),
+    /// A command for the engine.
+    Command(Command),
+}
+
+/// Why a line was refused before reaching the engine, with the account and client id it
+/// carried when they could be read (so the refusal can be addressed to its sender).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Why.
+    pub reason: RejectReason,
+    /// The command's timestamp, if it could be read.
+    pub ts: Option<i64>,
+    /// The sender, if it could be read.
+    pub account: Option<u64>,
+    /// The client order id, if it could be read.
+    pub client_id: Option<String>,
+    /// The market symbol the command named, if any (to format figures in messages).
+    pub market: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum WireKind {
+    CreateMarket(WireMarketSpec),
+    SetMark {
+        market: String,
+        price: String,
+    },
+    PlaceOrder {
+        account: u64,
+        market: String,
+        side: WireSide,
+        order_type: WireOrderType,
+        #[serde(default)]
+        price: Option<String>,
+        qty: String,
+        #[serde(default)]
+        tif: Option<WireTif>,
+        #[serde(default)]
+        client_id: Option<String>,
+        #[serde(default)]
+        stp: Option<WireStp>,
+    },
+    AmendOrder {
+        account: u64,
+        market: String,
+        #[serde(default)]
+        order_id: Option<u64>,
+        #[serde(default)]
+        client_id: Option<String>,
+        #[serde(default)]
+        price: Option<String>,
+        #[serde(default)]
+        qty: Option<String>,
+    },
+    CancelOrder {
+        account: u64,
+        market: String,
+        #[serde(default)]
+        order_id: Option<u64>,
+        #[serde(default)]
+        client_id: Option<String>,
+    },
+    CancelAll {
+        account: u64,
+        #[serde(default)]
+        market: Option<String>,
+    },
+    MassCancel {
+        market: String,
+    },
+    Tick {},
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WireSide {
+    Buy,
+    Sell,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WireOrderType {
+    Limit,
+    Market,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WireTif {
+    Gtc,
+    Ioc,
+    Fok,
+    PostOnly,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WireStp {
+    ExpireTaker,
+    ExpireMaker,
+    ExpireBoth,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireMarketSpec {
+    symbol: String,
+    tick_size: String,
+    lot_size: String,
+    min_qty: String,
+    min_notional: String,
+    max_leverage: u32,
+    tiers: Vec<WireTier>,
+    maker_fee: String,
+    taker_fee: String,
+    order_band: String,
+    #[serde(default)]
+    limits: Option<WireLimits>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireTier {
+    max_notional: String,
+    max_leverage: u32,
+    maintenance_rate: String,
+    maintenance_amount: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireLimits {
+    max_open_orders_per_account: u32,
+    max_price_levels: u32,
+    max_stops_per_account: u32,
+    max_order_qty: String,
+}
+
+fn malformed(msg: impl Into<String>) -> RejectReason {
+    RejectReason::Malformed(msg.into())
+}
+
+/// Decodes one line. `Ok(None)` for a blank line or a `#` comment.
+///
+/// # Errors
+/// A [`Refusal`] naming the first problem: malformed JSON or fields (1002), a bad number
+/// (1003), an unknown market (2001), a price off the tick (3006), a size off the lot (3007), an
+/// invalid client order id (3009).
+pub fn decode_line(text: &str, engine: &Engine) -> Result<Option<Line>, Box<Refusal>> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return Ok(None);
+    }
+    let refuse = |reason, ts, account, client_id, market| {
+        Box::new(Refusal {
+            reason,
+            ts,
+            account,
+            client_id,
+            market,
+        })
+    };
+    let value: Value = serde_json::from_str(trimmed)
+        .map_err(|e| refuse(malformed(e.to_string()), None, None, None, None))?;
+    let Value::Object(mut map) = value else {
+        return Err(refuse(
+            malformed("a line must be a JSON object"),
+            None,
+            None,
+            None,
+            None,
+        ));
+    };
+    if map.contains_key("schema") {
+        let header: Header = serde_json::from_value(Value::Object(map))
+            .map_err(|e| refuse(malformed(e.to_string()), None, None, None, None))?;
+        return Ok(Some(Line::Header(header)));
+    }
+    // What can be read of the sender before full decoding, to address a refusal.
+    let account = map.get("account").and_then(Value::as_u64);
+    let client_id = map
+        .get("client_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let market = map.get("market").and_then(Value::as_str).map(str::to_owned);
+    let ts = match map.remove("ts") {
+        Some(v) => v.as_i64().ok_or_else(|| {
+            refuse(
+                malformed("'ts' must be an integer (ms since the epoch)"),
+                None,
+                account,
+                client_id.clone(),
+                market.clone(),
+            )
+        })?,
+        None => {
+            return Err(refuse(
+                malformed("missing field 'ts'"),
+                None,
+                account,
+                client_id,
+                market,
+            ));
+        }
+    };
+    let refuse_here = |reason| refuse(reason, Some(ts), account, client_id.clone(), market.clone());
+    let kind: WireKind = serde_json::from_value(Value::Object(map))
+        .map_err(|e| refuse_here(malformed(e.to_string())))?;
+    let kind = to_kind(kind, engine).map_err(refuse_here)?;
+    Ok(Some(Line::Command(Command {
+        ts: Timestamp(ts),
+        kind,
+    })))
+}
+
+fn market_id(engine: &Engine, symbol: &str) -> Result<MarketId, RejectReason> {
+    engine
+        .market_by_symbol(symbol)
+        .map(|m| m.id)
+        .ok_or_else(|| RejectReason::UnknownMarket(symbol.to_owned()))
+}
+
+fn client_order_id(text: &str) -> Result<ClientOrderId, RejectReason> {
+    ClientOrderId::new(text).map_err(RejectReason::InvalidClientOrderId)
+}
+
+fn order_ref(order_id: Option<u64>, client_id: Option<String>) -> Result<OrderRef, RejectReason> {
+    match (order_id, client_id) {
+        (Some(id), None) => Ok(OrderRef::Id(OrderId(id))),
+        (None, Some(c)) => Ok(OrderRef::Client(client_order_id(&c)?)),
+        _ => Err(malformed("give exactly one of 'order_id' and 'client_id'")),
+    }
+}
+
+fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason> {
+    Ok(match kind {
+        WireKind::CreateMarket(spec) => CommandKind::CreateMarket(to_spec(spec)?),
+        WireKind::SetMark { market, price } => {
+            let m = engine
+                .market_by_symbol(&market)
+                .ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
+            CommandKind::SetMark {
+                market: m.id,
+                price: parse_price(m, &price)?,
+            }
+        }
+        WireKind::PlaceOrder {
+            account,
+            market,
+            side,
+            order_type,
+            price,
+            qty,
+            tif,
+            client_id,
+            stp,
+        } => {
+            let m = engine
+                .market_by_symbol(&market)
+                .ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
+            let order_type = match (order_type, price, tif) {
+                (WireOrderType::Limit, Some(p), tif) => OrderType::Limit {
+                    price: parse_price(m, &p)?,
+                    tif: to_tif(tif.unwrap_or(WireTif::Gtc)),
+                },
+                (WireOrderType::Limit, None, _) => {
+                    return Err(malformed("a limit order needs 'price'"));
+                }
+                (WireOrderType::Market, None, None) => OrderType::Market,
+                (WireOrderType::Market, _, _) => {
+                    return Err(malformed("a market order takes neither 'price' nor 'tif'"));
+                }
+            };
+            CommandKind::PlaceOrder(NewOrder {
+                account: AccountId(account),
+                market: m.id,
+                side: match side {
+                    WireSide::Buy => Side::Buy,
+                    WireSide::Sell => Side::Sell,
+                },
+                order_type,
+                qty: parse_qty(m, &qty)?,
+                client_id: client_id.as_deref().map(client_order_id).transpose()?,
+                stp: match stp.unwrap_or(WireStp::ExpireTaker) {
+                    WireStp::ExpireTaker => StpMode::ExpireTaker,
+                    WireStp::ExpireMaker => StpMode::ExpireMaker,
+                    WireStp::ExpireBoth => StpMode::ExpireBoth,
+                },
+            })
+        }
+        WireKind::AmendOrder {
+            account,
+            market,
+            order_id,
+            client_id,
+            price,
+            qty,
+        } => {
+            let m = engine
+                .market_by_symbol(&market)
+                .ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
+            CommandKind::AmendOrder(Amend {
+                account: AccountId(account),
+                market: m.id,
+                order: order_ref(order_id, client_id)?,
+                price: price.map(|p| parse_price(m, &p)).transpose()?,
+                qty: qty.map(|q| parse_qty(m, &q)).transpose()?,
+            })
+        }
+        WireKind::CancelOrder {
+            account,
+            market,
+            order_id,
+            client_id,
+        } => CommandKind::CancelOrder {
+            account: AccountId(account),
+            market: market_id(engine, &market)?,
+            order: order_ref(order_id, client_id)?,
+        },
+        WireKind::CancelAll { account, market } => CommandKind::CancelAll {
+            account: AccountId(account),
+            market: market.map(|s| market_id(engine, &s)).transpose()?,
+        },
+        WireKind::MassCancel { market } => CommandKind::MassCancel {
+            market: market_id(engine, &market)?,
+        },
+        WireKind::Tick {} => CommandKind::Tick,
+    })
+}
+
+fn to_tif(t: WireTif) -> TimeInForce {
+    match t {
+        WireTif::Gtc => TimeInForce::Gtc,
+        WireTif::Ioc => TimeInForce::Ioc,
+        WireTif::Fok => TimeInForce::Fok,
+        WireTif::PostOnly => TimeInForce::PostOnly,
+    }
+}
+
+fn decimal(field: &str, text: &str) -> Result<Decimal, RejectReason> {
+    Decimal::parse(text).map_err(|e| RejectReason::InvalidNumber {
+        field: field.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+fn to_spec(w: WireMarketSpec) -> Result<MarketSpec, RejectReason> {
+    let lot_size = decimal("lot_size", &w.lot_size)?;
+    if lot_size.mantissa <= 0 {
+        return Err(RejectReason::InvalidMarketSpec(
+            "tick_size and lot_size must be positive".into(),
+        ));
+    }
+    let tiers = w
+        .tiers
+        .iter()
+        .map(|t| {
+            Ok(MarginTier {
+                max_notional: parse_quote("max_notional", &t.max_notional)?,
+                max_leverage: t.max_leverage,
+                maintenance_rate: parse_rate("maintenance_rate", &t.maintenance_rate)?,
+                maintenance_amount: parse_quote("maintenance_amount", &t.maintenance_amount)?,
+            })
+        })
+        .collect::<Result<Vec<_>, RejectReason>>()?;
+    let limits = match w.limits {
+        None => MarketLimits::default(),
+        Some(l) => MarketLimits {
+            max_open_orders_per_account: l.max_open_orders_per_account,
+            max_price_levels: l.max_price_levels,
+            max_stops_per_account: l.max_stops_per_account,
+            max_order_qty: parse_qty_in(lot_size, "max_order_qty", &l.max_order_qty)?,
+        },
+    };
+    Ok(MarketSpec {
+        symbol: w.symbol,
+        tick_size: decimal("tick_size", &w.tick_size)?,
+        lot_size,
+        min_qty: parse_qty_in(lot_size, "min_qty", &w.min_qty)?,
+        min_notional: parse_quote("min_notional", &w.min_notional)?,
+        max_leverage: w.max_leverage,
+        tiers,
+        maker_fee: parse_rate("maker_fee", &w.maker_fee)?,
+        taker_fee: parse_rate("taker_fee", &w.taker_fee)?,
+        order_band: parse_rate("order_band", &w.order_band)?,
+        limits,
+    })
+}

@@ -1,0 +1,379 @@
+//! Engine events → JSON, with every price, size and amount as a decimal string in its market's
+//! precision.
+
+use perpx_core::command::{OrderType, StpMode, TimeInForce};
+use perpx_core::event::{CancelReason, Event, EventKind, OrderStatus, QueuePriority};
+use perpx_core::market::Market;
+use perpx_core::{Engine, MarketId, RejectReason, Side};
+use serde::Serialize;
+
+use crate::command::Refusal;
+use crate::units::{format_price, format_qty, format_quote};
+
+/// One event as a JSON line: sequence number, timestamp, then the event.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventLine {
+    /// The command's sequence number.
+    pub seq: u64,
+    /// The command's timestamp (ms).
+    pub ts: i64,
+    /// The event.
+    #[serde(flatten)]
+    pub event: WireEvent,
+}
+
+/// A refusal of a line that never reached the engine (so it has no sequence number).
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusalLine {
+    /// Always `rejected`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The 1-based line number in the script.
+    pub line: usize,
+    /// The command's timestamp, if it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ts: Option<i64>,
+    /// The sender, if it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<u64>,
+    /// The client order id, if it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Stable code.
+    pub code: u16,
+    /// Stable name.
+    pub reason: &'static str,
+    /// Plain message.
+    pub message: String,
+}
+
+/// The JSON shape of each event kind.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum WireEvent {
+    MarketCreated {
+        market: String,
+        market_id: u32,
+    },
+    MarkPrice {
+        market: String,
+        price: String,
+    },
+    OrderAccepted {
+        order_id: u64,
+        account: u64,
+        market: String,
+        side: &'static str,
+        order_type: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        price: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tif: Option<&'static str>,
+        qty: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        stp: &'static str,
+    },
+    Fill {
+        market: String,
+        trade_id: u64,
+        price: String,
+        qty: String,
+        taker_side: &'static str,
+        maker_order_id: u64,
+        maker_account: u64,
+        maker_remaining: String,
+        taker_order_id: u64,
+        taker_account: u64,
+        taker_remaining: String,
+    },
+    OrderAmended {
+        order_id: u64,
+        account: u64,
+        market: String,
+        price: String,
+        qty: String,
+        priority: &'static str,
+    },
+    OrderCancelled {
+        order_id: u64,
+        account: u64,
+        market: String,
+        qty: String,
+        reason: &'static str,
+    },
+    DuplicateClientOrderId {
+        account: u64,
+        client_id: String,
+        order_id: u64,
+        market: String,
+        status: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cancel_reason: Option<&'static str>,
+        filled: String,
+        open: String,
+    },
+    Rejected {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        account: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        code: u16,
+        reason: &'static str,
+        message: String,
+    },
+}
+
+fn side(s: Side) -> &'static str {
+    match s {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+fn tif(t: TimeInForce) -> &'static str {
+    match t {
+        TimeInForce::Gtc => "gtc",
+        TimeInForce::Ioc => "ioc",
+        TimeInForce::Fok => "fok",
+        TimeInForce::PostOnly => "post_only",
+    }
+}
+
+fn stp(s: StpMode) -> &'static str {
+    match s {
+        StpMode::ExpireTaker => "expire_taker",
+        StpMode::ExpireMaker => "expire_maker",
+        StpMode::ExpireBoth => "expire_both",
+    }
+}
+
+/// The stable name of a cancel reason.
+#[must_use]
+pub fn cancel_reason(r: CancelReason) -> &'static str {
+    match r {
+        CancelReason::UserRequest => "user_request",
+        CancelReason::CancelAll => "cancel_all",
+        CancelReason::MassCancel => "mass_cancel",
+        CancelReason::IocRemainder => "ioc_remainder",
+        CancelReason::MarketRemainder => "market_remainder",
+        CancelReason::SelfTradePrevention => "self_trade_prevention",
+    }
+}
+
+fn market_of(engine: &Engine, id: MarketId) -> &Market {
+    engine.market(id).expect("events name existing markets")
+}
+
+/// A rejection's message, with figures in the market's decimals when the market is known.
+#[must_use]
+pub fn reject_message(reason: &RejectReason, market: Option<&Market>) -> String {
+    let Some(m) = market else {
+        return reason.to_string();
+    };
+    let p = |x| format_price(m, x);
+    let q = |x| format_qty(m, x);
+    match reason {
+        RejectReason::NonPositiveQty(x) => format!("size must be positive, got {}", q(*x)),
+        RejectReason::QtyAboveMax { qty, max } => format!(
+            "size {} is above the maximum order size {}",
+            q(*qty),
+            q(*max)
+        ),
+        RejectReason::QtyBelowMin { qty, min } => format!(
+            "size {} is below the minimum order size {}",
+            q(*qty),
+            q(*min)
+        ),
+        RejectReason::NotionalBelowMin { notional, min } => {
+            format!(
+                "notional {} is below the minimum notional {}",
+                format_quote(*notional),
+                format_quote(*min)
+            )
+        }
+        RejectReason::NonPositivePrice(x) => format!("price must be positive, got {}", p(*x)),
+        RejectReason::NonPositiveMark(x) => format!("mark price must be positive, got {}", p(*x)),
+        RejectReason::PriceOutsideBand { price, low, high } => {
+            format!(
+                "price {} is outside the order band [{}, {}] around the mark price",
+                p(*price),
+                p(*low),
+                p(*high)
+            )
+        }
+        RejectReason::PostOnlyWouldTake { best_opposite } => {
+            format!(
+                "post-only order would take liquidity at {}; rejected, not repriced",
+                p(*best_opposite)
+            )
+        }
+        RejectReason::FokCannotFill { qty, available } => {
+            format!(
+                "fill-or-kill order for {} can fill only {} now",
+                q(*qty),
+                q(*available)
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Encodes one event. `command_market` is the market the command named, used to format the
+/// figures of a rejection.
+#[must_use]
+pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>) -> EventLine {
+    let sym = |id: MarketId| market_of(engine, id).spec.symbol.clone();
+    let event = match &e.kind {
+        EventKind::MarketCreated { market, symbol } => WireEvent::MarketCreated {
+            market: symbol.clone(),
+            market_id: market.0,
+        },
+        EventKind::MarkPriceSet { market, price } => WireEvent::MarkPrice {
+            market: sym(*market),
+            price: format_price(market_of(engine, *market), *price),
+        },
+        EventKind::OrderAccepted {
+            order_id,
+            account,
+            market,
+            side: s,
+            order_type,
+            qty,
+            client_id,
+            stp: mode,
+        } => {
+            let m = market_of(engine, *market);
+            let (kind, price, t) = match order_type {
+                OrderType::Limit { price, tif: t } => {
+                    ("limit", Some(format_price(m, *price)), Some(tif(*t)))
+                }
+                OrderType::Market => ("market", None, None),
+            };
+            WireEvent::OrderAccepted {
+                order_id: order_id.0,
+                account: account.0,
+                market: m.spec.symbol.clone(),
+                side: side(*s),
+                order_type: kind,
+                price,
+                tif: t,
+                qty: format_qty(m, *qty),
+                client_id: client_id.as_ref().map(ToString::to_string),
+                stp: stp(*mode),
+            }
+        }
+        EventKind::Fill(f) => {
+            let m = market_of(engine, f.market);
+            WireEvent::Fill {
+                market: m.spec.symbol.clone(),
+                trade_id: f.trade_id.0,
+                price: format_price(m, f.price),
+                qty: format_qty(m, f.qty),
+                taker_side: side(f.taker_side),
+                maker_order_id: f.maker_order.0,
+                maker_account: f.maker_account.0,
+                maker_remaining: format_qty(m, f.maker_remaining),
+                taker_order_id: f.taker_order.0,
+                taker_account: f.taker_account.0,
+                taker_remaining: format_qty(m, f.taker_remaining),
+            }
+        }
+        EventKind::OrderAmended {
+            order_id,
+            account,
+            market,
+            price,
+            qty,
+            priority,
+        } => {
+            let m = market_of(engine, *market);
+            WireEvent::OrderAmended {
+                order_id: order_id.0,
+                account: account.0,
+                market: m.spec.symbol.clone(),
+                price: format_price(m, *price),
+                qty: format_qty(m, *qty),
+                priority: match priority {
+                    QueuePriority::Kept => "kept",
+                    QueuePriority::Lost => "lost",
+                },
+            }
+        }
+        EventKind::OrderCancelled {
+            order_id,
+            account,
+            market,
+            qty,
+            reason,
+        } => {
+            let m = market_of(engine, *market);
+            WireEvent::OrderCancelled {
+                order_id: order_id.0,
+                account: account.0,
+                market: m.spec.symbol.clone(),
+                qty: format_qty(m, *qty),
+                reason: cancel_reason(*reason),
+            }
+        }
+        EventKind::DuplicateClientOrderId {
+            account,
+            client_id,
+            order_id,
+            market,
+            status,
+            filled,
+            open,
+        } => {
+            let m = market_of(engine, *market);
+            let (status, cancel) = match status {
+                OrderStatus::Open => ("open", None),
+                OrderStatus::Filled => ("filled", None),
+                OrderStatus::Cancelled(r) => ("cancelled", Some(cancel_reason(*r))),
+            };
+            WireEvent::DuplicateClientOrderId {
+                account: account.0,
+                client_id: client_id.to_string(),
+                order_id: order_id.0,
+                market: m.spec.symbol.clone(),
+                status,
+                cancel_reason: cancel,
+                filled: format_qty(m, *filled),
+                open: format_qty(m, *open),
+            }
+        }
+        EventKind::Rejected {
+            account,
+            client_id,
+            reason,
+        } => WireEvent::Rejected {
+            account: account.map(|a| a.0),
+            client_id: client_id.as_ref().map(ToString::to_string),
+            code: reason.code(),
+            reason: reason.name(),
+            message: reject_message(reason, command_market.and_then(|id| engine.market(id))),
+        },
+    };
+    EventLine {
+        seq: e.seq,
+        ts: e.ts.0,
+        event,
+    }
+}
+
+/// Encodes a refusal of script line `line` (1-based).
+#[must_use]
+pub fn encode_refusal(r: &Refusal, line: usize, engine: &Engine) -> RefusalLine {
+    let market = r.market.as_deref().and_then(|s| engine.market_by_symbol(s));
+    RefusalLine {
+        kind: "rejected",
+        line,
+        ts: r.ts,
+        account: r.account,
+        client_id: r.client_id.clone(),
+        code: r.reason.code(),
+        reason: r.reason.name(),
+        message: reject_message(&r.reason, market),
+    }
+}

@@ -1,0 +1,154 @@
+//! Decimal text ↔ integer units.
+
+use perpx_core::market::Market;
+use perpx_core::num::{Decimal, DecimalError};
+use perpx_core::{Price, Qty, Quote, Rate, RejectReason};
+
+/// One micro-unit of the settlement stablecoin.
+pub const QUOTE_UNIT: Decimal = Decimal::new(1, 6);
+/// One unit of `Rate` (1e-8).
+pub const RATE_UNIT: Decimal = Decimal::new(1, 8);
+
+fn invalid(field: &str, e: &DecimalError) -> RejectReason {
+    RejectReason::InvalidNumber {
+        field: field.to_owned(),
+        detail: e.to_string(),
+    }
+}
+
+/// Parses a decimal string counted in `unit`, naming `field` in the refusal.
+///
+/// # Errors
+/// [`RejectReason::InvalidNumber`] for text that is not a decimal, too many digits, or a value
+/// that is not a whole number of `unit`.
+pub fn parse_units(field: &str, text: &str, unit: Decimal) -> Result<i64, RejectReason> {
+    let d = Decimal::parse(text).map_err(|e| invalid(field, &e))?;
+    d.to_units(unit).map_err(|e| invalid(field, &e))
+}
+
+/// Parses an amount of the settlement stablecoin (6 decimals at most).
+///
+/// # Errors
+/// As [`parse_units`].
+pub fn parse_quote(field: &str, text: &str) -> Result<Quote, RejectReason> {
+    parse_units(field, text, QUOTE_UNIT).map(Quote)
+}
+
+/// Parses a rate written as a fraction (`"0.0005"` is 5 bp; 8 decimals at most).
+///
+/// # Errors
+/// As [`parse_units`].
+pub fn parse_rate(field: &str, text: &str) -> Result<Rate, RejectReason> {
+    parse_units(field, text, RATE_UNIT).map(Rate)
+}
+
+/// Parses a price on `market`'s tick.
+///
+/// # Errors
+/// [`RejectReason::PriceOffTick`] if it is not a whole number of ticks;
+/// [`RejectReason::InvalidNumber`] if it is not a decimal or too large.
+pub fn parse_price(market: &Market, text: &str) -> Result<Price, RejectReason> {
+    let tick = market.spec.tick_size;
+    let d = Decimal::parse(text).map_err(|e| invalid("price", &e))?;
+    match d.to_units(tick) {
+        Ok(v) => Ok(Price(v)),
+        Err(DecimalError::NotMultiple { .. }) => Err(RejectReason::PriceOffTick {
+            price: text.to_owned(),
+            tick: tick.normalized().to_string(),
+        }),
+        Err(e) => Err(invalid("price", &e)),
+    }
+}
+
+/// Parses a size on `lot`.
+///
+/// # Errors
+/// [`RejectReason::QtyOffLot`] if it is not a whole number of lots;
+/// [`RejectReason::InvalidNumber`] if it is not a decimal or too large.
+pub fn parse_qty_in(lot: Decimal, field: &str, text: &str) -> Result<Qty, RejectReason> {
+    let d = Decimal::parse(text).map_err(|e| invalid(field, &e))?;
+    match d.to_units(lot) {
+        Ok(v) => Ok(Qty(v)),
+        Err(DecimalError::NotMultiple { .. }) => Err(RejectReason::QtyOffLot {
+            qty: text.to_owned(),
+            lot: lot.normalized().to_string(),
+        }),
+        Err(e) => Err(invalid(field, &e)),
+    }
+}
+
+/// Parses a size on `market`'s lot.
+///
+/// # Errors
+/// As [`parse_qty_in`].
+pub fn parse_qty(market: &Market, text: &str) -> Result<Qty, RejectReason> {
+    parse_qty_in(market.spec.lot_size, "qty", text)
+}
+
+/// Formats `units × unit` with `unit`'s decimals (prices print with the tick's decimals).
+#[must_use]
+pub fn format_units(units: i64, unit: Decimal) -> String {
+    // `units × unit.mantissa` can only overflow for values no validated market produces; fall
+    // back to exact i128 text rather than lose the value.
+    match Decimal::from_units(units, unit) {
+        Some(d) => d.to_string(),
+        None => {
+            let m = i128::from(units) * i128::from(unit.mantissa);
+            let s = m.unsigned_abs().to_string();
+            let scale = usize::from(unit.scale);
+            let sign = if m < 0 { "-" } else { "" };
+            if scale == 0 {
+                return format!("{sign}{s}");
+            }
+            let padded = format!("{s:0>width$}", width = scale + 1);
+            let (i, f) = padded.split_at(padded.len() - scale);
+            format!("{sign}{i}.{f}")
+        }
+    }
+}
+
+/// A price of `market` as text.
+#[must_use]
+pub fn format_price(market: &Market, p: Price) -> String {
+    format_units(p.0, market.spec.tick_size)
+}
+
+/// A size of `market` as text.
+#[must_use]
+pub fn format_qty(market: &Market, q: Qty) -> String {
+    format_units(q.0, market.spec.lot_size)
+}
+
+/// An amount of the settlement stablecoin as text, always 6 decimals.
+#[must_use]
+pub fn format_quote(q: Quote) -> String {
+    format_units(q.0, QUOTE_UNIT)
+}
+
+/// A rate as a fraction with trailing zeros trimmed (`Rate(50_000)` → `"0.0005"`).
+#[must_use]
+pub fn format_rate(r: Rate) -> String {
+    Decimal::new(r.0, 8).normalized().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_and_rates_round_trip() {
+        assert_eq!(format_quote(Quote(400_000_000)), "400.000000");
+        assert_eq!(format_quote(Quote(-1)), "-0.000001");
+        assert_eq!(parse_quote("x", "400"), Ok(Quote(400_000_000)));
+        assert!(matches!(
+            parse_quote("x", "0.0000001"),
+            Err(RejectReason::InvalidNumber { .. })
+        ));
+        assert_eq!(format_rate(Rate(50_000)), "0.0005");
+        assert_eq!(parse_rate("fee", "-0.00011"), Ok(Rate(-11_000)));
+        assert_eq!(
+            format_units(i64::MAX, Decimal::new(5, 1)),
+            "4611686018427387903.5"
+        );
+    }
+}
