@@ -56,14 +56,8 @@ impl ClientOrderId {
     /// Returns the text back if it is empty, longer than 36 characters, or uses other characters.
     pub fn new(text: &str) -> Result<Self, String> {
         let ok_len = !text.is_empty() && text.len() <= CLIENT_ORDER_ID_MAX_LEN;
-        let ok_chars = text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".:/_-".contains(&b));
-        if ok_len && ok_chars {
-            Ok(Self(text.into()))
-        } else {
-            Err(text.to_owned())
-        }
+        let ok_chars = text.bytes().all(|b| b.is_ascii_alphanumeric() || b".:/_-".contains(&b));
+        if ok_len && ok_chars { Ok(Self(text.into())) } else { Err(text.to_owned()) }
     }
 
     /// The id as text.

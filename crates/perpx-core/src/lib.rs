@@ -20,9 +20,7 @@ pub mod num;
 pub mod reject;
 
 pub use book::Side;
-pub use command::{
-    Amend, Command, CommandKind, NewOrder, OrderRef, OrderType, StpMode, TimeInForce,
-};
+pub use command::{Amend, Command, CommandKind, NewOrder, OrderRef, OrderType, StpMode, TimeInForce};
 pub use engine::{Engine, EngineConfig, StateHash};
 pub use event::{CancelReason, Event, EventKind, Fill, OrderStatus, QueuePriority};
 pub use ids::{AccountId, ClientOrderId, MarketId, OrderId, TradeId};

@@ -124,9 +124,7 @@ pub enum RejectReason {
 
     // ---- 4xxx: the book -----------------------------------------------------------------
     /// A post-only order would have traded on arrival; it is rejected, not repriced.
-    #[error(
-        "post-only order would take liquidity at {best_opposite} ticks; rejected, not repriced"
-    )]
+    #[error("post-only order would take liquidity at {best_opposite} ticks; rejected, not repriced")]
     PostOnlyWouldTake {
         /// The best opposite price it would have crossed.
         best_opposite: Price,

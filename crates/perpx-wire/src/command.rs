@@ -5,14 +5,10 @@
 //! are numbers that aren't decimal strings on the market's tick or lot. Decoding needs the
 //! engine for one thing only: to look up markets by symbol and learn their tick and lot.
 
-use perpx_core::command::{
-    Amend, Command, CommandKind, NewOrder, OrderRef, OrderType, StpMode, TimeInForce,
-};
+use perpx_core::command::{Amend, Command, CommandKind, NewOrder, OrderRef, OrderType, StpMode, TimeInForce};
 use perpx_core::market::{MarginTier, MarketLimits, MarketSpec};
 use perpx_core::num::Decimal;
-use perpx_core::{
-    AccountId, ClientOrderId, Engine, MarketId, OrderId, RejectReason, Side, Timestamp,
-};
+use perpx_core::{AccountId, ClientOrderId, Engine, MarketId, OrderId, RejectReason, Side, Timestamp};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -130,6 +126,8 @@ enum WireTif {
     PostOnly,
 }
 
+// The variant names are the wire strings (`expire_taker`, …), Binance's names for the modes.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum WireStp {
@@ -188,25 +186,11 @@ pub fn decode_line(text: &str, engine: &Engine) -> Result<Option<Line>, Box<Refu
     if trimmed.is_empty() || trimmed.starts_with('#') {
         return Ok(None);
     }
-    let refuse = |reason, ts, account, client_id, market| {
-        Box::new(Refusal {
-            reason,
-            ts,
-            account,
-            client_id,
-            market,
-        })
-    };
-    let value: Value = serde_json::from_str(trimmed)
-        .map_err(|e| refuse(malformed(e.to_string()), None, None, None, None))?;
+    let refuse = |reason, ts, account, client_id, market| Box::new(Refusal { reason, ts, account, client_id, market });
+    let value: Value =
+        serde_json::from_str(trimmed).map_err(|e| refuse(malformed(e.to_string()), None, None, None, None))?;
     let Value::Object(mut map) = value else {
-        return Err(refuse(
-            malformed("a line must be a JSON object"),
-            None,
-            None,
-            None,
-            None,
-        ));
+        return Err(refuse(malformed("a line must be a JSON object"), None, None, None, None));
     };
     if map.contains_key("schema") {
         let header: Header = serde_json::from_value(Value::Object(map))
@@ -215,10 +199,7 @@ pub fn decode_line(text: &str, engine: &Engine) -> Result<Option<Line>, Box<Refu
     }
     // What can be read of the sender before full decoding, to address a refusal.
     let account = map.get("account").and_then(Value::as_u64);
-    let client_id = map
-        .get("client_id")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let client_id = map.get("client_id").and_then(Value::as_str).map(str::to_owned);
     let market = map.get("market").and_then(Value::as_str).map(str::to_owned);
     let ts = match map.remove("ts") {
         Some(v) => v.as_i64().ok_or_else(|| {
@@ -231,30 +212,18 @@ pub fn decode_line(text: &str, engine: &Engine) -> Result<Option<Line>, Box<Refu
             )
         })?,
         None => {
-            return Err(refuse(
-                malformed("missing field 'ts'"),
-                None,
-                account,
-                client_id,
-                market,
-            ));
+            return Err(refuse(malformed("missing field 'ts'"), None, account, client_id, market));
         }
     };
     let refuse_here = |reason| refuse(reason, Some(ts), account, client_id.clone(), market.clone());
-    let kind: WireKind = serde_json::from_value(Value::Object(map))
-        .map_err(|e| refuse_here(malformed(e.to_string())))?;
+    let kind: WireKind =
+        serde_json::from_value(Value::Object(map)).map_err(|e| refuse_here(malformed(e.to_string())))?;
     let kind = to_kind(kind, engine).map_err(refuse_here)?;
-    Ok(Some(Line::Command(Command {
-        ts: Timestamp(ts),
-        kind,
-    })))
+    Ok(Some(Line::Command(Command { ts: Timestamp(ts), kind })))
 }
 
 fn market_id(engine: &Engine, symbol: &str) -> Result<MarketId, RejectReason> {
-    engine
-        .market_by_symbol(symbol)
-        .map(|m| m.id)
-        .ok_or_else(|| RejectReason::UnknownMarket(symbol.to_owned()))
+    engine.market_by_symbol(symbol).map(|m| m.id).ok_or_else(|| RejectReason::UnknownMarket(symbol.to_owned()))
 }
 
 fn client_order_id(text: &str) -> Result<ClientOrderId, RejectReason> {
@@ -273,33 +242,15 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
     Ok(match kind {
         WireKind::CreateMarket(spec) => CommandKind::CreateMarket(to_spec(spec)?),
         WireKind::SetMark { market, price } => {
-            let m = engine
-                .market_by_symbol(&market)
-                .ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
-            CommandKind::SetMark {
-                market: m.id,
-                price: parse_price(m, &price)?,
-            }
+            let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
+            CommandKind::SetMark { market: m.id, price: parse_price(m, &price)? }
         }
-        WireKind::PlaceOrder {
-            account,
-            market,
-            side,
-            order_type,
-            price,
-            qty,
-            tif,
-            client_id,
-            stp,
-        } => {
-            let m = engine
-                .market_by_symbol(&market)
-                .ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
+        WireKind::PlaceOrder { account, market, side, order_type, price, qty, tif, client_id, stp } => {
+            let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
             let order_type = match (order_type, price, tif) {
-                (WireOrderType::Limit, Some(p), tif) => OrderType::Limit {
-                    price: parse_price(m, &p)?,
-                    tif: to_tif(tif.unwrap_or(WireTif::Gtc)),
-                },
+                (WireOrderType::Limit, Some(p), tif) => {
+                    OrderType::Limit { price: parse_price(m, &p)?, tif: to_tif(tif.unwrap_or(WireTif::Gtc)) }
+                }
                 (WireOrderType::Limit, None, _) => {
                     return Err(malformed("a limit order needs 'price'"));
                 }
@@ -325,17 +276,8 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
                 },
             })
         }
-        WireKind::AmendOrder {
-            account,
-            market,
-            order_id,
-            client_id,
-            price,
-            qty,
-        } => {
-            let m = engine
-                .market_by_symbol(&market)
-                .ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
+        WireKind::AmendOrder { account, market, order_id, client_id, price, qty } => {
+            let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
             CommandKind::AmendOrder(Amend {
                 account: AccountId(account),
                 market: m.id,
@@ -344,12 +286,7 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
                 qty: qty.map(|q| parse_qty(m, &q)).transpose()?,
             })
         }
-        WireKind::CancelOrder {
-            account,
-            market,
-            order_id,
-            client_id,
-        } => CommandKind::CancelOrder {
+        WireKind::CancelOrder { account, market, order_id, client_id } => CommandKind::CancelOrder {
             account: AccountId(account),
             market: market_id(engine, &market)?,
             order: order_ref(order_id, client_id)?,
@@ -358,9 +295,7 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
             account: AccountId(account),
             market: market.map(|s| market_id(engine, &s)).transpose()?,
         },
-        WireKind::MassCancel { market } => CommandKind::MassCancel {
-            market: market_id(engine, &market)?,
-        },
+        WireKind::MassCancel { market } => CommandKind::MassCancel { market: market_id(engine, &market)? },
         WireKind::Tick {} => CommandKind::Tick,
     })
 }
@@ -375,18 +310,13 @@ fn to_tif(t: WireTif) -> TimeInForce {
 }
 
 fn decimal(field: &str, text: &str) -> Result<Decimal, RejectReason> {
-    Decimal::parse(text).map_err(|e| RejectReason::InvalidNumber {
-        field: field.to_owned(),
-        detail: e.to_string(),
-    })
+    Decimal::parse(text).map_err(|e| RejectReason::InvalidNumber { field: field.to_owned(), detail: e.to_string() })
 }
 
 fn to_spec(w: WireMarketSpec) -> Result<MarketSpec, RejectReason> {
     let lot_size = decimal("lot_size", &w.lot_size)?;
     if lot_size.mantissa <= 0 {
-        return Err(RejectReason::InvalidMarketSpec(
-            "tick_size and lot_size must be positive".into(),
-        ));
+        return Err(RejectReason::InvalidMarketSpec("tick_size and lot_size must be positive".into()));
     }
     let tiers = w
         .tiers

@@ -176,45 +176,25 @@ pub fn reject_message(reason: &RejectReason, market: Option<&Market>) -> String 
     let q = |x| format_qty(m, x);
     match reason {
         RejectReason::NonPositiveQty(x) => format!("size must be positive, got {}", q(*x)),
-        RejectReason::QtyAboveMax { qty, max } => format!(
-            "size {} is above the maximum order size {}",
-            q(*qty),
-            q(*max)
-        ),
-        RejectReason::QtyBelowMin { qty, min } => format!(
-            "size {} is below the minimum order size {}",
-            q(*qty),
-            q(*min)
-        ),
+        RejectReason::QtyAboveMax { qty, max } => {
+            format!("size {} is above the maximum order size {}", q(*qty), q(*max))
+        }
+        RejectReason::QtyBelowMin { qty, min } => {
+            format!("size {} is below the minimum order size {}", q(*qty), q(*min))
+        }
         RejectReason::NotionalBelowMin { notional, min } => {
-            format!(
-                "notional {} is below the minimum notional {}",
-                format_quote(*notional),
-                format_quote(*min)
-            )
+            format!("notional {} is below the minimum notional {}", format_quote(*notional), format_quote(*min))
         }
         RejectReason::NonPositivePrice(x) => format!("price must be positive, got {}", p(*x)),
         RejectReason::NonPositiveMark(x) => format!("mark price must be positive, got {}", p(*x)),
         RejectReason::PriceOutsideBand { price, low, high } => {
-            format!(
-                "price {} is outside the order band [{}, {}] around the mark price",
-                p(*price),
-                p(*low),
-                p(*high)
-            )
+            format!("price {} is outside the order band [{}, {}] around the mark price", p(*price), p(*low), p(*high))
         }
         RejectReason::PostOnlyWouldTake { best_opposite } => {
-            format!(
-                "post-only order would take liquidity at {}; rejected, not repriced",
-                p(*best_opposite)
-            )
+            format!("post-only order would take liquidity at {}; rejected, not repriced", p(*best_opposite))
         }
         RejectReason::FokCannotFill { qty, available } => {
-            format!(
-                "fill-or-kill order for {} can fill only {} now",
-                q(*qty),
-                q(*available)
-            )
+            format!("fill-or-kill order for {} can fill only {} now", q(*qty), q(*available))
         }
         other => other.to_string(),
     }
@@ -226,29 +206,16 @@ pub fn reject_message(reason: &RejectReason, market: Option<&Market>) -> String 
 pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>) -> EventLine {
     let sym = |id: MarketId| market_of(engine, id).spec.symbol.clone();
     let event = match &e.kind {
-        EventKind::MarketCreated { market, symbol } => WireEvent::MarketCreated {
-            market: symbol.clone(),
-            market_id: market.0,
-        },
-        EventKind::MarkPriceSet { market, price } => WireEvent::MarkPrice {
-            market: sym(*market),
-            price: format_price(market_of(engine, *market), *price),
-        },
-        EventKind::OrderAccepted {
-            order_id,
-            account,
-            market,
-            side: s,
-            order_type,
-            qty,
-            client_id,
-            stp: mode,
-        } => {
+        EventKind::MarketCreated { market, symbol } => {
+            WireEvent::MarketCreated { market: symbol.clone(), market_id: market.0 }
+        }
+        EventKind::MarkPriceSet { market, price } => {
+            WireEvent::MarkPrice { market: sym(*market), price: format_price(market_of(engine, *market), *price) }
+        }
+        EventKind::OrderAccepted { order_id, account, market, side: s, order_type, qty, client_id, stp: mode } => {
             let m = market_of(engine, *market);
             let (kind, price, t) = match order_type {
-                OrderType::Limit { price, tif: t } => {
-                    ("limit", Some(format_price(m, *price)), Some(tif(*t)))
-                }
+                OrderType::Limit { price, tif: t } => ("limit", Some(format_price(m, *price)), Some(tif(*t))),
                 OrderType::Market => ("market", None, None),
             };
             WireEvent::OrderAccepted {
@@ -280,14 +247,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
                 taker_remaining: format_qty(m, f.taker_remaining),
             }
         }
-        EventKind::OrderAmended {
-            order_id,
-            account,
-            market,
-            price,
-            qty,
-            priority,
-        } => {
+        EventKind::OrderAmended { order_id, account, market, price, qty, priority } => {
             let m = market_of(engine, *market);
             WireEvent::OrderAmended {
                 order_id: order_id.0,
@@ -301,13 +261,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
                 },
             }
         }
-        EventKind::OrderCancelled {
-            order_id,
-            account,
-            market,
-            qty,
-            reason,
-        } => {
+        EventKind::OrderCancelled { order_id, account, market, qty, reason } => {
             let m = market_of(engine, *market);
             WireEvent::OrderCancelled {
                 order_id: order_id.0,
@@ -317,15 +271,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
                 reason: cancel_reason(*reason),
             }
         }
-        EventKind::DuplicateClientOrderId {
-            account,
-            client_id,
-            order_id,
-            market,
-            status,
-            filled,
-            open,
-        } => {
+        EventKind::DuplicateClientOrderId { account, client_id, order_id, market, status, filled, open } => {
             let m = market_of(engine, *market);
             let (status, cancel) = match status {
                 OrderStatus::Open => ("open", None),
@@ -343,11 +289,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
                 open: format_qty(m, *open),
             }
         }
-        EventKind::Rejected {
-            account,
-            client_id,
-            reason,
-        } => WireEvent::Rejected {
+        EventKind::Rejected { account, client_id, reason } => WireEvent::Rejected {
             account: account.map(|a| a.0),
             client_id: client_id.as_ref().map(ToString::to_string),
             code: reason.code(),
@@ -355,11 +297,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             message: reject_message(reason, command_market.and_then(|id| engine.market(id))),
         },
     };
-    EventLine {
-        seq: e.seq,
-        ts: e.ts.0,
-        event,
-    }
+    EventLine { seq: e.seq, ts: e.ts.0, event }
 }
 
 /// Encodes a refusal of script line `line` (1-based).

@@ -126,11 +126,7 @@ pub fn replay<R: BufRead, W: Write>(
                     return Err(ReplayError::LateHeader(line_no));
                 }
                 if h.schema != "perpx.replay" || h.version != SCHEMA_VERSION {
-                    return Err(ReplayError::UnsupportedHeader {
-                        line: line_no,
-                        schema: h.schema,
-                        version: h.version,
-                    });
+                    return Err(ReplayError::UnsupportedHeader { line: line_no, schema: h.schema, version: h.version });
                 }
             }
             Ok(Some(Line::Command(cmd))) => {
@@ -147,13 +143,11 @@ pub fn replay<R: BufRead, W: Write>(
                     write_json(output, &encode_event(e, &engine, market))?;
                 }
                 if options.check_invariants {
-                    engine
-                        .check_invariants()
-                        .map_err(|detail| ReplayError::Invariant {
-                            line: line_no,
-                            seq: engine.seq(),
-                            detail,
-                        })?;
+                    engine.check_invariants().map_err(|detail| ReplayError::Invariant {
+                        line: line_no,
+                        seq: engine.seq(),
+                        detail,
+                    })?;
                 }
             }
             Err(refusal) => {

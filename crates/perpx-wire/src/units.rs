@@ -10,10 +10,7 @@ pub const QUOTE_UNIT: Decimal = Decimal::new(1, 6);
 pub const RATE_UNIT: Decimal = Decimal::new(1, 8);
 
 fn invalid(field: &str, e: &DecimalError) -> RejectReason {
-    RejectReason::InvalidNumber {
-        field: field.to_owned(),
-        detail: e.to_string(),
-    }
+    RejectReason::InvalidNumber { field: field.to_owned(), detail: e.to_string() }
 }
 
 /// Parses a decimal string counted in `unit`, naming `field` in the refusal.
@@ -52,10 +49,9 @@ pub fn parse_price(market: &Market, text: &str) -> Result<Price, RejectReason> {
     let d = Decimal::parse(text).map_err(|e| invalid("price", &e))?;
     match d.to_units(tick) {
         Ok(v) => Ok(Price(v)),
-        Err(DecimalError::NotMultiple { .. }) => Err(RejectReason::PriceOffTick {
-            price: text.to_owned(),
-            tick: tick.normalized().to_string(),
-        }),
+        Err(DecimalError::NotMultiple { .. }) => {
+            Err(RejectReason::PriceOffTick { price: text.to_owned(), tick: tick.normalized().to_string() })
+        }
         Err(e) => Err(invalid("price", &e)),
     }
 }
@@ -69,10 +65,9 @@ pub fn parse_qty_in(lot: Decimal, field: &str, text: &str) -> Result<Qty, Reject
     let d = Decimal::parse(text).map_err(|e| invalid(field, &e))?;
     match d.to_units(lot) {
         Ok(v) => Ok(Qty(v)),
-        Err(DecimalError::NotMultiple { .. }) => Err(RejectReason::QtyOffLot {
-            qty: text.to_owned(),
-            lot: lot.normalized().to_string(),
-        }),
+        Err(DecimalError::NotMultiple { .. }) => {
+            Err(RejectReason::QtyOffLot { qty: text.to_owned(), lot: lot.normalized().to_string() })
+        }
         Err(e) => Err(invalid(field, &e)),
     }
 }
@@ -140,15 +135,9 @@ mod tests {
         assert_eq!(format_quote(Quote(400_000_000)), "400.000000");
         assert_eq!(format_quote(Quote(-1)), "-0.000001");
         assert_eq!(parse_quote("x", "400"), Ok(Quote(400_000_000)));
-        assert!(matches!(
-            parse_quote("x", "0.0000001"),
-            Err(RejectReason::InvalidNumber { .. })
-        ));
+        assert!(matches!(parse_quote("x", "0.0000001"), Err(RejectReason::InvalidNumber { .. })));
         assert_eq!(format_rate(Rate(50_000)), "0.0005");
         assert_eq!(parse_rate("fee", "-0.00011"), Ok(Rate(-11_000)));
-        assert_eq!(
-            format_units(i64::MAX, Decimal::new(5, 1)),
-            "4611686018427387903.5"
-        );
+        assert_eq!(format_units(i64::MAX, Decimal::new(5, 1)), "4611686018427387903.5");
     }
 }

@@ -8,18 +8,9 @@ use serde_json::Value;
 
 fn run(script: &str) -> (Vec<Value>, Result<(), String>) {
     let mut out = Vec::new();
-    let options = ReplayOptions {
-        check_invariants: true,
-        ..ReplayOptions::default()
-    };
-    let r = replay(script.as_bytes(), &mut out, &options)
-        .map(|_| ())
-        .map_err(|e| e.to_string());
-    let lines = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let options = ReplayOptions { check_invariants: true, ..ReplayOptions::default() };
+    let r = replay(script.as_bytes(), &mut out, &options).map(|_| ()).map_err(|e| e.to_string());
+    let lines = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     (lines, r)
 }
 
@@ -39,10 +30,7 @@ fn assert_refused(line: &str, code: u64, needle: &str) {
     let v = one(line);
     assert_eq!(v["type"], "rejected", "{v}");
     assert_eq!(v["code"], code, "{v}");
-    assert!(
-        v["message"].as_str().unwrap().contains(needle),
-        "'{needle}' not in {v}"
-    );
+    assert!(v["message"].as_str().unwrap().contains(needle), "'{needle}' not in {v}");
 }
 
 #[test]
@@ -62,22 +50,10 @@ fn malformed_lines_are_refused_with_their_line_number_and_reach_no_engine() {
     assert_refused("not json", 1002, "expected");
     assert_refused("[1, 2]", 1002, "JSON object");
     assert_refused(r#"{"type": "tick"}"#, 1002, "missing field 'ts'");
-    assert_refused(
-        r#"{"ts": "3", "type": "tick"}"#,
-        1002,
-        "'ts' must be an integer",
-    );
+    assert_refused(r#"{"ts": "3", "type": "tick"}"#, 1002, "'ts' must be an integer");
     assert_refused(r#"{"ts": 3, "type": "teleport"}"#, 1002, "unknown variant");
-    assert_refused(
-        r#"{"ts": 3, "type": "tick", "extra": 1}"#,
-        1002,
-        "unknown field",
-    );
-    assert_refused(
-        r#"{"ts": 3, "type": "set_mark", "market": "BTC-PERP", "price": 100}"#,
-        1002,
-        "invalid type",
-    );
+    assert_refused(r#"{"ts": 3, "type": "tick", "extra": 1}"#, 1002, "unknown field");
+    assert_refused(r#"{"ts": 3, "type": "set_mark", "market": "BTC-PERP", "price": 100}"#, 1002, "invalid type");
     assert_refused(
         r#"{"ts": 3, "type": "place_order", "account": 1, "market": "BTC-PERP", "side": "buy", "order_type": "market", "price": "100", "qty": "1"}"#,
         1002,
@@ -110,24 +86,12 @@ fn numbers_off_the_grid_or_too_large_are_refused() {
     assert_refused(&order("100.05", "1"), 3006, "tick size 0.1");
     assert_refused(&order("100", "0.0005"), 3007, "lot size 0.001");
     assert_refused(&order("1e3", "1"), 1003, "not a decimal");
-    assert_refused(
-        &order("100", "99999999999999999999"),
-        1003,
-        "too many digits",
-    );
-    assert_refused(
-        &order("100", "9223372036854775.807"),
-        3002,
-        "above the maximum",
-    );
+    assert_refused(&order("100", "99999999999999999999"), 1003, "too many digits");
+    assert_refused(&order("100", "9223372036854775.807"), 3002, "above the maximum");
     assert_refused(&order("100", "0"), 3001, "positive");
     assert_refused(&order("100", "-1"), 3001, "got -1.000");
     assert_refused(&order("95000", "1"), 3008, "[95.0, 105.0]");
-    assert_refused(
-        &order("100", "0.01"),
-        3004,
-        "below the minimum notional 5.000000",
-    );
+    assert_refused(&order("100", "0.01"), 3004, "below the minimum notional 5.000000");
     assert_refused(
         r#"{"ts": 3, "type": "place_order", "account": 1, "market": "ETH-PERP", "side": "buy", "order_type": "market", "qty": "1"}"#,
         2001,
@@ -142,13 +106,8 @@ fn numbers_off_the_grid_or_too_large_are_refused() {
 
 #[test]
 fn rejections_by_the_engine_carry_a_sequence_number_and_the_sender() {
-    let v = one(
-        r#"{"ts": 3, "type": "cancel_order", "account": 4, "market": "BTC-PERP", "client_id": "nope"}"#,
-    );
-    assert_eq!(
-        (v["type"].as_str(), v["seq"].as_u64(), v["account"].as_u64()),
-        (Some("rejected"), Some(3), Some(4))
-    );
+    let v = one(r#"{"ts": 3, "type": "cancel_order", "account": 4, "market": "BTC-PERP", "client_id": "nope"}"#);
+    assert_eq!((v["type"].as_str(), v["seq"].as_u64(), v["account"].as_u64()), (Some("rejected"), Some(3), Some(4)));
     assert_eq!(v["reason"], "unknown_order");
     let v = one(r#"{"ts": 1, "type": "tick"}"#);
     assert_eq!(v["code"], 1001);
@@ -158,13 +117,9 @@ fn rejections_by_the_engine_carry_a_sequence_number_and_the_sender() {
 fn the_header_is_checked() {
     let (_, r) = run("{\"schema\": \"perpx.replay\", \"version\": 2}\n");
     assert!(r.unwrap_err().contains("version 2"));
-    let (_, r) = run(&format!(
-        "{MARKET}{{\"schema\": \"perpx.replay\", \"version\": 1}}\n"
-    ));
+    let (_, r) = run(&format!("{MARKET}{{\"schema\": \"perpx.replay\", \"version\": 1}}\n"));
     assert!(r.unwrap_err().contains("before any command"));
-    let (out, r) = run(&format!(
-        "{{\"schema\": \"perpx.replay\", \"version\": 1}}\n# a comment\n\n{MARKET}"
-    ));
+    let (out, r) = run(&format!("{{\"schema\": \"perpx.replay\", \"version\": 1}}\n# a comment\n\n{MARKET}"));
     r.unwrap();
     assert_eq!(out.len(), 3);
 }
@@ -195,10 +150,7 @@ fn documented_examples_replay_to_their_golden_output() {
         }
         let script = std::fs::read_to_string(&path).unwrap();
         let mut out = Vec::new();
-        let options = ReplayOptions {
-            check_invariants: true,
-            ..ReplayOptions::default()
-        };
+        let options = ReplayOptions { check_invariants: true, ..ReplayOptions::default() };
         match replay(script.as_bytes(), &mut out, &options) {
             Ok(_) => {}
             Err(ReplayError::Invariant { .. }) => panic!("{name}: invariant broken"),
@@ -209,14 +161,8 @@ fn documented_examples_replay_to_their_golden_output() {
         if std::env::var_os("PERPX_BLESS").is_some() {
             std::fs::write(&golden, &got).unwrap();
         }
-        let want = std::fs::read_to_string(&golden)
-            .unwrap_or_else(|_| panic!("{} is missing", golden.display()));
-        assert_eq!(
-            got,
-            want,
-            "{name} no longer replays to {}",
-            golden.display()
-        );
+        let want = std::fs::read_to_string(&golden).unwrap_or_else(|_| panic!("{} is missing", golden.display()));
+        assert_eq!(got, want, "{name} no longer replays to {}", golden.display());
         checked += 1;
     }
     assert!(checked >= 1, "no examples found");

@@ -35,10 +35,7 @@ enum Cmd {
 }
 
 fn run_replay(script: &PathBuf, no_invariants: bool, summary_only: bool) -> Result<(), String> {
-    let options = ReplayOptions {
-        check_invariants: !no_invariants,
-        ..ReplayOptions::default()
-    };
+    let options = ReplayOptions { check_invariants: !no_invariants, ..ReplayOptions::default() };
     let stdout = io::stdout();
     let result = if summary_only {
         let mut sink = io::sink();
@@ -49,9 +46,7 @@ fn run_replay(script: &PathBuf, no_invariants: bool, summary_only: bool) -> Resu
         })
     } else {
         let mut out = BufWriter::new(stdout.lock());
-        run_on(script, &mut out, &options)
-            .map(|_| ())
-            .and_then(|()| out.flush().map_err(|e| e.to_string()))
+        run_on(script, &mut out, &options).map(|_| ()).and_then(|()| out.flush().map_err(|e| e.to_string()))
     };
     result.map_err(|e| format!("replay of {}: {e}", script.display()))
 }
@@ -73,11 +68,7 @@ fn run_on<W: Write>(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Cmd::Replay {
-            script,
-            no_invariants,
-            summary_only,
-        } => run_replay(script, *no_invariants, *summary_only),
+        Cmd::Replay { script, no_invariants, summary_only } => run_replay(script, *no_invariants, *summary_only),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

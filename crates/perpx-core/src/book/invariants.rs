@@ -27,9 +27,8 @@ impl Book {
                 let mut count = 0u32;
                 let mut total = 0i64;
                 while at != Book::NIL {
-                    let order = self
-                        .slot_order(at)
-                        .ok_or_else(|| format!("level {price}: empty slot {at} in queue"))?;
+                    let order =
+                        self.slot_order(at).ok_or_else(|| format!("level {price}: empty slot {at} in queue"))?;
                     let (p, n) = self.slot_links(at);
                     if p != prev {
                         return Err(format!("order {}: prev link {p} != {prev}", order.id));
@@ -47,10 +46,7 @@ impl Book {
                         return Err(format!("order {} is not indexed at slot {at}", order.id));
                     }
                     if !self.orders_of(order.account).contains(&order.id) {
-                        return Err(format!(
-                            "order {} missing from account {}'s list",
-                            order.id, order.account
-                        ));
+                        return Err(format!("order {} missing from account {}'s list", order.id, order.account));
                     }
                     count += 1;
                     total += order.qty.0;
@@ -58,9 +54,7 @@ impl Book {
                     at = n;
                 }
                 if prev != tail {
-                    return Err(format!(
-                        "level {price}: tail {tail} but queue ends at {prev}"
-                    ));
+                    return Err(format!("level {price}: tail {tail} but queue ends at {prev}"));
                 }
                 if count == 0 {
                     return Err(format!("level {price} is empty but present"));
@@ -75,20 +69,13 @@ impl Book {
             }
         }
         if seen != raw.index.len() {
-            return Err(format!(
-                "{} orders indexed but {seen} in levels",
-                raw.index.len()
-            ));
+            return Err(format!("{} orders indexed but {seen} in levels", raw.index.len()));
         }
         let listed: usize = raw.by_account.values().map(Vec::len).sum();
         if listed != seen || raw.by_account.values().any(Vec::is_empty) {
-            return Err(format!(
-                "{listed} orders in account lists but {seen} in levels"
-            ));
+            return Err(format!("{listed} orders in account lists but {seen} in levels"));
         }
-        if raw.free.iter().any(|i| self.slot_order(*i).is_some())
-            || raw.free.len() + seen != raw.slots_len
-        {
+        if raw.free.iter().any(|i| self.slot_order(*i).is_some()) || raw.free.len() + seen != raw.slots_len {
             return Err("free list disagrees with the slots in use".to_owned());
         }
         Ok(())

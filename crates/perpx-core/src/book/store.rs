@@ -144,6 +144,12 @@ impl Book {
         self.side(side).contains_key(&price)
     }
 
+    /// The level at `price` on `side`, if any.
+    #[must_use]
+    pub fn level_at(&self, side: Side, price: Price) -> Option<&Level> {
+        self.side(side).get(&price)
+    }
+
     /// The ids of an account's open orders, in no particular order.
     #[must_use]
     pub fn orders_of(&self, account: AccountId) -> &[OrderId] {
@@ -161,10 +167,7 @@ impl Book {
     /// The orders of `level` in queue order.
     #[must_use]
     pub fn level_orders(&self, level: &Level) -> LevelOrders<'_> {
-        LevelOrders {
-            book: self,
-            at: level.head,
-        }
+        LevelOrders { book: self, at: level.head }
     }
 
     /// Every open order id, ascending (for deterministic mass actions).
@@ -176,11 +179,7 @@ impl Book {
     }
 
     fn alloc(&mut self, order: RestingOrder) -> u32 {
-        let slot = Slot {
-            order: Some(order),
-            prev: NIL,
-            next: NIL,
-        };
+        let slot = Slot { order: Some(order), prev: NIL, next: NIL };
         if let Some(i) = self.free.pop() {
             self.slots[i as usize] = slot;
             i
@@ -193,12 +192,8 @@ impl Book {
 
     /// Appends slot `i` (holding an order at `price` on `side`) at the back of its level.
     fn link_back(&mut self, side: Side, price: Price, i: u32, qty: Qty) {
-        let level = self.side_mut(side).entry(price).or_insert(Level {
-            total: Qty::ZERO,
-            count: 0,
-            head: NIL,
-            tail: NIL,
-        });
+        let level =
+            self.side_mut(side).entry(price).or_insert(Level { total: Qty::ZERO, count: 0, head: NIL, tail: NIL });
         let old_tail = level.tail;
         level.tail = i;
         if old_tail == NIL {
@@ -248,13 +243,8 @@ impl Book {
     /// If an order with the same id is already in the book, or its size is not positive
     /// (both are engine bugs: ids are unique and sizes validated).
     pub fn insert(&mut self, order: RestingOrder) {
-        assert!(
-            order.qty.is_positive(),
-            "resting order {} must have a positive size",
-            order.id
-        );
-        let (id, account, side, price, qty) =
-            (order.id, order.account, order.side, order.price, order.qty);
+        assert!(order.qty.is_positive(), "resting order {} must have a positive size", order.id);
+        let (id, account, side, price, qty) = (order.id, order.account, order.side, order.price, order.qty);
         let i = self.alloc(order);
         let previous = self.index.insert(id, i);
         assert!(previous.is_none(), "order {id} inserted twice");
@@ -266,10 +256,7 @@ impl Book {
     pub fn remove(&mut self, id: OrderId) -> Option<RestingOrder> {
         let i = self.index.remove(&id)?;
         self.unlink(i);
-        let order = self.slots[i as usize]
-            .order
-            .take()
-            .expect("indexed slot holds an order");
+        let order = self.slots[i as usize].order.take().expect("indexed slot holds an order");
         self.free.push(i);
         self.forget_account_order(order.account, id);
         Some(order)
@@ -293,23 +280,14 @@ impl Book {
     pub fn fill_front(&mut self, side: Side, qty: Qty) -> FrontFill {
         let level = self.best_level(side).expect("fill_front on an empty side");
         let i = level.head;
-        let price = self
-            .best_price(side)
-            .expect("non-empty side has a best price");
+        let price = self.best_price(side).expect("non-empty side has a best price");
         let slot = &mut self.slots[i as usize];
         let order = slot.order.as_mut().expect("level head holds an order");
-        assert!(
-            qty.is_positive() && qty <= order.qty,
-            "fill of {qty} against {} open",
-            order.qty
-        );
+        assert!(qty.is_positive() && qty <= order.qty, "fill of {qty} against {} open", order.qty);
         order.qty = Qty(order.qty.0 - qty.0);
         order.filled = Qty(order.filled.0 + qty.0);
         let (order_id, account, remaining) = (order.id, order.account, order.qty);
-        let level = self
-            .side_mut(side)
-            .get_mut(&price)
-            .expect("best level exists");
+        let level = self.side_mut(side).get_mut(&price).expect("best level exists");
         level.total = Qty(level.total.0 - qty.0);
         let completed = if remaining.is_positive() {
             None
@@ -318,13 +296,7 @@ impl Book {
             // inside `remove` subtracts nothing more.
             self.remove(order_id)
         };
-        FrontFill {
-            order_id,
-            account,
-            price,
-            remaining,
-            completed,
-        }
+        FrontFill { order_id, account, price, remaining, completed }
     }
 
     /// Lowers an open order's size in place; it keeps its queue position.
@@ -333,22 +305,12 @@ impl Book {
     /// If the order is unknown or `new_qty` is not in `1..current` (engine bugs).
     pub fn reduce_qty(&mut self, id: OrderId, new_qty: Qty) {
         let i = *self.index.get(&id).expect("reduce of an unknown order");
-        let order = self.slots[i as usize]
-            .order
-            .as_mut()
-            .expect("indexed slot holds an order");
-        assert!(
-            new_qty.is_positive() && new_qty < order.qty,
-            "reduce to {new_qty} from {}",
-            order.qty
-        );
+        let order = self.slots[i as usize].order.as_mut().expect("indexed slot holds an order");
+        assert!(new_qty.is_positive() && new_qty < order.qty, "reduce to {new_qty} from {}", order.qty);
         let delta = order.qty.0 - new_qty.0;
         order.qty = new_qty;
         let (side, price) = (order.side, order.price);
-        let level = self
-            .side_mut(side)
-            .get_mut(&price)
-            .expect("order's level exists");
+        let level = self.side_mut(side).get_mut(&price).expect("order's level exists");
         level.total = Qty(level.total.0 - delta);
     }
 
@@ -362,10 +324,7 @@ impl Book {
         let i = *self.index.get(&id).expect("requeue of an unknown order");
         self.unlink(i);
         let side = {
-            let order = self.slots[i as usize]
-                .order
-                .as_mut()
-                .expect("indexed slot holds an order");
+            let order = self.slots[i as usize].order.as_mut().expect("indexed slot holds an order");
             order.price = price;
             order.qty = qty;
             order.queued_at = queued_at;

@@ -7,7 +7,8 @@
 //! client that retries a request after a timeout can never double-place.
 //!
 //! Expiry is a FIFO of deadlines; time only moves forward, so pruning pops from the front.
-//! An entry found still open at its deadline is re-queued one window later.
+//! An entry whose deadline passes while its order is still open becomes *overdue*: it leaves
+//! the queue and is released the moment its order leaves the book.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -25,6 +26,8 @@ pub struct ClientOrderEntry {
     pub market: MarketId,
     /// `None` while open; the final status and filled size once it has left the book.
     pub terminal: Option<(OrderStatus, Qty)>,
+    /// Acceptance time + retention: the earliest moment the id can be released.
+    pub expires_at: Timestamp,
 }
 
 /// The registry of held client order ids.
@@ -32,6 +35,8 @@ pub struct ClientOrderEntry {
 pub struct ClientOrders {
     entries: BTreeMap<(AccountId, ClientOrderId), ClientOrderEntry>,
     expiry: VecDeque<(Timestamp, AccountId, ClientOrderId)>,
+    /// The clock as of the last prune (the engine's clock; not hashed separately).
+    now: Timestamp,
 }
 
 impl ClientOrders {
@@ -50,40 +55,31 @@ impl ClientOrders {
         market: MarketId,
         expires_at: Timestamp,
     ) {
-        let previous = self.entries.insert(
-            (account, id.clone()),
-            ClientOrderEntry {
-                order_id,
-                market,
-                terminal: None,
-            },
-        );
-        assert!(
-            previous.is_none(),
-            "client id {id} of account {account} held twice"
-        );
-        self.expiry.push_back((expires_at, account, id));
+        let entry = ClientOrderEntry { order_id, market, terminal: None, expires_at };
+        let previous = self.entries.insert((account, id.clone()), entry);
+        assert!(previous.is_none(), "client id {id} of account {account} held twice");
+        // A zero retention makes the id overdue at once: released when the order leaves.
+        if expires_at > self.now {
+            self.expiry.push_back((expires_at, account, id));
+        }
     }
 
-    /// Records that the order holding `(account, id)` left the book.
-    pub fn terminate(
-        &mut self,
-        account: AccountId,
-        id: &ClientOrderId,
-        status: OrderStatus,
-        filled: Qty,
-    ) {
-        let entry = self
-            .entries
-            .get_mut(&(account, id.clone()))
-            .expect("terminated order's client id is held");
-        entry.terminal = Some((status, filled));
+    /// Records that the order holding `(account, id)` left the book; an overdue id (its
+    /// retention already over) is released at once.
+    pub fn terminate(&mut self, account: AccountId, id: &ClientOrderId, status: OrderStatus, filled: Qty) {
+        let key = (account, id.clone());
+        let entry = self.entries.get_mut(&key).expect("terminated order's client id is held");
+        if entry.expires_at <= self.now {
+            self.entries.remove(&key);
+        } else {
+            entry.terminal = Some((status, filled));
+        }
     }
 
-    /// Releases every id whose deadline is at or before `now` and whose order has left the book;
-    /// re-queues those still open for another `retention_ms`.
-    pub fn prune(&mut self, now: Timestamp, retention_ms: i64) {
-        // Each id is popped at most once per call: ids re-queued go behind `now`'s deadline.
+    /// Advances the registry's clock to `now`: releases every id whose deadline has come and
+    /// whose order has left the book; ids whose order is still open become overdue.
+    pub fn prune(&mut self, now: Timestamp) {
+        self.now = now;
         while let Some((deadline, _, _)) = self.expiry.front() {
             if *deadline > now {
                 break;
@@ -91,13 +87,7 @@ impl ClientOrders {
             let (_, account, id) = self.expiry.pop_front().expect("front exists");
             let key = (account, id);
             let open = self.entries.get(&key).is_some_and(|e| e.terminal.is_none());
-            if open {
-                self.expiry.push_back((
-                    now.saturating_add_millis(retention_ms.max(1)),
-                    key.0,
-                    key.1,
-                ));
-            } else {
+            if !open {
                 self.entries.remove(&key);
             }
         }
@@ -120,29 +110,33 @@ impl ClientOrders {
         self.entries.iter()
     }
 
-    /// Checks that the expiry queue holds exactly the held ids, with deadlines in order.
+    /// Checks that the expiry queue holds exactly the held ids whose deadline is still ahead,
+    /// in deadline order, and that every other held id is overdue and open.
     ///
     /// # Errors
     /// A description of the mismatch.
     pub fn check_invariants(&self) -> Result<(), String> {
-        if self.expiry.len() != self.entries.len() {
-            return Err(format!(
-                "{} expiry items for {} held client ids",
-                self.expiry.len(),
-                self.entries.len()
-            ));
-        }
         let mut last = Timestamp(i64::MIN);
         for (deadline, account, id) in &self.expiry {
             if *deadline < last {
                 return Err("client id expiry queue out of order".to_owned());
             }
             last = *deadline;
-            if !self.entries.contains_key(&(*account, id.clone())) {
-                return Err(format!(
-                    "expiry item for unheld client id {id} of account {account}"
-                ));
+            let e = self.entries.get(&(*account, id.clone()));
+            if !e.is_some_and(|e| e.expires_at == *deadline && *deadline > self.now) {
+                return Err(format!("expiry item for client id {id} of account {account} does not match its entry"));
             }
+        }
+        let mut queued = 0usize;
+        for ((account, id), e) in &self.entries {
+            if e.expires_at > self.now {
+                queued += 1;
+            } else if e.terminal.is_some() {
+                return Err(format!("client id {id} of account {account} is past retention and closed but still held"));
+            }
+        }
+        if queued != self.expiry.len() {
+            return Err(format!("{} expiry items for {queued} client ids within retention", self.expiry.len()));
         }
         Ok(())
     }
@@ -151,10 +145,7 @@ impl ClientOrders {
     pub fn hash_into(&self, h: &mut StateHasher) {
         h.u64(self.entries.len() as u64);
         for ((account, id), e) in &self.entries {
-            h.u64(account.0)
-                .str(id.as_str())
-                .u64(e.order_id.0)
-                .u64(u64::from(e.market.0));
+            h.u64(account.0).str(id.as_str()).u64(e.order_id.0).u64(u64::from(e.market.0));
             match e.terminal {
                 None => h.tag(0),
                 Some((status, filled)) => super::hash_status(h.tag(1), status).i64(filled.0),

@@ -67,13 +67,7 @@ pub(crate) fn retire(client_orders: &mut ClientOrders, order: &RestingOrder, sta
 
 impl Engine {
     /// Matches `taker` for `qty` in `market`, emitting fills and self-trade cancels.
-    pub(crate) fn match_taker(
-        &mut self,
-        market: MarketId,
-        taker: &Taker,
-        qty: Qty,
-        out: &mut Out<'_>,
-    ) -> Matched {
+    pub(crate) fn match_taker(&mut self, market: MarketId, taker: &Taker, qty: Qty, out: &mut Out<'_>) -> Matched {
         let maker_side = taker.side.opposite();
         let mut remaining = qty;
         let mut stopped_by_stp = false;
@@ -89,11 +83,7 @@ impl Engine {
                 let expire_maker = matches!(taker.stp, StpMode::ExpireMaker | StpMode::ExpireBoth);
                 if expire_maker {
                     let maker = book.remove(front.id).expect("front order is in the book");
-                    retire(
-                        &mut self.client_orders,
-                        &maker,
-                        OrderStatus::Cancelled(CancelReason::SelfTradePrevention),
-                    );
+                    retire(&mut self.client_orders, &maker, OrderStatus::Cancelled(CancelReason::SelfTradePrevention));
                     out.push(EventKind::OrderCancelled {
                         order_id: maker.id,
                         account: maker.account,
@@ -129,9 +119,6 @@ impl Engine {
                 taker_remaining: remaining,
             }));
         }
-        Matched {
-            remaining,
-            stopped_by_stp,
-        }
+        Matched { remaining, stopped_by_stp }
     }
 }

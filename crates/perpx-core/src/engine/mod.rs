@@ -38,10 +38,7 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self {
-            max_markets: 256,
-            client_order_retention_ms: 24 * 60 * 60 * 1000,
-        }
+        Self { max_markets: 256, client_order_retention_ms: 24 * 60 * 60 * 1000 }
     }
 }
 
@@ -70,11 +67,7 @@ pub(crate) struct Out<'a> {
 
 impl Out<'_> {
     pub(crate) fn push(&mut self, kind: EventKind) {
-        self.events.push(Event {
-            seq: self.seq,
-            ts: self.ts,
-            kind,
-        });
+        self.events.push(Event { seq: self.seq, ts: self.ts, kind });
     }
 }
 
@@ -111,41 +104,27 @@ impl Engine {
     /// Every command gets the next sequence number, rejected or not.
     pub fn apply_into(&mut self, cmd: &Command, events: &mut Vec<Event>) {
         self.seq += 1;
-        let mut out = Out {
-            seq: self.seq,
-            ts: cmd.ts,
-            events,
-        };
+        let mut out = Out { seq: self.seq, ts: cmd.ts, events };
         if cmd.ts < self.now {
             out.push(EventKind::Rejected {
                 account: None,
                 client_id: None,
-                reason: RejectReason::TimestampRegression {
-                    got: cmd.ts,
-                    clock: self.now,
-                },
+                reason: RejectReason::TimestampRegression { got: cmd.ts, clock: self.now },
             });
             return;
         }
         // Step 1: advance time.
         self.now = cmd.ts;
-        self.client_orders
-            .prune(self.now, self.config.client_order_retention_ms);
+        self.client_orders.prune(self.now);
         // Step 2: the command itself.
         let (account, client_id) = match &cmd.kind {
             CommandKind::PlaceOrder(o) => (Some(o.account), o.client_id.clone()),
             CommandKind::AmendOrder(a) => (Some(a.account), None),
-            CommandKind::CancelOrder { account, .. } | CommandKind::CancelAll { account, .. } => {
-                (Some(*account), None)
-            }
+            CommandKind::CancelOrder { account, .. } | CommandKind::CancelAll { account, .. } => (Some(*account), None),
             _ => (None, None),
         };
         if let Err(reason) = self.dispatch(&cmd.kind, &mut out) {
-            out.push(EventKind::Rejected {
-                account,
-                client_id,
-                reason,
-            });
+            out.push(EventKind::Rejected { account, client_id, reason });
         }
     }
 
@@ -155,11 +134,7 @@ impl Engine {
             CommandKind::SetMark { market, price } => self.set_mark(*market, *price, out),
             CommandKind::PlaceOrder(o) => self.place(o, out),
             CommandKind::AmendOrder(a) => self.amend(a, out),
-            CommandKind::CancelOrder {
-                account,
-                market,
-                order,
-            } => self.cancel(*account, *market, order, out),
+            CommandKind::CancelOrder { account, market, order } => self.cancel(*account, *market, order, out),
             CommandKind::CancelAll { account, market } => self.cancel_all(*account, *market, out),
             CommandKind::MassCancel { market } => self.mass_cancel(*market, out),
             CommandKind::Tick => Ok(()),
@@ -177,19 +152,11 @@ impl Engine {
         let id = MarketId(u32::try_from(self.markets.len()).expect("bounded by max_markets"));
         self.symbols.insert(spec.symbol.clone(), id);
         self.markets.push(Market::new(id, valid));
-        out.push(EventKind::MarketCreated {
-            market: id,
-            symbol: spec.symbol.clone(),
-        });
+        out.push(EventKind::MarketCreated { market: id, symbol: spec.symbol.clone() });
         Ok(())
     }
 
-    fn set_mark(
-        &mut self,
-        market: MarketId,
-        price: Price,
-        out: &mut Out<'_>,
-    ) -> Result<(), RejectReason> {
+    fn set_mark(&mut self, market: MarketId, price: Price, out: &mut Out<'_>) -> Result<(), RejectReason> {
         let m = self.market_mut(market)?;
         if !price.is_positive() {
             return Err(RejectReason::NonPositiveMark(price));
@@ -200,9 +167,7 @@ impl Engine {
     }
 
     fn market_mut(&mut self, id: MarketId) -> Result<&mut Market, RejectReason> {
-        self.markets
-            .get_mut(id.index())
-            .ok_or_else(|| RejectReason::UnknownMarket(id.to_string()))
+        self.markets.get_mut(id.index()).ok_or_else(|| RejectReason::UnknownMarket(id.to_string()))
     }
 
     fn take_order_id(&mut self) -> OrderId {
@@ -265,11 +230,8 @@ impl Engine {
     #[must_use]
     pub fn state_hash(&self) -> StateHash {
         let mut h = StateHasher::new("perpx-state-v1");
-        h.i64(self.config.client_order_retention_ms)
-            .u64(u64::from(self.config.max_markets));
-        h.i64(self.now.0)
-            .u64(self.next_order_id)
-            .u64(self.next_trade_id);
+        h.i64(self.config.client_order_retention_ms).u64(u64::from(self.config.max_markets));
+        h.i64(self.now.0).u64(self.next_order_id).u64(self.next_trade_id);
         h.u64(self.markets.len() as u64);
         for m in &self.markets {
             m.hash_into(&mut h);

@@ -18,10 +18,7 @@ fn check_qty(m: &Market, qty: Qty) -> Result<(), RejectReason> {
         return Err(RejectReason::NonPositiveQty(qty));
     }
     if qty > m.spec.limits.max_order_qty {
-        return Err(RejectReason::QtyAboveMax {
-            qty,
-            max: m.spec.limits.max_order_qty,
-        });
+        return Err(RejectReason::QtyAboveMax { qty, max: m.spec.limits.max_order_qty });
     }
     Ok(())
 }
@@ -49,9 +46,7 @@ fn check_level_room(m: &Market, side: Side, price: Price) -> Result<(), RejectRe
 
 impl Engine {
     fn market_ref(&self, id: MarketId) -> Result<&Market, RejectReason> {
-        self.markets
-            .get(id.index())
-            .ok_or_else(|| RejectReason::UnknownMarket(id.to_string()))
+        self.markets.get(id.index()).ok_or_else(|| RejectReason::UnknownMarket(id.to_string()))
     }
 
     /// Status, filled and open size of the order holding a client id.
@@ -59,10 +54,7 @@ impl Engine {
         match e.terminal {
             Some((status, filled)) => (status, filled, Qty::ZERO),
             None => {
-                let o = self.markets[e.market.index()]
-                    .book
-                    .get(e.order_id)
-                    .expect("held open order is in its book");
+                let o = self.markets[e.market.index()].book.get(e.order_id).expect("held open order is in its book");
                 (OrderStatus::Open, o.filled, o.qty)
             }
         }
@@ -88,10 +80,7 @@ impl Engine {
         }
         check_qty(m, o.qty)?;
         if o.qty < m.spec.min_qty {
-            return Err(RejectReason::QtyBelowMin {
-                qty: o.qty,
-                min: m.spec.min_qty,
-            });
+            return Err(RejectReason::QtyBelowMin { qty: o.qty, min: m.spec.min_qty });
         }
         let mark = m.mark.ok_or(RejectReason::NoMarkPrice)?;
         let (tif, limit, reference) = match o.order_type {
@@ -105,16 +94,10 @@ impl Engine {
                 (None, edge, mark)
             }
         };
-        m.notional(limit, o.qty)
-            .ok_or(RejectReason::NotionalOverflow)?;
-        let notional = m
-            .notional(reference, o.qty)
-            .ok_or(RejectReason::NotionalOverflow)?;
+        m.notional(limit, o.qty).ok_or(RejectReason::NotionalOverflow)?;
+        let notional = m.notional(reference, o.qty).ok_or(RejectReason::NotionalOverflow)?;
         if notional < m.spec.min_notional {
-            return Err(RejectReason::NotionalBelowMin {
-                notional,
-                min: m.spec.min_notional,
-            });
+            return Err(RejectReason::NotionalBelowMin { notional, min: m.spec.min_notional });
         }
         // Limits are checked as if the order will rest, before it matches: a rule the account
         // can predict from the book it sees.
@@ -125,30 +108,20 @@ impl Engine {
             }
             check_level_room(m, o.side, limit)?;
         }
-        let taker = Taker {
-            order_id: OrderId(self.next_order_id),
-            account: o.account,
-            side: o.side,
-            limit,
-            stp: o.stp,
-        };
+        let taker =
+            Taker { order_id: OrderId(self.next_order_id), account: o.account, side: o.side, limit, stp: o.stp };
         match tif {
             Some(TimeInForce::PostOnly) => {
                 if let Some(best) = m.book.best_price(o.side.opposite()) {
                     if o.side.crosses(limit, best) {
-                        return Err(RejectReason::PostOnlyWouldTake {
-                            best_opposite: best,
-                        });
+                        return Err(RejectReason::PostOnlyWouldTake { best_opposite: best });
                     }
                 }
             }
             Some(TimeInForce::Fok) => {
                 let available = fillable(&m.book, &taker, o.qty);
                 if available < o.qty {
-                    return Err(RejectReason::FokCannotFill {
-                        qty: o.qty,
-                        available,
-                    });
+                    return Err(RejectReason::FokCannotFill { qty: o.qty, available });
                 }
             }
             _ => {}
@@ -158,11 +131,8 @@ impl Engine {
         let id = self.take_order_id();
         debug_assert_eq!(id, taker.order_id);
         if let Some(cid) = &o.client_id {
-            let expires = self
-                .now
-                .saturating_add_millis(self.config.client_order_retention_ms);
-            self.client_orders
-                .hold(o.account, cid.clone(), id, o.market, expires);
+            let expires = self.now.saturating_add_millis(self.config.client_order_retention_ms);
+            self.client_orders.hold(o.account, cid.clone(), id, o.market, expires);
         }
         out.push(EventKind::OrderAccepted {
             order_id: id,
@@ -224,11 +194,7 @@ impl Engine {
         match reason {
             None => self.markets[market.index()].book.insert(order.clone()),
             Some(reason) => {
-                retire(
-                    &mut self.client_orders,
-                    order,
-                    OrderStatus::Cancelled(reason),
-                );
+                retire(&mut self.client_orders, order, OrderStatus::Cancelled(reason));
                 out.push(EventKind::OrderCancelled {
                     order_id: order.id,
                     account: order.account,
@@ -241,12 +207,7 @@ impl Engine {
     }
 
     /// Finds an account's open order in a market by id or client id.
-    fn resolve(
-        &self,
-        account: AccountId,
-        market: MarketId,
-        r: &OrderRef,
-    ) -> Result<OrderId, RejectReason> {
+    fn resolve(&self, account: AccountId, market: MarketId, r: &OrderRef) -> Result<OrderId, RejectReason> {
         let m = self.market_ref(market)?;
         let unknown = || RejectReason::UnknownOrder(r.to_string());
         let id = match r {
@@ -273,13 +234,8 @@ impl Engine {
         let id = self.resolve(a.account, a.market, &a.order)?;
         let m = self.market_ref(a.market)?;
         let current = m.book.get(id).expect("resolved order is open");
-        let (side, old_price, old_qty, post_only, stp) = (
-            current.side,
-            current.price,
-            current.qty,
-            current.post_only,
-            current.stp,
-        );
+        let (side, old_price, old_qty, post_only, stp) =
+            (current.side, current.price, current.qty, current.post_only, current.stp);
         let price = a.price.unwrap_or(old_price);
         let qty = a.qty.unwrap_or(old_qty);
         if price == old_price && qty == old_qty {
@@ -288,22 +244,17 @@ impl Engine {
         check_qty(m, qty)?;
         if price != old_price {
             check_price(m, price)?;
-            check_level_room(m, side, price)?;
+            // Moving the only order of a level frees that level, so the count can't grow.
+            let alone_at_old_level = m.book.level_at(side, old_price).is_some_and(|l| l.count == 1);
+            if !alone_at_old_level {
+                check_level_room(m, side, price)?;
+            }
         }
-        m.notional(price, qty)
-            .ok_or(RejectReason::NotionalOverflow)?;
-        let crosses = m
-            .book
-            .best_price(side.opposite())
-            .is_some_and(|best| side.crosses(price, best));
+        m.notional(price, qty).ok_or(RejectReason::NotionalOverflow)?;
+        let crosses = m.book.best_price(side.opposite()).is_some_and(|best| side.crosses(price, best));
         if crosses && post_only {
-            let best = m
-                .book
-                .best_price(side.opposite())
-                .expect("crossing implies a best price");
-            return Err(RejectReason::PostOnlyWouldTake {
-                best_opposite: best,
-            });
+            let best = m.book.best_price(side.opposite()).expect("crossing implies a best price");
+            return Err(RejectReason::PostOnlyWouldTake { best_opposite: best });
         }
 
         let now = self.now;
@@ -319,21 +270,13 @@ impl Engine {
         if crosses {
             let mut order = book.remove(id).expect("resolved order is open");
             out.push(amended(QueuePriority::Lost));
-            let taker = Taker {
-                order_id: id,
-                account: a.account,
-                side,
-                limit: price,
-                stp,
-            };
+            let taker = Taker { order_id: id, account: a.account, side, limit: price, stp };
             let matched = self.match_taker(a.market, &taker, qty, out);
             order.filled = Qty(order.filled.0 + qty.0 - matched.remaining.0);
             order.price = price;
             order.qty = matched.remaining;
             order.queued_at = now;
-            let reason = matched
-                .stopped_by_stp
-                .then_some(CancelReason::SelfTradePrevention);
+            let reason = matched.stopped_by_stp.then_some(CancelReason::SelfTradePrevention);
             self.finish_taker(a.market, &mut order, reason, out);
         } else if price == old_price && qty < old_qty {
             book.reduce_qty(id, qty);
@@ -345,23 +288,10 @@ impl Engine {
         Ok(())
     }
 
-    fn cancel_ids(
-        &mut self,
-        market: MarketId,
-        ids: &[OrderId],
-        reason: CancelReason,
-        out: &mut Out<'_>,
-    ) {
+    fn cancel_ids(&mut self, market: MarketId, ids: &[OrderId], reason: CancelReason, out: &mut Out<'_>) {
         for id in ids {
-            let order = self.markets[market.index()]
-                .book
-                .remove(*id)
-                .expect("cancelled order is open");
-            retire(
-                &mut self.client_orders,
-                &order,
-                OrderStatus::Cancelled(reason),
-            );
+            let order = self.markets[market.index()].book.remove(*id).expect("cancelled order is open");
+            retire(&mut self.client_orders, &order, OrderStatus::Cancelled(reason));
             out.push(EventKind::OrderCancelled {
                 order_id: order.id,
                 account: order.account,
@@ -406,11 +336,7 @@ impl Engine {
     }
 
     /// Cancels every open order of a market, in id order.
-    pub(crate) fn mass_cancel(
-        &mut self,
-        market: MarketId,
-        out: &mut Out<'_>,
-    ) -> Result<(), RejectReason> {
+    pub(crate) fn mass_cancel(&mut self, market: MarketId, out: &mut Out<'_>) -> Result<(), RejectReason> {
         let ids = self.market_ref(market)?.book.all_order_ids_sorted();
         self.cancel_ids(market, &ids, CancelReason::MassCancel, out);
         Ok(())

@@ -55,24 +55,15 @@ impl Venue {
     }
 
     fn with_config(config: EngineConfig) -> Self {
-        let mut v = Self {
-            engine: Engine::new(config),
-            ts: 1_000,
-        };
+        let mut v = Self { engine: Engine::new(config), ts: 1_000 };
         v.ok(CommandKind::CreateMarket(spec()));
-        v.ok(CommandKind::SetMark {
-            market: M,
-            price: Price(100),
-        });
+        v.ok(CommandKind::SetMark { market: M, price: Price(100) });
         v
     }
 
     fn run(&mut self, kind: CommandKind) -> Vec<EventKind> {
         self.ts += 1;
-        let events = self.engine.apply(&Command {
-            ts: Timestamp(self.ts),
-            kind,
-        });
+        let events = self.engine.apply(&Command { ts: Timestamp(self.ts), kind });
         self.engine.check_invariants().unwrap();
         events.into_iter().map(|e| e.kind).collect()
     }
@@ -80,12 +71,7 @@ impl Venue {
     /// Runs a command that must not be rejected.
     fn ok(&mut self, kind: CommandKind) -> Vec<EventKind> {
         let events = self.run(kind);
-        assert!(
-            !events
-                .iter()
-                .any(|e| matches!(e, EventKind::Rejected { .. })),
-            "{events:?}"
-        );
+        assert!(!events.iter().any(|e| matches!(e, EventKind::Rejected { .. })), "{events:?}");
         events
     }
 
@@ -93,58 +79,28 @@ impl Venue {
     /// command, and checks that the state hash did not move.
     fn rejected(&mut self, kind: CommandKind, code: u16) {
         let before = self.engine.state_hash();
-        let events = self.engine.apply(&Command {
-            ts: Timestamp(self.ts),
-            kind,
-        });
+        let events = self.engine.apply(&Command { ts: Timestamp(self.ts), kind });
         assert_eq!(events.len(), 1, "{events:?}");
         match &events[0].kind {
             EventKind::Rejected { reason, .. } => assert_eq!(reason.code(), code, "{reason}"),
             other => panic!("expected rejection {code}, got {other:?}"),
         }
-        assert_eq!(
-            self.engine.state_hash(),
-            before,
-            "a rejection changed the state"
-        );
+        assert_eq!(self.engine.state_hash(), before, "a rejection changed the state");
         self.engine.check_invariants().unwrap();
     }
 
     fn book(&self, side: Side) -> Vec<(i64, Vec<(u64, i64)>)> {
         let book = &self.engine.market(M).unwrap().book;
-        book.levels(side)
-            .map(|(p, l)| {
-                (
-                    p.0,
-                    book.level_orders(l).map(|o| (o.id.0, o.qty.0)).collect(),
-                )
-            })
-            .collect()
+        book.levels(side).map(|(p, l)| (p.0, book.level_orders(l).map(|o| (o.id.0, o.qty.0)).collect())).collect()
     }
 }
 
 fn order(account: AccountId, side: Side, order_type: OrderType, qty: i64) -> NewOrder {
-    NewOrder {
-        account,
-        market: M,
-        side,
-        order_type,
-        qty: Qty(qty),
-        client_id: None,
-        stp: StpMode::ExpireTaker,
-    }
+    NewOrder { account, market: M, side, order_type, qty: Qty(qty), client_id: None, stp: StpMode::ExpireTaker }
 }
 
 fn limit(account: AccountId, side: Side, price: i64, qty: i64, tif: TimeInForce) -> CommandKind {
-    CommandKind::PlaceOrder(order(
-        account,
-        side,
-        OrderType::Limit {
-            price: Price(price),
-            tif,
-        },
-        qty,
-    ))
+    CommandKind::PlaceOrder(order(account, side, OrderType::Limit { price: Price(price), tif }, qty))
 }
 
 fn gtc(account: AccountId, side: Side, price: i64, qty: i64) -> CommandKind {
@@ -160,10 +116,9 @@ fn with_stp(kind: CommandKind, stp: StpMode) -> CommandKind {
 
 fn with_cid(kind: CommandKind, cid: &str) -> CommandKind {
     match kind {
-        CommandKind::PlaceOrder(o) => CommandKind::PlaceOrder(NewOrder {
-            client_id: Some(ClientOrderId::new(cid).unwrap()),
-            ..o
-        }),
+        CommandKind::PlaceOrder(o) => {
+            CommandKind::PlaceOrder(NewOrder { client_id: Some(ClientOrderId::new(cid).unwrap()), ..o })
+        }
         other => other,
     }
 }
@@ -179,11 +134,7 @@ fn amend(account: AccountId, id: u64, price: Option<i64>, qty: Option<i64>) -> C
 }
 
 fn cancel(account: AccountId, id: u64) -> CommandKind {
-    CommandKind::CancelOrder {
-        account,
-        market: M,
-        order: OrderRef::Id(OrderId(id)),
-    }
+    CommandKind::CancelOrder { account, market: M, order: OrderRef::Id(OrderId(id)) }
 }
 
 /// (maker order, taker order, price, qty) of every fill.
@@ -202,12 +153,7 @@ fn cancels(events: &[EventKind]) -> Vec<(u64, i64, CancelReason)> {
     events
         .iter()
         .filter_map(|e| match e {
-            EventKind::OrderCancelled {
-                order_id,
-                qty,
-                reason,
-                ..
-            } => Some((order_id.0, qty.0, *reason)),
+            EventKind::OrderCancelled { order_id, qty, reason, .. } => Some((order_id.0, qty.0, *reason)),
             _ => None,
         })
         .collect()
@@ -222,28 +168,16 @@ fn a_taker_sweeps_levels_best_price_first_then_earliest_first_and_rests_its_rest
     v.ok(gtc(B, Sell, 101, 3)); // order 2, behind 1 at 101
     v.ok(gtc(A, Sell, 102, 4)); // order 3
     let ev = v.ok(gtc(C, Buy, 102, 10)); // order 4
-    assert_eq!(
-        fills(&ev),
-        vec![(1, 4, 101, 5), (2, 4, 101, 3), (3, 4, 102, 2)]
-    );
+    assert_eq!(fills(&ev), vec![(1, 4, 101, 5), (2, 4, 101, 3), (3, 4, 102, 2)]);
     // 10 − 8 − 2 = 0: nothing rests on the bid side; 2 of order 3 remain.
     assert_eq!(v.book(Buy), vec![]);
     assert_eq!(v.book(Sell), vec![(102, vec![(3, 2)])]);
     match &ev[..2] {
         [
             EventKind::OrderAccepted { order_id, .. },
-            EventKind::Fill(Fill {
-                trade_id,
-                taker_side,
-                maker_remaining,
-                taker_remaining,
-                ..
-            }),
+            EventKind::Fill(Fill { trade_id, taker_side, maker_remaining, taker_remaining, .. }),
         ] => {
-            assert_eq!(
-                (*order_id, *trade_id, *taker_side),
-                (OrderId(4), TradeId(1), Buy)
-            );
+            assert_eq!((*order_id, *trade_id, *taker_side), (OrderId(4), TradeId(1), Buy));
             assert_eq!((*maker_remaining, *taker_remaining), (Qty(0), Qty(5)));
         }
         other => panic!("{other:?}"),
@@ -289,14 +223,8 @@ fn fok_counts_only_liquidity_that_self_trade_prevention_lets_it_reach() {
     // expire_taker would stop at A's own order: nothing reachable.
     v.rejected(limit(A, Buy, 100, 3, TimeInForce::Fok), 4002);
     // expire_maker skips (and cancels) A's order: B's 3 are reachable.
-    let ev = v.ok(with_stp(
-        limit(A, Buy, 100, 3, TimeInForce::Fok),
-        StpMode::ExpireMaker,
-    ));
-    assert_eq!(
-        cancels(&ev),
-        vec![(1, 3, CancelReason::SelfTradePrevention)]
-    );
+    let ev = v.ok(with_stp(limit(A, Buy, 100, 3, TimeInForce::Fok), StpMode::ExpireMaker));
+    assert_eq!(cancels(&ev), vec![(1, 3, CancelReason::SelfTradePrevention)]);
     assert_eq!(fills(&ev), vec![(2, 3, 100, 3)]);
 }
 
@@ -317,18 +245,12 @@ fn a_market_order_trades_up_to_the_band_edge_and_never_rests() {
     v.ok(gtc(A, Sell, 104, 2)); // inside the band at mark 100: [95, 105]
     v.ok(gtc(A, Sell, 105, 2));
     // The mark falls to 96: band [⌈91.2⌉, ⌊100.8⌋] = [92, 100]. Both asks are beyond it now.
-    v.ok(CommandKind::SetMark {
-        market: M,
-        price: Price(96),
-    });
+    v.ok(CommandKind::SetMark { market: M, price: Price(96) });
     let ev = v.ok(CommandKind::PlaceOrder(order(B, Buy, OrderType::Market, 3)));
     assert!(fills(&ev).is_empty());
     assert_eq!(cancels(&ev), vec![(3, 3, CancelReason::MarketRemainder)]);
     // Back at 100 the band is [95, 105]: the market buy takes 104 then 105, the rest is cancelled.
-    v.ok(CommandKind::SetMark {
-        market: M,
-        price: Price(100),
-    });
+    v.ok(CommandKind::SetMark { market: M, price: Price(100) });
     let ev = v.ok(CommandKind::PlaceOrder(order(B, Buy, OrderType::Market, 5)));
     assert_eq!(fills(&ev), vec![(1, 4, 104, 2), (2, 4, 105, 2)]);
     assert_eq!(cancels(&ev), vec![(4, 1, CancelReason::MarketRemainder)]);
@@ -343,33 +265,13 @@ fn a_size_decrease_keeps_the_queue_place_an_increase_or_a_price_change_loses_it(
     v.ok(gtc(A, Buy, 99, 5)); // 1
     v.ok(gtc(B, Buy, 99, 5)); // 2
     let ev = v.ok(amend(A, 1, None, Some(4)));
-    assert!(matches!(
-        ev[0],
-        EventKind::OrderAmended {
-            priority: QueuePriority::Kept,
-            qty: Qty(4),
-            ..
-        }
-    ));
+    assert!(matches!(ev[0], EventKind::OrderAmended { priority: QueuePriority::Kept, qty: Qty(4), .. }));
     assert_eq!(v.book(Buy), vec![(99, vec![(1, 4), (2, 5)])]);
     let ev = v.ok(amend(A, 1, None, Some(6)));
-    assert!(matches!(
-        ev[0],
-        EventKind::OrderAmended {
-            priority: QueuePriority::Lost,
-            ..
-        }
-    ));
+    assert!(matches!(ev[0], EventKind::OrderAmended { priority: QueuePriority::Lost, .. }));
     assert_eq!(v.book(Buy), vec![(99, vec![(2, 5), (1, 6)])]);
     let ev = v.ok(amend(B, 2, Some(98), None));
-    assert!(matches!(
-        ev[0],
-        EventKind::OrderAmended {
-            priority: QueuePriority::Lost,
-            price: Price(98),
-            ..
-        }
-    ));
+    assert!(matches!(ev[0], EventKind::OrderAmended { priority: QueuePriority::Lost, price: Price(98), .. }));
     v.ok(amend(B, 2, Some(99), None));
     assert_eq!(v.book(Buy), vec![(99, vec![(1, 6), (2, 5)])]);
     // A seller now meets order 1 first.
@@ -383,26 +285,11 @@ fn an_amend_that_crosses_trades_as_a_taker_and_rests_the_rest() {
     v.ok(gtc(A, Sell, 101, 2)); // 1
     v.ok(gtc(B, Buy, 99, 5)); // 2
     let ev = v.ok(amend(B, 2, Some(101), None));
-    assert!(matches!(
-        ev[0],
-        EventKind::OrderAmended {
-            priority: QueuePriority::Lost,
-            ..
-        }
-    ));
+    assert!(matches!(ev[0], EventKind::OrderAmended { priority: QueuePriority::Lost, .. }));
     assert_eq!(fills(&ev), vec![(1, 2, 101, 2)]);
     assert_eq!(v.book(Buy), vec![(101, vec![(2, 3)])]);
     // Filled size accumulates across the amend.
-    assert_eq!(
-        v.engine
-            .market(M)
-            .unwrap()
-            .book
-            .get(OrderId(2))
-            .unwrap()
-            .filled,
-        Qty(2)
-    );
+    assert_eq!(v.engine.market(M).unwrap().book.get(OrderId(2)).unwrap().filled, Qty(2));
 }
 
 #[test]
@@ -429,10 +316,7 @@ fn expire_taker_cancels_the_incoming_rest_and_keeps_the_resting_order() {
     v.ok(gtc(B, Sell, 100, 2)); // 3
     let ev = v.ok(gtc(A, Buy, 100, 6)); // 4
     assert_eq!(fills(&ev), vec![(1, 4, 100, 2)]);
-    assert_eq!(
-        cancels(&ev),
-        vec![(4, 4, CancelReason::SelfTradePrevention)]
-    );
+    assert_eq!(cancels(&ev), vec![(4, 4, CancelReason::SelfTradePrevention)]);
     assert_eq!(v.book(Sell), vec![(100, vec![(2, 2), (3, 2)])]);
     assert_eq!(v.book(Buy), vec![]);
 }
@@ -445,10 +329,7 @@ fn expire_maker_cancels_the_resting_order_and_keeps_matching() {
     v.ok(gtc(B, Sell, 100, 2)); // 3
     let ev = v.ok(with_stp(gtc(A, Buy, 100, 6), StpMode::ExpireMaker)); // 4
     assert_eq!(fills(&ev), vec![(1, 4, 100, 2), (3, 4, 100, 2)]);
-    assert_eq!(
-        cancels(&ev),
-        vec![(2, 2, CancelReason::SelfTradePrevention)]
-    );
+    assert_eq!(cancels(&ev), vec![(2, 2, CancelReason::SelfTradePrevention)]);
     assert_eq!(v.book(Buy), vec![(100, vec![(4, 2)])]);
 }
 
@@ -462,10 +343,7 @@ fn expire_both_cancels_the_resting_order_and_the_incoming_rest() {
     assert_eq!(fills(&ev), vec![(1, 4, 100, 2)]);
     assert_eq!(
         cancels(&ev),
-        vec![
-            (2, 2, CancelReason::SelfTradePrevention),
-            (4, 4, CancelReason::SelfTradePrevention)
-        ]
+        vec![(2, 2, CancelReason::SelfTradePrevention), (4, 4, CancelReason::SelfTradePrevention)]
     );
     assert_eq!(v.book(Sell), vec![(100, vec![(3, 2)])]);
 }
@@ -477,29 +355,11 @@ fn a_reused_client_id_places_nothing_and_answers_with_the_original_status() {
     let mut v = Venue::new();
     v.ok(with_cid(gtc(A, Buy, 99, 5), "bid-1"));
     let before = v.engine.state_hash();
-    let ev = v.engine.apply(&Command {
-        ts: Timestamp(v.ts),
-        kind: with_cid(gtc(A, Buy, 98, 1), "bid-1"),
-    });
+    let ev = v.engine.apply(&Command { ts: Timestamp(v.ts), kind: with_cid(gtc(A, Buy, 98, 1), "bid-1") });
     assert_eq!(v.engine.state_hash(), before);
     match &ev[..] {
-        [
-            Event {
-                kind:
-                    EventKind::DuplicateClientOrderId {
-                        order_id,
-                        status,
-                        filled,
-                        open,
-                        ..
-                    },
-                ..
-            },
-        ] => {
-            assert_eq!(
-                (*order_id, *status, *filled, *open),
-                (OrderId(1), OrderStatus::Open, Qty(0), Qty(5))
-            );
+        [Event { kind: EventKind::DuplicateClientOrderId { order_id, status, filled, open, .. }, .. }] => {
+            assert_eq!((*order_id, *status, *filled, *open), (OrderId(1), OrderStatus::Open, Qty(0), Qty(5)));
         }
         other => panic!("{other:?}"),
     }
@@ -508,20 +368,11 @@ fn a_reused_client_id_places_nothing_and_answers_with_the_original_status() {
     let ev = v.ok(with_cid(gtc(A, Buy, 98, 1), "bid-1"));
     assert!(matches!(
         ev[0],
-        EventKind::DuplicateClientOrderId {
-            status: OrderStatus::Open,
-            filled: Qty(2),
-            open: Qty(3),
-            ..
-        }
+        EventKind::DuplicateClientOrderId { status: OrderStatus::Open, filled: Qty(2), open: Qty(3), .. }
     ));
     // Cancel by client id; the id stays held with the final status.
     let cid = ClientOrderId::new("bid-1").unwrap();
-    v.ok(CommandKind::CancelOrder {
-        account: A,
-        market: M,
-        order: OrderRef::Client(cid),
-    });
+    v.ok(CommandKind::CancelOrder { account: A, market: M, order: OrderRef::Client(cid) });
     let ev = v.ok(with_cid(gtc(A, Buy, 98, 1), "bid-1"));
     assert!(matches!(
         ev[0],
@@ -536,40 +387,19 @@ fn a_reused_client_id_places_nothing_and_answers_with_the_original_status() {
 
 #[test]
 fn a_client_id_is_released_after_retention_once_its_order_has_left_the_book() {
-    let mut v = Venue::with_config(EngineConfig {
-        client_order_retention_ms: 100,
-        ..EngineConfig::default()
-    });
+    let mut v = Venue::with_config(EngineConfig { client_order_retention_ms: 100, ..EngineConfig::default() });
     v.ok(with_cid(gtc(A, Buy, 99, 5), "x")); // 1, stays open
     v.ok(with_cid(limit(A, Buy, 99, 5, TimeInForce::Ioc), "y")); // 2, cancelled at once
     v.ts += 200;
     // "y" is free again; "x" is still held because its order is still open.
     let ev = v.ok(with_cid(gtc(A, Buy, 98, 1), "y"));
-    assert!(matches!(
-        ev[0],
-        EventKind::OrderAccepted {
-            order_id: OrderId(3),
-            ..
-        }
-    ));
+    assert!(matches!(ev[0], EventKind::OrderAccepted { order_id: OrderId(3), .. }));
     let ev = v.ok(with_cid(gtc(A, Buy, 98, 1), "x"));
-    assert!(matches!(
-        ev[0],
-        EventKind::DuplicateClientOrderId {
-            order_id: OrderId(1),
-            ..
-        }
-    ));
+    assert!(matches!(ev[0], EventKind::DuplicateClientOrderId { order_id: OrderId(1), .. }));
     v.ok(cancel(A, 1));
     v.ts += 200;
     let ev = v.ok(with_cid(gtc(A, Buy, 97, 1), "x"));
-    assert!(matches!(
-        ev[0],
-        EventKind::OrderAccepted {
-            order_id: OrderId(4),
-            ..
-        }
-    ));
+    assert!(matches!(ev[0], EventKind::OrderAccepted { order_id: OrderId(4), .. }));
 }
 
 // ---- cancels ----------------------------------------------------------------------------
@@ -581,32 +411,17 @@ fn cancel_all_and_mass_cancel_go_in_order_id_order() {
     v.ok(gtc(B, Buy, 99, 1)); // 2
     v.ok(gtc(A, Sell, 101, 1)); // 3
     v.ok(gtc(A, Buy, 98, 1)); // 4
-    let ev = v.ok(CommandKind::CancelAll {
-        account: A,
-        market: Some(M),
-    });
+    let ev = v.ok(CommandKind::CancelAll { account: A, market: Some(M) });
     let ids: Vec<u64> = cancels(&ev).iter().map(|c| c.0).collect();
     assert_eq!(ids, vec![1, 3, 4]);
     assert!(cancels(&ev).iter().all(|c| c.2 == CancelReason::CancelAll));
     v.ok(gtc(C, Sell, 102, 1)); // 5
     let ev = v.ok(CommandKind::MassCancel { market: M });
-    assert_eq!(
-        cancels(&ev),
-        vec![
-            (2, 1, CancelReason::MassCancel),
-            (5, 1, CancelReason::MassCancel)
-        ]
-    );
+    assert_eq!(cancels(&ev), vec![(2, 1, CancelReason::MassCancel), (5, 1, CancelReason::MassCancel)]);
     assert_eq!(v.engine.market(M).unwrap().book.order_count(), 0);
     // cancelling again is a rejection; cancelling nothing in bulk is not
     v.rejected(cancel(A, 1), 4005);
-    assert!(
-        v.ok(CommandKind::CancelAll {
-            account: A,
-            market: None
-        })
-        .is_empty()
-    );
+    assert!(v.ok(CommandKind::CancelAll { account: A, market: None }).is_empty());
 }
 
 // ---- rejections -------------------------------------------------------------------------
@@ -624,35 +439,13 @@ fn every_order_rejection_names_its_reason_and_changes_nothing() {
     v.rejected(gtc(A, Buy, 94, 1), 3008);
     v.rejected(gtc(A, Sell, 106, 1), 3008);
     v.rejected(gtc(A, Buy, i64::MAX, 1), 3008);
-    v.rejected(
-        CommandKind::PlaceOrder(NewOrder {
-            market: MarketId(9),
-            ..order(A, Buy, OrderType::Market, 1)
-        }),
-        2001,
-    );
-    v.rejected(
-        CommandKind::SetMark {
-            market: M,
-            price: Price(0),
-        },
-        2006,
-    );
+    v.rejected(CommandKind::PlaceOrder(NewOrder { market: MarketId(9), ..order(A, Buy, OrderType::Market, 1) }), 2001);
+    v.rejected(CommandKind::SetMark { market: M, price: Price(0) }, 2006);
     v.rejected(CommandKind::CreateMarket(spec()), 2003);
-    v.rejected(
-        CommandKind::CreateMarket(MarketSpec {
-            symbol: "X".into(),
-            order_band: Rate(0),
-            ..spec()
-        }),
-        2004,
-    );
+    v.rejected(CommandKind::CreateMarket(MarketSpec { symbol: "X".into(), order_band: Rate(0), ..spec() }), 2004);
     // time never goes backwards
     let before = v.engine.state_hash();
-    let ev = v.engine.apply(&Command {
-        ts: Timestamp(v.ts - 1),
-        kind: CommandKind::Tick,
-    });
+    let ev = v.engine.apply(&Command { ts: Timestamp(v.ts - 1), kind: CommandKind::Tick });
     assert!(matches!(&ev[0].kind, EventKind::Rejected { reason, .. } if reason.code() == 1001));
     assert_eq!(v.engine.state_hash(), before);
 }
@@ -660,30 +453,13 @@ fn every_order_rejection_names_its_reason_and_changes_nothing() {
 #[test]
 fn orders_wait_for_a_mark_price() {
     let mut v = Venue::new();
-    v.ok(CommandKind::CreateMarket(MarketSpec {
-        symbol: "NEW-PERP".into(),
-        ..spec()
-    }));
+    v.ok(CommandKind::CreateMarket(MarketSpec { symbol: "NEW-PERP".into(), ..spec() }));
     let new = MarketId(1);
+    v.rejected(CommandKind::PlaceOrder(NewOrder { market: new, ..order(A, Buy, OrderType::Market, 1) }), 2002);
     v.rejected(
         CommandKind::PlaceOrder(NewOrder {
             market: new,
-            ..order(A, Buy, OrderType::Market, 1)
-        }),
-        2002,
-    );
-    v.rejected(
-        CommandKind::PlaceOrder(NewOrder {
-            market: new,
-            ..order(
-                A,
-                Buy,
-                OrderType::Limit {
-                    price: Price(100),
-                    tif: TimeInForce::Gtc,
-                },
-                1,
-            )
+            ..order(A, Buy, OrderType::Limit { price: Price(100), tif: TimeInForce::Gtc }, 1)
         }),
         2002,
     );
@@ -703,20 +479,18 @@ fn limits_on_open_orders_and_price_levels_hold() {
     // Six bid levels exist: a seventh is refused, joining an existing level is fine.
     v.rejected(gtc(C, Buy, 94 + 7, 1), 4004);
     v.ok(gtc(C, Buy, 100, 1));
+    // Order 1 is alone at 95: moving it to a new price frees 95, so the side does not grow.
+    v.ok(amend(A, 1, Some(101), None));
+    // Order 7 (B at 100) shares its level with C's order: moving it to a new price would.
+    v.rejected(amend(B, 7, Some(102), None), 4004);
 }
 
 #[test]
 fn every_reject_code_is_unique() {
     let samples = [
-        RejectReason::TimestampRegression {
-            got: Timestamp(0),
-            clock: Timestamp(1),
-        },
+        RejectReason::TimestampRegression { got: Timestamp(0), clock: Timestamp(1) },
         RejectReason::Malformed(String::new()),
-        RejectReason::InvalidNumber {
-            field: String::new(),
-            detail: String::new(),
-        },
+        RejectReason::InvalidNumber { field: String::new(), detail: String::new() },
         RejectReason::UnknownMarket(String::new()),
         RejectReason::NoMarkPrice,
         RejectReason::DuplicateSymbol(String::new()),
@@ -724,41 +498,17 @@ fn every_reject_code_is_unique() {
         RejectReason::TooManyMarkets(0),
         RejectReason::NonPositiveMark(Price(0)),
         RejectReason::NonPositiveQty(Qty(0)),
-        RejectReason::QtyAboveMax {
-            qty: Qty(0),
-            max: Qty(0),
-        },
-        RejectReason::QtyBelowMin {
-            qty: Qty(0),
-            min: Qty(0),
-        },
-        RejectReason::NotionalBelowMin {
-            notional: Quote(0),
-            min: Quote(0),
-        },
+        RejectReason::QtyAboveMax { qty: Qty(0), max: Qty(0) },
+        RejectReason::QtyBelowMin { qty: Qty(0), min: Qty(0) },
+        RejectReason::NotionalBelowMin { notional: Quote(0), min: Quote(0) },
         RejectReason::NonPositivePrice(Price(0)),
-        RejectReason::PriceOffTick {
-            price: String::new(),
-            tick: String::new(),
-        },
-        RejectReason::QtyOffLot {
-            qty: String::new(),
-            lot: String::new(),
-        },
-        RejectReason::PriceOutsideBand {
-            price: Price(0),
-            low: Price(0),
-            high: Price(0),
-        },
+        RejectReason::PriceOffTick { price: String::new(), tick: String::new() },
+        RejectReason::QtyOffLot { qty: String::new(), lot: String::new() },
+        RejectReason::PriceOutsideBand { price: Price(0), low: Price(0), high: Price(0) },
         RejectReason::InvalidClientOrderId(String::new()),
         RejectReason::NotionalOverflow,
-        RejectReason::PostOnlyWouldTake {
-            best_opposite: Price(0),
-        },
-        RejectReason::FokCannotFill {
-            qty: Qty(0),
-            available: Qty(0),
-        },
+        RejectReason::PostOnlyWouldTake { best_opposite: Price(0) },
+        RejectReason::FokCannotFill { qty: Qty(0), available: Qty(0) },
         RejectReason::TooManyOpenOrders(0),
         RejectReason::TooManyPriceLevels(0),
         RejectReason::UnknownOrder(String::new()),

@@ -116,14 +116,9 @@ impl MarketSpec {
         let s = &self;
         let symbol_ok = !s.symbol.is_empty()
             && s.symbol.len() <= MAX_SYMBOL_LEN
-            && s.symbol
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            && s.symbol.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if !symbol_ok {
-            return Err(invalid(format!(
-                "symbol '{}' must be 1-20 characters of A-Z 0-9 - _",
-                s.symbol
-            )));
+            return Err(invalid(format!("symbol '{}' must be 1-20 characters of A-Z 0-9 - _", s.symbol)));
         }
         if s.tick_size.mantissa <= 0 || s.lot_size.mantissa <= 0 {
             return Err(invalid("tick_size and lot_size must be positive"));
@@ -140,24 +135,16 @@ impl MarketSpec {
         }
         validate_tiers(&s.tiers, s.max_leverage)?;
         if s.taker_fee.is_negative() || s.taker_fee > MAX_FEE || s.maker_fee > MAX_FEE {
-            return Err(invalid(
-                "fees must be between 0 and 10 % (a negative maker fee is a rebate)",
-            ));
+            return Err(invalid("fees must be between 0 and 10 % (a negative maker fee is a rebate)"));
         }
-        if s.maker_fee > s.taker_fee || s.maker_fee.0.unsigned_abs() > s.taker_fee.0.unsigned_abs()
-        {
-            return Err(invalid(
-                "the taker fee must be at least the maker fee and the size of any maker rebate",
-            ));
+        if s.maker_fee > s.taker_fee || s.maker_fee.0.unsigned_abs() > s.taker_fee.0.unsigned_abs() {
+            return Err(invalid("the taker fee must be at least the maker fee and the size of any maker rebate"));
         }
         if !s.order_band.is_positive() || s.order_band >= Rate::ONE {
             return Err(invalid("order_band must be strictly between 0 and 100 %"));
         }
         validate_limits(&s.limits)?;
-        Ok(ValidMarket {
-            spec: self,
-            quote_per_tick_lot,
-        })
+        Ok(ValidMarket { spec: self, quote_per_tick_lot })
     }
 }
 
@@ -170,9 +157,7 @@ fn quote_per_tick_lot(tick: Decimal, lot: Decimal) -> Result<i64, RejectReason> 
     let v = if scale <= 6 {
         mantissa.checked_mul(10i128.pow(6 - scale))
     } else {
-        let d = 10i128
-            .checked_pow(scale - 6)
-            .ok_or_else(|| invalid("tick_size × lot_size has too many decimals"))?;
+        let d = 10i128.checked_pow(scale - 6).ok_or_else(|| invalid("tick_size × lot_size has too many decimals"))?;
         if mantissa % d != 0 {
             return Err(invalid(format!(
                 "tick_size × lot_size = {tick} × {lot} is not a whole number of micro-units (1e-6)"
@@ -187,14 +172,10 @@ fn quote_per_tick_lot(tick: Decimal, lot: Decimal) -> Result<i64, RejectReason> 
 
 fn validate_tiers(tiers: &[MarginTier], max_leverage: u32) -> Result<(), RejectReason> {
     if tiers.is_empty() || tiers.len() > MAX_TIERS {
-        return Err(invalid(format!(
-            "between 1 and {MAX_TIERS} margin tiers are required"
-        )));
+        return Err(invalid(format!("between 1 and {MAX_TIERS} margin tiers are required")));
     }
     if tiers[0].max_leverage != max_leverage {
-        return Err(invalid(
-            "tier 1's max_leverage must equal the market's max_leverage",
-        ));
+        return Err(invalid("tier 1's max_leverage must equal the market's max_leverage"));
     }
     if tiers[0].maintenance_amount != Quote::ZERO {
         return Err(invalid("tier 1's maintenance_amount must be 0"));
@@ -205,14 +186,10 @@ fn validate_tiers(tiers: &[MarginTier], max_leverage: u32) -> Result<(), RejectR
             return Err(invalid(format!("tier {n}: max_notional must be positive")));
         }
         if t.max_leverage == 0 {
-            return Err(invalid(format!(
-                "tier {n}: max_leverage must be at least 1"
-            )));
+            return Err(invalid(format!("tier {n}: max_leverage must be at least 1")));
         }
         if !t.maintenance_rate.is_positive() {
-            return Err(invalid(format!(
-                "tier {n}: maintenance_rate must be positive"
-            )));
+            return Err(invalid(format!("tier {n}: maintenance_rate must be positive")));
         }
         // Maintenance must sit below initial margin at the tier's maximum leverage:
         // mmr < 1 / max_leverage  ⇔  mmr × max_leverage < 1.
@@ -225,19 +202,13 @@ fn validate_tiers(tiers: &[MarginTier], max_leverage: u32) -> Result<(), RejectR
         if i > 0 {
             let p = &tiers[i - 1];
             if t.max_notional <= p.max_notional {
-                return Err(invalid(format!(
-                    "tier {n}: max_notional must be above tier {i}'s"
-                )));
+                return Err(invalid(format!("tier {n}: max_notional must be above tier {i}'s")));
             }
             if t.max_leverage > p.max_leverage {
-                return Err(invalid(format!(
-                    "tier {n}: max_leverage must not exceed tier {i}'s"
-                )));
+                return Err(invalid(format!("tier {n}: max_leverage must not exceed tier {i}'s")));
             }
             if t.maintenance_rate < p.maintenance_rate {
-                return Err(invalid(format!(
-                    "tier {n}: maintenance_rate must not be below tier {i}'s"
-                )));
+                return Err(invalid(format!("tier {n}: maintenance_rate must not be below tier {i}'s")));
             }
             let step = i128::from(t.maintenance_rate.0 - p.maintenance_rate.0);
             let edge = i128::from(p.max_notional.0) * step;
@@ -271,10 +242,7 @@ fn validate_limits(l: &MarketLimits) -> Result<(), RejectReason> {
     {
         return Err(invalid(format!(
             "limits must be within 1..={} open orders, 1..={} levels, 0..={} stops, 1..={} lots",
-            c.max_open_orders_per_account,
-            c.max_price_levels,
-            c.max_stops_per_account,
-            c.max_order_qty
+            c.max_open_orders_per_account, c.max_price_levels, c.max_stops_per_account, c.max_order_qty
         )));
     }
     Ok(())
@@ -332,9 +300,7 @@ mod tests {
         let mut s = btc_spec();
         s.tick_size = Decimal::new(1, 4); // 0.0001
         s.lot_size = Decimal::new(1, 3); // 0.001 → 1e-7: not whole
-        assert!(
-            matches!(s.validate(), Err(RejectReason::InvalidMarketSpec(m)) if m.contains("micro-units"))
-        );
+        assert!(matches!(s.validate(), Err(RejectReason::InvalidMarketSpec(m)) if m.contains("micro-units")));
         let mut s = btc_spec();
         s.tick_size = Decimal::new(25, 0); // 25 × 0.001 = 0.025 = 25,000 micro-units
         assert_eq!(s.validate().unwrap().quote_per_tick_lot, 25_000);
@@ -345,10 +311,7 @@ mod tests {
         let mut s = btc_spec();
         s.tiers[1].maintenance_amount = Quote(49_000_000);
         let err = s.validate().unwrap_err();
-        assert!(
-            err.to_string().contains("must be 50000000 micro-units"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("must be 50000000 micro-units"), "{err}");
     }
 
     #[test]
@@ -361,18 +324,9 @@ mod tests {
             ("min_notional", Box::new(|s| s.min_notional = Quote(-1))),
             ("max_leverage", Box::new(|s| s.max_leverage = 0)),
             ("tier 1's max_leverage", Box::new(|s| s.max_leverage = 120)),
-            (
-                "initial rate",
-                Box::new(|s| s.tiers[0].maintenance_rate = Rate(800_000)),
-            ),
-            (
-                "above tier",
-                Box::new(|s| s.tiers[1].max_notional = Quote(50_000_000_000)),
-            ),
-            (
-                "must not exceed",
-                Box::new(|s| s.tiers[1].max_leverage = 126),
-            ),
+            ("initial rate", Box::new(|s| s.tiers[0].maintenance_rate = Rate(800_000))),
+            ("above tier", Box::new(|s| s.tiers[1].max_notional = Quote(50_000_000_000))),
+            ("must not exceed", Box::new(|s| s.tiers[1].max_leverage = 126)),
             ("taker fee", Box::new(|s| s.maker_fee = Rate(-60_000))),
             ("fees", Box::new(|s| s.taker_fee = Rate(-1))),
             ("order_band", Box::new(|s| s.order_band = Rate::ONE)),
@@ -384,10 +338,7 @@ mod tests {
             mutate(&mut s);
             let err = s.validate().unwrap_err();
             assert_eq!(err.code(), 2004);
-            assert!(
-                err.to_string().contains(needle),
-                "expected '{needle}' in '{err}'"
-            );
+            assert!(err.to_string().contains(needle), "expected '{needle}' in '{err}'");
         }
     }
 }

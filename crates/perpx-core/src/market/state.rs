@@ -25,13 +25,7 @@ impl Market {
     /// A new market with an empty book and no mark.
     #[must_use]
     pub fn new(id: MarketId, valid: ValidMarket) -> Self {
-        Self {
-            id,
-            spec: valid.spec,
-            quote_per_tick_lot: valid.quote_per_tick_lot,
-            mark: None,
-            book: Book::new(),
-        }
+        Self { id, spec: valid.spec, quote_per_tick_lot: valid.quote_per_tick_lot, mark: None, book: Book::new() }
     }
 
     /// `price × qty` in micro-units, exactly (`price_ticks × qty_lots × quote_per_tick_lot`),
@@ -57,13 +51,8 @@ impl Market {
     pub(crate) fn hash_into(&self, h: &mut StateHasher) {
         let s = &self.spec;
         h.u64(u64::from(self.id.0)).str(&s.symbol);
-        h.i64(s.tick_size.mantissa)
-            .tag(s.tick_size.scale)
-            .i64(s.lot_size.mantissa)
-            .tag(s.lot_size.scale);
-        h.i64(s.min_qty.0)
-            .i64(s.min_notional.0)
-            .u64(u64::from(s.max_leverage));
+        h.i64(s.tick_size.mantissa).tag(s.tick_size.scale).i64(s.lot_size.mantissa).tag(s.lot_size.scale);
+        h.i64(s.min_qty.0).i64(s.min_notional.0).u64(u64::from(s.max_leverage));
         h.u64(s.tiers.len() as u64);
         for t in &s.tiers {
             h.i64(t.max_notional.0)
@@ -85,14 +74,10 @@ impl Market {
         for side in [Side::Buy, Side::Sell] {
             h.u64(self.book.level_count(side) as u64);
             for (price, level) in self.book.levels(side) {
-                h.i64(price.0)
-                    .i64(level.total.0)
-                    .u64(u64::from(level.count));
+                h.i64(price.0).i64(level.total.0).u64(u64::from(level.count));
                 for o in self.book.level_orders(level) {
                     h.u64(o.id.0).u64(o.account.0).i64(o.qty.0).i64(o.filled.0);
-                    h.tag(u8::from(o.post_only))
-                        .tag(stp_tag(o.stp))
-                        .i64(o.queued_at.0);
+                    h.tag(u8::from(o.post_only)).tag(stp_tag(o.stp)).i64(o.queued_at.0);
                     match &o.client_id {
                         None => h.tag(0),
                         Some(c) => h.tag(1).str(c.as_str()),

@@ -70,8 +70,7 @@ impl Decimal {
         if frac_part.is_some() && (frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit())) {
             return Err(malformed());
         }
-        let scale =
-            u8::try_from(frac.len()).map_err(|_| DecimalError::TooLarge(text.to_owned()))?;
+        let scale = u8::try_from(frac.len()).map_err(|_| DecimalError::TooLarge(text.to_owned()))?;
         if scale > MAX_SCALE {
             return Err(DecimalError::TooLarge(text.to_owned()));
         }
@@ -103,10 +102,7 @@ impl Decimal {
         let num = i128::from(self.mantissa) * 10i128.pow(u32::from(unit.scale));
         let den = i128::from(unit.mantissa) * 10i128.pow(u32::from(self.scale));
         if num % den != 0 {
-            return Err(DecimalError::NotMultiple {
-                value: self.to_string(),
-                unit: unit.to_string(),
-            });
+            return Err(DecimalError::NotMultiple { value: self.to_string(), unit: unit.to_string() });
         }
         i64::try_from(num / den).map_err(|_| DecimalError::TooLarge(self.to_string()))
     }
@@ -115,10 +111,7 @@ impl Decimal {
     /// tick's decimals). `None` if the mantissa overflows.
     #[must_use]
     pub fn from_units(units: i64, unit: Self) -> Option<Self> {
-        units.checked_mul(unit.mantissa).map(|mantissa| Self {
-            mantissa,
-            scale: unit.scale,
-        })
+        units.checked_mul(unit.mantissa).map(|mantissa| Self { mantissa, scale: unit.scale })
     }
 
     /// The same value with trailing fractional zeros removed ("0.0100" → "0.01").
@@ -168,22 +161,11 @@ mod tests {
 
     #[test]
     fn refuses_anything_but_plain_decimals() {
-        for bad in [
-            "", "-", ".5", "5.", "1e3", "+1", " 1", "1,5", "0x10", "1.2.3", "NaN", "--1",
-        ] {
-            assert!(
-                matches!(Decimal::parse(bad), Err(DecimalError::Malformed(_))),
-                "{bad:?}"
-            );
+        for bad in ["", "-", ".5", "5.", "1e3", "+1", " 1", "1,5", "0x10", "1.2.3", "NaN", "--1"] {
+            assert!(matches!(Decimal::parse(bad), Err(DecimalError::Malformed(_))), "{bad:?}");
         }
-        assert!(matches!(
-            Decimal::parse("99999999999999999999"),
-            Err(DecimalError::TooLarge(_))
-        ));
-        assert!(matches!(
-            Decimal::parse("0.0000000000000000001"),
-            Err(DecimalError::TooLarge(_))
-        ));
+        assert!(matches!(Decimal::parse("99999999999999999999"), Err(DecimalError::TooLarge(_))));
+        assert!(matches!(Decimal::parse("0.0000000000000000001"), Err(DecimalError::TooLarge(_))));
     }
 
     #[test]
@@ -192,20 +174,11 @@ mod tests {
         assert_eq!(d("86000.5").to_units(tick), Ok(860_005));
         assert_eq!(d("86000").to_units(tick), Ok(860_000));
         assert_eq!(d("86000.50").to_units(tick), Ok(860_005));
-        assert!(matches!(
-            d("86000.05").to_units(tick),
-            Err(DecimalError::NotMultiple { .. })
-        ));
+        assert!(matches!(d("86000.05").to_units(tick), Err(DecimalError::NotMultiple { .. })));
         assert_eq!(d("-2.5").to_units(d("0.5")), Ok(-5));
         assert_eq!(d("125").to_units(d("25")), Ok(5));
-        assert!(matches!(
-            d("1").to_units(d("0")),
-            Err(DecimalError::NonPositiveUnit(_))
-        ));
-        assert!(matches!(
-            d("9223372036854775807").to_units(d("0.5")),
-            Err(DecimalError::TooLarge(_))
-        ));
+        assert!(matches!(d("1").to_units(d("0")), Err(DecimalError::NonPositiveUnit(_))));
+        assert!(matches!(d("9223372036854775807").to_units(d("0.5")), Err(DecimalError::TooLarge(_))));
     }
 
     #[test]

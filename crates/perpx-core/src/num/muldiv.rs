@@ -19,11 +19,7 @@ pub fn mul_div_floor(a: i128, b: i128, d: i128) -> Result<i128, ArithmeticError>
     let q = p / d;
     let r = p % d;
     // Rust's `/` truncates towards zero; step down when the true quotient is negative and inexact.
-    if r != 0 && ((r < 0) != (d < 0)) {
-        Ok(q - 1)
-    } else {
-        Ok(q)
-    }
+    if r != 0 && ((r < 0) != (d < 0)) { Ok(q - 1) } else { Ok(q) }
 }
 
 /// `⌈a × b / d⌉`, rounding towards +∞.
@@ -41,11 +37,7 @@ pub fn mul_div_ceil(a: i128, b: i128, d: i128) -> Result<i128, ArithmeticError> 
     let p = a.checked_mul(b).ok_or(ArithmeticError::Overflow)?;
     let q = p / d;
     let r = p % d;
-    if r != 0 && ((r < 0) == (d < 0)) {
-        Ok(q + 1)
-    } else {
-        Ok(q)
-    }
+    if r != 0 && ((r < 0) == (d < 0)) { Ok(q + 1) } else { Ok(q) }
 }
 
 /// Narrows an `i128` intermediate back to `i64`.
@@ -81,15 +73,9 @@ mod tests {
 
     #[test]
     fn overflow_and_zero_divisor_are_errors() {
-        assert_eq!(
-            mul_div_floor(i128::MAX, 2, 1),
-            Err(ArithmeticError::Overflow)
-        );
+        assert_eq!(mul_div_floor(i128::MAX, 2, 1), Err(ArithmeticError::Overflow));
         assert_eq!(mul_div_ceil(1, 1, 0), Err(ArithmeticError::DivisionByZero));
-        assert_eq!(
-            narrow(i128::from(i64::MAX) + 1),
-            Err(ArithmeticError::Overflow)
-        );
+        assert_eq!(narrow(i128::from(i64::MAX) + 1), Err(ArithmeticError::Overflow));
         assert_eq!(narrow(-5), Ok(-5));
     }
 

@@ -109,12 +109,7 @@ impl Quote {
     /// # Errors
     /// [`ArithmeticError::Overflow`] if the result does not fit.
     pub fn mul_rate_ceil(self, rate: Rate) -> Result<Self, ArithmeticError> {
-        narrow(mul_div_ceil(
-            i128::from(self.0),
-            i128::from(rate.0),
-            Rate::SCALE,
-        )?)
-        .map(Self)
+        narrow(mul_div_ceil(i128::from(self.0), i128::from(rate.0), Rate::SCALE)?).map(Self)
     }
 
     /// `⌊self × rate⌋` in micro-units: what the venue *pays* at `rate` (a rebate), rounded so
@@ -123,12 +118,7 @@ impl Quote {
     /// # Errors
     /// [`ArithmeticError::Overflow`] if the result does not fit.
     pub fn mul_rate_floor(self, rate: Rate) -> Result<Self, ArithmeticError> {
-        narrow(mul_div_floor(
-            i128::from(self.0),
-            i128::from(rate.0),
-            Rate::SCALE,
-        )?)
-        .map(Self)
+        narrow(mul_div_floor(i128::from(self.0), i128::from(rate.0), Rate::SCALE)?).map(Self)
     }
 }
 
@@ -186,40 +176,22 @@ mod tests {
     #[test]
     fn fees_are_charged_rounded_up_and_rebates_paid_rounded_down() {
         // 5 bp taker fee on 10.000001 is 0.00500000005: charged as 0.005001.
-        assert_eq!(
-            Quote(10_000_001).mul_rate_ceil(Rate(50_000)),
-            Ok(Quote(5_001))
-        );
+        assert_eq!(Quote(10_000_001).mul_rate_ceil(Rate(50_000)), Ok(Quote(5_001)));
         // a 1.1 bp rebate on the same notional is 0.0011000001: paid as 0.001100.
-        assert_eq!(
-            Quote(10_000_001).mul_rate_floor(Rate(11_000)),
-            Ok(Quote(1_100))
-        );
+        assert_eq!(Quote(10_000_001).mul_rate_floor(Rate(11_000)), Ok(Quote(1_100)));
     }
 
     #[test]
     fn band_edges_stay_inside_the_band() {
         // mark 1001 ticks, 5 % band: 1051.05 → 1051 up, 950.95 → 951 down.
-        assert_eq!(
-            Price(1_001).scale_up_floor(Rate(5_000_000)),
-            Ok(Price(1_051))
-        );
-        assert_eq!(
-            Price(1_001).scale_down_ceil(Rate(5_000_000)),
-            Ok(Price(951))
-        );
+        assert_eq!(Price(1_001).scale_up_floor(Rate(5_000_000)), Ok(Price(1_051)));
+        assert_eq!(Price(1_001).scale_down_ceil(Rate(5_000_000)), Ok(Price(951)));
     }
 
     #[test]
     fn checked_ops_report_overflow() {
-        assert_eq!(
-            Qty(i64::MAX).checked_add(Qty(1)),
-            Err(ArithmeticError::Overflow)
-        );
-        assert_eq!(
-            Quote(i64::MIN).checked_neg(),
-            Err(ArithmeticError::Overflow)
-        );
+        assert_eq!(Qty(i64::MAX).checked_add(Qty(1)), Err(ArithmeticError::Overflow));
+        assert_eq!(Quote(i64::MIN).checked_neg(), Err(ArithmeticError::Overflow));
         assert_eq!(Price(5).checked_sub(Price(7)), Ok(Price(-2)));
     }
 }
