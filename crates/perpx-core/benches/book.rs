@@ -9,6 +9,7 @@
 //!
 //! Run: `cargo bench -p perpx-core --bench book`. Figures: docs/PERFORMANCE.md.
 
+use std::collections::HashMap;
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -66,6 +67,8 @@ impl TapLevels for MarketSpec {
 struct Mix {
     engine: Engine,
     live: Vec<(OrderId, AccountId, Side, i64)>,
+    /// Position of each live order in `live`.
+    pos: HashMap<OrderId, usize>,
     rng: ChaCha8Rng,
     ts: i64,
     /// Half-width of the resting book in ticks on each side of the mid.
@@ -96,9 +99,10 @@ impl Mix {
         })
     }
 
-    /// Applies to the scratch engine and keeps the set of live orders in step.
+    /// Applies to the scratch engine and keeps the set of live orders in step (O(1) per event).
     fn apply(&mut self, cmd: &Command) {
         let events = self.engine.apply(cmd);
+        let mut touched = Vec::new();
         for e in &events {
             match &e.kind {
                 EventKind::OrderAccepted {
@@ -108,18 +112,34 @@ impl Mix {
                     order_type: OrderType::Limit { price, .. },
                     ..
                 } => {
+                    self.pos.insert(*order_id, self.live.len());
                     self.live.push((*order_id, *account, *side, price.0));
+                    touched.push(*order_id);
                 }
                 EventKind::OrderAmended { order_id, price, .. } => {
-                    if let Some(o) = self.live.iter_mut().find(|o| o.0 == *order_id) {
-                        o.3 = price.0;
+                    if let Some(&i) = self.pos.get(order_id) {
+                        self.live[i].3 = price.0;
                     }
+                    touched.push(*order_id);
                 }
+                EventKind::Fill(f) => touched.push(f.maker_order),
+                EventKind::OrderCancelled { order_id, .. } => touched.push(*order_id),
                 _ => {}
             }
         }
-        let book = &self.engine.market(MARKET).unwrap().book;
-        self.live.retain(|o| book.get(o.0).is_some());
+        for id in touched {
+            if self.engine.market(MARKET).unwrap().book.get(id).is_some() {
+                continue;
+            }
+            if let Some(i) = self.pos.remove(&id) {
+                self.live.swap_remove(i);
+                if let Some(moved) = self.live.get(i) {
+                    self.pos.insert(moved.0, i);
+                }
+            }
+        }
+        let n = self.engine.market(MARKET).unwrap().book.order_count();
+        assert_eq!(n, self.live.len(), "after {cmd:?}: {events:?}");
     }
 
     fn next(&mut self, target_live: usize) -> Command {
@@ -173,6 +193,7 @@ fn workload(live_orders: usize, commands: usize, seed: u64) -> (Engine, Vec<Comm
     let mut mix = Mix {
         engine: Engine::new(EngineConfig::default()),
         live: Vec::new(),
+        pos: HashMap::new(),
         rng: ChaCha8Rng::seed_from_u64(seed),
         ts: 0,
         depth,
