@@ -96,6 +96,7 @@ impl Mix {
             qty: Qty(qty),
             client_id: None,
             stp: StpMode::ExpireMaker,
+            reduce_only: false,
         })
     }
 

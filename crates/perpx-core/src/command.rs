@@ -4,7 +4,7 @@
 use crate::book::Side;
 use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId};
 use crate::market::MarketSpec;
-use crate::num::{Price, Qty, Timestamp};
+use crate::num::{Price, Qty, Quote, Timestamp};
 
 /// One input to the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,29 @@ pub enum CommandKind {
     },
     /// Advance time only (the server injects ticks so time-driven work runs without traffic).
     Tick,
+    /// Admin: credit collateral to an account (creating it on first deposit).
+    Deposit {
+        /// The account.
+        account: AccountId,
+        /// Amount, positive.
+        amount: Quote,
+    },
+    /// Admin: pay collateral out of an account, at most its withdrawable amount.
+    Withdraw {
+        /// The account.
+        account: AccountId,
+        /// Amount, positive.
+        amount: Quote,
+    },
+    /// Choose the leverage an account uses in a market.
+    SetLeverage {
+        /// The account.
+        account: AccountId,
+        /// The market.
+        market: MarketId,
+        /// 1 up to the market's maximum, and no more than the tier of the account's exposure allows.
+        leverage: u32,
+    },
 }
 
 /// An order by engine id or by the owner's client id.
@@ -134,6 +157,9 @@ pub struct NewOrder {
     pub client_id: Option<ClientOrderId>,
     /// Self-trade prevention mode.
     pub stp: StpMode,
+    /// Only ever reduce the position: reserves no margin, is capped at the position at fill
+    /// time, and is cancelled when the position closes or flips.
+    pub reduce_only: bool,
 }
 
 /// An amend of an open order. `qty` is the new *open* size (what is still to fill).

@@ -4,7 +4,7 @@
 use crate::book::Side;
 use crate::command::{OrderType, StpMode};
 use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId, TradeId};
-use crate::num::{Price, Qty, Timestamp};
+use crate::num::{Price, Qty, Quote, Timestamp};
 use crate::reject::RejectReason;
 
 /// One output of the engine.
@@ -33,6 +33,8 @@ pub enum CancelReason {
     MarketRemainder,
     /// Self-trade prevention.
     SelfTradePrevention,
+    /// A reduce-only order with nothing left to reduce (the position closed or flipped).
+    ReduceOnly,
 }
 
 /// Whether an amend kept the order's place in the queue.
@@ -80,6 +82,10 @@ pub struct Fill {
     pub taker_account: AccountId,
     /// What the taker order has left to fill.
     pub taker_remaining: Qty,
+    /// Fee charged to the maker (negative: a rebate paid to it).
+    pub maker_fee: Quote,
+    /// Fee charged to the taker.
+    pub taker_fee: Quote,
 }
 
 /// The event variants.
@@ -117,6 +123,8 @@ pub enum EventKind {
         client_id: Option<ClientOrderId>,
         /// Self-trade prevention mode.
         stp: StpMode,
+        /// Reduce-only.
+        reduce_only: bool,
     },
     /// A trade.
     Fill(Fill),
@@ -165,6 +173,50 @@ pub enum EventKind {
         filled: Qty,
         /// Still open.
         open: Qty,
+    },
+    /// A fill changed an account's position (one per side of every fill).
+    PositionChanged {
+        /// The account.
+        account: AccountId,
+        /// The market.
+        market: MarketId,
+        /// Size after the fill.
+        size: Qty,
+        /// Cost basis after the fill.
+        cost_basis: Quote,
+        /// PnL realised by this fill.
+        realized: Quote,
+        /// Fee of this fill (negative: rebate).
+        fee: Quote,
+        /// The account's collateral after the fill.
+        collateral: Quote,
+    },
+    /// Collateral was credited.
+    Deposited {
+        /// The account.
+        account: AccountId,
+        /// Amount.
+        amount: Quote,
+        /// Collateral after.
+        collateral: Quote,
+    },
+    /// Collateral was paid out.
+    Withdrawn {
+        /// The account.
+        account: AccountId,
+        /// Amount.
+        amount: Quote,
+        /// Collateral after.
+        collateral: Quote,
+    },
+    /// An account chose its leverage in a market.
+    LeverageSet {
+        /// The account.
+        account: AccountId,
+        /// The market.
+        market: MarketId,
+        /// The leverage.
+        leverage: u32,
     },
     /// The command was refused; nothing changed.
     Rejected {

@@ -7,9 +7,11 @@
 //! - [`num`]: the unit types (`Price`, `Qty`, `Quote`, `Rate`) and exact arithmetic;
 //! - [`market`]: market specifications and their validation;
 //! - [`book`]: the price-time-priority order book;
+//! - [`risk`]: pure margin, position and fee math;
 //! - [`engine`]: the state machine, its matcher, client order ids, invariants and state hash;
 //! - [`command`], [`event`], [`reject`]: what goes in and what comes out.
 
+pub mod account;
 pub mod book;
 pub mod command;
 pub mod engine;
@@ -18,6 +20,7 @@ pub mod ids;
 pub mod market;
 pub mod num;
 pub mod reject;
+pub mod risk;
 
 pub use book::Side;
 pub use command::{Amend, Command, CommandKind, NewOrder, OrderRef, OrderType, StpMode, TimeInForce};

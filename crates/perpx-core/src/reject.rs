@@ -8,6 +8,7 @@
 //! | 2xxx  | the market: unknown, not trading, its specification |
 //! | 3xxx  | the order's own fields: size, price, band, client id |
 //! | 4xxx  | the book: post-only, fill-or-kill, limits, unknown orders |
+//! | 5xxx  | the account: existence, margin, leverage, reduce-only, withdrawals |
 //!
 //! Codes are part of the public API (replay output, REST, WebSocket): never renumber one.
 
@@ -149,6 +150,58 @@ pub enum RejectReason {
     /// An amend must change the price or the size.
     #[error("amend of order {0} changes neither price nor size")]
     NothingToAmend(OrderId),
+
+    // ---- 5xxx: the account --------------------------------------------------------------
+    /// The account has never been credited.
+    #[error("unknown account {0}: an account exists once collateral is deposited")]
+    UnknownAccount(u64),
+    /// Equity does not cover the initial margin the account would need.
+    #[error(
+        "insufficient margin: the account would need {required} micro-units of initial margin and has {available} of equity"
+    )]
+    InsufficientMargin {
+        /// The IM requirement after the order (or change).
+        required: Quote,
+        /// The account's equity.
+        available: Quote,
+    },
+    /// The exposure this would create is in a tier whose maximum leverage is below the account's.
+    #[error(
+        "leverage {leverage}x is above the {max}x the margin tier of this position size allows; lower the leverage or the size"
+    )]
+    LeverageAboveTier {
+        /// The account's leverage in the market.
+        leverage: u32,
+        /// The tier's maximum.
+        max: u32,
+    },
+    /// Leverage must be between 1 and the market's maximum.
+    #[error("leverage {leverage}x is outside 1x..={max}x")]
+    InvalidLeverage {
+        /// Requested.
+        leverage: u32,
+        /// The market's maximum.
+        max: u32,
+    },
+    /// A reduce-only order needs a position on the other side to reduce.
+    #[error("reduce-only order would open or increase a position")]
+    ReduceOnlyWouldIncrease,
+    /// A withdrawal above what may leave the account.
+    #[error(
+        "withdrawal of {requested} micro-units is above the {available} available (equity − initial margin − unrealised profit)"
+    )]
+    WithdrawalAboveAvailable {
+        /// Requested.
+        requested: Quote,
+        /// Withdrawable now.
+        available: Quote,
+    },
+    /// Deposits and withdrawals are positive.
+    #[error("amount must be positive, got {0} micro-units")]
+    NonPositiveAmount(Quote),
+    /// The balance would not fit the engine's numbers.
+    #[error("the balance would overflow")]
+    BalanceOverflow,
 }
 
 impl RejectReason {
@@ -181,6 +234,14 @@ impl RejectReason {
             Self::TooManyPriceLevels(_) => 4004,
             Self::UnknownOrder(_) => 4005,
             Self::NothingToAmend(_) => 4006,
+            Self::UnknownAccount(_) => 5001,
+            Self::InsufficientMargin { .. } => 5002,
+            Self::LeverageAboveTier { .. } => 5003,
+            Self::InvalidLeverage { .. } => 5004,
+            Self::ReduceOnlyWouldIncrease => 5005,
+            Self::WithdrawalAboveAvailable { .. } => 5006,
+            Self::NonPositiveAmount(_) => 5007,
+            Self::BalanceOverflow => 5008,
         }
     }
 
@@ -213,6 +274,14 @@ impl RejectReason {
             Self::TooManyPriceLevels(_) => "too_many_price_levels",
             Self::UnknownOrder(_) => "unknown_order",
             Self::NothingToAmend(_) => "nothing_to_amend",
+            Self::UnknownAccount(_) => "unknown_account",
+            Self::InsufficientMargin { .. } => "insufficient_margin",
+            Self::LeverageAboveTier { .. } => "leverage_above_tier",
+            Self::InvalidLeverage { .. } => "invalid_leverage",
+            Self::ReduceOnlyWouldIncrease => "reduce_only_would_increase",
+            Self::WithdrawalAboveAvailable { .. } => "withdrawal_above_available",
+            Self::NonPositiveAmount(_) => "non_positive_amount",
+            Self::BalanceOverflow => "balance_overflow",
         }
     }
 }

@@ -5,7 +5,8 @@
 use perpx_core::{
     AccountId, CancelReason, Engine, EngineConfig, EventKind, OrderId, OrderStatus, Qty, Side, StpMode, TimeInForce,
 };
-use perpx_testkit::fixtures::{TEST_MARK, by_id, cancel, cid, create_market, limit_with, set_mark, test_spec};
+use perpx_testkit::fixtures::{TEST_MARK, by_id, cancel, cid, create_market, deposit, limit_with, set_mark, test_spec};
+use perpx_testkit::stream::STREAM_DEPOSIT;
 
 const RETENTION: i64 = 1_000;
 
@@ -14,6 +15,9 @@ fn engine() -> Engine {
     let mut e = Engine::new(EngineConfig { client_order_retention_ms: RETENTION, ..EngineConfig::default() });
     e.apply(&create_market(0, test_spec()));
     e.apply(&set_mark(0, 0, TEST_MARK.0));
+    for account in [1, 2] {
+        e.apply(&deposit(0, account, STREAM_DEPOSIT));
+    }
     e
 }
 

@@ -15,11 +15,11 @@ use perpx_core::{
 };
 use perpx_testkit::compare::outcomes;
 use perpx_testkit::fixtures::{
-    TEST_LIMITS, TEST_MARK, amend, by_cid, by_id, cancel, cancel_all, create_market, limit, limit_with, market_order,
-    mass_cancel, set_mark, test_spec, test_spec_named, tick,
+    TEST_LIMITS, TEST_MARK, amend, by_cid, by_id, cancel, cancel_all, create_market, deposit, limit, limit_with,
+    market_order, mass_cancel, set_mark, test_spec, test_spec_named, tick,
 };
 use perpx_testkit::reference::{Outcome, code};
-use perpx_testkit::stream::{MarketProfile, StreamConfig, generate};
+use perpx_testkit::stream::{MarketProfile, STREAM_DEPOSIT, StreamConfig, generate};
 use proptest::prelude::*;
 
 const MARKET: u32 = 0;
@@ -125,6 +125,9 @@ fn prepared(seed: u64, prefix: usize) -> (Ctx, u64, u64) {
         c.ok(&create_market(c.ts(), test_spec()));
     }
     c.ok(&set_mark(c.ts(), MARKET, TEST_MARK.0));
+    for account in [BIDDER, ASKER, SECOND_BIDDER, STRANGER, 960, 970] {
+        c.ok(&deposit(c.ts(), account, STREAM_DEPOSIT));
+    }
     // A side at its level limit would refuse the crossing post-only orders below for want of a
     // level before their crossing is looked at: such a book is cleared first.
     let limit_reached = [Side::Buy, Side::Sell]
@@ -344,6 +347,7 @@ fn too_many_price_levels(c: &Ctx) {
     c.rest(BIDDER, Side::Buy, top, 3);
     let max = i64::from(TEST_LIMITS.max_price_levels);
     for (i, price) in (top - max + 1..top).rev().enumerate() {
+        c.ok(&deposit(c.ts(), 1_000 + i as u64, STREAM_DEPOSIT));
         c.rest(1_000 + i as u64, Side::Buy, price, 3);
     }
     assert_eq!(c.market().book.level_count(Side::Buy), TEST_LIMITS.max_price_levels as usize);

@@ -11,15 +11,17 @@ use perpx_core::{
 
 use crate::reference::{LevelSnapshot, MarketSnapshot, OrderSnapshot, Outcome};
 
-/// Reduces one engine event to its outcome (rejections keep only their code).
+/// Reduces one engine event to its book-level outcome (rejections keep only their code); `None`
+/// for account-side events (positions, collateral, leverage), which the book model does not
+/// track and the margin model checks instead.
 #[must_use]
-pub fn outcome(event: &Event) -> Outcome {
-    match &event.kind {
+pub fn outcome(event: &Event) -> Option<Outcome> {
+    Some(match &event.kind {
         EventKind::MarketCreated { market, symbol } => {
             Outcome::MarketCreated { market: *market, symbol: symbol.clone() }
         }
         EventKind::MarkPriceSet { market, price } => Outcome::MarkSet { market: *market, price: *price },
-        EventKind::OrderAccepted { order_id, account, market, side, order_type, qty, client_id, stp } => {
+        EventKind::OrderAccepted { order_id, account, market, side, order_type, qty, client_id, stp, .. } => {
             Outcome::Accepted {
                 order_id: *order_id,
                 account: *account,
@@ -55,13 +57,17 @@ pub fn outcome(event: &Event) -> Outcome {
             }
         }
         EventKind::Rejected { reason, .. } => Outcome::Rejected { code: reason.code() },
-    }
+        EventKind::PositionChanged { .. }
+        | EventKind::Deposited { .. }
+        | EventKind::Withdrawn { .. }
+        | EventKind::LeverageSet { .. } => return None,
+    })
 }
 
 /// Reduces a command's events to outcomes.
 #[must_use]
 pub fn outcomes(events: &[Event]) -> Vec<Outcome> {
-    events.iter().map(outcome).collect()
+    events.iter().filter_map(outcome).collect()
 }
 
 /// The engine's market `id` as comparable data, or `None` if it has no such market.
@@ -129,6 +135,7 @@ pub fn reason_name(r: CancelReason) -> &'static str {
         CancelReason::IocRemainder => "ioc_remainder",
         CancelReason::MarketRemainder => "market_remainder",
         CancelReason::SelfTradePrevention => "self_trade_prevention",
+        CancelReason::ReduceOnly => "reduce_only",
     }
 }
 

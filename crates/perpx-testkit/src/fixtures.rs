@@ -169,6 +169,7 @@ pub fn new_order(account: u64, market: u32, side: Side, order_type: OrderType, q
         qty: Qty(qty),
         client_id: None,
         stp: StpMode::default(),
+        reduce_only: false,
     }
 }
 
@@ -261,6 +262,12 @@ pub fn create_market(ts: i64, spec: MarketSpec) -> Command {
 #[must_use]
 pub fn tick(ts: i64) -> Command {
     cmd(ts, CommandKind::Tick)
+}
+
+/// An admin deposit of `amount` into `account`.
+#[must_use]
+pub fn deposit(ts: i64, account: u64, amount: perpx_core::Quote) -> Command {
+    Command { ts: Timestamp(ts), kind: CommandKind::Deposit { account: AccountId(account), amount } }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use perpx_core::{
     AccountId, Amend, CancelReason, ClientOrderId, Command, CommandKind, EngineConfig, Fill, MarketId, MarketSpec,
-    NewOrder, OrderId, OrderRef, OrderStatus, OrderType, Price, Qty, QueuePriority, Side, StpMode, TimeInForce,
+    NewOrder, OrderId, OrderRef, OrderStatus, OrderType, Price, Qty, QueuePriority, Quote, Side, StpMode, TimeInForce,
     TradeId,
 };
 
@@ -242,6 +242,17 @@ pub struct RefMarketParams {
     pub max_open_orders: usize,
     /// Levels per side.
     pub max_levels: usize,
+    /// Maker fee (1e-8; negative is a rebate).
+    pub maker_fee: i64,
+    /// Taker fee (1e-8).
+    pub taker_fee: i64,
+}
+
+/// The fee on `notional` micro-units at `rate` (1e-8): charges rounded up, rebates rounded down.
+fn fee(notional: i64, rate: i64) -> i64 {
+    let p = i128::from(notional) * i128::from(rate.abs());
+    let mag = if rate >= 0 { (p + 99_999_999) / 100_000_000 } else { p / 100_000_000 };
+    i64::try_from(if rate >= 0 { mag } else { -mag }).expect("fee fits")
 }
 
 impl RefMarketParams {
@@ -270,6 +281,8 @@ impl RefMarketParams {
             band: spec.order_band.0,
             max_open_orders: spec.limits.max_open_orders_per_account as usize,
             max_levels: spec.limits.max_price_levels as usize,
+            maker_fee: spec.maker_fee.0,
+            taker_fee: spec.taker_fee.0,
         }
     }
 }
@@ -407,6 +420,8 @@ impl RefMarket {
     ) -> (i64, bool) {
         let mut remaining = qty;
         let maker_side = t.side.opposite();
+        let (qptl, maker_rate, taker_rate) =
+            (self.params.quote_per_tick_lot, self.params.maker_fee, self.params.taker_fee);
         while remaining > 0 {
             let Some(best) = self.best(maker_side) else {
                 break;
@@ -452,6 +467,8 @@ impl RefMarket {
                 taker_order: OrderId(t.id),
                 taker_account: AccountId(t.account),
                 taker_remaining: Qty(remaining),
+                maker_fee: Quote(fee(best * q * qptl, maker_rate)),
+                taker_fee: Quote(fee(best * q * qptl, taker_rate)),
             }));
             *next_trade_id += 1;
             if front.qty == 0 {
@@ -603,7 +620,12 @@ impl RefEngine {
             CommandKind::CancelOrder { account, market, order } => self.cancel(*account, *market, order, &mut out),
             CommandKind::CancelAll { account, market } => self.cancel_all(*account, *market, &mut out),
             CommandKind::MassCancel { market } => self.mass_cancel(*market, &mut out),
-            CommandKind::Tick => Ok(()),
+            // The book model keeps no accounts: streams fund every account before trading, with
+            // far more collateral than any order needs, so margin never binds here.
+            CommandKind::Tick
+            | CommandKind::Deposit { .. }
+            | CommandKind::Withdraw { .. }
+            | CommandKind::SetLeverage { .. } => Ok(()),
         };
         if let Err(code) = result {
             assert!(out.is_empty(), "model bug: a rejection after outcomes");

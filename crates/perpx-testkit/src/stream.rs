@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 
 use perpx_core::{
     AccountId, Amend, ClientOrderId, Command, CommandKind, EngineConfig, MarketId, MarketSpec, NewOrder, OrderId,
-    OrderRef, OrderType, Price, Qty, Side, StpMode, TimeInForce, Timestamp,
+    OrderRef, OrderType, Price, Qty, Quote, Side, StpMode, TimeInForce, Timestamp,
 };
 
 use crate::fixtures;
@@ -180,7 +180,12 @@ struct Gen<'a> {
     used_ids: Vec<Vec<ClientOrderId>>,
     fresh: u64,
     extra_markets: u32,
+    /// Accounts funded so far (`1..=funded`).
+    funded: u64,
 }
+
+/// Each stream account's deposit: 100 billion USD. Twelve of them still fit the ledger's `i64`.
+pub const STREAM_DEPOSIT: Quote = Quote(100_000_000_000_000_000);
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -201,6 +206,7 @@ impl<'a> Gen<'a> {
             used_ids: vec![Vec::new(); accounts + 1],
             fresh: 0,
             extra_markets: 0,
+            funded: 0,
         }
     }
 
@@ -217,6 +223,12 @@ impl<'a> Gen<'a> {
     }
 
     fn next_command(&mut self, index: usize) -> Command {
+        // Every account is funded first, far beyond what any order here needs, so margin never
+        // binds and the book model (which keeps no accounts) stays exact.
+        if self.funded < self.cfg.accounts {
+            self.funded += 1;
+            return self.cmd(CommandKind::Deposit { account: AccountId(self.funded), amount: STREAM_DEPOSIT });
+        }
         // Time: often the same millisecond, usually a few ms, sometimes a pause.
         let step = match self.rng.random_range(0..100) {
             0..50 => 0,
@@ -405,6 +417,7 @@ impl<'a> Gen<'a> {
             qty: Qty(qty),
             client_id: self.client_id(account),
             stp: self.stp(),
+            reduce_only: false,
         }
     }
 
@@ -419,6 +432,7 @@ impl<'a> Gen<'a> {
             qty: Qty(self.qty(l)),
             client_id: self.client_id(account),
             stp: self.stp(),
+            reduce_only: false,
         }
     }
 
@@ -526,6 +540,7 @@ impl<'a> Gen<'a> {
             qty: Qty(qty),
             client_id: None,
             stp: StpMode::ExpireTaker,
+            reduce_only: false,
         };
         let kind = self.rng.random_range(0..22);
         match kind {

@@ -71,6 +71,8 @@ enum WireKind {
         client_id: Option<String>,
         #[serde(default)]
         stp: Option<WireStp>,
+        #[serde(default)]
+        reduce_only: bool,
     },
     AmendOrder {
         account: u64,
@@ -101,6 +103,19 @@ enum WireKind {
         market: String,
     },
     Tick {},
+    Deposit {
+        account: u64,
+        amount: String,
+    },
+    Withdraw {
+        account: u64,
+        amount: String,
+    },
+    SetLeverage {
+        account: u64,
+        market: String,
+        leverage: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -245,7 +260,7 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
             let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
             CommandKind::SetMark { market: m.id, price: parse_price(m, &price)? }
         }
-        WireKind::PlaceOrder { account, market, side, order_type, price, qty, tif, client_id, stp } => {
+        WireKind::PlaceOrder { account, market, side, order_type, price, qty, tif, client_id, stp, reduce_only } => {
             let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
             let order_type = match (order_type, price, tif) {
                 (WireOrderType::Limit, Some(p), tif) => {
@@ -274,6 +289,7 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
                     WireStp::ExpireMaker => StpMode::ExpireMaker,
                     WireStp::ExpireBoth => StpMode::ExpireBoth,
                 },
+                reduce_only,
             })
         }
         WireKind::AmendOrder { account, market, order_id, client_id, price, qty } => {
@@ -297,6 +313,15 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
         },
         WireKind::MassCancel { market } => CommandKind::MassCancel { market: market_id(engine, &market)? },
         WireKind::Tick {} => CommandKind::Tick,
+        WireKind::Deposit { account, amount } => {
+            CommandKind::Deposit { account: AccountId(account), amount: parse_quote("amount", &amount)? }
+        }
+        WireKind::Withdraw { account, amount } => {
+            CommandKind::Withdraw { account: AccountId(account), amount: parse_quote("amount", &amount)? }
+        }
+        WireKind::SetLeverage { account, market, leverage } => {
+            CommandKind::SetLeverage { account: AccountId(account), market: market_id(engine, &market)?, leverage }
+        }
     })
 }
 

@@ -74,6 +74,7 @@ pub enum WireEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
         stp: &'static str,
+        reduce_only: bool,
     },
     Fill {
         market: String,
@@ -87,6 +88,32 @@ pub enum WireEvent {
         taker_order_id: u64,
         taker_account: u64,
         taker_remaining: String,
+        maker_fee: String,
+        taker_fee: String,
+    },
+    PositionChanged {
+        account: u64,
+        market: String,
+        size: String,
+        cost_basis: String,
+        realized_pnl: String,
+        fee: String,
+        collateral: String,
+    },
+    Deposited {
+        account: u64,
+        amount: String,
+        collateral: String,
+    },
+    Withdrawn {
+        account: u64,
+        amount: String,
+        collateral: String,
+    },
+    LeverageSet {
+        account: u64,
+        market: String,
+        leverage: u32,
     },
     OrderAmended {
         order_id: u64,
@@ -159,6 +186,7 @@ pub fn cancel_reason(r: CancelReason) -> &'static str {
         CancelReason::IocRemainder => "ioc_remainder",
         CancelReason::MarketRemainder => "market_remainder",
         CancelReason::SelfTradePrevention => "self_trade_prevention",
+        CancelReason::ReduceOnly => "reduce_only",
     }
 }
 
@@ -212,7 +240,17 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
         EventKind::MarkPriceSet { market, price } => {
             WireEvent::MarkPrice { market: sym(*market), price: format_price(market_of(engine, *market), *price) }
         }
-        EventKind::OrderAccepted { order_id, account, market, side: s, order_type, qty, client_id, stp: mode } => {
+        EventKind::OrderAccepted {
+            order_id,
+            account,
+            market,
+            side: s,
+            order_type,
+            qty,
+            client_id,
+            stp: mode,
+            reduce_only,
+        } => {
             let m = market_of(engine, *market);
             let (kind, price, t) = match order_type {
                 OrderType::Limit { price, tif: t } => ("limit", Some(format_price(m, *price)), Some(tif(*t))),
@@ -229,6 +267,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
                 qty: format_qty(m, *qty),
                 client_id: client_id.as_ref().map(ToString::to_string),
                 stp: stp(*mode),
+                reduce_only: *reduce_only,
             }
         }
         EventKind::Fill(f) => {
@@ -245,6 +284,8 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
                 taker_order_id: f.taker_order.0,
                 taker_account: f.taker_account.0,
                 taker_remaining: format_qty(m, f.taker_remaining),
+                maker_fee: format_quote(f.maker_fee),
+                taker_fee: format_quote(f.taker_fee),
             }
         }
         EventKind::OrderAmended { order_id, account, market, price, qty, priority } => {
@@ -288,6 +329,31 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
                 filled: format_qty(m, *filled),
                 open: format_qty(m, *open),
             }
+        }
+        EventKind::PositionChanged { account, market, size, cost_basis, realized, fee, collateral } => {
+            let m = market_of(engine, *market);
+            WireEvent::PositionChanged {
+                account: account.0,
+                market: m.spec.symbol.clone(),
+                size: format_qty(m, *size),
+                cost_basis: format_quote(*cost_basis),
+                realized_pnl: format_quote(*realized),
+                fee: format_quote(*fee),
+                collateral: format_quote(*collateral),
+            }
+        }
+        EventKind::Deposited { account, amount, collateral } => WireEvent::Deposited {
+            account: account.0,
+            amount: format_quote(*amount),
+            collateral: format_quote(*collateral),
+        },
+        EventKind::Withdrawn { account, amount, collateral } => WireEvent::Withdrawn {
+            account: account.0,
+            amount: format_quote(*amount),
+            collateral: format_quote(*collateral),
+        },
+        EventKind::LeverageSet { account, market, leverage } => {
+            WireEvent::LeverageSet { account: account.0, market: sym(*market), leverage: *leverage }
         }
         EventKind::Rejected { account, client_id, reason } => WireEvent::Rejected {
             account: account.map(|a| a.0),

@@ -6,12 +6,14 @@
 //! engine's integer units exactly, or refused (a price off the tick is an error, not rounded).
 //!
 //! - [`units`]: decimal text ↔ `Price`, `Qty`, `Quote`, `Rate` for one market;
+//! - [`account`]: the account view (collateral, margin, positions);
 //! - [`command`]: a JSON command line → `Command`, with typed refusals;
 //! - [`event`]: `Event` → JSON, with decimals formatted by the market's tick and lot.
 //! - [`replay`]: a whole script through a fresh engine, events out, state hash last.
 //!
 //! The schema is versioned ([`SCHEMA_VERSION`]) and documented in `docs/REPLAY.md`.
 
+pub mod account;
 pub mod command;
 pub mod event;
 pub mod replay;

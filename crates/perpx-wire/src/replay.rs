@@ -2,8 +2,9 @@
 //!
 //! Each line is decoded and applied; its events are written as JSON lines; a line refused
 //! before the engine (malformed, unknown market, off-tick…) is written as a `rejected` line
-//! naming its line number. After the last line comes one `end` line with the counts and the
-//! final state hash. With `check_invariants`, every engine invariant is checked after every
+//! naming its line number. After the last line come one `account` line per account (collateral,
+//! margin, positions at the final marks) and one `end` line with the counts and the final
+//! state hash. With `check_invariants`, every engine invariant is checked after every
 //! command and the replay stops at the first violation.
 
 use std::io::{BufRead, Write};
@@ -12,6 +13,7 @@ use perpx_core::{Command, CommandKind, Engine, EngineConfig, EventKind, MarketId
 use serde::Serialize;
 
 use crate::SCHEMA_VERSION;
+use crate::account::account_view;
 use crate::command::{Line, decode_line};
 use crate::event::{encode_event, encode_refusal};
 
@@ -85,7 +87,11 @@ fn command_market(cmd: &Command) -> Option<MarketId> {
         CommandKind::PlaceOrder(o) => Some(o.market),
         CommandKind::AmendOrder(a) => Some(a.market),
         CommandKind::CancelAll { market, .. } => *market,
-        CommandKind::CreateMarket(_) | CommandKind::Tick => None,
+        CommandKind::SetLeverage { market, .. } => Some(*market),
+        CommandKind::CreateMarket(_)
+        | CommandKind::Tick
+        | CommandKind::Deposit { .. }
+        | CommandKind::Withdraw { .. } => None,
     }
 }
 
@@ -154,6 +160,13 @@ pub fn replay<R: BufRead, W: Write>(
                 summary.refused_lines += 1;
                 write_json(output, &encode_refusal(&refusal, line_no, &engine))?;
             }
+        }
+    }
+    // The final state of every account, by id, so a script's money can be read off its output.
+    let ids: Vec<_> = engine.accounts().map(|(id, _)| *id).collect();
+    for id in ids {
+        if let Some(view) = account_view(&engine, id) {
+            write_json(output, &view)?;
         }
     }
     summary.seq = engine.seq();

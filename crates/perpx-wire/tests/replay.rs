@@ -16,14 +16,21 @@ fn run(script: &str) -> (Vec<Value>, Result<(), String>) {
 
 const MARKET: &str = r#"{"ts": 1, "type": "create_market", "symbol": "BTC-PERP", "tick_size": "0.1", "lot_size": "0.001", "min_qty": "0.001", "min_notional": "5", "max_leverage": 100, "tiers": [{"max_notional": "1000000", "max_leverage": 100, "maintenance_rate": "0.005", "maintenance_amount": "0"}], "maker_fee": "0", "taker_fee": "0.0005", "order_band": "0.05"}
 {"ts": 2, "type": "set_mark", "market": "BTC-PERP", "price": "100"}
+{"ts": 2, "type": "deposit", "account": 1, "amount": "1000000"}
+{"ts": 2, "type": "deposit", "account": 4, "amount": "1000000"}
+{"ts": 2, "type": "deposit", "account": 7, "amount": "1000000"}
 "#;
+
+/// Output lines of the setup: market, mark, three deposits.
+const SETUP_LINES: usize = 5;
 
 /// Runs `line` after the market setup and returns its output line.
 fn one(line: &str) -> Value {
     let (out, r) = run(&format!("{MARKET}{line}\n"));
     r.unwrap();
-    assert_eq!(out.len(), 4, "{out:?}");
-    out[2].clone()
+    let tail: Vec<&Value> = out[SETUP_LINES..].iter().filter(|v| v["type"] != "account").collect();
+    assert_eq!(tail.len(), 2, "{out:?}");
+    tail[0].clone()
 }
 
 fn assert_refused(line: &str, code: u64, needle: &str) {
@@ -42,7 +49,7 @@ fn decimals_are_read_exactly_and_printed_in_the_market_precision() {
     assert_eq!(v["price"], "99.5");
     assert_eq!(v["qty"], "1.500");
     assert_eq!(v["tif"], "gtc");
-    assert_eq!(v["seq"], 3);
+    assert_eq!(v["seq"], 6);
 }
 
 #[test]
@@ -70,10 +77,11 @@ fn malformed_lines_are_refused_with_their_line_number_and_reach_no_engine() {
         "exactly one",
     );
     let (out, _) = run(&format!("{MARKET}oops\n"));
-    assert_eq!(out[2]["line"], 3);
-    assert!(out[2].get("seq").is_none());
-    assert_eq!(out[3]["refused_lines"], 1);
-    assert_eq!(out[3]["commands"], 2);
+    assert_eq!(out[SETUP_LINES]["line"], 6);
+    assert!(out[SETUP_LINES].get("seq").is_none());
+    let end = out.last().unwrap();
+    assert_eq!(end["refused_lines"], 1);
+    assert_eq!(end["commands"], 5);
 }
 
 #[test]
@@ -107,7 +115,7 @@ fn numbers_off_the_grid_or_too_large_are_refused() {
 #[test]
 fn rejections_by_the_engine_carry_a_sequence_number_and_the_sender() {
     let v = one(r#"{"ts": 3, "type": "cancel_order", "account": 4, "market": "BTC-PERP", "client_id": "nope"}"#);
-    assert_eq!((v["type"].as_str(), v["seq"].as_u64(), v["account"].as_u64()), (Some("rejected"), Some(3), Some(4)));
+    assert_eq!((v["type"].as_str(), v["seq"].as_u64(), v["account"].as_u64()), (Some("rejected"), Some(6), Some(4)));
     assert_eq!(v["reason"], "unknown_order");
     let v = one(r#"{"ts": 1, "type": "tick"}"#);
     assert_eq!(v["code"], 1001);
@@ -121,7 +129,7 @@ fn the_header_is_checked() {
     assert!(r.unwrap_err().contains("before any command"));
     let (out, r) = run(&format!("{{\"schema\": \"perpx.replay\", \"version\": 1}}\n# a comment\n\n{MARKET}"));
     r.unwrap();
-    assert_eq!(out.len(), 3);
+    assert_eq!(out.last().unwrap()["commands"], 5);
 }
 
 #[test]
@@ -166,4 +174,21 @@ fn documented_examples_replay_to_their_golden_output() {
         checked += 1;
     }
     assert!(checked >= 1, "no examples found");
+}
+
+/// The seed's toy trade: 0.1 BTC long at 86,000, mark to 90,000 → unrealised +400.000000.
+#[test]
+fn the_seeds_toy_trade_is_up_exactly_400() {
+    let script = std::fs::read_to_string(examples_dir().join("seed-toy-trade.jsonl")).unwrap();
+    let (out, r) = run(&script);
+    r.unwrap();
+    let account = |id: u64| out.iter().find(|v| v["type"] == "account" && v["account"] == id).unwrap().clone();
+    let long = account(1);
+    assert_eq!(long["positions"][0]["size"], "0.100");
+    assert_eq!(long["positions"][0]["cost_basis"], "8600.000000");
+    assert_eq!(long["positions"][0]["unrealized_pnl"], "400.000000");
+    assert_eq!(long["equity"], "9000.000000");
+    // Profit is not withdrawable until realised; the short's loss mirrors it to the unit.
+    assert_eq!(long["withdrawable"], "0.000000");
+    assert_eq!(account(2)["unrealized_pnl"], "-400.000000");
 }

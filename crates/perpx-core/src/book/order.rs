@@ -62,6 +62,8 @@ pub struct RestingOrder {
     pub post_only: bool,
     /// Its self-trade prevention mode (used again if an amend makes it cross).
     pub stp: StpMode,
+    /// Reduce-only: capped at the position when it fills, reserves no margin.
+    pub reduce_only: bool,
     /// The account's own id for it, if given.
     pub client_id: Option<ClientOrderId>,
     /// When it took its current place in the queue.

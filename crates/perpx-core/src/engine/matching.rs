@@ -6,13 +6,22 @@
 //! mode decides: `ExpireTaker` stops the taker (its rest is cancelled), `ExpireMaker` cancels
 //! that maker and goes on, `ExpireBoth` does both. Fill-or-kill asks [`fillable`] first, which
 //! walks the same path without changing anything.
+//!
+//! Reduce-only orders are capped at fill time at what they can still reduce: a reduce-only
+//! maker with nothing left to reduce is cancelled and skipped; a reduce-only taker stops.
+//!
+//! Every fill is settled at once on both accounts ([`Engine::settle_fill`]): position, cost
+//! basis, realised PnL into collateral, and the maker and taker fees into the fee account.
 
 use super::{ClientOrders, Engine, Out};
-use crate::book::{Book, RestingOrder, Side};
+use crate::book::{RestingOrder, Side};
 use crate::command::StpMode;
 use crate::event::{CancelReason, EventKind, Fill, OrderStatus};
 use crate::ids::{AccountId, MarketId, OrderId};
-use crate::num::{Price, Qty};
+use crate::num::{Price, Qty, Quote};
+use crate::risk::fees::trading_fee;
+use crate::risk::margin::notional;
+use crate::risk::position::apply_fill;
 
 /// The incoming order, as the matcher sees it.
 #[derive(Debug, Clone, Copy)]
@@ -23,22 +32,32 @@ pub(crate) struct Taker {
     /// The worst price it accepts (for a market order, the edge of the order band).
     pub limit: Price,
     pub stp: StpMode,
+    pub reduce_only: bool,
 }
 
 /// What a match left.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Matched {
     /// Size still open on the taker.
     pub remaining: Qty,
     /// Whether self-trade prevention stopped the taker (its rest must be cancelled).
     pub stopped_by_stp: bool,
+    /// Whether a reduce-only taker ran out of position to reduce.
+    pub stopped_by_reduce_only: bool,
+    /// Accounts whose positions changed (the taker's, then makers' in fill order; may repeat).
+    pub traded: Vec<AccountId>,
 }
 
 /// How much of `want` the taker could fill right now, following the matcher's exact path
-/// (including self-trade prevention), without changing the book.
-pub(crate) fn fillable(book: &Book, taker: &Taker, want: Qty) -> Qty {
+/// (self-trade prevention and reduce-only caps included), without changing anything.
+pub(crate) fn fillable(engine: &Engine, market: MarketId, taker: &Taker, want: Qty) -> Qty {
+    let book = &engine.markets[market.index()].book;
+    let want = if taker.reduce_only { want.min(engine.reducible(taker.account, market, taker.side)) } else { want };
+    let maker_side = taker.side.opposite();
+    // What reduce-only makers have already used of their positions on this walk.
+    let mut used: Vec<(AccountId, i64)> = Vec::new();
     let mut got = 0i64;
-    for (price, level) in book.levels(taker.side.opposite()) {
+    for (price, level) in book.levels(maker_side) {
         if !taker.side.crosses(taker.limit, price) {
             break;
         }
@@ -46,10 +65,23 @@ pub(crate) fn fillable(book: &Book, taker: &Taker, want: Qty) -> Qty {
             if o.account == taker.account {
                 match taker.stp {
                     StpMode::ExpireMaker => continue,
-                    StpMode::ExpireTaker | StpMode::ExpireBoth => return Qty(got),
+                    StpMode::ExpireTaker | StpMode::ExpireBoth => return Qty(got.min(want.0)),
                 }
             }
-            got += o.qty.0;
+            let mut q = o.qty.0;
+            if o.reduce_only {
+                let cap = engine.reducible(o.account, market, maker_side).0;
+                let slot = match used.iter().position(|(a, _)| *a == o.account) {
+                    Some(i) => i,
+                    None => {
+                        used.push((o.account, 0));
+                        used.len() - 1
+                    }
+                };
+                q = q.min(cap - used[slot].1).max(0);
+                used[slot].1 += q;
+            }
+            got += q;
             if got >= want.0 {
                 return want;
             }
@@ -69,42 +101,56 @@ impl Engine {
     /// Matches `taker` for `qty` in `market`, emitting fills and self-trade cancels.
     pub(crate) fn match_taker(&mut self, market: MarketId, taker: &Taker, qty: Qty, out: &mut Out<'_>) -> Matched {
         let maker_side = taker.side.opposite();
-        let mut remaining = qty;
-        let mut stopped_by_stp = false;
-        while remaining.is_positive() {
-            let book = &mut self.markets[market.index()].book;
-            let Some(front) = book.front(maker_side) else {
-                break;
-            };
+        let mut m =
+            Matched { remaining: qty, stopped_by_stp: false, stopped_by_reduce_only: false, traded: Vec::new() };
+        while m.remaining.is_positive() {
+            let book = &self.markets[market.index()].book;
+            let Some(front) = book.front(maker_side) else { break };
             if !taker.side.crosses(taker.limit, front.price) {
                 break;
             }
-            if front.account == taker.account {
-                let expire_maker = matches!(taker.stp, StpMode::ExpireMaker | StpMode::ExpireBoth);
-                if expire_maker {
-                    let maker = book.remove(front.id).expect("front order is in the book");
-                    retire(&mut self.client_orders, &maker, OrderStatus::Cancelled(CancelReason::SelfTradePrevention));
-                    out.push(EventKind::OrderCancelled {
-                        order_id: maker.id,
-                        account: maker.account,
-                        market,
-                        qty: maker.qty,
-                        reason: CancelReason::SelfTradePrevention,
-                    });
+            let (front_id, front_account, front_qty, front_reduce_only) =
+                (front.id, front.account, front.qty, front.reduce_only);
+            if front_account == taker.account {
+                if matches!(taker.stp, StpMode::ExpireMaker | StpMode::ExpireBoth) {
+                    self.cancel_resting(market, front_id, CancelReason::SelfTradePrevention, out);
                 }
                 if matches!(taker.stp, StpMode::ExpireTaker | StpMode::ExpireBoth) {
-                    stopped_by_stp = true;
+                    m.stopped_by_stp = true;
                     break;
                 }
                 continue;
             }
-            let q = remaining.min(front.qty);
-            let ff = book.fill_front(maker_side, q);
-            remaining = Qty(remaining.0 - q.0);
+            let mut q = m.remaining.min(front_qty);
+            if taker.reduce_only {
+                let cap = self.reducible(taker.account, market, taker.side);
+                if !cap.is_positive() {
+                    m.stopped_by_reduce_only = true;
+                    break;
+                }
+                q = q.min(cap);
+            }
+            if front_reduce_only {
+                let cap = self.reducible(front_account, market, maker_side);
+                if !cap.is_positive() {
+                    self.cancel_resting(market, front_id, CancelReason::ReduceOnly, out);
+                    continue;
+                }
+                q = q.min(cap);
+            }
+            let ff = self.markets[market.index()].book.fill_front(maker_side, q);
+            m.remaining = Qty(m.remaining.0 - q.0);
             if let Some(done) = &ff.completed {
                 retire(&mut self.client_orders, done, OrderStatus::Filled);
             }
             let trade_id = self.take_trade_id();
+            let (buyer, seller) = match taker.side {
+                Side::Buy => (taker.account, ff.account),
+                Side::Sell => (ff.account, taker.account),
+            };
+            let maker_change = self.settle_fill(market, ff.account, maker_side, ff.price, q, false);
+            let taker_change = self.settle_fill(market, taker.account, taker.side, ff.price, q, true);
+            debug_assert_ne!(buyer, seller, "self-trades are prevented");
             out.push(EventKind::Fill(Fill {
                 market,
                 trade_id,
@@ -116,9 +162,86 @@ impl Engine {
                 maker_remaining: ff.remaining,
                 taker_order: taker.order_id,
                 taker_account: taker.account,
-                taker_remaining: remaining,
+                taker_remaining: m.remaining,
+                maker_fee: maker_change.fee,
+                taker_fee: taker_change.fee,
             }));
+            out.push(maker_change.event(ff.account, market));
+            out.push(taker_change.event(taker.account, market));
+            m.traded.push(ff.account);
+            m.traded.push(taker.account);
         }
-        Matched { remaining, stopped_by_stp }
+        m
+    }
+
+    /// Removes a resting order and tells its owner why.
+    pub(crate) fn cancel_resting(&mut self, market: MarketId, id: OrderId, reason: CancelReason, out: &mut Out<'_>) {
+        let order = self.markets[market.index()].book.remove(id).expect("cancelled order is open");
+        retire(&mut self.client_orders, &order, OrderStatus::Cancelled(reason));
+        out.push(EventKind::OrderCancelled {
+            order_id: order.id,
+            account: order.account,
+            market,
+            qty: order.qty,
+            reason,
+        });
+    }
+
+    /// Settles one side of a fill: the position moves, realised PnL and the fee go through
+    /// collateral, the fee to the fee account.
+    ///
+    /// # Panics
+    /// On arithmetic overflow: order sizes and notionals are validated, so an overflow here means
+    /// a position beyond anything margin allows — an engine bug.
+    fn settle_fill(
+        &mut self,
+        market: MarketId,
+        account: AccountId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+        taker: bool,
+    ) -> PositionChange {
+        let m = &self.markets[market.index()];
+        let q = m.quote_per_tick_lot;
+        let rate = if taker { m.spec.taker_fee } else { m.spec.maker_fee };
+        let fee = notional(q, qty, price).and_then(|n| trading_fee(n, rate)).expect("validated notional");
+        let acct = self.accounts.get_mut(&account).expect("orders belong to existing accounts");
+        let pos = acct.positions.entry(market).or_default();
+        let signed = Qty(qty.0 * side.sign());
+        let eff = apply_fill(pos.size, pos.cost_basis, signed, price, q).expect("position within numeric range");
+        pos.size = eff.size;
+        pos.cost_basis = eff.cost_basis;
+        pos.realized_pnl = pos.realized_pnl.checked_add(eff.realized).expect("realised PnL in range");
+        pos.fees_paid = pos.fees_paid.checked_add(fee).expect("fees in range");
+        let (size, cost_basis) = (pos.size, pos.cost_basis);
+        acct.collateral =
+            acct.collateral.checked_add(eff.realized).and_then(|c| c.checked_sub(fee)).expect("collateral in range");
+        self.ledger.fee_account = self.ledger.fee_account.checked_add(fee).expect("fee account in range");
+        PositionChange { size, cost_basis, realized: eff.realized, fee, collateral: acct.collateral }
+    }
+}
+
+/// One side's settlement of a fill, for its event.
+#[derive(Debug, Clone, Copy)]
+struct PositionChange {
+    size: Qty,
+    cost_basis: Quote,
+    realized: Quote,
+    fee: Quote,
+    collateral: Quote,
+}
+
+impl PositionChange {
+    fn event(self, account: AccountId, market: MarketId) -> EventKind {
+        EventKind::PositionChanged {
+            account,
+            market,
+            size: self.size,
+            cost_basis: self.cost_basis,
+            realized: self.realized,
+            fee: self.fee,
+            collateral: self.collateral,
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! Inside one command the steps run in the order of `docs/ENGINE.md` ("order of operations"):
 //! advance time, apply the command; later issues add stops, liquidation and ADL after it.
 
+mod accounts;
 mod client_orders;
 mod hash;
 mod invariants;
@@ -15,14 +16,16 @@ mod orders;
 #[cfg(test)]
 mod tests;
 
+pub use accounts::MarginSummary;
 pub use client_orders::{ClientOrderEntry, ClientOrders};
 pub use hash::{StateHash, StateHasher};
 
 use std::collections::BTreeMap;
 
+use crate::account::{Account, Ledger};
 use crate::command::{Command, CommandKind, StpMode};
 use crate::event::{CancelReason, Event, EventKind, OrderStatus};
-use crate::ids::{MarketId, OrderId, TradeId};
+use crate::ids::{AccountId, MarketId, OrderId, TradeId};
 use crate::market::{Market, MarketSpec};
 use crate::num::{Price, Timestamp};
 use crate::reject::RejectReason;
@@ -55,6 +58,8 @@ pub struct Engine {
     next_order_id: u64,
     next_trade_id: u64,
     client_orders: ClientOrders,
+    accounts: BTreeMap<AccountId, Account>,
+    ledger: Ledger,
 }
 
 /// Collects the events of one command, stamping each with its sequence number and time.
@@ -90,6 +95,8 @@ impl Engine {
             next_order_id: 1,
             next_trade_id: 1,
             client_orders: ClientOrders::default(),
+            accounts: BTreeMap::new(),
+            ledger: Ledger::default(),
         }
     }
 
@@ -120,7 +127,11 @@ impl Engine {
         let (account, client_id) = match &cmd.kind {
             CommandKind::PlaceOrder(o) => (Some(o.account), o.client_id.clone()),
             CommandKind::AmendOrder(a) => (Some(a.account), None),
-            CommandKind::CancelOrder { account, .. } | CommandKind::CancelAll { account, .. } => (Some(*account), None),
+            CommandKind::CancelOrder { account, .. }
+            | CommandKind::CancelAll { account, .. }
+            | CommandKind::Deposit { account, .. }
+            | CommandKind::Withdraw { account, .. }
+            | CommandKind::SetLeverage { account, .. } => (Some(*account), None),
             _ => (None, None),
         };
         if let Err(reason) = self.dispatch(&cmd.kind, &mut out) {
@@ -138,6 +149,11 @@ impl Engine {
             CommandKind::CancelAll { account, market } => self.cancel_all(*account, *market, out),
             CommandKind::MassCancel { market } => self.mass_cancel(*market, out),
             CommandKind::Tick => Ok(()),
+            CommandKind::Deposit { account, amount } => self.deposit(*account, *amount, out),
+            CommandKind::Withdraw { account, amount } => self.withdraw(*account, *amount, out),
+            CommandKind::SetLeverage { account, market, leverage } => {
+                self.set_leverage(*account, *market, *leverage, out)
+            }
         }
     }
 
@@ -226,6 +242,12 @@ impl Engine {
         &self.client_orders
     }
 
+    /// The venue's ledger: deposits, withdrawals, fees and funds.
+    #[must_use]
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
     /// The canonical state hash (everything but the sequence number; see [`hash`](self::hash)).
     #[must_use]
     pub fn state_hash(&self) -> StateHash {
@@ -237,6 +259,19 @@ impl Engine {
             m.hash_into(&mut h);
         }
         self.client_orders.hash_into(&mut h);
+        h.u64(self.accounts.len() as u64);
+        for (id, a) in &self.accounts {
+            h.u64(id.0).i64(a.collateral.0).u64(a.positions.len() as u64);
+            for (m, p) in &a.positions {
+                h.u64(u64::from(m.0)).i64(p.size.0).i64(p.cost_basis.0).i64(p.realized_pnl.0).i64(p.fees_paid.0);
+            }
+            h.u64(a.leverage.len() as u64);
+            for (m, l) in &a.leverage {
+                h.u64(u64::from(m.0)).u64(u64::from(*l));
+            }
+        }
+        let l = &self.ledger;
+        h.i64(l.deposits.0).i64(l.withdrawals.0).i64(l.fee_account.0).i64(l.insurance_fund.0).i64(l.venue_capital.0);
         h.finish()
     }
 }
@@ -258,6 +293,7 @@ pub(crate) fn cancel_reason_tag(reason: CancelReason) -> u8 {
         CancelReason::IocRemainder => 3,
         CancelReason::MarketRemainder => 4,
         CancelReason::SelfTradePrevention => 5,
+        CancelReason::ReduceOnly => 6,
     }
 }
 

@@ -3,6 +3,7 @@
 //! Every check runs before anything changes, so a rejection leaves the state as it was. The
 //! rules, in the order they are checked, are in `docs/ENGINE.md` ("Placing an order").
 
+use super::accounts::ExtraOrder;
 use super::matching::{Taker, fillable, retire};
 use super::{ClientOrderEntry, Engine, Out};
 use crate::book::{RestingOrder, Side};
@@ -10,8 +11,36 @@ use crate::command::{Amend, NewOrder, OrderRef, OrderType, TimeInForce};
 use crate::event::{CancelReason, EventKind, OrderStatus, QueuePriority};
 use crate::ids::{AccountId, MarketId, OrderId};
 use crate::market::Market;
-use crate::num::{Price, Qty};
+use crate::num::{ArithmeticError, Price, Qty, Quote};
 use crate::reject::RejectReason;
+use crate::risk::margin::order_loss;
+
+/// What a market order would take now (size and immediate loss against mark), walking the
+/// opposite side up to the band edge: the margin check of a market order counts what it can
+/// fill, since the rest is cancelled, not rested.
+fn market_order_reach(
+    m: &Market,
+    side: Side,
+    limit: Price,
+    qty: Qty,
+    mark: Price,
+) -> (Qty, Result<Quote, ArithmeticError>) {
+    let mut left = qty.0;
+    let mut loss = Quote::ZERO;
+    for (price, level) in m.book.levels(side.opposite()) {
+        if left == 0 || !side.crosses(limit, price) {
+            break;
+        }
+        let q = left.min(level.total.0);
+        left -= q;
+        match order_loss(m.quote_per_tick_lot, side == Side::Buy, price, Qty(q), mark).and_then(|l| loss.checked_add(l))
+        {
+            Ok(l) => loss = l,
+            Err(e) => return (qty, Err(e)),
+        }
+    }
+    (Qty(qty.0 - left), Ok(loss))
+}
 
 fn check_qty(m: &Market, qty: Qty) -> Result<(), RejectReason> {
     if !qty.is_positive() {
@@ -63,6 +92,7 @@ impl Engine {
     /// Places an order: checks, then accepts, matches and rests or cancels the rest.
     pub(crate) fn place(&mut self, o: &NewOrder, out: &mut Out<'_>) -> Result<(), RejectReason> {
         let m = self.market_ref(o.market)?;
+        self.account_ref(o.account)?;
         if let Some(cid) = &o.client_id {
             if let Some(e) = self.client_orders.get(o.account, cid) {
                 let (status, filled, open) = self.client_order_status(e);
@@ -108,8 +138,14 @@ impl Engine {
             }
             check_level_room(m, o.side, limit)?;
         }
-        let taker =
-            Taker { order_id: OrderId(self.next_order_id), account: o.account, side: o.side, limit, stp: o.stp };
+        let taker = Taker {
+            order_id: OrderId(self.next_order_id),
+            account: o.account,
+            side: o.side,
+            limit,
+            stp: o.stp,
+            reduce_only: o.reduce_only,
+        };
         match tif {
             Some(TimeInForce::PostOnly) => {
                 if let Some(best) = m.book.best_price(o.side.opposite()) {
@@ -119,12 +155,26 @@ impl Engine {
                 }
             }
             Some(TimeInForce::Fok) => {
-                let available = fillable(&m.book, &taker, o.qty);
+                let available = fillable(self, o.market, &taker, o.qty);
                 if available < o.qty {
                     return Err(RejectReason::FokCannotFill { qty: o.qty, available });
                 }
             }
             _ => {}
+        }
+        // Margin: a reduce-only order needs a position to reduce and reserves nothing; any
+        // other order must fit its tier and either not raise the IM requirement or be covered.
+        if o.reduce_only {
+            if !self.reducible(o.account, o.market, o.side).is_positive() {
+                return Err(RejectReason::ReduceOnlyWouldIncrease);
+            }
+        } else {
+            let (qty, loss) = match tif {
+                Some(_) => (o.qty, order_loss(m.quote_per_tick_lot, o.side == Side::Buy, limit, o.qty, mark)),
+                None => market_order_reach(m, o.side, limit, o.qty, mark),
+            };
+            let loss = loss.map_err(|_| RejectReason::NotionalOverflow)?;
+            self.check_order_margin(o.account, m, mark, ExtraOrder { market: o.market, side: o.side, qty, loss })?;
         }
 
         // Accepted: nothing below can fail.
@@ -143,6 +193,7 @@ impl Engine {
             qty: o.qty,
             client_id: o.client_id.clone(),
             stp: o.stp,
+            reduce_only: o.reduce_only,
         });
         let matched = self.match_taker(o.market, &taker, o.qty, out);
         let filled = Qty(o.qty.0 - matched.remaining.0);
@@ -155,11 +206,14 @@ impl Engine {
             filled,
             post_only: tif == Some(TimeInForce::PostOnly),
             stp: o.stp,
+            reduce_only: o.reduce_only,
             client_id: o.client_id.clone(),
             queued_at: self.now,
         };
         let rest_reason = if matched.stopped_by_stp {
             Some(CancelReason::SelfTradePrevention)
+        } else if matched.stopped_by_reduce_only {
+            Some(CancelReason::ReduceOnly)
         } else {
             match tif {
                 Some(TimeInForce::Gtc | TimeInForce::PostOnly) => None,
@@ -176,7 +230,33 @@ impl Engine {
             }
         };
         self.finish_taker(o.market, &mut order, rest_reason, out);
+        self.cancel_stale_reduce_only(o.market, &matched.traded, out);
         Ok(())
+    }
+
+    /// Cancels the reduce-only orders of `accounts` in `market` that have nothing left to reduce
+    /// (their position closed, or flipped to the order's side).
+    fn cancel_stale_reduce_only(&mut self, market: MarketId, accounts: &[AccountId], out: &mut Out<'_>) {
+        let mut seen: Vec<AccountId> = Vec::with_capacity(accounts.len());
+        for a in accounts {
+            if seen.contains(a) {
+                continue;
+            }
+            seen.push(*a);
+            let book = &self.markets[market.index()].book;
+            let mut stale: Vec<OrderId> = book
+                .orders_of(*a)
+                .iter()
+                .filter(|id| {
+                    book.get(**id).is_some_and(|o| o.reduce_only && !self.reducible(*a, market, o.side).is_positive())
+                })
+                .copied()
+                .collect();
+            stale.sort_unstable();
+            for id in stale {
+                self.cancel_resting(market, id, CancelReason::ReduceOnly, out);
+            }
+        }
     }
 
     /// After matching: rest the open rest, or cancel it with `reason`, or record the fill.
@@ -270,14 +350,22 @@ impl Engine {
         if crosses {
             let mut order = book.remove(id).expect("resolved order is open");
             out.push(amended(QueuePriority::Lost));
-            let taker = Taker { order_id: id, account: a.account, side, limit: price, stp };
+            let taker =
+                Taker { order_id: id, account: a.account, side, limit: price, stp, reduce_only: order.reduce_only };
             let matched = self.match_taker(a.market, &taker, qty, out);
             order.filled = Qty(order.filled.0 + qty.0 - matched.remaining.0);
             order.price = price;
             order.qty = matched.remaining;
             order.queued_at = now;
-            let reason = matched.stopped_by_stp.then_some(CancelReason::SelfTradePrevention);
+            let reason = if matched.stopped_by_stp {
+                Some(CancelReason::SelfTradePrevention)
+            } else if matched.stopped_by_reduce_only {
+                Some(CancelReason::ReduceOnly)
+            } else {
+                None
+            };
             self.finish_taker(a.market, &mut order, reason, out);
+            self.cancel_stale_reduce_only(a.market, &matched.traded, out);
         } else if price == old_price && qty < old_qty {
             book.reduce_qty(id, qty);
             out.push(amended(QueuePriority::Kept));
@@ -290,15 +378,7 @@ impl Engine {
 
     fn cancel_ids(&mut self, market: MarketId, ids: &[OrderId], reason: CancelReason, out: &mut Out<'_>) {
         for id in ids {
-            let order = self.markets[market.index()].book.remove(*id).expect("cancelled order is open");
-            retire(&mut self.client_orders, &order, OrderStatus::Cancelled(reason));
-            out.push(EventKind::OrderCancelled {
-                order_id: order.id,
-                account: order.account,
-                market,
-                qty: order.qty,
-                reason,
-            });
+            self.cancel_resting(market, *id, reason, out);
         }
     }
 

@@ -58,6 +58,9 @@ impl Venue {
         let mut v = Self { engine: Engine::new(config), ts: 1_000 };
         v.ok(CommandKind::CreateMarket(spec()));
         v.ok(CommandKind::SetMark { market: M, price: Price(100) });
+        for account in [A, B, C] {
+            v.ok(CommandKind::Deposit { account, amount: Quote(1_000_000 * 1_000_000) });
+        }
         v
     }
 
@@ -96,7 +99,16 @@ impl Venue {
 }
 
 fn order(account: AccountId, side: Side, order_type: OrderType, qty: i64) -> NewOrder {
-    NewOrder { account, market: M, side, order_type, qty: Qty(qty), client_id: None, stp: StpMode::ExpireTaker }
+    NewOrder {
+        account,
+        market: M,
+        side,
+        order_type,
+        qty: Qty(qty),
+        client_id: None,
+        stp: StpMode::ExpireTaker,
+        reduce_only: false,
+    }
 }
 
 fn limit(account: AccountId, side: Side, price: i64, qty: i64, tif: TimeInForce) -> CommandKind {

@@ -77,7 +77,7 @@ impl Market {
                 h.i64(price.0).i64(level.total.0).u64(u64::from(level.count));
                 for o in self.book.level_orders(level) {
                     h.u64(o.id.0).u64(o.account.0).i64(o.qty.0).i64(o.filled.0);
-                    h.tag(u8::from(o.post_only)).tag(stp_tag(o.stp)).i64(o.queued_at.0);
+                    h.tag(u8::from(o.post_only)).tag(u8::from(o.reduce_only)).tag(stp_tag(o.stp)).i64(o.queued_at.0);
                     match &o.client_id {
                         None => h.tag(0),
                         Some(c) => h.tag(1).str(c.as_str()),

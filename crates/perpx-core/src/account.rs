@@ -1,0 +1,67 @@
+//! Accounts: collateral, positions and per-market leverage.
+//!
+//! Collateral is held in the settlement stablecoin (custody is outside perpx: deposits and
+//! withdrawals are admin commands). Positions are one-way per market: a signed size and an exact
+//! signed cost basis (see [`crate::risk::position`]).
+
+use std::collections::BTreeMap;
+
+use crate::ids::MarketId;
+use crate::num::{Qty, Quote};
+
+/// A position in one market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    /// Signed size in lots (long > 0).
+    pub size: Qty,
+    /// Signed cost basis in micro-units (Σ price × size of the open part).
+    pub cost_basis: Quote,
+    /// PnL realised in this market since the account first traded it.
+    pub realized_pnl: Quote,
+    /// Trading fees paid in this market (negative if rebates exceeded fees).
+    pub fees_paid: Quote,
+}
+
+/// An account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Account {
+    /// Collateral in micro-units. May go negative only through losses; the liquidation
+    /// pipeline (a later issue) is what brings it back.
+    pub collateral: Quote,
+    /// Positions by market; a market is listed once the account has traded it.
+    pub positions: BTreeMap<MarketId, Position>,
+    /// Leverage chosen per market; markets not listed use the market's default.
+    pub leverage: BTreeMap<MarketId, u32>,
+}
+
+impl Account {
+    /// The position in `market` (flat if never traded).
+    #[must_use]
+    pub fn position(&self, market: MarketId) -> Position {
+        self.positions.get(&market).copied().unwrap_or_default()
+    }
+}
+
+/// Money that entered or left the venue, and where fees went: the other side of the
+/// conservation equation `Σ collateral − Σ cost basis + fee account + insurance funds =
+/// deposits − withdrawals + venue capital`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ledger {
+    /// Σ deposits.
+    pub deposits: Quote,
+    /// Σ withdrawals.
+    pub withdrawals: Quote,
+    /// Trading fees collected, net of maker rebates.
+    pub fee_account: Quote,
+    /// Insurance funds (filled by the liquidation issue).
+    pub insurance_fund: Quote,
+    /// Capital the venue injected.
+    pub venue_capital: Quote,
+}
+
+/// The default leverage of a market for accounts that never set one: 20x, or the market's
+/// maximum if lower (Binance's default).
+#[must_use]
+pub fn default_leverage(max_leverage: u32) -> u32 {
+    max_leverage.min(20)
+}

@@ -1,0 +1,267 @@
+//! Collateral, leverage and margin: the account side of the engine.
+//!
+//! Margin is computed on demand from positions, open orders and marks, so it can never drift
+//! from them: equity `= collateral + Σ unrealised PnL at mark`; the IM requirement is the sum
+//! over markets of [`im_requirement`]; maintenance is the sum of [`maintenance_margin`] of each
+//! position's notional. An order is accepted if it does not raise the IM requirement, or if
+//! equity covers the requirement after it.
+
+use super::{Engine, Out};
+use crate::account::{Account, default_leverage};
+use crate::book::Side;
+use crate::event::EventKind;
+use crate::ids::{AccountId, MarketId};
+use crate::market::{Market, tier_for_notional};
+use crate::num::{Price, Qty, Quote};
+use crate::reject::RejectReason;
+use crate::risk::margin::{Exposure, im_requirement, maintenance_margin, notional, order_loss};
+use crate::risk::position::unrealized_pnl;
+
+/// An account's margin figures at current marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MarginSummary {
+    /// Collateral.
+    pub collateral: Quote,
+    /// Σ unrealised PnL at mark.
+    pub unrealized_pnl: Quote,
+    /// `collateral + unrealised PnL`.
+    pub equity: Quote,
+    /// Initial margin of positions and open orders.
+    pub initial_margin: Quote,
+    /// Maintenance margin of positions.
+    pub maintenance_margin: Quote,
+}
+
+impl MarginSummary {
+    /// What may be withdrawn: `equity − IM − unrealised profit` (profit is not withdrawable
+    /// until realised), never negative.
+    #[must_use]
+    pub fn withdrawable(&self) -> Quote {
+        let profit = self.unrealized_pnl.0.max(0);
+        Quote((self.equity.0 - self.initial_margin.0 - profit).max(0))
+    }
+}
+
+/// A hypothetical order added to an account's exposure for a margin check.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExtraOrder {
+    pub market: MarketId,
+    pub side: Side,
+    pub qty: Qty,
+    pub loss: Quote,
+}
+
+fn overflow(_: crate::num::ArithmeticError) -> RejectReason {
+    RejectReason::BalanceOverflow
+}
+
+impl Engine {
+    /// An account by id.
+    #[must_use]
+    pub fn account(&self, id: AccountId) -> Option<&Account> {
+        self.accounts.get(&id)
+    }
+
+    /// All accounts, by id.
+    pub fn accounts(&self) -> impl Iterator<Item = (&AccountId, &Account)> {
+        self.accounts.iter()
+    }
+
+    pub(crate) fn account_ref(&self, id: AccountId) -> Result<&Account, RejectReason> {
+        self.accounts.get(&id).ok_or(RejectReason::UnknownAccount(id.0))
+    }
+
+    /// The leverage `account` uses in `market`.
+    #[must_use]
+    pub fn leverage_of(&self, account: &Account, market: &Market) -> u32 {
+        account.leverage.get(&market.id).copied().unwrap_or_else(|| default_leverage(market.spec.max_leverage))
+    }
+
+    /// The account's exposure in a market: its position and its open non-reduce-only orders.
+    pub(crate) fn exposure(
+        &self,
+        id: AccountId,
+        account: &Account,
+        m: &Market,
+        mark: Price,
+    ) -> Result<Exposure, RejectReason> {
+        let mut e = Exposure { position: account.position(m.id).size, ..Exposure::default() };
+        for oid in m.book.orders_of(id) {
+            let o = m.book.get(*oid).expect("listed order is open");
+            if o.reduce_only {
+                continue;
+            }
+            match o.side {
+                Side::Buy => e.open_buys = e.open_buys.checked_add(o.qty).map_err(overflow)?,
+                Side::Sell => e.open_sells = e.open_sells.checked_add(o.qty).map_err(overflow)?,
+            }
+            let loss = order_loss(m.quote_per_tick_lot, o.side == Side::Buy, o.price, o.qty, mark).map_err(overflow)?;
+            e.order_loss = e.order_loss.checked_add(loss).map_err(overflow)?;
+        }
+        Ok(e)
+    }
+
+    /// Margin figures of an account, optionally with a hypothetical extra order.
+    pub(crate) fn margin_with(&self, id: AccountId, extra: Option<ExtraOrder>) -> Result<MarginSummary, RejectReason> {
+        let account = self.account_ref(id)?;
+        let mut s = MarginSummary { collateral: account.collateral, ..MarginSummary::default() };
+        for m in &self.markets {
+            let has_position = account.position(m.id).size != Qty::ZERO;
+            let extra_here = extra.filter(|x| x.market == m.id);
+            if !has_position && extra_here.is_none() && m.book.orders_of(id).is_empty() {
+                continue;
+            }
+            let Some(mark) = m.mark else { continue };
+            let mut e = self.exposure(id, account, m, mark)?;
+            if let Some(x) = extra_here {
+                match x.side {
+                    Side::Buy => e.open_buys = e.open_buys.checked_add(x.qty).map_err(overflow)?,
+                    Side::Sell => e.open_sells = e.open_sells.checked_add(x.qty).map_err(overflow)?,
+                }
+                e.order_loss = e.order_loss.checked_add(x.loss).map_err(overflow)?;
+            }
+            let q = m.quote_per_tick_lot;
+            let leverage = self.leverage_of(account, m);
+            let p = account.position(m.id);
+            let upnl = unrealized_pnl(p.size, p.cost_basis, mark, q).map_err(overflow)?;
+            s.unrealized_pnl = s.unrealized_pnl.checked_add(upnl).map_err(overflow)?;
+            let im = im_requirement(q, mark, leverage, &e).map_err(overflow)?;
+            s.initial_margin = s.initial_margin.checked_add(im).map_err(overflow)?;
+            let n = notional(q, p.size, mark).map_err(overflow)?;
+            let mm = maintenance_margin(&m.spec.tiers, n).map_err(overflow)?;
+            s.maintenance_margin = s.maintenance_margin.checked_add(mm).map_err(overflow)?;
+        }
+        s.equity = s.collateral.checked_add(s.unrealized_pnl).map_err(overflow)?;
+        Ok(s)
+    }
+
+    /// Margin figures of an account at current marks.
+    ///
+    /// # Errors
+    /// [`RejectReason::UnknownAccount`], or [`RejectReason::BalanceOverflow`] for figures
+    /// beyond the engine's numbers.
+    pub fn margin(&self, id: AccountId) -> Result<MarginSummary, RejectReason> {
+        self.margin_with(id, None)
+    }
+
+    /// The largest position notional an exposure can reach (all buys or all sells filling).
+    fn worst_notional(m: &Market, mark: Price, e: &Exposure) -> Result<Quote, RejectReason> {
+        let long = e.position.checked_add(e.open_buys).map_err(overflow)?;
+        let short = e.position.checked_sub(e.open_sells).map_err(overflow)?;
+        let q = m.quote_per_tick_lot;
+        Ok(notional(q, long, mark).map_err(overflow)?.max(notional(q, short, mark).map_err(overflow)?))
+    }
+
+    /// Checks that the tier of the worst notional reachable allows `leverage`.
+    pub(crate) fn check_tier(m: &Market, mark: Price, e: &Exposure, leverage: u32) -> Result<(), RejectReason> {
+        let worst = Self::worst_notional(m, mark, e)?;
+        let max = tier_for_notional(&m.spec.tiers, worst).max_leverage;
+        if leverage > max {
+            return Err(RejectReason::LeverageAboveTier { leverage, max });
+        }
+        Ok(())
+    }
+
+    /// The margin check of a new order: tier, then "does not raise IM, or equity covers it".
+    pub(crate) fn check_order_margin(
+        &self,
+        id: AccountId,
+        m: &Market,
+        mark: Price,
+        extra: ExtraOrder,
+    ) -> Result<(), RejectReason> {
+        let account = self.account_ref(id)?;
+        let mut e = self.exposure(id, account, m, mark)?;
+        match extra.side {
+            Side::Buy => e.open_buys = e.open_buys.checked_add(extra.qty).map_err(overflow)?,
+            Side::Sell => e.open_sells = e.open_sells.checked_add(extra.qty).map_err(overflow)?,
+        }
+        Self::check_tier(m, mark, &e, self.leverage_of(account, m))?;
+        let before = self.margin_with(id, None)?;
+        let after = self.margin_with(id, Some(extra))?;
+        if after.initial_margin > before.initial_margin && after.equity < after.initial_margin {
+            return Err(RejectReason::InsufficientMargin { required: after.initial_margin, available: after.equity });
+        }
+        Ok(())
+    }
+
+    /// How much an order on `side` may still reduce of the account's position (0 if the position
+    /// is flat or on the same side).
+    pub(crate) fn reducible(&self, id: AccountId, market: MarketId, side: Side) -> Qty {
+        let size = self.accounts.get(&id).map_or(Qty::ZERO, |a| a.position(market).size);
+        match side {
+            Side::Buy if size.is_negative() => Qty(-size.0),
+            Side::Sell if size.is_positive() => size,
+            _ => Qty::ZERO,
+        }
+    }
+
+    pub(crate) fn deposit(&mut self, id: AccountId, amount: Quote, out: &mut Out<'_>) -> Result<(), RejectReason> {
+        if !amount.is_positive() {
+            return Err(RejectReason::NonPositiveAmount(amount));
+        }
+        let current = self.accounts.get(&id).map_or(Quote::ZERO, |a| a.collateral);
+        let collateral = current.checked_add(amount).map_err(overflow)?;
+        let deposits = self.ledger.deposits.checked_add(amount).map_err(overflow)?;
+        self.accounts.entry(id).or_default().collateral = collateral;
+        self.ledger.deposits = deposits;
+        out.push(EventKind::Deposited { account: id, amount, collateral });
+        Ok(())
+    }
+
+    pub(crate) fn withdraw(&mut self, id: AccountId, amount: Quote, out: &mut Out<'_>) -> Result<(), RejectReason> {
+        if !amount.is_positive() {
+            return Err(RejectReason::NonPositiveAmount(amount));
+        }
+        let available = self.margin(id)?.withdrawable();
+        if amount > available {
+            return Err(RejectReason::WithdrawalAboveAvailable { requested: amount, available });
+        }
+        let withdrawals = self.ledger.withdrawals.checked_add(amount).map_err(overflow)?;
+        let account = self.accounts.get_mut(&id).expect("checked above");
+        account.collateral = Quote(account.collateral.0 - amount.0);
+        self.ledger.withdrawals = withdrawals;
+        out.push(EventKind::Withdrawn { account: id, amount, collateral: account.collateral });
+        Ok(())
+    }
+
+    pub(crate) fn set_leverage(
+        &mut self,
+        id: AccountId,
+        market: MarketId,
+        leverage: u32,
+        out: &mut Out<'_>,
+    ) -> Result<(), RejectReason> {
+        let m = self.markets.get(market.index()).ok_or_else(|| RejectReason::UnknownMarket(market.to_string()))?;
+        let account = self.account_ref(id)?;
+        let max = m.spec.max_leverage;
+        if leverage == 0 || leverage > max {
+            return Err(RejectReason::InvalidLeverage { leverage, max });
+        }
+        if let Some(mark) = m.mark {
+            let e = self.exposure(id, account, m, mark)?;
+            Self::check_tier(m, mark, &e, leverage)?;
+        }
+        let before = self.margin(id)?;
+        let previous = self.accounts.get_mut(&id).expect("checked").leverage.insert(market, leverage);
+        let after = self.margin(id);
+        let refused = match &after {
+            Err(r) => Some(r.clone()),
+            Ok(a) if a.initial_margin > before.initial_margin && a.equity < a.initial_margin => {
+                Some(RejectReason::InsufficientMargin { required: a.initial_margin, available: a.equity })
+            }
+            Ok(_) => None,
+        };
+        if let Some(reason) = refused {
+            // Restore: a rejection changes nothing.
+            let lev = &mut self.accounts.get_mut(&id).expect("checked").leverage;
+            match previous {
+                Some(p) => lev.insert(market, p),
+                None => lev.remove(&market),
+            };
+            return Err(reason);
+        }
+        out.push(EventKind::LeverageSet { account: id, market, leverage });
+        Ok(())
+    }
+}

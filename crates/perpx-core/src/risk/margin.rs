@@ -1,0 +1,153 @@
+//! Margin: what an account must hold for its positions and orders.
+//!
+//! - Notional `N = |size| × price × quote_per_tick_lot` (exact).
+//! - Initial margin `IM = ⌈N / leverage⌉` (rounded up: the account holds the last unit).
+//! - Maintenance margin `MM = max(0, ⌈N × mmr⌉ − amount)` with the tier of `N`, continuous
+//!   across tier edges by construction of the amounts.
+//! - Per market, the IM requirement of a position with open orders is
+//!   `max(IM(|pos|), IM(|pos + Σbuys|), IM(|pos − Σsells|)) + order loss`: the worse of the two
+//!   sides filling, not both summed (a market maker quoting both sides can't be long *and*
+//!   short after fills), plus the immediate loss of each order's price against mark (a buy above
+//!   mark or a sell below it loses the difference the moment it fills). The reserve of the
+//!   orders alone is that minus `IM(|pos|)`. Reduce-only orders reserve nothing.
+
+use crate::market::{MarginTier, tier_for_notional};
+use crate::num::{ArithmeticError, Price, Qty, Quote, Rate, mul_div_ceil, narrow};
+
+/// `|size| × price × quote_per_tick_lot` in micro-units, exactly.
+///
+/// # Errors
+/// [`ArithmeticError::Overflow`] if it does not fit an `i64`.
+pub fn notional(quote_per_tick_lot: i64, size: Qty, price: Price) -> Result<Quote, ArithmeticError> {
+    let v = i128::from(size.0).abs() * i128::from(price.0) * i128::from(quote_per_tick_lot);
+    narrow(v).map(Quote)
+}
+
+/// `⌈N / leverage⌉`, rounded up so the requirement is never understated.
+///
+/// # Panics
+/// If `leverage` is zero (leverage is validated to be ≥ 1).
+#[must_use]
+pub fn initial_margin(notional: Quote, leverage: u32) -> Quote {
+    assert!(leverage > 0, "leverage is at least 1");
+    let l = i64::from(leverage);
+    Quote(notional.0.div_euclid(l) + i64::from(notional.0.rem_euclid(l) != 0))
+}
+
+/// `max(0, ⌈N × mmr⌉ − amount)` with the tier holding `N`.
+///
+/// # Errors
+/// [`ArithmeticError::Overflow`] for notionals beyond any validated market.
+pub fn maintenance_margin(tiers: &[MarginTier], notional: Quote) -> Result<Quote, ArithmeticError> {
+    let t = tier_for_notional(tiers, notional);
+    let raw = narrow(mul_div_ceil(i128::from(notional.0), i128::from(t.maintenance_rate.0), Rate::SCALE)?)?;
+    Ok(Quote((raw - t.maintenance_amount.0).max(0)))
+}
+
+/// An account's exposure in one market: its position and its open (non-reduce-only) orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Exposure {
+    /// Signed position size.
+    pub position: Qty,
+    /// Σ open size of buy orders.
+    pub open_buys: Qty,
+    /// Σ open size of sell orders.
+    pub open_sells: Qty,
+    /// Σ immediate loss of the orders against mark: `(price − mark) × qty` for buys above
+    /// mark, `(mark − price) × qty` for sells below it, in micro-units.
+    pub order_loss: Quote,
+}
+
+/// The IM requirement of one market's exposure at `mark` and `leverage`:
+/// `max(IM(|pos|), IM(|pos + buys|), IM(|pos − sells|)) + order_loss`.
+///
+/// # Errors
+/// [`ArithmeticError::Overflow`] if a notional does not fit.
+pub fn im_requirement(
+    quote_per_tick_lot: i64,
+    mark: Price,
+    leverage: u32,
+    e: &Exposure,
+) -> Result<Quote, ArithmeticError> {
+    let im = |size: Qty| notional(quote_per_tick_lot, size, mark).map(|n| initial_margin(n, leverage));
+    let long = e.position.checked_add(e.open_buys)?;
+    let short = e.position.checked_sub(e.open_sells)?;
+    let worst = im(e.position)?.max(im(long)?).max(im(short)?);
+    worst.checked_add(e.order_loss)
+}
+
+/// The immediate loss of an order of `qty` at `price` against `mark`: what it gives up the
+/// moment it fills, never negative.
+///
+/// # Errors
+/// [`ArithmeticError::Overflow`] if it does not fit.
+pub fn order_loss(
+    quote_per_tick_lot: i64,
+    buy: bool,
+    price: Price,
+    qty: Qty,
+    mark: Price,
+) -> Result<Quote, ArithmeticError> {
+    let diff = if buy { price.0 - mark.0 } else { mark.0 - price.0 };
+    if diff <= 0 {
+        return Ok(Quote::ZERO);
+    }
+    narrow(i128::from(diff) * i128::from(qty.0) * i128::from(quote_per_tick_lot)).map(Quote)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Binance's 2021 BTCUSDT brackets: 50k @ 0.4 %, 250k @ 0.5 % − 50, 1M @ 1 % − 1,300.
+    fn tiers() -> Vec<MarginTier> {
+        let t = |cap: i64, lev: u32, mmr: i64, amount: i64| MarginTier {
+            max_notional: Quote(cap * 1_000_000),
+            max_leverage: lev,
+            maintenance_rate: Rate(mmr),
+            maintenance_amount: Quote(amount * 1_000_000),
+        };
+        vec![t(50_000, 125, 400_000, 0), t(250_000, 100, 500_000, 50), t(1_000_000, 50, 1_000_000, 1_300)]
+    }
+
+    #[test]
+    fn maintenance_is_continuous_across_tier_edges() {
+        let usd = |x: i64| Quote(x * 1_000_000);
+        // At the 50k edge both tiers give 200: 50,000 × 0.4 % = 200 = 50,000 × 0.5 % − 50.
+        assert_eq!(maintenance_margin(&tiers(), usd(50_000)), Ok(usd(200)));
+        assert_eq!(maintenance_margin(&tiers(), Quote(50_000_000_001)), Ok(Quote(200_000_001)));
+        // At the 250k edge: 250,000 × 0.5 % − 50 = 1,200 = 250,000 × 1 % − 1,300.
+        assert_eq!(maintenance_margin(&tiers(), usd(250_000)), Ok(usd(1_200)));
+        assert_eq!(maintenance_margin(&tiers(), usd(250_001)), Ok(Quote(1_200_010_000)));
+        assert_eq!(maintenance_margin(&tiers(), usd(10_000)), Ok(usd(40)));
+    }
+
+    #[test]
+    fn initial_margin_rounds_up() {
+        assert_eq!(initial_margin(Quote(1_000_001), 10), Quote(100_001));
+        assert_eq!(initial_margin(Quote(1_000_000), 10), Quote(100_000));
+        assert_eq!(initial_margin(Quote(0), 3), Quote(0));
+    }
+
+    #[test]
+    fn the_order_reserve_is_the_worse_side_not_both_sides_summed() {
+        // tick 1 lot 1 → 1 USD per tick-lot. Flat, quoting 10 bid and 10 ask at mark 100, 10x.
+        let q = 1_000_000;
+        let both = Exposure { position: Qty(0), open_buys: Qty(10), open_sells: Qty(10), order_loss: Quote(0) };
+        assert_eq!(im_requirement(q, Price(100), 10, &both), Ok(Quote(100 * q)));
+        // Long 10 with a 10-lot ask: selling brings it to zero, so the ask reserves nothing.
+        let hedged = Exposure { position: Qty(10), open_buys: Qty(0), open_sells: Qty(10), order_loss: Quote(0) };
+        assert_eq!(im_requirement(q, Price(100), 10, &hedged), Ok(Quote(100 * q)));
+        // Long 10 with a 30-lot ask: flipping to short 20 needs IM on 20.
+        let flip = Exposure { position: Qty(10), open_buys: Qty(0), open_sells: Qty(30), order_loss: Quote(0) };
+        assert_eq!(im_requirement(q, Price(100), 10, &flip), Ok(Quote(200 * q)));
+    }
+
+    #[test]
+    fn an_order_priced_through_mark_carries_its_immediate_loss() {
+        let q = 1_000_000;
+        assert_eq!(order_loss(q, true, Price(103), Qty(2), Price(100)), Ok(Quote(6 * q)));
+        assert_eq!(order_loss(q, true, Price(97), Qty(2), Price(100)), Ok(Quote(0)));
+        assert_eq!(order_loss(q, false, Price(97), Qty(2), Price(100)), Ok(Quote(6 * q)));
+    }
+}

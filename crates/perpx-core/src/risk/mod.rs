@@ -1,0 +1,10 @@
+//! Pure risk math: functions over plain values, no state. The engine's controllers call them
+//! and apply the results. Each function's doc gives its formula and rounding.
+//!
+//! - [`margin`]: notional, initial and maintenance margin, the open-order reserve;
+//! - [`position`]: how a fill changes a position's size, cost basis and realised PnL;
+//! - [`fees`]: maker and taker fees.
+
+pub mod fees;
+pub mod margin;
+pub mod position;
