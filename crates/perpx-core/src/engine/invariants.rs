@@ -25,6 +25,9 @@ impl Engine {
                         if m.book.orders_of(o.account).len() > limits.max_open_orders_per_account as usize {
                             return Err(format!("{sym}: account {} is over its open-order limit", o.account));
                         }
+                        if !self.accounts.contains_key(&o.account) {
+                            return Err(format!("{sym}: order {} belongs to unknown account {}", o.id, o.account));
+                        }
                         if o.id.0 >= self.next_order_id {
                             return Err(format!("{sym}: order {} has an id not yet issued", o.id));
                         }
@@ -38,6 +41,7 @@ impl Engine {
                 }
             }
         }
+        self.check_money()?;
         self.client_orders.check_invariants()?;
         for ((account, cid), e) in self.client_orders.iter() {
             if e.terminal.is_none() {
@@ -49,6 +53,40 @@ impl Engine {
                         e.order_id
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Conservation and symmetry of money, to the unit:
+    /// `Σ collateral − Σ cost basis + fee account + insurance funds = deposits − withdrawals +
+    /// venue capital` (unrealised PnL is zero-sum at any common mark because Σ size = 0), and in
+    /// every market Σ long size = Σ short size. A flat position holds no cost basis.
+    fn check_money(&self) -> Result<(), String> {
+        let mut held = 0i128;
+        let mut open_interest = vec![0i128; self.markets.len()];
+        for (id, a) in &self.accounts {
+            held += i128::from(a.collateral.0);
+            for (m, p) in &a.positions {
+                held -= i128::from(p.cost_basis.0);
+                *open_interest.get_mut(m.index()).ok_or("position in an unknown market")? += i128::from(p.size.0);
+                if p.size.0 == 0 && p.cost_basis.0 != 0 {
+                    return Err(format!("account {id}: flat position in market {m} with cost basis {}", p.cost_basis));
+                }
+            }
+        }
+        let l = &self.ledger;
+        let lhs = held + i128::from(l.fee_account.0) + i128::from(l.insurance_fund.0);
+        let rhs = i128::from(l.deposits.0) - i128::from(l.withdrawals.0) + i128::from(l.venue_capital.0);
+        if lhs != rhs {
+            return Err(format!("money not conserved: held {lhs} != deposited {rhs} (difference {})", lhs - rhs));
+        }
+        if l.fee_account.is_negative() {
+            return Err(format!("fee account is negative: {}", l.fee_account));
+        }
+        for (i, net) in open_interest.iter().enumerate() {
+            if *net != 0 {
+                return Err(format!("market {i}: long and short open interest differ by {net} lots"));
             }
         }
         Ok(())

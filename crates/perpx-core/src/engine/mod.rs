@@ -11,6 +11,8 @@ mod accounts;
 mod client_orders;
 mod hash;
 mod invariants;
+#[cfg(test)]
+mod margin_tests;
 mod matching;
 mod orders;
 #[cfg(test)]

@@ -1,0 +1,288 @@
+//! Worked examples of the money: positions, fees, margin, leverage, reduce-only, withdrawals.
+//! Market: tick 1, lot 1 (1 USD per tick-lot), mark 100, 5 % band, two tiers:
+//! notional ≤ 10,000 USD up to 20x with MM 2 %; ≤ 100,000 USD up to 5x with MM 5 % − 300.
+//! Maker fee −0.01 % (a rebate), taker 0.05 %. Conservation and open-interest symmetry are
+//! checked after every command by `check_invariants`.
+
+use super::*;
+use crate::book::Side::{self, Buy, Sell};
+use crate::command::{NewOrder, OrderType, TimeInForce};
+use crate::ids::AccountId;
+use crate::market::{MarginTier, MarketLimits};
+use crate::num::{Decimal, Qty, Quote, Rate};
+
+const M: MarketId = MarketId(0);
+const A: AccountId = AccountId(1);
+const B: AccountId = AccountId(2);
+const C: AccountId = AccountId(3);
+const USD: i64 = 1_000_000;
+
+fn usd(x: i64) -> Quote {
+    Quote(x * USD)
+}
+
+fn spec() -> MarketSpec {
+    MarketSpec {
+        symbol: "TEST-PERP".into(),
+        tick_size: Decimal::new(1, 0),
+        lot_size: Decimal::new(1, 0),
+        min_qty: Qty(1),
+        min_notional: Quote(0),
+        max_leverage: 20,
+        tiers: vec![
+            MarginTier {
+                max_notional: usd(10_000),
+                max_leverage: 20,
+                maintenance_rate: Rate(2_000_000),
+                maintenance_amount: Quote(0),
+            },
+            MarginTier {
+                max_notional: usd(100_000),
+                max_leverage: 5,
+                maintenance_rate: Rate(5_000_000),
+                maintenance_amount: usd(300),
+            },
+        ],
+        maker_fee: Rate(-10_000),
+        taker_fee: Rate(50_000),
+        order_band: Rate(5_000_000),
+        limits: MarketLimits::default(),
+    }
+}
+
+struct Venue {
+    engine: Engine,
+    ts: i64,
+}
+
+impl Venue {
+    /// The market at mark 100; A, B and C funded with `collateral` USD each.
+    fn new(collateral: i64) -> Self {
+        let mut v = Self { engine: Engine::new(EngineConfig::default()), ts: 0 };
+        v.ok(CommandKind::CreateMarket(spec()));
+        v.ok(CommandKind::SetMark { market: M, price: Price(100) });
+        for account in [A, B, C] {
+            v.ok(CommandKind::Deposit { account, amount: usd(collateral) });
+        }
+        v
+    }
+
+    fn run(&mut self, kind: CommandKind) -> Vec<EventKind> {
+        self.ts += 1;
+        let events = self.engine.apply(&Command { ts: Timestamp(self.ts), kind });
+        self.engine.check_invariants().unwrap();
+        events.into_iter().map(|e| e.kind).collect()
+    }
+
+    fn ok(&mut self, kind: CommandKind) -> Vec<EventKind> {
+        let events = self.run(kind);
+        assert!(!events.iter().any(|e| matches!(e, EventKind::Rejected { .. })), "{events:?}");
+        events
+    }
+
+    fn rejected(&mut self, kind: CommandKind) -> RejectReason {
+        let before = self.engine.state_hash();
+        let events = self.engine.apply(&Command { ts: Timestamp(self.ts), kind });
+        assert_eq!(self.engine.state_hash(), before, "a rejection changed the state");
+        match &events[..] {
+            [Event { kind: EventKind::Rejected { reason, .. }, .. }] => reason.clone(),
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    fn mark(&mut self, price: i64) {
+        self.ok(CommandKind::SetMark { market: M, price: Price(price) });
+    }
+
+    fn position(&self, a: AccountId) -> (i64, Quote, Quote) {
+        let p = self.engine.account(a).unwrap().position(M);
+        (p.size.0, p.cost_basis, p.realized_pnl)
+    }
+
+    fn collateral(&self, a: AccountId) -> Quote {
+        self.engine.account(a).unwrap().collateral
+    }
+
+    fn margin(&self, a: AccountId) -> MarginSummary {
+        self.engine.margin(a).unwrap()
+    }
+
+    /// `maker` rests a GTC, `taker` crosses it with an IOC, both at `price`.
+    fn trade(&mut self, maker: AccountId, taker: AccountId, taker_side: Side, price: i64, qty: i64) {
+        self.ok(place(maker, taker_side.opposite(), price, qty, TimeInForce::Gtc, false));
+        let ev = self.ok(place(taker, taker_side, price, qty, TimeInForce::Ioc, false));
+        assert!(ev.iter().any(|e| matches!(e, EventKind::Fill(f) if f.qty == Qty(qty))), "{ev:?}");
+    }
+}
+
+fn place(account: AccountId, side: Side, price: i64, qty: i64, tif: TimeInForce, reduce_only: bool) -> CommandKind {
+    CommandKind::PlaceOrder(NewOrder {
+        account,
+        market: M,
+        side,
+        order_type: OrderType::Limit { price: Price(price), tif },
+        qty: Qty(qty),
+        client_id: None,
+        stp: StpMode::ExpireTaker,
+        reduce_only,
+    })
+}
+
+#[test]
+fn fees_charge_the_taker_rounded_up_and_pay_the_maker_rebate_rounded_down() {
+    let mut v = Venue::new(10_000);
+    v.ok(place(B, Sell, 101, 3, TimeInForce::Gtc, false));
+    let ev = v.ok(place(A, Buy, 101, 3, TimeInForce::Ioc, false));
+    // Notional 303 USD: taker 0.05 % = 0.1515, maker rebate 0.01 % = 0.0303.
+    match &ev[1] {
+        EventKind::Fill(f) => assert_eq!((f.taker_fee, f.maker_fee), (Quote(151_500), Quote(-30_300))),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(v.collateral(A), Quote(10_000 * USD - 151_500));
+    assert_eq!(v.collateral(B), Quote(10_000 * USD + 30_300));
+    assert_eq!(v.engine.ledger().fee_account, Quote(121_200));
+}
+
+#[test]
+fn partial_closes_realise_pnl_and_a_flip_reopens_at_the_fill_price() {
+    let mut v = Venue::new(10_000);
+    v.trade(B, A, Buy, 100, 10); // A long 10 @ 100
+    assert_eq!(v.position(A), (10, usd(1_000), Quote(0)));
+    v.trade(C, A, Sell, 104, 4); // A sells 4 @ 104: removes 400 of cost, realises +16
+    assert_eq!(v.position(A), (6, usd(600), usd(16)));
+    v.trade(C, A, Sell, 96, 10); // closes 6 @ 96 (−24), opens short 4 @ 96
+    assert_eq!(v.position(A), (-4, usd(-384), usd(16 - 24)));
+    // Collateral moved by exactly realised PnL minus taker fees.
+    let fees = v.engine.account(A).unwrap().position(M).fees_paid;
+    assert_eq!(v.collateral(A), Quote(10_000 * USD - 8 * USD - fees.0));
+    // B is short 10 @ 100, C holds the other side: open interest balances (checked every step).
+    assert_eq!(v.position(B).0 + v.position(C).0 + v.position(A).0, 0);
+}
+
+#[test]
+fn a_market_maker_quoting_both_sides_reserves_the_worse_side_not_both() {
+    let mut v = Venue::new(1_000);
+    v.ok(CommandKind::SetLeverage { account: A, market: M, leverage: 10 });
+    v.ok(place(A, Buy, 99, 10, TimeInForce::Gtc, false));
+    v.ok(place(A, Sell, 104, 10, TimeInForce::Gtc, false));
+    // max(IM(10 @ 100), IM(10 @ 100)) at 10x = 100 USD — not 200.
+    assert_eq!(v.margin(A).initial_margin, usd(100));
+    // A bid priced above mark carries its immediate loss: 2 lots at 103 lose 3 USD each, and
+    // the bid side (12 lots) is now the worse one.
+    v.ok(place(A, Buy, 103, 2, TimeInForce::Gtc, false));
+    assert_eq!(v.margin(A).initial_margin, usd(120 + 6));
+}
+
+#[test]
+fn an_order_that_does_not_raise_im_is_accepted_even_below_initial_margin() {
+    let mut v = Venue::new(10_000);
+    v.ok(CommandKind::Withdraw { account: A, amount: usd(9_900) }); // A keeps 100 USD
+    v.trade(B, A, Buy, 100, 20); // 2,000 USD notional at 20x: IM 100, MM 40
+    v.mark(97); // equity 100 − 60 = 40 + fee effects: below IM (97), at about MM (38.8)
+    let m = v.margin(A);
+    assert!(m.equity < m.initial_margin && m.equity > m.maintenance_margin, "{m:?}");
+    // Adding exposure is refused, with the figures.
+    match v.rejected(place(A, Buy, 97, 1, TimeInForce::Gtc, false)) {
+        RejectReason::InsufficientMargin { required, available } => {
+            assert_eq!(available, m.equity);
+            assert!(required > m.initial_margin);
+        }
+        other => panic!("{other}"),
+    }
+    // A sell that reduces the position lowers IM: accepted.
+    v.ok(place(A, Sell, 98, 5, TimeInForce::Gtc, false));
+}
+
+#[test]
+fn unrealised_profit_cannot_be_withdrawn_until_realised() {
+    let mut v = Venue::new(1_000);
+    v.trade(B, A, Buy, 100, 10); // A long 10
+    v.mark(105); // +50 unrealised
+    let m = v.margin(A);
+    assert_eq!(m.unrealized_pnl, usd(50));
+    // withdrawable = equity − IM − profit = collateral − IM.
+    assert_eq!(m.withdrawable(), Quote(m.collateral.0 - m.initial_margin.0));
+    match v.rejected(CommandKind::Withdraw { account: A, amount: Quote(m.withdrawable().0 + 1) }) {
+        RejectReason::WithdrawalAboveAvailable { available, .. } => assert_eq!(available, m.withdrawable()),
+        other => panic!("{other}"),
+    }
+    v.ok(CommandKind::Withdraw { account: A, amount: m.withdrawable() });
+    assert!(matches!(
+        v.rejected(CommandKind::Withdraw { account: A, amount: Quote(0) }),
+        RejectReason::NonPositiveAmount(_)
+    ));
+}
+
+#[test]
+fn leverage_is_bounded_by_the_market_and_by_the_tier_of_the_resulting_notional() {
+    let mut v = Venue::new(100_000);
+    assert!(matches!(
+        v.rejected(CommandKind::SetLeverage { account: A, market: M, leverage: 0 }),
+        RejectReason::InvalidLeverage { .. }
+    ));
+    assert!(matches!(
+        v.rejected(CommandKind::SetLeverage { account: A, market: M, leverage: 21 }),
+        RejectReason::InvalidLeverage { .. }
+    ));
+    // At the default 20x, an order reaching 10,100 USD of notional is in tier 2 (max 5x).
+    assert_eq!(
+        v.rejected(place(A, Buy, 100, 101, TimeInForce::Gtc, false)),
+        RejectReason::LeverageAboveTier { leverage: 20, max: 5 }
+    );
+    v.ok(place(A, Buy, 100, 100, TimeInForce::Gtc, false)); // exactly 10,000: tier 1
+    v.ok(CommandKind::SetLeverage { account: A, market: M, leverage: 5 });
+    v.ok(place(A, Buy, 100, 1, TimeInForce::Gtc, false));
+    // With 101 lots open at 5x, going back to 20x is refused.
+    assert_eq!(
+        v.rejected(CommandKind::SetLeverage { account: A, market: M, leverage: 20 }),
+        RejectReason::LeverageAboveTier { leverage: 20, max: 5 }
+    );
+}
+
+#[test]
+fn reduce_only_orders_only_reduce_and_leave_when_the_position_does() {
+    let mut v = Venue::new(10_000);
+    assert_eq!(v.rejected(place(A, Sell, 100, 1, TimeInForce::Gtc, true)), RejectReason::ReduceOnlyWouldIncrease);
+    v.trade(B, A, Buy, 100, 5); // A long 5
+    assert_eq!(v.rejected(place(A, Buy, 100, 1, TimeInForce::Gtc, true)), RejectReason::ReduceOnlyWouldIncrease);
+    // A reduce-only sell of 8 rests (it reserves nothing) and is capped at 5 when it fills.
+    let im = v.margin(A).initial_margin;
+    v.ok(place(A, Sell, 101, 8, TimeInForce::Gtc, true));
+    v.ok(place(A, Sell, 102, 2, TimeInForce::Gtc, true));
+    assert_eq!(v.margin(A).initial_margin, im);
+    let ev = v.ok(place(C, Buy, 102, 10, TimeInForce::Ioc, false));
+    let filled: i64 = ev.iter().filter_map(|e| if let EventKind::Fill(f) = e { Some(f.qty.0) } else { None }).sum();
+    assert_eq!(filled, 5);
+    assert_eq!(v.position(A).0, 0);
+    // Both reduce-only orders left the book: nothing is left to reduce.
+    let reasons: Vec<CancelReason> = ev
+        .iter()
+        .filter_map(|e| {
+            if let EventKind::OrderCancelled { reason, account, .. } = e {
+                (*account == A).then_some(*reason)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(reasons, vec![CancelReason::ReduceOnly, CancelReason::ReduceOnly]);
+    assert!(v.engine.market(M).unwrap().book.orders_of(A).is_empty());
+}
+
+#[test]
+fn accounts_exist_once_funded() {
+    let mut v = Venue::new(1_000);
+    let stranger = AccountId(99);
+    assert_eq!(v.rejected(place(stranger, Buy, 100, 1, TimeInForce::Gtc, false)), RejectReason::UnknownAccount(99));
+    assert_eq!(
+        v.rejected(CommandKind::Withdraw { account: stranger, amount: usd(1) }),
+        RejectReason::UnknownAccount(99)
+    );
+    assert!(matches!(
+        v.rejected(CommandKind::Deposit { account: stranger, amount: Quote(-1) }),
+        RejectReason::NonPositiveAmount(_)
+    ));
+    assert_eq!(v.rejected(CommandKind::Deposit { account: A, amount: Quote(i64::MAX) }), RejectReason::BalanceOverflow);
+    v.ok(CommandKind::Deposit { account: stranger, amount: usd(1) });
+    assert_eq!(v.collateral(stranger), usd(1));
+}
