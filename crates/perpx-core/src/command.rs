@@ -5,6 +5,7 @@ use crate::book::Side;
 use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId};
 use crate::market::MarketSpec;
 use crate::num::{Price, Qty, Quote, Timestamp};
+use crate::stop::{StopKind, TriggerBy};
 
 /// One input to the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub enum CommandKind {
         /// Amount, positive.
         amount: Quote,
     },
+    /// Place a stop or take-profit order (held until its trigger; see [`crate::stop`]).
+    PlaceStop(NewStop),
     /// Choose the leverage an account uses in a market.
     SetLeverage {
         /// The account.
@@ -159,6 +162,31 @@ pub struct NewOrder {
     pub stp: StpMode,
     /// Only ever reduce the position: reserves no margin, is capped at the position at fill
     /// time, and is cancelled when the position closes or flips.
+    pub reduce_only: bool,
+}
+
+/// A new stop or take-profit order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStop {
+    /// The owner.
+    pub account: AccountId,
+    /// The market.
+    pub market: MarketId,
+    /// Side of the order it becomes.
+    pub side: Side,
+    /// What it becomes.
+    pub kind: StopKind,
+    /// The trigger price.
+    pub trigger: Price,
+    /// Mark or last price.
+    pub trigger_by: TriggerBy,
+    /// Size.
+    pub qty: Qty,
+    /// Client id.
+    pub client_id: Option<ClientOrderId>,
+    /// Self-trade prevention of the triggered order.
+    pub stp: StpMode,
+    /// Reduce-only.
     pub reduce_only: bool,
 }
 

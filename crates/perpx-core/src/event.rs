@@ -6,6 +6,7 @@ use crate::command::{OrderType, StpMode};
 use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId, TradeId};
 use crate::num::{Price, Qty, Quote, Timestamp};
 use crate::reject::RejectReason;
+use crate::stop::{StopKind, TriggerBy};
 
 /// One output of the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,8 @@ pub enum CancelReason {
     SelfTradePrevention,
     /// A reduce-only order with nothing left to reduce (the position closed or flipped).
     ReduceOnly,
+    /// A stop triggered but its order failed the checks at trigger time (margin, reduce-only…).
+    TriggerRejected,
 }
 
 /// Whether an amend kept the order's place in the queue.
@@ -173,6 +176,52 @@ pub enum EventKind {
         filled: Qty,
         /// Still open.
         open: Qty,
+    },
+    /// A stop or take-profit was accepted and is armed.
+    StopAccepted {
+        /// Its id.
+        stop_id: OrderId,
+        /// Owner.
+        account: AccountId,
+        /// Market.
+        market: MarketId,
+        /// Side of the order it becomes.
+        side: Side,
+        /// What it becomes.
+        kind: StopKind,
+        /// Trigger price.
+        trigger: Price,
+        /// Mark or last.
+        trigger_by: TriggerBy,
+        /// Size.
+        qty: Qty,
+        /// Reduce-only.
+        reduce_only: bool,
+        /// Client id.
+        client_id: Option<ClientOrderId>,
+    },
+    /// A stop's reference crossed its trigger: its order follows (accepted and matched, or
+    /// cancelled with `trigger_rejected` and the reason).
+    StopTriggered {
+        /// The stop (the order keeps this id).
+        stop_id: OrderId,
+        /// Owner.
+        account: AccountId,
+        /// Market.
+        market: MarketId,
+        /// The reference price that crossed.
+        reference: Price,
+    },
+    /// A triggered stop's order failed the order checks; the stop is gone.
+    TriggeredOrderRejected {
+        /// The stop's id.
+        stop_id: OrderId,
+        /// Owner.
+        account: AccountId,
+        /// Market.
+        market: MarketId,
+        /// Why.
+        reason: RejectReason,
     },
     /// A fill changed an account's position (one per side of every fill).
     PositionChanged {

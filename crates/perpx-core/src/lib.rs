@@ -21,6 +21,7 @@ pub mod market;
 pub mod num;
 pub mod reject;
 pub mod risk;
+pub mod stop;
 
 pub use book::Side;
 pub use command::{Amend, Command, CommandKind, NewOrder, OrderRef, OrderType, StpMode, TimeInForce};

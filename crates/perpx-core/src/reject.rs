@@ -150,6 +150,17 @@ pub enum RejectReason {
     /// An amend must change the price or the size.
     #[error("amend of order {0} changes neither price nor size")]
     NothingToAmend(OrderId),
+    /// The stop's condition already holds: it would trigger at once.
+    #[error("the trigger {trigger} ticks is already crossed by the reference price {reference}: send the order itself")]
+    StopWouldTriggerNow {
+        /// The trigger.
+        trigger: Price,
+        /// The reference now.
+        reference: Price,
+    },
+    /// The account holds the market's maximum of untriggered stops.
+    #[error("the account already has its maximum of {0} stop orders in this market")]
+    TooManyStops(u32),
 
     // ---- 5xxx: the account --------------------------------------------------------------
     /// The account has never been credited.
@@ -234,6 +245,8 @@ impl RejectReason {
             Self::TooManyPriceLevels(_) => 4004,
             Self::UnknownOrder(_) => 4005,
             Self::NothingToAmend(_) => 4006,
+            Self::StopWouldTriggerNow { .. } => 4007,
+            Self::TooManyStops(_) => 4008,
             Self::UnknownAccount(_) => 5001,
             Self::InsufficientMargin { .. } => 5002,
             Self::LeverageAboveTier { .. } => 5003,
@@ -274,6 +287,8 @@ impl RejectReason {
             Self::TooManyPriceLevels(_) => "too_many_price_levels",
             Self::UnknownOrder(_) => "unknown_order",
             Self::NothingToAmend(_) => "nothing_to_amend",
+            Self::StopWouldTriggerNow { .. } => "stop_would_trigger_now",
+            Self::TooManyStops(_) => "too_many_stops",
             Self::UnknownAccount(_) => "unknown_account",
             Self::InsufficientMargin { .. } => "insufficient_margin",
             Self::LeverageAboveTier { .. } => "leverage_above_tier",

@@ -57,6 +57,9 @@ pub fn outcome(event: &Event) -> Option<Outcome> {
             }
         }
         EventKind::Rejected { reason, .. } => Outcome::Rejected { code: reason.code() },
+        EventKind::StopAccepted { .. } | EventKind::StopTriggered { .. } | EventKind::TriggeredOrderRejected { .. } => {
+            unreachable!("book streams place no stops")
+        }
         EventKind::PositionChanged { .. }
         | EventKind::Deposited { .. }
         | EventKind::Withdrawn { .. }
@@ -136,6 +139,7 @@ pub fn reason_name(r: CancelReason) -> &'static str {
         CancelReason::MarketRemainder => "market_remainder",
         CancelReason::SelfTradePrevention => "self_trade_prevention",
         CancelReason::ReduceOnly => "reduce_only",
+        CancelReason::TriggerRejected => "trigger_rejected",
     }
 }
 

@@ -626,6 +626,7 @@ impl RefEngine {
             | CommandKind::Deposit { .. }
             | CommandKind::Withdraw { .. }
             | CommandKind::SetLeverage { .. } => Ok(()),
+            CommandKind::PlaceStop(_) => unreachable!("book streams place no stops"),
         };
         if let Err(code) = result {
             assert!(out.is_empty(), "model bug: a rejection after outcomes");

@@ -112,7 +112,7 @@ impl StreamConfig {
             commands,
             accounts: rng.random_range(2..=12),
             markets,
-            engine: EngineConfig { max_markets, client_order_retention_ms: retention },
+            engine: EngineConfig { max_markets, client_order_retention_ms: retention, ..EngineConfig::default() },
             adversarial_per_mille: rng.random_range(60..=100),
         }
     }

@@ -5,10 +5,11 @@
 //! are numbers that aren't decimal strings on the market's tick or lot. Decoding needs the
 //! engine for one thing only: to look up markets by symbol and learn their tick and lot.
 
-use perpx_core::command::{Amend, Command, CommandKind, NewOrder, OrderRef, OrderType, StpMode, TimeInForce};
+use perpx_core::command::{Amend, Command, CommandKind, NewOrder, NewStop, OrderRef, OrderType, StpMode, TimeInForce};
 use perpx_core::market::{MarginTier, MarketLimits, MarketSpec};
 use perpx_core::num::Decimal;
-use perpx_core::{AccountId, ClientOrderId, Engine, MarketId, OrderId, RejectReason, Side, Timestamp};
+use perpx_core::stop::{StopKind, TriggerBy};
+use perpx_core::{AccountId, ClientOrderId, Engine, MarketId, OrderId, Price, RejectReason, Side, Timestamp};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -103,6 +104,26 @@ enum WireKind {
         market: String,
     },
     Tick {},
+    PlaceStop {
+        account: u64,
+        market: String,
+        side: WireSide,
+        stop_type: WireStopType,
+        trigger_price: String,
+        #[serde(default)]
+        trigger_by: Option<WireTriggerBy>,
+        #[serde(default)]
+        price: Option<String>,
+        qty: String,
+        #[serde(default)]
+        tif: Option<WireTif>,
+        #[serde(default)]
+        client_id: Option<String>,
+        #[serde(default)]
+        stp: Option<WireStp>,
+        #[serde(default)]
+        reduce_only: bool,
+    },
     Deposit {
         account: u64,
         amount: String,
@@ -130,6 +151,22 @@ enum WireSide {
 enum WireOrderType {
     Limit,
     Market,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WireStopType {
+    StopMarket,
+    StopLimit,
+    TakeProfitMarket,
+    TakeProfitLimit,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WireTriggerBy {
+    Mark,
+    Last,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -277,18 +314,11 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
             CommandKind::PlaceOrder(NewOrder {
                 account: AccountId(account),
                 market: m.id,
-                side: match side {
-                    WireSide::Buy => Side::Buy,
-                    WireSide::Sell => Side::Sell,
-                },
+                side: to_side(side),
                 order_type,
                 qty: parse_qty(m, &qty)?,
                 client_id: client_id.as_deref().map(client_order_id).transpose()?,
-                stp: match stp.unwrap_or(WireStp::ExpireTaker) {
-                    WireStp::ExpireTaker => StpMode::ExpireTaker,
-                    WireStp::ExpireMaker => StpMode::ExpireMaker,
-                    WireStp::ExpireBoth => StpMode::ExpireBoth,
-                },
+                stp: to_stp(stp),
                 reduce_only,
             })
         }
@@ -313,6 +343,60 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
         },
         WireKind::MassCancel { market } => CommandKind::MassCancel { market: market_id(engine, &market)? },
         WireKind::Tick {} => CommandKind::Tick,
+        WireKind::PlaceStop {
+            account,
+            market,
+            side,
+            stop_type,
+            trigger_price,
+            trigger_by,
+            price,
+            qty,
+            tif,
+            client_id,
+            stp,
+            reduce_only,
+        } => {
+            let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
+            let limit = |price: Option<String>| -> Result<(Price, TimeInForce), RejectReason> {
+                let p = price.ok_or_else(|| malformed("a limit stop needs 'price'"))?;
+                Ok((parse_price(m, &p)?, to_tif(tif.unwrap_or(WireTif::Gtc))))
+            };
+            let market_only = |price: &Option<String>| {
+                if price.is_some() || tif.is_some() {
+                    Err(malformed("a market stop takes neither 'price' nor 'tif'"))
+                } else {
+                    Ok(())
+                }
+            };
+            let kind = match stop_type {
+                WireStopType::StopMarket => market_only(&price).map(|()| StopKind::StopMarket)?,
+                WireStopType::TakeProfitMarket => market_only(&price).map(|()| StopKind::TakeProfitMarket)?,
+                WireStopType::StopLimit => {
+                    let (price, tif) = limit(price)?;
+                    StopKind::StopLimit { price, tif }
+                }
+                WireStopType::TakeProfitLimit => {
+                    let (price, tif) = limit(price)?;
+                    StopKind::TakeProfitLimit { price, tif }
+                }
+            };
+            CommandKind::PlaceStop(NewStop {
+                account: AccountId(account),
+                market: m.id,
+                side: to_side(side),
+                kind,
+                trigger: parse_price(m, &trigger_price)?,
+                trigger_by: match trigger_by.unwrap_or(WireTriggerBy::Mark) {
+                    WireTriggerBy::Mark => TriggerBy::Mark,
+                    WireTriggerBy::Last => TriggerBy::Last,
+                },
+                qty: parse_qty(m, &qty)?,
+                client_id: client_id.as_deref().map(client_order_id).transpose()?,
+                stp: to_stp(stp),
+                reduce_only,
+            })
+        }
         WireKind::Deposit { account, amount } => {
             CommandKind::Deposit { account: AccountId(account), amount: parse_quote("amount", &amount)? }
         }
@@ -323,6 +407,21 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
             CommandKind::SetLeverage { account: AccountId(account), market: market_id(engine, &market)?, leverage }
         }
     })
+}
+
+fn to_side(s: WireSide) -> Side {
+    match s {
+        WireSide::Buy => Side::Buy,
+        WireSide::Sell => Side::Sell,
+    }
+}
+
+fn to_stp(s: Option<WireStp>) -> StpMode {
+    match s.unwrap_or(WireStp::ExpireTaker) {
+        WireStp::ExpireTaker => StpMode::ExpireTaker,
+        WireStp::ExpireMaker => StpMode::ExpireMaker,
+        WireStp::ExpireBoth => StpMode::ExpireBoth,
+    }
 }
 
 fn to_tif(t: WireTif) -> TimeInForce {

@@ -4,6 +4,7 @@
 use perpx_core::command::{OrderType, StpMode, TimeInForce};
 use perpx_core::event::{CancelReason, Event, EventKind, OrderStatus, QueuePriority};
 use perpx_core::market::Market;
+use perpx_core::stop::{StopKind, TriggerBy};
 use perpx_core::{Engine, MarketId, RejectReason, Side};
 use serde::Serialize;
 
@@ -90,6 +91,37 @@ pub enum WireEvent {
         taker_remaining: String,
         maker_fee: String,
         taker_fee: String,
+    },
+    StopAccepted {
+        stop_id: u64,
+        account: u64,
+        market: String,
+        side: &'static str,
+        stop_type: &'static str,
+        trigger_price: String,
+        trigger_by: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        price: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tif: Option<&'static str>,
+        qty: String,
+        reduce_only: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    StopTriggered {
+        stop_id: u64,
+        account: u64,
+        market: String,
+        reference_price: String,
+    },
+    TriggeredOrderRejected {
+        stop_id: u64,
+        account: u64,
+        market: String,
+        code: u16,
+        reason: &'static str,
+        message: String,
     },
     PositionChanged {
         account: u64,
@@ -187,6 +219,7 @@ pub fn cancel_reason(r: CancelReason) -> &'static str {
         CancelReason::MarketRemainder => "market_remainder",
         CancelReason::SelfTradePrevention => "self_trade_prevention",
         CancelReason::ReduceOnly => "reduce_only",
+        CancelReason::TriggerRejected => "trigger_rejected",
     }
 }
 
@@ -328,6 +361,63 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
                 cancel_reason: cancel,
                 filled: format_qty(m, *filled),
                 open: format_qty(m, *open),
+            }
+        }
+        EventKind::StopAccepted {
+            stop_id,
+            account,
+            market,
+            side: s,
+            kind,
+            trigger,
+            trigger_by,
+            qty,
+            reduce_only,
+            client_id,
+        } => {
+            let m = market_of(engine, *market);
+            let stop_type = match kind {
+                StopKind::StopMarket => "stop_market",
+                StopKind::StopLimit { .. } => "stop_limit",
+                StopKind::TakeProfitMarket => "take_profit_market",
+                StopKind::TakeProfitLimit { .. } => "take_profit_limit",
+            };
+            WireEvent::StopAccepted {
+                stop_id: stop_id.0,
+                account: account.0,
+                market: m.spec.symbol.clone(),
+                side: side(*s),
+                stop_type,
+                trigger_price: format_price(m, *trigger),
+                trigger_by: match trigger_by {
+                    TriggerBy::Mark => "mark",
+                    TriggerBy::Last => "last",
+                },
+                price: kind.limit().map(|(p, _)| format_price(m, p)),
+                tif: kind.limit().map(|(_, t)| tif(t)),
+                qty: format_qty(m, *qty),
+                reduce_only: *reduce_only,
+                client_id: client_id.as_ref().map(ToString::to_string),
+            }
+        }
+        EventKind::StopTriggered { stop_id, account, market, reference } => {
+            let m = market_of(engine, *market);
+            WireEvent::StopTriggered {
+                stop_id: stop_id.0,
+                account: account.0,
+                market: m.spec.symbol.clone(),
+                reference_price: format_price(m, *reference),
+            }
+        }
+        EventKind::TriggeredOrderRejected { stop_id, account, market, reason } => {
+            let m = market_of(engine, *market);
+            WireEvent::TriggeredOrderRejected {
+                stop_id: stop_id.0,
+                account: account.0,
+                market: m.spec.symbol.clone(),
+                code: reason.code(),
+                reason: reason.name(),
+                message: reject_message(reason, Some(m)),
             }
         }
         EventKind::PositionChanged { account, market, size, cost_basis, realized, fee, collateral } => {

@@ -85,6 +85,7 @@ fn command_market(cmd: &Command) -> Option<MarketId> {
         | CommandKind::CancelOrder { market, .. }
         | CommandKind::MassCancel { market } => Some(*market),
         CommandKind::PlaceOrder(o) => Some(o.market),
+        CommandKind::PlaceStop(s) => Some(s.market),
         CommandKind::AmendOrder(a) => Some(a.market),
         CommandKind::CancelAll { market, .. } => *market,
         CommandKind::SetLeverage { market, .. } => Some(*market),

@@ -1,7 +1,10 @@
 //! Engine-wide invariants, checked after every command in tests, replays and the simulator.
 
+use std::collections::BTreeMap;
+
 use super::Engine;
 use crate::book::Side;
+use crate::ids::AccountId;
 
 impl Engine {
     /// Checks every invariant the engine promises (see `docs/ENGINE.md`, "Invariants"):
@@ -41,13 +44,17 @@ impl Engine {
                 }
             }
         }
+        self.check_stops()?;
         self.check_money()?;
         self.client_orders.check_invariants()?;
         for ((account, cid), e) in self.client_orders.iter() {
             if e.terminal.is_none() {
                 let m = self.markets.get(e.market.index()).ok_or("client id held in an unknown market")?;
                 let open = m.book.get(e.order_id);
-                if !open.is_some_and(|o| o.account == *account && o.client_id.as_ref() == Some(cid)) {
+                let armed = m.stops.get(&e.order_id);
+                let held_by_order = open.is_some_and(|o| o.account == *account && o.client_id.as_ref() == Some(cid));
+                let held_by_stop = armed.is_some_and(|s| s.account == *account && s.client_id.as_ref() == Some(cid));
+                if !held_by_order && !held_by_stop {
                     return Err(format!(
                         "client id {cid} of account {account} held open but order {} is not",
                         e.order_id
@@ -87,6 +94,35 @@ impl Engine {
         for (i, net) in open_interest.iter().enumerate() {
             if *net != 0 {
                 return Err(format!("market {i}: long and short open interest differ by {net} lots"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every armed stop belongs to a funded account, has an issued id that is not also a resting
+    /// order, holds its client id, and no account holds more stops than its market allows.
+    fn check_stops(&self) -> Result<(), String> {
+        for m in &self.markets {
+            let sym = &m.spec.symbol;
+            let mut per_account: BTreeMap<AccountId, u32> = BTreeMap::new();
+            for (id, s) in &m.stops {
+                if *id != s.id || id.0 >= self.next_order_id || m.book.get(*id).is_some() {
+                    return Err(format!("{sym}: stop {id} is misfiled or also in the book"));
+                }
+                if !self.accounts.contains_key(&s.account) {
+                    return Err(format!("{sym}: stop {id} belongs to unknown account {}", s.account));
+                }
+                let n = per_account.entry(s.account).or_default();
+                *n += 1;
+                if *n > m.spec.limits.max_stops_per_account {
+                    return Err(format!("{sym}: account {} holds more stops than allowed", s.account));
+                }
+                if let Some(cid) = &s.client_id {
+                    let held = self.client_orders.get(s.account, cid);
+                    if !held.is_some_and(|e| e.order_id == *id && e.terminal.is_none()) {
+                        return Err(format!("{sym}: stop {id} does not hold client id {cid}"));
+                    }
+                }
             }
         }
         Ok(())

@@ -11,17 +11,17 @@ use crate::ids::AccountId;
 use crate::market::{MarginTier, MarketLimits};
 use crate::num::{Decimal, Qty, Quote, Rate};
 
-const M: MarketId = MarketId(0);
-const A: AccountId = AccountId(1);
-const B: AccountId = AccountId(2);
-const C: AccountId = AccountId(3);
-const USD: i64 = 1_000_000;
+pub(super) const M: MarketId = MarketId(0);
+pub(super) const A: AccountId = AccountId(1);
+pub(super) const B: AccountId = AccountId(2);
+pub(super) const C: AccountId = AccountId(3);
+pub(super) const USD: i64 = 1_000_000;
 
-fn usd(x: i64) -> Quote {
+pub(super) fn usd(x: i64) -> Quote {
     Quote(x * USD)
 }
 
-fn spec() -> MarketSpec {
+pub(super) fn spec() -> MarketSpec {
     MarketSpec {
         symbol: "TEST-PERP".into(),
         tick_size: Decimal::new(1, 0),
@@ -50,16 +50,21 @@ fn spec() -> MarketSpec {
     }
 }
 
-struct Venue {
-    engine: Engine,
-    ts: i64,
+pub(super) struct Venue {
+    pub(super) engine: Engine,
+    pub(super) ts: i64,
 }
 
 impl Venue {
     /// The market at mark 100; A, B and C funded with `collateral` USD each.
-    fn new(collateral: i64) -> Self {
-        let mut v = Self { engine: Engine::new(EngineConfig::default()), ts: 0 };
-        v.ok(CommandKind::CreateMarket(spec()));
+    pub(super) fn new(collateral: i64) -> Self {
+        Self::with(collateral, EngineConfig::default(), spec())
+    }
+
+    /// As [`Venue::new`] with another engine config and market spec.
+    pub(super) fn with(collateral: i64, config: EngineConfig, spec: MarketSpec) -> Self {
+        let mut v = Self { engine: Engine::new(config), ts: 0 };
+        v.ok(CommandKind::CreateMarket(spec));
         v.ok(CommandKind::SetMark { market: M, price: Price(100) });
         for account in [A, B, C] {
             v.ok(CommandKind::Deposit { account, amount: usd(collateral) });
@@ -67,20 +72,20 @@ impl Venue {
         v
     }
 
-    fn run(&mut self, kind: CommandKind) -> Vec<EventKind> {
+    pub(super) fn run(&mut self, kind: CommandKind) -> Vec<EventKind> {
         self.ts += 1;
         let events = self.engine.apply(&Command { ts: Timestamp(self.ts), kind });
         self.engine.check_invariants().unwrap();
         events.into_iter().map(|e| e.kind).collect()
     }
 
-    fn ok(&mut self, kind: CommandKind) -> Vec<EventKind> {
+    pub(super) fn ok(&mut self, kind: CommandKind) -> Vec<EventKind> {
         let events = self.run(kind);
         assert!(!events.iter().any(|e| matches!(e, EventKind::Rejected { .. })), "{events:?}");
         events
     }
 
-    fn rejected(&mut self, kind: CommandKind) -> RejectReason {
+    pub(super) fn rejected(&mut self, kind: CommandKind) -> RejectReason {
         let before = self.engine.state_hash();
         let events = self.engine.apply(&Command { ts: Timestamp(self.ts), kind });
         assert_eq!(self.engine.state_hash(), before, "a rejection changed the state");
@@ -90,11 +95,11 @@ impl Venue {
         }
     }
 
-    fn mark(&mut self, price: i64) {
+    pub(super) fn mark(&mut self, price: i64) {
         self.ok(CommandKind::SetMark { market: M, price: Price(price) });
     }
 
-    fn position(&self, a: AccountId) -> (i64, Quote, Quote) {
+    pub(super) fn position(&self, a: AccountId) -> (i64, Quote, Quote) {
         let p = self.engine.account(a).unwrap().position(M);
         (p.size.0, p.cost_basis, p.realized_pnl)
     }
@@ -108,14 +113,21 @@ impl Venue {
     }
 
     /// `maker` rests a GTC, `taker` crosses it with an IOC, both at `price`.
-    fn trade(&mut self, maker: AccountId, taker: AccountId, taker_side: Side, price: i64, qty: i64) {
+    pub(super) fn trade(&mut self, maker: AccountId, taker: AccountId, taker_side: Side, price: i64, qty: i64) {
         self.ok(place(maker, taker_side.opposite(), price, qty, TimeInForce::Gtc, false));
         let ev = self.ok(place(taker, taker_side, price, qty, TimeInForce::Ioc, false));
         assert!(ev.iter().any(|e| matches!(e, EventKind::Fill(f) if f.qty == Qty(qty))), "{ev:?}");
     }
 }
 
-fn place(account: AccountId, side: Side, price: i64, qty: i64, tif: TimeInForce, reduce_only: bool) -> CommandKind {
+pub(super) fn place(
+    account: AccountId,
+    side: Side,
+    price: i64,
+    qty: i64,
+    tif: TimeInForce,
+    reduce_only: bool,
+) -> CommandKind {
     CommandKind::PlaceOrder(NewOrder {
         account,
         market: M,

@@ -16,6 +16,9 @@ mod margin_tests;
 mod matching;
 mod orders;
 #[cfg(test)]
+mod stop_tests;
+mod stops;
+#[cfg(test)]
 mod tests;
 
 pub use accounts::MarginSummary;
@@ -39,11 +42,13 @@ pub struct EngineConfig {
     pub max_markets: u32,
     /// How long a client order id stays held after its order is accepted (ms).
     pub client_order_retention_ms: i64,
+    /// The most stops triggered in one command; the rest wait for the next command.
+    pub max_stop_triggers_per_command: u32,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { max_markets: 256, client_order_retention_ms: 24 * 60 * 60 * 1000 }
+        Self { max_markets: 256, client_order_retention_ms: 24 * 60 * 60 * 1000, max_stop_triggers_per_command: 64 }
     }
 }
 
@@ -128,6 +133,7 @@ impl Engine {
         // Step 2: the command itself.
         let (account, client_id) = match &cmd.kind {
             CommandKind::PlaceOrder(o) => (Some(o.account), o.client_id.clone()),
+            CommandKind::PlaceStop(s) => (Some(s.account), s.client_id.clone()),
             CommandKind::AmendOrder(a) => (Some(a.account), None),
             CommandKind::CancelOrder { account, .. }
             | CommandKind::CancelAll { account, .. }
@@ -139,6 +145,8 @@ impl Engine {
         if let Err(reason) = self.dispatch(&cmd.kind, &mut out) {
             out.push(EventKind::Rejected { account, client_id, reason });
         }
+        // Step 3: stops whose trigger was crossed.
+        self.trigger_stops(&mut out);
     }
 
     fn dispatch(&mut self, kind: &CommandKind, out: &mut Out<'_>) -> Result<(), RejectReason> {
@@ -146,6 +154,7 @@ impl Engine {
             CommandKind::CreateMarket(spec) => self.create_market(spec, out),
             CommandKind::SetMark { market, price } => self.set_mark(*market, *price, out),
             CommandKind::PlaceOrder(o) => self.place(o, out),
+            CommandKind::PlaceStop(s) => self.place_stop(s, out),
             CommandKind::AmendOrder(a) => self.amend(a, out),
             CommandKind::CancelOrder { account, market, order } => self.cancel(*account, *market, order, out),
             CommandKind::CancelAll { account, market } => self.cancel_all(*account, *market, out),
@@ -254,7 +263,9 @@ impl Engine {
     #[must_use]
     pub fn state_hash(&self) -> StateHash {
         let mut h = StateHasher::new("perpx-state-v1");
-        h.i64(self.config.client_order_retention_ms).u64(u64::from(self.config.max_markets));
+        h.i64(self.config.client_order_retention_ms)
+            .u64(u64::from(self.config.max_markets))
+            .u64(u64::from(self.config.max_stop_triggers_per_command));
         h.i64(self.now.0).u64(self.next_order_id).u64(self.next_trade_id);
         h.u64(self.markets.len() as u64);
         for m in &self.markets {
@@ -296,6 +307,7 @@ pub(crate) fn cancel_reason_tag(reason: CancelReason) -> u8 {
         CancelReason::MarketRemainder => 4,
         CancelReason::SelfTradePrevention => 5,
         CancelReason::ReduceOnly => 6,
+        CancelReason::TriggerRejected => 7,
     }
 }
 

@@ -9,7 +9,7 @@ use super::{ClientOrderEntry, Engine, Out};
 use crate::book::{RestingOrder, Side};
 use crate::command::{Amend, NewOrder, OrderRef, OrderType, TimeInForce};
 use crate::event::{CancelReason, EventKind, OrderStatus, QueuePriority};
-use crate::ids::{AccountId, MarketId, OrderId};
+use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId};
 use crate::market::Market;
 use crate::num::{ArithmeticError, Price, Qty, Quote};
 use crate::reject::RejectReason;
@@ -83,29 +83,56 @@ impl Engine {
         match e.terminal {
             Some((status, filled)) => (status, filled, Qty::ZERO),
             None => {
-                let o = self.markets[e.market.index()].book.get(e.order_id).expect("held open order is in its book");
-                (OrderStatus::Open, o.filled, o.qty)
+                let m = &self.markets[e.market.index()];
+                if let Some(o) = m.book.get(e.order_id) {
+                    (OrderStatus::Open, o.filled, o.qty)
+                } else {
+                    let s = m.stops.get(&e.order_id).expect("held open id is a resting order or an armed stop");
+                    (OrderStatus::Open, Qty::ZERO, s.qty)
+                }
             }
         }
     }
 
+    /// Answers a reused client order id with its holder's status (places nothing).
+    pub(crate) fn report_duplicate(
+        &self,
+        account: AccountId,
+        cid: &ClientOrderId,
+        out: &mut Out<'_>,
+    ) -> Result<(), RejectReason> {
+        let e = self.client_orders.get(account, cid).expect("caller found it held");
+        let (status, filled, open) = self.client_order_status(e);
+        out.push(EventKind::DuplicateClientOrderId {
+            account,
+            client_id: cid.clone(),
+            order_id: e.order_id,
+            market: e.market,
+            status,
+            filled,
+            open,
+        });
+        Ok(())
+    }
+
     /// Places an order: checks, then accepts, matches and rests or cancels the rest.
     pub(crate) fn place(&mut self, o: &NewOrder, out: &mut Out<'_>) -> Result<(), RejectReason> {
+        self.place_as(o, None, out)
+    }
+
+    /// Places an order; `stop_id` is set when a triggered stop becomes this order: the order
+    /// keeps the stop's id and the client id the stop already holds.
+    pub(crate) fn place_as(
+        &mut self,
+        o: &NewOrder,
+        stop_id: Option<OrderId>,
+        out: &mut Out<'_>,
+    ) -> Result<(), RejectReason> {
         let m = self.market_ref(o.market)?;
         self.account_ref(o.account)?;
-        if let Some(cid) = &o.client_id {
-            if let Some(e) = self.client_orders.get(o.account, cid) {
-                let (status, filled, open) = self.client_order_status(e);
-                out.push(EventKind::DuplicateClientOrderId {
-                    account: o.account,
-                    client_id: cid.clone(),
-                    order_id: e.order_id,
-                    market: e.market,
-                    status,
-                    filled,
-                    open,
-                });
-                return Ok(());
+        if let (Some(cid), None) = (&o.client_id, stop_id) {
+            if self.client_orders.get(o.account, cid).is_some() {
+                return self.report_duplicate(o.account, cid, out);
             }
         }
         check_qty(m, o.qty)?;
@@ -139,7 +166,7 @@ impl Engine {
             check_level_room(m, o.side, limit)?;
         }
         let taker = Taker {
-            order_id: OrderId(self.next_order_id),
+            order_id: stop_id.unwrap_or(OrderId(self.next_order_id)),
             account: o.account,
             side: o.side,
             limit,
@@ -178,9 +205,9 @@ impl Engine {
         }
 
         // Accepted: nothing below can fail.
-        let id = self.take_order_id();
+        let id = stop_id.unwrap_or_else(|| self.take_order_id());
         debug_assert_eq!(id, taker.order_id);
-        if let Some(cid) = &o.client_id {
+        if let (Some(cid), None) = (&o.client_id, stop_id) {
             let expires = self.now.saturating_add_millis(self.config.client_order_retention_ms);
             self.client_orders.hold(o.account, cid.clone(), id, o.market, expires);
         }
@@ -288,7 +315,17 @@ impl Engine {
 
     /// Finds an account's open order in a market by id or client id.
     fn resolve(&self, account: AccountId, market: MarketId, r: &OrderRef) -> Result<OrderId, RejectReason> {
-        let m = self.market_ref(market)?;
+        let id = self.resolve_id(account, market, r)?;
+        // Another account's order is "unknown" to this one: existence is not leaked.
+        match self.markets[market.index()].book.get(id) {
+            Some(o) if o.account == account => Ok(id),
+            _ => Err(RejectReason::UnknownOrder(r.to_string())),
+        }
+    }
+
+    /// The id an order reference names (book order or stop), without checking where it is.
+    fn resolve_id(&self, account: AccountId, market: MarketId, r: &OrderRef) -> Result<OrderId, RejectReason> {
+        self.market_ref(market)?;
         let unknown = || RejectReason::UnknownOrder(r.to_string());
         let id = match r {
             OrderRef::Id(id) => *id,
@@ -300,11 +337,7 @@ impl Engine {
                 e.order_id
             }
         };
-        // Another account's order is "unknown" to this one: existence is not leaked.
-        match m.book.get(id) {
-            Some(o) if o.account == account => Ok(id),
-            _ => Err(unknown()),
-        }
+        Ok(id)
     }
 
     /// Amends an open order. A size decrease at the same price keeps the queue place; a price
@@ -390,6 +423,11 @@ impl Engine {
         r: &OrderRef,
         out: &mut Out<'_>,
     ) -> Result<(), RejectReason> {
+        let id = self.resolve_id(account, market, r)?;
+        if self.is_stop_of(account, market, id) {
+            self.cancel_stop(market, id, CancelReason::UserRequest, out);
+            return Ok(());
+        }
         let id = self.resolve(account, market, r)?;
         self.cancel_ids(market, &[id], CancelReason::UserRequest, out);
         Ok(())
@@ -411,6 +449,11 @@ impl Engine {
             let mut ids = self.markets[id.index()].book.orders_of(account).to_vec();
             ids.sort_unstable();
             self.cancel_ids(id, &ids, CancelReason::CancelAll, out);
+            let stops: Vec<OrderId> =
+                self.markets[id.index()].stops.values().filter(|s| s.account == account).map(|s| s.id).collect();
+            for stop in stops {
+                self.cancel_stop(id, stop, CancelReason::CancelAll, out);
+            }
         }
         Ok(())
     }
@@ -419,6 +462,10 @@ impl Engine {
     pub(crate) fn mass_cancel(&mut self, market: MarketId, out: &mut Out<'_>) -> Result<(), RejectReason> {
         let ids = self.market_ref(market)?.book.all_order_ids_sorted();
         self.cancel_ids(market, &ids, CancelReason::MassCancel, out);
+        let stops: Vec<OrderId> = self.markets[market.index()].stops.keys().copied().collect();
+        for stop in stops {
+            self.cancel_stop(market, stop, CancelReason::MassCancel, out);
+        }
         Ok(())
     }
 }

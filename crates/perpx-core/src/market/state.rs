@@ -1,10 +1,15 @@
 //! A live market: its validated spec, its mark price and its book.
 
+use std::collections::BTreeMap;
+
 use super::spec::{MarketSpec, ValidMarket};
 use crate::book::{Book, Side};
+use crate::command::TimeInForce;
 use crate::engine::{StateHasher, stp_tag};
 use crate::ids::MarketId;
+use crate::ids::OrderId;
 use crate::num::{Price, Qty, Quote};
+use crate::stop::{StopKind, StopOrder, TriggerBy};
 
 /// A market as the engine holds it.
 #[derive(Debug, Clone)]
@@ -19,13 +24,25 @@ pub struct Market {
     pub mark: Option<Price>,
     /// The order book.
     pub book: Book,
+    /// The last trade price, once the market has traded.
+    pub last_price: Option<Price>,
+    /// Untriggered stop and take-profit orders, by id (placement order).
+    pub stops: BTreeMap<OrderId, StopOrder>,
 }
 
 impl Market {
     /// A new market with an empty book and no mark.
     #[must_use]
     pub fn new(id: MarketId, valid: ValidMarket) -> Self {
-        Self { id, spec: valid.spec, quote_per_tick_lot: valid.quote_per_tick_lot, mark: None, book: Book::new() }
+        Self {
+            id,
+            spec: valid.spec,
+            quote_per_tick_lot: valid.quote_per_tick_lot,
+            mark: None,
+            book: Book::new(),
+            last_price: None,
+            stops: BTreeMap::new(),
+        }
     }
 
     /// `price × qty` in micro-units, exactly (`price_ticks × qty_lots × quote_per_tick_lot`),
@@ -67,10 +84,16 @@ impl Market {
             .u64(u64::from(l.max_stops_per_account))
             .i64(l.max_order_qty.0);
         h.i64(self.quote_per_tick_lot);
-        match self.mark {
-            None => h.tag(0),
-            Some(p) => h.tag(1).i64(p.0),
-        };
+        for price in [self.mark, self.last_price] {
+            match price {
+                None => h.tag(0),
+                Some(p) => h.tag(1).i64(p.0),
+            };
+        }
+        h.u64(self.stops.len() as u64);
+        for s in self.stops.values() {
+            hash_stop(h, s);
+        }
         for side in [Side::Buy, Side::Sell] {
             h.u64(self.book.level_count(side) as u64);
             for (price, level) in self.book.levels(side) {
@@ -85,5 +108,33 @@ impl Market {
                 }
             }
         }
+    }
+}
+
+fn hash_stop(h: &mut StateHasher, s: &StopOrder) {
+    h.u64(s.id.0).u64(s.account.0).tag(u8::from(s.side == Side::Buy)).i64(s.trigger.0).i64(s.qty.0);
+    h.tag(match s.trigger_by {
+        TriggerBy::Mark => 0,
+        TriggerBy::Last => 1,
+    });
+    match s.kind {
+        StopKind::StopMarket => h.tag(0),
+        StopKind::TakeProfitMarket => h.tag(1),
+        StopKind::StopLimit { price, tif } => h.tag(2).i64(price.0).tag(tif_tag(tif)),
+        StopKind::TakeProfitLimit { price, tif } => h.tag(3).i64(price.0).tag(tif_tag(tif)),
+    };
+    h.tag(u8::from(s.reduce_only)).tag(stp_tag(s.stp)).i64(s.placed_at.0);
+    match &s.client_id {
+        None => h.tag(0),
+        Some(c) => h.tag(1).str(c.as_str()),
+    };
+}
+
+fn tif_tag(t: TimeInForce) -> u8 {
+    match t {
+        TimeInForce::Gtc => 0,
+        TimeInForce::Ioc => 1,
+        TimeInForce::Fok => 2,
+        TimeInForce::PostOnly => 3,
     }
 }
