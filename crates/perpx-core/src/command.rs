@@ -3,8 +3,8 @@
 
 use crate::book::Side;
 use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId};
-use crate::market::MarketSpec;
-use crate::num::{Price, Qty, Quote, Timestamp};
+use crate::market::{MarginTier, MarketSpec};
+use crate::num::{Price, Qty, Quote, Rate, Timestamp};
 use crate::stop::{StopKind, TriggerBy};
 
 /// One input to the engine.
@@ -72,6 +72,32 @@ pub enum CommandKind {
     },
     /// Place a stop or take-profit order (held until its trigger; see [`crate::stop`]).
     PlaceStop(NewStop),
+    /// Admin: stop trading in a market (cancels only).
+    Halt {
+        /// The market.
+        market: MarketId,
+    },
+    /// Admin: resume trading in a halted market.
+    Resume {
+        /// The market.
+        market: MarketId,
+    },
+    /// Admin: change tiers, maximum leverage or fees at a future time.
+    ScheduleParams {
+        /// The market.
+        market: MarketId,
+        /// When the change takes effect (strictly after now).
+        effective_at: Timestamp,
+        /// What changes.
+        change: ParamChange,
+    },
+    /// Admin: settle every position at `price` and close the market.
+    Delist {
+        /// The market.
+        market: MarketId,
+        /// The settlement price (normally the index).
+        price: Price,
+    },
     /// Choose the leverage an account uses in a market.
     SetLeverage {
         /// The account.
@@ -163,6 +189,19 @@ pub struct NewOrder {
     /// Only ever reduce the position: reserves no margin, is capped at the position at fill
     /// time, and is cancelled when the position closes or flips.
     pub reduce_only: bool,
+}
+
+/// A scheduled change of a market's risk and fee parameters (tick and lot never change).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ParamChange {
+    /// New margin tiers.
+    pub tiers: Option<Vec<MarginTier>>,
+    /// New maximum leverage.
+    pub max_leverage: Option<u32>,
+    /// New maker fee.
+    pub maker_fee: Option<Rate>,
+    /// New taker fee.
+    pub taker_fee: Option<Rate>,
 }
 
 /// A new stop or take-profit order.

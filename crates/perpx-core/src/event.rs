@@ -38,6 +38,8 @@ pub enum CancelReason {
     ReduceOnly,
     /// A stop triggered but its order failed the checks at trigger time (margin, reduce-only…).
     TriggerRejected,
+    /// The market was delisted.
+    Delisted,
 }
 
 /// Whether an amend kept the order's place in the queue.
@@ -176,6 +178,54 @@ pub enum EventKind {
         filled: Qty,
         /// Still open.
         open: Qty,
+    },
+    /// A market stopped trading (cancels only).
+    MarketHalted {
+        /// The market.
+        market: MarketId,
+    },
+    /// A halted market trades again.
+    MarketResumed {
+        /// The market.
+        market: MarketId,
+    },
+    /// A parameter change was announced.
+    ParamsScheduled {
+        /// The market.
+        market: MarketId,
+        /// When it takes effect.
+        effective_at: Timestamp,
+        /// Dry run: accounts the new tiers would put below maintenance at current marks.
+        accounts_below_maintenance: u32,
+        /// Whether it replaced a pending change.
+        replaced: bool,
+    },
+    /// A scheduled parameter change took effect.
+    ParamsChanged {
+        /// The market.
+        market: MarketId,
+    },
+    /// A position was settled at the delisting price.
+    PositionSettled {
+        /// The account.
+        account: AccountId,
+        /// The market.
+        market: MarketId,
+        /// The size that was settled.
+        size: Qty,
+        /// The settlement price.
+        price: Price,
+        /// PnL realised by the settlement.
+        realized: Quote,
+        /// Collateral after.
+        collateral: Quote,
+    },
+    /// A market was delisted: every position settled, nothing more accepted.
+    MarketDelisted {
+        /// The market.
+        market: MarketId,
+        /// The settlement price.
+        price: Price,
     },
     /// A stop or take-profit was accepted and is armed.
     StopAccepted {

@@ -55,6 +55,23 @@ pub enum RejectReason {
     /// The engine holds its maximum number of markets.
     #[error("the engine already holds its maximum of {0} markets")]
     TooManyMarkets(u32),
+    /// The market is halted: only cancels are accepted.
+    #[error("the market is halted: only cancels are accepted")]
+    MarketHalted,
+    /// The market is delisted.
+    #[error("the market is delisted")]
+    MarketDelisted,
+    /// Resume of a market that is not halted.
+    #[error("the market is not halted")]
+    MarketNotHalted,
+    /// A scheduled change must take effect after now.
+    #[error("a scheduled change must take effect after now ({now}), not at {effective_at}")]
+    ScheduleNotInFuture {
+        /// Requested time.
+        effective_at: Timestamp,
+        /// The engine clock.
+        now: Timestamp,
+    },
     /// A mark price must be positive.
     #[error("mark price must be positive, got {0} ticks")]
     NonPositiveMark(Price),
@@ -229,6 +246,10 @@ impl RejectReason {
             Self::InvalidMarketSpec(_) => 2004,
             Self::TooManyMarkets(_) => 2005,
             Self::NonPositiveMark(_) => 2006,
+            Self::MarketHalted => 2007,
+            Self::MarketDelisted => 2008,
+            Self::MarketNotHalted => 2009,
+            Self::ScheduleNotInFuture { .. } => 2010,
             Self::NonPositiveQty(_) => 3001,
             Self::QtyAboveMax { .. } => 3002,
             Self::QtyBelowMin { .. } => 3003,
@@ -271,6 +292,10 @@ impl RejectReason {
             Self::InvalidMarketSpec(_) => "invalid_market_spec",
             Self::TooManyMarkets(_) => "too_many_markets",
             Self::NonPositiveMark(_) => "non_positive_mark",
+            Self::MarketHalted => "market_halted",
+            Self::MarketDelisted => "market_delisted",
+            Self::MarketNotHalted => "market_not_halted",
+            Self::ScheduleNotInFuture { .. } => "schedule_not_in_future",
             Self::NonPositiveQty(_) => "non_positive_qty",
             Self::QtyAboveMax { .. } => "qty_above_max",
             Self::QtyBelowMin { .. } => "qty_below_min",

@@ -57,9 +57,15 @@ pub fn outcome(event: &Event) -> Option<Outcome> {
             }
         }
         EventKind::Rejected { reason, .. } => Outcome::Rejected { code: reason.code() },
-        EventKind::StopAccepted { .. } | EventKind::StopTriggered { .. } | EventKind::TriggeredOrderRejected { .. } => {
-            unreachable!("book streams place no stops")
-        }
+        EventKind::StopAccepted { .. }
+        | EventKind::StopTriggered { .. }
+        | EventKind::TriggeredOrderRejected { .. }
+        | EventKind::MarketHalted { .. }
+        | EventKind::MarketResumed { .. }
+        | EventKind::ParamsScheduled { .. }
+        | EventKind::ParamsChanged { .. }
+        | EventKind::PositionSettled { .. }
+        | EventKind::MarketDelisted { .. } => unreachable!("book streams send no stops or lifecycle commands"),
         EventKind::PositionChanged { .. }
         | EventKind::Deposited { .. }
         | EventKind::Withdrawn { .. }
@@ -140,6 +146,7 @@ pub fn reason_name(r: CancelReason) -> &'static str {
         CancelReason::SelfTradePrevention => "self_trade_prevention",
         CancelReason::ReduceOnly => "reduce_only",
         CancelReason::TriggerRejected => "trigger_rejected",
+        CancelReason::Delisted => "delisted",
     }
 }
 

@@ -626,7 +626,11 @@ impl RefEngine {
             | CommandKind::Deposit { .. }
             | CommandKind::Withdraw { .. }
             | CommandKind::SetLeverage { .. } => Ok(()),
-            CommandKind::PlaceStop(_) => unreachable!("book streams place no stops"),
+            CommandKind::PlaceStop(_)
+            | CommandKind::Halt { .. }
+            | CommandKind::Resume { .. }
+            | CommandKind::ScheduleParams { .. }
+            | CommandKind::Delist { .. } => unreachable!("book streams send no stops or lifecycle commands"),
         };
         if let Err(code) = result {
             assert!(out.is_empty(), "model bug: a rejection after outcomes");

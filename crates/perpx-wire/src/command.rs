@@ -5,7 +5,9 @@
 //! are numbers that aren't decimal strings on the market's tick or lot. Decoding needs the
 //! engine for one thing only: to look up markets by symbol and learn their tick and lot.
 
-use perpx_core::command::{Amend, Command, CommandKind, NewOrder, NewStop, OrderRef, OrderType, StpMode, TimeInForce};
+use perpx_core::command::{
+    Amend, Command, CommandKind, NewOrder, NewStop, OrderRef, OrderType, ParamChange, StpMode, TimeInForce,
+};
 use perpx_core::market::{MarginTier, MarketLimits, MarketSpec};
 use perpx_core::num::Decimal;
 use perpx_core::stop::{StopKind, TriggerBy};
@@ -127,6 +129,28 @@ enum WireKind {
     Deposit {
         account: u64,
         amount: String,
+    },
+    Halt {
+        market: String,
+    },
+    Resume {
+        market: String,
+    },
+    ScheduleParams {
+        market: String,
+        effective_at: i64,
+        #[serde(default)]
+        tiers: Option<Vec<WireTier>>,
+        #[serde(default)]
+        max_leverage: Option<u32>,
+        #[serde(default)]
+        maker_fee: Option<String>,
+        #[serde(default)]
+        taker_fee: Option<String>,
+    },
+    Delist {
+        market: String,
+        price: String,
     },
     Withdraw {
         account: u64,
@@ -397,6 +421,24 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
                 reduce_only,
             })
         }
+        WireKind::Halt { market } => CommandKind::Halt { market: market_id(engine, &market)? },
+        WireKind::Resume { market } => CommandKind::Resume { market: market_id(engine, &market)? },
+        WireKind::ScheduleParams { market, effective_at, tiers, max_leverage, maker_fee, taker_fee } => {
+            CommandKind::ScheduleParams {
+                market: market_id(engine, &market)?,
+                effective_at: Timestamp(effective_at),
+                change: ParamChange {
+                    tiers: tiers.as_deref().map(to_tiers).transpose()?,
+                    max_leverage,
+                    maker_fee: maker_fee.map(|f| parse_rate("maker_fee", &f)).transpose()?,
+                    taker_fee: taker_fee.map(|f| parse_rate("taker_fee", &f)).transpose()?,
+                },
+            }
+        }
+        WireKind::Delist { market, price } => {
+            let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
+            CommandKind::Delist { market: m.id, price: parse_price(m, &price)? }
+        }
         WireKind::Deposit { account, amount } => {
             CommandKind::Deposit { account: AccountId(account), amount: parse_quote("amount", &amount)? }
         }
@@ -442,18 +484,7 @@ fn to_spec(w: WireMarketSpec) -> Result<MarketSpec, RejectReason> {
     if lot_size.mantissa <= 0 {
         return Err(RejectReason::InvalidMarketSpec("tick_size and lot_size must be positive".into()));
     }
-    let tiers = w
-        .tiers
-        .iter()
-        .map(|t| {
-            Ok(MarginTier {
-                max_notional: parse_quote("max_notional", &t.max_notional)?,
-                max_leverage: t.max_leverage,
-                maintenance_rate: parse_rate("maintenance_rate", &t.maintenance_rate)?,
-                maintenance_amount: parse_quote("maintenance_amount", &t.maintenance_amount)?,
-            })
-        })
-        .collect::<Result<Vec<_>, RejectReason>>()?;
+    let tiers = to_tiers(&w.tiers)?;
     let limits = match w.limits {
         None => MarketLimits::default(),
         Some(l) => MarketLimits {
@@ -476,4 +507,18 @@ fn to_spec(w: WireMarketSpec) -> Result<MarketSpec, RejectReason> {
         order_band: parse_rate("order_band", &w.order_band)?,
         limits,
     })
+}
+
+fn to_tiers(tiers: &[WireTier]) -> Result<Vec<MarginTier>, RejectReason> {
+    tiers
+        .iter()
+        .map(|t| {
+            Ok(MarginTier {
+                max_notional: parse_quote("max_notional", &t.max_notional)?,
+                max_leverage: t.max_leverage,
+                maintenance_rate: parse_rate("maintenance_rate", &t.maintenance_rate)?,
+                maintenance_amount: parse_quote("maintenance_amount", &t.maintenance_amount)?,
+            })
+        })
+        .collect()
 }

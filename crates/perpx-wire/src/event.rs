@@ -109,6 +109,33 @@ pub enum WireEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
+    MarketHalted {
+        market: String,
+    },
+    MarketResumed {
+        market: String,
+    },
+    ParamsScheduled {
+        market: String,
+        effective_at: i64,
+        accounts_below_maintenance: u32,
+        replaced: bool,
+    },
+    ParamsChanged {
+        market: String,
+    },
+    PositionSettled {
+        account: u64,
+        market: String,
+        size: String,
+        price: String,
+        realized_pnl: String,
+        collateral: String,
+    },
+    MarketDelisted {
+        market: String,
+        price: String,
+    },
     StopTriggered {
         stop_id: u64,
         account: u64,
@@ -220,6 +247,7 @@ pub fn cancel_reason(r: CancelReason) -> &'static str {
         CancelReason::SelfTradePrevention => "self_trade_prevention",
         CancelReason::ReduceOnly => "reduce_only",
         CancelReason::TriggerRejected => "trigger_rejected",
+        CancelReason::Delisted => "delisted",
     }
 }
 
@@ -399,6 +427,32 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
                 reduce_only: *reduce_only,
                 client_id: client_id.as_ref().map(ToString::to_string),
             }
+        }
+        EventKind::MarketHalted { market } => WireEvent::MarketHalted { market: sym(*market) },
+        EventKind::MarketResumed { market } => WireEvent::MarketResumed { market: sym(*market) },
+        EventKind::ParamsScheduled { market, effective_at, accounts_below_maintenance, replaced } => {
+            WireEvent::ParamsScheduled {
+                market: sym(*market),
+                effective_at: effective_at.0,
+                accounts_below_maintenance: *accounts_below_maintenance,
+                replaced: *replaced,
+            }
+        }
+        EventKind::ParamsChanged { market } => WireEvent::ParamsChanged { market: sym(*market) },
+        EventKind::PositionSettled { account, market, size, price, realized, collateral } => {
+            let m = market_of(engine, *market);
+            WireEvent::PositionSettled {
+                account: account.0,
+                market: m.spec.symbol.clone(),
+                size: format_qty(m, *size),
+                price: format_price(m, *price),
+                realized_pnl: format_quote(*realized),
+                collateral: format_quote(*collateral),
+            }
+        }
+        EventKind::MarketDelisted { market, price } => {
+            let m = market_of(engine, *market);
+            WireEvent::MarketDelisted { market: m.spec.symbol.clone(), price: format_price(m, *price) }
         }
         EventKind::StopTriggered { stop_id, account, market, reference } => {
             let m = market_of(engine, *market);

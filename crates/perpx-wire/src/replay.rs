@@ -88,7 +88,11 @@ fn command_market(cmd: &Command) -> Option<MarketId> {
         CommandKind::PlaceStop(s) => Some(s.market),
         CommandKind::AmendOrder(a) => Some(a.market),
         CommandKind::CancelAll { market, .. } => *market,
-        CommandKind::SetLeverage { market, .. } => Some(*market),
+        CommandKind::SetLeverage { market, .. }
+        | CommandKind::Halt { market }
+        | CommandKind::Resume { market }
+        | CommandKind::ScheduleParams { market, .. }
+        | CommandKind::Delist { market, .. } => Some(*market),
         CommandKind::CreateMarket(_)
         | CommandKind::Tick
         | CommandKind::Deposit { .. }

@@ -11,6 +11,9 @@ mod accounts;
 mod client_orders;
 mod hash;
 mod invariants;
+mod lifecycle;
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod margin_tests;
 mod matching;
@@ -130,6 +133,7 @@ impl Engine {
         // Step 1: advance time.
         self.now = cmd.ts;
         self.client_orders.prune(self.now);
+        self.apply_due_params(&mut out);
         // Step 2: the command itself.
         let (account, client_id) = match &cmd.kind {
             CommandKind::PlaceOrder(o) => (Some(o.account), o.client_id.clone()),
@@ -160,6 +164,12 @@ impl Engine {
             CommandKind::CancelAll { account, market } => self.cancel_all(*account, *market, out),
             CommandKind::MassCancel { market } => self.mass_cancel(*market, out),
             CommandKind::Tick => Ok(()),
+            CommandKind::Halt { market } => self.set_halted(*market, true, out),
+            CommandKind::Resume { market } => self.set_halted(*market, false, out),
+            CommandKind::ScheduleParams { market, effective_at, change } => {
+                self.schedule_params(*market, *effective_at, change, out)
+            }
+            CommandKind::Delist { market, price } => self.delist(*market, *price, out),
             CommandKind::Deposit { account, amount } => self.deposit(*account, *amount, out),
             CommandKind::Withdraw { account, amount } => self.withdraw(*account, *amount, out),
             CommandKind::SetLeverage { account, market, leverage } => {
@@ -184,6 +194,9 @@ impl Engine {
     }
 
     fn set_mark(&mut self, market: MarketId, price: Price, out: &mut Out<'_>) -> Result<(), RejectReason> {
+        if self.markets.get(market.index()).is_some_and(|m| m.status == crate::market::MarketStatus::Delisted) {
+            return Err(RejectReason::MarketDelisted);
+        }
         let m = self.market_mut(market)?;
         if !price.is_positive() {
             return Err(RejectReason::NonPositiveMark(price));
@@ -308,6 +321,7 @@ pub(crate) fn cancel_reason_tag(reason: CancelReason) -> u8 {
         CancelReason::SelfTradePrevention => 5,
         CancelReason::ReduceOnly => 6,
         CancelReason::TriggerRejected => 7,
+        CancelReason::Delisted => 8,
     }
 }
 

@@ -130,6 +130,7 @@ impl Engine {
     ) -> Result<(), RejectReason> {
         let m = self.market_ref(o.market)?;
         self.account_ref(o.account)?;
+        self.check_trading(o.market)?;
         if let (Some(cid), None) = (&o.client_id, stop_id) {
             if self.client_orders.get(o.account, cid).is_some() {
                 return self.report_duplicate(o.account, cid, out);
@@ -344,6 +345,7 @@ impl Engine {
     /// change or a size increase goes to the back. An amended price that crosses the book trades
     /// like a new taker (post-only orders are refused instead).
     pub(crate) fn amend(&mut self, a: &Amend, out: &mut Out<'_>) -> Result<(), RejectReason> {
+        self.check_trading(a.market)?;
         let id = self.resolve(a.account, a.market, &a.order)?;
         let m = self.market_ref(a.market)?;
         let current = m.book.get(id).expect("resolved order is open");

@@ -5,7 +5,7 @@ use super::{Engine, Out};
 use crate::command::{NewOrder, NewStop, OrderType};
 use crate::event::{CancelReason, EventKind, OrderStatus};
 use crate::ids::{AccountId, MarketId, OrderId};
-use crate::market::Market;
+use crate::market::{Market, MarketStatus};
 use crate::num::{Price, Qty};
 use crate::reject::RejectReason;
 use crate::stop::{StopOrder, TriggerBy, is_triggered};
@@ -28,6 +28,7 @@ impl Engine {
     pub(crate) fn place_stop(&mut self, s: &NewStop, out: &mut Out<'_>) -> Result<(), RejectReason> {
         let m = self.markets.get(s.market.index()).ok_or_else(|| RejectReason::UnknownMarket(s.market.to_string()))?;
         self.account_ref(s.account)?;
+        self.check_trading(s.market)?;
         if let Some(cid) = &s.client_id {
             if self.client_orders.get(s.account, cid).is_some() {
                 return self.report_duplicate(s.account, cid, out);
@@ -115,8 +116,12 @@ impl Engine {
     pub(crate) fn trigger_stops(&mut self, out: &mut Out<'_>) {
         let mut budget = self.config.max_stop_triggers_per_command;
         while budget > 0 {
-            let next =
-                self.markets.iter().find_map(|m| m.stops.values().find_map(|s| fires(m, s).map(|r| (m.id, s.id, r))));
+            // Halted markets keep their stops armed until they resume.
+            let next = self
+                .markets
+                .iter()
+                .filter(|m| m.status == MarketStatus::Active)
+                .find_map(|m| m.stops.values().find_map(|s| fires(m, s).map(|r| (m.id, s.id, r))));
             let Some((market, id, reference)) = next else { break };
             budget -= 1;
             let stop = self.markets[market.index()].stops.remove(&id).expect("found above");

@@ -9,5 +9,5 @@ mod state;
 mod tiers;
 
 pub use spec::{MarginTier, MarketLimits, MarketSpec, ValidMarket};
-pub use state::Market;
+pub use state::{Market, MarketStatus};
 pub use tiers::tier_for_notional;

@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 
 use super::spec::{MarketSpec, ValidMarket};
 use crate::book::{Book, Side};
-use crate::command::TimeInForce;
+use crate::command::{ParamChange, TimeInForce};
 use crate::engine::{StateHasher, stp_tag};
 use crate::ids::MarketId;
 use crate::ids::OrderId;
+use crate::num::Timestamp;
 use crate::num::{Price, Qty, Quote};
 use crate::stop::{StopKind, StopOrder, TriggerBy};
 
@@ -28,6 +29,21 @@ pub struct Market {
     pub last_price: Option<Price>,
     /// Untriggered stop and take-profit orders, by id (placement order).
     pub stops: BTreeMap<OrderId, StopOrder>,
+    /// Trading, halted or delisted.
+    pub status: MarketStatus,
+    /// A scheduled parameter change and when it takes effect.
+    pub pending_change: Option<(Timestamp, ParamChange)>,
+}
+
+/// Where a market is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MarketStatus {
+    /// Trading.
+    Active,
+    /// Cancels only; marks move, nothing trades, stops wait.
+    Halted,
+    /// Settled and closed: accepts nothing.
+    Delisted,
 }
 
 impl Market {
@@ -42,6 +58,8 @@ impl Market {
             book: Book::new(),
             last_price: None,
             stops: BTreeMap::new(),
+            status: MarketStatus::Active,
+            pending_change: None,
         }
     }
 
@@ -90,6 +108,15 @@ impl Market {
                 Some(p) => h.tag(1).i64(p.0),
             };
         }
+        h.tag(match self.status {
+            MarketStatus::Active => 0,
+            MarketStatus::Halted => 1,
+            MarketStatus::Delisted => 2,
+        });
+        match &self.pending_change {
+            None => h.tag(0),
+            Some((at, c)) => hash_change(h.tag(1).i64(at.0), c),
+        };
         h.u64(self.stops.len() as u64);
         for s in self.stops.values() {
             hash_stop(h, s);
@@ -137,4 +164,28 @@ fn tif_tag(t: TimeInForce) -> u8 {
         TimeInForce::Fok => 2,
         TimeInForce::PostOnly => 3,
     }
+}
+
+fn hash_change<'h>(h: &'h mut StateHasher, c: &ParamChange) -> &'h mut StateHasher {
+    match &c.tiers {
+        None => {
+            h.tag(0);
+        }
+        Some(tiers) => {
+            h.tag(1).u64(tiers.len() as u64);
+            for t in tiers {
+                h.i64(t.max_notional.0)
+                    .u64(u64::from(t.max_leverage))
+                    .i64(t.maintenance_rate.0)
+                    .i64(t.maintenance_amount.0);
+            }
+        }
+    }
+    for v in [c.max_leverage.map(i64::from), c.maker_fee.map(|r| r.0), c.taker_fee.map(|r| r.0)] {
+        match v {
+            None => h.tag(0),
+            Some(x) => h.tag(1).i64(x),
+        };
+    }
+    h
 }
