@@ -20,6 +20,18 @@ pub struct Position {
     pub realized_pnl: Quote,
     /// Trading fees paid in this market (negative if rebates exceeded fees).
     pub fees_paid: Quote,
+    /// Margin held by the position itself in isolated mode (zero in cross mode).
+    pub isolated_margin: Quote,
+}
+
+/// How an account margins its position in one market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MarginMode {
+    /// The position shares the account's collateral with every other cross position.
+    #[default]
+    Cross,
+    /// The position holds its own margin; its losses can't reach the rest of the account.
+    Isolated,
 }
 
 /// An account.
@@ -32,6 +44,8 @@ pub struct Account {
     pub positions: BTreeMap<MarketId, Position>,
     /// Leverage chosen per market; markets not listed use the market's default.
     pub leverage: BTreeMap<MarketId, u32>,
+    /// Margin mode per market; markets not listed are cross.
+    pub margin_mode: BTreeMap<MarketId, MarginMode>,
 }
 
 impl Account {
@@ -39,6 +53,12 @@ impl Account {
     #[must_use]
     pub fn position(&self, market: MarketId) -> Position {
         self.positions.get(&market).copied().unwrap_or_default()
+    }
+
+    /// The margin mode in `market`.
+    #[must_use]
+    pub fn mode(&self, market: MarketId) -> MarginMode {
+        self.margin_mode.get(&market).copied().unwrap_or_default()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Commands: everything that can change the engine's state. Each carries its timestamp; the
 //! engine has no other source of time.
 
+use crate::account::MarginMode;
 use crate::book::Side;
 use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId};
 use crate::market::{MarginTier, MarketSpec};
@@ -97,6 +98,24 @@ pub enum CommandKind {
         market: MarketId,
         /// The settlement price (normally the index).
         price: Price,
+    },
+    /// Choose cross or isolated margin for a market (only with no position, order or stop there).
+    SetMarginMode {
+        /// The account.
+        account: AccountId,
+        /// The market.
+        market: MarketId,
+        /// The mode.
+        mode: MarginMode,
+    },
+    /// Add (positive) or remove (negative) margin of an isolated position.
+    AdjustIsolatedMargin {
+        /// The account.
+        account: AccountId,
+        /// The market.
+        market: MarketId,
+        /// Signed amount.
+        amount: Quote,
     },
     /// Choose the leverage an account uses in a market.
     SetLeverage {

@@ -1,6 +1,7 @@
 //! Events: everything the engine tells the world. Each carries the sequence number and the
 //! timestamp of the command that produced it, in the order the engine produced it.
 
+use crate::account::MarginMode;
 use crate::book::Side;
 use crate::command::{OrderType, StpMode};
 use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId, TradeId};
@@ -288,6 +289,30 @@ pub enum EventKind {
         /// Fee of this fill (negative: rebate).
         fee: Quote,
         /// The account's collateral after the fill.
+        collateral: Quote,
+        /// The position's own margin after the fill (isolated mode; zero in cross).
+        isolated_margin: Quote,
+    },
+    /// An account chose cross or isolated margin in a market.
+    MarginModeSet {
+        /// The account.
+        account: AccountId,
+        /// The market.
+        market: MarketId,
+        /// The mode.
+        mode: MarginMode,
+    },
+    /// Margin was added to or removed from an isolated position.
+    IsolatedMarginChanged {
+        /// The account.
+        account: AccountId,
+        /// The market.
+        market: MarketId,
+        /// Signed change (positive: added from collateral).
+        amount: Quote,
+        /// The position's margin after.
+        isolated_margin: Quote,
+        /// Collateral after.
         collateral: Quote,
     },
     /// Collateral was credited.

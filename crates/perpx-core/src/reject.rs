@@ -227,6 +227,20 @@ pub enum RejectReason {
     /// Deposits and withdrawals are positive.
     #[error("amount must be positive, got {0} micro-units")]
     NonPositiveAmount(Quote),
+    /// The margin mode can change only with no position, order or stop in the market.
+    #[error("the margin mode can change only with no position, open order or stop in this market")]
+    MarginModeChangeBlocked,
+    /// The position is not isolated.
+    #[error("there is no isolated position in this market")]
+    NotIsolated,
+    /// Removing more isolated margin than the position can spare.
+    #[error("can remove at most {available} micro-units of this position's margin, not {requested}")]
+    IsolatedMarginAboveRemovable {
+        /// Requested.
+        requested: Quote,
+        /// Removable now.
+        available: Quote,
+    },
     /// The balance would not fit the engine's numbers.
     #[error("the balance would overflow")]
     BalanceOverflow,
@@ -276,6 +290,9 @@ impl RejectReason {
             Self::WithdrawalAboveAvailable { .. } => 5006,
             Self::NonPositiveAmount(_) => 5007,
             Self::BalanceOverflow => 5008,
+            Self::MarginModeChangeBlocked => 5009,
+            Self::NotIsolated => 5010,
+            Self::IsolatedMarginAboveRemovable { .. } => 5011,
         }
     }
 
@@ -322,6 +339,9 @@ impl RejectReason {
             Self::WithdrawalAboveAvailable { .. } => "withdrawal_above_available",
             Self::NonPositiveAmount(_) => "non_positive_amount",
             Self::BalanceOverflow => "balance_overflow",
+            Self::MarginModeChangeBlocked => "margin_mode_change_blocked",
+            Self::NotIsolated => "not_isolated",
+            Self::IsolatedMarginAboveRemovable { .. } => "isolated_margin_above_removable",
         }
     }
 }

@@ -69,7 +69,9 @@ pub fn outcome(event: &Event) -> Option<Outcome> {
         EventKind::PositionChanged { .. }
         | EventKind::Deposited { .. }
         | EventKind::Withdrawn { .. }
-        | EventKind::LeverageSet { .. } => return None,
+        | EventKind::LeverageSet { .. }
+        | EventKind::MarginModeSet { .. }
+        | EventKind::IsolatedMarginChanged { .. } => return None,
     })
 }
 

@@ -625,7 +625,9 @@ impl RefEngine {
             CommandKind::Tick
             | CommandKind::Deposit { .. }
             | CommandKind::Withdraw { .. }
-            | CommandKind::SetLeverage { .. } => Ok(()),
+            | CommandKind::SetLeverage { .. }
+            | CommandKind::SetMarginMode { .. }
+            | CommandKind::AdjustIsolatedMargin { .. } => Ok(()),
             CommandKind::PlaceStop(_)
             | CommandKind::Halt { .. }
             | CommandKind::Resume { .. }

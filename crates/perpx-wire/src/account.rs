@@ -54,6 +54,14 @@ pub struct PositionView {
     pub fees_paid: String,
     /// The account's leverage in the market.
     pub leverage: u32,
+    /// `cross` or `isolated`.
+    pub margin_mode: &'static str,
+    /// The position's own margin (isolated mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolated_margin: Option<String>,
+    /// Isolated margin + unrealised PnL (isolated mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolated_equity: Option<String>,
 }
 
 /// The view of `id`, or `None` for an unknown account.
@@ -72,6 +80,7 @@ pub fn account_view(engine: &Engine, id: AccountId) -> Option<AccountView> {
                 let fine = Decimal::new(m.spec.tick_size.mantissa, m.spec.tick_size.scale + 2);
                 format_units(i64::try_from(hundredths).unwrap_or(i64::MAX), fine)
             });
+            let iso = engine.isolated(id, *mid).ok().flatten();
             let upnl = m.mark.and_then(|mark| {
                 perpx_core::risk::position::unrealized_pnl(p.size, p.cost_basis, mark, m.quote_per_tick_lot).ok()
             });
@@ -85,6 +94,9 @@ pub fn account_view(engine: &Engine, id: AccountId) -> Option<AccountView> {
                 realized_pnl: format_quote(p.realized_pnl),
                 fees_paid: format_quote(p.fees_paid),
                 leverage: engine.leverage_of(account, m),
+                margin_mode: crate::event::margin_mode(account.mode(*mid)),
+                isolated_margin: iso.map(|i| format_quote(i.margin)),
+                isolated_equity: iso.map(|i| format_quote(i.equity)),
             })
         })
         .collect();

@@ -5,6 +5,7 @@
 //! are numbers that aren't decimal strings on the market's tick or lot. Decoding needs the
 //! engine for one thing only: to look up markets by symbol and learn their tick and lot.
 
+use perpx_core::account::MarginMode;
 use perpx_core::command::{
     Amend, Command, CommandKind, NewOrder, NewStop, OrderRef, OrderType, ParamChange, StpMode, TimeInForce,
 };
@@ -130,6 +131,16 @@ enum WireKind {
         account: u64,
         amount: String,
     },
+    SetMarginMode {
+        account: u64,
+        market: String,
+        mode: WireMarginMode,
+    },
+    AdjustIsolatedMargin {
+        account: u64,
+        market: String,
+        amount: String,
+    },
     Halt {
         market: String,
     },
@@ -175,6 +186,13 @@ enum WireSide {
 enum WireOrderType {
     Limit,
     Market,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WireMarginMode {
+    Cross,
+    Isolated,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -421,6 +439,19 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
                 reduce_only,
             })
         }
+        WireKind::SetMarginMode { account, market, mode } => CommandKind::SetMarginMode {
+            account: AccountId(account),
+            market: market_id(engine, &market)?,
+            mode: match mode {
+                WireMarginMode::Cross => MarginMode::Cross,
+                WireMarginMode::Isolated => MarginMode::Isolated,
+            },
+        },
+        WireKind::AdjustIsolatedMargin { account, market, amount } => CommandKind::AdjustIsolatedMargin {
+            account: AccountId(account),
+            market: market_id(engine, &market)?,
+            amount: parse_quote("amount", &amount)?,
+        },
         WireKind::Halt { market } => CommandKind::Halt { market: market_id(engine, &market)? },
         WireKind::Resume { market } => CommandKind::Resume { market: market_id(engine, &market)? },
         WireKind::ScheduleParams { market, effective_at, tiers, max_leverage, maker_fee, taker_fee } => {

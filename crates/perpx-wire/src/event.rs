@@ -1,6 +1,7 @@
 //! Engine events → JSON, with every price, size and amount as a decimal string in its market's
 //! precision.
 
+use perpx_core::account::MarginMode;
 use perpx_core::command::{OrderType, StpMode, TimeInForce};
 use perpx_core::event::{CancelReason, Event, EventKind, OrderStatus, QueuePriority};
 use perpx_core::market::Market;
@@ -158,6 +159,19 @@ pub enum WireEvent {
         realized_pnl: String,
         fee: String,
         collateral: String,
+        isolated_margin: String,
+    },
+    MarginModeSet {
+        account: u64,
+        market: String,
+        mode: &'static str,
+    },
+    IsolatedMarginChanged {
+        account: u64,
+        market: String,
+        amount: String,
+        isolated_margin: String,
+        collateral: String,
     },
     Deposited {
         account: u64,
@@ -232,6 +246,15 @@ fn stp(s: StpMode) -> &'static str {
         StpMode::ExpireTaker => "expire_taker",
         StpMode::ExpireMaker => "expire_maker",
         StpMode::ExpireBoth => "expire_both",
+    }
+}
+
+/// The stable name of a margin mode.
+#[must_use]
+pub fn margin_mode(m: MarginMode) -> &'static str {
+    match m {
+        MarginMode::Cross => "cross",
+        MarginMode::Isolated => "isolated",
     }
 }
 
@@ -474,7 +497,28 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
                 message: reject_message(reason, Some(m)),
             }
         }
-        EventKind::PositionChanged { account, market, size, cost_basis, realized, fee, collateral } => {
+        EventKind::MarginModeSet { account, market, mode } => {
+            WireEvent::MarginModeSet { account: account.0, market: sym(*market), mode: margin_mode(*mode) }
+        }
+        EventKind::IsolatedMarginChanged { account, market, amount, isolated_margin, collateral } => {
+            WireEvent::IsolatedMarginChanged {
+                account: account.0,
+                market: sym(*market),
+                amount: format_quote(*amount),
+                isolated_margin: format_quote(*isolated_margin),
+                collateral: format_quote(*collateral),
+            }
+        }
+        EventKind::PositionChanged {
+            account,
+            market,
+            size,
+            cost_basis,
+            realized,
+            fee,
+            collateral,
+            isolated_margin,
+        } => {
             let m = market_of(engine, *market);
             WireEvent::PositionChanged {
                 account: account.0,
@@ -484,6 +528,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
                 realized_pnl: format_quote(*realized),
                 fee: format_quote(*fee),
                 collateral: format_quote(*collateral),
+                isolated_margin: format_quote(*isolated_margin),
             }
         }
         EventKind::Deposited { account, amount, collateral } => WireEvent::Deposited {

@@ -89,6 +89,8 @@ fn command_market(cmd: &Command) -> Option<MarketId> {
         CommandKind::AmendOrder(a) => Some(a.market),
         CommandKind::CancelAll { market, .. } => *market,
         CommandKind::SetLeverage { market, .. }
+        | CommandKind::SetMarginMode { market, .. }
+        | CommandKind::AdjustIsolatedMargin { market, .. }
         | CommandKind::Halt { market }
         | CommandKind::Resume { market }
         | CommandKind::ScheduleParams { market, .. }

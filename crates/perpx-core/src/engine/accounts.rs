@@ -7,14 +7,14 @@
 //! equity covers the requirement after it.
 
 use super::{Engine, Out};
-use crate::account::{Account, default_leverage};
+use crate::account::{Account, MarginMode, default_leverage};
 use crate::book::Side;
 use crate::event::EventKind;
 use crate::ids::{AccountId, MarketId};
 use crate::market::{Market, tier_for_notional};
 use crate::num::{Price, Qty, Quote};
 use crate::reject::RejectReason;
-use crate::risk::margin::{Exposure, im_requirement, maintenance_margin, notional, order_loss};
+use crate::risk::margin::{Exposure, im_requirement, initial_margin, maintenance_margin, notional, order_loss};
 use crate::risk::position::unrealized_pnl;
 
 /// An account's margin figures at current marks.
@@ -39,6 +39,31 @@ impl MarginSummary {
     pub fn withdrawable(&self) -> Quote {
         let profit = self.unrealized_pnl.0.max(0);
         Quote((self.equity.0 - self.initial_margin.0 - profit).max(0))
+    }
+}
+
+/// An isolated position's own figures at mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IsolatedSummary {
+    /// The position's own margin.
+    pub margin: Quote,
+    /// Its unrealised PnL at mark.
+    pub unrealized_pnl: Quote,
+    /// `margin + unrealised PnL`.
+    pub equity: Quote,
+    /// IM of the position at mark.
+    pub initial_margin: Quote,
+    /// MM of the position at mark.
+    pub maintenance_margin: Quote,
+}
+
+impl IsolatedSummary {
+    /// What may be taken out of the position's margin: never its unrealised profit, never below
+    /// IM: `max(0, min(margin, margin + min(0, uPnL) − IM))`.
+    #[must_use]
+    pub fn removable(&self) -> Quote {
+        let loss = self.unrealized_pnl.0.min(0);
+        Quote((self.margin.0 + loss - self.initial_margin.0).min(self.margin.0).max(0))
     }
 }
 
@@ -123,11 +148,18 @@ impl Engine {
             let q = m.quote_per_tick_lot;
             let leverage = self.leverage_of(account, m);
             let p = account.position(m.id);
+            let im = im_requirement(q, mark, leverage, &e).map_err(overflow)?;
+            let n = notional(q, p.size, mark).map_err(overflow)?;
+            if account.mode(m.id) == MarginMode::Isolated {
+                // The position stands on its own margin; the account's collateral backs only the
+                // orders' increment over the position's IM.
+                let orders_only = Quote(im.0 - initial_margin(n, leverage).0);
+                s.initial_margin = s.initial_margin.checked_add(orders_only).map_err(overflow)?;
+                continue;
+            }
             let upnl = unrealized_pnl(p.size, p.cost_basis, mark, q).map_err(overflow)?;
             s.unrealized_pnl = s.unrealized_pnl.checked_add(upnl).map_err(overflow)?;
-            let im = im_requirement(q, mark, leverage, &e).map_err(overflow)?;
             s.initial_margin = s.initial_margin.checked_add(im).map_err(overflow)?;
-            let n = notional(q, p.size, mark).map_err(overflow)?;
             let mm = maintenance_margin(&m.spec.tiers, n).map_err(overflow)?;
             s.maintenance_margin = s.maintenance_margin.checked_add(mm).map_err(overflow)?;
         }
@@ -194,6 +226,88 @@ impl Engine {
             Side::Sell if size.is_positive() => size,
             _ => Qty::ZERO,
         }
+    }
+
+    /// The figures of an isolated position, or `None` if the account has none in `market`.
+    ///
+    /// # Errors
+    /// [`RejectReason::BalanceOverflow`] for figures beyond the engine's numbers.
+    pub fn isolated(&self, id: AccountId, market: MarketId) -> Result<Option<IsolatedSummary>, RejectReason> {
+        let (Some(a), Some(m)) = (self.accounts.get(&id), self.markets.get(market.index())) else { return Ok(None) };
+        let p = a.position(market);
+        if a.mode(market) != MarginMode::Isolated || p.size.0 == 0 {
+            return Ok(None);
+        }
+        let Some(mark) = m.mark else { return Ok(None) };
+        let q = m.quote_per_tick_lot;
+        let n = notional(q, p.size, mark).map_err(overflow)?;
+        let upnl = unrealized_pnl(p.size, p.cost_basis, mark, q).map_err(overflow)?;
+        Ok(Some(IsolatedSummary {
+            margin: p.isolated_margin,
+            unrealized_pnl: upnl,
+            equity: p.isolated_margin.checked_add(upnl).map_err(overflow)?,
+            initial_margin: initial_margin(n, self.leverage_of(a, m)),
+            maintenance_margin: maintenance_margin(&m.spec.tiers, n).map_err(overflow)?,
+        }))
+    }
+
+    pub(crate) fn set_margin_mode(
+        &mut self,
+        id: AccountId,
+        market: MarketId,
+        mode: MarginMode,
+        out: &mut Out<'_>,
+    ) -> Result<(), RejectReason> {
+        let m = self.markets.get(market.index()).ok_or_else(|| RejectReason::UnknownMarket(market.to_string()))?;
+        let account = self.account_ref(id)?;
+        let busy = account.position(market).size.0 != 0
+            || !m.book.orders_of(id).is_empty()
+            || m.stops.values().any(|s| s.account == id);
+        if busy {
+            return Err(RejectReason::MarginModeChangeBlocked);
+        }
+        self.accounts.get_mut(&id).expect("checked").margin_mode.insert(market, mode);
+        out.push(EventKind::MarginModeSet { account: id, market, mode });
+        Ok(())
+    }
+
+    pub(crate) fn adjust_isolated_margin(
+        &mut self,
+        id: AccountId,
+        market: MarketId,
+        amount: Quote,
+        out: &mut Out<'_>,
+    ) -> Result<(), RejectReason> {
+        if self.markets.get(market.index()).is_none() {
+            return Err(RejectReason::UnknownMarket(market.to_string()));
+        }
+        self.account_ref(id)?;
+        let iso = self.isolated(id, market)?.ok_or(RejectReason::NotIsolated)?;
+        if amount.is_positive() {
+            let available = self.margin(id)?.withdrawable();
+            if amount > available {
+                return Err(RejectReason::InsufficientMargin { required: amount, available });
+            }
+        } else if amount.is_negative() {
+            let requested = Quote(amount.0.saturating_neg());
+            if requested > iso.removable() {
+                return Err(RejectReason::IsolatedMarginAboveRemovable { requested, available: iso.removable() });
+            }
+        } else {
+            return Err(RejectReason::NonPositiveAmount(amount));
+        }
+        let a = self.accounts.get_mut(&id).expect("checked");
+        a.collateral = Quote(a.collateral.0 - amount.0);
+        let pos = a.positions.get_mut(&market).expect("isolated position exists");
+        pos.isolated_margin = Quote(pos.isolated_margin.0 + amount.0);
+        out.push(EventKind::IsolatedMarginChanged {
+            account: id,
+            market,
+            amount,
+            isolated_margin: pos.isolated_margin,
+            collateral: a.collateral,
+        });
+        Ok(())
     }
 
     pub(crate) fn deposit(&mut self, id: AccountId, amount: Quote, out: &mut Out<'_>) -> Result<(), RejectReason> {

@@ -66,8 +66,8 @@ impl Engine {
     }
 
     /// Conservation and symmetry of money, to the unit:
-    /// `Σ collateral − Σ cost basis + fee account + insurance funds = deposits − withdrawals +
-    /// venue capital` (unrealised PnL is zero-sum at any common mark because Σ size = 0), and in
+    /// `Σ collateral + Σ isolated margin − Σ cost basis + fee account + insurance funds =
+    /// deposits − withdrawals + venue capital` (unrealised PnL is zero-sum at any common mark because Σ size = 0), and in
     /// every market Σ long size = Σ short size. A flat position holds no cost basis.
     fn check_money(&self) -> Result<(), String> {
         let mut held = 0i128;
@@ -76,6 +76,11 @@ impl Engine {
             held += i128::from(a.collateral.0);
             for (m, p) in &a.positions {
                 held -= i128::from(p.cost_basis.0);
+                held += i128::from(p.isolated_margin.0);
+                let isolated = a.mode(*m) == crate::account::MarginMode::Isolated;
+                if p.isolated_margin.0 != 0 && (p.size.0 == 0 || !isolated) {
+                    return Err(format!("account {id}: market {m} holds isolated margin without an isolated position"));
+                }
                 *open_interest.get_mut(m.index()).ok_or("position in an unknown market")? += i128::from(p.size.0);
                 if p.size.0 == 0 && p.cost_basis.0 != 0 {
                     return Err(format!("account {id}: flat position in market {m} with cost basis {}", p.cost_basis));

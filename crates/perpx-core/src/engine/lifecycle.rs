@@ -150,7 +150,10 @@ impl Engine {
             }
             let realized = crate::risk::position::unrealized_pnl(p.size, p.cost_basis, price, q)
                 .map_err(|_| RejectReason::BalanceOverflow)?;
-            a.collateral.checked_add(realized).map_err(|_| RejectReason::BalanceOverflow)?;
+            a.collateral
+                .checked_add(realized)
+                .and_then(|c| c.checked_add(p.isolated_margin))
+                .map_err(|_| RejectReason::BalanceOverflow)?;
             settlements.push((*id, realized));
         }
         let ids = self.markets[market.index()].book.all_order_ids_sorted();
@@ -168,7 +171,9 @@ impl Engine {
             pos.size = crate::num::Qty::ZERO;
             pos.cost_basis = Quote::ZERO;
             pos.realized_pnl = Quote(pos.realized_pnl.0.saturating_add(realized.0));
-            a.collateral = Quote(a.collateral.0 + realized.0);
+            // An isolated position's own margin goes back to collateral with its settlement.
+            let released = std::mem::take(&mut pos.isolated_margin);
+            a.collateral = Quote(a.collateral.0 + realized.0 + released.0);
             out.push(EventKind::PositionSettled {
                 account: id,
                 market,

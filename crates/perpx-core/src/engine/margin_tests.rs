@@ -298,3 +298,76 @@ fn accounts_exist_once_funded() {
     v.ok(CommandKind::Deposit { account: stranger, amount: usd(1) });
     assert_eq!(v.collateral(stranger), usd(1));
 }
+
+fn isolated(account: AccountId) -> CommandKind {
+    CommandKind::SetMarginMode { account, market: M, mode: crate::account::MarginMode::Isolated }
+}
+
+#[test]
+fn isolated_and_cross_on_the_same_trades_lose_the_same_but_isolated_keeps_the_loss_inside() {
+    let mut v = Venue::new(1_000);
+    // A trades cross at 10x, C the same trades isolated at 10x; B is the other side of both.
+    for a in [A, C] {
+        v.ok(CommandKind::SetLeverage { account: a, market: M, leverage: 10 });
+    }
+    v.ok(isolated(C));
+    v.trade(B, A, Buy, 100, 10);
+    v.trade(B, C, Buy, 100, 10);
+    let fee = Quote(500_000); // 5 bp of 1,000 USD
+    // C's position holds 100 USD (1,000 at 10x) moved out of its collateral.
+    assert_eq!(v.collateral(A), Quote(1_000 * USD - fee.0));
+    assert_eq!(v.collateral(C), Quote(900 * USD - fee.0));
+    let iso = v.engine.isolated(C, M).unwrap().unwrap();
+    assert_eq!((iso.margin, iso.equity), (usd(100), usd(100)));
+    v.mark(91);
+    // Cross: the 90 USD loss is the account's. Isolated: it is the position's alone.
+    let cross = v.margin(A);
+    assert_eq!(cross.equity, Quote(910 * USD - fee.0));
+    let c = v.margin(C);
+    assert_eq!((c.equity, c.unrealized_pnl, c.initial_margin), (Quote(900 * USD - fee.0), Quote(0), Quote(0)));
+    let iso = v.engine.isolated(C, M).unwrap().unwrap();
+    assert_eq!((iso.equity, iso.maintenance_margin), (usd(10), Quote(18_200_000)));
+    // Closing both at 91 costs each exactly 90 plus fees: same money, different walls.
+    v.trade(B, A, Sell, 91, 10);
+    v.trade(B, C, Sell, 91, 10);
+    let fees = |a| v.engine.account(a).unwrap().position(M).fees_paid.0;
+    assert_eq!(v.collateral(A).0, 1_000 * USD - 90 * USD - fees(A));
+    assert_eq!(v.collateral(C).0, 1_000 * USD - 90 * USD - fees(C));
+    assert_eq!(v.engine.account(C).unwrap().position(M).isolated_margin, Quote(0));
+}
+
+#[test]
+fn isolated_margin_is_added_from_free_collateral_and_removed_only_above_im_without_profit() {
+    let mut v = Venue::new(1_000);
+    assert_eq!(
+        v.rejected(CommandKind::AdjustIsolatedMargin { account: C, market: M, amount: usd(1) }),
+        RejectReason::NotIsolated
+    );
+    v.ok(isolated(C));
+    v.ok(CommandKind::SetLeverage { account: C, market: M, leverage: 10 });
+    v.trade(B, C, Buy, 100, 10); // bucket 100
+    // The mode can't change with a position open.
+    assert_eq!(
+        v.rejected(CommandKind::SetMarginMode { account: C, market: M, mode: crate::account::MarginMode::Cross }),
+        RejectReason::MarginModeChangeBlocked
+    );
+    let free = v.margin(C).withdrawable();
+    assert!(matches!(
+        v.rejected(CommandKind::AdjustIsolatedMargin { account: C, market: M, amount: Quote(free.0 + 1) }),
+        RejectReason::InsufficientMargin { .. }
+    ));
+    v.ok(CommandKind::AdjustIsolatedMargin { account: C, market: M, amount: usd(50) }); // bucket 150
+    v.mark(110); // +100 unrealised: not removable; IM at 110 is 110
+    let iso = v.engine.isolated(C, M).unwrap().unwrap();
+    assert_eq!(iso.removable(), usd(40)); // 150 − 110
+    assert_eq!(
+        v.rejected(CommandKind::AdjustIsolatedMargin { account: C, market: M, amount: usd(-41) }),
+        RejectReason::IsolatedMarginAboveRemovable { requested: usd(41), available: usd(40) }
+    );
+    v.ok(CommandKind::AdjustIsolatedMargin { account: C, market: M, amount: usd(-40) });
+    assert_eq!(v.engine.account(C).unwrap().position(M).isolated_margin, usd(110));
+    assert!(matches!(
+        v.rejected(CommandKind::AdjustIsolatedMargin { account: C, market: M, amount: Quote(0) }),
+        RejectReason::NonPositiveAmount(_)
+    ));
+}

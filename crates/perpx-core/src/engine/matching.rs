@@ -14,6 +14,7 @@
 //! basis, realised PnL into collateral, and the maker and taker fees into the fee account.
 
 use super::{ClientOrders, Engine, Out};
+use crate::account::MarginMode;
 use crate::book::{RestingOrder, Side};
 use crate::command::StpMode;
 use crate::event::{CancelReason, EventKind, Fill, OrderStatus};
@@ -21,7 +22,7 @@ use crate::ids::{AccountId, MarketId, OrderId};
 use crate::num::{Price, Qty, Quote};
 use crate::risk::fees::trading_fee;
 use crate::risk::margin::notional;
-use crate::risk::position::apply_fill;
+use crate::risk::position::{apply_fill, isolated_margin_on_fill};
 
 /// The incoming order, as the matcher sees it.
 #[derive(Debug, Clone, Copy)]
@@ -207,19 +208,37 @@ impl Engine {
         let q = m.quote_per_tick_lot;
         let rate = if taker { m.spec.taker_fee } else { m.spec.maker_fee };
         let fee = notional(q, qty, price).and_then(|n| trading_fee(n, rate)).expect("validated notional");
+        let leverage = {
+            let acct = self.accounts.get(&account).expect("orders belong to existing accounts");
+            self.leverage_of(acct, m)
+        };
         let acct = self.accounts.get_mut(&account).expect("orders belong to existing accounts");
+        let isolated = acct.mode(market) == MarginMode::Isolated;
         let pos = acct.positions.entry(market).or_default();
         let signed = Qty(qty.0 * side.sign());
+        // An isolated position's own margin follows its size; the difference moves through collateral.
+        let moved = if isolated {
+            let (margin, moved) = isolated_margin_on_fill(pos.isolated_margin, pos.size, signed, price, q, leverage)
+                .expect("isolated margin within numeric range");
+            pos.isolated_margin = margin;
+            moved
+        } else {
+            Quote::ZERO
+        };
         let eff = apply_fill(pos.size, pos.cost_basis, signed, price, q).expect("position within numeric range");
         pos.size = eff.size;
         pos.cost_basis = eff.cost_basis;
         pos.realized_pnl = pos.realized_pnl.checked_add(eff.realized).expect("realised PnL in range");
         pos.fees_paid = pos.fees_paid.checked_add(fee).expect("fees in range");
-        let (size, cost_basis) = (pos.size, pos.cost_basis);
-        acct.collateral =
-            acct.collateral.checked_add(eff.realized).and_then(|c| c.checked_sub(fee)).expect("collateral in range");
+        let (size, cost_basis, isolated_margin) = (pos.size, pos.cost_basis, pos.isolated_margin);
+        acct.collateral = acct
+            .collateral
+            .checked_add(eff.realized)
+            .and_then(|c| c.checked_sub(fee))
+            .and_then(|c| c.checked_sub(moved))
+            .expect("collateral in range");
         self.ledger.fee_account = self.ledger.fee_account.checked_add(fee).expect("fee account in range");
-        PositionChange { size, cost_basis, realized: eff.realized, fee, collateral: acct.collateral }
+        PositionChange { size, cost_basis, realized: eff.realized, fee, collateral: acct.collateral, isolated_margin }
     }
 }
 
@@ -231,6 +250,7 @@ struct PositionChange {
     realized: Quote,
     fee: Quote,
     collateral: Quote,
+    isolated_margin: Quote,
 }
 
 impl PositionChange {
@@ -243,6 +263,7 @@ impl PositionChange {
             realized: self.realized,
             fee: self.fee,
             collateral: self.collateral,
+            isolated_margin: self.isolated_margin,
         }
     }
 }

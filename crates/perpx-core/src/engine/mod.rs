@@ -24,7 +24,7 @@ mod stops;
 #[cfg(test)]
 mod tests;
 
-pub use accounts::MarginSummary;
+pub use accounts::{IsolatedSummary, MarginSummary};
 pub use client_orders::{ClientOrderEntry, ClientOrders};
 pub use hash::{StateHash, StateHasher};
 
@@ -143,7 +143,9 @@ impl Engine {
             | CommandKind::CancelAll { account, .. }
             | CommandKind::Deposit { account, .. }
             | CommandKind::Withdraw { account, .. }
-            | CommandKind::SetLeverage { account, .. } => (Some(*account), None),
+            | CommandKind::SetLeverage { account, .. }
+            | CommandKind::SetMarginMode { account, .. }
+            | CommandKind::AdjustIsolatedMargin { account, .. } => (Some(*account), None),
             _ => (None, None),
         };
         if let Err(reason) = self.dispatch(&cmd.kind, &mut out) {
@@ -170,6 +172,10 @@ impl Engine {
                 self.schedule_params(*market, *effective_at, change, out)
             }
             CommandKind::Delist { market, price } => self.delist(*market, *price, out),
+            CommandKind::SetMarginMode { account, market, mode } => self.set_margin_mode(*account, *market, *mode, out),
+            CommandKind::AdjustIsolatedMargin { account, market, amount } => {
+                self.adjust_isolated_margin(*account, *market, *amount, out)
+            }
             CommandKind::Deposit { account, amount } => self.deposit(*account, *amount, out),
             CommandKind::Withdraw { account, amount } => self.withdraw(*account, *amount, out),
             CommandKind::SetLeverage { account, market, leverage } => {
@@ -290,10 +296,15 @@ impl Engine {
             h.u64(id.0).i64(a.collateral.0).u64(a.positions.len() as u64);
             for (m, p) in &a.positions {
                 h.u64(u64::from(m.0)).i64(p.size.0).i64(p.cost_basis.0).i64(p.realized_pnl.0).i64(p.fees_paid.0);
+                h.i64(p.isolated_margin.0);
             }
             h.u64(a.leverage.len() as u64);
             for (m, l) in &a.leverage {
                 h.u64(u64::from(m.0)).u64(u64::from(*l));
+            }
+            h.u64(a.margin_mode.len() as u64);
+            for (m, mode) in &a.margin_mode {
+                h.u64(u64::from(m.0)).tag(u8::from(*mode == crate::account::MarginMode::Isolated));
             }
         }
         let l = &self.ledger;

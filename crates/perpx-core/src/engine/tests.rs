@@ -525,6 +525,23 @@ fn every_reject_code_is_unique() {
         RejectReason::TooManyPriceLevels(0),
         RejectReason::UnknownOrder(String::new()),
         RejectReason::NothingToAmend(OrderId(0)),
+        RejectReason::StopWouldTriggerNow { trigger: Price(0), reference: Price(0) },
+        RejectReason::TooManyStops(0),
+        RejectReason::MarketHalted,
+        RejectReason::MarketDelisted,
+        RejectReason::MarketNotHalted,
+        RejectReason::ScheduleNotInFuture { effective_at: Timestamp(0), now: Timestamp(0) },
+        RejectReason::UnknownAccount(0),
+        RejectReason::InsufficientMargin { required: Quote(0), available: Quote(0) },
+        RejectReason::LeverageAboveTier { leverage: 0, max: 0 },
+        RejectReason::InvalidLeverage { leverage: 0, max: 0 },
+        RejectReason::ReduceOnlyWouldIncrease,
+        RejectReason::WithdrawalAboveAvailable { requested: Quote(0), available: Quote(0) },
+        RejectReason::NonPositiveAmount(Quote(0)),
+        RejectReason::BalanceOverflow,
+        RejectReason::MarginModeChangeBlocked,
+        RejectReason::NotIsolated,
+        RejectReason::IsolatedMarginAboveRemovable { requested: Quote(0), available: Quote(0) },
     ];
     let mut codes: Vec<u16> = samples.iter().map(RejectReason::code).collect();
     let mut names: Vec<&str> = samples.iter().map(RejectReason::name).collect();

@@ -81,6 +81,41 @@ pub fn unrealized_pnl(
     narrow(v).map(Quote)
 }
 
+/// How an isolated position's own margin moves on a fill.
+///
+/// A reducing fill releases the closed fraction of the margin to collateral, `⌊margin ×
+/// closed / |size|⌋` (the unit stays with the position; closing all releases all). The lots that
+/// open or increase the position bring `⌈opened × price / leverage⌉` from collateral. Returns the
+/// new margin and the signed amount moved *from* collateral (negative: released to it).
+///
+/// # Errors
+/// [`ArithmeticError::Overflow`] if a value does not fit.
+pub fn isolated_margin_on_fill(
+    margin: Quote,
+    size: Qty,
+    signed_qty: Qty,
+    price: Price,
+    quote_per_tick_lot: i64,
+    leverage: u32,
+) -> Result<(Quote, Quote), ArithmeticError> {
+    let s = size.0;
+    let q = signed_qty.0;
+    let closed = if s != 0 && (s > 0) != (q > 0) { q.abs().min(s.abs()) } else { 0 };
+    let released = if closed == 0 {
+        0
+    } else if closed == s.abs() {
+        margin.0
+    } else {
+        narrow(i128::from(margin.0) * i128::from(closed) / i128::from(s.abs()))?
+    };
+    let opened = q.abs() - closed;
+    let value = i128::from(opened) * i128::from(price.0) * i128::from(quote_per_tick_lot);
+    let lev = i128::from(leverage.max(1));
+    let added = narrow((value + lev - 1) / lev)?;
+    let after = margin.0.checked_sub(released).and_then(|m| m.checked_add(added)).ok_or(ArithmeticError::Overflow)?;
+    Ok((Quote(after), Quote(added - released)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +157,28 @@ mod tests {
         // Short 3 with cost −100: remove −34.
         let p = apply_fill(Qty(-3), Quote(-100), Qty(1), Price(0), 1).unwrap();
         assert_eq!(p, FillEffect { size: Qty(-2), cost_basis: Quote(-66), realized: Quote(34) });
+    }
+
+    #[test]
+    fn isolated_margin_comes_in_with_opened_lots_and_goes_out_with_closed_ones() {
+        const U: i64 = 1_000_000;
+        // Open 10 @ 100 at 10x: 100 comes from collateral.
+        assert_eq!(
+            isolated_margin_on_fill(Quote(0), Qty(0), Qty(10), Price(100), U, 10),
+            Ok((Quote(100 * U), Quote(100 * U)))
+        );
+        // Close 3 of 10: 30 released.
+        assert_eq!(
+            isolated_margin_on_fill(Quote(100 * U), Qty(10), Qty(-3), Price(90), U, 10),
+            Ok((Quote(70 * U), Quote(-30 * U)))
+        );
+        // Flip: sell 12 of a long 7 holding 70 → releases 70, brings 5 × 80 / 10 = 40.
+        assert_eq!(
+            isolated_margin_on_fill(Quote(70 * U), Qty(7), Qty(-12), Price(80), U, 10),
+            Ok((Quote(40 * U), Quote(-30 * U)))
+        );
+        // An inexact release rounds down: 10 micro-units, close 1 of 3 → releases 3.
+        assert_eq!(isolated_margin_on_fill(Quote(10), Qty(3), Qty(-1), Price(1), 1, 1), Ok((Quote(7), Quote(-3))));
     }
 
     proptest::proptest! {
