@@ -133,7 +133,11 @@ fn prepared(seed: u64, prefix: usize) -> (Ctx, u64, u64) {
     let limit_reached = [Side::Buy, Side::Sell]
         .iter()
         .any(|s| c.market().book.level_count(*s) + 1 >= TEST_LIMITS.max_price_levels as usize);
-    if limit_reached {
+    // Orders the prefix left at a band edge (placed under an earlier mark) can leave the other
+    // side no price inside the band that does not cross: such a book is cleared too.
+    let (low, high) = c.band();
+    let no_room = c.best(Side::Buy).is_some_and(|b| b >= high) || c.best(Side::Sell).is_some_and(|a| a <= low);
+    if limit_reached || no_room {
         c.ok(&mass_cancel(c.ts(), MARKET));
     }
     let bid_price = resting_price(&c, Side::Buy);
