@@ -1,0 +1,214 @@
+//! Walking the chain across segments: the one reader that recovery, verification and proofs
+//! share.
+//!
+//! Segments are listed from `archive/` and the root together and ordered by first sequence
+//! number. For each segment the walker checks, in this order: size, header (magic, version,
+//! checksum, first sequence against the file name), continuity with the previous segment (first
+//! sequence due, chain anchor), then every frame (checksum, own hash, sequence, link to the
+//! previous hash), then the seal. The first failure is returned with its segment and offset.
+
+use std::ops::ControlFlow;
+
+use crate::corruption::Corruption;
+use crate::frame::RecordRef;
+use crate::limits::{SEGMENT_FILE_BYTES_MAX, SEGMENTS_MAX};
+use crate::record::ChainHead;
+use crate::scan::{ScanEnd, SegmentEnd, scan_frames};
+use crate::segment::{
+    ARCHIVE_DIR, FORMAT_VERSION, HeaderFault, HeaderRead, SEGMENT_SUFFIX, SegmentHeader, parse_segment_file_name,
+};
+use crate::storage::{Storage, StorageError, join};
+
+/// A failure to read the journal: the storage failed, or the data is corrupt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The data is corrupt.
+    #[error(transparent)]
+    Corruption(#[from] Corruption),
+}
+
+/// One segment file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SegmentFile {
+    /// First sequence number (from the file name).
+    pub first_seq: u64,
+    /// Path from the storage root.
+    pub path: String,
+    /// Whether it is in `archive/`.
+    pub archived: bool,
+}
+
+/// Every segment, archived and active, in chain order.
+///
+/// # Errors
+/// A storage failure, a badly named `.seg` file, two files for one first sequence, or more than
+/// [`SEGMENTS_MAX`] files.
+pub(crate) fn list_segments<S: Storage + ?Sized>(storage: &S) -> Result<Vec<SegmentFile>, ReadError> {
+    let mut segments = Vec::new();
+    for (dir, archived) in [(ARCHIVE_DIR, true), ("", false)] {
+        for name in storage.list(dir)? {
+            if !name.ends_with(SEGMENT_SUFFIX) {
+                continue;
+            }
+            let path = join(dir, &name);
+            let first_seq =
+                parse_segment_file_name(&name).ok_or(Corruption::BadSegmentName { segment: path.clone() })?;
+            segments.push(SegmentFile { first_seq, path, archived });
+        }
+        if segments.len() > SEGMENTS_MAX {
+            return Err(StorageError::new(
+                crate::storage::StorageOp::List,
+                dir,
+                crate::storage::StorageErrorKind::Io {
+                    kind: std::io::ErrorKind::OutOfMemory,
+                    message: format!("more than {SEGMENTS_MAX} segments"),
+                },
+            )
+            .into());
+        }
+    }
+    segments.sort_by_key(|s| s.first_seq);
+    for pair in segments.windows(2) {
+        if pair[0].first_seq == pair[1].first_seq {
+            return Err(Corruption::DuplicateSegment {
+                first: pair[0].path.clone(),
+                second: pair[1].path.clone(),
+                first_seq: pair[0].first_seq,
+            }
+            .into());
+        }
+    }
+    Ok(segments)
+}
+
+/// Walks records segment after segment, checking every link.
+#[derive(Debug, Clone)]
+pub(crate) struct Walker {
+    head: ChainHead,
+    anchored: bool,
+}
+
+/// A visitor of checked records: gets the segment, the frame offset and the record.
+pub(crate) type ChainVisitor<'v> = dyn FnMut(&SegmentFile, u64, &RecordRef<'_>) -> ControlFlow<()> + 'v;
+
+impl Walker {
+    /// A walk from the start of the chain: the first segment must begin at record 1 with the
+    /// genesis anchor.
+    pub(crate) fn from_genesis() -> Self {
+        Self { head: ChainHead::GENESIS, anchored: true }
+    }
+
+    /// A walk from the middle: the first segment's header is taken as the starting point (the
+    /// caller checks it against something trusted, such as a snapshot or a published head).
+    pub(crate) fn from_first_segment() -> Self {
+        Self { head: ChainHead::GENESIS, anchored: false }
+    }
+
+    /// The last record checked (or the starting point).
+    pub(crate) fn head(&self) -> ChainHead {
+        self.head
+    }
+
+    /// Reads and checks one segment, visiting its records; `None` if the visitor stopped.
+    ///
+    /// # Errors
+    /// A storage failure or the first corruption.
+    pub(crate) fn walk<S: Storage + ?Sized>(
+        &mut self,
+        storage: &S,
+        segment: &SegmentFile,
+        is_last: bool,
+        visit: &mut ChainVisitor<'_>,
+    ) -> Result<Option<(SegmentHeader, SegmentEnd)>, ReadError> {
+        let path = segment.path.as_str();
+        let bytes_on_disk = storage.file_len(path)?;
+        if bytes_on_disk > SEGMENT_FILE_BYTES_MAX {
+            return Err(Corruption::SegmentTooLarge { segment: path.to_owned(), bytes: bytes_on_disk }.into());
+        }
+        let bytes = storage.read(path)?;
+        let header = read_header(segment, &bytes)?;
+        self.enter(segment, &header)?;
+        let head = &mut self.head;
+        let mut check = |offset: u64, record: RecordRef<'_>| {
+            check_record(path, offset, &record, *head)?;
+            *head = record.head();
+            Ok(visit(segment, offset, &record))
+        };
+        match scan_frames(path, &bytes, is_last, &mut check)? {
+            ScanEnd::Stopped => Ok(None),
+            ScanEnd::End(end) => match end.seal {
+                Some((offset, seal)) if seal != self.head => {
+                    Err(Corruption::SealMismatch { segment: path.to_owned(), offset }.into())
+                }
+                _ => Ok(Some((header, end))),
+            },
+        }
+    }
+
+    /// Checks that `segment` continues the chain where the walk stands.
+    fn enter(&mut self, segment: &SegmentFile, header: &SegmentHeader) -> Result<(), Corruption> {
+        let path = segment.path.clone();
+        if !self.anchored {
+            self.head = ChainHead { seq: header.first_seq - 1, hash: header.anchor };
+            self.anchored = true;
+            return Ok(());
+        }
+        let expected = self.head.seq + 1;
+        if header.first_seq > expected {
+            return Err(Corruption::MissingSegment {
+                segment: path,
+                expected_first_seq: expected,
+                found_first_seq: header.first_seq,
+            });
+        }
+        if header.first_seq < expected {
+            return Err(Corruption::SegmentOverlap {
+                segment: path,
+                expected_first_seq: expected,
+                found_first_seq: header.first_seq,
+            });
+        }
+        if header.anchor != self.head.hash {
+            return Err(Corruption::AnchorMismatch { segment: path });
+        }
+        Ok(())
+    }
+}
+
+/// The header of `segment`, checked against its file name.
+fn read_header(segment: &SegmentFile, bytes: &[u8]) -> Result<SegmentHeader, Corruption> {
+    let path = segment.path.clone();
+    match SegmentHeader::decode(bytes) {
+        HeaderRead::Valid(header) if header.first_seq == segment.first_seq => Ok(header),
+        HeaderRead::Valid(header) => Err(Corruption::BadHeader {
+            segment: path,
+            fault: HeaderFault::NameMismatch { header: header.first_seq, name: segment.first_seq },
+        }),
+        HeaderRead::UnsupportedVersion(found) => {
+            Err(Corruption::UnsupportedVersion { segment: path, found, supported: FORMAT_VERSION })
+        }
+        HeaderRead::Invalid(fault) => Err(Corruption::BadHeader { segment: path, fault }),
+    }
+}
+
+/// Checks one record against its own hash and the head before it.
+fn check_record(path: &str, offset: u64, record: &RecordRef<'_>, before: ChainHead) -> Result<(), Corruption> {
+    let segment = || path.to_owned();
+    if record.compute_hash() != record.hash {
+        return Err(Corruption::HashMismatch { segment: segment(), offset, seq: record.seq });
+    }
+    let expected = before.seq + 1;
+    if record.seq > expected {
+        return Err(Corruption::SequenceGap { segment: segment(), offset, expected, found: record.seq });
+    }
+    if record.seq < expected {
+        return Err(Corruption::SequenceRewind { segment: segment(), offset, expected, found: record.seq });
+    }
+    if record.prev_hash != before.hash {
+        return Err(Corruption::ChainBreak { segment: segment(), offset, seq: record.seq });
+    }
+    Ok(())
+}
