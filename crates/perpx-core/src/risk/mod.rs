@@ -3,8 +3,10 @@
 //!
 //! - [`margin`]: notional, initial and maintenance margin, the open-order reserve;
 //! - [`position`]: how a fill changes a position's size, cost basis and realised PnL;
-//! - [`fees`]: maker and taker fees.
+//! - [`fees`]: maker and taker fees;
+//! - [`funding`]: premium samples, the funding rate, APR and zero-sum settlement.
 
 pub mod fees;
+pub mod funding;
 pub mod margin;
 pub mod position;
