@@ -7,7 +7,8 @@
 //! - [`num`]: the unit types (`Price`, `Qty`, `Quote`, `Rate`) and exact arithmetic;
 //! - [`market`]: market specifications and their validation;
 //! - [`book`]: the price-time-priority order book;
-//! - [`risk`]: pure margin, position and fee math;
+//! - [`risk`]: pure margin, position, fee and funding math;
+//! - [`price`]: index (median of spot sources) and mark price;
 //! - [`engine`]: the state machine, its matcher, client order ids, invariants and state hash;
 //! - [`command`], [`event`], [`reject`]: what goes in and what comes out.
 
@@ -19,6 +20,7 @@ pub mod event;
 pub mod ids;
 pub mod market;
 pub mod num;
+pub mod price;
 pub mod reject;
 pub mod risk;
 pub mod stop;
