@@ -6,8 +6,9 @@ use crate::num::Qty;
 
 impl Book {
     /// Checks that the book is never crossed, that every level's totals equal its orders, that
-    /// the queues are well linked, and that the order index and per-account lists match the
-    /// levels exactly.
+    /// the queues are well linked and each order points at its level, that the price → level
+    /// maps, the level slab and the cached best prices agree, and that the order index and
+    /// per-account lists match the levels exactly.
     ///
     /// # Errors
     /// A description of the first violation found (a violation is always an engine bug).
@@ -19,8 +20,24 @@ impl Book {
         }
         let raw = self.raw_parts();
         let mut seen = 0usize;
-        for (side, levels) in [(Side::Buy, raw.bids), (Side::Sell, raw.asks)] {
-            for (price, level) in levels {
+        let mut live_levels = 0usize;
+        for (ix, (side, tree)) in [(Side::Buy, raw.bids), (Side::Sell, raw.asks)].into_iter().enumerate() {
+            let tree_best = match side {
+                Side::Buy => tree.last_key_value().map(|(p, _)| *p),
+                Side::Sell => tree.first_key_value().map(|(p, _)| *p),
+            };
+            if raw.best[ix] != tree_best {
+                return Err(format!("{side:?}: cached best {:?} but the levels say {tree_best:?}", raw.best[ix]));
+            }
+            for (price, l) in tree {
+                live_levels += 1;
+                if raw.level_of.get(&(side, *price)) != Some(l) {
+                    return Err(format!("{side:?} {price}: level map and price tree disagree"));
+                }
+                let level = raw.levels.get(*l as usize).ok_or_else(|| format!("level slot {l} out of range"))?;
+                if Book::level_key(level) != (side, *price) {
+                    return Err(format!("level slot {l} is filed under {side:?} {price}"));
+                }
                 let (head, tail) = Book::level_ends(level);
                 let mut at = head;
                 let mut prev = Book::NIL;
@@ -29,9 +46,12 @@ impl Book {
                 while at != Book::NIL {
                     let order =
                         self.slot_order(at).ok_or_else(|| format!("level {price}: empty slot {at} in queue"))?;
-                    let (p, n) = self.slot_links(at);
+                    let (p, n, lv) = self.slot_links(at);
                     if p != prev {
                         return Err(format!("order {}: prev link {p} != {prev}", order.id));
+                    }
+                    if lv != *l {
+                        return Err(format!("order {} points at level slot {lv}, rests in {l}", order.id));
                     }
                     if order.side != side || order.price != *price {
                         return Err(format!(
@@ -67,6 +87,9 @@ impl Book {
                 }
                 seen += count as usize;
             }
+        }
+        if raw.level_of.len() != live_levels || raw.free_levels.len() + live_levels != raw.levels.len() {
+            return Err("level map, free levels and level slab disagree".to_owned());
         }
         if seen != raw.index.len() {
             return Err(format!("{} orders indexed but {seen} in levels", raw.index.len()));

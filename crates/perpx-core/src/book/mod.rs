@@ -5,7 +5,8 @@
 //! is *decreased*; a price change or a size increase sends it to the back of its (new) level,
 //! as a new arrival would be, so nobody can jump the queue by amending.
 //!
-//! **Layout.** Each side is a `BTreeMap<Price, Level>` (best price in O(log L) for L levels);
+//! **Layout.** Levels live in a slab, found by price through a hash map and walked in price
+//! order through a `BTreeMap` per side; the best price of each side is cached;
 //! each level is a doubly linked FIFO threaded through one slab of order nodes, so removing any
 //! order is O(1) after an O(1) hash lookup of its slot. Per account, the ids of its open orders
 //! are kept for cancel-all and limits. The hash maps are only looked up, never iterated into an

@@ -1,4 +1,12 @@
-//! The book's storage: price levels, FIFO queues in a slab, and the order index.
+//! The book's storage: price levels in a slab, FIFO queues threaded through a slab of order
+//! slots, the order index, and the per-account order lists.
+//!
+//! Every order slot knows its level's slot, so taking an order out of its queue touches no
+//! map at all. Levels are found by price through a hash map (`level_at`, joining a level) and
+//! walked in price order through one `BTreeMap<Price, level slot>` per side, which is touched only
+//! when a level appears or empties. The best price of each side is cached and recomputed only
+//! when the best level empties. Measured against the previous layout (a `BTreeMap<Price, Level>`
+//! searched on every link and unlink) in docs/PERFORMANCE.md.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +24,8 @@ struct Slot {
     order: Option<RestingOrder>,
     prev: u32,
     next: u32,
+    /// The slot of the level this order rests in.
+    level: u32,
 }
 
 /// One price level: its FIFO queue and the totals kept in step with it.
@@ -23,17 +33,26 @@ struct Slot {
 pub struct Level {
     /// Σ open size of the orders at this level.
     pub total: Qty,
-    /// Number of orders at this level.
+    /// Number of orders at this level (0 only for a free slot).
     pub count: u32,
     head: u32,
     tail: u32,
+    price: Price,
+    side: Side,
 }
 
 /// The order book of one market. See the module docs for priority and layout.
 #[derive(Debug, Clone, Default)]
 pub struct Book {
-    bids: BTreeMap<Price, Level>,
-    asks: BTreeMap<Price, Level>,
+    /// Price → level slot, per side, for ordered walks.
+    bids: BTreeMap<Price, u32>,
+    asks: BTreeMap<Price, u32>,
+    /// (side, price) → level slot, for lookups.
+    level_of: FxHashMap<(Side, Price), u32>,
+    levels: Vec<Level>,
+    free_levels: Vec<u32>,
+    /// Cached best price per side: `[bid, ask]`.
+    best: [Option<Price>; 2],
     slots: Vec<Slot>,
     free: Vec<u32>,
     index: FxHashMap<OrderId, u32>,
@@ -75,6 +94,13 @@ impl<'a> Iterator for LevelOrders<'a> {
     }
 }
 
+const fn side_ix(side: Side) -> usize {
+    match side {
+        Side::Buy => 0,
+        Side::Sell => 1,
+    }
+}
+
 impl Book {
     /// An empty book.
     #[must_use]
@@ -82,34 +108,37 @@ impl Book {
         Self::default()
     }
 
-    fn side(&self, side: Side) -> &BTreeMap<Price, Level> {
+    fn tree(&self, side: Side) -> &BTreeMap<Price, u32> {
         match side {
             Side::Buy => &self.bids,
             Side::Sell => &self.asks,
         }
     }
 
-    fn side_mut(&mut self, side: Side) -> &mut BTreeMap<Price, Level> {
+    fn tree_mut(&mut self, side: Side) -> &mut BTreeMap<Price, u32> {
         match side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         }
     }
 
-    /// The best price resting on `side`: the highest bid or the lowest ask.
-    #[must_use]
-    pub fn best_price(&self, side: Side) -> Option<Price> {
+    /// The best price in `side`'s tree (the slow path behind the cache).
+    fn tree_best(&self, side: Side) -> Option<Price> {
         match side {
             Side::Buy => self.bids.last_key_value().map(|(p, _)| *p),
             Side::Sell => self.asks.first_key_value().map(|(p, _)| *p),
         }
     }
 
+    /// The best price resting on `side`: the highest bid or the lowest ask.
+    #[must_use]
+    pub fn best_price(&self, side: Side) -> Option<Price> {
+        self.best[side_ix(side)]
+    }
+
     fn best_level(&self, side: Side) -> Option<&Level> {
-        match side {
-            Side::Buy => self.bids.last_key_value().map(|(_, l)| l),
-            Side::Sell => self.asks.first_key_value().map(|(_, l)| l),
-        }
+        let p = self.best_price(side)?;
+        self.level_at(side, p)
     }
 
     /// The order first in line on `side`: best price, earliest arrival.
@@ -135,19 +164,19 @@ impl Book {
     /// Number of price levels on `side`.
     #[must_use]
     pub fn level_count(&self, side: Side) -> usize {
-        self.side(side).len()
+        self.tree(side).len()
     }
 
     /// Whether `side` has a level at `price`.
     #[must_use]
     pub fn has_level(&self, side: Side, price: Price) -> bool {
-        self.side(side).contains_key(&price)
+        self.level_of.contains_key(&(side, price))
     }
 
     /// The level at `price` on `side`, if any.
     #[must_use]
     pub fn level_at(&self, side: Side, price: Price) -> Option<&Level> {
-        self.side(side).get(&price)
+        self.level_of.get(&(side, price)).map(|l| &self.levels[*l as usize])
     }
 
     /// The ids of an account's open orders, in no particular order.
@@ -158,9 +187,10 @@ impl Book {
 
     /// Levels of `side` in priority order (bids descending, asks ascending).
     pub fn levels(&self, side: Side) -> Box<dyn Iterator<Item = (Price, &Level)> + '_> {
+        let level = move |(p, l): (&Price, &u32)| (*p, &self.levels[*l as usize]);
         match side {
-            Side::Buy => Box::new(self.bids.iter().rev().map(|(p, l)| (*p, l))),
-            Side::Sell => Box::new(self.asks.iter().map(|(p, l)| (*p, l))),
+            Side::Buy => Box::new(self.bids.iter().rev().map(level)),
+            Side::Sell => Box::new(self.asks.iter().map(level)),
         }
     }
 
@@ -179,7 +209,7 @@ impl Book {
     }
 
     fn alloc(&mut self, order: RestingOrder) -> u32 {
-        let slot = Slot { order: Some(order), prev: NIL, next: NIL };
+        let slot = Slot { order: Some(order), prev: NIL, next: NIL, level: NIL };
         if let Some(i) = self.free.pop() {
             self.slots[i as usize] = slot;
             i
@@ -190,10 +220,38 @@ impl Book {
         }
     }
 
+    /// The level slot for `price` on `side`, created (and the best price updated) if new.
+    fn level_for(&mut self, side: Side, price: Price) -> u32 {
+        if let Some(l) = self.level_of.get(&(side, price)) {
+            return *l;
+        }
+        let level = Level { total: Qty::ZERO, count: 0, head: NIL, tail: NIL, price, side };
+        let l = if let Some(l) = self.free_levels.pop() {
+            self.levels[l as usize] = level;
+            l
+        } else {
+            let l = u32::try_from(self.levels.len()).expect("level count exceeds u32");
+            self.levels.push(level);
+            l
+        };
+        self.level_of.insert((side, price), l);
+        self.tree_mut(side).insert(price, l);
+        let best = &mut self.best[side_ix(side)];
+        let better = match (side, *best) {
+            (_, None) => true,
+            (Side::Buy, Some(b)) => price > b,
+            (Side::Sell, Some(b)) => price < b,
+        };
+        if better {
+            *best = Some(price);
+        }
+        l
+    }
+
     /// Appends slot `i` (holding an order at `price` on `side`) at the back of its level.
     fn link_back(&mut self, side: Side, price: Price, i: u32, qty: Qty) {
-        let level =
-            self.side_mut(side).entry(price).or_insert(Level { total: Qty::ZERO, count: 0, head: NIL, tail: NIL });
+        let l = self.level_for(side, price);
+        let level = &mut self.levels[l as usize];
         let old_tail = level.tail;
         level.tail = i;
         if old_tail == NIL {
@@ -207,14 +265,15 @@ impl Book {
         let s = &mut self.slots[i as usize];
         s.prev = old_tail;
         s.next = NIL;
+        s.level = l;
     }
 
     /// Unlinks slot `i` from its level, dropping the level if it empties.
     fn unlink(&mut self, i: u32) {
-        let (side, price, qty, prev, next) = {
+        let (qty, prev, next, l) = {
             let s = &self.slots[i as usize];
             let o = s.order.as_ref().expect("unlink of an empty slot");
-            (o.side, o.price, o.qty, s.prev, s.next)
+            (o.qty, s.prev, s.next, s.level)
         };
         if prev != NIL {
             self.slots[prev as usize].next = next;
@@ -222,8 +281,7 @@ impl Book {
         if next != NIL {
             self.slots[next as usize].prev = prev;
         }
-        let levels = self.side_mut(side);
-        let level = levels.get_mut(&price).expect("order's level exists");
+        let level = &mut self.levels[l as usize];
         if level.head == i {
             level.head = next;
         }
@@ -233,8 +291,15 @@ impl Book {
         level.total = Qty(level.total.0 - qty.0);
         level.count -= 1;
         if level.count == 0 {
-            levels.remove(&price);
+            let (side, price) = (level.side, level.price);
+            self.level_of.remove(&(side, price));
+            self.tree_mut(side).remove(&price);
+            self.free_levels.push(l);
+            if self.best[side_ix(side)] == Some(price) {
+                self.best[side_ix(side)] = self.tree_best(side);
+            }
         }
+        self.slots[i as usize].level = NIL;
     }
 
     /// Adds an order at the back of its price level.
@@ -278,16 +343,16 @@ impl Book {
     /// # Panics
     /// If the side is empty or `qty` is not in `1..=front.qty` (matcher bugs).
     pub fn fill_front(&mut self, side: Side, qty: Qty) -> FrontFill {
-        let level = self.best_level(side).expect("fill_front on an empty side");
-        let i = level.head;
-        let price = self.best_price(side).expect("non-empty side has a best price");
+        let price = self.best_price(side).expect("fill_front on an empty side");
+        let l = *self.level_of.get(&(side, price)).expect("best level exists");
+        let i = self.levels[l as usize].head;
         let slot = &mut self.slots[i as usize];
         let order = slot.order.as_mut().expect("level head holds an order");
         assert!(qty.is_positive() && qty <= order.qty, "fill of {qty} against {} open", order.qty);
         order.qty = Qty(order.qty.0 - qty.0);
         order.filled = Qty(order.filled.0 + qty.0);
         let (order_id, account, remaining) = (order.id, order.account, order.qty);
-        let level = self.side_mut(side).get_mut(&price).expect("best level exists");
+        let level = &mut self.levels[l as usize];
         level.total = Qty(level.total.0 - qty.0);
         let completed = if remaining.is_positive() {
             None
@@ -305,12 +370,12 @@ impl Book {
     /// If the order is unknown or `new_qty` is not in `1..current` (engine bugs).
     pub fn reduce_qty(&mut self, id: OrderId, new_qty: Qty) {
         let i = *self.index.get(&id).expect("reduce of an unknown order");
-        let order = self.slots[i as usize].order.as_mut().expect("indexed slot holds an order");
+        let slot = &mut self.slots[i as usize];
+        let order = slot.order.as_mut().expect("indexed slot holds an order");
         assert!(new_qty.is_positive() && new_qty < order.qty, "reduce to {new_qty} from {}", order.qty);
         let delta = order.qty.0 - new_qty.0;
         order.qty = new_qty;
-        let (side, price) = (order.side, order.price);
-        let level = self.side_mut(side).get_mut(&price).expect("order's level exists");
+        let level = &mut self.levels[slot.level as usize];
         level.total = Qty(level.total.0 - delta);
     }
 
@@ -333,11 +398,15 @@ impl Book {
         self.link_back(side, price, i, qty);
     }
 
-    /// Checks the book's structure. See [`Book::check_invariants`](super::invariants).
+    /// Read-only access to the internals for the invariant checker.
     pub(super) fn raw_parts(&self) -> RawParts<'_> {
         RawParts {
             bids: &self.bids,
             asks: &self.asks,
+            level_of: &self.level_of,
+            levels: &self.levels,
+            free_levels: &self.free_levels,
+            best: self.best,
             index: &self.index,
             by_account: &self.by_account,
             slots_len: self.slots.len(),
@@ -349,13 +418,18 @@ impl Book {
         self.slots.get(i as usize).and_then(|s| s.order.as_ref())
     }
 
-    pub(super) fn slot_links(&self, i: u32) -> (u32, u32) {
+    /// `(prev, next, level slot)` of an order slot.
+    pub(super) fn slot_links(&self, i: u32) -> (u32, u32, u32) {
         let s = &self.slots[i as usize];
-        (s.prev, s.next)
+        (s.prev, s.next, s.level)
     }
 
     pub(super) fn level_ends(level: &Level) -> (u32, u32) {
         (level.head, level.tail)
+    }
+
+    pub(super) fn level_key(level: &Level) -> (Side, Price) {
+        (level.side, level.price)
     }
 
     pub(super) const NIL: u32 = NIL;
@@ -363,8 +437,12 @@ impl Book {
 
 /// Read-only access to the internals for the invariant checker.
 pub(super) struct RawParts<'a> {
-    pub bids: &'a BTreeMap<Price, Level>,
-    pub asks: &'a BTreeMap<Price, Level>,
+    pub bids: &'a BTreeMap<Price, u32>,
+    pub asks: &'a BTreeMap<Price, u32>,
+    pub level_of: &'a FxHashMap<(Side, Price), u32>,
+    pub levels: &'a [Level],
+    pub free_levels: &'a [u32],
+    pub best: [Option<Price>; 2],
     pub index: &'a FxHashMap<OrderId, u32>,
     pub by_account: &'a FxHashMap<AccountId, Vec<OrderId>>,
     pub slots_len: usize,
