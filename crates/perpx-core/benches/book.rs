@@ -48,6 +48,8 @@ fn spec(live_orders: usize) -> MarketSpec {
             max_stops_per_account: 0,
             max_order_qty: Qty(1_000_000),
         },
+        oracle: perpx_core::market::OracleSpec::default(),
+        funding: perpx_core::market::FundingSpec::default(),
     }
     .tap_levels(live_orders)
 }

@@ -22,6 +22,10 @@ pub struct Position {
     pub fees_paid: Quote,
     /// Margin held by the position itself in isolated mode (zero in cross mode).
     pub isolated_margin: Quote,
+    /// Funding paid in this market to date (≥ 0).
+    pub funding_paid: Quote,
+    /// Funding received in this market to date (≥ 0).
+    pub funding_received: Quote,
 }
 
 /// How an account margins its position in one market.
@@ -73,7 +77,8 @@ pub struct Ledger {
     pub withdrawals: Quote,
     /// Trading fees collected, net of maker rebates.
     pub fee_account: Quote,
-    /// Insurance funds (filled by the liquidation issue).
+    /// Insurance funds: the rounding remainders of funding settlements (and, with the
+    /// liquidation issue, liquidation fees).
     pub insurance_fund: Quote,
     /// Capital the venue injected.
     pub venue_capital: Quote,

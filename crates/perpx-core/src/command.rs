@@ -18,6 +18,9 @@ pub struct Command {
 }
 
 /// The command variants.
+// `CreateMarket` carries a whole specification and dwarfs the others; it is rare (admin), and
+// boxing it would change every caller that builds one, so the size difference stays.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandKind {
     /// Admin: create a market.
@@ -28,6 +31,16 @@ pub enum CommandKind {
         /// The market.
         market: MarketId,
         /// The new mark.
+        price: Price,
+    },
+    /// Admin (oracle feed): the latest price of one of the market's index sources. It is stored
+    /// with the command's timestamp; the index, and from it the mark, are recomputed.
+    OraclePrice {
+        /// The market.
+        market: MarketId,
+        /// The source: its position in the market's `oracle.sources`.
+        source: u16,
+        /// The source's price, in the market's ticks.
         price: Price,
     },
     /// Place an order.
@@ -83,7 +96,7 @@ pub enum CommandKind {
         /// The market.
         market: MarketId,
     },
-    /// Admin: change tiers, maximum leverage or fees at a future time.
+    /// Admin: change tiers, maximum leverage, fees or the funding interval at a future time.
     ScheduleParams {
         /// The market.
         market: MarketId,
@@ -210,7 +223,7 @@ pub struct NewOrder {
     pub reduce_only: bool,
 }
 
-/// A scheduled change of a market's risk and fee parameters (tick and lot never change).
+/// A scheduled change of a market's risk, fee and funding parameters (tick and lot never change).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ParamChange {
     /// New margin tiers.
@@ -221,6 +234,9 @@ pub struct ParamChange {
     pub maker_fee: Option<Rate>,
     /// New taker fee.
     pub taker_fee: Option<Rate>,
+    /// New funding interval (1 h, 4 h or 8 h, in ms). It applies from the next funding period:
+    /// the period running when the change takes effect keeps its end.
+    pub funding_interval_ms: Option<i64>,
 }
 
 /// A new stop or take-profit order.

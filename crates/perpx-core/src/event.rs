@@ -5,7 +5,8 @@ use crate::account::MarginMode;
 use crate::book::Side;
 use crate::command::{OrderType, StpMode};
 use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId, TradeId};
-use crate::num::{Price, Qty, Quote, Timestamp};
+use crate::market::{OracleStage, SourceStatus};
+use crate::num::{Price, Qty, Quote, Rate, Timestamp};
 use crate::reject::RejectReason;
 use crate::stop::{StopKind, TriggerBy};
 
@@ -110,6 +111,86 @@ pub enum EventKind {
         market: MarketId,
         /// The new mark.
         price: Price,
+    },
+    /// The index changed (a new oracle price, or a source going stale with time).
+    IndexPrice {
+        /// The market.
+        market: MarketId,
+        /// The new index.
+        price: Price,
+        /// How many sources it stands on.
+        sources_used: u32,
+    },
+    /// An oracle source changed status (used, stale, outlier): reported, never silently dropped.
+    OracleSourceStatus {
+        /// The market.
+        market: MarketId,
+        /// The source's id (its position in the market's source list).
+        source: u16,
+        /// Its status now.
+        status: SourceStatus,
+        /// Its last price, if it ever sent one.
+        price: Option<Price>,
+    },
+    /// The stale-index policy moved the market one stage (`live`, `stale`, `reduce_only`,
+    /// `halted`); a recovery emits one event per stage walked back.
+    OracleStageChanged {
+        /// The market.
+        market: MarketId,
+        /// The stage now.
+        stage: OracleStage,
+        /// When the quorum was lost (for a recovery: when the outage began).
+        since: Timestamp,
+    },
+    /// A funding period was settled (its payments follow, one per position).
+    FundingSettled {
+        /// The market.
+        market: MarketId,
+        /// The funding time that was due.
+        funding_time: Timestamp,
+        /// The rate of the period (`F`, positive: longs pay).
+        rate: Rate,
+        /// The 8-hour rate it was scaled from (`F8`).
+        rate_8h: Rate,
+        /// The mark the payments were computed at (none: the market never had one).
+        mark: Option<Price>,
+        /// Premium samples taken in the period.
+        samples: u64,
+        /// Sample times at which no index stood.
+        missed_samples: u64,
+        /// Positions that paid or received.
+        positions: u64,
+        /// Σ paid by payers.
+        paid: Quote,
+        /// Σ received by receivers.
+        received: Quote,
+        /// `paid − received`: the rounding remainder, to the insurance fund.
+        to_insurance_fund: Quote,
+        /// The next funding time.
+        next_funding_time: Timestamp,
+    },
+    /// One position's funding payment.
+    FundingPayment {
+        /// The account.
+        account: AccountId,
+        /// The market.
+        market: MarketId,
+        /// The position's size.
+        size: Qty,
+        /// Signed: positive the position paid, negative it received.
+        amount: Quote,
+        /// Collateral after.
+        collateral: Quote,
+        /// The position's own margin after (isolated mode; zero in cross).
+        isolated_margin: Quote,
+    },
+    /// A due settlement could not be computed within the engine's numbers: nothing moved for
+    /// that period (nothing invented, nothing lost) and the next period began.
+    FundingSkipped {
+        /// The market.
+        market: MarketId,
+        /// The funding time that was due.
+        funding_time: Timestamp,
     },
     /// An order passed every check; fills (if any) follow.
     OrderAccepted {

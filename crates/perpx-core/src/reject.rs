@@ -75,6 +75,12 @@ pub enum RejectReason {
     /// A mark price must be positive.
     #[error("mark price must be positive, got {0} ticks")]
     NonPositiveMark(Price),
+    /// The index is stale: only reduce-only orders and cancels are accepted.
+    #[error("the market is reduce-only while its index is stale: only reduce-only orders and cancels are accepted")]
+    MarketReduceOnly,
+    /// The market has no oracle source with this id.
+    #[error("the market has no oracle source '{0}'")]
+    UnknownOracleSource(String),
 
     // ---- 3xxx: the order's fields -------------------------------------------------------
     /// Sizes are positive.
@@ -264,6 +270,8 @@ impl RejectReason {
             Self::MarketDelisted => 2008,
             Self::MarketNotHalted => 2009,
             Self::ScheduleNotInFuture { .. } => 2010,
+            Self::MarketReduceOnly => 2011,
+            Self::UnknownOracleSource(_) => 2012,
             Self::NonPositiveQty(_) => 3001,
             Self::QtyAboveMax { .. } => 3002,
             Self::QtyBelowMin { .. } => 3003,
@@ -313,6 +321,8 @@ impl RejectReason {
             Self::MarketDelisted => "market_delisted",
             Self::MarketNotHalted => "market_not_halted",
             Self::ScheduleNotInFuture { .. } => "schedule_not_in_future",
+            Self::MarketReduceOnly => "market_reduce_only",
+            Self::UnknownOracleSource(_) => "unknown_oracle_source",
             Self::NonPositiveQty(_) => "non_positive_qty",
             Self::QtyAboveMax { .. } => "qty_above_max",
             Self::QtyBelowMin { .. } => "qty_below_min",

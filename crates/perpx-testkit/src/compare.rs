@@ -71,7 +71,13 @@ pub fn outcome(event: &Event) -> Option<Outcome> {
         | EventKind::Withdrawn { .. }
         | EventKind::LeverageSet { .. }
         | EventKind::MarginModeSet { .. }
-        | EventKind::IsolatedMarginChanged { .. } => return None,
+        | EventKind::IsolatedMarginChanged { .. }
+        | EventKind::IndexPrice { .. }
+        | EventKind::OracleSourceStatus { .. }
+        | EventKind::OracleStageChanged { .. }
+        | EventKind::FundingSettled { .. }
+        | EventKind::FundingPayment { .. }
+        | EventKind::FundingSkipped { .. } => return None,
     })
 }
 

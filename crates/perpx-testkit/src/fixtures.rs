@@ -50,6 +50,8 @@ pub fn btc_spec() -> MarketSpec {
         taker_fee: Rate(50_000),
         order_band: Rate(5_000_000),
         limits: MarketLimits::default(),
+        oracle: perpx_core::market::OracleSpec::default(),
+        funding: perpx_core::market::FundingSpec::default(),
     }
 }
 
@@ -89,6 +91,8 @@ pub fn eth_spec() -> MarketSpec {
         taker_fee: Rate(50_000),
         order_band: Rate(5_000_000),
         limits: MarketLimits::default(),
+        oracle: perpx_core::market::OracleSpec::default(),
+        funding: perpx_core::market::FundingSpec::default(),
     }
 }
 
@@ -123,6 +127,8 @@ pub fn test_spec() -> MarketSpec {
         taker_fee: Rate(50_000),
         order_band: Rate(5_000_000),
         limits: TEST_LIMITS,
+        oracle: perpx_core::market::OracleSpec::default(),
+        funding: perpx_core::market::FundingSpec::default(),
     }
 }
 

@@ -11,5 +11,7 @@
 
 pub mod compare;
 pub mod fixtures;
+pub mod margin_model;
 pub mod reference;
 pub mod stream;
+pub mod venue_stream;

@@ -627,7 +627,8 @@ impl RefEngine {
             | CommandKind::Withdraw { .. }
             | CommandKind::SetLeverage { .. }
             | CommandKind::SetMarginMode { .. }
-            | CommandKind::AdjustIsolatedMargin { .. } => Ok(()),
+            | CommandKind::AdjustIsolatedMargin { .. }
+            | CommandKind::OraclePrice { .. } => Ok(()),
             CommandKind::PlaceStop(_)
             | CommandKind::Halt { .. }
             | CommandKind::Resume { .. }

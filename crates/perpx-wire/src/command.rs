@@ -9,7 +9,7 @@ use perpx_core::account::MarginMode;
 use perpx_core::command::{
     Amend, Command, CommandKind, NewOrder, NewStop, OrderRef, OrderType, ParamChange, StpMode, TimeInForce,
 };
-use perpx_core::market::{MarginTier, MarketLimits, MarketSpec};
+use perpx_core::market::{FundingSpec, HOUR_MS, MarginTier, MarketLimits, MarketSpec, OracleSource, OracleSpec};
 use perpx_core::num::Decimal;
 use perpx_core::stop::{StopKind, TriggerBy};
 use perpx_core::{AccountId, ClientOrderId, Engine, MarketId, OrderId, Price, RejectReason, Side, Timestamp};
@@ -29,6 +29,9 @@ pub struct Header {
 }
 
 /// A decoded line.
+// A `Command` is as large as its largest kind (a market specification); lines are decoded one
+// at a time and consumed at once, so boxing would only add an allocation per line.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Line {
     /// The schema header.
@@ -56,9 +59,14 @@ pub struct Refusal {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum WireKind {
-    CreateMarket(WireMarketSpec),
+    CreateMarket(Box<WireMarketSpec>),
     SetMark {
         market: String,
+        price: String,
+    },
+    OraclePrice {
+        market: String,
+        source: String,
         price: String,
     },
     PlaceOrder {
@@ -158,6 +166,8 @@ enum WireKind {
         maker_fee: Option<String>,
         #[serde(default)]
         taker_fee: Option<String>,
+        #[serde(default)]
+        funding_interval_hours: Option<i64>,
     },
     Delist {
         market: String,
@@ -245,6 +255,55 @@ struct WireMarketSpec {
     order_band: String,
     #[serde(default)]
     limits: Option<WireLimits>,
+    #[serde(default)]
+    oracle: Option<WireOracle>,
+    #[serde(default)]
+    funding: Option<WireFunding>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireOracle {
+    sources: Vec<WireSource>,
+    #[serde(default)]
+    staleness_ms: Option<i64>,
+    #[serde(default)]
+    outlier_band: Option<String>,
+    #[serde(default)]
+    quorum: Option<u32>,
+    #[serde(default)]
+    stale_grace_ms: Option<i64>,
+    #[serde(default)]
+    max_stale_ms: Option<i64>,
+    #[serde(default)]
+    mark_band: Option<String>,
+    #[serde(default)]
+    mark_basis_samples: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireSource {
+    name: String,
+    #[serde(default)]
+    weight: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireFunding {
+    #[serde(default)]
+    interval_hours: Option<i64>,
+    #[serde(default)]
+    interest_8h: Option<String>,
+    #[serde(default)]
+    clamp: Option<String>,
+    #[serde(default)]
+    cap_8h: Option<String>,
+    #[serde(default)]
+    sample_period_ms: Option<i64>,
+    #[serde(default)]
+    impact_notional: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -334,10 +393,22 @@ fn order_ref(order_id: Option<u64>, client_id: Option<String>) -> Result<OrderRe
 
 fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason> {
     Ok(match kind {
-        WireKind::CreateMarket(spec) => CommandKind::CreateMarket(to_spec(spec)?),
+        WireKind::CreateMarket(spec) => CommandKind::CreateMarket(to_spec(*spec)?),
         WireKind::SetMark { market, price } => {
             let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
             CommandKind::SetMark { market: m.id, price: parse_price(m, &price)? }
+        }
+        WireKind::OraclePrice { market, source, price } => {
+            let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
+            let id = m
+                .spec
+                .oracle
+                .sources
+                .iter()
+                .position(|s| s.name == source)
+                .and_then(|i| u16::try_from(i).ok())
+                .ok_or(RejectReason::UnknownOracleSource(source))?;
+            CommandKind::OraclePrice { market: m.id, source: id, price: parse_price(m, &price)? }
         }
         WireKind::PlaceOrder { account, market, side, order_type, price, qty, tif, client_id, stp, reduce_only } => {
             let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
@@ -454,18 +525,25 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
         },
         WireKind::Halt { market } => CommandKind::Halt { market: market_id(engine, &market)? },
         WireKind::Resume { market } => CommandKind::Resume { market: market_id(engine, &market)? },
-        WireKind::ScheduleParams { market, effective_at, tiers, max_leverage, maker_fee, taker_fee } => {
-            CommandKind::ScheduleParams {
-                market: market_id(engine, &market)?,
-                effective_at: Timestamp(effective_at),
-                change: ParamChange {
-                    tiers: tiers.as_deref().map(to_tiers).transpose()?,
-                    max_leverage,
-                    maker_fee: maker_fee.map(|f| parse_rate("maker_fee", &f)).transpose()?,
-                    taker_fee: taker_fee.map(|f| parse_rate("taker_fee", &f)).transpose()?,
-                },
-            }
-        }
+        WireKind::ScheduleParams {
+            market,
+            effective_at,
+            tiers,
+            max_leverage,
+            maker_fee,
+            taker_fee,
+            funding_interval_hours,
+        } => CommandKind::ScheduleParams {
+            market: market_id(engine, &market)?,
+            effective_at: Timestamp(effective_at),
+            change: ParamChange {
+                tiers: tiers.as_deref().map(to_tiers).transpose()?,
+                max_leverage,
+                maker_fee: maker_fee.map(|f| parse_rate("maker_fee", &f)).transpose()?,
+                taker_fee: taker_fee.map(|f| parse_rate("taker_fee", &f)).transpose()?,
+                funding_interval_ms: funding_interval_hours.map(hours_to_ms).transpose()?,
+            },
+        },
         WireKind::Delist { market, price } => {
             let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
             CommandKind::Delist { market: m.id, price: parse_price(m, &price)? }
@@ -537,6 +615,41 @@ fn to_spec(w: WireMarketSpec) -> Result<MarketSpec, RejectReason> {
         taker_fee: parse_rate("taker_fee", &w.taker_fee)?,
         order_band: parse_rate("order_band", &w.order_band)?,
         limits,
+        oracle: w.oracle.map(to_oracle).transpose()?.unwrap_or_default(),
+        funding: w.funding.map(to_funding).transpose()?.unwrap_or_default(),
+    })
+}
+
+/// Hours (1, 4 or 8 — the engine checks which) to ms.
+fn hours_to_ms(hours: i64) -> Result<i64, RejectReason> {
+    hours
+        .checked_mul(HOUR_MS)
+        .ok_or_else(|| RejectReason::InvalidNumber { field: "interval_hours".into(), detail: "too large".into() })
+}
+
+fn to_oracle(w: WireOracle) -> Result<OracleSpec, RejectReason> {
+    let d = OracleSpec::default();
+    Ok(OracleSpec {
+        sources: w.sources.into_iter().map(|s| OracleSource { name: s.name, weight: s.weight.unwrap_or(1) }).collect(),
+        staleness_ms: w.staleness_ms.unwrap_or(d.staleness_ms),
+        outlier_band: w.outlier_band.map(|r| parse_rate("outlier_band", &r)).transpose()?.unwrap_or(d.outlier_band),
+        quorum: w.quorum,
+        stale_grace_ms: w.stale_grace_ms.unwrap_or(d.stale_grace_ms),
+        max_stale_ms: w.max_stale_ms.unwrap_or(d.max_stale_ms),
+        mark_band: w.mark_band.map(|r| parse_rate("mark_band", &r)).transpose()?.unwrap_or(d.mark_band),
+        mark_basis_samples: w.mark_basis_samples.unwrap_or(d.mark_basis_samples),
+    })
+}
+
+fn to_funding(w: WireFunding) -> Result<FundingSpec, RejectReason> {
+    let d = FundingSpec::default();
+    Ok(FundingSpec {
+        interval_ms: w.interval_hours.map(hours_to_ms).transpose()?.unwrap_or(d.interval_ms),
+        interest_8h: w.interest_8h.map(|r| parse_rate("interest_8h", &r)).transpose()?.unwrap_or(d.interest_8h),
+        clamp: w.clamp.map(|r| parse_rate("clamp", &r)).transpose()?.unwrap_or(d.clamp),
+        cap_8h: w.cap_8h.map(|r| parse_rate("cap_8h", &r)).transpose()?,
+        sample_period_ms: w.sample_period_ms.unwrap_or(d.sample_period_ms),
+        impact_notional: w.impact_notional.map(|n| parse_quote("impact_notional", &n)).transpose()?,
     })
 }
 

@@ -4,13 +4,13 @@
 use perpx_core::account::MarginMode;
 use perpx_core::command::{OrderType, StpMode, TimeInForce};
 use perpx_core::event::{CancelReason, Event, EventKind, OrderStatus, QueuePriority};
-use perpx_core::market::Market;
+use perpx_core::market::{Market, OracleStage, SourceStatus};
 use perpx_core::stop::{StopKind, TriggerBy};
 use perpx_core::{Engine, MarketId, RejectReason, Side};
 use serde::Serialize;
 
 use crate::command::Refusal;
-use crate::units::{format_price, format_qty, format_quote};
+use crate::units::{format_price, format_qty, format_quote, format_rate};
 
 /// One event as a JSON line: sequence number, timestamp, then the event.
 #[derive(Debug, Clone, Serialize)]
@@ -61,6 +61,50 @@ pub enum WireEvent {
     MarkPrice {
         market: String,
         price: String,
+    },
+    IndexPrice {
+        market: String,
+        price: String,
+        sources_used: u32,
+    },
+    OracleSource {
+        market: String,
+        source: String,
+        status: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        price: Option<String>,
+    },
+    OracleStage {
+        market: String,
+        stage: &'static str,
+        since: i64,
+    },
+    FundingSettled {
+        market: String,
+        funding_time: i64,
+        rate: String,
+        rate_8h: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mark_price: Option<String>,
+        samples: u64,
+        missed_samples: u64,
+        positions: u64,
+        paid: String,
+        received: String,
+        to_insurance_fund: String,
+        next_funding_time: i64,
+    },
+    FundingPayment {
+        account: u64,
+        market: String,
+        size: String,
+        amount: String,
+        collateral: String,
+        isolated_margin: String,
+    },
+    FundingSkipped {
+        market: String,
+        funding_time: i64,
     },
     OrderAccepted {
         order_id: u64,
@@ -258,6 +302,28 @@ pub fn margin_mode(m: MarginMode) -> &'static str {
     }
 }
 
+/// The stable name of a stale-index stage.
+#[must_use]
+pub fn oracle_stage(s: OracleStage) -> &'static str {
+    match s {
+        OracleStage::Live => "live",
+        OracleStage::Stale => "stale",
+        OracleStage::ReduceOnly => "reduce_only",
+        OracleStage::Halted => "halted",
+    }
+}
+
+/// The stable name of an oracle source's status.
+#[must_use]
+pub fn source_status(s: SourceStatus) -> &'static str {
+    match s {
+        SourceStatus::Missing => "missing",
+        SourceStatus::Used => "used",
+        SourceStatus::Stale => "stale",
+        SourceStatus::Outlier => "outlier",
+    }
+}
+
 /// The stable name of a cancel reason.
 #[must_use]
 pub fn cancel_reason(r: CancelReason) -> &'static str {
@@ -323,6 +389,70 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
         }
         EventKind::MarkPriceSet { market, price } => {
             WireEvent::MarkPrice { market: sym(*market), price: format_price(market_of(engine, *market), *price) }
+        }
+        EventKind::IndexPrice { market, price, sources_used } => {
+            let m = market_of(engine, *market);
+            WireEvent::IndexPrice {
+                market: m.spec.symbol.clone(),
+                price: format_price(m, *price),
+                sources_used: *sources_used,
+            }
+        }
+        EventKind::OracleSourceStatus { market, source, status, price } => {
+            let m = market_of(engine, *market);
+            WireEvent::OracleSource {
+                market: m.spec.symbol.clone(),
+                source: m.spec.oracle.sources.get(usize::from(*source)).map_or_else(String::new, |s| s.name.clone()),
+                status: source_status(*status),
+                price: price.map(|p| format_price(m, p)),
+            }
+        }
+        EventKind::OracleStageChanged { market, stage, since } => {
+            WireEvent::OracleStage { market: sym(*market), stage: oracle_stage(*stage), since: since.0 }
+        }
+        EventKind::FundingSettled {
+            market,
+            funding_time,
+            rate,
+            rate_8h,
+            mark,
+            samples,
+            missed_samples,
+            positions,
+            paid,
+            received,
+            to_insurance_fund,
+            next_funding_time,
+        } => {
+            let m = market_of(engine, *market);
+            WireEvent::FundingSettled {
+                market: m.spec.symbol.clone(),
+                funding_time: funding_time.0,
+                rate: format_rate(*rate),
+                rate_8h: format_rate(*rate_8h),
+                mark_price: mark.map(|p| format_price(m, p)),
+                samples: *samples,
+                missed_samples: *missed_samples,
+                positions: *positions,
+                paid: format_quote(*paid),
+                received: format_quote(*received),
+                to_insurance_fund: format_quote(*to_insurance_fund),
+                next_funding_time: next_funding_time.0,
+            }
+        }
+        EventKind::FundingPayment { account, market, size, amount, collateral, isolated_margin } => {
+            let m = market_of(engine, *market);
+            WireEvent::FundingPayment {
+                account: account.0,
+                market: m.spec.symbol.clone(),
+                size: format_qty(m, *size),
+                amount: format_quote(*amount),
+                collateral: format_quote(*collateral),
+                isolated_margin: format_quote(*isolated_margin),
+            }
+        }
+        EventKind::FundingSkipped { market, funding_time } => {
+            WireEvent::FundingSkipped { market: sym(*market), funding_time: funding_time.0 }
         }
         EventKind::OrderAccepted {
             order_id,

@@ -3,7 +3,8 @@
 //! Each line is decoded and applied; its events are written as JSON lines; a line refused
 //! before the engine (malformed, unknown market, off-tick…) is written as a `rejected` line
 //! naming its line number. After the last line come one `account` line per account (collateral,
-//! margin, positions at the final marks) and one `end` line with the counts and the final
+//! margin, positions at the final marks, their funding), one `market` line per market (index,
+//! mark, funding rates and times) and one `end` line with the counts and the final
 //! state hash. With `check_invariants`, every engine invariant is checked after every
 //! command and the replay stops at the first violation.
 
@@ -13,7 +14,7 @@ use perpx_core::{Command, CommandKind, Engine, EngineConfig, EventKind, MarketId
 use serde::Serialize;
 
 use crate::SCHEMA_VERSION;
-use crate::account::account_view;
+use crate::account::{account_view, market_view};
 use crate::command::{Line, decode_line};
 use crate::event::{encode_event, encode_refusal};
 
@@ -82,6 +83,7 @@ pub enum ReplayError {
 fn command_market(cmd: &Command) -> Option<MarketId> {
     match &cmd.kind {
         CommandKind::SetMark { market, .. }
+        | CommandKind::OraclePrice { market, .. }
         | CommandKind::CancelOrder { market, .. }
         | CommandKind::MassCancel { market } => Some(*market),
         CommandKind::PlaceOrder(o) => Some(o.market),
@@ -173,6 +175,12 @@ pub fn replay<R: BufRead, W: Write>(
     let ids: Vec<_> = engine.accounts().map(|(id, _)| *id).collect();
     for id in ids {
         if let Some(view) = account_view(&engine, id) {
+            write_json(output, &view)?;
+        }
+    }
+    // Then every market, by id: its prices and its funding disclosure.
+    for m in engine.markets() {
+        if let Some(view) = market_view(&engine, m.id) {
             write_json(output, &view)?;
         }
     }

@@ -28,7 +28,8 @@ const SETUP_LINES: usize = 5;
 fn one(line: &str) -> Value {
     let (out, r) = run(&format!("{MARKET}{line}\n"));
     r.unwrap();
-    let tail: Vec<&Value> = out[SETUP_LINES..].iter().filter(|v| v["type"] != "account").collect();
+    let tail: Vec<&Value> =
+        out[SETUP_LINES..].iter().filter(|v| v["type"] != "account" && v["type"] != "market").collect();
     assert_eq!(tail.len(), 2, "{out:?}");
     tail[0].clone()
 }
@@ -191,4 +192,21 @@ fn the_seeds_toy_trade_is_up_exactly_400() {
     // Profit is not withdrawable until realised; the short's loss mirrors it to the unit.
     assert_eq!(long["withdrawable"], "0.000000");
     assert_eq!(account(2)["unrealized_pnl"], "-400.000000");
+}
+
+#[test]
+fn oracle_prices_name_their_source_and_funding_sections_are_validated() {
+    assert_refused(
+        r#"{"ts": 3, "type": "oracle_price", "market": "BTC-PERP", "source": "binance", "price": "100"}"#,
+        2012,
+        "no oracle source 'binance'",
+    );
+    let v = one(
+        r#"{"ts": 3, "type": "create_market", "symbol": "ETH-PERP", "tick_size": "0.01", "lot_size": "0.01", "min_qty": "0.01", "min_notional": "5", "max_leverage": 20, "tiers": [{"max_notional": "1000000", "max_leverage": 20, "maintenance_rate": "0.005", "maintenance_amount": "0"}], "maker_fee": "0", "taker_fee": "0", "order_band": "0.05", "funding": {"interval_hours": 2}}"#,
+    );
+    assert_eq!((v["code"].as_u64(), v["reason"].as_str()), (Some(2004), Some("invalid_market_spec")), "{v}");
+    let v = one(
+        r#"{"ts": 3, "type": "create_market", "symbol": "ETH-PERP", "tick_size": "0.01", "lot_size": "0.01", "min_qty": "0.01", "min_notional": "5", "max_leverage": 20, "tiers": [{"max_notional": "1000000", "max_leverage": 20, "maintenance_rate": "0.005", "maintenance_amount": "0"}], "maker_fee": "0", "taker_fee": "0", "order_band": "0.05", "oracle": {"sources": [{"name": "a"}, {"name": "b", "weight": 2}], "quorum": 1}, "funding": {"interval_hours": 4, "interest_8h": "0.0001"}}"#,
+    );
+    assert_eq!(v["type"], "market_created", "{v}");
 }

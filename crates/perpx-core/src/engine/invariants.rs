@@ -46,6 +46,7 @@ impl Engine {
         }
         self.check_stops()?;
         self.check_money()?;
+        self.check_funding()?;
         self.client_orders.check_invariants()?;
         for ((account, cid), e) in self.client_orders.iter() {
             if e.terminal.is_none() {
@@ -99,6 +100,48 @@ impl Engine {
         for (i, net) in open_interest.iter().enumerate() {
             if *net != 0 {
                 return Err(format!("market {i}: long and short open interest differ by {net} lots"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Funding and oracle state: every live market's clocks are ahead of the engine clock (every
+    /// due sample and settlement ran), its period is at most 8 hours, its oracle state matches
+    /// its sources, and the stale stage is `live` exactly when no outage is running; funding
+    /// totals of positions are never negative.
+    fn check_funding(&self) -> Result<(), String> {
+        for m in &self.markets {
+            let sym = &m.spec.symbol;
+            let f = &m.funding;
+            if m.status != crate::market::MarketStatus::Delisted
+                && (f.next_funding <= self.now || f.next_sample_at <= self.now)
+            {
+                return Err(format!("{sym}: a due funding time or sample did not run"));
+            }
+            let period = f.next_funding.0 - f.period_start.0;
+            if period <= 0 || period > crate::risk::funding::EIGHT_HOURS_MS {
+                return Err(format!("{sym}: funding period of {period} ms"));
+            }
+            let o = &m.oracle;
+            let n = m.spec.oracle.sources.len();
+            if o.prices.len() != n || o.status.len() != n {
+                return Err(format!("{sym}: oracle state does not match its {n} sources"));
+            }
+            if (o.stage == crate::market::OracleStage::Live) != o.stale_since.is_none() {
+                return Err(format!("{sym}: stale stage {:?} with outage start {:?}", o.stage, o.stale_since));
+            }
+            if o.index.is_some() && o.stage != crate::market::OracleStage::Live {
+                return Err(format!("{sym}: an index stands but the market is {:?}", o.stage));
+            }
+            if o.basis.len() > m.spec.oracle.mark_basis_samples as usize {
+                return Err(format!("{sym}: basis window over its length"));
+            }
+        }
+        for (id, a) in &self.accounts {
+            for (m, p) in &a.positions {
+                if p.funding_paid.is_negative() || p.funding_received.is_negative() {
+                    return Err(format!("account {id}: negative funding totals in market {m}"));
+                }
             }
         }
         Ok(())

@@ -18,19 +18,31 @@ use super::{Engine, Out};
 use crate::command::ParamChange;
 use crate::event::{CancelReason, EventKind};
 use crate::ids::{AccountId, MarketId, OrderId};
-use crate::market::{MarketSpec, MarketStatus};
+use crate::market::{MarketSpec, MarketStatus, OracleStage};
 use crate::num::{Price, Quote, Timestamp};
 use crate::reject::RejectReason;
 
 impl Engine {
-    /// Refuses anything but cancels in a market that is not trading.
+    /// Refuses anything but cancels in a market that is not trading: halted by an admin, halted
+    /// by a stale index, or delisted. The admin status and the oracle stage are independent;
+    /// the stricter applies (an admin `resume` does not lift an oracle halt, nor a recovered
+    /// index an admin halt).
     pub(crate) fn check_trading(&self, market: MarketId) -> Result<(), RejectReason> {
-        match self.markets.get(market.index()).map(|m| m.status) {
-            None => Err(RejectReason::UnknownMarket(market.to_string())),
-            Some(MarketStatus::Active) => Ok(()),
-            Some(MarketStatus::Halted) => Err(RejectReason::MarketHalted),
-            Some(MarketStatus::Delisted) => Err(RejectReason::MarketDelisted),
+        let m = self.markets.get(market.index()).ok_or_else(|| RejectReason::UnknownMarket(market.to_string()))?;
+        match (m.status, m.oracle.stage) {
+            (MarketStatus::Delisted, _) => Err(RejectReason::MarketDelisted),
+            (MarketStatus::Halted, _) | (_, OracleStage::Halted) => Err(RejectReason::MarketHalted),
+            (MarketStatus::Active, _) => Ok(()),
         }
+    }
+
+    /// In a market made reduce-only by a stale index, refuses what is not reduce-only.
+    pub(crate) fn check_reduce_only_stage(&self, market: MarketId, reduce_only: bool) -> Result<(), RejectReason> {
+        let stage = self.markets.get(market.index()).map(|m| m.oracle.stage);
+        if stage == Some(OracleStage::ReduceOnly) && !reduce_only {
+            return Err(RejectReason::MarketReduceOnly);
+        }
+        Ok(())
     }
 
     pub(crate) fn set_halted(&mut self, market: MarketId, halted: bool, out: &mut Out<'_>) -> Result<(), RejectReason> {
@@ -61,6 +73,9 @@ impl Engine {
         }
         if let Some(f) = change.taker_fee {
             s.taker_fee = f;
+        }
+        if let Some(i) = change.funding_interval_ms {
+            s.funding.interval_ms = i;
         }
         Ok(s.validate()?.spec)
     }

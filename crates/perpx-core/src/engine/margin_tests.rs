@@ -47,6 +47,8 @@ pub(super) fn spec() -> MarketSpec {
         taker_fee: Rate(50_000),
         order_band: Rate(5_000_000),
         limits: MarketLimits::default(),
+        oracle: crate::market::OracleSpec::default(),
+        funding: crate::market::FundingSpec::default(),
     }
 }
 

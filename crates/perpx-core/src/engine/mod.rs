@@ -5,10 +5,14 @@
 //! every check and takes effect, or is rejected with nothing changed but the sequence number.
 //!
 //! Inside one command the steps run in the order of `docs/ENGINE.md` ("order of operations"):
-//! advance time, apply the command; later issues add stops, liquidation and ADL after it.
+//! advance time (client ids, premium samples and funding settlements, scheduled changes, the
+//! oracle's clocks), apply the command, trigger stops; later issues add liquidation and ADL.
 
 mod accounts;
 mod client_orders;
+mod funding;
+#[cfg(test)]
+mod funding_tests;
 mod hash;
 mod invariants;
 mod lifecycle;
@@ -17,6 +21,7 @@ mod lifecycle_tests;
 #[cfg(test)]
 mod margin_tests;
 mod matching;
+mod oracle;
 mod orders;
 #[cfg(test)]
 mod stop_tests;
@@ -26,6 +31,7 @@ mod tests;
 
 pub use accounts::{IsolatedSummary, MarginSummary};
 pub use client_orders::{ClientOrderEntry, ClientOrders};
+pub use funding::{FundingInfo, PositionFunding};
 pub use hash::{StateHash, StateHasher};
 
 use std::collections::BTreeMap;
@@ -133,7 +139,9 @@ impl Engine {
         // Step 1: advance time.
         self.now = cmd.ts;
         self.client_orders.prune(self.now);
+        self.advance_funding(&mut out);
         self.apply_due_params(&mut out);
+        self.advance_oracles(&mut out);
         // Step 2: the command itself.
         let (account, client_id) = match &cmd.kind {
             CommandKind::PlaceOrder(o) => (Some(o.account), o.client_id.clone()),
@@ -159,6 +167,7 @@ impl Engine {
         match kind {
             CommandKind::CreateMarket(spec) => self.create_market(spec, out),
             CommandKind::SetMark { market, price } => self.set_mark(*market, *price, out),
+            CommandKind::OraclePrice { market, source, price } => self.oracle_price(*market, *source, *price, out),
             CommandKind::PlaceOrder(o) => self.place(o, out),
             CommandKind::PlaceStop(s) => self.place_stop(s, out),
             CommandKind::AmendOrder(a) => self.amend(a, out),
@@ -194,7 +203,7 @@ impl Engine {
         let valid = spec.clone().validate()?;
         let id = MarketId(u32::try_from(self.markets.len()).expect("bounded by max_markets"));
         self.symbols.insert(spec.symbol.clone(), id);
-        self.markets.push(Market::new(id, valid));
+        self.markets.push(Market::new(id, valid, self.now));
         out.push(EventKind::MarketCreated { market: id, symbol: spec.symbol.clone() });
         Ok(())
     }
@@ -296,7 +305,7 @@ impl Engine {
             h.u64(id.0).i64(a.collateral.0).u64(a.positions.len() as u64);
             for (m, p) in &a.positions {
                 h.u64(u64::from(m.0)).i64(p.size.0).i64(p.cost_basis.0).i64(p.realized_pnl.0).i64(p.fees_paid.0);
-                h.i64(p.isolated_margin.0);
+                h.i64(p.isolated_margin.0).i64(p.funding_paid.0).i64(p.funding_received.0);
             }
             h.u64(a.leverage.len() as u64);
             for (m, l) in &a.leverage {

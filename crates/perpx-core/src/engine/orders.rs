@@ -136,6 +136,7 @@ impl Engine {
                 return self.report_duplicate(o.account, cid, out);
             }
         }
+        self.check_reduce_only_stage(o.market, o.reduce_only)?;
         check_qty(m, o.qty)?;
         if o.qty < m.spec.min_qty {
             return Err(RejectReason::QtyBelowMin { qty: o.qty, min: m.spec.min_qty });
@@ -351,6 +352,7 @@ impl Engine {
         let current = m.book.get(id).expect("resolved order is open");
         let (side, old_price, old_qty, post_only, stp) =
             (current.side, current.price, current.qty, current.post_only, current.stp);
+        self.check_reduce_only_stage(a.market, current.reduce_only)?;
         let price = a.price.unwrap_or(old_price);
         let qty = a.qty.unwrap_or(old_qty);
         if price == old_price && qty == old_qty {
@@ -366,6 +368,17 @@ impl Engine {
             }
         }
         m.notional(price, qty).ok_or(RejectReason::NotionalOverflow)?;
+        // Margin: an amend that raises the requirement is checked like a new order — the
+        // change is the new order minus the old one (reduce-only orders reserve nothing).
+        if !current.reduce_only {
+            let mark = m.mark.ok_or(RejectReason::NoMarkPrice)?;
+            let loss = |p: Price, q: Qty| order_loss(m.quote_per_tick_lot, side == Side::Buy, p, q, mark);
+            let loss_delta = loss(price, qty)
+                .and_then(|new| loss(old_price, old_qty).and_then(|old| new.checked_sub(old)))
+                .map_err(|_| RejectReason::NotionalOverflow)?;
+            let extra = ExtraOrder { market: a.market, side, qty: Qty(qty.0 - old_qty.0), loss: loss_delta };
+            self.check_order_margin(a.account, m, mark, extra)?;
+        }
         let crosses = m.book.best_price(side.opposite()).is_some_and(|best| side.crosses(price, best));
         if crosses && post_only {
             let best = m.book.best_price(side.opposite()).expect("crossing implies a best price");

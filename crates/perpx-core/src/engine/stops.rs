@@ -5,7 +5,7 @@ use super::{Engine, Out};
 use crate::command::{NewOrder, NewStop, OrderType};
 use crate::event::{CancelReason, EventKind, OrderStatus};
 use crate::ids::{AccountId, MarketId, OrderId};
-use crate::market::{Market, MarketStatus};
+use crate::market::{Market, MarketStatus, OracleStage};
 use crate::num::{Price, Qty};
 use crate::reject::RejectReason;
 use crate::stop::{StopOrder, TriggerBy, is_triggered};
@@ -34,6 +34,7 @@ impl Engine {
                 return self.report_duplicate(s.account, cid, out);
             }
         }
+        self.check_reduce_only_stage(s.market, s.reduce_only)?;
         if !s.qty.is_positive() {
             return Err(RejectReason::NonPositiveQty(s.qty));
         }
@@ -116,11 +117,11 @@ impl Engine {
     pub(crate) fn trigger_stops(&mut self, out: &mut Out<'_>) {
         let mut budget = self.config.max_stop_triggers_per_command;
         while budget > 0 {
-            // Halted markets keep their stops armed until they resume.
+            // Halted markets (by an admin or a stale index) keep their stops armed until they resume.
             let next = self
                 .markets
                 .iter()
-                .filter(|m| m.status == MarketStatus::Active)
+                .filter(|m| m.status == MarketStatus::Active && m.oracle.stage != OracleStage::Halted)
                 .find_map(|m| m.stops.values().find_map(|s| fires(m, s).map(|r| (m.id, s.id, r))));
             let Some((market, id, reference)) = next else { break };
             budget -= 1;

@@ -40,6 +40,8 @@ fn spec() -> MarketSpec {
             max_stops_per_account: 0,
             max_order_qty: Qty(1_000),
         },
+        oracle: crate::market::OracleSpec::default(),
+        funding: crate::market::FundingSpec::default(),
     }
 }
 
@@ -531,6 +533,8 @@ fn every_reject_code_is_unique() {
         RejectReason::MarketDelisted,
         RejectReason::MarketNotHalted,
         RejectReason::ScheduleNotInFuture { effective_at: Timestamp(0), now: Timestamp(0) },
+        RejectReason::MarketReduceOnly,
+        RejectReason::UnknownOracleSource(String::new()),
         RejectReason::UnknownAccount(0),
         RejectReason::InsufficientMargin { required: Quote(0), available: Quote(0) },
         RejectReason::LeverageAboveTier { leverage: 0, max: 0 },

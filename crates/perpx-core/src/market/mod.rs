@@ -2,12 +2,18 @@
 //!
 //! A [`MarketSpec`] is what an admin submits; [`MarketSpec::validate`] checks it and derives
 //! the one number the engine's money arithmetic needs, `quote_per_tick_lot` (the value in
-//! micro-units of one tick on one lot). A live [`Market`] is the spec plus its book and mark.
+//! micro-units of one tick on one lot). A live [`Market`] is the spec plus its book, mark, oracle and funding state.
 
+mod funding;
+mod oracle;
 mod spec;
 mod state;
 mod tiers;
 
+pub use funding::{FUNDING_INTERVALS_MS, FundingSpec, FundingState, HOUR_MS, next_multiple_after};
+pub use oracle::{
+    MAX_MARK_BASIS_SAMPLES, MAX_ORACLE_SOURCES, OracleSource, OracleSpec, OracleStage, OracleState, SourceStatus,
+};
 pub use spec::{MarginTier, MarketLimits, MarketSpec, ValidMarket};
 pub use state::{Market, MarketStatus};
 pub use tiers::tier_for_notional;

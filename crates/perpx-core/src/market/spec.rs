@@ -1,5 +1,7 @@
 //! The market specification and its validation.
 
+use super::funding::FundingSpec;
+use super::oracle::OracleSpec;
 use crate::num::{Decimal, Qty, Quote, Rate, mul_div_floor};
 use crate::reject::RejectReason;
 
@@ -77,6 +79,10 @@ pub struct MarketSpec {
     pub order_band: Rate,
     /// The market's limits.
     pub limits: MarketLimits,
+    /// Oracle sources, index and mark rules (default: no sources, the mark set by `set_mark`).
+    pub oracle: OracleSpec,
+    /// Funding interval, rate parameters and premium sampling (defaults: 8 h, 0.01 %, 0.05 %).
+    pub funding: FundingSpec,
 }
 
 /// A spec that passed validation, with the derived scale.
@@ -108,7 +114,8 @@ impl MarketSpec {
     /// maintenance rates below the tier's initial rate (`mmr × max_leverage < 1`), and
     /// maintenance amounts that make MM continuous (tier 1's is zero); `0 ≤ taker ≤ 10 %`,
     /// `|maker| ≤ taker` when the maker fee is a rebate and `maker ≤ taker` always;
-    /// `0 < order_band < 100 %`; limits between 1 and the engine's ceilings.
+    /// `0 < order_band < 100 %`; limits between 1 and the engine's ceilings; the oracle and
+    /// funding sections' own rules ([`OracleSpec::validate`], [`FundingSpec::validate`]).
     ///
     /// # Errors
     /// [`RejectReason::InvalidMarketSpec`] naming the first rule broken.
@@ -144,6 +151,8 @@ impl MarketSpec {
             return Err(invalid("order_band must be strictly between 0 and 100 %"));
         }
         validate_limits(&s.limits)?;
+        s.oracle.validate().map_err(invalid)?;
+        s.funding.validate().map_err(invalid)?;
         Ok(ValidMarket { spec: self, quote_per_tick_lot })
     }
 }
@@ -285,6 +294,8 @@ mod tests {
             taker_fee: Rate(50_000),
             order_band: Rate(5_000_000),
             limits: MarketLimits::default(),
+            oracle: OracleSpec::default(),
+            funding: FundingSpec::default(),
         }
     }
 
@@ -332,6 +343,24 @@ mod tests {
             ("order_band", Box::new(|s| s.order_band = Rate::ONE)),
             ("limits", Box::new(|s| s.limits.max_price_levels = 0)),
             ("margin tiers", Box::new(|s| s.tiers.clear())),
+            ("interval_ms", Box::new(|s| s.funding.interval_ms = 2 * 3_600_000)),
+            ("sample_period_ms", Box::new(|s| s.funding.sample_period_ms = 7_000)),
+            ("cap_8h", Box::new(|s| s.funding.cap_8h = Some(Rate(0)))),
+            ("max_stale_ms", Box::new(|s| s.oracle.max_stale_ms = s.oracle.stale_grace_ms - 1)),
+            (
+                "quorum",
+                Box::new(|s| {
+                    s.oracle.sources = vec![crate::market::OracleSource { name: "a".into(), weight: 1 }];
+                    s.oracle.quorum = Some(2);
+                }),
+            ),
+            (
+                "named twice",
+                Box::new(|s| {
+                    s.oracle.sources = vec![crate::market::OracleSource { name: "a".into(), weight: 1 }; 2];
+                }),
+            ),
+            ("mark_band", Box::new(|s| s.oracle.mark_band = Rate::ONE)),
         ];
         for (needle, mutate) in cases {
             let mut s = btc_spec();

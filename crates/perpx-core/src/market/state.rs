@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use super::funding::FundingState;
+use super::oracle::{OracleStage, OracleState};
 use super::spec::{MarketSpec, ValidMarket};
 use crate::book::{Book, Side};
 use crate::command::{ParamChange, TimeInForce};
@@ -33,6 +35,10 @@ pub struct Market {
     pub status: MarketStatus,
     /// A scheduled parameter change and when it takes effect.
     pub pending_change: Option<(Timestamp, ParamChange)>,
+    /// Oracle prices, the index and the stale-index stage.
+    pub oracle: OracleState,
+    /// The current funding period and its premium samples.
+    pub funding: FundingState,
 }
 
 /// Where a market is in its life.
@@ -47,9 +53,11 @@ pub enum MarketStatus {
 }
 
 impl Market {
-    /// A new market with an empty book and no mark.
+    /// A new market created at `now`, with an empty book, no mark and no oracle price.
     #[must_use]
-    pub fn new(id: MarketId, valid: ValidMarket) -> Self {
+    pub fn new(id: MarketId, valid: ValidMarket, now: Timestamp) -> Self {
+        let oracle = OracleState::new(valid.spec.oracle.sources.len());
+        let funding = FundingState::new(&valid.spec.funding, now);
         Self {
             id,
             spec: valid.spec,
@@ -60,7 +68,21 @@ impl Market {
             stops: BTreeMap::new(),
             status: MarketStatus::Active,
             pending_change: None,
+            oracle,
+            funding,
         }
+    }
+
+    /// Where the market is in the stale-index policy.
+    #[must_use]
+    pub fn oracle_stage(&self) -> OracleStage {
+        self.oracle.stage
+    }
+
+    /// Whether the market has oracle sources (its mark follows the index).
+    #[must_use]
+    pub fn has_oracle(&self) -> bool {
+        !self.spec.oracle.sources.is_empty()
     }
 
     /// `price × qty` in micro-units, exactly (`price_ticks × qty_lots × quote_per_tick_lot`),
@@ -101,6 +123,8 @@ impl Market {
             .u64(u64::from(l.max_price_levels))
             .u64(u64::from(l.max_stops_per_account))
             .i64(l.max_order_qty.0);
+        s.oracle.hash_into(h);
+        s.funding.hash_into(h);
         h.i64(self.quote_per_tick_lot);
         for price in [self.mark, self.last_price] {
             match price {
@@ -117,6 +141,8 @@ impl Market {
             None => h.tag(0),
             Some((at, c)) => hash_change(h.tag(1).i64(at.0), c),
         };
+        self.oracle.hash_into(h);
+        self.funding.hash_into(h);
         h.u64(self.stops.len() as u64);
         for s in self.stops.values() {
             hash_stop(h, s);
@@ -181,7 +207,8 @@ fn hash_change<'h>(h: &'h mut StateHasher, c: &ParamChange) -> &'h mut StateHash
             }
         }
     }
-    for v in [c.max_leverage.map(i64::from), c.maker_fee.map(|r| r.0), c.taker_fee.map(|r| r.0)] {
+    for v in [c.max_leverage.map(i64::from), c.maker_fee.map(|r| r.0), c.taker_fee.map(|r| r.0), c.funding_interval_ms]
+    {
         match v {
             None => h.tag(0),
             Some(x) => h.tag(1).i64(x),

@@ -1,0 +1,357 @@
+//! The funding controller: premium samples and settlements in step 1 of every command, and
+//! the disclosure figures (predicted rate, APR, per-position totals).
+//!
+//! **Samples.** Sample times are the multiples of `sample_period_ms`. Step 1 takes every sample
+//! whose time has passed since the last command, each from the state *at that time*: between
+//! two commands nothing changes but the age of the oracle prices, so the book is the book after
+//! the previous command and the index is [`index_at`] that moment — an observation, not an
+//! invention. A sample time at which no index stood on a quorum is **missed** and counted; no
+//! value is made up for it. Runs of equal samples (same book, same fresh sources) are added in
+//! one step, so a long gap costs one step per source expiry, not one per sample time.
+//!
+//! **Settlement.** A funding time `T` is due at the first command with `ts ≥ T`; step 1 takes the
+//! samples up to `T`, then settles on positions as they were before the command: each pays
+//! `size × mark × F` ([`crate::risk::funding::settle`]: payers round up, receivers down, the
+//! remainder to the insurance fund). Cross positions pay from and receive into collateral;
+//! isolated positions from and into their own margin (Binance's rule: an isolated position's
+//! costs stay inside it). Funding may leave an account below maintenance; the liquidation pass
+//! (a later issue) is what acts on it.
+
+use super::oracle::{index_at, next_expiry_after};
+use super::{Engine, Out};
+use crate::account::MarginMode;
+use crate::book::Side;
+use crate::event::EventKind;
+use crate::ids::{AccountId, MarketId};
+use crate::market::{Market, MarketStatus, OracleStage, next_multiple_after};
+use crate::num::{Price, Quote, Rate, Timestamp};
+use crate::risk::funding::{FundingParams, apr, default_cap, payment, premium_sample, rate_8h, rate_for_interval};
+
+/// Each position's payment (positive: pays), Σ paid and Σ received.
+type Payments = (Vec<(AccountId, Quote)>, Quote, Quote);
+
+/// A market's funding figures for disclosure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FundingInfo {
+    /// The rate the current period would settle at with the samples so far (`F`).
+    pub predicted_rate: Rate,
+    /// Its 8-hour form (`F8`).
+    pub predicted_rate_8h: Rate,
+    /// `F × periods per year` of the predicted rate.
+    pub predicted_apr: Rate,
+    /// The rate of the last settlement.
+    pub last_rate: Option<Rate>,
+    /// Its APR.
+    pub last_apr: Option<Rate>,
+    /// When the last settlement was due.
+    pub last_funding_time: Option<Timestamp>,
+    /// When the current period ends.
+    pub next_funding_time: Timestamp,
+    /// The length of the current period (ms).
+    pub period_ms: i64,
+    /// The cap on `|F8|` in force.
+    pub cap_8h: Rate,
+    /// Samples taken in the period so far.
+    pub samples: u64,
+    /// Sample times missed (no index).
+    pub missed_samples: u64,
+    /// The index, if it stands.
+    pub index: Option<Price>,
+    /// The stale-index stage.
+    pub stage: OracleStage,
+}
+
+/// One position's funding figures for disclosure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PositionFunding {
+    /// Funding paid to date.
+    pub paid: Quote,
+    /// Funding received to date.
+    pub received: Quote,
+    /// The next payment at the predicted rate and the current mark (positive: pays).
+    pub next_payment: Quote,
+    /// The predicted rate as a yearly cost on the position's notional, signed for this
+    /// position (positive: it pays).
+    pub apr_on_notional: Rate,
+    /// The same on the position's own margin at its leverage: `APR × leverage`.
+    pub apr_on_margin: Rate,
+    /// The leverage used.
+    pub leverage: u32,
+}
+
+/// The average fill price of `notional` (micro-units) against `side` of the book: `None` if
+/// the side can't fill it. Whole lots are taken until the notional is reached; a bid's average
+/// rounds down and an ask's up, so a thin book never overstates the premium.
+fn impact_price(m: &Market, side: Side, notional: Quote) -> Option<Price> {
+    let q = i128::from(m.quote_per_tick_lot);
+    let mut need = i128::from(notional.0);
+    let (mut lots, mut value) = (0i128, 0i128);
+    for (price, level) in m.book.levels(side) {
+        let per_lot = i128::from(price.0) * q;
+        let take = i128::from(level.total.0).min((need + per_lot - 1) / per_lot);
+        lots += take;
+        value += i128::from(price.0) * take;
+        need -= take * per_lot;
+        if need <= 0 {
+            break;
+        }
+    }
+    if need > 0 || lots == 0 {
+        return None;
+    }
+    let avg = if side == Side::Buy { value / lots } else { (value + lots - 1) / lots };
+    i64::try_from(avg).ok().map(Price)
+}
+
+/// The notional the impact prices fill: configured, or 200 USD × max leverage.
+fn impact_notional(m: &Market) -> Quote {
+    m.spec.funding.impact_notional.unwrap_or(Quote(200 * Quote::SCALE * i64::from(m.spec.max_leverage)))
+}
+
+/// The rate parameters of `m` for a period of `period_ms`.
+fn params(m: &Market, period_ms: i64) -> FundingParams {
+    let f = &m.spec.funding;
+    FundingParams { interest_8h: f.interest_8h, clamp: f.clamp, cap_8h: cap_8h(m), interval_ms: period_ms }
+}
+
+fn cap_8h(m: &Market) -> Rate {
+    m.spec.funding.cap_8h.unwrap_or_else(|| default_cap(m.spec.max_leverage, m.spec.tiers[0].maintenance_rate))
+}
+
+/// `(F8, F)` of the current period with the samples taken so far.
+fn period_rate(m: &Market) -> (Rate, Rate) {
+    let f = &m.funding;
+    let period = f.next_funding.0 - f.period_start.0;
+    let samples: Vec<Rate> = f.average_premium().into_iter().collect();
+    let f8 = rate_8h(&samples, &params(m, period));
+    (f8, rate_for_interval(f8, period))
+}
+
+impl Engine {
+    /// Step 1: premium samples and due settlements of every market, in market order.
+    pub(crate) fn advance_funding(&mut self, out: &mut Out<'_>) {
+        for i in 0..self.markets.len() {
+            if self.markets[i].status == MarketStatus::Delisted {
+                continue;
+            }
+            while self.markets[i].funding.next_funding <= self.now {
+                let due = self.markets[i].funding.next_funding;
+                self.take_samples(i, due);
+                self.settle_funding(i, due, out);
+            }
+            self.take_samples(i, self.now);
+        }
+    }
+
+    /// Takes market `i`'s samples due up to `upto` (inclusive).
+    fn take_samples(&mut self, i: usize, upto: Timestamp) {
+        let m = &self.markets[i];
+        if m.funding.next_sample_at > upto {
+            return;
+        }
+        let period = m.spec.funding.sample_period_ms;
+        if !m.has_oracle() {
+            // No index by design: nothing to sample and nothing missed.
+            let skip = (upto.0 - m.funding.next_sample_at.0) / period + 1;
+            self.markets[i].funding.next_sample_at = Timestamp(m.funding.next_sample_at.0 + skip * period);
+            return;
+        }
+        let notional = impact_notional(m);
+        let impact = (impact_price(m, Side::Buy, notional), impact_price(m, Side::Sell, notional));
+        let mid = match (m.book.best_price(Side::Buy), m.book.best_price(Side::Sell)) {
+            (Some(b), Some(a)) => Some((i128::from(b.0) + i128::from(a.0)).div_euclid(2)),
+            _ => None,
+        };
+        let keep = m.spec.oracle.mark_basis_samples as usize;
+        let mut t = m.funding.next_sample_at;
+        let (mut sum, mut samples, mut missed) = (0i128, 0u64, 0u64);
+        let mut basis: Vec<i64> = Vec::new();
+        while t <= upto {
+            // The sources are unchanged until the next expiry: so is every sample before it.
+            let index = index_at(m, t).index;
+            let segment_end = next_expiry_after(m, t).map_or(upto, |e| Timestamp(e.0 - 1).min(upto));
+            let n = (segment_end.0 - t.0) / period + 1;
+            let count = u64::try_from(n).expect("positive");
+            match index {
+                Some(index) => {
+                    let p = premium_sample(index, impact.0, impact.1).expect("a positive index");
+                    sum += i128::from(p.0) * i128::from(n);
+                    samples += count;
+                    if let Some(mid) = mid {
+                        let b = i64::try_from(mid - i128::from(index.0)).unwrap_or(0);
+                        basis.extend(std::iter::repeat_n(b, usize::try_from(n).unwrap_or(keep).min(keep)));
+                        if basis.len() > keep {
+                            basis.drain(..basis.len() - keep);
+                        }
+                    }
+                }
+                None => missed += count,
+            }
+            t = Timestamp(t.0 + n * period);
+        }
+        let m = &mut self.markets[i];
+        m.funding.next_sample_at = t;
+        m.funding.premium_sum += sum;
+        m.funding.samples += samples;
+        m.funding.missed += missed;
+        for b in basis {
+            if m.oracle.basis.len() == keep {
+                m.oracle.basis.pop_front();
+            }
+            m.oracle.basis.push_back(b);
+        }
+    }
+
+    /// The interval in force for the period that begins at `t`: a scheduled change that takes
+    /// effect at or before `t` counts.
+    fn interval_at(m: &Market, t: Timestamp) -> i64 {
+        match &m.pending_change {
+            Some((at, c)) if *at <= t => c.funding_interval_ms.unwrap_or(m.spec.funding.interval_ms),
+            _ => m.spec.funding.interval_ms,
+        }
+    }
+
+    /// Settles market `i`'s period ending at `due` and starts the next one.
+    fn settle_funding(&mut self, i: usize, due: Timestamp, out: &mut Out<'_>) {
+        let m = &self.markets[i];
+        let market = m.id;
+        let (f8, f) = period_rate(m);
+        let period = m.funding.next_funding.0 - m.funding.period_start.0;
+        let (samples, missed) = (m.funding.samples, m.funding.missed);
+        let next = next_multiple_after(due, Self::interval_at(m, due));
+        match self.funding_payments(market, f) {
+            Some((payments, paid, received)) => {
+                let remainder = Quote(paid.0 - received.0);
+                self.ledger.insurance_fund = Quote(self.ledger.insurance_fund.0 + remainder.0);
+                out.push(EventKind::FundingSettled {
+                    market,
+                    funding_time: due,
+                    rate: f,
+                    rate_8h: f8,
+                    mark: self.markets[i].mark,
+                    samples,
+                    missed_samples: missed,
+                    positions: payments.len() as u64,
+                    paid,
+                    received,
+                    to_insurance_fund: remainder,
+                    next_funding_time: next,
+                });
+                for (account, amount) in payments {
+                    let a = self.accounts.get_mut(&account).expect("listed");
+                    let isolated = a.mode(market) == MarginMode::Isolated;
+                    let p = a.positions.get_mut(&market).expect("has a position");
+                    if isolated {
+                        p.isolated_margin = Quote(p.isolated_margin.0 - amount.0);
+                    } else {
+                        a.collateral = Quote(a.collateral.0 - amount.0);
+                    }
+                    if amount.is_positive() {
+                        p.funding_paid = Quote(p.funding_paid.0 + amount.0);
+                    } else {
+                        p.funding_received = Quote(p.funding_received.0 - amount.0);
+                    }
+                    let (size, isolated_margin) = (p.size, p.isolated_margin);
+                    out.push(EventKind::FundingPayment {
+                        account,
+                        market,
+                        size,
+                        amount,
+                        collateral: a.collateral,
+                        isolated_margin,
+                    });
+                }
+            }
+            None => out.push(EventKind::FundingSkipped { market, funding_time: due }),
+        }
+        let st = &mut self.markets[i].funding;
+        st.last_rate = Some(f);
+        st.last_rate_8h = Some(f8);
+        st.last_funding = Some(due);
+        st.last_apr = Some(apr(f, period));
+        st.period_start = due;
+        st.next_funding = next;
+        st.premium_sum = 0;
+        st.samples = 0;
+        st.missed = 0;
+    }
+
+    /// Every position's payment at rate `f` and the market's mark, with Σ paid and Σ received;
+    /// `None` if any amount or resulting balance would not fit (then nothing is paid).
+    fn funding_payments(&self, market: MarketId, f: Rate) -> Option<Payments> {
+        let m = &self.markets[market.index()];
+        let q = i128::from(m.quote_per_tick_lot);
+        let mut payments = Vec::new();
+        let (mut paid, mut received) = (0i128, 0i128);
+        for (id, a) in &self.accounts {
+            let Some(p) = a.positions.get(&market).filter(|p| p.size.0 != 0) else { continue };
+            let mark = m.mark?;
+            let notional = i128::from(p.size.0) * i128::from(mark.0) * q;
+            let amount = payment(notional, f).ok()?;
+            let balance = if a.mode(market) == MarginMode::Isolated { p.isolated_margin } else { a.collateral };
+            balance.checked_sub(amount).ok()?;
+            if amount.is_positive() {
+                p.funding_paid.checked_add(amount).ok()?;
+                paid += i128::from(amount.0);
+            } else {
+                p.funding_received.checked_sub(amount).ok()?;
+                received -= i128::from(amount.0);
+            }
+            payments.push((*id, amount));
+        }
+        let paid = Quote(i64::try_from(paid).ok()?);
+        let received = Quote(i64::try_from(received).ok()?);
+        self.ledger.insurance_fund.checked_add(Quote(paid.0 - received.0)).ok()?;
+        Some((payments, paid, received))
+    }
+
+    // ---- disclosure -----------------------------------------------------------------------
+
+    /// A market's funding figures: predicted and last rate, their APR, the next funding time.
+    #[must_use]
+    pub fn funding_info(&self, market: MarketId) -> Option<FundingInfo> {
+        let m = self.markets.get(market.index())?;
+        let f = &m.funding;
+        let period_ms = f.next_funding.0 - f.period_start.0;
+        let (f8, rate) = period_rate(m);
+        Some(FundingInfo {
+            predicted_rate: rate,
+            predicted_rate_8h: f8,
+            predicted_apr: apr(rate, period_ms),
+            last_rate: f.last_rate,
+            last_apr: f.last_apr,
+            last_funding_time: f.last_funding,
+            next_funding_time: f.next_funding,
+            period_ms,
+            cap_8h: cap_8h(m),
+            samples: f.samples,
+            missed_samples: f.missed,
+            index: m.oracle.index,
+            stage: m.oracle.stage,
+        })
+    }
+
+    /// One position's funding figures: totals to date, the next payment at the predicted rate
+    /// and mark, and the APR on its notional and on its own margin at its leverage.
+    #[must_use]
+    pub fn position_funding(&self, account: AccountId, market: MarketId) -> Option<PositionFunding> {
+        let a = self.accounts.get(&account)?;
+        let m = self.markets.get(market.index())?;
+        let p = a.positions.get(&market)?;
+        let info = self.funding_info(market)?;
+        let q = i128::from(m.quote_per_tick_lot);
+        let notional = i128::from(p.size.0) * i128::from(m.mark.map_or(0, |x| x.0)) * q;
+        let next_payment = payment(notional, info.predicted_rate).unwrap_or(Quote::ZERO);
+        let sign = p.size.0.signum();
+        let apr_on_notional = Rate(info.predicted_apr.0.saturating_mul(sign));
+        let leverage = self.leverage_of(a, m);
+        Some(PositionFunding {
+            paid: p.funding_paid,
+            received: p.funding_received,
+            next_payment,
+            apr_on_notional,
+            apr_on_margin: Rate(apr_on_notional.0.saturating_mul(i64::from(leverage))),
+            leverage,
+        })
+    }
+}

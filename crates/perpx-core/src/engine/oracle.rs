@@ -1,0 +1,212 @@
+//! The oracle controller: stores source prices, evaluates the index, runs the stale-index
+//! policy and derives the mark.
+//!
+//! - `oracle_price` (step 2) stores one source's price at the command's time, re-evaluates the
+//!   index and recomputes the mark from it.
+//! - Step 1 of every command re-evaluates every oracle market at the command's time: sources
+//!   go stale with time alone, so the quorum can be lost without any command for the market.
+//!   The moment of the loss is exact — the first source expiry at which the index falls below
+//!   quorum — so the `stale_grace_ms` and `max_stale_ms` clocks start when the outage began,
+//!   not when a command noticed it.
+//! - The mark is recomputed whenever an oracle price arrives, and in step 1 when the index
+//!   moved; it stays at its last good value while the index is stale.
+//!
+//! A market that never had an index stays `live` (there was nothing to lose); one with no
+//! sources at all is marked by `set_mark` only.
+
+use super::{Engine, Out};
+use crate::event::EventKind;
+use crate::ids::MarketId;
+use crate::market::{Market, MarketStatus, OracleStage, SourceStatus};
+use crate::num::{Price, Timestamp};
+use crate::price::index::{IndexParams, IndexResult, SourcePrice, compute_index};
+use crate::price::mark::{MarkInputs, mark_price};
+use crate::reject::RejectReason;
+
+/// The index of `m` at time `at`, from the prices it holds now.
+pub(crate) fn index_at(m: &Market, at: Timestamp) -> IndexResult {
+    let o = &m.spec.oracle;
+    let sources: Vec<SourcePrice> = m
+        .oracle
+        .prices
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            p.map(|(price, t)| SourcePrice {
+                source: u16::try_from(i).expect("at most MAX_ORACLE_SOURCES"),
+                price,
+                at: t,
+                weight: o.sources[i].weight,
+            })
+        })
+        .collect();
+    let params =
+        IndexParams { staleness_ms: o.staleness_ms, outlier_band: o.outlier_band, quorum: o.effective_quorum() };
+    compute_index(&sources, at, &params)
+}
+
+/// The first moment after `t` at which one of `m`'s source prices becomes stale (a price
+/// received at `a` is stale from `a + staleness_ms + 1`), if any.
+pub(crate) fn next_expiry_after(m: &Market, t: Timestamp) -> Option<Timestamp> {
+    let staleness = m.spec.oracle.staleness_ms;
+    m.oracle
+        .prices
+        .iter()
+        .filter_map(|p| p.map(|(_, a)| Timestamp(a.0.saturating_add(staleness).saturating_add(1))))
+        .filter(|e| *e > t)
+        .min()
+}
+
+impl Engine {
+    /// Step 2 of an `oracle_price` command.
+    pub(crate) fn oracle_price(
+        &mut self,
+        market: MarketId,
+        source: u16,
+        price: Price,
+        out: &mut Out<'_>,
+    ) -> Result<(), RejectReason> {
+        let m = self.market_mut(market)?;
+        if m.status == MarketStatus::Delisted {
+            return Err(RejectReason::MarketDelisted);
+        }
+        if usize::from(source) >= m.spec.oracle.sources.len() {
+            return Err(RejectReason::UnknownOracleSource(source.to_string()));
+        }
+        if !price.is_positive() {
+            return Err(RejectReason::NonPositivePrice(price));
+        }
+        let now = self.now;
+        let m = &mut self.markets[market.index()];
+        m.oracle.prices[usize::from(source)] = Some((price, now));
+        self.evaluate_oracle(market.index(), true, out);
+        Ok(())
+    }
+
+    /// Step 1: re-evaluates every live oracle market at the engine clock.
+    pub(crate) fn advance_oracles(&mut self, out: &mut Out<'_>) {
+        for i in 0..self.markets.len() {
+            let m = &self.markets[i];
+            if m.has_oracle() && m.status != MarketStatus::Delisted {
+                self.evaluate_oracle(i, false, out);
+            }
+        }
+    }
+
+    /// When the quorum was lost: the first source expiry up to now at which the index falls
+    /// below quorum, or now if no expiry explains it (a new price made a source an outlier).
+    fn quorum_lost_at(m: &Market, now: Timestamp) -> Timestamp {
+        let mut t = Timestamp(i64::MIN);
+        while let Some(e) = next_expiry_after(m, t) {
+            if e > now {
+                break;
+            }
+            if index_at(m, e).index.is_none() && m.oracle.prices.iter().flatten().all(|(_, a)| *a <= e) {
+                return e;
+            }
+            t = e;
+        }
+        now
+    }
+
+    /// Re-evaluates market `i`'s index at the clock: source statuses, index, stale stage and
+    /// (when the index moved, or `force_mark`) the mark — each change an event.
+    fn evaluate_oracle(&mut self, i: usize, force_mark: bool, out: &mut Out<'_>) {
+        let now = self.now;
+        let m = &self.markets[i];
+        let market = m.id;
+        let r = index_at(m, now);
+        // Source statuses, in source order.
+        let mut status: Vec<SourceStatus> = m.oracle.status.clone();
+        for (s, st) in status.iter_mut().enumerate() {
+            let id = u16::try_from(s).expect("bounded");
+            *st = if m.oracle.prices[s].is_none() {
+                SourceStatus::Missing
+            } else if r.used.contains(&id) {
+                SourceStatus::Used
+            } else if r.outliers.contains(&id) {
+                SourceStatus::Outlier
+            } else {
+                SourceStatus::Stale
+            };
+        }
+        let changed_sources: Vec<(u16, SourceStatus, Option<Price>)> = status
+            .iter()
+            .enumerate()
+            .filter(|(s, st)| m.oracle.status[*s] != **st)
+            .map(|(s, st)| (u16::try_from(s).expect("bounded"), *st, m.oracle.prices[s].map(|p| p.0)))
+            .collect();
+        let lost_at = (r.index.is_none() && m.oracle.stage == OracleStage::Live && m.oracle.last_good_index.is_some())
+            .then(|| Self::quorum_lost_at(m, now));
+        let index_moved = r.index.is_some() && r.index != m.oracle.index;
+
+        let m = &mut self.markets[i];
+        m.oracle.status = status;
+        for (source, status, price) in changed_sources {
+            out.push(EventKind::OracleSourceStatus { market, source, status, price });
+        }
+        m.oracle.index = r.index;
+        if let Some(index) = r.index {
+            m.oracle.last_good_index = Some(index);
+            if index_moved {
+                let sources_used = u32::try_from(r.used.len()).expect("bounded");
+                out.push(EventKind::IndexPrice { market, price: index, sources_used });
+            }
+            // Recovery: walk the stages back, one event each.
+            if let Some(since) = m.oracle.stale_since.take() {
+                while m.oracle.stage != OracleStage::Live {
+                    m.oracle.stage = match m.oracle.stage {
+                        OracleStage::Halted => OracleStage::ReduceOnly,
+                        OracleStage::ReduceOnly => OracleStage::Stale,
+                        OracleStage::Stale | OracleStage::Live => OracleStage::Live,
+                    };
+                    out.push(EventKind::OracleStageChanged { market, stage: m.oracle.stage, since });
+                }
+            }
+        } else if let Some(at) = lost_at {
+            m.oracle.stale_since = Some(at);
+        }
+        // Time-driven stages of an outage.
+        if let Some(since) = m.oracle.stale_since {
+            let o = &m.spec.oracle;
+            let elapsed = now.0.saturating_sub(since.0);
+            let target = if elapsed >= o.max_stale_ms {
+                OracleStage::Halted
+            } else if elapsed >= o.stale_grace_ms {
+                OracleStage::ReduceOnly
+            } else {
+                OracleStage::Stale
+            };
+            while m.oracle.stage < target {
+                m.oracle.stage = match m.oracle.stage {
+                    OracleStage::Live => OracleStage::Stale,
+                    OracleStage::Stale => OracleStage::ReduceOnly,
+                    OracleStage::ReduceOnly | OracleStage::Halted => OracleStage::Halted,
+                };
+                out.push(EventKind::OracleStageChanged { market, stage: m.oracle.stage, since });
+            }
+        }
+        if r.index.is_some() && (force_mark || index_moved) {
+            if let Some(mark) = Self::derived_mark(m, now).filter(|p| m.mark != Some(*p)) {
+                m.mark = Some(mark);
+                out.push(EventKind::MarkPriceSet { market, price: mark });
+            }
+        }
+    }
+
+    /// The mark from the index, the funding basis, the book's basis average and the last trade
+    /// (see [`crate::price::mark`]); `None` without an index.
+    fn derived_mark(m: &Market, now: Timestamp) -> Option<Price> {
+        let index = m.oracle.index?;
+        let f = &m.funding;
+        Some(mark_price(&MarkInputs {
+            index,
+            last_funding_rate: f.last_rate.unwrap_or_default(),
+            time_to_funding_ms: f.next_funding.0.saturating_sub(now.0),
+            interval_ms: f.next_funding.0.saturating_sub(f.period_start.0),
+            basis_average: m.oracle.basis_average(),
+            last_trade: m.last_price,
+            mark_band: m.spec.oracle.mark_band,
+        }))
+    }
+}

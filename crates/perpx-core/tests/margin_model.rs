@@ -1,0 +1,689 @@
+//! The engine's money against the naive margin model of `docs/MARGIN.md`.
+//!
+//! For every seed, a venue stream (`perpx_testkit::venue_stream`: finite and sometimes tiny
+//! collateral, margin that binds, stops, jumps of the mark, withdrawals, leverage changes,
+//! adversarial values) is applied to a fresh `Engine`, and the engine's events are fed to
+//! `perpx_testkit::margin_model::MarginModel`, which recomputes every fill itself. After
+//! **every** command:
+//! - every fee and position change the engine reports equals the model's;
+//! - every account's collateral, positions (size, cost basis, realised PnL, fees) and leverage,
+//!   and the ledger (deposits, withdrawals, fee account), equal the model's;
+//! - `engine.margin(id)` equals the model's figures for every account (collateral, unrealised
+//!   PnL, equity, IM with open orders, MM with tiers, withdrawable);
+//! - the engine's account checks agree with the model's verdict taken before the command: an
+//!   accepted order passed the model's margin and tier checks, and an order refused with
+//!   `insufficient_margin`, `leverage_above_tier` or `reduce_only_would_increase` fails the
+//!   model's check with the same figures; leverage changes, withdrawals and deposits are
+//!   accepted or refused exactly as the model says; the first stop a `set_mark` triggers is the
+//!   one the rules name, and its order fares at trigger time as the model says;
+//! - `check_invariants()` passes, every event carries the command's sequence number and time,
+//!   and a rejected command stamped at the engine clock leaves the state hash unchanged.
+//!
+//! Coverage floors, per stream and over the suite, make sure a stream that is mostly rejected,
+//! never trades or never reaches a rule cannot pass by saying nothing. Amends are not judged by
+//! the model in the streams; the scripted test at the end states what the margin rules ask of
+//! them. A failure names the seed, the command and the six before it.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+
+use perpx_core::market::MarketStatus;
+use perpx_core::stop::TriggerBy;
+use perpx_core::{
+    CancelReason, Command, CommandKind, Engine, Event, EventKind, NewOrder, OrderId, OrderType, RejectReason, Side,
+};
+use perpx_testkit::margin_model::{Figures, FillEffect, MarginModel, OrderVerdict, Verdict, units};
+use perpx_testkit::venue_stream::{VenueConfig, generate};
+
+/// Seeds of the suite; each stream has [`COMMANDS`] commands.
+const SEEDS: std::ops::Range<u64> = 1..33;
+const COMMANDS: usize = 2_500;
+
+/// What a stream exercised.
+#[derive(Debug, Default, Clone)]
+struct Tally {
+    commands: u64,
+    /// Commands that were not rejected and produced at least one event.
+    effective: u64,
+    /// Commands with at least one trade.
+    with_fills: u64,
+    fills: u64,
+    /// Trades whose maker was paid a rebate, and those where it was rounded down.
+    rebates: u64,
+    rebates_rounded: u64,
+    /// Trades whose taker fee was rounded up.
+    fees_rounded: u64,
+    effects: BTreeMap<FillEffect, u64>,
+    /// Reject codes of commands.
+    rejects: BTreeMap<u16, u64>,
+    /// Orders accepted after the model's margin check passed.
+    margin_passes: u64,
+    stops_accepted: u64,
+    /// Triggered orders whose account checks the model judged (first trigger of a `set_mark`).
+    triggers_judged: u64,
+    triggered_by_mark: u64,
+    triggered_by_last: u64,
+    /// Reject codes of triggered stops.
+    trigger_rejects: BTreeMap<u16, u64>,
+    reduce_only_cancels: u64,
+    withdrawals: u64,
+    refused_for_profit: u64,
+    leverage_set: u64,
+    jumps: u64,
+    /// Commands after which some account was below maintenance / had negative equity.
+    below_maintenance: u64,
+    negative_equity: u64,
+}
+
+impl Tally {
+    fn pct(&self, n: u64) -> u64 {
+        n * 100 / self.commands.max(1)
+    }
+
+    fn rejects_of(&self, code: u16) -> u64 {
+        self.rejects.get(&code).copied().unwrap_or(0)
+    }
+
+    fn effect(&self, e: FillEffect) -> u64 {
+        self.effects.get(&e).copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, o: &Self) {
+        self.commands += o.commands;
+        self.effective += o.effective;
+        self.with_fills += o.with_fills;
+        self.fills += o.fills;
+        self.rebates += o.rebates;
+        self.rebates_rounded += o.rebates_rounded;
+        self.fees_rounded += o.fees_rounded;
+        for (k, v) in &o.effects {
+            *self.effects.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.rejects {
+            *self.rejects.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.trigger_rejects {
+            *self.trigger_rejects.entry(*k).or_default() += v;
+        }
+        self.margin_passes += o.margin_passes;
+        self.stops_accepted += o.stops_accepted;
+        self.triggers_judged += o.triggers_judged;
+        self.triggered_by_mark += o.triggered_by_mark;
+        self.triggered_by_last += o.triggered_by_last;
+        self.reduce_only_cancels += o.reduce_only_cancels;
+        self.withdrawals += o.withdrawals;
+        self.refused_for_profit += o.refused_for_profit;
+        self.leverage_set += o.leverage_set;
+        self.jumps += o.jumps;
+        self.below_maintenance += o.below_maintenance;
+        self.negative_equity += o.negative_equity;
+    }
+}
+
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "  {} commands: {} % effective, {} % with fills ({} trades)",
+            self.commands,
+            self.pct(self.effective),
+            self.pct(self.with_fills),
+            self.fills
+        )?;
+        writeln!(
+            f,
+            "  fill sides: {:?}; taker fees rounded up {}; rebates {} (rounded down {})",
+            self.effects, self.fees_rounded, self.rebates, self.rebates_rounded
+        )?;
+        writeln!(f, "  reject codes: {:?}", self.rejects)?;
+        writeln!(
+            f,
+            "  orders passing the margin check: {}; stops accepted {}, triggered by mark {} / last {}, \
+             refused at trigger {:?}, judged at trigger by the model {}",
+            self.margin_passes,
+            self.stops_accepted,
+            self.triggered_by_mark,
+            self.triggered_by_last,
+            self.trigger_rejects,
+            self.triggers_judged
+        )?;
+        writeln!(
+            f,
+            "  reduce-only cancels {}; withdrawals {} (refused for unrealised profit {}); leverage set {}; \
+             mark jumps {}",
+            self.reduce_only_cancels, self.withdrawals, self.refused_for_profit, self.leverage_set, self.jumps
+        )?;
+        write!(
+            f,
+            "  commands ending with an account below maintenance {}, with negative equity {}",
+            self.below_maintenance, self.negative_equity
+        )
+    }
+}
+
+/// What the model expected of a command before the engine saw it.
+#[derive(Debug)]
+enum Expected {
+    Nothing,
+    Order(Option<OrderVerdict>),
+    Whole(Verdict),
+}
+
+fn expect(model: &MarginModel, engine: &Engine, cmd: &Command) -> Result<Expected, String> {
+    Ok(match &cmd.kind {
+        CommandKind::PlaceOrder(o) => Expected::Order(model.order_verdict(engine, o)),
+        CommandKind::SetLeverage { account, market, leverage } => {
+            Expected::Whole(model.leverage_verdict(engine, *account, *market, *leverage)?)
+        }
+        CommandKind::Withdraw { account, amount } => {
+            Expected::Whole(model.withdraw_verdict(engine, *account, amount.0)?)
+        }
+        CommandKind::Deposit { account, amount } => Expected::Whole(model.deposit_verdict(*account, amount.0)),
+        _ => Expected::Nothing,
+    })
+}
+
+/// The command's own result: its first event (stops triggered afterwards come later).
+fn own_reject(events: &[Event]) -> Option<&RejectReason> {
+    match events.first().map(|e| &e.kind) {
+        Some(EventKind::Rejected { reason, .. }) => Some(reason),
+        _ => None,
+    }
+}
+
+/// What became of an order at its account checks.
+#[derive(Debug, Clone, Copy)]
+enum OrderOutcome<'a> {
+    Accepted,
+    Refused(&'a RejectReason),
+    /// Neither (a duplicate client id answer).
+    Other,
+}
+
+/// Whether the engine's outcome of an order agrees with the model's verdict: an accepted order
+/// passed the model's checks; a refusal for margin, tier or reduce-only is the model's, with
+/// the same figures; other refusals come before the account checks and say nothing of them.
+fn order_agrees(v: Option<OrderVerdict>, outcome: OrderOutcome<'_>) -> bool {
+    match (outcome, v) {
+        (OrderOutcome::Other, _) => true,
+        (OrderOutcome::Accepted, v) => v == Some(OrderVerdict::Pass),
+        (
+            OrderOutcome::Refused(RejectReason::InsufficientMargin { required, available }),
+            Some(OrderVerdict::InsufficientMargin { required: r, available: a }),
+        ) => (required.0, available.0) == (r, a),
+        (
+            OrderOutcome::Refused(RejectReason::LeverageAboveTier { leverage, max }),
+            Some(OrderVerdict::LeverageAboveTier { leverage: l, max: m }),
+        ) => (*leverage, *max) == (l, m),
+        (OrderOutcome::Refused(RejectReason::ReduceOnlyWouldIncrease), Some(OrderVerdict::ReduceOnlyWouldIncrease)) => {
+            true
+        }
+        (OrderOutcome::Refused(r), _) => !matches!(r.code(), 5002 | 5003 | 5005),
+    }
+}
+
+/// Checks the engine's own result against the model's verdict; returns whether an order
+/// passed the model's margin check and was accepted.
+fn check_expected(expected: &Expected, events: &[Event]) -> Result<bool, String> {
+    let reject = own_reject(events);
+    match expected {
+        Expected::Nothing => Ok(false),
+        Expected::Whole(v) => {
+            let ok = match (v, reject) {
+                (Verdict::Accept, None) => true,
+                (Verdict::Reject(codes), Some(r)) => codes.contains(&r.code()),
+                _ => false,
+            };
+            if ok { Ok(false) } else { Err(format!("the model expected {v:?}, the engine answered {reject:?}")) }
+        }
+        Expected::Order(v) => {
+            let outcome = match (reject, events.first().map(|e| &e.kind)) {
+                (Some(r), _) => OrderOutcome::Refused(r),
+                (None, Some(EventKind::OrderAccepted { .. })) => OrderOutcome::Accepted,
+                _ => OrderOutcome::Other,
+            };
+            if order_agrees(*v, outcome) {
+                Ok(matches!(outcome, OrderOutcome::Accepted))
+            } else {
+                Err(format!("the model's margin verdict is {v:?}, the engine answered {:?}", events.first()))
+            }
+        }
+    }
+}
+
+/// For a `set_mark`, the stop its stop pass must trigger first — markets in id order, stops in
+/// id order, the first whose reference (the new mark, or the unchanged last price) has crossed
+/// its trigger — with the model's verdict on the order it becomes, judged on the state the pass
+/// starts from: the book and positions before the command, the new mark. `None` for other
+/// commands; `Some(None)` when no stop may fire.
+#[allow(clippy::type_complexity)]
+fn first_trigger(
+    model: &MarginModel,
+    engine: &Engine,
+    cmd: &Command,
+) -> Option<Option<(OrderId, Option<OrderVerdict>)>> {
+    let CommandKind::SetMark { market, price } = cmd.kind else { return None };
+    let target = engine.market(market)?;
+    if !price.is_positive() || target.status != MarketStatus::Active {
+        return None;
+    }
+    let view = model.with_mark(market, price.0);
+    for m in engine.markets().iter().filter(|m| m.status == MarketStatus::Active) {
+        let mark = if m.id == market { Some(price) } else { m.mark };
+        for s in m.stops.values() {
+            let reference = match s.trigger_by {
+                TriggerBy::Mark => mark,
+                TriggerBy::Last => m.last_price,
+            };
+            let Some(r) = reference else { continue };
+            // A stop and a take-profit trigger in opposite directions: a buy stop and a sell
+            // take-profit when the reference rises to the trigger, the others when it falls.
+            let rising = (s.side == Side::Buy) != s.kind.is_take_profit();
+            if (rising && r < s.trigger) || (!rising && r > s.trigger) {
+                continue;
+            }
+            let order_type = match s.kind.limit() {
+                Some((price, tif)) => OrderType::Limit { price, tif },
+                None => OrderType::Market,
+            };
+            let order = NewOrder {
+                account: s.account,
+                market: m.id,
+                side: s.side,
+                order_type,
+                qty: s.qty,
+                client_id: None,
+                stp: s.stp,
+                reduce_only: s.reduce_only,
+            };
+            return Some(Some((s.id, view.order_verdict(engine, &order))));
+        }
+    }
+    Some(None)
+}
+
+/// Checks the first stop the engine triggered, and what became of its order, against the
+/// model's expectation; returns whether a triggered order was judged.
+fn check_first_trigger(expected: Option<(OrderId, Option<OrderVerdict>)>, events: &[Event]) -> Result<bool, String> {
+    let at = events.iter().position(|e| matches!(e.kind, EventKind::StopTriggered { .. }));
+    let triggered = at.map(|i| match &events[i].kind {
+        EventKind::StopTriggered { stop_id, .. } => *stop_id,
+        _ => unreachable!("found above"),
+    });
+    if triggered != expected.map(|(id, _)| id) {
+        return Err(format!("the first stop triggered is {triggered:?}, the model expected {expected:?}"));
+    }
+    let (Some(i), Some((id, v))) = (at, expected) else { return Ok(false) };
+    let outcome = match events.get(i + 1).map(|e| &e.kind) {
+        Some(EventKind::OrderAccepted { order_id, .. }) if *order_id == id => OrderOutcome::Accepted,
+        Some(EventKind::TriggeredOrderRejected { stop_id, reason, .. }) if *stop_id == id => {
+            OrderOutcome::Refused(reason)
+        }
+        other => return Err(format!("stop {id} triggered but then {other:?}")),
+    };
+    if order_agrees(v, outcome) {
+        Ok(true)
+    } else {
+        Err(format!("at trigger the model's margin verdict on stop {id} is {v:?}, the engine answered {outcome:?}"))
+    }
+}
+
+/// Every account, position, leverage, the ledger, the marks and every account's margin
+/// figures: the engine's against the model's. Returns the (equal) figures of every account.
+fn compare_state(engine: &Engine, model: &MarginModel) -> Result<Vec<Figures>, String> {
+    let mut figures = Vec::new();
+    if engine.markets().len() != model.markets().len() {
+        return Err(format!("{} markets, the model {}", engine.markets().len(), model.markets().len()));
+    }
+    for (m, mm) in engine.markets().iter().zip(model.markets()) {
+        if m.mark.map(|p| p.0) != mm.mark {
+            return Err(format!("market {}: mark {:?}, the model {:?}", m.id, m.mark, mm.mark));
+        }
+    }
+    if engine.accounts().count() != model.accounts().len() {
+        return Err(format!("{} accounts, the model {}", engine.accounts().count(), model.accounts().len()));
+    }
+    for (id, a) in engine.accounts() {
+        let ma = model.account(*id).ok_or_else(|| format!("account {id} unknown to the model"))?;
+        if a.collateral.0 != ma.collateral {
+            return Err(format!(
+                "account {id}: collateral {}, the model {}",
+                units(a.collateral.0),
+                units(ma.collateral)
+            ));
+        }
+        let positions: BTreeMap<_, _> = a
+            .positions
+            .iter()
+            .map(|(m, p)| (*m, (p.size.0, p.cost_basis.0, p.realized_pnl.0, p.fees_paid.0, p.isolated_margin.0)))
+            .collect();
+        let model_positions: BTreeMap<_, _> =
+            ma.positions.iter().map(|(m, p)| (*m, (p.size, p.cost_basis, p.realized_pnl, p.fees_paid, 0))).collect();
+        if positions != model_positions {
+            return Err(format!(
+                "account {id}: positions (size, cost, realised, fees, isolated margin) {positions:?}, the model {model_positions:?}"
+            ));
+        }
+        if a.leverage != ma.leverage {
+            return Err(format!("account {id}: leverage {:?}, the model {:?}", a.leverage, ma.leverage));
+        }
+        let s = engine.margin(*id).map_err(|e| format!("account {id}: margin refused: {e}"))?;
+        let f = model.figures(engine, *id).expect("known account")?;
+        let got = [
+            s.collateral.0,
+            s.unrealized_pnl.0,
+            s.equity.0,
+            s.initial_margin.0,
+            s.maintenance_margin.0,
+            s.withdrawable().0,
+        ];
+        let want = [f.collateral, f.unrealized_pnl, f.equity, f.initial_margin, f.maintenance_margin, f.withdrawable];
+        figures.push(f);
+        if got != want {
+            return Err(format!(
+                "account {id}: margin (collateral, unrealised, equity, IM, MM, withdrawable) is {got:?}, the model {want:?}"
+            ));
+        }
+    }
+    let (l, ml) = (engine.ledger(), model.ledger());
+    let got = (l.deposits.0, l.withdrawals.0, l.fee_account.0, l.insurance_fund.0, l.venue_capital.0);
+    let want = (ml.deposits, ml.withdrawals, ml.fee_account, 0, 0);
+    if got != want {
+        return Err(format!("ledger (deposits, withdrawals, fees, insurance, capital) {got:?}, the model {want:?}"));
+    }
+    Ok(figures)
+}
+
+/// Runs one stream through the engine and the model; returns what it covered, or a report of
+/// the first disagreement.
+fn run(cfg: &VenueConfig) -> Result<Tally, String> {
+    let stream = generate(cfg);
+    let mut engine = Engine::new(stream.engine.clone());
+    let mut model = MarginModel::new();
+    let mut t = Tally::default();
+    let mut stop_refs: BTreeMap<OrderId, TriggerBy> = BTreeMap::new();
+    for (i, cmd) in stream.commands.iter().enumerate() {
+        let fail = |what: &str, detail: String| {
+            let mut s = format!("{}\ncommand #{i} (seq {}): {what}\n  {cmd:?}\n", cfg.describe(), i + 1);
+            s.push_str("  previous commands:\n");
+            for c in &stream.commands[i.saturating_sub(6)..i] {
+                let _ = writeln!(s, "    {c:?}");
+            }
+            s.push_str(&detail);
+            s
+        };
+        let at_clock = cmd.ts <= engine.now();
+        let hash_before = at_clock.then(|| engine.state_hash());
+        let expected = expect(&model, &engine, cmd).map_err(|e| fail("the model failed", e))?;
+        let trigger = first_trigger(&model, &engine, cmd);
+        let for_profit = match &cmd.kind {
+            CommandKind::Withdraw { account, amount } => model.refused_only_for_profit(&engine, *account, amount.0),
+            _ => false,
+        };
+        let marks_before: Vec<Option<i64>> = engine.markets().iter().map(|m| m.mark.map(|p| p.0)).collect();
+
+        let events = engine.apply(cmd);
+
+        let seq = u64::try_from(i + 1).expect("small");
+        if let Some(e) = events.iter().find(|e| e.seq != seq || e.ts != cmd.ts) {
+            return Err(fail("event not stamped with the command", format!("  {e:?}\n")));
+        }
+        let effects = model
+            .observe(cmd, &events)
+            .map_err(|e| fail("an event disagrees with the model", format!("  {e}\n  events: {events:?}\n")))?;
+        let passed =
+            check_expected(&expected, &events).map_err(|e| fail("an account check disagrees", format!("  {e}\n")))?;
+        if let Some(trigger) = trigger {
+            let judged = check_first_trigger(trigger, &events)
+                .map_err(|e| fail("a triggered stop disagrees", format!("  {e}\n  events: {events:?}\n")))?;
+            t.triggers_judged += u64::from(judged);
+        }
+        engine.check_invariants().map_err(|e| fail("invariant broken", e))?;
+        let rejected = own_reject(&events);
+        if let (Some(before), Some(_)) = (hash_before, rejected) {
+            if engine.state_hash() != before {
+                return Err(fail("a rejection at the engine clock changed the state hash", format!("  {events:?}\n")));
+            }
+        }
+        let figures = compare_state(&engine, &model)
+            .map_err(|e| fail("state differs", format!("  {e}\n  events: {events:?}\n")))?;
+
+        // Tally.
+        t.commands += 1;
+        if let Some(r) = rejected {
+            *t.rejects.entry(r.code()).or_default() += 1;
+            if r.code() == 5006 && for_profit {
+                t.refused_for_profit += 1;
+            }
+        } else if !events.is_empty() {
+            t.effective += 1;
+        }
+        t.margin_passes += u64::from(passed);
+        for e in &effects {
+            *t.effects.entry(*e).or_default() += 1;
+        }
+        let trades = events.iter().filter(|e| matches!(e.kind, EventKind::Fill(_))).count();
+        t.fills += trades as u64;
+        t.with_fills += u64::from(trades > 0);
+        for e in &events {
+            match &e.kind {
+                EventKind::StopAccepted { stop_id, trigger_by, .. } => {
+                    t.stops_accepted += 1;
+                    stop_refs.insert(*stop_id, *trigger_by);
+                }
+                EventKind::StopTriggered { stop_id, .. } => match stop_refs.get(stop_id) {
+                    Some(TriggerBy::Mark) => t.triggered_by_mark += 1,
+                    Some(TriggerBy::Last) => t.triggered_by_last += 1,
+                    None => return Err(fail("an unknown stop triggered", format!("  {e:?}\n"))),
+                },
+                EventKind::TriggeredOrderRejected { reason, .. } => {
+                    *t.trigger_rejects.entry(reason.code()).or_default() += 1;
+                }
+                EventKind::Fill(f) => {
+                    let m = engine.market(f.market).expect("traded market exists");
+                    let notional = i128::from(f.qty.0) * i128::from(f.price.0) * i128::from(m.quote_per_tick_lot);
+                    let inexact = |rate: i64| notional * i128::from(rate) % 100_000_000 != 0;
+                    t.fees_rounded += u64::from(inexact(m.spec.taker_fee.0));
+                    if m.spec.maker_fee.0 < 0 {
+                        t.rebates += 1;
+                        t.rebates_rounded += u64::from(inexact(m.spec.maker_fee.0));
+                    }
+                }
+                EventKind::OrderCancelled { reason: CancelReason::ReduceOnly, .. } => t.reduce_only_cancels += 1,
+                EventKind::Withdrawn { .. } => t.withdrawals += 1,
+                EventKind::LeverageSet { .. } => t.leverage_set += 1,
+                EventKind::MarkPriceSet { market, price } => {
+                    if let Some(Some(before)) = marks_before.get(market.index()) {
+                        if (price.0 - before).abs() * 100 >= before * 5 {
+                            t.jumps += 1;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        t.below_maintenance += u64::from(figures.iter().any(|f| f.equity < f.maintenance_margin));
+        t.negative_equity += u64::from(figures.iter().any(|f| f.equity < 0));
+    }
+    Ok(t)
+}
+
+/// The floors every single stream must reach.
+fn check_stream_floors(cfg: &VenueConfig, t: &Tally) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if t.pct(t.effective) < 25 {
+        problems.push(format!("only {} % of commands took effect", t.pct(t.effective)));
+    }
+    if t.pct(t.with_fills) < 10 {
+        problems.push(format!("only {} % of commands traded", t.pct(t.with_fills)));
+    }
+    if t.rejects_of(5002) == 0 {
+        problems.push("no order refused for insufficient margin".into());
+    }
+    if t.effect(FillEffect::PartialClose) == 0 {
+        problems.push("no partial close".into());
+    }
+    if t.effect(FillEffect::Flip) == 0 {
+        problems.push("no position flip".into());
+    }
+    if t.margin_passes == 0 {
+        problems.push("no order passed the margin check".into());
+    }
+    if t.triggered_by_mark == 0 || t.triggered_by_last == 0 {
+        problems.push("stops did not trigger both by mark and by last price".into());
+    }
+    let seen = [
+        (t.trigger_rejects.values().sum::<u64>(), "no triggered order refused at trigger"),
+        (t.triggers_judged, "no triggered order judged by the model"),
+        (t.reduce_only_cancels, "no reduce-only order cancelled"),
+        (t.rejects_of(5003) + t.rejects_of(5004), "no leverage_above_tier or invalid_leverage refusal"),
+        (t.refused_for_profit, "no withdrawal refused for unrealised profit"),
+        (t.effect(FillEffect::Close), "no position closed exactly"),
+    ];
+    for (n, what) in seen {
+        if n == 0 {
+            problems.push(what.into());
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(format!("{}: {}\n{t}", cfg.describe(), problems.join("; "))) }
+}
+
+/// The floors the whole suite must reach.
+fn check_suite_floors(total: &Tally) {
+    let need = |ok: bool, what: &str| assert!(ok, "suite coverage: {what}\n{total}");
+    need(total.triggered_by_mark >= 100, "fewer than 100 stops triggered by mark");
+    need(total.triggered_by_last >= 100, "fewer than 100 stops triggered by last price");
+    need(total.trigger_rejects.values().sum::<u64>() >= 30, "fewer than 30 triggered orders refused at trigger");
+    need(total.trigger_rejects.len() >= 2, "triggered orders refused for fewer than 2 reasons");
+    need(total.fees_rounded >= 100, "fewer than 100 taker fees rounded up");
+    need(total.rebates_rounded >= 100, "fewer than 100 maker rebates rounded down");
+    need(total.triggers_judged >= 300, "fewer than 300 triggered orders judged by the model");
+    need(total.reduce_only_cancels >= 50, "fewer than 50 reduce-only cancels");
+    need(total.effect(FillEffect::Flip) >= 100, "fewer than 100 position flips");
+    need(total.effect(FillEffect::PartialClose) >= 300, "fewer than 300 partial closes");
+    need(total.effect(FillEffect::Close) >= 50, "fewer than 50 exact closes");
+    need(total.rejects_of(5002) >= 300, "fewer than 300 insufficient_margin refusals");
+    need(total.rejects_of(5003) >= 10, "fewer than 10 leverage_above_tier refusals");
+    need(total.rejects_of(5004) >= 50, "fewer than 50 invalid_leverage refusals");
+    need(total.rejects_of(5005) >= 30, "fewer than 30 reduce_only_would_increase refusals");
+    need(total.rejects_of(5006) >= 100, "fewer than 100 withdrawal_above_available refusals");
+    need(total.refused_for_profit >= 30, "fewer than 30 withdrawals refused for unrealised profit");
+    need(total.withdrawals >= 100, "fewer than 100 withdrawals paid");
+    need(total.leverage_set >= 100, "fewer than 100 leverage changes");
+    need(total.jumps >= 50, "fewer than 50 mark jumps of 5 % or more");
+    for code in [5001, 5007, 5008, 4007] {
+        need(total.rejects_of(code) >= 10, &format!("fewer than 10 refusals with code {code}"));
+    }
+    need(total.below_maintenance >= 100, "accounts were almost never below maintenance");
+    need(total.negative_equity >= 100, "accounts were almost never under water");
+}
+
+#[test]
+fn the_engines_money_matches_the_margin_model_after_every_command() {
+    let seeds: Vec<u64> = SEEDS.collect();
+    // Two workers: the suite is about the engine, not the test's patience.
+    let results: Vec<Result<Tally, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = seeds
+            .chunks(seeds.len().div_ceil(2))
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|seed| {
+                            let cfg = VenueConfig::from_seed(*seed, COMMANDS);
+                            run(&cfg).and_then(|t| check_stream_floors(&cfg, &t).map(|()| t))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("worker panicked")).collect()
+    });
+    let mut total = Tally::default();
+    let mut failures = Vec::new();
+    for r in results {
+        match r {
+            Ok(t) => total.add(&t),
+            Err(e) => failures.push(e),
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} seeds failed:\n{}", failures.len(), seeds.len(), failures.join("\n\n"));
+    println!("margin model suite, seeds {SEEDS:?}:\n{total}");
+    check_suite_floors(&total);
+}
+
+#[test]
+fn the_same_venue_stream_replayed_twice_gives_the_same_state_hash() {
+    for seed in [7, 8, 9] {
+        let cfg = VenueConfig::from_seed(seed, COMMANDS);
+        let stream = generate(&cfg);
+        assert_eq!(stream, generate(&cfg), "{}: the generator is not a function of its seed", cfg.describe());
+        let replay = |commands: &[Command]| {
+            let mut engine = Engine::new(stream.engine.clone());
+            let events: Vec<Vec<Event>> = commands.iter().map(|c| engine.apply(c)).collect();
+            (events, engine.state_hash())
+        };
+        let (events_a, hash_a) = replay(&stream.commands);
+        let (events_b, hash_b) = replay(&stream.commands);
+        assert_eq!(hash_a, hash_b, "{}: replays end in different states", cfg.describe());
+        assert_eq!(events_a, events_b, "{}: replays told different stories", cfg.describe());
+        // The hash sees the stream: half of it ends somewhere else.
+        let (_, half) = replay(&stream.commands[..COMMANDS / 2]);
+        assert_ne!(half, hash_a, "{}: the second half of the stream left no trace in the hash", cfg.describe());
+    }
+}
+
+/// MARGIN.md, "Order acceptance": an order that raises the IM requirement must be covered by
+/// equity. An amend to a larger size, or to a price that crosses, commits the account exactly
+/// as a new order of that size would (ENGINE.md: it goes to the back "as a new arrival would",
+/// and a crossing amend "trades at once like a new taker"), so it must pass the same check.
+/// A 200 USD account may bid 3 lots at 20x (IM 150), but not grow the bid to 1,000 lots
+/// (IM 50,000), nor cross with it.
+#[test]
+fn an_amend_that_raises_the_requirement_beyond_equity_is_refused_like_a_new_order() {
+    use perpx_core::{AccountId, Amend, MarketId, OrderRef, Price, Qty, Quote, TimeInForce};
+    use perpx_testkit::fixtures::{deposit, limit, set_mark, test_spec};
+
+    const USD: i64 = 1_000_000;
+    let mut engine = Engine::default();
+    for c in [
+        perpx_testkit::fixtures::create_market(1, test_spec()),
+        set_mark(2, 0, 1_000),
+        deposit(3, 1, Quote(1_000_000 * USD)),
+        deposit(4, 2, Quote(200 * USD)),
+        limit(5, 1, 0, Side::Sell, 1_000, 1_000, TimeInForce::Gtc),
+        limit(6, 2, 0, Side::Buy, 990, 3, TimeInForce::Gtc),
+    ] {
+        let events = engine.apply(&c);
+        assert!(own_reject(&events).is_none(), "setup: {events:?}");
+    }
+    let bid = engine.market(MarketId(0)).expect("created").book.orders_of(AccountId(2))[0];
+    let amend = |price: i64, qty: i64| Command {
+        ts: perpx_core::Timestamp(7),
+        kind: CommandKind::AmendOrder(Amend {
+            account: AccountId(2),
+            market: MarketId(0),
+            order: OrderRef::Id(bid),
+            price: Some(Price(price)),
+            qty: Some(Qty(qty)),
+        }),
+    };
+    let mut accepted = Vec::new();
+    for (what, cmd) in [("grow the bid", amend(990, 1_000)), ("cross with a grown bid", amend(1_000, 1_000))] {
+        let mut e = engine.clone();
+        let events = e.apply(&cmd);
+        if own_reject(&events).map(RejectReason::code) != Some(5002) {
+            let s = e.margin(AccountId(2)).expect("funded");
+            let p = e.account(AccountId(2)).expect("funded").position(MarketId(0));
+            accepted.push(format!(
+                "{what}: not refused for insufficient margin; after it IM {} against equity {}, position {} lots, \
+                 collateral {}\n  {events:?}",
+                units(s.initial_margin.0),
+                units(s.equity.0),
+                p.size,
+                units(s.collateral.0)
+            ));
+        }
+    }
+    assert!(accepted.is_empty(), "{}", accepted.join("\n"));
+}

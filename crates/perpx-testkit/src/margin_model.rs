@@ -1,0 +1,723 @@
+//! A naive model of the money side of the venue (`docs/MARGIN.md`), written from the document,
+//! to compare the engine with after every command.
+//!
+//! The model keeps no book. It follows the engine's **events** — `MarketCreated` (with the
+//! specification from the `CreateMarket` command that produced it), `MarkPriceSet`, `Fill`,
+//! `Deposited`, `Withdrawn`, `LeverageSet` — and keeps, per account, collateral, per-market
+//! size, cost basis, realised PnL and fees, the chosen leverages, and the venue's ledger
+//! (deposits, withdrawals, fee account). Every fill is recomputed here with the model's own
+//! arithmetic, in plain `i128`, without calling `perpx_core::risk`:
+//!
+//! - fee `= notional × rate`, charged rounded up, a rebate (negative rate) paid rounded down;
+//! - an opening fill adds `qty × price` to the cost basis; a reducing fill removes
+//!   `cost × closed / |size|` rounded away from zero (all of it when the position closes) and
+//!   realises `±closed × price − removed`; the rest of a larger fill opens the other way;
+//! - collateral moves by realised PnL minus the fee; the fee account by both fees.
+//!
+//! The fees and positions the engine reports (`Fill`, `PositionChanged`, `Deposited`,
+//! `Withdrawn`) are checked against the model's figures as they are read.
+//!
+//! Margin figures come from the model's positions, its marks and the account's **open orders
+//! read from the engine's book** (the one thing the model does not keep): per market
+//! `IM = max(IM(|pos|), IM(|pos + buys|), IM(|pos − sells|)) + order loss` with
+//! `IM(s) = ⌈|s| × mark / leverage⌉`, reduce-only orders excluded; `MM = max(0, ⌈N × mmr⌉ −
+//! amount)` in the tier holding `N`; `equity = collateral + Σ unrealised`; `withdrawable =
+//! max(0, equity − IM − max(0, Σ unrealised))`. From the same figures the model gives its
+//! verdict on the account checks of a command before the engine sees it: an order's margin and
+//! tier check, a leverage change, a withdrawal, a deposit.
+//!
+//! Scope: cross margin, no funding, no delisting or scheduled parameter changes. An event of
+//! those (isolated mode, settlements, parameter changes) is reported as one the model can't
+//! follow rather than silently ignored; any other unknown money movement shows up as a
+//! difference in collateral.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use perpx_core::{
+    AccountId, Command, CommandKind, Engine, Event, EventKind, Fill, MarketId, MarketSpec, NewOrder, OrderType, Side,
+};
+
+/// 1e-8: the scale of every rate.
+const RATE_SCALE: i128 = 100_000_000;
+/// Micro-units per unit of the settlement coin.
+const MICRO: i128 = 1_000_000;
+/// Default leverage cap (Binance's 20x).
+const DEFAULT_LEVERAGE_CAP: u32 = 20;
+
+/// A position in one market, in plain integers (lots and micro-units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ModelPosition {
+    /// Signed size in lots.
+    pub size: i64,
+    /// Signed cost basis in micro-units.
+    pub cost_basis: i64,
+    /// Σ realised PnL.
+    pub realized_pnl: i64,
+    /// Σ fees (negative when rebates won).
+    pub fees_paid: i64,
+}
+
+/// An account of the model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelAccount {
+    /// Collateral in micro-units.
+    pub collateral: i64,
+    /// Positions of every market the account has traded.
+    pub positions: BTreeMap<MarketId, ModelPosition>,
+    /// Leverage chosen per market (others use the default).
+    pub leverage: BTreeMap<MarketId, u32>,
+}
+
+/// The venue's ledger in the model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelLedger {
+    /// Σ deposits.
+    pub deposits: i64,
+    /// Σ withdrawals.
+    pub withdrawals: i64,
+    /// Σ fees net of rebates.
+    pub fee_account: i64,
+}
+
+/// A market as the model knows it.
+#[derive(Debug, Clone)]
+pub struct ModelMarket {
+    /// The specification it was created with.
+    pub spec: MarketSpec,
+    /// Micro-units per tick × lot, derived here from the decimals.
+    pub quote_per_tick_lot: i64,
+    /// The mark, once set.
+    pub mark: Option<i64>,
+}
+
+/// An account's margin figures, in micro-units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Figures {
+    /// Collateral.
+    pub collateral: i64,
+    /// Σ unrealised PnL at mark.
+    pub unrealized_pnl: i64,
+    /// Collateral + unrealised PnL.
+    pub equity: i64,
+    /// Initial margin of positions and open orders.
+    pub initial_margin: i64,
+    /// Maintenance margin of positions.
+    pub maintenance_margin: i64,
+    /// `max(0, equity − IM − max(0, unrealised))`.
+    pub withdrawable: i64,
+}
+
+/// What a fill did to one side's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FillEffect {
+    /// Opened a position from flat.
+    Open,
+    /// Added to a position on the same side.
+    Increase,
+    /// Reduced a position without closing it.
+    PartialClose,
+    /// Closed a position exactly.
+    Close,
+    /// Closed a position and opened the other way.
+    Flip,
+}
+
+/// The model's verdict on an order's account checks (reduce-only, tier, margin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderVerdict {
+    /// The account checks pass.
+    Pass,
+    /// A reduce-only order with no position on the other side (5005).
+    ReduceOnlyWouldIncrease,
+    /// The worst reachable notional is in a tier below the account's leverage (5003).
+    LeverageAboveTier {
+        /// The account's leverage.
+        leverage: u32,
+        /// The tier's maximum.
+        max: u32,
+    },
+    /// The order raises the IM requirement beyond equity (5002).
+    InsufficientMargin {
+        /// IM requirement with the order.
+        required: i64,
+        /// Equity.
+        available: i64,
+    },
+}
+
+/// The model's verdict on a whole command: accepted, or refused with one of these codes
+/// (several where the documents leave the order of two checks open).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Takes effect.
+    Accept,
+    /// Refused with any of these codes.
+    Reject(Vec<u16>),
+}
+
+/// A hypothetical order added to an account's exposure.
+#[derive(Debug, Clone, Copy)]
+struct Extra {
+    market: MarketId,
+    side: Side,
+    qty: i64,
+    loss: i128,
+}
+
+/// The model.
+#[derive(Debug, Clone, Default)]
+pub struct MarginModel {
+    markets: Vec<ModelMarket>,
+    accounts: BTreeMap<AccountId, ModelAccount>,
+    ledger: ModelLedger,
+    /// Per side of the last fills, what its `PositionChanged` event must say:
+    /// (account, market, realised, fee).
+    pending: VecDeque<(AccountId, MarketId, i64, i64)>,
+}
+
+fn narrow(v: i128, what: &str) -> Result<i64, String> {
+    i64::try_from(v).map_err(|_| format!("{what} = {v} does not fit an i64"))
+}
+
+fn ceil_div(a: i128, d: i128) -> i128 {
+    // d > 0
+    let q = a.div_euclid(d);
+    if a.rem_euclid(d) == 0 { q } else { q + 1 }
+}
+
+/// `tick × lot` in micro-units, from the decimals.
+fn quote_per_tick_lot(spec: &MarketSpec) -> Result<i64, String> {
+    let mantissa = i128::from(spec.tick_size.mantissa) * i128::from(spec.lot_size.mantissa);
+    let scale = u32::from(spec.tick_size.scale) + u32::from(spec.lot_size.scale);
+    let v = if scale <= 6 {
+        mantissa * 10i128.pow(6 - scale)
+    } else {
+        let d = 10i128.pow(scale - 6);
+        if mantissa % d != 0 {
+            return Err(format!("{}: tick × lot is not whole micro-units", spec.symbol));
+        }
+        mantissa / d
+    };
+    narrow(v, "quote_per_tick_lot")
+}
+
+/// The fee on `notional` at `rate` (1e-8): a charge rounded up, a rebate rounded down.
+fn fee(notional: i128, rate: i64) -> i128 {
+    let r = i128::from(rate);
+    if r >= 0 { ceil_div(notional * r, RATE_SCALE) } else { -((notional * -r) / RATE_SCALE) }
+}
+
+/// Applies a fill of `signed` lots at `price` to `p`; returns what it realised and what it did.
+fn trade(p: &mut ModelPosition, signed: i64, price: i64, qtl: i64) -> Result<(i128, FillEffect), String> {
+    let value = |lots: i128| lots * i128::from(price) * i128::from(qtl);
+    let (size, cost, q) = (i128::from(p.size), i128::from(p.cost_basis), i128::from(signed));
+    let (new_size, new_cost, realized, effect) = if size == 0 || (size > 0) == (q > 0) {
+        let effect = if size == 0 { FillEffect::Open } else { FillEffect::Increase };
+        (size + q, cost + value(q), 0, effect)
+    } else {
+        let closed = q.abs().min(size.abs());
+        let removed = if closed == size.abs() {
+            cost
+        } else {
+            // cost × closed / |size|, away from zero: realised profit is never overstated.
+            let magnitude = ceil_div(cost.abs() * closed, size.abs());
+            if cost < 0 { -magnitude } else { magnitude }
+        };
+        // A long sells the closed lots (receives), a short buys them back (pays).
+        let realized = size.signum() * value(closed) - removed;
+        let opened = q.abs() - closed;
+        let effect = match (closed == size.abs(), opened > 0) {
+            (true, true) => FillEffect::Flip,
+            (true, false) => FillEffect::Close,
+            (false, _) => FillEffect::PartialClose,
+        };
+        (size + q, cost - removed + q.signum() * value(opened), realized, effect)
+    };
+    p.size = narrow(new_size, "size")?;
+    p.cost_basis = narrow(new_cost, "cost basis")?;
+    p.realized_pnl = narrow(i128::from(p.realized_pnl) + realized, "realised PnL")?;
+    Ok((realized, effect))
+}
+
+impl MarginModel {
+    /// An empty venue.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Markets in id order.
+    #[must_use]
+    pub fn markets(&self) -> &[ModelMarket] {
+        &self.markets
+    }
+
+    /// Accounts by id.
+    #[must_use]
+    pub fn accounts(&self) -> &BTreeMap<AccountId, ModelAccount> {
+        &self.accounts
+    }
+
+    /// An account by id.
+    #[must_use]
+    pub fn account(&self, id: AccountId) -> Option<&ModelAccount> {
+        self.accounts.get(&id)
+    }
+
+    /// The ledger.
+    #[must_use]
+    pub fn ledger(&self) -> ModelLedger {
+        self.ledger
+    }
+
+    /// A copy of the model with `market`'s mark at `price`: the state the stop pass of a
+    /// `set_mark` starts from, for a verdict on the orders it triggers.
+    #[must_use]
+    pub fn with_mark(&self, market: MarketId, price: i64) -> Self {
+        let mut copy = self.clone();
+        if let Some(m) = usize::try_from(market.0).ok().and_then(|i| copy.markets.get_mut(i)) {
+            m.mark = Some(price);
+        }
+        copy
+    }
+
+    fn market(&self, id: MarketId) -> Option<&ModelMarket> {
+        self.markets.get(usize::try_from(id.0).ok()?)
+    }
+
+    /// The leverage `account` uses in `market`.
+    fn leverage(&self, account: &ModelAccount, market: MarketId, spec: &MarketSpec) -> u32 {
+        account.leverage.get(&market).copied().unwrap_or(spec.max_leverage.min(DEFAULT_LEVERAGE_CAP))
+    }
+
+    /// Follows the events `cmd` produced, checking every money figure they report against the
+    /// model's own. Returns the effect of each fill side, maker then taker.
+    ///
+    /// # Errors
+    /// A description of the first figure that differs, or of an event the model can't follow.
+    pub fn observe(&mut self, cmd: &Command, events: &[Event]) -> Result<Vec<FillEffect>, String> {
+        let mut effects = Vec::new();
+        for e in events {
+            match &e.kind {
+                EventKind::MarketCreated { market, symbol } => {
+                    let CommandKind::CreateMarket(spec) = &cmd.kind else {
+                        return Err(format!("market {market} created by a command that creates none"));
+                    };
+                    if spec.symbol != *symbol || usize::try_from(market.0).ok() != Some(self.markets.len()) {
+                        return Err(format!("market {market} '{symbol}' is not the next market '{}'", spec.symbol));
+                    }
+                    let quote_per_tick_lot = quote_per_tick_lot(spec)?;
+                    self.markets.push(ModelMarket { spec: spec.clone(), quote_per_tick_lot, mark: None });
+                }
+                EventKind::MarkPriceSet { market, price } => {
+                    let i = usize::try_from(market.0).map_err(|e| e.to_string())?;
+                    let m = self.markets.get_mut(i).ok_or_else(|| format!("mark set in unknown market {market}"))?;
+                    m.mark = Some(price.0);
+                }
+                EventKind::Fill(f) => effects.extend(self.fill(f)?),
+                EventKind::PositionChanged { account, market, size, cost_basis, realized, fee, collateral, .. } => {
+                    let (a, m, want_realized, want_fee) =
+                        self.pending.pop_front().ok_or("a position change without a fill")?;
+                    let p = self.accounts[&a].positions[&m];
+                    let want = (a, m, p.size, p.cost_basis, want_realized, want_fee, self.accounts[&a].collateral);
+                    let got = (*account, *market, size.0, cost_basis.0, realized.0, fee.0, collateral.0);
+                    if got != want {
+                        return Err(format!(
+                            "position change (account, market, size, cost, realised, fee, collateral) is {got:?}, \
+                             the model says {want:?}"
+                        ));
+                    }
+                }
+                EventKind::Deposited { account, amount, collateral } => {
+                    let a = self.accounts.entry(*account).or_default();
+                    a.collateral = narrow(i128::from(a.collateral) + i128::from(amount.0), "collateral")?;
+                    self.ledger.deposits = narrow(i128::from(self.ledger.deposits) + i128::from(amount.0), "deposits")?;
+                    if a.collateral != collateral.0 {
+                        return Err(format!("deposit leaves {collateral}, the model {}", a.collateral));
+                    }
+                }
+                EventKind::Withdrawn { account, amount, collateral } => {
+                    let a = self.accounts.get_mut(account).ok_or("withdrawal from an unknown account")?;
+                    a.collateral = narrow(i128::from(a.collateral) - i128::from(amount.0), "collateral")?;
+                    self.ledger.withdrawals =
+                        narrow(i128::from(self.ledger.withdrawals) + i128::from(amount.0), "withdrawals")?;
+                    if a.collateral != collateral.0 {
+                        return Err(format!("withdrawal leaves {collateral}, the model {}", a.collateral));
+                    }
+                }
+                EventKind::LeverageSet { account, market, leverage } => {
+                    let a = self.accounts.get_mut(account).ok_or("leverage set for an unknown account")?;
+                    a.leverage.insert(*market, *leverage);
+                }
+                EventKind::PositionSettled { .. }
+                | EventKind::MarketDelisted { .. }
+                | EventKind::ParamsChanged { .. } => {
+                    return Err(format!("the margin model does not follow {:?}", e.kind));
+                }
+                _ => {}
+            }
+        }
+        if let Some(p) = self.pending.pop_front() {
+            return Err(format!("fill side {p:?} had no position change"));
+        }
+        Ok(effects)
+    }
+
+    /// Settles both sides of a fill with the model's own formulas.
+    fn fill(&mut self, f: &Fill) -> Result<[FillEffect; 2], String> {
+        let m = self.market(f.market).ok_or_else(|| format!("fill in unknown market {}", f.market))?;
+        let (qtl, maker_rate, taker_rate) = (m.quote_per_tick_lot, m.spec.maker_fee.0, m.spec.taker_fee.0);
+        let notional = i128::from(f.qty.0) * i128::from(f.price.0) * i128::from(qtl);
+        let (maker_fee, taker_fee) = (fee(notional, maker_rate), fee(notional, taker_rate));
+        if (i128::from(f.maker_fee.0), i128::from(f.taker_fee.0)) != (maker_fee, taker_fee) {
+            return Err(format!(
+                "trade {}: fees (maker, taker) are ({}, {}), the model says ({maker_fee}, {taker_fee})",
+                f.trade_id, f.maker_fee, f.taker_fee
+            ));
+        }
+        if f.maker_account == f.taker_account {
+            return Err(format!("trade {} is a self-trade", f.trade_id));
+        }
+        let mut effects = [FillEffect::Open; 2];
+        let sides = [(f.maker_account, f.taker_side.opposite(), maker_fee), (f.taker_account, f.taker_side, taker_fee)];
+        for (i, (account, side, fee)) in sides.into_iter().enumerate() {
+            let a = self.accounts.get_mut(&account).ok_or_else(|| format!("fill for unknown account {account}"))?;
+            let p = a.positions.entry(f.market).or_default();
+            let signed = if side == Side::Buy { f.qty.0 } else { -f.qty.0 };
+            let (realized, effect) = trade(p, signed, f.price.0, qtl)?;
+            p.fees_paid = narrow(i128::from(p.fees_paid) + fee, "fees")?;
+            a.collateral = narrow(i128::from(a.collateral) + realized - fee, "collateral")?;
+            effects[i] = effect;
+            self.pending.push_back((account, f.market, narrow(realized, "realised")?, narrow(fee, "fee")?));
+        }
+        self.ledger.fee_account = narrow(i128::from(self.ledger.fee_account) + maker_fee + taker_fee, "fee account")?;
+        Ok(effects)
+    }
+
+    // ---- margin --------------------------------------------------------------------------
+
+    /// The account's margin figures now, with its open orders read from `engine`'s books.
+    /// `None` for an account the model does not know.
+    ///
+    /// # Errors
+    /// If a figure does not fit an `i64`.
+    pub fn figures(&self, engine: &Engine, id: AccountId) -> Option<Result<Figures, String>> {
+        self.accounts.contains_key(&id).then(|| self.figures_with(engine, id, None, None))
+    }
+
+    /// Figures with an optional extra order and an optional leverage override in one market.
+    fn figures_with(
+        &self,
+        engine: &Engine,
+        id: AccountId,
+        extra: Option<Extra>,
+        leverage_override: Option<(MarketId, u32)>,
+    ) -> Result<Figures, String> {
+        let a = &self.accounts[&id];
+        let (mut upnl, mut im, mut mm) = (0i128, 0i128, 0i128);
+        for (i, m) in self.markets.iter().enumerate() {
+            let mid = MarketId(u32::try_from(i).map_err(|e| e.to_string())?);
+            let Some(mark) = m.mark else { continue };
+            let (mark, qtl) = (i128::from(mark), i128::from(m.quote_per_tick_lot));
+            let p = a.positions.get(&mid).copied().unwrap_or_default();
+            let pos = i128::from(p.size);
+            let (mut buys, mut sells, mut loss) = self.open_orders(engine, id, mid, mark, qtl)?;
+            if let Some(x) = extra.filter(|x| x.market == mid) {
+                match x.side {
+                    Side::Buy => buys += i128::from(x.qty),
+                    Side::Sell => sells += i128::from(x.qty),
+                }
+                loss += x.loss;
+            }
+            let lev = match leverage_override {
+                Some((lm, l)) if lm == mid => l,
+                _ => self.leverage(a, mid, &m.spec),
+            };
+            let im_of = |size: i128| ceil_div(size.abs() * mark * qtl, i128::from(lev));
+            im += im_of(pos).max(im_of(pos + buys)).max(im_of(pos - sells)) + loss;
+            let n = pos.abs() * mark * qtl;
+            mm += maintenance(&m.spec, n);
+            upnl += pos * mark * qtl - i128::from(p.cost_basis);
+        }
+        let collateral = i128::from(a.collateral);
+        let equity = collateral + upnl;
+        let withdrawable = (equity - im - upnl.max(0)).max(0);
+        Ok(Figures {
+            collateral: a.collateral,
+            unrealized_pnl: narrow(upnl, "unrealised PnL")?,
+            equity: narrow(equity, "equity")?,
+            initial_margin: narrow(im, "initial margin")?,
+            maintenance_margin: narrow(mm, "maintenance margin")?,
+            withdrawable: narrow(withdrawable, "withdrawable")?,
+        })
+    }
+
+    /// Σ open buys, Σ open sells and Σ immediate loss against mark of the account's resting
+    /// orders in a market that are not reduce-only, from the engine's book.
+    fn open_orders(
+        &self,
+        engine: &Engine,
+        id: AccountId,
+        market: MarketId,
+        mark: i128,
+        qtl: i128,
+    ) -> Result<(i128, i128, i128), String> {
+        let (mut buys, mut sells, mut loss) = (0i128, 0i128, 0i128);
+        let Some(m) = engine.market(market) else { return Ok((0, 0, 0)) };
+        for oid in m.book.orders_of(id) {
+            let o = m.book.get(*oid).ok_or_else(|| format!("order {oid} listed for {id} is not in the book"))?;
+            if o.reduce_only {
+                continue;
+            }
+            let (qty, price) = (i128::from(o.qty.0), i128::from(o.price.0));
+            match o.side {
+                Side::Buy => {
+                    buys += qty;
+                    loss += (price - mark).max(0) * qty * qtl;
+                }
+                Side::Sell => {
+                    sells += qty;
+                    loss += (mark - price).max(0) * qty * qtl;
+                }
+            }
+        }
+        Ok((buys, sells, loss))
+    }
+
+    /// The largest notional an account can reach in a market (all its buys or all its sells
+    /// filling), with an optional extra order.
+    fn worst_notional(&self, engine: &Engine, id: AccountId, market: MarketId, extra: Option<Extra>) -> Option<i128> {
+        let m = self.market(market)?;
+        let (mark, qtl) = (i128::from(m.mark?), i128::from(m.quote_per_tick_lot));
+        let pos = i128::from(self.accounts.get(&id)?.positions.get(&market).map_or(0, |p| p.size));
+        let (mut buys, mut sells, _) = self.open_orders(engine, id, market, mark, qtl).ok()?;
+        if let Some(x) = extra {
+            match x.side {
+                Side::Buy => buys += i128::from(x.qty),
+                Side::Sell => sells += i128::from(x.qty),
+            }
+        }
+        Some(((pos + buys).abs() * mark * qtl).max((pos - sells).abs() * mark * qtl))
+    }
+
+    /// How much an order on `side` could reduce of the account's position now.
+    fn reducible(&self, id: AccountId, market: MarketId, side: Side) -> i64 {
+        let size = self.accounts.get(&id).and_then(|a| a.positions.get(&market)).map_or(0, |p| p.size);
+        match side {
+            Side::Buy => (-size).max(0),
+            Side::Sell => size.max(0),
+        }
+    }
+
+    /// The order band `[⌈mark × (1 − band)⌉, ⌊mark × (1 + band)⌋]` (low at least 1).
+    fn band(m: &ModelMarket) -> Option<(i64, i64)> {
+        let mark = i128::from(m.mark?);
+        let band = i128::from(m.spec.order_band.0);
+        let low = ceil_div(mark * (RATE_SCALE - band), RATE_SCALE).max(1);
+        let high = (mark * (RATE_SCALE + band)).div_euclid(RATE_SCALE);
+        Some((i64::try_from(low).ok()?, i64::try_from(high).unwrap_or(i64::MAX)))
+    }
+
+    /// The model's verdict on the account checks of `o` (reduce-only, tier, margin) against
+    /// the state *before* the command: what the engine must conclude if the order reaches them.
+    /// `None` where the order can't reach them (unknown market or account, no mark, figures
+    /// beyond an `i64`).
+    ///
+    /// A limit order counts for its whole size at its limit; a market order for what it can
+    /// take now walking the opposite side up to the band edge, with the loss of each level
+    /// against mark.
+    #[must_use]
+    pub fn order_verdict(&self, engine: &Engine, o: &NewOrder) -> Option<OrderVerdict> {
+        let m = self.market(o.market)?;
+        let account = self.accounts.get(&o.account)?;
+        let mark = m.mark?;
+        if o.reduce_only {
+            let ok = self.reducible(o.account, o.market, o.side) > 0;
+            return Some(if ok { OrderVerdict::Pass } else { OrderVerdict::ReduceOnlyWouldIncrease });
+        }
+        let (mark, qtl) = (i128::from(mark), i128::from(m.quote_per_tick_lot));
+        let loss_at = |price: i128, qty: i128| match o.side {
+            Side::Buy => (price - mark).max(0) * qty * qtl,
+            Side::Sell => (mark - price).max(0) * qty * qtl,
+        };
+        let extra = match o.order_type {
+            OrderType::Limit { price, .. } => {
+                Extra { market: o.market, side: o.side, qty: o.qty.0, loss: loss_at(price.0.into(), o.qty.0.into()) }
+            }
+            OrderType::Market => {
+                let (low, high) = Self::band(m)?;
+                let book = engine.market(o.market).map(|em| &em.book)?;
+                let (mut left, mut loss) = (i128::from(o.qty.0), 0i128);
+                for (price, level) in book.levels(o.side.opposite()) {
+                    let crosses = match o.side {
+                        Side::Buy => price.0 <= high,
+                        Side::Sell => price.0 >= low,
+                    };
+                    if left == 0 || !crosses {
+                        break;
+                    }
+                    let q = left.min(level.total.0.into());
+                    left -= q;
+                    loss += loss_at(price.0.into(), q);
+                }
+                let reach = i64::try_from(i128::from(o.qty.0) - left).expect("at most the order's size");
+                Extra { market: o.market, side: o.side, qty: reach, loss }
+            }
+        };
+        let leverage = self.leverage(account, o.market, &m.spec);
+        let worst = self.worst_notional(engine, o.account, o.market, Some(extra))?;
+        let max = tier_of(&m.spec, worst).max_leverage;
+        if leverage > max {
+            return Some(OrderVerdict::LeverageAboveTier { leverage, max });
+        }
+        // Figures beyond an i64 can't be judged: the engine refuses such orders earlier
+        // (`qty_above_max`, `notional_overflow`), and accepting one is then a mismatch.
+        let (Ok(before), Ok(after)) =
+            (self.figures_with(engine, o.account, None, None), self.figures_with(engine, o.account, Some(extra), None))
+        else {
+            return None;
+        };
+        if after.initial_margin > before.initial_margin && after.equity < after.initial_margin {
+            return Some(OrderVerdict::InsufficientMargin { required: after.initial_margin, available: after.equity });
+        }
+        Some(OrderVerdict::Pass)
+    }
+
+    /// The model's verdict on `set_leverage`: the market and account exist, `1 ≤ leverage ≤
+    /// max_leverage`, the tier of the worst reachable notional allows it, and a rise in IM is
+    /// covered by equity.
+    ///
+    /// # Errors
+    /// If a figure does not fit an `i64`.
+    pub fn leverage_verdict(
+        &self,
+        engine: &Engine,
+        id: AccountId,
+        market: MarketId,
+        leverage: u32,
+    ) -> Result<Verdict, String> {
+        let Some(m) = self.market(market) else { return Ok(Verdict::Reject(vec![2001])) };
+        if !self.accounts.contains_key(&id) {
+            return Ok(Verdict::Reject(vec![5001]));
+        }
+        if leverage == 0 || leverage > m.spec.max_leverage {
+            return Ok(Verdict::Reject(vec![5004]));
+        }
+        if let Some(worst) = self.worst_notional(engine, id, market, None) {
+            if leverage > tier_of(&m.spec, worst).max_leverage {
+                return Ok(Verdict::Reject(vec![5003]));
+            }
+        }
+        let before = self.figures_with(engine, id, None, None)?;
+        let after = self.figures_with(engine, id, None, Some((market, leverage)))?;
+        if after.initial_margin > before.initial_margin && after.equity < after.initial_margin {
+            return Ok(Verdict::Reject(vec![5002]));
+        }
+        Ok(Verdict::Accept)
+    }
+
+    /// The model's verdict on a withdrawal: positive, from a known account, at most what is
+    /// withdrawable (`equity − IM − max(0, unrealised)`).
+    ///
+    /// # Errors
+    /// If a figure does not fit an `i64`.
+    pub fn withdraw_verdict(&self, engine: &Engine, id: AccountId, amount: i64) -> Result<Verdict, String> {
+        let known = self.accounts.contains_key(&id);
+        Ok(match (amount > 0, known) {
+            // Which of the two the engine names first is not specified.
+            (false, false) => Verdict::Reject(vec![5001, 5007]),
+            (false, true) => Verdict::Reject(vec![5007]),
+            (true, false) => Verdict::Reject(vec![5001]),
+            (true, true) => {
+                if amount > self.figures_with(engine, id, None, None)?.withdrawable {
+                    Verdict::Reject(vec![5006])
+                } else {
+                    Verdict::Accept
+                }
+            }
+        })
+    }
+
+    /// Whether a withdrawal of `amount` is above the withdrawable amount only because profit
+    /// is not withdrawable until realised: `withdrawable < amount ≤ equity − IM`.
+    #[must_use]
+    pub fn refused_only_for_profit(&self, engine: &Engine, id: AccountId, amount: i64) -> bool {
+        match self.figures(engine, id) {
+            Some(Ok(f)) => {
+                amount > f.withdrawable && i128::from(amount) <= i128::from(f.equity) - i128::from(f.initial_margin)
+            }
+            _ => false,
+        }
+    }
+
+    /// The model's verdict on a deposit: positive, and neither the collateral nor the ledger's
+    /// deposits overflow.
+    #[must_use]
+    pub fn deposit_verdict(&self, id: AccountId, amount: i64) -> Verdict {
+        if amount <= 0 {
+            return Verdict::Reject(vec![5007]);
+        }
+        let collateral = self.accounts.get(&id).map_or(0, |a| a.collateral);
+        let fits = |x: i64| i64::try_from(i128::from(x) + i128::from(amount)).is_ok();
+        if fits(collateral) && fits(self.ledger.deposits) { Verdict::Accept } else { Verdict::Reject(vec![5008]) }
+    }
+}
+
+/// The tier holding `notional`: the first whose cap is at least it, else the last.
+fn tier_of(spec: &MarketSpec, notional: i128) -> &perpx_core::MarginTier {
+    spec.tiers
+        .iter()
+        .find(|t| i128::from(t.max_notional.0) >= notional)
+        .unwrap_or_else(|| spec.tiers.last().expect("a validated market has tiers"))
+}
+
+/// `max(0, ⌈N × mmr⌉ − amount)` in the tier holding `N`.
+fn maintenance(spec: &MarketSpec, notional: i128) -> i128 {
+    let t = tier_of(spec, notional);
+    (ceil_div(notional * i128::from(t.maintenance_rate.0), RATE_SCALE) - i128::from(t.maintenance_amount.0)).max(0)
+}
+
+/// Whole units of `micro` micro-units, for messages.
+#[must_use]
+pub fn units(micro: i64) -> String {
+    let m = i128::from(micro);
+    let sign = if m < 0 { "-" } else { "" };
+    format!("{sign}{}.{:06}", m.abs() / MICRO, m.abs() % MICRO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const USD: i64 = 1_000_000;
+
+    #[test]
+    fn the_worked_example_of_margin_md_realises_16_then_minus_24() {
+        // tick 1, lot 1: long 10 @ 100; sell 4 @ 104; sell 10 @ 96.
+        let mut p = ModelPosition::default();
+        assert_eq!(trade(&mut p, 10, 100, USD), Ok((0, FillEffect::Open)));
+        assert_eq!(trade(&mut p, -4, 104, USD), Ok((i128::from(16 * USD), FillEffect::PartialClose)));
+        assert_eq!((p.size, p.cost_basis), (6, 600 * USD));
+        assert_eq!(trade(&mut p, -10, 96, USD), Ok((i128::from(-24 * USD), FillEffect::Flip)));
+        assert_eq!((p.size, p.cost_basis, p.realized_pnl), (-4, -384 * USD, -8 * USD));
+    }
+
+    #[test]
+    fn an_inexact_share_of_cost_is_removed_away_from_zero() {
+        let mut long = ModelPosition { size: 3, cost_basis: 100, ..ModelPosition::default() };
+        assert_eq!(trade(&mut long, -1, 0, 1), Ok((-34, FillEffect::PartialClose)));
+        assert_eq!(long.cost_basis, 66);
+        let mut short = ModelPosition { size: -3, cost_basis: -100, ..ModelPosition::default() };
+        assert_eq!(trade(&mut short, 1, 0, 1), Ok((34, FillEffect::PartialClose)));
+        assert_eq!(short.cost_basis, -66);
+    }
+
+    #[test]
+    fn fees_are_charged_up_and_rebates_paid_down() {
+        // MARGIN.md: 3 @ 101, taker 5 bp, maker −1 bp → 0.151500 and −0.030300.
+        assert_eq!(fee(303 * i128::from(USD), 50_000), 151_500);
+        assert_eq!(fee(303 * i128::from(USD), -10_000), -30_300);
+        assert_eq!(fee(10_000_001, 50_000), 5_001);
+        assert_eq!(fee(10_000_001, -11_000), -1_100);
+    }
+}
