@@ -103,8 +103,10 @@ impl Mix {
     }
 
     /// Applies to the scratch engine and keeps the set of live orders in step (O(1) per event).
-    fn apply(&mut self, cmd: &Command) {
+    /// Returns whether the command was rejected.
+    fn apply(&mut self, cmd: &Command) -> bool {
         let events = self.engine.apply(cmd);
+        let rejected = events.iter().any(|e| matches!(e.kind, EventKind::Rejected { .. }));
         let mut touched = Vec::new();
         for e in &events {
             match &e.kind {
@@ -143,6 +145,7 @@ impl Mix {
         }
         let n = self.engine.market(MARKET).unwrap().book.order_count();
         assert_eq!(n, self.live.len(), "after {cmd:?}: {events:?}");
+        rejected
     }
 
     fn next(&mut self, target_live: usize) -> Command {
@@ -205,13 +208,19 @@ fn workload(live_orders: usize, commands: usize, seed: u64) -> (Engine, Vec<Comm
     mix.apply(&create);
     let mark = mix.cmd(CommandKind::SetMark { market: MARKET, price: Price(MID) });
     mix.apply(&mark);
+    // Fund every account far beyond what its orders need: this benchmark measures the book.
+    for a in 0..ACCOUNTS {
+        let deposit = mix.cmd(CommandKind::Deposit { account: AccountId(a), amount: Quote(1_000_000_000 * 1_000_000) });
+        mix.apply(&deposit);
+    }
     while mix.live.len() < live_orders {
         let side = if mix.rng.random_bool(0.5) { Side::Buy } else { Side::Sell };
         let p = mix.passive_price(side);
         let q = mix.rng.random_range(1..=50);
         let kind = mix.place(side, p, q, TimeInForce::Gtc);
         let c = mix.cmd(kind);
-        mix.apply(&c);
+        let rejected = mix.apply(&c);
+        assert!(!rejected, "a prefill order was rejected: the workload would never fill the book");
     }
     let start = mix.engine.clone();
     let mut stream = Vec::with_capacity(commands);
