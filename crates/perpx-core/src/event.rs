@@ -44,6 +44,24 @@ pub enum CancelReason {
     Delisted,
 }
 
+impl CancelReason {
+    /// The stable snake-case name (the `reason` field of the JSON forms).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UserRequest => "user_request",
+            Self::CancelAll => "cancel_all",
+            Self::MassCancel => "mass_cancel",
+            Self::IocRemainder => "ioc_remainder",
+            Self::MarketRemainder => "market_remainder",
+            Self::SelfTradePrevention => "self_trade_prevention",
+            Self::ReduceOnly => "reduce_only",
+            Self::TriggerRejected => "trigger_rejected",
+            Self::Delisted => "delisted",
+        }
+    }
+}
+
 /// Whether an amend kept the order's place in the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueuePriority {

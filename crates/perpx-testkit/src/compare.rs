@@ -142,22 +142,6 @@ pub fn stp_name(stp: StpMode) -> &'static str {
     }
 }
 
-/// A short name of a cancel reason.
-#[must_use]
-pub fn reason_name(r: CancelReason) -> &'static str {
-    match r {
-        CancelReason::UserRequest => "user_request",
-        CancelReason::CancelAll => "cancel_all",
-        CancelReason::MassCancel => "mass_cancel",
-        CancelReason::IocRemainder => "ioc_remainder",
-        CancelReason::MarketRemainder => "market_remainder",
-        CancelReason::SelfTradePrevention => "self_trade_prevention",
-        CancelReason::ReduceOnly => "reduce_only",
-        CancelReason::TriggerRejected => "trigger_rejected",
-        CancelReason::Delisted => "delisted",
-    }
-}
-
 /// What a stream exercised, counted from commands and their outcomes.
 #[derive(Debug, Clone, Default)]
 pub struct Coverage {
@@ -223,7 +207,7 @@ impl Coverage {
                     QueuePriority::Lost => self.amends_lost += 1,
                 },
                 Outcome::Cancelled { reason, .. } => {
-                    *self.cancels.entry(reason_name(*reason)).or_default() += 1;
+                    *self.cancels.entry(reason.name()).or_default() += 1;
                     if *reason == CancelReason::SelfTradePrevention {
                         stp_cancels += 1;
                     }

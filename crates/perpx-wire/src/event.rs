@@ -3,7 +3,7 @@
 
 use perpx_core::account::MarginMode;
 use perpx_core::command::{OrderType, StpMode, TimeInForce};
-use perpx_core::event::{CancelReason, Event, EventKind, OrderStatus, QueuePriority};
+use perpx_core::event::{Event, EventKind, OrderStatus, QueuePriority};
 use perpx_core::market::{Market, OracleStage, SourceStatus};
 use perpx_core::stop::{StopKind, TriggerBy};
 use perpx_core::{Engine, MarketId, RejectReason, Side};
@@ -324,22 +324,6 @@ pub fn source_status(s: SourceStatus) -> &'static str {
     }
 }
 
-/// The stable name of a cancel reason.
-#[must_use]
-pub fn cancel_reason(r: CancelReason) -> &'static str {
-    match r {
-        CancelReason::UserRequest => "user_request",
-        CancelReason::CancelAll => "cancel_all",
-        CancelReason::MassCancel => "mass_cancel",
-        CancelReason::IocRemainder => "ioc_remainder",
-        CancelReason::MarketRemainder => "market_remainder",
-        CancelReason::SelfTradePrevention => "self_trade_prevention",
-        CancelReason::ReduceOnly => "reduce_only",
-        CancelReason::TriggerRejected => "trigger_rejected",
-        CancelReason::Delisted => "delisted",
-    }
-}
-
 fn market_of(engine: &Engine, id: MarketId) -> &Market {
     engine.market(id).expect("events name existing markets")
 }
@@ -523,7 +507,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
                 account: account.0,
                 market: m.spec.symbol.clone(),
                 qty: format_qty(m, *qty),
-                reason: cancel_reason(*reason),
+                reason: reason.name(),
             }
         }
         EventKind::DuplicateClientOrderId { account, client_id, order_id, market, status, filled, open } => {
@@ -531,7 +515,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             let (status, cancel) = match status {
                 OrderStatus::Open => ("open", None),
                 OrderStatus::Filled => ("filled", None),
-                OrderStatus::Cancelled(r) => ("cancelled", Some(cancel_reason(*r))),
+                OrderStatus::Cancelled(r) => ("cancelled", Some(r.name())),
             };
             WireEvent::DuplicateClientOrderId {
                 account: account.0,

@@ -143,20 +143,9 @@ impl Engine {
         self.apply_due_params(&mut out);
         self.advance_oracles(&mut out);
         // Step 2: the command itself.
-        let (account, client_id) = match &cmd.kind {
-            CommandKind::PlaceOrder(o) => (Some(o.account), o.client_id.clone()),
-            CommandKind::PlaceStop(s) => (Some(s.account), s.client_id.clone()),
-            CommandKind::AmendOrder(a) => (Some(a.account), None),
-            CommandKind::CancelOrder { account, .. }
-            | CommandKind::CancelAll { account, .. }
-            | CommandKind::Deposit { account, .. }
-            | CommandKind::Withdraw { account, .. }
-            | CommandKind::SetLeverage { account, .. }
-            | CommandKind::SetMarginMode { account, .. }
-            | CommandKind::AdjustIsolatedMargin { account, .. } => (Some(*account), None),
-            _ => (None, None),
-        };
         if let Err(reason) = self.dispatch(&cmd.kind, &mut out) {
+            // Addressed to the sender; worked out only for rejections (no clone on the hot path).
+            let (account, client_id) = sender(&cmd.kind);
             out.push(EventKind::Rejected { account, client_id, reason });
         }
         // Step 3: stops whose trigger was crossed.
@@ -319,6 +308,23 @@ impl Engine {
         let l = &self.ledger;
         h.i64(l.deposits.0).i64(l.withdrawals.0).i64(l.fee_account.0).i64(l.insurance_fund.0).i64(l.venue_capital.0);
         h.finish()
+    }
+}
+
+/// The account a command comes from and the client order id it carries, if any.
+fn sender(kind: &CommandKind) -> (Option<AccountId>, Option<crate::ids::ClientOrderId>) {
+    match kind {
+        CommandKind::PlaceOrder(o) => (Some(o.account), o.client_id.clone()),
+        CommandKind::PlaceStop(s) => (Some(s.account), s.client_id.clone()),
+        CommandKind::AmendOrder(a) => (Some(a.account), None),
+        CommandKind::CancelOrder { account, .. }
+        | CommandKind::CancelAll { account, .. }
+        | CommandKind::Deposit { account, .. }
+        | CommandKind::Withdraw { account, .. }
+        | CommandKind::SetLeverage { account, .. }
+        | CommandKind::SetMarginMode { account, .. }
+        | CommandKind::AdjustIsolatedMargin { account, .. } => (Some(*account), None),
+        _ => (None, None),
     }
 }
 
