@@ -50,6 +50,7 @@ fn spec(live_orders: usize) -> MarketSpec {
         },
         oracle: perpx_core::market::OracleSpec::default(),
         funding: perpx_core::market::FundingSpec::default(),
+        liquidation: perpx_core::market::LiquidationSpec::default(),
     }
     .tap_levels(live_orders)
 }

@@ -12,6 +12,7 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use perpx_core::market::LiquidationSpec;
 use perpx_core::market::{FundingSpec, MarginTier, MarketLimits, OracleSpec};
 use perpx_core::{
     AccountId, Command, CommandKind, Decimal, Engine, EngineConfig, EventKind, MarketId, MarketSpec, NewOrder,
@@ -42,6 +43,7 @@ fn spec() -> MarketSpec {
         limits: MarketLimits::default(),
         oracle: OracleSpec::default(),
         funding: FundingSpec::default(),
+        liquidation: LiquidationSpec::default(),
     }
 }
 

@@ -67,8 +67,8 @@ impl Account {
 }
 
 /// Money that entered or left the venue, and where fees went: the other side of the
-/// conservation equation `Σ collateral − Σ cost basis + fee account + insurance funds =
-/// deposits − withdrawals + venue capital`.
+/// conservation equation `Σ collateral + Σ isolated margin − Σ cost basis + fee account +
+/// insurance funds + guaranty fund − uncovered = deposits − withdrawals + venue capital`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ledger {
     /// Σ deposits.
@@ -77,9 +77,14 @@ pub struct Ledger {
     pub withdrawals: Quote,
     /// Trading fees collected, net of maker rebates.
     pub fee_account: Quote,
-    /// Insurance funds: the rounding remainders of funding settlements (and, with the
-    /// liquidation issue, liquidation fees).
+    /// The shared insurance fund (markets with the `shared` policy): their liquidation fees
+    /// and funding remainders in, their deficits out. Markets with their own fund keep it in
+    /// [`crate::market::Market::insurance_fund`].
     pub insurance_fund: Quote,
+    /// The guaranty fund behind every insurance fund (venue capital or member contributions).
+    pub guaranty_fund: Quote,
+    /// Deficits no layer of the waterfall covered (bad debt), recorded loudly.
+    pub uncovered: Quote,
     /// Capital the venue injected.
     pub venue_capital: Quote,
 }

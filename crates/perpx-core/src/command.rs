@@ -43,6 +43,20 @@ pub enum CommandKind {
         /// The source's price, in the market's ticks.
         price: Price,
     },
+    /// Admin: register (or remove) a backstop liquidator account.
+    SetLiquidator {
+        /// The account.
+        account: AccountId,
+        /// Register (true) or remove.
+        active: bool,
+    },
+    /// Admin: pay venue capital into an insurance fund or the guaranty fund.
+    CapitaliseFund {
+        /// The fund.
+        fund: crate::event::FundRef,
+        /// Amount, positive.
+        amount: Quote,
+    },
     /// Place an order.
     PlaceOrder(NewOrder),
     /// Change an open order's price and/or size.

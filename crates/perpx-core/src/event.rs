@@ -5,7 +5,7 @@ use crate::account::MarginMode;
 use crate::book::Side;
 use crate::command::{OrderType, StpMode};
 use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId, TradeId};
-use crate::market::{OracleStage, SourceStatus};
+use crate::market::{AdlPolicy, OracleStage, SourceStatus};
 use crate::num::{Price, Qty, Quote, Rate, Timestamp};
 use crate::reject::RejectReason;
 use crate::stop::{StopKind, TriggerBy};
@@ -42,6 +42,10 @@ pub enum CancelReason {
     TriggerRejected,
     /// The market was delisted.
     Delisted,
+    /// The account's liquidation cancelled it (the account is cancel-only until it is done).
+    Liquidation,
+    /// Its owner was auto-deleveraged in this market.
+    Deleveraged,
 }
 
 impl CancelReason {
@@ -58,8 +62,42 @@ impl CancelReason {
             Self::ReduceOnly => "reduce_only",
             Self::TriggerRejected => "trigger_rejected",
             Self::Delisted => "delisted",
+            Self::Liquidation => "liquidation",
+            Self::Deleveraged => "deleveraged",
         }
     }
+}
+
+/// What a liquidation works on: an account's cross positions together, or one isolated position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LiquidationScope {
+    /// Every cross position of the account, against its collateral.
+    Cross,
+    /// The isolated position in this market, against its own margin.
+    Isolated(MarketId),
+}
+
+/// How a liquidation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LiquidationOutcome {
+    /// The unit is back above maintenance with positions left.
+    Partial,
+    /// Every position of the unit was closed.
+    ClosedOut,
+    /// Nothing could take the position now (no book, backstop or opposite position): the unit
+    /// waits in the queue for the next pass.
+    Stalled,
+}
+
+/// A fund of the default waterfall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FundRef {
+    /// A market's own insurance fund.
+    Market(MarketId),
+    /// The insurance fund shared by the markets with the `shared` policy.
+    Shared,
+    /// The guaranty fund (venue capital or member contributions), behind every insurance fund.
+    Guaranty,
 }
 
 /// Whether an amend kept the order's place in the queue.
@@ -440,6 +478,161 @@ pub enum EventKind {
         market: MarketId,
         /// The leverage.
         leverage: u32,
+    },
+    /// A unit fell below maintenance and joined the liquidation queue; its orders and stops are
+    /// cancelled and the account is cancel-only until its liquidation is done.
+    LiquidationQueued {
+        /// The account.
+        account: AccountId,
+        /// What is liquidated.
+        scope: LiquidationScope,
+        /// Its equity.
+        equity: Quote,
+        /// Its maintenance margin.
+        maintenance_margin: Quote,
+        /// The queue's length with it.
+        queue_length: u64,
+    },
+    /// A queued unit's turn came and it was liquidated from here on.
+    LiquidationStarted {
+        /// The account.
+        account: AccountId,
+        /// What is liquidated.
+        scope: LiquidationScope,
+        /// Its equity.
+        equity: Quote,
+        /// Its maintenance margin.
+        maintenance_margin: Quote,
+    },
+    /// A queued unit was back above maintenance when its turn came (a deposit or the mark).
+    LiquidationAverted {
+        /// The account.
+        account: AccountId,
+        /// What was queued.
+        scope: LiquidationScope,
+        /// Its equity.
+        equity: Quote,
+        /// Its maintenance margin.
+        maintenance_margin: Quote,
+    },
+    /// The liquidation's closing order: an IOC limited at the safe side of the bankruptcy
+    /// price, inside the order band. Its fills follow as `fill` events.
+    LiquidationOrder {
+        /// The account.
+        account: AccountId,
+        /// The market.
+        market: MarketId,
+        /// The order's id.
+        order_id: OrderId,
+        /// Its side.
+        side: Side,
+        /// Its size.
+        qty: Qty,
+        /// Its limit.
+        limit: Price,
+        /// The position's bankruptcy price, rounded to a tick in the winners' favour.
+        bankruptcy_price: Price,
+    },
+    /// A backstop liquidator took over part of a position the book didn't take.
+    BackstopTakeover {
+        /// The market.
+        market: MarketId,
+        /// The liquidated account.
+        account: AccountId,
+        /// The liquidator.
+        liquidator: AccountId,
+        /// The liquidated account's side (the liquidator took the other).
+        side: Side,
+        /// Size taken over.
+        qty: Qty,
+        /// Price: mark ∓ the market's backstop discount.
+        price: Price,
+        /// What the funds paid at once for the gap between that price and the bankruptcy price.
+        gap_paid: Quote,
+    },
+    /// A winner was auto-deleveraged against a bankrupt position.
+    Deleveraged {
+        /// The market.
+        market: MarketId,
+        /// The deleveraged account.
+        account: AccountId,
+        /// The bankrupt account on the other side.
+        bankrupt: AccountId,
+        /// Size closed.
+        qty: Qty,
+        /// Price (the bankruptcy price rounded to a tick in the winner's favour).
+        price: Price,
+        /// The winner's share of the sub-tick rest, paid in micro-units.
+        settlement: Quote,
+        /// What the winner gave up against closing at mark: `(price − mark) × qty × sign +
+        /// settlement`.
+        profit_given_up: Quote,
+        /// Its ADL rank (1e-8).
+        rank: i128,
+        /// The market's ADL policy.
+        policy: AdlPolicy,
+    },
+    /// The liquidation fee, paid into the insurance fund.
+    LiquidationFee {
+        /// The account.
+        account: AccountId,
+        /// The market whose close it was charged on.
+        market: MarketId,
+        /// Amount.
+        amount: Quote,
+        /// The fund it went to.
+        fund: FundRef,
+    },
+    /// A fund paid part of a deficit.
+    DeficitCovered {
+        /// The bankrupt account.
+        account: AccountId,
+        /// The market the deficit is charged to.
+        market: MarketId,
+        /// The fund that paid.
+        fund: FundRef,
+        /// Amount paid.
+        amount: Quote,
+        /// The fund's balance after.
+        balance: Quote,
+    },
+    /// A deficit no layer could cover: recorded in the ledger's `uncovered`, loudly.
+    DeficitUncovered {
+        /// The account.
+        account: AccountId,
+        /// The market it is charged to.
+        market: MarketId,
+        /// Amount.
+        amount: Quote,
+    },
+    /// A unit's liquidation is done.
+    LiquidationFinished {
+        /// The account.
+        account: AccountId,
+        /// What was liquidated.
+        scope: LiquidationScope,
+        /// Partial (back above maintenance) or closed out.
+        outcome: LiquidationOutcome,
+        /// Equity after.
+        equity: Quote,
+        /// Maintenance margin after.
+        maintenance_margin: Quote,
+    },
+    /// Admin: a liquidator was registered or removed.
+    LiquidatorSet {
+        /// The account.
+        account: AccountId,
+        /// Registered (true) or removed.
+        active: bool,
+    },
+    /// Admin: venue capital was paid into a fund.
+    FundCapitalised {
+        /// The fund.
+        fund: FundRef,
+        /// Amount.
+        amount: Quote,
+        /// Its balance after.
+        balance: Quote,
     },
     /// The command was refused; nothing changed.
     Rejected {

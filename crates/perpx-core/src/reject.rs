@@ -81,6 +81,16 @@ pub enum RejectReason {
     /// The market has no oracle source with this id.
     #[error("the market has no oracle source '{0}'")]
     UnknownOracleSource(String),
+    /// The order could raise the market's open interest above its cap.
+    #[error(
+        "the market's open interest of {open_interest} lots would pass its cap of {cap} lots; only reducing orders are accepted"
+    )]
+    OpenInterestCap {
+        /// The cap.
+        cap: Qty,
+        /// Open interest now.
+        open_interest: Qty,
+    },
 
     // ---- 3xxx: the order's fields -------------------------------------------------------
     /// Sizes are positive.
@@ -250,6 +260,11 @@ pub enum RejectReason {
     /// The balance would not fit the engine's numbers.
     #[error("the balance would overflow")]
     BalanceOverflow,
+    /// The account is queued for or under liquidation.
+    #[error(
+        "the account is being liquidated: only cancels, deposits and isolated margin additions are accepted until it is done"
+    )]
+    AccountInLiquidation,
 }
 
 impl RejectReason {
@@ -301,6 +316,8 @@ impl RejectReason {
             Self::MarginModeChangeBlocked => 5009,
             Self::NotIsolated => 5010,
             Self::IsolatedMarginAboveRemovable { .. } => 5011,
+            Self::AccountInLiquidation => 5012,
+            Self::OpenInterestCap { .. } => 2013,
         }
     }
 
@@ -352,6 +369,8 @@ impl RejectReason {
             Self::MarginModeChangeBlocked => "margin_mode_change_blocked",
             Self::NotIsolated => "not_isolated",
             Self::IsolatedMarginAboveRemovable { .. } => "isolated_margin_above_removable",
+            Self::AccountInLiquidation => "account_in_liquidation",
+            Self::OpenInterestCap { .. } => "open_interest_cap",
         }
     }
 }

@@ -6,14 +6,19 @@
 //! `perpx_testkit::margin_model::MarginModel`, which recomputes every fill itself. After
 //! **every** command:
 //! - every fee and position change the engine reports equals the model's;
-//! - every account's collateral, positions (size, cost basis, realised PnL, fees) and leverage,
-//!   and the ledger (deposits, withdrawals, fee account), equal the model's;
+//! - every account's collateral, positions (size, cost basis, realised PnL, fees, isolated
+//!   margin), leverage and margin modes, and the ledger (deposits, withdrawals, fee account),
+//!   equal the model's;
 //! - `engine.margin(id)` equals the model's figures for every account (collateral, unrealised
-//!   PnL, equity, IM with open orders, MM with tiers, withdrawable);
+//!   PnL, equity, IM with open orders, MM with tiers, withdrawable — cross figures, with an
+//!   isolated market counted only for what its orders need beyond its position), and
+//!   `engine.isolated(id, market)` the model's figures of every isolated position (margin,
+//!   unrealised PnL, equity, IM, MM, removable);
 //! - the engine's account checks agree with the model's verdict taken before the command: an
 //!   accepted order passed the model's margin and tier checks, and an order refused with
 //!   `insufficient_margin`, `leverage_above_tier` or `reduce_only_would_increase` fails the
-//!   model's check with the same figures; leverage changes, withdrawals and deposits are
+//!   model's check with the same figures; leverage changes, margin mode changes, isolated margin
+//!   adjustments (with the available figure a refusal names), withdrawals and deposits are
 //!   accepted or refused exactly as the model says; the first stop a `set_mark` triggers is the
 //!   one the rules name, and its order fares at trigger time as the model says;
 //! - `check_invariants()` passes, every event carries the command's sequence number and time,
@@ -27,12 +32,14 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
+use perpx_core::account::MarginMode;
 use perpx_core::market::MarketStatus;
 use perpx_core::stop::TriggerBy;
 use perpx_core::{
-    CancelReason, Command, CommandKind, Engine, Event, EventKind, NewOrder, OrderId, OrderType, RejectReason, Side,
+    AccountId, CancelReason, Command, CommandKind, Engine, Event, EventKind, NewOrder, OrderId, OrderType,
+    RejectReason, Side,
 };
-use perpx_testkit::margin_model::{Figures, FillEffect, MarginModel, OrderVerdict, Verdict, units};
+use perpx_testkit::margin_model::{Figures, FillEffect, IsolatedFigures, MarginModel, OrderVerdict, Verdict, units};
 use perpx_testkit::venue_stream::{VenueConfig, generate};
 
 /// Seeds of the suite; each stream has [`COMMANDS`] commands.
@@ -73,6 +80,26 @@ struct Tally {
     /// Commands after which some account was below maintenance / had negative equity.
     below_maintenance: u64,
     negative_equity: u64,
+    /// Fill sides of isolated positions, by what they did, and those whose margin move was
+    /// rounded (the released share down, the opening margin up).
+    isolated_effects: BTreeMap<FillEffect, u64>,
+    isolated_rounded: u64,
+    /// Accounts that traded isolated (summed over streams), and accounts that traded at all.
+    isolated_traders: u64,
+    traders: u64,
+    /// Accepted margin mode changes to isolated / to cross.
+    modes_isolated: u64,
+    modes_cross: u64,
+    /// Isolated margin added / removed, and adds refused for insufficient margin.
+    margin_adds: u64,
+    margin_removes: u64,
+    adds_refused: u64,
+    /// Adjustment refusals whose requested and available figures are the model's.
+    adjust_figures_judged: u64,
+    /// Commands after which some isolated position was below its own maintenance / had
+    /// negative equity of its own.
+    isolated_below_maintenance: u64,
+    isolated_negative_equity: u64,
 }
 
 impl Tally {
@@ -86,6 +113,26 @@ impl Tally {
 
     fn effect(&self, e: FillEffect) -> u64 {
         self.effects.get(&e).copied().unwrap_or(0)
+    }
+
+    /// Orders and leverage changes refused for insufficient margin (isolated margin adds are
+    /// refused with the same code, and counted apart).
+    fn margin_refusals(&self) -> u64 {
+        self.rejects_of(5002) - self.adds_refused
+    }
+
+    fn isolated_effect(&self, e: FillEffect) -> u64 {
+        self.isolated_effects.get(&e).copied().unwrap_or(0)
+    }
+
+    /// Isolated fill sides that opened or increased a position.
+    fn isolated_opens(&self) -> u64 {
+        self.isolated_effect(FillEffect::Open) + self.isolated_effect(FillEffect::Increase)
+    }
+
+    /// Isolated fill sides that reduced a position without flipping it.
+    fn isolated_reduces(&self) -> u64 {
+        self.isolated_effect(FillEffect::PartialClose) + self.isolated_effect(FillEffect::Close)
     }
 
     fn add(&mut self, o: &Self) {
@@ -117,6 +164,20 @@ impl Tally {
         self.jumps += o.jumps;
         self.below_maintenance += o.below_maintenance;
         self.negative_equity += o.negative_equity;
+        for (k, v) in &o.isolated_effects {
+            *self.isolated_effects.entry(*k).or_default() += v;
+        }
+        self.isolated_rounded += o.isolated_rounded;
+        self.isolated_traders += o.isolated_traders;
+        self.traders += o.traders;
+        self.modes_isolated += o.modes_isolated;
+        self.modes_cross += o.modes_cross;
+        self.margin_adds += o.margin_adds;
+        self.margin_removes += o.margin_removes;
+        self.adds_refused += o.adds_refused;
+        self.adjust_figures_judged += o.adjust_figures_judged;
+        self.isolated_below_maintenance += o.isolated_below_maintenance;
+        self.isolated_negative_equity += o.isolated_negative_equity;
     }
 }
 
@@ -153,10 +214,38 @@ impl fmt::Display for Tally {
              mark jumps {}",
             self.reduce_only_cancels, self.withdrawals, self.refused_for_profit, self.leverage_set, self.jumps
         )?;
-        write!(
+        writeln!(
             f,
             "  commands ending with an account below maintenance {}, with negative equity {}",
             self.below_maintenance, self.negative_equity
+        )?;
+        writeln!(
+            f,
+            "  isolated: {} of {} trading accounts; fill sides {:?} (margin rounded {}); modes set isolated {} / \
+             cross {}",
+            self.isolated_traders,
+            self.traders,
+            self.isolated_effects,
+            self.isolated_rounded,
+            self.modes_isolated,
+            self.modes_cross
+        )?;
+        writeln!(
+            f,
+            "  isolated margin added {} (refused for insufficient margin {}), removed {}; refusals judged with \
+             their figure {}; 5009 {}, 5010 {}, 5011 {}",
+            self.margin_adds,
+            self.adds_refused,
+            self.margin_removes,
+            self.adjust_figures_judged,
+            self.rejects_of(5009),
+            self.rejects_of(5010),
+            self.rejects_of(5011)
+        )?;
+        write!(
+            f,
+            "  commands ending with an isolated position below its maintenance {}, with negative equity of its own {}",
+            self.isolated_below_maintenance, self.isolated_negative_equity
         )
     }
 }
@@ -167,6 +256,13 @@ enum Expected {
     Nothing,
     Order(Option<OrderVerdict>),
     Whole(Verdict),
+    /// An isolated margin adjustment of `amount`: the verdict, and the available figure a
+    /// refusal for insufficient margin or above the removable margin must name.
+    Adjust {
+        verdict: Verdict,
+        amount: i64,
+        available: Option<i64>,
+    },
 }
 
 fn expect(model: &MarginModel, engine: &Engine, cmd: &Command) -> Result<Expected, String> {
@@ -179,6 +275,13 @@ fn expect(model: &MarginModel, engine: &Engine, cmd: &Command) -> Result<Expecte
             Expected::Whole(model.withdraw_verdict(engine, *account, amount.0)?)
         }
         CommandKind::Deposit { account, amount } => Expected::Whole(model.deposit_verdict(*account, amount.0)),
+        CommandKind::SetMarginMode { account, market, .. } => {
+            Expected::Whole(model.margin_mode_verdict(engine, *account, *market))
+        }
+        CommandKind::AdjustIsolatedMargin { account, market, amount } => {
+            let (verdict, available) = model.adjust_verdict(engine, *account, *market, amount.0)?;
+            Expected::Adjust { verdict, amount: amount.0, available }
+        }
         _ => Expected::Nothing,
     })
 }
@@ -222,19 +325,55 @@ fn order_agrees(v: Option<OrderVerdict>, outcome: OrderOutcome<'_>) -> bool {
     }
 }
 
-/// Checks the engine's own result against the model's verdict; returns whether an order
-/// passed the model's margin check and was accepted.
-fn check_expected(expected: &Expected, events: &[Event]) -> Result<bool, String> {
+/// Whether the engine's own result is the model's verdict.
+fn verdict_agrees(v: &Verdict, reject: Option<&RejectReason>) -> bool {
+    match (v, reject) {
+        (Verdict::Accept, None) => true,
+        (Verdict::Reject(codes), Some(r)) => codes.contains(&r.code()),
+        _ => false,
+    }
+}
+
+/// What a command's check came to, beyond agreeing with the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Judged {
+    Nothing,
+    /// An order passed the model's margin check and was accepted.
+    MarginPass,
+    /// An adjustment was refused naming the requested and available figures the model gave.
+    AdjustFigures,
+}
+
+/// Checks the engine's own result against the model's verdict.
+fn check_expected(expected: &Expected, events: &[Event]) -> Result<Judged, String> {
     let reject = own_reject(events);
     match expected {
-        Expected::Nothing => Ok(false),
+        Expected::Nothing => Ok(Judged::Nothing),
         Expected::Whole(v) => {
-            let ok = match (v, reject) {
-                (Verdict::Accept, None) => true,
-                (Verdict::Reject(codes), Some(r)) => codes.contains(&r.code()),
-                _ => false,
+            if verdict_agrees(v, reject) {
+                Ok(Judged::Nothing)
+            } else {
+                Err(format!("the model expected {v:?}, the engine answered {reject:?}"))
+            }
+        }
+        Expected::Adjust { verdict, amount, available } => {
+            if !verdict_agrees(verdict, reject) {
+                return Err(format!("the model expected {verdict:?}, the engine answered {reject:?}"));
+            }
+            let named = match reject {
+                Some(RejectReason::InsufficientMargin { required, available }) => Some((required.0, available.0)),
+                Some(RejectReason::IsolatedMarginAboveRemovable { requested, available }) => {
+                    Some((requested.0, available.0))
+                }
+                _ => None,
             };
-            if ok { Ok(false) } else { Err(format!("the model expected {v:?}, the engine answered {reject:?}")) }
+            let Some(named) = named else { return Ok(Judged::Nothing) };
+            let want = (amount.saturating_abs(), available.unwrap_or(i64::MIN));
+            if named == want {
+                Ok(Judged::AdjustFigures)
+            } else {
+                Err(format!("the adjustment's refusal names (requested, available) {named:?}, the model {want:?}"))
+            }
         }
         Expected::Order(v) => {
             let outcome = match (reject, events.first().map(|e| &e.kind)) {
@@ -243,7 +382,7 @@ fn check_expected(expected: &Expected, events: &[Event]) -> Result<bool, String>
                 _ => OrderOutcome::Other,
             };
             if order_agrees(*v, outcome) {
-                Ok(matches!(outcome, OrderOutcome::Accepted))
+                Ok(if matches!(outcome, OrderOutcome::Accepted) { Judged::MarginPass } else { Judged::Nothing })
             } else {
                 Err(format!("the model's margin verdict is {v:?}, the engine answered {:?}", events.first()))
             }
@@ -328,10 +467,11 @@ fn check_first_trigger(expected: Option<(OrderId, Option<OrderVerdict>)>, events
     }
 }
 
-/// Every account, position, leverage, the ledger, the marks and every account's margin
-/// figures: the engine's against the model's. Returns the (equal) figures of every account.
-fn compare_state(engine: &Engine, model: &MarginModel) -> Result<Vec<Figures>, String> {
-    let mut figures = Vec::new();
+/// Every account, position, leverage, margin mode, the ledger, the marks, every account's margin
+/// figures and every isolated position's own: the engine's against the model's. Returns the
+/// (equal) figures of every account and of every isolated position.
+fn compare_state(engine: &Engine, model: &MarginModel) -> Result<(Vec<Figures>, Vec<IsolatedFigures>), String> {
+    let (mut figures, mut isolated) = (Vec::new(), Vec::new());
     if engine.markets().len() != model.markets().len() {
         return Err(format!("{} markets, the model {}", engine.markets().len(), model.markets().len()));
     }
@@ -357,15 +497,40 @@ fn compare_state(engine: &Engine, model: &MarginModel) -> Result<Vec<Figures>, S
             .iter()
             .map(|(m, p)| (*m, (p.size.0, p.cost_basis.0, p.realized_pnl.0, p.fees_paid.0, p.isolated_margin.0)))
             .collect();
-        let model_positions: BTreeMap<_, _> =
-            ma.positions.iter().map(|(m, p)| (*m, (p.size, p.cost_basis, p.realized_pnl, p.fees_paid, 0))).collect();
+        let model_positions: BTreeMap<_, _> = ma
+            .positions
+            .iter()
+            .map(|(m, p)| (*m, (p.size, p.cost_basis, p.realized_pnl, p.fees_paid, p.isolated_margin)))
+            .collect();
         if positions != model_positions {
             return Err(format!(
-                "account {id}: positions (size, cost, realised, fees, isolated margin) {positions:?}, the model {model_positions:?}"
+                "account {id}: positions (size, cost, realised, fees, isolated margin) {positions:?}, the model \
+                 {model_positions:?}"
             ));
         }
         if a.leverage != ma.leverage {
             return Err(format!("account {id}: leverage {:?}, the model {:?}", a.leverage, ma.leverage));
+        }
+        if a.margin_mode != ma.margin_mode {
+            return Err(format!("account {id}: margin modes {:?}, the model {:?}", a.margin_mode, ma.margin_mode));
+        }
+        for m in engine.markets() {
+            let got = engine.isolated(*id, m.id).map_err(|e| format!("account {id}: isolated figures refused: {e}"))?;
+            let want = model.isolated(*id, m.id).transpose()?;
+            let got = got.map(|s| {
+                let removable = s.removable().0;
+                (s.margin.0, s.unrealized_pnl.0, s.equity.0, s.initial_margin.0, s.maintenance_margin.0, removable)
+            });
+            let want_tuple = want
+                .map(|f| (f.margin, f.unrealized_pnl, f.equity, f.initial_margin, f.maintenance_margin, f.removable));
+            if got != want_tuple {
+                return Err(format!(
+                    "account {id}, market {}: isolated (margin, unrealised, equity, IM, MM, removable) is {got:?}, \
+                     the model {want_tuple:?}",
+                    m.id
+                ));
+            }
+            isolated.extend(want);
         }
         let s = engine.margin(*id).map_err(|e| format!("account {id}: margin refused: {e}"))?;
         let f = model.figures(engine, *id).expect("known account")?;
@@ -381,7 +546,8 @@ fn compare_state(engine: &Engine, model: &MarginModel) -> Result<Vec<Figures>, S
         figures.push(f);
         if got != want {
             return Err(format!(
-                "account {id}: margin (collateral, unrealised, equity, IM, MM, withdrawable) is {got:?}, the model {want:?}"
+                "account {id}: margin (collateral, unrealised, equity, IM, MM, withdrawable) is {got:?}, the model \
+                 {want:?}"
             ));
         }
     }
@@ -391,7 +557,7 @@ fn compare_state(engine: &Engine, model: &MarginModel) -> Result<Vec<Figures>, S
     if got != want {
         return Err(format!("ledger (deposits, withdrawals, fees, insurance, capital) {got:?}, the model {want:?}"));
     }
-    Ok(figures)
+    Ok((figures, isolated))
 }
 
 /// Runs one stream through the engine and the model; returns what it covered, or a report of
@@ -402,6 +568,8 @@ fn run(cfg: &VenueConfig) -> Result<Tally, String> {
     let mut model = MarginModel::new();
     let mut t = Tally::default();
     let mut stop_refs: BTreeMap<OrderId, TriggerBy> = BTreeMap::new();
+    // Per account that traded: whether it ever traded isolated.
+    let mut traded: BTreeMap<AccountId, bool> = BTreeMap::new();
     for (i, cmd) in stream.commands.iter().enumerate() {
         let fail = |what: &str, detail: String| {
             let mut s = format!("{}\ncommand #{i} (seq {}): {what}\n  {cmd:?}\n", cfg.describe(), i + 1);
@@ -431,7 +599,7 @@ fn run(cfg: &VenueConfig) -> Result<Tally, String> {
         let effects = model
             .observe(cmd, &events)
             .map_err(|e| fail("an event disagrees with the model", format!("  {e}\n  events: {events:?}\n")))?;
-        let passed =
+        let judged =
             check_expected(&expected, &events).map_err(|e| fail("an account check disagrees", format!("  {e}\n")))?;
         if let Some(trigger) = trigger {
             let judged = check_first_trigger(trigger, &events)
@@ -445,7 +613,7 @@ fn run(cfg: &VenueConfig) -> Result<Tally, String> {
                 return Err(fail("a rejection at the engine clock changed the state hash", format!("  {events:?}\n")));
             }
         }
-        let figures = compare_state(&engine, &model)
+        let (figures, isolated) = compare_state(&engine, &model)
             .map_err(|e| fail("state differs", format!("  {e}\n  events: {events:?}\n")))?;
 
         // Tally.
@@ -455,12 +623,21 @@ fn run(cfg: &VenueConfig) -> Result<Tally, String> {
             if r.code() == 5006 && for_profit {
                 t.refused_for_profit += 1;
             }
+            if r.code() == 5002 && matches!(cmd.kind, CommandKind::AdjustIsolatedMargin { .. }) {
+                t.adds_refused += 1;
+            }
         } else if !events.is_empty() {
             t.effective += 1;
         }
-        t.margin_passes += u64::from(passed);
-        for e in &effects {
-            *t.effects.entry(*e).or_default() += 1;
+        t.margin_passes += u64::from(judged == Judged::MarginPass);
+        t.adjust_figures_judged += u64::from(judged == Judged::AdjustFigures);
+        for side in &effects {
+            *t.effects.entry(side.effect).or_default() += 1;
+            if side.isolated {
+                *t.isolated_effects.entry(side.effect).or_default() += 1;
+                t.isolated_rounded += u64::from(side.margin_rounded);
+            }
+            *traded.entry(side.account).or_default() |= side.isolated;
         }
         let trades = events.iter().filter(|e| matches!(e.kind, EventKind::Fill(_))).count();
         t.fills += trades as u64;
@@ -492,6 +669,15 @@ fn run(cfg: &VenueConfig) -> Result<Tally, String> {
                 EventKind::OrderCancelled { reason: CancelReason::ReduceOnly, .. } => t.reduce_only_cancels += 1,
                 EventKind::Withdrawn { .. } => t.withdrawals += 1,
                 EventKind::LeverageSet { .. } => t.leverage_set += 1,
+                EventKind::MarginModeSet { mode: MarginMode::Isolated, .. } => t.modes_isolated += 1,
+                EventKind::MarginModeSet { mode: MarginMode::Cross, .. } => t.modes_cross += 1,
+                EventKind::IsolatedMarginChanged { amount, .. } => {
+                    if amount.0 > 0 {
+                        t.margin_adds += 1;
+                    } else {
+                        t.margin_removes += 1;
+                    }
+                }
                 EventKind::MarkPriceSet { market, price } => {
                     if let Some(Some(before)) = marks_before.get(market.index()) {
                         if (price.0 - before).abs() * 100 >= before * 5 {
@@ -504,7 +690,11 @@ fn run(cfg: &VenueConfig) -> Result<Tally, String> {
         }
         t.below_maintenance += u64::from(figures.iter().any(|f| f.equity < f.maintenance_margin));
         t.negative_equity += u64::from(figures.iter().any(|f| f.equity < 0));
+        t.isolated_below_maintenance += u64::from(isolated.iter().any(|f| f.equity < f.maintenance_margin));
+        t.isolated_negative_equity += u64::from(isolated.iter().any(|f| f.equity < 0));
     }
+    t.traders = traded.len() as u64;
+    t.isolated_traders = traded.values().filter(|i| **i).count() as u64;
     Ok(t)
 }
 
@@ -517,7 +707,7 @@ fn check_stream_floors(cfg: &VenueConfig, t: &Tally) -> Result<(), String> {
     if t.pct(t.with_fills) < 10 {
         problems.push(format!("only {} % of commands traded", t.pct(t.with_fills)));
     }
-    if t.rejects_of(5002) == 0 {
+    if t.margin_refusals() == 0 {
         problems.push("no order refused for insufficient margin".into());
     }
     if t.effect(FillEffect::PartialClose) == 0 {
@@ -539,11 +729,32 @@ fn check_stream_floors(cfg: &VenueConfig, t: &Tally) -> Result<(), String> {
         (t.rejects_of(5003) + t.rejects_of(5004), "no leverage_above_tier or invalid_leverage refusal"),
         (t.refused_for_profit, "no withdrawal refused for unrealised profit"),
         (t.effect(FillEffect::Close), "no position closed exactly"),
+        (t.isolated_effect(FillEffect::Flip), "no isolated position flipped"),
+        (t.margin_adds, "no isolated margin added"),
+        (t.margin_removes, "no isolated margin removed"),
+        (t.adds_refused, "no isolated margin add refused for insufficient margin"),
+        (t.rejects_of(5009), "no margin_mode_change_blocked refusal"),
+        (t.rejects_of(5010), "no not_isolated refusal"),
+        (t.rejects_of(5011), "no isolated_margin_above_removable refusal"),
+        (t.modes_cross, "no account went back to cross"),
+        (t.isolated_below_maintenance, "no isolated position below its own maintenance"),
     ];
     for (n, what) in seen {
         if n == 0 {
             problems.push(what.into());
         }
+    }
+    // Isolated trading is not a side show: a stream opens and reduces isolated positions again
+    // and again, and switches accounts into isolated mode while it runs, not only at the start.
+    if t.isolated_opens() < 20 || t.isolated_reduces() < 20 {
+        problems.push(format!(
+            "isolated positions opened {} and reduced {} times (at least 20 each)",
+            t.isolated_opens(),
+            t.isolated_reduces()
+        ));
+    }
+    if t.modes_isolated <= cfg.isolated.len() as u64 {
+        problems.push("no account switched to isolated during the stream".into());
     }
     if problems.is_empty() { Ok(()) } else { Err(format!("{}: {}\n{t}", cfg.describe(), problems.join("; "))) }
 }
@@ -562,7 +773,7 @@ fn check_suite_floors(total: &Tally) {
     need(total.effect(FillEffect::Flip) >= 100, "fewer than 100 position flips");
     need(total.effect(FillEffect::PartialClose) >= 300, "fewer than 300 partial closes");
     need(total.effect(FillEffect::Close) >= 50, "fewer than 50 exact closes");
-    need(total.rejects_of(5002) >= 300, "fewer than 300 insufficient_margin refusals");
+    need(total.margin_refusals() >= 300, "fewer than 300 insufficient_margin refusals of orders");
     need(total.rejects_of(5003) >= 10, "fewer than 10 leverage_above_tier refusals");
     need(total.rejects_of(5004) >= 50, "fewer than 50 invalid_leverage refusals");
     need(total.rejects_of(5005) >= 30, "fewer than 30 reduce_only_would_increase refusals");
@@ -576,6 +787,22 @@ fn check_suite_floors(total: &Tally) {
     }
     need(total.below_maintenance >= 100, "accounts were almost never below maintenance");
     need(total.negative_equity >= 100, "accounts were almost never under water");
+    need(total.isolated_traders * 2 >= total.traders, "fewer than half of the trading accounts traded isolated");
+    need(total.isolated_opens() >= 1_500, "fewer than 1,500 isolated opens and increases");
+    need(total.isolated_effect(FillEffect::PartialClose) >= 1_000, "fewer than 1,000 isolated partial closes");
+    need(total.isolated_effect(FillEffect::Close) >= 200, "fewer than 200 isolated positions closed exactly");
+    need(total.isolated_effect(FillEffect::Flip) >= 250, "fewer than 250 isolated flips");
+    need(total.isolated_rounded >= 1_000, "fewer than 1,000 isolated margin moves rounded");
+    need(total.margin_adds >= 300, "fewer than 300 isolated margin adds");
+    need(total.margin_removes >= 100, "fewer than 100 isolated margin removals");
+    need(total.adds_refused >= 100, "fewer than 100 isolated margin adds refused for insufficient margin");
+    need(total.adjust_figures_judged >= 400, "fewer than 400 adjustment refusals judged with their figures");
+    need(total.rejects_of(5009) >= 250, "fewer than 250 margin_mode_change_blocked refusals");
+    need(total.rejects_of(5010) >= 200, "fewer than 200 not_isolated refusals");
+    need(total.rejects_of(5011) >= 300, "fewer than 300 isolated_margin_above_removable refusals");
+    need(total.modes_cross >= 100, "fewer than 100 changes back to cross");
+    need(total.isolated_below_maintenance >= 1_000, "isolated positions were almost never below maintenance");
+    need(total.isolated_negative_equity >= 1_000, "isolated positions were almost never under water");
 }
 
 #[test]

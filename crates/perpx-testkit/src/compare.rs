@@ -66,6 +66,20 @@ pub fn outcome(event: &Event) -> Option<Outcome> {
         | EventKind::ParamsChanged { .. }
         | EventKind::PositionSettled { .. }
         | EventKind::MarketDelisted { .. } => unreachable!("book streams send no stops or lifecycle commands"),
+        EventKind::LiquidationQueued { .. }
+        | EventKind::LiquidationStarted { .. }
+        | EventKind::LiquidationAverted { .. }
+        | EventKind::LiquidationOrder { .. }
+        | EventKind::BackstopTakeover { .. }
+        | EventKind::Deleveraged { .. }
+        | EventKind::LiquidationFee { .. }
+        | EventKind::DeficitCovered { .. }
+        | EventKind::DeficitUncovered { .. }
+        | EventKind::LiquidationFinished { .. }
+        | EventKind::LiquidatorSet { .. }
+        | EventKind::FundCapitalised { .. } => {
+            unreachable!("book streams keep every account far above maintenance and send no fund commands")
+        }
         EventKind::PositionChanged { .. }
         | EventKind::Deposited { .. }
         | EventKind::Withdrawn { .. }

@@ -52,6 +52,7 @@ pub fn btc_spec() -> MarketSpec {
         limits: MarketLimits::default(),
         oracle: perpx_core::market::OracleSpec::default(),
         funding: perpx_core::market::FundingSpec::default(),
+        liquidation: perpx_core::market::LiquidationSpec::default(),
     }
 }
 
@@ -93,6 +94,7 @@ pub fn eth_spec() -> MarketSpec {
         limits: MarketLimits::default(),
         oracle: perpx_core::market::OracleSpec::default(),
         funding: perpx_core::market::FundingSpec::default(),
+        liquidation: perpx_core::market::LiquidationSpec::default(),
     }
 }
 
@@ -129,6 +131,7 @@ pub fn test_spec() -> MarketSpec {
         limits: TEST_LIMITS,
         oracle: perpx_core::market::OracleSpec::default(),
         funding: perpx_core::market::FundingSpec::default(),
+        liquidation: perpx_core::market::LiquidationSpec::default(),
     }
 }
 

@@ -3,36 +3,47 @@
 //!
 //! The model keeps no book. It follows the engine's **events** — `MarketCreated` (with the
 //! specification from the `CreateMarket` command that produced it), `MarkPriceSet`, `Fill`,
-//! `Deposited`, `Withdrawn`, `LeverageSet` — and keeps, per account, collateral, per-market
-//! size, cost basis, realised PnL and fees, the chosen leverages, and the venue's ledger
-//! (deposits, withdrawals, fee account). Every fill is recomputed here with the model's own
-//! arithmetic, in plain `i128`, without calling `perpx_core::risk`:
+//! `Deposited`, `Withdrawn`, `LeverageSet`, `MarginModeSet`, `IsolatedMarginChanged` — and keeps,
+//! per account, collateral, per-market size, cost basis, realised PnL, fees and isolated margin,
+//! the chosen leverages and margin modes, and the venue's ledger (deposits, withdrawals, fee
+//! account). Every fill is recomputed here with the model's own arithmetic, in plain `i128`,
+//! without calling `perpx_core::risk`:
 //!
 //! - fee `= notional × rate`, charged rounded up, a rebate (negative rate) paid rounded down;
 //! - an opening fill adds `qty × price` to the cost basis; a reducing fill removes
 //!   `cost × closed / |size|` rounded away from zero (all of it when the position closes) and
 //!   realises `±closed × price − removed`; the rest of a larger fill opens the other way;
-//! - collateral moves by realised PnL minus the fee; the fee account by both fees.
+//! - collateral moves by realised PnL minus the fee; the fee account by both fees;
+//! - an isolated position's own margin takes `⌈opened × price / leverage⌉` from collateral for
+//!   the lots a fill opens and gives back `⌊margin × closed / |size|⌋` for the lots it closes
+//!   (all of it on a full close; a flip releases all, then opens the rest); `adjust` moves
+//!   margin between collateral and the position.
 //!
-//! The fees and positions the engine reports (`Fill`, `PositionChanged`, `Deposited`,
-//! `Withdrawn`) are checked against the model's figures as they are read.
+//! The fees, positions and margins the engine reports (`Fill`, `PositionChanged`, `Deposited`,
+//! `Withdrawn`, `IsolatedMarginChanged`) are checked against the model's figures as they are read.
 //!
 //! Margin figures come from the model's positions, its marks and the account's **open orders
 //! read from the engine's book** (the one thing the model does not keep): per market
 //! `IM = max(IM(|pos|), IM(|pos + buys|), IM(|pos − sells|)) + order loss` with
 //! `IM(s) = ⌈|s| × mark / leverage⌉`, reduce-only orders excluded; `MM = max(0, ⌈N × mmr⌉ −
 //! amount)` in the tier holding `N`; `equity = collateral + Σ unrealised`; `withdrawable =
-//! max(0, equity − IM − max(0, Σ unrealised))`. From the same figures the model gives its
+//! max(0, equity − IM − max(0, Σ unrealised))`. An isolated market adds to those cross figures
+//! only what its open orders need beyond its position, `requirement(orders) − IM(position)`
+//! (collateral backs the orders, the position stands on its own margin); the position has its
+//! own figures: equity `margin + uPnL`, the IM and MM of its notional, and what may be removed,
+//! `max(0, min(margin, margin + min(0, uPnL) − IM))`. From the same figures the model gives its
 //! verdict on the account checks of a command before the engine sees it: an order's margin and
-//! tier check, a leverage change, a withdrawal, a deposit.
+//! tier check, a leverage change, a margin mode change, an isolated margin adjustment, a
+//! withdrawal, a deposit.
 //!
-//! Scope: cross margin, no funding, no delisting or scheduled parameter changes. An event of
-//! those (isolated mode, settlements, parameter changes) is reported as one the model can't
-//! follow rather than silently ignored; any other unknown money movement shows up as a
-//! difference in collateral.
+//! Scope: cross and isolated margin, no funding, no liquidation, no delisting or scheduled
+//! parameter changes. An event of those (funding payments, settlements, parameter changes) is
+//! reported as one the model can't follow rather than silently ignored; any other unknown
+//! money movement shows up as a difference in collateral or isolated margin.
 
 use std::collections::{BTreeMap, VecDeque};
 
+use perpx_core::account::MarginMode;
 use perpx_core::{
     AccountId, Command, CommandKind, Engine, Event, EventKind, Fill, MarketId, MarketSpec, NewOrder, OrderType, Side,
 };
@@ -55,6 +66,8 @@ pub struct ModelPosition {
     pub realized_pnl: i64,
     /// Σ fees (negative when rebates won).
     pub fees_paid: i64,
+    /// The position's own margin in isolated mode (zero in cross).
+    pub isolated_margin: i64,
 }
 
 /// An account of the model.
@@ -66,6 +79,16 @@ pub struct ModelAccount {
     pub positions: BTreeMap<MarketId, ModelPosition>,
     /// Leverage chosen per market (others use the default).
     pub leverage: BTreeMap<MarketId, u32>,
+    /// Margin mode chosen per market (others are cross).
+    pub margin_mode: BTreeMap<MarketId, MarginMode>,
+}
+
+impl ModelAccount {
+    /// Whether the account margins `market` in isolation.
+    #[must_use]
+    pub fn is_isolated(&self, market: MarketId) -> bool {
+        self.margin_mode.get(&market) == Some(&MarginMode::Isolated)
+    }
 }
 
 /// The venue's ledger in the model.
@@ -107,6 +130,23 @@ pub struct Figures {
     pub withdrawable: i64,
 }
 
+/// An isolated position's own figures at mark, in micro-units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IsolatedFigures {
+    /// The position's own margin.
+    pub margin: i64,
+    /// Its unrealised PnL at mark.
+    pub unrealized_pnl: i64,
+    /// `margin + unrealised PnL`.
+    pub equity: i64,
+    /// IM of its notional at the account's leverage.
+    pub initial_margin: i64,
+    /// MM of its notional.
+    pub maintenance_margin: i64,
+    /// `max(0, min(margin, margin + min(0, uPnL) − IM))`: never unrealised profit, never below IM.
+    pub removable: i64,
+}
+
 /// What a fill did to one side's position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FillEffect {
@@ -120,6 +160,20 @@ pub enum FillEffect {
     Close,
     /// Closed a position and opened the other way.
     Flip,
+}
+
+/// One side of a fill: whose, what it did to the position, and whether the position is isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FillSide {
+    /// The account.
+    pub account: AccountId,
+    /// What the fill did.
+    pub effect: FillEffect,
+    /// Whether the position holds its own margin.
+    pub isolated: bool,
+    /// Whether the isolated margin the fill moved was rounded: the released share down, or the
+    /// opening margin up.
+    pub margin_rounded: bool,
 }
 
 /// The model's verdict on an order's account checks (reduce-only, tier, margin).
@@ -170,8 +224,8 @@ pub struct MarginModel {
     markets: Vec<ModelMarket>,
     accounts: BTreeMap<AccountId, ModelAccount>,
     ledger: ModelLedger,
-    /// Per side of the last fills, what its `PositionChanged` event must say:
-    /// (account, market, realised, fee).
+    /// Per side of the last fills, what its `PositionChanged` event must say beyond the
+    /// position itself: (account, market, realised, fee).
     pending: VecDeque<(AccountId, MarketId, i64, i64)>,
 }
 
@@ -239,6 +293,41 @@ fn trade(p: &mut ModelPosition, signed: i64, price: i64, qtl: i64) -> Result<(i1
     Ok((realized, effect))
 }
 
+/// What a fill does to an isolated position's own margin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MarginMove {
+    /// Given back to collateral for the closed lots.
+    released: i128,
+    /// Taken from collateral for the opened lots.
+    brought: i128,
+    /// Whether either was rounded (the released share down, the opening margin up).
+    rounded: bool,
+}
+
+/// How an isolated position's own margin follows a fill of `signed` lots at `price`
+/// (MARGIN.md, "Isolated margin"): the closed lots give back `⌊margin × closed / |size|⌋`, all
+/// of it when the position closes (a flip closes first); the lots the fill opens bring
+/// `⌈opened × price / leverage⌉`.
+fn isolated_margin_moves(margin: i128, size: i128, signed: i128, price: i128, qtl: i128, leverage: u32) -> MarginMove {
+    let closed = if size != 0 && (size > 0) != (signed > 0) { signed.abs().min(size.abs()) } else { 0 };
+    let (released, release_rounded) = if closed == size.abs() {
+        (if closed > 0 { margin } else { 0 }, false)
+    } else {
+        let share = margin * closed;
+        (share.div_euclid(size.abs()), share.rem_euclid(size.abs()) != 0)
+    };
+    let opened = signed.abs() - closed;
+    let (value, leverage) = (opened * price * qtl, i128::from(leverage.max(1)));
+    let brought = ceil_div(value, leverage);
+    MarginMove { released, brought, rounded: release_rounded || value % leverage != 0 }
+}
+
+/// What may be taken out of an isolated position's margin: never its unrealised profit, never
+/// below its IM, `max(0, min(margin, margin + min(0, uPnL) − IM))`.
+fn removable(margin: i128, upnl: i128, im: i128) -> i128 {
+    margin.min(margin + upnl.min(0) - im).max(0)
+}
+
 impl MarginModel {
     /// An empty venue.
     #[must_use]
@@ -291,11 +380,11 @@ impl MarginModel {
     }
 
     /// Follows the events `cmd` produced, checking every money figure they report against the
-    /// model's own. Returns the effect of each fill side, maker then taker.
+    /// model's own. Returns what each fill side did, maker then taker.
     ///
     /// # Errors
     /// A description of the first figure that differs, or of an event the model can't follow.
-    pub fn observe(&mut self, cmd: &Command, events: &[Event]) -> Result<Vec<FillEffect>, String> {
+    pub fn observe(&mut self, cmd: &Command, events: &[Event]) -> Result<Vec<FillSide>, String> {
         let mut effects = Vec::new();
         for e in events {
             match &e.kind {
@@ -315,16 +404,28 @@ impl MarginModel {
                     m.mark = Some(price.0);
                 }
                 EventKind::Fill(f) => effects.extend(self.fill(f)?),
-                EventKind::PositionChanged { account, market, size, cost_basis, realized, fee, collateral, .. } => {
+                EventKind::PositionChanged {
+                    account,
+                    market,
+                    size,
+                    cost_basis,
+                    realized,
+                    fee,
+                    collateral,
+                    isolated_margin,
+                } => {
                     let (a, m, want_realized, want_fee) =
                         self.pending.pop_front().ok_or("a position change without a fill")?;
                     let p = self.accounts[&a].positions[&m];
-                    let want = (a, m, p.size, p.cost_basis, want_realized, want_fee, self.accounts[&a].collateral);
-                    let got = (*account, *market, size.0, cost_basis.0, realized.0, fee.0, collateral.0);
+                    let collateral_after = self.accounts[&a].collateral;
+                    let want =
+                        (a, m, p.size, p.cost_basis, want_realized, want_fee, collateral_after, p.isolated_margin);
+                    let got =
+                        (*account, *market, size.0, cost_basis.0, realized.0, fee.0, collateral.0, isolated_margin.0);
                     if got != want {
                         return Err(format!(
-                            "position change (account, market, size, cost, realised, fee, collateral) is {got:?}, \
-                             the model says {want:?}"
+                            "position change (account, market, size, cost, realised, fee, collateral, isolated \
+                             margin) is {got:?}, the model says {want:?}"
                         ));
                     }
                 }
@@ -349,9 +450,31 @@ impl MarginModel {
                     let a = self.accounts.get_mut(account).ok_or("leverage set for an unknown account")?;
                     a.leverage.insert(*market, *leverage);
                 }
+                EventKind::MarginModeSet { account, market, mode } => {
+                    let a = self.accounts.get_mut(account).ok_or("margin mode set for an unknown account")?;
+                    a.margin_mode.insert(*market, *mode);
+                }
+                EventKind::IsolatedMarginChanged { account, market, amount, isolated_margin, collateral } => {
+                    let a = self.accounts.get_mut(account).ok_or("isolated margin moved for an unknown account")?;
+                    if !a.is_isolated(*market) {
+                        return Err(format!("isolated margin moved in market {market}, which {account} margins cross"));
+                    }
+                    a.collateral = narrow(i128::from(a.collateral) - i128::from(amount.0), "collateral")?;
+                    let p = a.positions.get_mut(market).ok_or("isolated margin moved without a position")?;
+                    p.isolated_margin =
+                        narrow(i128::from(p.isolated_margin) + i128::from(amount.0), "isolated margin")?;
+                    let want = (p.isolated_margin, a.collateral);
+                    if (isolated_margin.0, collateral.0) != want {
+                        return Err(format!(
+                            "isolated margin change leaves (margin, collateral) ({isolated_margin}, {collateral}), \
+                             the model {want:?}"
+                        ));
+                    }
+                }
                 EventKind::PositionSettled { .. }
                 | EventKind::MarketDelisted { .. }
-                | EventKind::ParamsChanged { .. } => {
+                | EventKind::ParamsChanged { .. }
+                | EventKind::FundingPayment { .. } => {
                     return Err(format!("the margin model does not follow {:?}", e.kind));
                 }
                 _ => {}
@@ -364,7 +487,7 @@ impl MarginModel {
     }
 
     /// Settles both sides of a fill with the model's own formulas.
-    fn fill(&mut self, f: &Fill) -> Result<[FillEffect; 2], String> {
+    fn fill(&mut self, f: &Fill) -> Result<[FillSide; 2], String> {
         let m = self.market(f.market).ok_or_else(|| format!("fill in unknown market {}", f.market))?;
         let (qtl, maker_rate, taker_rate) = (m.quote_per_tick_lot, m.spec.maker_fee.0, m.spec.taker_fee.0);
         let notional = i128::from(f.qty.0) * i128::from(f.price.0) * i128::from(qtl);
@@ -378,20 +501,44 @@ impl MarginModel {
         if f.maker_account == f.taker_account {
             return Err(format!("trade {} is a self-trade", f.trade_id));
         }
-        let mut effects = [FillEffect::Open; 2];
-        let sides = [(f.maker_account, f.taker_side.opposite(), maker_fee), (f.taker_account, f.taker_side, taker_fee)];
-        for (i, (account, side, fee)) in sides.into_iter().enumerate() {
-            let a = self.accounts.get_mut(&account).ok_or_else(|| format!("fill for unknown account {account}"))?;
-            let p = a.positions.entry(f.market).or_default();
-            let signed = if side == Side::Buy { f.qty.0 } else { -f.qty.0 };
-            let (realized, effect) = trade(p, signed, f.price.0, qtl)?;
-            p.fees_paid = narrow(i128::from(p.fees_paid) + fee, "fees")?;
-            a.collateral = narrow(i128::from(a.collateral) + realized - fee, "collateral")?;
-            effects[i] = effect;
-            self.pending.push_back((account, f.market, narrow(realized, "realised")?, narrow(fee, "fee")?));
-        }
+        let spec = m.spec.clone();
+        let maker = self.settle(f, &spec, qtl, f.maker_account, f.taker_side.opposite(), maker_fee)?;
+        let taker = self.settle(f, &spec, qtl, f.taker_account, f.taker_side, taker_fee)?;
         self.ledger.fee_account = narrow(i128::from(self.ledger.fee_account) + maker_fee + taker_fee, "fee account")?;
-        Ok(effects)
+        Ok([maker, taker])
+    }
+
+    /// Settles one side of a fill: the position, its isolated margin, realised PnL and the fee
+    /// through collateral; queues what its `PositionChanged` must say.
+    fn settle(
+        &mut self,
+        f: &Fill,
+        spec: &MarketSpec,
+        qtl: i64,
+        account: AccountId,
+        side: Side,
+        fee: i128,
+    ) -> Result<FillSide, String> {
+        let a = self.accounts.get(&account).ok_or_else(|| format!("fill for unknown account {account}"))?;
+        let leverage = self.leverage(a, f.market, spec);
+        let a = self.accounts.get_mut(&account).expect("found above");
+        let isolated = a.is_isolated(f.market);
+        let p = a.positions.entry(f.market).or_default();
+        let signed = if side == Side::Buy { f.qty.0 } else { -f.qty.0 };
+        // The margin moves on the size before the fill, so it is worked out first.
+        let MarginMove { released, brought, rounded } = if isolated {
+            let margin = i128::from(p.isolated_margin);
+            let (size, price) = (i128::from(p.size), i128::from(f.price.0));
+            isolated_margin_moves(margin, size, signed.into(), price, qtl.into(), leverage)
+        } else {
+            MarginMove { released: 0, brought: 0, rounded: false }
+        };
+        let (realized, effect) = trade(p, signed, f.price.0, qtl)?;
+        p.fees_paid = narrow(i128::from(p.fees_paid) + fee, "fees")?;
+        p.isolated_margin = narrow(i128::from(p.isolated_margin) - released + brought, "isolated margin")?;
+        a.collateral = narrow(i128::from(a.collateral) + realized - fee + released - brought, "collateral")?;
+        self.pending.push_back((account, f.market, narrow(realized, "realised")?, narrow(fee, "fee")?));
+        Ok(FillSide { account, effect, isolated, margin_rounded: rounded })
     }
 
     // ---- margin --------------------------------------------------------------------------
@@ -434,7 +581,14 @@ impl MarginModel {
                 _ => self.leverage(a, mid, &m.spec),
             };
             let im_of = |size: i128| ceil_div(size.abs() * mark * qtl, i128::from(lev));
-            im += im_of(pos).max(im_of(pos + buys)).max(im_of(pos - sells)) + loss;
+            let requirement = im_of(pos).max(im_of(pos + buys)).max(im_of(pos - sells)) + loss;
+            if a.is_isolated(mid) {
+                // The position stands on its own margin; collateral backs only what the orders
+                // need beyond it. Its PnL and MM stay out of the account's cross figures.
+                im += requirement - im_of(pos);
+                continue;
+            }
+            im += requirement;
             let n = pos.abs() * mark * qtl;
             mm += maintenance(&m.spec, n);
             upnl += pos * mark * qtl - i128::from(p.cost_basis);
@@ -450,6 +604,33 @@ impl MarginModel {
             maintenance_margin: narrow(mm, "maintenance margin")?,
             withdrawable: narrow(withdrawable, "withdrawable")?,
         })
+    }
+
+    /// The figures of an isolated position: `None` for an account the model does not know, a
+    /// market it margins cross, a flat position or a market without a mark.
+    ///
+    /// # Errors
+    /// If a figure does not fit an `i64`.
+    pub fn isolated(&self, id: AccountId, market: MarketId) -> Option<Result<IsolatedFigures, String>> {
+        let a = self.accounts.get(&id)?;
+        let p = a.positions.get(&market).filter(|p| p.size != 0 && a.is_isolated(market))?;
+        let m = self.market(market)?;
+        let (mark, qtl) = (i128::from(m.mark?), i128::from(m.quote_per_tick_lot));
+        let n = i128::from(p.size).abs() * mark * qtl;
+        let upnl = i128::from(p.size) * mark * qtl - i128::from(p.cost_basis);
+        let margin = i128::from(p.isolated_margin);
+        let im = ceil_div(n, i128::from(self.leverage(a, market, &m.spec)));
+        let figures = || {
+            Ok(IsolatedFigures {
+                margin: p.isolated_margin,
+                unrealized_pnl: narrow(upnl, "isolated unrealised PnL")?,
+                equity: narrow(margin + upnl, "isolated equity")?,
+                initial_margin: narrow(im, "isolated initial margin")?,
+                maintenance_margin: narrow(maintenance(&m.spec, n), "isolated maintenance margin")?,
+                removable: narrow(removable(margin, upnl, im), "removable margin")?,
+            })
+        };
+        Some(figures())
     }
 
     /// Σ open buys, Σ open sells and Σ immediate loss against mark of the account's resting
@@ -616,6 +797,67 @@ impl MarginModel {
         Ok(Verdict::Accept)
     }
 
+    /// The model's verdict on `set_margin_mode`: the market and account exist, and the account
+    /// has no position, order or stop in the market (`margin_mode_change_blocked`, 5009). The
+    /// orders and stops are read from `engine` (the model keeps no book).
+    #[must_use]
+    pub fn margin_mode_verdict(&self, engine: &Engine, id: AccountId, market: MarketId) -> Verdict {
+        let (Some(_), Some(em)) = (self.market(market), engine.market(market)) else {
+            return Verdict::Reject(vec![2001]);
+        };
+        let Some(a) = self.accounts.get(&id) else { return Verdict::Reject(vec![5001]) };
+        let has_position = a.positions.get(&market).is_some_and(|p| p.size != 0);
+        let has_order = !em.book.orders_of(id).is_empty();
+        let has_stop = em.stops.values().any(|s| s.account == id);
+        if has_position || has_order || has_stop { Verdict::Reject(vec![5009]) } else { Verdict::Accept }
+    }
+
+    /// The model's verdict on `adjust_isolated_margin` of `amount` (positive adds, negative
+    /// removes), with the figure a refusal must name as available: an add at most what could be
+    /// withdrawn (`insufficient_margin`, 5002), a removal at most the position's removable margin
+    /// (`isolated_margin_above_removable`, 5011); `not_isolated` (5010) without an isolated
+    /// position; a zero amount is not an adjustment (5007).
+    ///
+    /// # Errors
+    /// If a figure does not fit an `i64`.
+    pub fn adjust_verdict(
+        &self,
+        engine: &Engine,
+        id: AccountId,
+        market: MarketId,
+        amount: i64,
+    ) -> Result<(Verdict, Option<i64>), String> {
+        if self.market(market).is_none() {
+            return Ok((Verdict::Reject(vec![2001]), None));
+        }
+        if !self.accounts.contains_key(&id) {
+            return Ok((Verdict::Reject(vec![5001]), None));
+        }
+        let Some(iso) = self.isolated(id, market).transpose()? else {
+            // Which of the two the engine names first is not specified.
+            let codes = if amount == 0 { vec![5010, 5007] } else { vec![5010] };
+            return Ok((Verdict::Reject(codes), None));
+        };
+        Ok(match amount.signum() {
+            0 => (Verdict::Reject(vec![5007]), None),
+            1 => {
+                let available = self.figures_with(engine, id, None, None)?.withdrawable;
+                if amount > available {
+                    (Verdict::Reject(vec![5002]), Some(available))
+                } else {
+                    (Verdict::Accept, None)
+                }
+            }
+            _ => {
+                if -i128::from(amount) > i128::from(iso.removable) {
+                    (Verdict::Reject(vec![5011]), Some(iso.removable))
+                } else {
+                    (Verdict::Accept, None)
+                }
+            }
+        })
+    }
+
     /// The model's verdict on a withdrawal: positive, from a known account, at most what is
     /// withdrawable (`equity − IM − max(0, unrealised)`).
     ///
@@ -710,6 +952,125 @@ mod tests {
         let mut short = ModelPosition { size: -3, cost_basis: -100, ..ModelPosition::default() };
         assert_eq!(trade(&mut short, 1, 0, 1), Ok((34, FillEffect::PartialClose)));
         assert_eq!(short.cost_basis, -66);
+    }
+
+    #[test]
+    fn an_isolated_position_holds_the_im_of_its_opening_lots_and_releases_the_closed_share() {
+        // MARGIN.md: 10x, buy 10 @ 100 (one USD per tick-lot) → the position holds 100.
+        let usd = i128::from(USD);
+        let moves = |margin, size, signed, price, qtl, leverage| {
+            let m = isolated_margin_moves(margin, size, signed, price, qtl, leverage);
+            (m.released, m.brought, m.rounded)
+        };
+        assert_eq!(moves(0, 0, 10, 100, usd, 10), (0, 100 * usd, false));
+        // Adding 5 @ 101 brings ⌈505 / 10⌉ = 50.5 more.
+        assert_eq!(moves(100 * usd, 10, 5, 101, usd, 10), (0, 50_500_000, false));
+        // Selling 3 of 10 releases ⌊100 × 3 / 10⌋ = 30, whatever the price.
+        assert_eq!(moves(100 * usd, 10, -3, 90, usd, 10), (30 * usd, 0, false));
+        // Short 3 holding 10 micro-units, buy 1 back: ⌊10 / 3⌋ = 3 released, the unit stays.
+        assert_eq!(moves(10, -3, 1, 1, 1, 1), (3, 0, true));
+        // Closing all releases all, even when the share would not divide.
+        assert_eq!(moves(10, -3, 3, 1, 1, 1), (10, 0, false));
+        // A flip releases all, then opens the rest: long 7 holding 70, sell 12 @ 80 → short 5
+        // holding ⌈400 / 10⌉ = 40.
+        assert_eq!(moves(70 * usd, 7, -12, 80, usd, 10), (70 * usd, 40 * usd, false));
+        // Opening lots round the margin up: 3 micro-units of notional at 2x hold 2.
+        assert_eq!(moves(0, 0, -3, 1, 1, 2), (0, 2, true));
+    }
+
+    #[test]
+    fn removable_margin_is_never_unrealised_profit_nor_below_im() {
+        let usd = i128::from(USD);
+        // margin_tests: 150 held, +100 unrealised at mark 110, IM 110 → 40.
+        assert_eq!(removable(150 * usd, 100 * usd, 110 * usd), 40 * usd);
+        // A loss counts: 150 held, −50 unrealised, IM 90 → 10.
+        assert_eq!(removable(150 * usd, -50 * usd, 90 * usd), 10 * usd);
+        // Under IM: nothing.
+        assert_eq!(removable(100 * usd, -20 * usd, 91 * usd), 0);
+        // Never more than the margin itself (IM 0 cannot happen with a position, but the bound holds).
+        assert_eq!(removable(5, 1_000, 0), 5);
+    }
+
+    /// MARGIN.md's worked example, run on the engine and followed by the model: A (cross) and C
+    /// (isolated), both 10x, buy 10 @ 100; C's position holds 100; at mark 91 A's equity falls by
+    /// 90, C's cross equity does not move and its position's equity is 10 against an MM of 18.2;
+    /// closed at 91 both have lost 90 plus fees.
+    #[test]
+    fn the_isolated_worked_example_of_margin_md() {
+        use perpx_core::{Decimal, MarginTier, Price, Quote, Rate, TimeInForce, Timestamp};
+
+        use crate::fixtures;
+
+        let (a, b, c) = (AccountId(1), AccountId(2), AccountId(3));
+        let market = MarketId(0);
+        let spec = MarketSpec {
+            tick_size: Decimal::new(1, 0),
+            lot_size: Decimal::new(1, 0),
+            min_notional: Quote(USD),
+            tiers: vec![MarginTier {
+                max_notional: Quote(1_000_000 * USD),
+                max_leverage: 20,
+                maintenance_rate: Rate(2_000_000),
+                maintenance_amount: Quote(0),
+            }],
+            ..fixtures::test_spec()
+        };
+        let mut engine = Engine::default();
+        let mut model = MarginModel::new();
+        let mut ts = 0;
+        let mut run = |engine: &mut Engine, model: &mut MarginModel, kind: CommandKind| {
+            ts += 1;
+            let cmd = Command { ts: Timestamp(ts), kind };
+            let events = engine.apply(&cmd);
+            assert!(!events.iter().any(|e| matches!(e.kind, EventKind::Rejected { .. })), "{events:?}");
+            model.observe(&cmd, &events).expect("the model follows the engine");
+        };
+        run(&mut engine, &mut model, CommandKind::CreateMarket(spec));
+        run(&mut engine, &mut model, CommandKind::SetMark { market, price: Price(100) });
+        for account in [a, b, c] {
+            run(&mut engine, &mut model, CommandKind::Deposit { account, amount: Quote(1_000 * USD) });
+        }
+        run(&mut engine, &mut model, CommandKind::SetMarginMode { account: c, market, mode: MarginMode::Isolated });
+        for account in [a, c] {
+            run(&mut engine, &mut model, CommandKind::SetLeverage { account, market, leverage: 10 });
+        }
+        let order = |account: AccountId, side: Side, price: i64, tif: TimeInForce| {
+            CommandKind::PlaceOrder(fixtures::new_order(
+                account.0,
+                0,
+                side,
+                OrderType::Limit { price: Price(price), tif },
+                10,
+            ))
+        };
+        for taker in [a, c] {
+            run(&mut engine, &mut model, order(b, Side::Sell, 100, TimeInForce::Gtc));
+            run(&mut engine, &mut model, order(taker, Side::Buy, 100, TimeInForce::Ioc));
+        }
+        let fee = USD / 2; // 5 bp of 1,000
+        assert_eq!(model.account(a).map(|x| x.collateral), Some(1_000 * USD - fee));
+        assert_eq!(model.account(c).map(|x| x.collateral), Some(900 * USD - fee));
+        let iso = model.isolated(c, market).expect("isolated position").expect("in range");
+        assert_eq!((iso.margin, iso.equity), (100 * USD, 100 * USD));
+
+        run(&mut engine, &mut model, CommandKind::SetMark { market, price: Price(91) });
+        let figures = |model: &MarginModel, id| model.figures(&engine, id).expect("known").expect("in range");
+        assert_eq!(figures(&model, a).equity, 910 * USD - fee);
+        let cross = figures(&model, c);
+        assert_eq!((cross.equity, cross.unrealized_pnl, cross.initial_margin), (900 * USD - fee, 0, 0));
+        let iso = model.isolated(c, market).expect("isolated position").expect("in range");
+        assert_eq!((iso.equity, iso.maintenance_margin, iso.removable), (10 * USD, 18_200_000, 0));
+
+        for taker in [a, c] {
+            run(&mut engine, &mut model, order(b, Side::Buy, 91, TimeInForce::Gtc));
+            run(&mut engine, &mut model, order(taker, Side::Sell, 91, TimeInForce::Ioc));
+        }
+        for id in [a, c] {
+            let x = model.account(id).expect("known");
+            let fees = x.positions[&market].fees_paid;
+            assert_eq!(x.collateral, 1_000 * USD - 90 * USD - fees);
+            assert_eq!(x.positions[&market].isolated_margin, 0);
+        }
     }
 
     #[test]

@@ -630,6 +630,8 @@ impl RefEngine {
             | CommandKind::AdjustIsolatedMargin { .. }
             | CommandKind::OraclePrice { .. } => Ok(()),
             CommandKind::PlaceStop(_)
+            | CommandKind::SetLiquidator { .. }
+            | CommandKind::CapitaliseFund { .. }
             | CommandKind::Halt { .. }
             | CommandKind::Resume { .. }
             | CommandKind::ScheduleParams { .. }

@@ -3,7 +3,9 @@
 //! [`crate::stream`] funds every account with 100 billion so that the book can be tested alone;
 //! these streams do the opposite. Accounts hold finite collateral — some only a few dollars —
 //! and trade until margin refuses them: orders sized from what the account can afford (and
-//! beyond it), leverage changes (valid, above the tier, out of range), reduce-only closes,
+//! beyond it), leverage changes (valid, above the tier, out of range), margin mode changes
+//! (cross ⇄ isolated, some while the account is busy in the market and must be refused),
+//! isolated margin added and removed (within and beyond what is allowed), reduce-only closes,
 //! stops and take-profits on mark and on last price (market and limit), a mark that wanders
 //! and sometimes jumps 5–20 %, withdrawals (within the limit, above it, of unrealised profit),
 //! top-up deposits, cancels and amends, and a slice of adversarial values (zero, negative and
@@ -12,9 +14,11 @@
 //! The venue: one or two markets ([`fixtures::test_spec`], [`fixtures::btc_spec`], the latter
 //! also with a maker rebate); account 1 is a well-funded market maker quoting both sides around
 //! the mark so takers find liquidity; accounts 2.. are traders, account 2 always tiny, account 3
-//! always comfortable. There is no liquidation yet, so accounts under water stay; top-ups bring
-//! some of them back. Orders may also land exactly on a margin tier's cap (or one lot past it)
-//! at a mark where the cap is a whole number of lots.
+//! always comfortable. Some traders margin a market in isolation from the start (at least one
+//! per stream), and traders switch modes as they go (a busy one first cancels and closes).
+//! There is no liquidation yet, so accounts and isolated positions under water stay; top-ups
+//! bring some of the accounts back. Orders may also land exactly on a margin tier's cap (or one
+//! lot past it) at a mark where the cap is a whole number of lots.
 //!
 //! A stream is a plain `Vec<Command>`, a pure function of its [`VenueConfig`] (the RNG is
 //! `ChaCha8Rng::seed_from_u64`). To aim commands at what exists — cancel a resting order,
@@ -29,6 +33,7 @@ use std::collections::VecDeque;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use perpx_core::account::MarginMode;
 use perpx_core::command::NewStop;
 use perpx_core::stop::{StopKind, TriggerBy};
 use perpx_core::{
@@ -97,6 +102,8 @@ pub struct VenueConfig {
     pub markets: Vec<VenueMarket>,
     /// The first deposit of accounts `1..=funding.len()` (account 1 is the market maker).
     pub funding: Vec<Quote>,
+    /// Traders that choose isolated margin in a market right after their first deposit.
+    pub isolated: Vec<(AccountId, MarketId)>,
     /// The engine settings the stream is meant for.
     pub engine: EngineConfig,
 }
@@ -105,7 +112,9 @@ impl VenueConfig {
     /// A configuration drawn from the seed: the test market, BTC, or two of them (one with a
     /// maker rebate); 3–10 accounts: the maker with 5–20 million USD, account 2 with under
     /// 150 USD, account 3 with 3,000–150,000 USD, the others anywhere from half a dollar to
-    /// 150,000.
+    /// 150,000. Each trader starts isolated in each market with a chance of 2 in 5, except
+    /// account 3 in the first market; when none does, one trader that can afford to trade
+    /// does, so that every stream trades isolated.
     #[must_use]
     pub fn from_seed(seed: u64, commands: usize) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7e57_0f5e_ed00_u64);
@@ -130,10 +139,35 @@ impl VenueConfig {
             };
             funding.push(Quote(micro));
         }
+        let mut isolated = Vec::new();
+        let market_ids = || (0..markets.len()).map(Gen::market_id);
+        for a in (2..=accounts).map(|a| AccountId(u64::try_from(a).expect("few accounts"))) {
+            // Account 3 stays cross in the first market: every stream keeps a comfortable cross
+            // trader, whose unrealised profit is the account's.
+            for m in market_ids().filter(|m| a != AccountId(3) || m.0 > 0) {
+                if rng.random_range(0..5) < 2 {
+                    isolated.push((a, m));
+                }
+            }
+        }
+        if isolated.is_empty() {
+            // One that can trade: account 3 in the second market, else another trader with
+            // at least 3,000 USD, else account 3 after all.
+            let able: Vec<AccountId> = (4..=accounts)
+                .filter(|a| funding[a - 1].0 >= 3_000 * USD)
+                .map(|a| AccountId(u64::try_from(a).expect("few accounts")))
+                .collect();
+            let pick = match (markets.len(), able.is_empty()) {
+                (2, _) => (AccountId(3), Gen::market_id(1)),
+                (_, false) => (able[rng.random_range(0..able.len())], Gen::market_id(0)),
+                _ => (AccountId(3), Gen::market_id(0)),
+            };
+            isolated.push(pick);
+        }
         // Client ids are held 20 s (a stream spans minutes), so the registry, which the state
         // hash and the invariants walk after every command, stays small.
         let engine = EngineConfig { client_order_retention_ms: 20_000, ..EngineConfig::default() };
-        Self { seed, commands, markets, funding, engine }
+        Self { seed, commands, markets, funding, isolated, engine }
     }
 
     /// One line describing the configuration (for failure messages).
@@ -141,8 +175,10 @@ impl VenueConfig {
     pub fn describe(&self) -> String {
         let symbols: Vec<&str> = self.markets.iter().map(|m| m.spec.symbol.as_str()).collect();
         let funding: Vec<i64> = self.funding.iter().map(|q| q.0 / USD).collect();
+        let isolated: Vec<(u64, u32)> = self.isolated.iter().map(|(a, m)| (a.0, m.0)).collect();
         format!(
-            "venue seed {} ({} commands, markets {symbols:?}, funding in USD {funding:?})",
+            "venue seed {} ({} commands, markets {symbols:?}, funding in USD {funding:?}, isolated (account, market) \
+             {isolated:?})",
             self.seed, self.commands
         )
     }
@@ -180,7 +216,9 @@ struct Gen<'a> {
     /// The private engine the generator aims with (see the module docs).
     engine: Engine,
     ts: i64,
-    setup: VecDeque<CommandKind>,
+    /// Commands sent before any is drawn: the venue's setup, then the rest of a planned
+    /// sequence (making room for a margin mode change).
+    queued: VecDeque<CommandKind>,
     fresh: u64,
 }
 
@@ -201,12 +239,19 @@ impl<'a> Gen<'a> {
             let account = AccountId(u64::try_from(i).expect("few accounts") + 1);
             setup.push_back(CommandKind::Deposit { account, amount: *amount });
         }
+        for (account, market) in &cfg.isolated {
+            setup.push_back(CommandKind::SetMarginMode {
+                account: *account,
+                market: *market,
+                mode: MarginMode::Isolated,
+            });
+        }
         Self {
             cfg,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             engine: Engine::new(cfg.engine.clone()),
             ts: T0,
-            setup,
+            queued: setup,
             fresh: 0,
         }
     }
@@ -262,6 +307,10 @@ impl<'a> Gen<'a> {
 
     fn position(&self, a: AccountId, m: MarketId) -> i64 {
         self.engine.account(a).map_or(0, |x| x.position(m).size.0)
+    }
+
+    fn mode(&self, a: AccountId, m: MarketId) -> MarginMode {
+        self.engine.account(a).map_or(MarginMode::Cross, |x| x.mode(m))
     }
 
     fn leverage(&self, a: AccountId, m: MarketId) -> u32 {
@@ -364,7 +413,7 @@ impl<'a> Gen<'a> {
     // ---- the stream ----------------------------------------------------------------------
 
     fn next_command(&mut self) -> Command {
-        if let Some(kind) = self.setup.pop_front() {
+        if let Some(kind) = self.queued.pop_front() {
             return self.cmd(kind);
         }
         self.ts += match self.rng.random_range(0..100) {
@@ -373,7 +422,7 @@ impl<'a> Gen<'a> {
             _ => self.rng.random_range(21..=2_000),
         };
         let (m, _) = self.pick_market();
-        let weights: [(u32, Action<'a>); 14] = [
+        let weights: [(u32, Action<'a>); 16] = [
             (100, Self::mark_move),
             (9, Self::mark_jump),
             (170, Self::maker_quote),
@@ -388,6 +437,8 @@ impl<'a> Gen<'a> {
             (40, Self::adversarial),
             (10, Self::cancel_all),
             (20, Self::tier_edge),
+            (20, Self::margin_mode),
+            (40, Self::adjust_margin),
         ];
         let total: u32 = weights.iter().map(|(w, _)| w).sum();
         let mut roll = self.rng.random_range(0..total);
@@ -757,15 +808,24 @@ impl<'a> Gen<'a> {
         self.cmd(CommandKind::AmendOrder(Amend { account: a, market: m, order: OrderRef::Id(id), price, qty: new_qty }))
     }
 
-    /// A withdrawal: within the limit, just above it, of unrealised profit, or everything.
+    /// A withdrawal: within the limit, just above it, of unrealised profit, or everything. Now
+    /// and then by a trader with unrealised profit on its cross positions, mostly of that profit:
+    /// such traders are rarer where many trade isolated (an isolated position's profit is not
+    /// the account's).
     fn withdraw(&mut self, _m: MarketId) -> Command {
-        let a = self.trader();
+        let in_profit: Vec<AccountId> = (2..=self.accounts())
+            .map(AccountId)
+            .filter(|a| self.engine.margin(*a).is_ok_and(|s| s.unrealized_pnl.0 > 0))
+            .collect();
+        let targeted = !in_profit.is_empty() && self.chance(250);
+        let a = if targeted { in_profit[self.rng.random_range(0..in_profit.len())] } else { self.trader() };
         let Ok(s) = self.engine.margin(a) else {
             return self.cmd(CommandKind::Withdraw { account: a, amount: Quote(USD) });
         };
         let w = s.withdrawable().0;
         let free = s.equity.0 - s.initial_margin.0;
-        let amount = match self.rng.random_range(0..10) {
+        let roll = if targeted && self.chance(600) { 4 } else { self.rng.random_range(0..10) };
+        let amount = match roll {
             0..4 if w > 0 => self.rng.random_range(1..=w),
             4..7 if s.unrealized_pnl.0 > 0 && free > w => self.rng.random_range(w + 1..=free),
             7 => s.collateral.0.max(1),
@@ -812,12 +872,96 @@ impl<'a> Gen<'a> {
         self.cmd(CommandKind::SetLeverage { account: a, market: m, leverage })
     }
 
+    /// A margin mode change, mostly to the other mode: by an account free to change it (flat,
+    /// nothing resting, no stop), by one that is not (`margin_mode_change_blocked`), or by a
+    /// busy one that first makes room — cancels everything it has in the market and closes its
+    /// position with a reduce-only market order, then asks (refused if the close left some).
+    fn margin_mode(&mut self, m: MarketId) -> Command {
+        let busy =
+            |g: &Self, a: AccountId| g.position(a, m) != 0 || !g.orders(a, m).is_empty() || !g.stops(a, m).is_empty();
+        // Often one that is free to change, as few are for long while they trade.
+        let free: Vec<AccountId> = (2..=self.accounts()).map(AccountId).filter(|a| !busy(self, *a)).collect();
+        let a = if !free.is_empty() && self.chance(400) {
+            free[self.rng.random_range(0..free.len())]
+        } else {
+            self.trader()
+        };
+        let mode = match (self.mode(a, m), self.chance(850)) {
+            (MarginMode::Cross, true) | (MarginMode::Isolated, false) => MarginMode::Isolated,
+            _ => MarginMode::Cross,
+        };
+        let change = CommandKind::SetMarginMode { account: a, market: m, mode };
+        if !busy(self, a) || self.chance(400) {
+            return self.cmd(change);
+        }
+        let pos = self.position(a, m);
+        if pos != 0 {
+            let side = if pos > 0 { Side::Sell } else { Side::Buy };
+            let close = NewOrder {
+                account: a,
+                market: m,
+                side,
+                order_type: OrderType::Market,
+                qty: Qty(pos.abs().max(self.min_lots(m, self.mark(m)))),
+                client_id: None,
+                stp: self.stp(),
+                reduce_only: true,
+            };
+            self.queued.push_back(CommandKind::PlaceOrder(close));
+        }
+        self.queued.push_back(change);
+        self.cmd(CommandKind::CancelAll { account: a, market: Some(m) })
+    }
+
+    /// Isolated margin added or removed, mostly for a real isolated position: an add within
+    /// what could be withdrawn or beyond it (`insufficient_margin`), a removal within what is
+    /// removable, all of it, or beyond it (`isolated_margin_above_removable`); now and then for
+    /// a position that is not isolated (`not_isolated`).
+    fn adjust_margin(&mut self, m: MarketId) -> Command {
+        let mut held = Vec::new();
+        for a in (2..=self.accounts()).map(AccountId) {
+            for i in 0..self.cfg.markets.len() {
+                let market = Self::market_id(i);
+                if let Ok(Some(iso)) = self.engine.isolated(a, market) {
+                    held.push((a, market, iso));
+                }
+            }
+        }
+        if held.is_empty() || self.chance(120) {
+            let a = self.trader();
+            let amount = self.rng.random_range(1..=100 * USD);
+            let amount = if self.chance(500) { amount } else { -amount };
+            return self.cmd(CommandKind::AdjustIsolatedMargin { account: a, market: m, amount: Quote(amount) });
+        }
+        let (a, market, iso) = held[self.rng.random_range(0..held.len())];
+        let withdrawable = self.engine.margin(a).map_or(0, |s| s.withdrawable().0);
+        let (margin, removable) = (iso.margin.0, iso.removable().0);
+        // Removals are rarely allowed (only margin added beyond IM can go), so a position that
+        // has some to spare is more often asked for it.
+        let add = self.chance(if removable > 0 { 350 } else { 550 });
+        let amount = if add {
+            match self.rng.random_range(0..10) {
+                0..6 if withdrawable > 0 => self.rng.random_range(1..=withdrawable),
+                6..8 => withdrawable + self.rng.random_range(1..=10 * USD),
+                _ => self.rng.random_range(1..=USD),
+            }
+        } else {
+            match self.rng.random_range(0..10) {
+                0..5 if removable > 0 => -self.rng.random_range(1..=removable),
+                5..7 if removable > 0 => -removable,
+                7 => -margin.max(1),
+                _ => -(removable + self.rng.random_range(1..=(margin / 4).max(1))),
+            }
+        };
+        self.cmd(CommandKind::AdjustIsolatedMargin { account: a, market, amount: Quote(amount) })
+    }
+
     /// Values no client should send.
     fn adversarial(&mut self, m: MarketId) -> Command {
         let a = self.trader();
         let mark = self.mark(m);
         let max_qty = self.cfg.markets[m.index()].spec.limits.max_order_qty.0;
-        match self.rng.random_range(0..16) {
+        match self.rng.random_range(0..20) {
             0 => self.cmd(CommandKind::Deposit { account: a, amount: Quote(0) }),
             1 => {
                 let amount = Quote(-self.rng.random_range(1..=USD));
@@ -845,6 +989,15 @@ impl<'a> Gen<'a> {
                 self.cmd(CommandKind::SetMark { market: m, price })
             }
             14 => self.cmd(CommandKind::Withdraw { account: a, amount: Quote(0) }),
+            15 => {
+                self.cmd(CommandKind::SetMarginMode { account: a, market: UNKNOWN_MARKET, mode: MarginMode::Isolated })
+            }
+            16 => {
+                let amount = Quote(USD);
+                self.cmd(CommandKind::AdjustIsolatedMargin { account: UNKNOWN_ACCOUNT, market: m, amount })
+            }
+            17 => self.cmd(CommandKind::AdjustIsolatedMargin { account: a, market: m, amount: Quote(0) }),
+            18 => self.cmd(CommandKind::AdjustIsolatedMargin { account: a, market: m, amount: Quote(i64::MIN) }),
             _ => {
                 let (_, high) = self.band(m);
                 let bp = self.rng.random_range(1..=300);

@@ -1,6 +1,8 @@
 //! The account and market views: collateral, margin figures, positions and their funding; a
 //! market's prices and funding disclosure — as the API and `perpx replay` show them.
 
+use perpx_core::event::FundRef;
+use perpx_core::market::InsurancePolicy;
 use perpx_core::market::MarketStatus;
 use perpx_core::num::Decimal;
 use perpx_core::{AccountId, Engine, MarketId};
@@ -28,6 +30,8 @@ pub struct AccountView {
     pub maintenance_margin: String,
     /// Equity − IM − unrealised profit.
     pub withdrawable: String,
+    /// Queued for or under liquidation: cancel-only until it is done.
+    pub in_liquidation: bool,
     /// Positions, by market id.
     pub positions: Vec<PositionView>,
 }
@@ -121,6 +125,12 @@ pub struct MarketView {
     pub samples: u64,
     /// Sample times of the current period at which no index stood.
     pub missed_samples: u64,
+    /// The fund behind the market (`insurance:SYMBOL` or `shared_insurance`) and its balance.
+    pub insurance_fund: String,
+    /// Its balance (for the shared fund, the whole shared balance).
+    pub insurance_fund_balance: String,
+    /// Open interest (Σ long size).
+    pub open_interest: String,
 }
 
 /// The view of market `id`, or `None` for an unknown market.
@@ -151,6 +161,15 @@ pub fn market_view(engine: &Engine, id: MarketId) -> Option<MarketView> {
         cap_8h: format_rate(f.cap_8h),
         samples: f.samples,
         missed_samples: f.missed_samples,
+        insurance_fund: match m.spec.liquidation.insurance {
+            InsurancePolicy::Own => crate::event::fund_name(engine, FundRef::Market(id)),
+            InsurancePolicy::Shared { .. } => crate::event::fund_name(engine, FundRef::Shared),
+        },
+        insurance_fund_balance: format_quote(match m.spec.liquidation.insurance {
+            InsurancePolicy::Own => m.insurance_fund,
+            InsurancePolicy::Shared { .. } => engine.ledger().insurance_fund,
+        }),
+        open_interest: crate::units::format_qty(m, m.open_interest),
     })
 }
 
@@ -205,6 +224,7 @@ pub fn account_view(engine: &Engine, id: AccountId) -> Option<AccountView> {
         initial_margin: format_quote(margin.initial_margin),
         maintenance_margin: format_quote(margin.maintenance_margin),
         withdrawable: format_quote(margin.withdrawable()),
+        in_liquidation: engine.in_liquidation(id),
         positions,
     })
 }

@@ -9,10 +9,12 @@ use perpx_core::account::MarginMode;
 use perpx_core::command::{
     Amend, Command, CommandKind, NewOrder, NewStop, OrderRef, OrderType, ParamChange, StpMode, TimeInForce,
 };
+use perpx_core::event::FundRef;
+use perpx_core::market::{AdlPolicy, InsurancePolicy, LiquidationSpec};
 use perpx_core::market::{FundingSpec, HOUR_MS, MarginTier, MarketLimits, MarketSpec, OracleSource, OracleSpec};
 use perpx_core::num::Decimal;
 use perpx_core::stop::{StopKind, TriggerBy};
-use perpx_core::{AccountId, ClientOrderId, Engine, MarketId, OrderId, Price, RejectReason, Side, Timestamp};
+use perpx_core::{AccountId, ClientOrderId, Engine, MarketId, OrderId, Price, Rate, RejectReason, Side, Timestamp};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -139,6 +141,15 @@ enum WireKind {
         account: u64,
         amount: String,
     },
+    /// `fund`: `insurance:SYMBOL`, `shared_insurance` or `guaranty`.
+    CapitaliseFund {
+        fund: String,
+        amount: String,
+    },
+    SetLiquidator {
+        account: u64,
+        active: bool,
+    },
     SetMarginMode {
         account: u64,
         market: String,
@@ -259,6 +270,27 @@ struct WireMarketSpec {
     oracle: Option<WireOracle>,
     #[serde(default)]
     funding: Option<WireFunding>,
+    #[serde(default)]
+    liquidation: Option<WireLiquidation>,
+}
+
+/// The liquidation section; every field optional (defaults in `LiquidationSpec::default`).
+/// `shared_fund_max_draw` puts the market on the shared insurance fund with that cap.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireLiquidation {
+    #[serde(default)]
+    fee_rate: Option<String>,
+    #[serde(default)]
+    buffer: Option<String>,
+    #[serde(default)]
+    backstop_discount: Option<String>,
+    #[serde(default)]
+    shared_fund_max_draw: Option<String>,
+    #[serde(default)]
+    adl: Option<String>,
+    #[serde(default)]
+    max_open_interest: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -551,6 +583,24 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
         WireKind::Deposit { account, amount } => {
             CommandKind::Deposit { account: AccountId(account), amount: parse_quote("amount", &amount)? }
         }
+        WireKind::CapitaliseFund { fund, amount } => {
+            let fund = match fund.as_str() {
+                "shared_insurance" => FundRef::Shared,
+                "guaranty" => FundRef::Guaranty,
+                other => match other.strip_prefix("insurance:") {
+                    Some(symbol) => FundRef::Market(market_id(engine, symbol)?),
+                    None => {
+                        return Err(malformed(format!(
+                            "fund '{other}' is not insurance:SYMBOL, shared_insurance or guaranty"
+                        )));
+                    }
+                },
+            };
+            CommandKind::CapitaliseFund { fund, amount: parse_quote("amount", &amount)? }
+        }
+        WireKind::SetLiquidator { account, active } => {
+            CommandKind::SetLiquidator { account: AccountId(account), active }
+        }
         WireKind::Withdraw { account, amount } => {
             CommandKind::Withdraw { account: AccountId(account), amount: parse_quote("amount", &amount)? }
         }
@@ -617,6 +667,28 @@ fn to_spec(w: WireMarketSpec) -> Result<MarketSpec, RejectReason> {
         limits,
         oracle: w.oracle.map(to_oracle).transpose()?.unwrap_or_default(),
         funding: w.funding.map(to_funding).transpose()?.unwrap_or_default(),
+        liquidation: w.liquidation.map(|l| to_liquidation(l, lot_size)).transpose()?.unwrap_or_default(),
+    })
+}
+
+fn to_liquidation(w: WireLiquidation, lot_size: Decimal) -> Result<LiquidationSpec, RejectReason> {
+    let d = LiquidationSpec::default();
+    let rate = |field: &str, v: Option<String>, default: Rate| {
+        v.map(|r| parse_rate(field, &r)).transpose().map(|r| r.unwrap_or(default))
+    };
+    Ok(LiquidationSpec {
+        fee_rate: rate("fee_rate", w.fee_rate, d.fee_rate)?,
+        buffer: rate("buffer", w.buffer, d.buffer)?,
+        backstop_discount: rate("backstop_discount", w.backstop_discount, d.backstop_discount)?,
+        insurance: match w.shared_fund_max_draw {
+            None => InsurancePolicy::Own,
+            Some(q) => InsurancePolicy::Shared { max_draw: parse_quote("shared_fund_max_draw", &q)? },
+        },
+        adl: match w.adl.as_deref() {
+            None | Some("queue") => AdlPolicy::Queue,
+            Some(other) => return Err(malformed(format!("liquidation.adl: unknown policy '{other}' (queue)"))),
+        },
+        max_open_interest: w.max_open_interest.map(|q| parse_qty_in(lot_size, "max_open_interest", &q)).transpose()?,
     })
 }
 

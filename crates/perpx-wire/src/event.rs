@@ -3,8 +3,8 @@
 
 use perpx_core::account::MarginMode;
 use perpx_core::command::{OrderType, StpMode, TimeInForce};
-use perpx_core::event::{Event, EventKind, OrderStatus, QueuePriority};
-use perpx_core::market::{Market, OracleStage, SourceStatus};
+use perpx_core::event::{Event, EventKind, FundRef, LiquidationOutcome, LiquidationScope, OrderStatus, QueuePriority};
+use perpx_core::market::{AdlPolicy, Market, OracleStage, SourceStatus};
 use perpx_core::stop::{StopKind, TriggerBy};
 use perpx_core::{Engine, MarketId, RejectReason, Side};
 use serde::Serialize;
@@ -231,6 +231,88 @@ pub enum WireEvent {
         account: u64,
         market: String,
         leverage: u32,
+    },
+    LiquidationQueued {
+        account: u64,
+        scope: String,
+        equity: String,
+        maintenance_margin: String,
+        queue_length: u64,
+    },
+    LiquidationStarted {
+        account: u64,
+        scope: String,
+        equity: String,
+        maintenance_margin: String,
+    },
+    LiquidationAverted {
+        account: u64,
+        scope: String,
+        equity: String,
+        maintenance_margin: String,
+    },
+    LiquidationOrder {
+        account: u64,
+        market: String,
+        order_id: u64,
+        side: &'static str,
+        qty: String,
+        limit: String,
+        bankruptcy_price: String,
+    },
+    BackstopTakeover {
+        market: String,
+        account: u64,
+        liquidator: u64,
+        side: &'static str,
+        qty: String,
+        price: String,
+        gap_paid: String,
+    },
+    Deleveraged {
+        market: String,
+        account: u64,
+        bankrupt: u64,
+        qty: String,
+        price: String,
+        settlement: String,
+        profit_given_up: String,
+        rank: String,
+        policy: &'static str,
+    },
+    LiquidationFee {
+        account: u64,
+        market: String,
+        amount: String,
+        fund: String,
+    },
+    DeficitCovered {
+        account: u64,
+        market: String,
+        fund: String,
+        amount: String,
+        balance: String,
+    },
+    DeficitUncovered {
+        account: u64,
+        market: String,
+        amount: String,
+    },
+    LiquidationFinished {
+        account: u64,
+        scope: String,
+        outcome: &'static str,
+        equity: String,
+        maintenance_margin: String,
+    },
+    LiquidatorSet {
+        account: u64,
+        active: bool,
+    },
+    FundCapitalised {
+        fund: String,
+        amount: String,
+        balance: String,
     },
     OrderAmended {
         order_id: u64,
@@ -658,6 +740,102 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
         EventKind::LeverageSet { account, market, leverage } => {
             WireEvent::LeverageSet { account: account.0, market: sym(*market), leverage: *leverage }
         }
+        EventKind::LiquidationQueued { account, scope, equity, maintenance_margin, queue_length } => {
+            WireEvent::LiquidationQueued {
+                account: account.0,
+                scope: scope_name(engine, *scope),
+                equity: format_quote(*equity),
+                maintenance_margin: format_quote(*maintenance_margin),
+                queue_length: *queue_length,
+            }
+        }
+        EventKind::LiquidationStarted { account, scope, equity, maintenance_margin } => WireEvent::LiquidationStarted {
+            account: account.0,
+            scope: scope_name(engine, *scope),
+            equity: format_quote(*equity),
+            maintenance_margin: format_quote(*maintenance_margin),
+        },
+        EventKind::LiquidationAverted { account, scope, equity, maintenance_margin } => WireEvent::LiquidationAverted {
+            account: account.0,
+            scope: scope_name(engine, *scope),
+            equity: format_quote(*equity),
+            maintenance_margin: format_quote(*maintenance_margin),
+        },
+        EventKind::LiquidationOrder { account, market, order_id, side: close_side, qty, limit, bankruptcy_price } => {
+            let m = market_of(engine, *market);
+            WireEvent::LiquidationOrder {
+                account: account.0,
+                market: m.spec.symbol.clone(),
+                order_id: order_id.0,
+                side: side(*close_side),
+                qty: format_qty(m, *qty),
+                limit: format_price(m, *limit),
+                bankruptcy_price: format_price(m, *bankruptcy_price),
+            }
+        }
+        EventKind::BackstopTakeover { market, account, liquidator, side: close_side, qty, price, gap_paid } => {
+            let m = market_of(engine, *market);
+            WireEvent::BackstopTakeover {
+                market: m.spec.symbol.clone(),
+                account: account.0,
+                liquidator: liquidator.0,
+                side: side(*close_side),
+                qty: format_qty(m, *qty),
+                price: format_price(m, *price),
+                gap_paid: format_quote(*gap_paid),
+            }
+        }
+        EventKind::Deleveraged { market, account, bankrupt, qty, price, settlement, profit_given_up, rank, policy } => {
+            let m = market_of(engine, *market);
+            WireEvent::Deleveraged {
+                market: m.spec.symbol.clone(),
+                account: account.0,
+                bankrupt: bankrupt.0,
+                qty: format_qty(m, *qty),
+                price: format_price(m, *price),
+                settlement: format_quote(*settlement),
+                profit_given_up: format_quote(*profit_given_up),
+                rank: format_rank(*rank),
+                policy: adl_policy_name(*policy),
+            }
+        }
+        EventKind::LiquidationFee { account, market, amount, fund } => WireEvent::LiquidationFee {
+            account: account.0,
+            market: sym(*market),
+            amount: format_quote(*amount),
+            fund: fund_name(engine, *fund),
+        },
+        EventKind::DeficitCovered { account, market, fund, amount, balance } => WireEvent::DeficitCovered {
+            account: account.0,
+            market: sym(*market),
+            fund: fund_name(engine, *fund),
+            amount: format_quote(*amount),
+            balance: format_quote(*balance),
+        },
+        EventKind::DeficitUncovered { account, market, amount } => {
+            WireEvent::DeficitUncovered { account: account.0, market: sym(*market), amount: format_quote(*amount) }
+        }
+        EventKind::LiquidationFinished { account, scope, outcome, equity, maintenance_margin } => {
+            WireEvent::LiquidationFinished {
+                account: account.0,
+                scope: scope_name(engine, *scope),
+                outcome: match outcome {
+                    LiquidationOutcome::Partial => "partial",
+                    LiquidationOutcome::ClosedOut => "closed_out",
+                    LiquidationOutcome::Stalled => "stalled",
+                },
+                equity: format_quote(*equity),
+                maintenance_margin: format_quote(*maintenance_margin),
+            }
+        }
+        EventKind::LiquidatorSet { account, active } => {
+            WireEvent::LiquidatorSet { account: account.0, active: *active }
+        }
+        EventKind::FundCapitalised { fund, amount, balance } => WireEvent::FundCapitalised {
+            fund: fund_name(engine, *fund),
+            amount: format_quote(*amount),
+            balance: format_quote(*balance),
+        },
         EventKind::Rejected { account, client_id, reason } => WireEvent::Rejected {
             account: account.map(|a| a.0),
             client_id: client_id.as_ref().map(ToString::to_string),
@@ -667,6 +845,42 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
         },
     };
     EventLine { seq: e.seq, ts: e.ts.0, event }
+}
+
+/// `cross`, or `isolated:SYMBOL`.
+fn scope_name(engine: &Engine, scope: LiquidationScope) -> String {
+    match scope {
+        LiquidationScope::Cross => "cross".into(),
+        LiquidationScope::Isolated(m) => format!("isolated:{}", market_of(engine, m).spec.symbol),
+    }
+}
+
+/// `insurance:SYMBOL`, `shared_insurance` or `guaranty`.
+pub fn fund_name(engine: &Engine, fund: FundRef) -> String {
+    match fund {
+        FundRef::Market(m) => format!("insurance:{}", market_of(engine, m).spec.symbol),
+        FundRef::Shared => "shared_insurance".into(),
+        FundRef::Guaranty => "guaranty".into(),
+    }
+}
+
+fn adl_policy_name(p: AdlPolicy) -> &'static str {
+    match p {
+        AdlPolicy::Queue => "queue",
+    }
+}
+
+/// An ADL rank (units of 1e-8) as a decimal with 8 places; the saturated ends as `inf`/`-inf`.
+fn format_rank(rank: i128) -> String {
+    match rank {
+        i128::MAX => "inf".into(),
+        i128::MIN => "-inf".into(),
+        r => {
+            let sign = if r < 0 { "-" } else { "" };
+            let a = r.unsigned_abs();
+            format!("{sign}{}.{:08}", a / 100_000_000, a % 100_000_000)
+        }
+    }
 }
 
 /// Encodes a refusal of script line `line` (1-based).

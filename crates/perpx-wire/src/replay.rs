@@ -97,7 +97,10 @@ fn command_market(cmd: &Command) -> Option<MarketId> {
         | CommandKind::Resume { market }
         | CommandKind::ScheduleParams { market, .. }
         | CommandKind::Delist { market, .. } => Some(*market),
+        CommandKind::CapitaliseFund { fund: perpx_core::event::FundRef::Market(market), .. } => Some(*market),
         CommandKind::CreateMarket(_)
+        | CommandKind::SetLiquidator { .. }
+        | CommandKind::CapitaliseFund { .. }
         | CommandKind::Tick
         | CommandKind::Deposit { .. }
         | CommandKind::Withdraw { .. } => None,

@@ -289,6 +289,7 @@ impl Engine {
                 return Err(RejectReason::InsufficientMargin { required: amount, available });
             }
         } else if amount.is_negative() {
+            self.check_not_liquidating(id)?;
             let requested = Quote(amount.0.saturating_neg());
             if requested > iso.removable() {
                 return Err(RejectReason::IsolatedMarginAboveRemovable { requested, available: iso.removable() });
@@ -327,6 +328,8 @@ impl Engine {
         if !amount.is_positive() {
             return Err(RejectReason::NonPositiveAmount(amount));
         }
+        self.account_ref(id)?;
+        self.check_not_liquidating(id)?;
         let available = self.margin(id)?.withdrawable();
         if amount > available {
             return Err(RejectReason::WithdrawalAboveAvailable { requested: amount, available });
@@ -348,6 +351,7 @@ impl Engine {
     ) -> Result<(), RejectReason> {
         let m = self.markets.get(market.index()).ok_or_else(|| RejectReason::UnknownMarket(market.to_string()))?;
         let account = self.account_ref(id)?;
+        self.check_not_liquidating(id)?;
         let max = m.spec.max_leverage;
         if leverage == 0 || leverage > max {
             return Err(RejectReason::InvalidLeverage { leverage, max });

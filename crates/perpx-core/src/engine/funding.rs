@@ -222,7 +222,9 @@ impl Engine {
         match self.funding_payments(market, f) {
             Some((payments, paid, received)) => {
                 let remainder = Quote(paid.0 - received.0);
-                self.ledger.insurance_fund = Quote(self.ledger.insurance_fund.0 + remainder.0);
+                self.credit_fund(market, remainder);
+                // Every holder's balance moved: the liquidation pass checks them all.
+                self.markets[i].checked_mark = None;
                 out.push(EventKind::FundingSettled {
                     market,
                     funding_time: due,
@@ -301,6 +303,8 @@ impl Engine {
         }
         let paid = Quote(i64::try_from(paid).ok()?);
         let received = Quote(i64::try_from(received).ok()?);
+        let m = &self.markets[market.index()];
+        m.insurance_fund.checked_add(Quote(paid.0 - received.0)).ok()?;
         self.ledger.insurance_fund.checked_add(Quote(paid.0 - received.0)).ok()?;
         Some((payments, paid, received))
     }

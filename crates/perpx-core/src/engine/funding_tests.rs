@@ -152,7 +152,7 @@ fn settlement_across_several_accounts_is_zero_sum_to_the_unit() {
     assert_eq!(payments(&ev), vec![(A, 3_788), (B, -1_262), (C, -1_262), (D, -1_262)]);
     let after: Vec<i64> = [A, B, C, D].iter().map(|a| v.engine.account(*a).unwrap().collateral.0).collect();
     assert_eq!(after, vec![before[0].0 - 3_788, before[1].0 + 1_262, before[2].0 + 1_262, before[3].0 + 1_262]);
-    assert_eq!(v.engine.ledger().insurance_fund, Quote(2));
+    assert_eq!(v.engine.market(M).unwrap().insurance_fund, Quote(2), "the market's own fund");
     let p = v.engine.account(A).unwrap().position(M);
     assert_eq!((p.funding_paid, p.funding_received), (Quote(3_788), Quote(0)));
     assert_eq!(v.engine.account(B).unwrap().position(M).funding_received, Quote(1_262));
@@ -369,10 +369,10 @@ fn prices_near_overflow_settle_exactly_or_skip_with_nothing_moved() {
     assert_eq!(payments(&ev), vec![(A, 5_000_000_000_000_000), (B, -5_000_000_000_000_000)]);
     // 10^5 times more: a payment beyond i64. Nothing moves; the skipped period is reported.
     v.mark(100_000_000_000_000_000);
-    let before = (v.engine.account(A).unwrap().clone(), v.engine.ledger().insurance_fund);
+    let before = (v.engine.account(A).unwrap().clone(), v.engine.market(M).unwrap().insurance_fund);
     let ev = at(&mut v, 2 * H8, CommandKind::Tick);
     assert!(ev.contains(&EventKind::FundingSkipped { market: M, funding_time: Timestamp(2 * H8) }), "{ev:?}");
-    assert_eq!((v.engine.account(A).unwrap().clone(), v.engine.ledger().insurance_fund), before);
+    assert_eq!((v.engine.account(A).unwrap().clone(), v.engine.market(M).unwrap().insurance_fund), before);
 }
 
 #[test]
@@ -418,7 +418,7 @@ proptest::proptest! {
             }
         }
         v.mark(mark);
-        let fund = v.engine.ledger().insurance_fund;
+        let fund = v.engine.market(M).unwrap().insurance_fund;
         let interval_ms = crate::market::FUNDING_INTERVALS_MS[interval];
         let ev = at(&mut v, interval_ms, CommandKind::Tick); // invariants checked inside
         let (_, _, _, _, _, paid, received, to_fund) = settlement(&ev);
@@ -426,7 +426,7 @@ proptest::proptest! {
         proptest::prop_assert_eq!(sum, to_fund);
         proptest::prop_assert_eq!(paid - received, to_fund);
         proptest::prop_assert!(to_fund >= 0);
-        proptest::prop_assert_eq!(v.engine.ledger().insurance_fund.0 - fund.0, to_fund);
+        proptest::prop_assert_eq!(v.engine.market(M).unwrap().insurance_fund.0 - fund.0, to_fund);
         let _ = Qty::ZERO;
     }
 }

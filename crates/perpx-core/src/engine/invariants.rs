@@ -1,6 +1,6 @@
 //! Engine-wide invariants, checked after every command in tests, replays and the simulator.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Engine;
 use crate::book::Side;
@@ -47,6 +47,7 @@ impl Engine {
         self.check_stops()?;
         self.check_money()?;
         self.check_funding()?;
+        self.check_liquidation()?;
         self.client_orders.check_invariants()?;
         for ((account, cid), e) in self.client_orders.iter() {
             if e.terminal.is_none() {
@@ -89,7 +90,13 @@ impl Engine {
             }
         }
         let l = &self.ledger;
-        let lhs = held + i128::from(l.fee_account.0) + i128::from(l.insurance_fund.0);
+        let market_funds: i128 = self.markets.iter().map(|m| i128::from(m.insurance_fund.0)).sum();
+        let lhs = held
+            + i128::from(l.fee_account.0)
+            + i128::from(l.insurance_fund.0)
+            + market_funds
+            + i128::from(l.guaranty_fund.0)
+            - i128::from(l.uncovered.0);
         let rhs = i128::from(l.deposits.0) - i128::from(l.withdrawals.0) + i128::from(l.venue_capital.0);
         if lhs != rhs {
             return Err(format!("money not conserved: held {lhs} != deposited {rhs} (difference {})", lhs - rhs));
@@ -100,6 +107,51 @@ impl Engine {
         for (i, net) in open_interest.iter().enumerate() {
             if *net != 0 {
                 return Err(format!("market {i}: long and short open interest differ by {net} lots"));
+            }
+        }
+        let funds = [l.insurance_fund, l.guaranty_fund, l.uncovered];
+        if funds.iter().chain(self.markets.iter().map(|m| &m.insurance_fund)).any(|f| f.is_negative()) {
+            return Err("a fund or the uncovered total is negative".into());
+        }
+        Ok(())
+    }
+
+    /// Liquidation: every market's holders and open interest match the positions; every unit
+    /// below maintenance is in the liquidation queue (a full scan, which the pass's candidate
+    /// tracking must agree with); the queue and its lookup set hold the same units, once each;
+    /// no account outside the queue has a negative balance it could lose.
+    fn check_liquidation(&self) -> Result<(), String> {
+        for m in &self.markets {
+            let mut holders = [BTreeSet::new(), BTreeSet::new()];
+            let mut long = 0i64;
+            for (id, a) in &self.accounts {
+                let p = a.position(m.id);
+                if p.size.0 != 0 {
+                    holders[usize::from(p.size.0 < 0)].insert(*id);
+                }
+                long += p.size.0.max(0);
+            }
+            if holders != m.holders {
+                return Err(format!("{}: holders index differs from the positions", m.spec.symbol));
+            }
+            if long != m.open_interest.0 {
+                return Err(format!("{}: open interest {} but Σ long is {long}", m.spec.symbol, m.open_interest));
+            }
+            if m.checked_mark != m.mark && m.status != crate::market::MarketStatus::Delisted {
+                return Err(format!("{}: holders were not checked at the current mark", m.spec.symbol));
+            }
+        }
+        let queued: BTreeSet<_> = self.liq_queue.iter().copied().collect();
+        if queued.len() != self.liq_queue.len() || queued != self.liq_queued {
+            return Err("liquidation queue and its lookup set differ".into());
+        }
+        for id in self.accounts.keys() {
+            for (scope, (equity, mm)) in self.underwater_units(*id) {
+                if !self.liq_queued.contains(&(*id, scope)) {
+                    return Err(format!(
+                        "account {id} {scope:?} is below maintenance (equity {equity}, MM {mm}) but not queued"
+                    ));
+                }
             }
         }
         Ok(())

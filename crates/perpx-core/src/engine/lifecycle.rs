@@ -128,6 +128,8 @@ impl Engine {
     fn apply_params(&mut self, market: MarketId, spec: MarketSpec, mut out: Option<&mut Out<'_>>) {
         let max = spec.max_leverage;
         self.markets[market.index()].spec = spec;
+        // New tiers move every holder's maintenance margin: the liquidation pass checks them.
+        self.markets[market.index()].checked_mark = None;
         let lowered: Vec<AccountId> = self
             .accounts
             .iter()
@@ -189,6 +191,7 @@ impl Engine {
             // An isolated position's own margin goes back to collateral with its settlement.
             let released = std::mem::take(&mut pos.isolated_margin);
             a.collateral = Quote(a.collateral.0 + realized.0 + released.0);
+            self.risk_touched.push(id);
             out.push(EventKind::PositionSettled {
                 account: id,
                 market,
@@ -201,6 +204,8 @@ impl Engine {
         let m = &mut self.markets[market.index()];
         m.status = MarketStatus::Delisted;
         m.pending_change = None;
+        m.holders.iter_mut().for_each(std::collections::BTreeSet::clear);
+        m.open_interest = crate::num::Qty::ZERO;
         out.push(EventKind::MarketDelisted { market, price });
         Ok(())
     }

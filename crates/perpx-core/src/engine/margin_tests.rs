@@ -49,6 +49,7 @@ pub(super) fn spec() -> MarketSpec {
         limits: MarketLimits::default(),
         oracle: crate::market::OracleSpec::default(),
         funding: crate::market::FundingSpec::default(),
+        liquidation: crate::market::LiquidationSpec::default(),
     }
 }
 
@@ -321,20 +322,20 @@ fn isolated_and_cross_on_the_same_trades_lose_the_same_but_isolated_keeps_the_lo
     assert_eq!(v.collateral(C), Quote(900 * USD - fee.0));
     let iso = v.engine.isolated(C, M).unwrap().unwrap();
     assert_eq!((iso.margin, iso.equity), (usd(100), usd(100)));
-    v.mark(91);
-    // Cross: the 90 USD loss is the account's. Isolated: it is the position's alone.
+    v.mark(95);
+    // Cross: the 50 USD loss is the account's. Isolated: it is the position's alone.
     let cross = v.margin(A);
-    assert_eq!(cross.equity, Quote(910 * USD - fee.0));
+    assert_eq!(cross.equity, Quote(950 * USD - fee.0));
     let c = v.margin(C);
     assert_eq!((c.equity, c.unrealized_pnl, c.initial_margin), (Quote(900 * USD - fee.0), Quote(0), Quote(0)));
     let iso = v.engine.isolated(C, M).unwrap().unwrap();
-    assert_eq!((iso.equity, iso.maintenance_margin), (usd(10), Quote(18_200_000)));
-    // Closing both at 91 costs each exactly 90 plus fees: same money, different walls.
-    v.trade(B, A, Sell, 91, 10);
-    v.trade(B, C, Sell, 91, 10);
+    assert_eq!((iso.equity, iso.maintenance_margin), (usd(50), Quote(19_000_000)));
+    // Closing both at 95 costs each exactly 50 plus fees: same money, different walls.
+    v.trade(B, A, Sell, 95, 10);
+    v.trade(B, C, Sell, 95, 10);
     let fees = |a| v.engine.account(a).unwrap().position(M).fees_paid.0;
-    assert_eq!(v.collateral(A).0, 1_000 * USD - 90 * USD - fees(A));
-    assert_eq!(v.collateral(C).0, 1_000 * USD - 90 * USD - fees(C));
+    assert_eq!(v.collateral(A).0, 1_000 * USD - 50 * USD - fees(A));
+    assert_eq!(v.collateral(C).0, 1_000 * USD - 50 * USD - fees(C));
     assert_eq!(v.engine.account(C).unwrap().position(M).isolated_margin, Quote(0));
 }
 

@@ -34,6 +34,9 @@ pub(crate) struct Taker {
     pub limit: Price,
     pub stp: StpMode,
     pub reduce_only: bool,
+    /// A liquidation order: the taker pays no trading fee (the liquidation fee replaces it) and
+    /// an isolated position's realised PnL stays in its own margin.
+    pub liquidation: bool,
 }
 
 /// What a match left.
@@ -55,7 +58,8 @@ pub(crate) fn fillable(engine: &Engine, market: MarketId, taker: &Taker, want: Q
     let book = &engine.markets[market.index()].book;
     let want = if taker.reduce_only { want.min(engine.reducible(taker.account, market, taker.side)) } else { want };
     let maker_side = taker.side.opposite();
-    // What reduce-only makers have already used of their positions on this walk.
+    // What each maker account has traded so far on this walk: any of its fills (reduce-only or
+    // not) uses up the position its reduce-only orders may still reduce.
     let mut used: Vec<(AccountId, i64)> = Vec::new();
     let mut got = 0i64;
     for (price, level) in book.levels(maker_side) {
@@ -69,19 +73,7 @@ pub(crate) fn fillable(engine: &Engine, market: MarketId, taker: &Taker, want: Q
                     StpMode::ExpireTaker | StpMode::ExpireBoth => return Qty(got.min(want.0)),
                 }
             }
-            let mut q = o.qty.0;
-            if o.reduce_only {
-                let cap = engine.reducible(o.account, market, maker_side).0;
-                let slot = match used.iter().position(|(a, _)| *a == o.account) {
-                    Some(i) => i,
-                    None => {
-                        used.push((o.account, 0));
-                        used.len() - 1
-                    }
-                };
-                q = q.min(cap - used[slot].1).max(0);
-                used[slot].1 += q;
-            }
+            let q = reduce_only_capped(engine, market, maker_side, o, &mut used);
             got += q;
             if got >= want.0 {
                 return want;
@@ -89,6 +81,29 @@ pub(crate) fn fillable(engine: &Engine, market: MarketId, taker: &Taker, want: Q
         }
     }
     Qty(got)
+}
+
+/// What maker `o` can fill on a walk that has already traded `used` per account: its size,
+/// capped for a reduce-only order at what its account can still reduce; records the fill.
+pub(crate) fn reduce_only_capped(
+    engine: &Engine,
+    market: MarketId,
+    maker_side: Side,
+    o: &RestingOrder,
+    used: &mut Vec<(AccountId, i64)>,
+) -> i64 {
+    let slot = used.iter().position(|(a, _)| *a == o.account).unwrap_or_else(|| {
+        used.push((o.account, 0));
+        used.len() - 1
+    });
+    let q = if o.reduce_only {
+        let cap = engine.reducible(o.account, market, maker_side).0;
+        o.qty.0.min(cap - used[slot].1).max(0)
+    } else {
+        o.qty.0
+    };
+    used[slot].1 += q;
+    q
 }
 
 /// Records in the client id registry that an order left the book.
@@ -150,8 +165,9 @@ impl Engine {
                 Side::Buy => (taker.account, ff.account),
                 Side::Sell => (ff.account, taker.account),
             };
-            let maker_change = self.settle_fill(market, ff.account, maker_side, ff.price, q, false);
-            let taker_change = self.settle_fill(market, taker.account, taker.side, ff.price, q, true);
+            let taker_mode = if taker.liquidation { Settle::Liquidated } else { Settle::Taker };
+            let maker_change = self.settle_fill(market, ff.account, maker_side, ff.price, q, Settle::Maker);
+            let taker_change = self.settle_fill(market, taker.account, taker.side, ff.price, q, taker_mode);
             debug_assert_ne!(buyer, seller, "self-trades are prevented");
             out.push(EventKind::Fill(Fill {
                 market,
@@ -190,24 +206,29 @@ impl Engine {
     }
 
     /// Settles one side of a fill: the position moves, realised PnL and the fee go through
-    /// collateral, the fee to the fee account.
+    /// collateral, the fee to the fee account. The account is noted for the liquidation pass,
+    /// and the market's holders and open interest follow the position.
     ///
     /// # Panics
     /// On arithmetic overflow: order sizes and notionals are validated, so an overflow here means
     /// a position beyond anything margin allows — an engine bug.
-    fn settle_fill(
+    pub(crate) fn settle_fill(
         &mut self,
         market: MarketId,
         account: AccountId,
         side: Side,
         price: Price,
         qty: Qty,
-        taker: bool,
+        mode: Settle,
     ) -> PositionChange {
         let m = &self.markets[market.index()];
         let q = m.quote_per_tick_lot;
-        let rate = if taker { m.spec.taker_fee } else { m.spec.maker_fee };
-        let fee = notional(q, qty, price).and_then(|n| trading_fee(n, rate)).expect("validated notional");
+        let fee = match mode {
+            Settle::Maker => notional(q, qty, price).and_then(|n| trading_fee(n, m.spec.maker_fee)),
+            Settle::Taker => notional(q, qty, price).and_then(|n| trading_fee(n, m.spec.taker_fee)),
+            Settle::Liquidated | Settle::FeeFree => Ok(Quote::ZERO),
+        }
+        .expect("validated notional");
         let leverage = {
             let acct = self.accounts.get(&account).expect("orders belong to existing accounts");
             self.leverage_of(acct, m)
@@ -230,21 +251,48 @@ impl Engine {
         pos.cost_basis = eff.cost_basis;
         pos.realized_pnl = pos.realized_pnl.checked_add(eff.realized).expect("realised PnL in range");
         pos.fees_paid = pos.fees_paid.checked_add(fee).expect("fees in range");
+        let size_before = Qty(eff.size.0 - signed.0);
+        let delta = eff.realized.checked_sub(fee).and_then(|d| d.checked_sub(moved)).expect("collateral in range");
+        if isolated && mode == Settle::Liquidated {
+            // A liquidated isolated position keeps its result in its own margin: its losses
+            // can't reach the rest of the account (the waterfall covers what goes below zero).
+            pos.isolated_margin = pos.isolated_margin.checked_add(delta).expect("margin in range");
+        } else {
+            acct.collateral = acct.collateral.checked_add(delta).expect("collateral in range");
+        }
         let (size, cost_basis, isolated_margin) = (pos.size, pos.cost_basis, pos.isolated_margin);
-        acct.collateral = acct
-            .collateral
-            .checked_add(eff.realized)
-            .and_then(|c| c.checked_sub(fee))
-            .and_then(|c| c.checked_sub(moved))
-            .expect("collateral in range");
+        let collateral = acct.collateral;
         self.ledger.fee_account = self.ledger.fee_account.checked_add(fee).expect("fee account in range");
-        PositionChange { size, cost_basis, realized: eff.realized, fee, collateral: acct.collateral, isolated_margin }
+        let m = &mut self.markets[market.index()];
+        if size_before.0 != 0 {
+            m.holders[usize::from(size_before.0 < 0)].remove(&account);
+        }
+        if size.0 != 0 {
+            m.holders[usize::from(size.0 < 0)].insert(account);
+        }
+        m.open_interest = Qty(m.open_interest.0 - size_before.0.max(0) + size.0.max(0));
+        self.risk_touched.push(account);
+        PositionChange { size, cost_basis, realized: eff.realized, fee, collateral, isolated_margin }
     }
+}
+
+/// Which fees a side of a fill pays and where its result goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settle {
+    /// The resting order's owner: the maker fee.
+    Maker,
+    /// The incoming order's owner: the taker fee.
+    Taker,
+    /// An account being liquidated: no trading fee (the liquidation fee replaces it), and an
+    /// isolated position's realised PnL stays in its margin.
+    Liquidated,
+    /// A backstop liquidator or a deleveraged winner: no fee.
+    FeeFree,
 }
 
 /// One side's settlement of a fill, for its event.
 #[derive(Debug, Clone, Copy)]
-struct PositionChange {
+pub(crate) struct PositionChange {
     size: Qty,
     cost_basis: Quote,
     realized: Quote,
@@ -254,7 +302,7 @@ struct PositionChange {
 }
 
 impl PositionChange {
-    fn event(self, account: AccountId, market: MarketId) -> EventKind {
+    pub(crate) fn event(self, account: AccountId, market: MarketId) -> EventKind {
         EventKind::PositionChanged {
             account,
             market,

@@ -6,9 +6,11 @@
 //!
 //! Inside one command the steps run in the order of `docs/ENGINE.md` ("order of operations"):
 //! advance time (client ids, premium samples and funding settlements, scheduled changes, the
-//! oracle's clocks), apply the command, trigger stops; later issues add liquidation and ADL.
+//! oracle's clocks), apply the command, trigger stops, run one bounded liquidation pass (with
+//! backstops, the waterfall and ADL inside it).
 
 mod accounts;
+mod adl;
 mod client_orders;
 mod funding;
 #[cfg(test)]
@@ -18,6 +20,9 @@ mod invariants;
 mod lifecycle;
 #[cfg(test)]
 mod lifecycle_tests;
+mod liquidation;
+#[cfg(test)]
+mod liquidation_tests;
 #[cfg(test)]
 mod margin_tests;
 mod matching;
@@ -30,15 +35,16 @@ mod stops;
 mod tests;
 
 pub use accounts::{IsolatedSummary, MarginSummary};
+pub use adl::AdlCandidate;
 pub use client_orders::{ClientOrderEntry, ClientOrders};
 pub use funding::{FundingInfo, PositionFunding};
 pub use hash::{StateHash, StateHasher};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::account::{Account, Ledger};
 use crate::command::{Command, CommandKind, StpMode};
-use crate::event::{CancelReason, Event, EventKind, OrderStatus};
+use crate::event::{CancelReason, Event, EventKind, FundRef, LiquidationScope, OrderStatus};
 use crate::ids::{AccountId, MarketId, OrderId, TradeId};
 use crate::market::{Market, MarketSpec};
 use crate::num::{Price, Timestamp};
@@ -53,11 +59,19 @@ pub struct EngineConfig {
     pub client_order_retention_ms: i64,
     /// The most stops triggered in one command; the rest wait for the next command.
     pub max_stop_triggers_per_command: u32,
+    /// The most units (an account's cross positions, or one isolated position) liquidated in
+    /// one command; the rest wait in the queue, cancel-only.
+    pub max_liquidations_per_pass: u32,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { max_markets: 256, client_order_retention_ms: 24 * 60 * 60 * 1000, max_stop_triggers_per_command: 64 }
+        Self {
+            max_markets: 256,
+            client_order_retention_ms: 24 * 60 * 60 * 1000,
+            max_stop_triggers_per_command: 64,
+            max_liquidations_per_pass: 64,
+        }
     }
 }
 
@@ -76,6 +90,15 @@ pub struct Engine {
     client_orders: ClientOrders,
     accounts: BTreeMap<AccountId, Account>,
     ledger: Ledger,
+    /// Units waiting for liquidation, front first.
+    liq_queue: VecDeque<(AccountId, LiquidationScope)>,
+    /// The same units, for lookups (an account with one is cancel-only).
+    liq_queued: BTreeSet<(AccountId, LiquidationScope)>,
+    /// Registered backstop liquidators.
+    liquidators: BTreeSet<AccountId>,
+    /// Accounts whose position or collateral changed in the running command: the liquidation
+    /// pass checks them (empty between commands).
+    risk_touched: Vec<AccountId>,
 }
 
 /// Collects the events of one command, stamping each with its sequence number and time.
@@ -113,6 +136,10 @@ impl Engine {
             client_orders: ClientOrders::default(),
             accounts: BTreeMap::new(),
             ledger: Ledger::default(),
+            liq_queue: VecDeque::new(),
+            liq_queued: BTreeSet::new(),
+            liquidators: BTreeSet::new(),
+            risk_touched: Vec::new(),
         }
     }
 
@@ -150,6 +177,8 @@ impl Engine {
         }
         // Step 3: stops whose trigger was crossed.
         self.trigger_stops(&mut out);
+        // Step 4: one bounded liquidation pass (backstops, waterfall and ADL inside it).
+        self.liquidation_pass(&mut out);
     }
 
     fn dispatch(&mut self, kind: &CommandKind, out: &mut Out<'_>) -> Result<(), RejectReason> {
@@ -157,6 +186,8 @@ impl Engine {
             CommandKind::CreateMarket(spec) => self.create_market(spec, out),
             CommandKind::SetMark { market, price } => self.set_mark(*market, *price, out),
             CommandKind::OraclePrice { market, source, price } => self.oracle_price(*market, *source, *price, out),
+            CommandKind::SetLiquidator { account, active } => self.set_liquidator(*account, *active, out),
+            CommandKind::CapitaliseFund { fund, amount } => self.capitalise_fund(*fund, *amount, out),
             CommandKind::PlaceOrder(o) => self.place(o, out),
             CommandKind::PlaceStop(s) => self.place_stop(s, out),
             CommandKind::AmendOrder(a) => self.amend(a, out),
@@ -207,6 +238,49 @@ impl Engine {
         }
         m.mark = Some(price);
         out.push(EventKind::MarkPriceSet { market, price });
+        Ok(())
+    }
+
+    fn set_liquidator(&mut self, account: AccountId, active: bool, out: &mut Out<'_>) -> Result<(), RejectReason> {
+        self.account_ref(account)?;
+        if active {
+            self.liquidators.insert(account);
+        } else {
+            self.liquidators.remove(&account);
+        }
+        out.push(EventKind::LiquidatorSet { account, active });
+        Ok(())
+    }
+
+    /// Venue capital into a fund: the ledger's `venue_capital` grows by the same amount.
+    fn capitalise_fund(
+        &mut self,
+        fund: FundRef,
+        amount: crate::num::Quote,
+        out: &mut Out<'_>,
+    ) -> Result<(), RejectReason> {
+        if !amount.is_positive() {
+            return Err(RejectReason::NonPositiveAmount(amount));
+        }
+        let overflow = |_| RejectReason::BalanceOverflow;
+        let capital = self.ledger.venue_capital.checked_add(amount).map_err(overflow)?;
+        let balance = match fund {
+            FundRef::Market(id) => {
+                let m = self.market_mut(id)?;
+                m.insurance_fund = m.insurance_fund.checked_add(amount).map_err(overflow)?;
+                m.insurance_fund
+            }
+            FundRef::Shared => {
+                self.ledger.insurance_fund = self.ledger.insurance_fund.checked_add(amount).map_err(overflow)?;
+                self.ledger.insurance_fund
+            }
+            FundRef::Guaranty => {
+                self.ledger.guaranty_fund = self.ledger.guaranty_fund.checked_add(amount).map_err(overflow)?;
+                self.ledger.guaranty_fund
+            }
+        };
+        self.ledger.venue_capital = capital;
+        out.push(EventKind::FundCapitalised { fund, amount, balance });
         Ok(())
     }
 
@@ -282,7 +356,8 @@ impl Engine {
         let mut h = StateHasher::new("perpx-state-v1");
         h.i64(self.config.client_order_retention_ms)
             .u64(u64::from(self.config.max_markets))
-            .u64(u64::from(self.config.max_stop_triggers_per_command));
+            .u64(u64::from(self.config.max_stop_triggers_per_command))
+            .u64(u64::from(self.config.max_liquidations_per_pass));
         h.i64(self.now.0).u64(self.next_order_id).u64(self.next_trade_id);
         h.u64(self.markets.len() as u64);
         for m in &self.markets {
@@ -307,6 +382,19 @@ impl Engine {
         }
         let l = &self.ledger;
         h.i64(l.deposits.0).i64(l.withdrawals.0).i64(l.fee_account.0).i64(l.insurance_fund.0).i64(l.venue_capital.0);
+        h.i64(l.guaranty_fund.0).i64(l.uncovered.0);
+        h.u64(self.liq_queue.len() as u64);
+        for (account, scope) in &self.liq_queue {
+            h.u64(account.0);
+            match scope {
+                LiquidationScope::Cross => h.tag(0),
+                LiquidationScope::Isolated(m) => h.tag(1).u64(u64::from(m.0)),
+            };
+        }
+        h.u64(self.liquidators.len() as u64);
+        for id in &self.liquidators {
+            h.u64(id.0);
+        }
         h.finish()
     }
 }
@@ -323,7 +411,8 @@ fn sender(kind: &CommandKind) -> (Option<AccountId>, Option<crate::ids::ClientOr
         | CommandKind::Withdraw { account, .. }
         | CommandKind::SetLeverage { account, .. }
         | CommandKind::SetMarginMode { account, .. }
-        | CommandKind::AdjustIsolatedMargin { account, .. } => (Some(*account), None),
+        | CommandKind::AdjustIsolatedMargin { account, .. }
+        | CommandKind::SetLiquidator { account, .. } => (Some(*account), None),
         _ => (None, None),
     }
 }
@@ -348,6 +437,8 @@ pub(crate) fn cancel_reason_tag(reason: CancelReason) -> u8 {
         CancelReason::ReduceOnly => 6,
         CancelReason::TriggerRejected => 7,
         CancelReason::Delisted => 8,
+        CancelReason::Liquidation => 9,
+        CancelReason::Deleveraged => 10,
     }
 }
 

@@ -131,6 +131,7 @@ impl Engine {
         let m = self.market_ref(o.market)?;
         self.account_ref(o.account)?;
         self.check_trading(o.market)?;
+        self.check_not_liquidating(o.account)?;
         if let (Some(cid), None) = (&o.client_id, stop_id) {
             if self.client_orders.get(o.account, cid).is_some() {
                 return self.report_duplicate(o.account, cid, out);
@@ -174,6 +175,7 @@ impl Engine {
             limit,
             stp: o.stp,
             reduce_only: o.reduce_only,
+            liquidation: false,
         };
         match tif {
             Some(TimeInForce::PostOnly) => {
@@ -198,6 +200,13 @@ impl Engine {
                 return Err(RejectReason::ReduceOnlyWouldIncrease);
             }
         } else {
+            if let Some(cap) = m.spec.liquidation.max_open_interest {
+                // The part of the order that could open: what it can't reduce of the position.
+                let opening = (o.qty.0 - self.reducible(o.account, o.market, o.side).0).max(0);
+                if m.open_interest.0.saturating_add(opening) > cap.0 {
+                    return Err(RejectReason::OpenInterestCap { cap, open_interest: m.open_interest });
+                }
+            }
             let (qty, loss) = match tif {
                 Some(_) => (o.qty, order_loss(m.quote_per_tick_lot, o.side == Side::Buy, limit, o.qty, mark)),
                 None => market_order_reach(m, o.side, limit, o.qty, mark),
@@ -347,6 +356,7 @@ impl Engine {
     /// like a new taker (post-only orders are refused instead).
     pub(crate) fn amend(&mut self, a: &Amend, out: &mut Out<'_>) -> Result<(), RejectReason> {
         self.check_trading(a.market)?;
+        self.check_not_liquidating(a.account)?;
         let id = self.resolve(a.account, a.market, &a.order)?;
         let m = self.market_ref(a.market)?;
         let current = m.book.get(id).expect("resolved order is open");
@@ -398,8 +408,15 @@ impl Engine {
         if crosses {
             let mut order = book.remove(id).expect("resolved order is open");
             out.push(amended(QueuePriority::Lost));
-            let taker =
-                Taker { order_id: id, account: a.account, side, limit: price, stp, reduce_only: order.reduce_only };
+            let taker = Taker {
+                order_id: id,
+                account: a.account,
+                side,
+                limit: price,
+                stp,
+                reduce_only: order.reduce_only,
+                liquidation: false,
+            };
             let matched = self.match_taker(a.market, &taker, qty, out);
             order.filled = Qty(order.filled.0 + qty.0 - matched.remaining.0);
             order.price = price;

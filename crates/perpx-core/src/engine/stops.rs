@@ -29,6 +29,7 @@ impl Engine {
         let m = self.markets.get(s.market.index()).ok_or_else(|| RejectReason::UnknownMarket(s.market.to_string()))?;
         self.account_ref(s.account)?;
         self.check_trading(s.market)?;
+        self.check_not_liquidating(s.account)?;
         if let Some(cid) = &s.client_id {
             if self.client_orders.get(s.account, cid).is_some() {
                 return self.report_duplicate(s.account, cid, out);

@@ -42,6 +42,7 @@ fn spec() -> MarketSpec {
         },
         oracle: crate::market::OracleSpec::default(),
         funding: crate::market::FundingSpec::default(),
+        liquidation: crate::market::LiquidationSpec::default(),
     }
 }
 

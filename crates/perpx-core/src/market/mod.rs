@@ -5,12 +5,14 @@
 //! micro-units of one tick on one lot). A live [`Market`] is the spec plus its book, mark, oracle and funding state.
 
 mod funding;
+mod liquidation;
 mod oracle;
 mod spec;
 mod state;
 mod tiers;
 
 pub use funding::{FUNDING_INTERVALS_MS, FundingSpec, FundingState, HOUR_MS, next_multiple_after};
+pub use liquidation::{AdlPolicy, InsurancePolicy, LiquidationSpec};
 pub use oracle::{
     MAX_MARK_BASIS_SAMPLES, MAX_ORACLE_SOURCES, OracleSource, OracleSpec, OracleStage, OracleState, SourceStatus,
 };

@@ -1,6 +1,7 @@
 //! The market specification and its validation.
 
 use super::funding::FundingSpec;
+use super::liquidation::LiquidationSpec;
 use super::oracle::OracleSpec;
 use crate::num::{Decimal, Qty, Quote, Rate, mul_div_floor};
 use crate::reject::RejectReason;
@@ -83,6 +84,9 @@ pub struct MarketSpec {
     pub oracle: OracleSpec,
     /// Funding interval, rate parameters and premium sampling (defaults: 8 h, 0.01 %, 0.05 %).
     pub funding: FundingSpec,
+    /// Liquidation fee, buffer, backstop discount, insurance fund, ADL policy and open-interest
+    /// cap (defaults: 0.5 %, 10 %, 1 %, the market's own fund, queue, no cap).
+    pub liquidation: LiquidationSpec,
 }
 
 /// A spec that passed validation, with the derived scale.
@@ -153,6 +157,7 @@ impl MarketSpec {
         validate_limits(&s.limits)?;
         s.oracle.validate().map_err(invalid)?;
         s.funding.validate().map_err(invalid)?;
+        s.liquidation.validate().map_err(invalid)?;
         Ok(ValidMarket { spec: self, quote_per_tick_lot })
     }
 }
@@ -296,6 +301,7 @@ mod tests {
             limits: MarketLimits::default(),
             oracle: OracleSpec::default(),
             funding: FundingSpec::default(),
+            liquidation: LiquidationSpec::default(),
         }
     }
 

@@ -39,6 +39,20 @@ pub struct Market {
     pub oracle: OracleState,
     /// The current funding period and its premium samples.
     pub funding: FundingState,
+    /// The market's own insurance fund (policy `own`): liquidation fees and funding remainders
+    /// in, deficits out.
+    pub insurance_fund: Quote,
+    /// Under the `shared` policy: what the market has drawn from the shared fund net of what
+    /// it paid in (negative when it paid in more).
+    pub shared_net_draw: Quote,
+    /// Accounts with a position here, by side (longs, shorts): a mark move checks exactly them
+    /// for liquidation, and ADL ranks only the side opposite a bankrupt position.
+    pub holders: [std::collections::BTreeSet<crate::ids::AccountId>; 2],
+    /// Σ long size (= Σ short size).
+    pub open_interest: Qty,
+    /// The mark the last liquidation pass checked the holders at; `None` forces a check
+    /// (funding settled, tiers changed). Equal to `mark` between commands.
+    pub checked_mark: Option<Price>,
 }
 
 /// Where a market is in its life.
@@ -70,7 +84,18 @@ impl Market {
             pending_change: None,
             oracle,
             funding,
+            insurance_fund: Quote::ZERO,
+            shared_net_draw: Quote::ZERO,
+            holders: [std::collections::BTreeSet::new(), std::collections::BTreeSet::new()],
+            open_interest: Qty::ZERO,
+            checked_mark: None,
         }
+    }
+
+    /// The holders of positions of sign `sign` (+1 longs, −1 shorts).
+    #[must_use]
+    pub fn holders_of(&self, sign: i64) -> &std::collections::BTreeSet<crate::ids::AccountId> {
+        &self.holders[usize::from(sign < 0)]
     }
 
     /// Where the market is in the stale-index policy.
@@ -125,7 +150,8 @@ impl Market {
             .i64(l.max_order_qty.0);
         s.oracle.hash_into(h);
         s.funding.hash_into(h);
-        h.i64(self.quote_per_tick_lot);
+        s.liquidation.hash_into(h);
+        h.i64(self.quote_per_tick_lot).i64(self.insurance_fund.0).i64(self.shared_net_draw.0);
         for price in [self.mark, self.last_price] {
             match price {
                 None => h.tag(0),

@@ -4,9 +4,11 @@
 //! - [`margin`]: notional, initial and maintenance margin, the open-order reserve;
 //! - [`position`]: how a fill changes a position's size, cost basis and realised PnL;
 //! - [`fees`]: maker and taker fees;
-//! - [`funding`]: premium samples, the funding rate, APR and zero-sum settlement.
+//! - [`funding`]: premium samples, the funding rate, APR and zero-sum settlement;
+//! - [`liquidation`]: bankruptcy prices, the liquidation fee, the partial-close buffer, ADL ranks.
 
 pub mod fees;
 pub mod funding;
+pub mod liquidation;
 pub mod margin;
 pub mod position;

@@ -1,0 +1,163 @@
+//! Auto-deleveraging: the last layer of the waterfall.
+//!
+//! What the book and the backstops could not take of a bankrupt position is closed against the
+//! opposite side's positions at the bankruptcy price `B`, so the winners give up exactly the
+//! deficit no other layer covered. (A position that still has equity — no deficit — is closed at
+//! mark instead: at `B` the winners would pocket the loser's remaining margin.) `B` is rarely a
+//! whole tick: the trade is at `B` rounded in
+//! the winners' favour (`⌊B⌋` when the bankrupt account sells, `⌈B⌉` when it buys) and the
+//! sub-tick rest, `⌈lots × |num − P × den| / |size|⌉` micro-units, is paid by the winners in
+//! proportion to the lots each gave up (remainder units to the highest ranks first).
+//!
+//! Ranking (BitMEX's): `pnl_pct × effective leverage` for winners, `pnl_pct / effective
+//! leverage` for losers, highest first, ties by account id ([`crate::risk::liquidation::adl_rank`]).
+//! Deleveraged accounts pay no fee, lose their open orders and stops in that market, and are
+//! checked for liquidation again in the same pass.
+
+use super::matching::Settle;
+use super::{Engine, Out};
+use crate::account::MarginMode;
+use crate::event::{CancelReason, EventKind, LiquidationScope};
+use crate::ids::{AccountId, MarketId, OrderId};
+use crate::num::{Price, Qty, Quote};
+use crate::risk::liquidation::{BankruptcyPrice, adl_rank};
+use crate::risk::margin::notional;
+use crate::risk::position::unrealized_pnl;
+
+/// One opposite position in the ADL ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdlCandidate {
+    /// The account.
+    pub account: AccountId,
+    /// Its rank in units of 1e-8 (higher goes first).
+    pub rank: i128,
+    /// The size it holds, in lots (absolute).
+    pub size: i64,
+}
+
+impl Engine {
+    /// The positions on the `sign` side of `market` (+1 longs, −1 shorts), in ADL order:
+    /// rank descending, then account id.
+    #[must_use]
+    pub fn adl_ranking(&self, market: MarketId, sign: i64) -> Vec<AdlCandidate> {
+        let Some(m) = self.markets.get(market.index()) else { return Vec::new() };
+        let Some(mark) = m.mark else { return Vec::new() };
+        let q = m.quote_per_tick_lot;
+        let mut ranked: Vec<AdlCandidate> = m
+            .holders_of(sign)
+            .iter()
+            .filter_map(|id| {
+                let a = self.accounts.get(id)?;
+                let p = a.position(market);
+                if p.size.0.signum() != sign {
+                    return None;
+                }
+                let upnl = unrealized_pnl(p.size, p.cost_basis, mark, q).ok()?;
+                let n = notional(q, p.size, mark).ok()?;
+                let scope = match a.mode(market) {
+                    MarginMode::Cross => LiquidationScope::Cross,
+                    MarginMode::Isolated => LiquidationScope::Isolated(market),
+                };
+                let (equity, _) = self.unit_figures(*id, scope)?;
+                Some(AdlCandidate { account: *id, rank: adl_rank(upnl, p.cost_basis, n, equity), size: p.size.0.abs() })
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.rank.cmp(&a.rank).then(a.account.cmp(&b.account)));
+        ranked
+    }
+
+    /// Closes `left` lots of the bankrupt unit's position in `market` against the opposite
+    /// side in rank order (the `queue` policy), at the bankruptcy price.
+    pub(crate) fn deleverage(
+        &mut self,
+        account: AccountId,
+        scope: LiquidationScope,
+        market: MarketId,
+        mark: Price,
+        left: Qty,
+        out: &mut Out<'_>,
+    ) {
+        let size = self.accounts[&account].position(market).size;
+        let sign = size.0.signum();
+        let side = if sign > 0 { crate::book::Side::Sell } else { crate::book::Side::Buy };
+        let q = self.markets[market.index()].quote_per_tick_lot;
+        let (equity, _) = self.unit_figures(account, scope).expect("unit has a position");
+        let b = BankruptcyPrice::of(mark, size.0, equity, q);
+        // A bankrupt position (negative equity: B beyond mark, against the winners) trades at B;
+        // one with equity left trades at mark, so the winners never receive the loser's margin
+        // and give up exactly the deficit no other layer covered — zero here.
+        let bankrupt = equity.is_negative();
+        let price = if bankrupt { b.adl_price(sign) } else { mark };
+        let policy = self.markets[market.index()].spec.liquidation.adl;
+        let mut takes: Vec<(AdlCandidate, i64)> = Vec::new();
+        let mut remaining = left.0;
+        for c in self.adl_ranking(market, -sign) {
+            if remaining == 0 {
+                break;
+            }
+            if c.account == account {
+                continue;
+            }
+            let t = c.size.min(remaining);
+            takes.push((c, t));
+            remaining -= t;
+        }
+        let taken = left.0 - remaining;
+        if taken == 0 {
+            return;
+        }
+        // The sub-tick rest the winners owe: ⌈taken × |num − P × den| / |size|⌉.
+        let s0 = i128::from(size.0.abs());
+        let diff = if bankrupt { (b.num - i128::from(price.0) * b.den).abs() } else { 0 };
+        let delta = (i128::from(taken) * diff + s0 - 1) / s0;
+        let delta = i64::try_from(delta).expect("less than a tick per lot");
+        let mut shares: Vec<i64> = takes
+            .iter()
+            .map(|(_, t)| i64::try_from(i128::from(delta) * i128::from(*t) / i128::from(taken)).expect("share"))
+            .collect();
+        let mut rest = delta - shares.iter().sum::<i64>();
+        for s in &mut shares {
+            if rest == 0 {
+                break;
+            }
+            *s += 1;
+            rest -= 1;
+        }
+        for ((c, t), share) in takes.into_iter().zip(shares) {
+            let winner = c.account;
+            let book = &self.markets[market.index()].book;
+            let mut ids: Vec<OrderId> = book.orders_of(winner).to_vec();
+            ids.sort_unstable();
+            for id in ids {
+                self.cancel_resting(market, id, CancelReason::Deleveraged, out);
+            }
+            let stops: Vec<OrderId> =
+                self.markets[market.index()].stops.values().filter(|s| s.account == winner).map(|s| s.id).collect();
+            for stop in stops {
+                self.cancel_stop(market, stop, CancelReason::Deleveraged, out);
+            }
+            if share > 0 {
+                let w = self.accounts.get_mut(&winner).expect("winner exists");
+                w.collateral = Quote(w.collateral.0 - share);
+                self.add_unit_cash(account, scope, Quote(share));
+            }
+            let wc = self.settle_fill(market, winner, side.opposite(), price, Qty(t), Settle::FeeFree);
+            let ac = self.settle_fill(market, account, side, price, Qty(t), Settle::Liquidated);
+            let at_mark = i128::from(price.0 - mark.0) * i128::from(t) * i128::from(q) * i128::from(sign);
+            let given_up = Quote(i64::try_from(at_mark).expect("within notional") + share);
+            out.push(EventKind::Deleveraged {
+                market,
+                account: winner,
+                bankrupt: account,
+                qty: Qty(t),
+                price,
+                settlement: Quote(share),
+                profit_given_up: given_up,
+                rank: c.rank,
+                policy,
+            });
+            out.push(wc.event(winner, market));
+            out.push(ac.event(account, market));
+        }
+    }
+}

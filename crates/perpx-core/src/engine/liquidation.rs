@@ -1,0 +1,612 @@
+//! The liquidation pipeline and the default waterfall (step 4 of every command).
+//!
+//! `docs/LIQUIDATION.md` explains it with a diagram and worked numbers. In short:
+//!
+//! 1. **Who is checked**: every holder of a market whose mark moved (or whose funding settled,
+//!    or whose tiers changed) and every account whose position or collateral changed in this
+//!    command. A *unit* is an account's cross positions, or one isolated position; it is
+//!    underwater when `equity < MM`.
+//! 2. **Queue**: an underwater unit joins a FIFO queue, its orders and stops are cancelled, and
+//!    the account is cancel-only until its turn. At most `max_liquidations_per_pass` units are
+//!    worked per command; the server injects `tick`s until the queue drains.
+//! 3. **Close**, largest MM first: the smallest partial close that leaves `equity ≥ MM × (1 +
+//!    buffer)` after slippage and fee, through the book with an IOC limited at the bankruptcy
+//!    price; if none does, the whole position: the book, then registered **backstop**
+//!    liquidators at `mark ∓ discount` (only the size whose gap to `B` the funds can pay now),
+//!    then **ADL** of winners at `B` ([`super::adl`]).
+//! 4. **Fee** into the market's insurance fund, capped; a deficit of a closed-out unit is paid by
+//!    the insurance fund, then the guaranty fund, and what is left is recorded as `uncovered`.
+
+use std::collections::BTreeSet;
+
+use super::matching::{Settle, Taker};
+use super::{Engine, Out};
+use crate::account::MarginMode;
+use crate::book::Side;
+use crate::command::StpMode;
+use crate::event::{CancelReason, EventKind, FundRef, LiquidationOutcome, LiquidationScope};
+use crate::ids::{AccountId, MarketId, OrderId};
+use crate::market::InsurancePolicy;
+use crate::num::{Price, Qty, Quote};
+use crate::risk::liquidation::{BankruptcyPrice, buffered_maintenance, liquidation_fee};
+use crate::risk::margin::{maintenance_margin, notional};
+
+/// `(equity, maintenance margin)` of a unit.
+type Figures = (Quote, Quote);
+
+impl Engine {
+    /// Whether any unit of the account is queued or being liquidated (it is then cancel-only).
+    #[must_use]
+    pub fn in_liquidation(&self, account: AccountId) -> bool {
+        self.liq_queued
+            .range((account, LiquidationScope::Cross)..=(account, LiquidationScope::Isolated(MarketId(u32::MAX))))
+            .next()
+            .is_some()
+    }
+
+    /// Refuses what a cancel-only account may not do.
+    pub(crate) fn check_not_liquidating(&self, account: AccountId) -> Result<(), crate::reject::RejectReason> {
+        if self.in_liquidation(account) {
+            return Err(crate::reject::RejectReason::AccountInLiquidation);
+        }
+        Ok(())
+    }
+
+    /// The liquidation queue, front first.
+    pub fn liquidation_queue(&self) -> impl Iterator<Item = &(AccountId, LiquidationScope)> {
+        self.liq_queue.iter()
+    }
+
+    /// Registered backstop liquidators.
+    #[must_use]
+    pub fn liquidators(&self) -> &BTreeSet<AccountId> {
+        &self.liquidators
+    }
+
+    /// Equity and maintenance margin of a unit at current marks; `None` if it can't be valued
+    /// (an isolated position that is flat or has no mark).
+    pub(crate) fn unit_figures(&self, account: AccountId, scope: LiquidationScope) -> Option<Figures> {
+        match scope {
+            LiquidationScope::Cross => self.margin(account).ok().map(|s| (s.equity, s.maintenance_margin)),
+            LiquidationScope::Isolated(m) => {
+                self.isolated(account, m).ok().flatten().map(|s| (s.equity, s.maintenance_margin))
+            }
+        }
+    }
+
+    /// The units of an account below maintenance: its cross positions (or a negative cross
+    /// balance with no position left), then each isolated position, in market order.
+    pub(crate) fn underwater_units(&self, id: AccountId) -> Vec<(LiquidationScope, Figures)> {
+        let Some(a) = self.accounts.get(&id) else { return Vec::new() };
+        let mut units = Vec::new();
+        if let Some((e, mm)) = self.unit_figures(id, LiquidationScope::Cross) {
+            if e < mm {
+                units.push((LiquidationScope::Cross, (e, mm)));
+            }
+        }
+        for (m, p) in &a.positions {
+            if p.size.0 != 0 && a.mode(*m) == MarginMode::Isolated {
+                let scope = LiquidationScope::Isolated(*m);
+                if let Some((e, mm)) = self.unit_figures(id, scope) {
+                    if e < mm {
+                        units.push((scope, (e, mm)));
+                    }
+                }
+            }
+        }
+        units
+    }
+
+    /// Step 4: one bounded liquidation pass.
+    pub(crate) fn liquidation_pass(&mut self, out: &mut Out<'_>) {
+        let mut candidates: BTreeSet<AccountId> = self.risk_touched.drain(..).collect();
+        for m in &mut self.markets {
+            if m.mark != m.checked_mark {
+                candidates.extend(m.holders.iter().flatten().copied());
+                m.checked_mark = m.mark;
+            }
+        }
+        self.enqueue_underwater(candidates, out);
+        let mut budget = self.config.max_liquidations_per_pass;
+        while budget > 0 {
+            let Some((account, scope)) = self.liq_queue.pop_front() else { break };
+            budget -= 1;
+            self.liq_queued.remove(&(account, scope));
+            self.liquidate(account, scope, out);
+            // Counterparties and deleveraged winners are checked in the same pass.
+            let touched: BTreeSet<AccountId> = self.risk_touched.drain(..).collect();
+            self.enqueue_underwater(touched, out);
+        }
+        self.risk_touched.clear();
+    }
+
+    /// Queues the underwater units of `candidates` that aren't queued yet, cancelling their
+    /// orders and stops: from here the account is cancel-only.
+    fn enqueue_underwater(&mut self, candidates: BTreeSet<AccountId>, out: &mut Out<'_>) {
+        for id in candidates {
+            for (scope, (equity, mm)) in self.underwater_units(id) {
+                if !self.liq_queued.insert((id, scope)) {
+                    continue;
+                }
+                self.liq_queue.push_back((id, scope));
+                out.push(EventKind::LiquidationQueued {
+                    account: id,
+                    scope,
+                    equity,
+                    maintenance_margin: mm,
+                    queue_length: self.liq_queue.len() as u64,
+                });
+                self.cancel_for_liquidation(id, scope, out);
+            }
+        }
+    }
+
+    /// Cancels the orders and stops a unit's liquidation frees: all of the account's for its
+    /// cross positions (collateral backs every order), the market's for an isolated position.
+    fn cancel_for_liquidation(&mut self, id: AccountId, scope: LiquidationScope, out: &mut Out<'_>) {
+        let markets: Vec<MarketId> = match scope {
+            LiquidationScope::Cross => self.markets.iter().map(|m| m.id).collect(),
+            LiquidationScope::Isolated(m) => vec![m],
+        };
+        for market in markets {
+            let mut ids = self.markets[market.index()].book.orders_of(id).to_vec();
+            ids.sort_unstable();
+            for oid in ids {
+                self.cancel_resting(market, oid, CancelReason::Liquidation, out);
+            }
+            let stops: Vec<OrderId> =
+                self.markets[market.index()].stops.values().filter(|s| s.account == id).map(|s| s.id).collect();
+            for stop in stops {
+                self.cancel_stop(market, stop, CancelReason::Liquidation, out);
+            }
+        }
+    }
+
+    /// The unit's open position with the largest maintenance requirement (ties: lowest market
+    /// id), with its mark.
+    fn next_to_close(&self, account: AccountId, scope: LiquidationScope) -> Option<(MarketId, Price)> {
+        let a = self.accounts.get(&account)?;
+        let mut best: Option<(Quote, MarketId, Price)> = None;
+        for (mid, p) in &a.positions {
+            let in_scope = match scope {
+                LiquidationScope::Cross => a.mode(*mid) == MarginMode::Cross,
+                LiquidationScope::Isolated(m) => *mid == m,
+            };
+            let m = &self.markets[mid.index()];
+            let (true, false, Some(mark)) = (in_scope, p.size.0 == 0, m.mark) else { continue };
+            let n = notional(m.quote_per_tick_lot, p.size, mark).unwrap_or(Quote(i64::MAX));
+            let mm = maintenance_margin(&m.spec.tiers, n).unwrap_or(Quote(i64::MAX));
+            if best.is_none_or(|(b, _, _)| mm > b) {
+                best = Some((mm, *mid, mark));
+            }
+        }
+        best.map(|(_, m, mark)| (m, mark))
+    }
+
+    /// Liquidates one unit: re-check, close positions until it is back above maintenance or
+    /// flat, charge the fee, run the waterfall on a deficit.
+    fn liquidate(&mut self, account: AccountId, scope: LiquidationScope, out: &mut Out<'_>) {
+        let Some((equity, mm)) = self.unit_figures(account, scope) else { return };
+        if equity >= mm {
+            out.push(EventKind::LiquidationAverted { account, scope, equity, maintenance_margin: mm });
+            return;
+        }
+        out.push(EventKind::LiquidationStarted { account, scope, equity, maintenance_margin: mm });
+        let outcome = loop {
+            let Some((market, mark)) = self.next_to_close(account, scope) else { break LiquidationOutcome::ClosedOut };
+            let (equity, mm) = self.unit_figures(account, scope).expect("a unit with a position has figures");
+            if equity >= mm {
+                break LiquidationOutcome::Partial;
+            }
+            let before = self.accounts[&account].position(market).size;
+            self.close_position(account, scope, market, mark, out);
+            if self.accounts[&account].position(market).size == before {
+                // Nothing could take any of it (no book, no backstop, no opposite position).
+                break LiquidationOutcome::Stalled;
+            }
+        };
+        if outcome == LiquidationOutcome::ClosedOut {
+            self.settle_closed_out(account, scope, out);
+        }
+        let (equity, mm) = self.unit_figures(account, scope).unwrap_or((self.unit_cash(account, scope), Quote::ZERO));
+        out.push(EventKind::LiquidationFinished { account, scope, outcome, equity, maintenance_margin: mm });
+        if outcome == LiquidationOutcome::Stalled {
+            // It waits, cancel-only, for the next pass.
+            self.liq_queue.push_back((account, scope));
+            self.liq_queued.insert((account, scope));
+        }
+    }
+
+    /// The cash of a unit with no position: the account's collateral, or what is left of an
+    /// isolated position's margin.
+    fn unit_cash(&self, account: AccountId, scope: LiquidationScope) -> Quote {
+        let a = &self.accounts[&account];
+        match scope {
+            LiquidationScope::Cross => a.collateral,
+            LiquidationScope::Isolated(m) => a.position(m).isolated_margin,
+        }
+    }
+
+    pub(crate) fn add_unit_cash(&mut self, account: AccountId, scope: LiquidationScope, amount: Quote) {
+        let a = self.accounts.get_mut(&account).expect("liquidated account exists");
+        let cash = match scope {
+            LiquidationScope::Cross => &mut a.collateral,
+            LiquidationScope::Isolated(m) => &mut a.positions.get_mut(&m).expect("position exists").isolated_margin,
+        };
+        *cash = Quote(cash.0 + amount.0);
+    }
+
+    /// Closes part or all of the unit's position in `market`.
+    fn close_position(
+        &mut self,
+        account: AccountId,
+        scope: LiquidationScope,
+        market: MarketId,
+        mark: Price,
+        out: &mut Out<'_>,
+    ) {
+        let size = self.accounts[&account].position(market).size;
+        let sign = size.0.signum();
+        let side = if sign > 0 { Side::Sell } else { Side::Buy };
+        let (equity, mm) = self.unit_figures(account, scope).expect("unit has a position");
+        let b = BankruptcyPrice::of(mark, size.0, equity, self.markets[market.index()].quote_per_tick_lot);
+        let tradable = self.check_trading(market).is_ok();
+        let limit = self.closing_limit(market, mark, b, sign);
+        let partial = match (tradable, limit) {
+            (true, Some(limit)) => self.partial_size(market, mark, size, side, limit, equity, mm),
+            _ => None,
+        };
+        let qty = partial.unwrap_or(Qty(size.0.abs()));
+        let mut left = qty;
+        if let (true, Some(limit)) = (tradable, limit) {
+            let order_id = self.take_order_id();
+            out.push(EventKind::LiquidationOrder {
+                account,
+                market,
+                order_id,
+                side,
+                qty,
+                limit,
+                bankruptcy_price: b.adl_price(sign),
+            });
+            let taker = Taker {
+                order_id,
+                account,
+                side,
+                limit,
+                stp: StpMode::ExpireMaker,
+                reduce_only: true,
+                liquidation: true,
+            };
+            left = self.match_taker(market, &taker, qty, out).remaining;
+        }
+        if left.is_positive() {
+            left = self.backstop(account, scope, market, mark, side, left, out);
+        }
+        if left.is_positive() {
+            self.deleverage(account, scope, market, mark, left, out);
+        }
+        self.charge_liquidation_fee(account, scope, market, mark, qty, out);
+    }
+
+    /// The limit of the closing IOC: the safe side of `B`, and never beyond the order band's
+    /// worse edge (a long sells at `max(⌈B⌉, band low)`, a short buys at `min(⌊B⌋, band high)`).
+    fn closing_limit(&self, market: MarketId, mark: Price, b: BankruptcyPrice, sign: i64) -> Option<Price> {
+        let (low, high) = self.markets[market.index()].band_around(mark);
+        match b.closing_limit(sign) {
+            Some(l) if sign > 0 => Some(l.max(low)),
+            Some(l) => Some(l.min(high)),
+            None if sign > 0 => Some(low),
+            None => None,
+        }
+    }
+
+    /// What a closing order of `k` lots would fill in the book within `limit`, and the value of
+    /// those fills (Σ price × lots × q), walking the matcher's path (the liquidated account has
+    /// no orders left, so no self-trade; reduce-only makers count only what they can reduce).
+    fn walk_close(&self, market: MarketId, side: Side, limit: Price, k: i64) -> (i64, i128) {
+        let m = &self.markets[market.index()];
+        let maker_side = side.opposite();
+        let mut used: Vec<(AccountId, i64)> = Vec::new();
+        let (mut got, mut value) = (0i64, 0i128);
+        for (price, level) in m.book.levels(maker_side) {
+            if got >= k || !side.crosses(limit, price) {
+                break;
+            }
+            for o in m.book.level_orders(level) {
+                let q = super::matching::reduce_only_capped(self, market, maker_side, o, &mut used);
+                let take = q.min(k - got);
+                got += take;
+                value += i128::from(take) * i128::from(price.0) * i128::from(m.quote_per_tick_lot);
+                if got >= k {
+                    break;
+                }
+            }
+        }
+        (got, value)
+    }
+
+    /// The smallest partial close (in lots) that the book fills within `limit` and that leaves
+    /// `equity − slippage − fee ≥ MM × (1 + buffer)`; `None` if no size short of the whole
+    /// position does. Found by bisection over `1..|size|`.
+    #[allow(clippy::too_many_arguments)]
+    fn partial_size(
+        &self,
+        market: MarketId,
+        mark: Price,
+        size: Qty,
+        side: Side,
+        limit: Price,
+        equity: Quote,
+        mm: Quote,
+    ) -> Option<Qty> {
+        let m = &self.markets[market.index()];
+        let q = m.quote_per_tick_lot;
+        let abs = size.0.abs();
+        let mm_here = maintenance_margin(&m.spec.tiers, notional(q, size, mark).ok()?).ok()?;
+        let ok = |k: i64| -> bool {
+            let (got, value) = self.walk_close(market, side, limit, k);
+            if got < k {
+                return false;
+            }
+            let at_mark = i128::from(k) * i128::from(mark.0) * i128::from(q);
+            let slippage = if side == Side::Sell { at_mark - value } else { value - at_mark };
+            let Ok(closed) = i64::try_from(at_mark) else { return false };
+            let fee = liquidation_fee(m.spec.liquidation.fee_rate, Quote(closed), Quote(i64::MAX));
+            let rest = Qty(size.0 - size.0.signum() * k);
+            let Ok(n_rest) = notional(q, rest, mark) else { return false };
+            let Ok(mm_rest) = maintenance_margin(&m.spec.tiers, n_rest) else { return false };
+            let mm_after = Quote(mm.0 - mm_here.0 + mm_rest.0);
+            let after = i128::from(equity.0) - slippage - i128::from(fee.0);
+            after >= buffered_maintenance(mm_after, m.spec.liquidation.buffer)
+        };
+        let (mut lo, mut hi) = (1, abs - 1);
+        if hi < lo || !ok(hi) {
+            return None;
+        }
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if ok(mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Some(Qty(lo))
+    }
+
+    /// What the layers under a market can pay now: its insurance fund (its own, or the shared
+    /// one up to its draw cap), then the guaranty fund.
+    pub(crate) fn funds_available(&self, market: MarketId) -> i128 {
+        let m = &self.markets[market.index()];
+        let insurance = match m.spec.liquidation.insurance {
+            InsurancePolicy::Own => m.insurance_fund.0,
+            InsurancePolicy::Shared { max_draw } => {
+                self.ledger.insurance_fund.0.min(max_draw.0.saturating_sub(m.shared_net_draw.0)).max(0)
+            }
+        };
+        i128::from(insurance.max(0)) + i128::from(self.ledger.guaranty_fund.0.max(0))
+    }
+
+    /// Registered liquidators take over what the book didn't, at `mark ∓ discount`, each in id
+    /// order for what its own margin allows, and only for the size whose gap to the bankruptcy
+    /// price the funds can pay now; the gap is paid at once. Returns the size still open.
+    #[allow(clippy::too_many_arguments)]
+    fn backstop(
+        &mut self,
+        account: AccountId,
+        scope: LiquidationScope,
+        market: MarketId,
+        mark: Price,
+        side: Side,
+        mut left: Qty,
+        out: &mut Out<'_>,
+    ) -> Qty {
+        let discount = self.markets[market.index()].spec.liquidation.backstop_discount;
+        let price = match side {
+            Side::Sell => mark.scale_down_ceil(discount).unwrap_or(Price(1)).max(Price(1)),
+            Side::Buy => mark.scale_up_floor(discount).unwrap_or(Price(i64::MAX)),
+        };
+        let q = i128::from(self.markets[market.index()].quote_per_tick_lot);
+        let liquidators: Vec<AccountId> = self.liquidators.iter().copied().collect();
+        for liq in liquidators {
+            if !left.is_positive() {
+                break;
+            }
+            if liq == account || self.in_liquidation(liq) || !self.accounts.contains_key(&liq) {
+                continue;
+            }
+            // The gap per lot to B: closing s lots at `price` instead of B costs
+            // s × ((|mark − price| × q × |size|) − equity) / |size|.
+            let size = self.accounts[&account].position(market).size;
+            let s0 = i128::from(size.0.abs());
+            let (equity, _) = self.unit_figures(account, scope).expect("unit has a position");
+            let adverse = i128::from((mark.0 - price.0).abs()) * q;
+            let gap_den = adverse * s0 - i128::from(equity.0);
+            let fundable = if gap_den > 0 { self.funds_available(market) * s0 / gap_den } else { s0 };
+            let want = left.0.min(i64::try_from(fundable).unwrap_or(i64::MAX));
+            let take = self.affordable(liq, market, mark, side.opposite(), want);
+            if take == 0 {
+                continue;
+            }
+            let gap = if gap_den > 0 {
+                let num = i128::from(take) * gap_den;
+                Quote(i64::try_from((num + s0 - 1) / s0).expect("gap within the funds"))
+            } else {
+                Quote::ZERO
+            };
+            let lc = self.settle_fill(market, liq, side.opposite(), price, Qty(take), Settle::FeeFree);
+            let ac = self.settle_fill(market, account, side, price, Qty(take), Settle::Liquidated);
+            out.push(EventKind::BackstopTakeover {
+                market,
+                account,
+                liquidator: liq,
+                side,
+                qty: Qty(take),
+                price,
+                gap_paid: gap,
+            });
+            out.push(lc.event(liq, market));
+            out.push(ac.event(account, market));
+            if gap.is_positive() {
+                let paid = self.draw_funds(account, market, gap, out);
+                debug_assert_eq!(paid, gap, "the size was bounded by the funds");
+                self.add_unit_cash(account, scope, paid);
+            }
+            left = Qty(left.0 - take);
+        }
+        left
+    }
+
+    /// The largest size up to `want` the liquidator's own margin allows it to take on `side`.
+    fn affordable(&self, liq: AccountId, market: MarketId, mark: Price, side: Side, want: i64) -> i64 {
+        let fits = |k: i64| {
+            let extra = super::accounts::ExtraOrder { market, side, qty: Qty(k), loss: Quote::ZERO };
+            self.check_order_margin(liq, &self.markets[market.index()], mark, extra).is_ok()
+        };
+        if want <= 0 {
+            return 0;
+        }
+        if fits(want) {
+            return want;
+        }
+        let (mut lo, mut hi) = (0, want);
+        while lo < hi {
+            let mid = lo + (hi - lo + 1) / 2;
+            if fits(mid) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        lo
+    }
+
+    /// Draws up to `amount` from the layers under `market` (insurance fund, then guaranty fund),
+    /// announcing each draw; returns what was paid.
+    pub(crate) fn draw_funds(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        amount: Quote,
+        out: &mut Out<'_>,
+    ) -> Quote {
+        let mut left = amount.0;
+        let m = &self.markets[market.index()];
+        let (fund, available) = match m.spec.liquidation.insurance {
+            InsurancePolicy::Own => (FundRef::Market(market), m.insurance_fund.0.max(0)),
+            InsurancePolicy::Shared { max_draw } => (
+                FundRef::Shared,
+                self.ledger.insurance_fund.0.min(max_draw.0.saturating_sub(m.shared_net_draw.0)).max(0),
+            ),
+        };
+        let take = left.min(available);
+        if take > 0 {
+            let balance = match fund {
+                FundRef::Market(_) => {
+                    let m = &mut self.markets[market.index()];
+                    m.insurance_fund = Quote(m.insurance_fund.0 - take);
+                    m.insurance_fund
+                }
+                _ => {
+                    self.markets[market.index()].shared_net_draw.0 += take;
+                    self.ledger.insurance_fund = Quote(self.ledger.insurance_fund.0 - take);
+                    self.ledger.insurance_fund
+                }
+            };
+            out.push(EventKind::DeficitCovered { account, market, fund, amount: Quote(take), balance });
+            left -= take;
+        }
+        let take = left.min(self.ledger.guaranty_fund.0.max(0));
+        if take > 0 {
+            self.ledger.guaranty_fund = Quote(self.ledger.guaranty_fund.0 - take);
+            out.push(EventKind::DeficitCovered {
+                account,
+                market,
+                fund: FundRef::Guaranty,
+                amount: Quote(take),
+                balance: self.ledger.guaranty_fund,
+            });
+            left -= take;
+        }
+        Quote(amount.0 - left)
+    }
+
+    /// Pays `amount` into the fund behind `market` (liquidation fees, funding remainders).
+    pub(crate) fn credit_fund(&mut self, market: MarketId, amount: Quote) -> FundRef {
+        let m = &mut self.markets[market.index()];
+        match m.spec.liquidation.insurance {
+            InsurancePolicy::Own => {
+                m.insurance_fund = Quote(m.insurance_fund.0 + amount.0);
+                FundRef::Market(market)
+            }
+            InsurancePolicy::Shared { .. } => {
+                m.shared_net_draw = Quote(m.shared_net_draw.0 - amount.0);
+                self.ledger.insurance_fund = Quote(self.ledger.insurance_fund.0 + amount.0);
+                FundRef::Shared
+            }
+        }
+    }
+
+    /// The liquidation fee for closing `qty` lots (valued at mark): capped at `equity − MM` of
+    /// what remains, or at what is left once the unit is flat.
+    fn charge_liquidation_fee(
+        &mut self,
+        account: AccountId,
+        scope: LiquidationScope,
+        market: MarketId,
+        mark: Price,
+        qty: Qty,
+        out: &mut Out<'_>,
+    ) {
+        let m = &self.markets[market.index()];
+        let Ok(closed) = notional(m.quote_per_tick_lot, qty, mark) else { return };
+        let rate = m.spec.liquidation.fee_rate;
+        let cap = match self.unit_figures(account, scope) {
+            Some((e, mm)) if self.next_to_close(account, scope).is_some() => Quote(e.0 - mm.0),
+            _ => self.unit_cash(account, scope),
+        };
+        let fee = liquidation_fee(rate, closed, cap);
+        if !fee.is_positive() {
+            return;
+        }
+        self.add_unit_cash(account, scope, Quote(-fee.0));
+        let fund = self.credit_fund(market, fee);
+        out.push(EventKind::LiquidationFee { account, market, amount: fee, fund });
+    }
+
+    /// A unit with nothing left open: a deficit goes down the waterfall (what no layer covers
+    /// is recorded as uncovered and the balance reset to zero); an isolated position's leftover
+    /// margin returns to the account's collateral.
+    fn settle_closed_out(&mut self, account: AccountId, scope: LiquidationScope, out: &mut Out<'_>) {
+        let cash = self.unit_cash(account, scope);
+        if cash.is_negative() {
+            let market = self.last_market_of(account, scope);
+            let paid = self.draw_funds(account, market, Quote(-cash.0), out);
+            self.add_unit_cash(account, scope, paid);
+            let rest = self.unit_cash(account, scope);
+            if rest.is_negative() {
+                self.ledger.uncovered = Quote(self.ledger.uncovered.0 - rest.0);
+                self.add_unit_cash(account, scope, Quote(-rest.0));
+                out.push(EventKind::DeficitUncovered { account, market, amount: Quote(-rest.0) });
+            }
+        }
+        if let LiquidationScope::Isolated(m) = scope {
+            let a = self.accounts.get_mut(&account).expect("exists");
+            let margin = std::mem::take(&mut a.positions.get_mut(&m).expect("position exists").isolated_margin);
+            a.collateral = Quote(a.collateral.0 + margin.0);
+        }
+    }
+
+    /// The market a closed-out unit's deficit is charged to: the isolated position's, or for
+    /// cross the lowest-id market the account has traded in cross mode.
+    fn last_market_of(&self, account: AccountId, scope: LiquidationScope) -> MarketId {
+        match scope {
+            LiquidationScope::Isolated(m) => m,
+            LiquidationScope::Cross => {
+                let a = &self.accounts[&account];
+                a.positions.keys().copied().find(|m| a.mode(*m) == MarginMode::Cross).unwrap_or(MarketId(0))
+            }
+        }
+    }
+}

@@ -1,0 +1,617 @@
+//! Worked examples of the liquidation pipeline and the waterfall (`docs/LIQUIDATION.md`).
+//!
+//! Unless a test says otherwise: tick 1 USD, lot 1, one margin tier (10x, MM 5 %), no trading
+//! fees, a 50 % order band, liquidation fee 0.5 %, buffer 10 %, backstop discount 1 %, the
+//! market's own insurance fund. Every command is followed by `check_invariants` (conservation,
+//! open interest, holders, and "every unit below maintenance is queued" by a full scan).
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::book::Side::{self, Buy, Sell};
+use crate::command::{NewOrder, OrderType, TimeInForce};
+use crate::event::LiquidationOutcome;
+use crate::market::{InsurancePolicy, LiquidationSpec, MarginTier, MarketLimits};
+use crate::num::{Decimal, Qty, Quote, Rate};
+
+const M: MarketId = MarketId(0);
+const A: AccountId = AccountId(1);
+const B: AccountId = AccountId(2);
+const C: AccountId = AccountId(3);
+const D: AccountId = AccountId(4);
+const LIQ: AccountId = AccountId(9);
+const USD: i64 = 1_000_000;
+
+fn usd(x: i64) -> Quote {
+    Quote(x * USD)
+}
+
+/// Basis points of `Rate`.
+fn bp(x: i64) -> Rate {
+    Rate(x * 10_000)
+}
+
+fn spec(symbol: &str) -> MarketSpec {
+    MarketSpec {
+        symbol: symbol.into(),
+        tick_size: Decimal::new(1, 0),
+        lot_size: Decimal::new(1, 0),
+        min_qty: Qty(1),
+        min_notional: Quote(0),
+        max_leverage: 10,
+        tiers: vec![MarginTier {
+            max_notional: usd(1_000_000_000),
+            max_leverage: 10,
+            maintenance_rate: bp(500),
+            maintenance_amount: Quote(0),
+        }],
+        maker_fee: Rate(0),
+        taker_fee: Rate(0),
+        order_band: bp(5_000),
+        limits: MarketLimits::default(),
+        oracle: crate::market::OracleSpec::default(),
+        funding: crate::market::FundingSpec::default(),
+        liquidation: LiquidationSpec::default(),
+    }
+}
+
+struct Venue {
+    engine: Engine,
+    ts: i64,
+    /// Check every invariant after each command (off for bulk set-ups).
+    check: bool,
+}
+
+impl Venue {
+    fn new(spec: MarketSpec) -> Self {
+        Self::with(EngineConfig::default(), spec)
+    }
+
+    fn with(config: EngineConfig, spec: MarketSpec) -> Self {
+        let mut v = Self { engine: Engine::new(config), ts: 0, check: true };
+        v.ok(CommandKind::CreateMarket(spec));
+        v.ok(CommandKind::SetMark { market: M, price: Price(1_000) });
+        v
+    }
+
+    fn run(&mut self, kind: CommandKind) -> Vec<EventKind> {
+        self.ts += 1;
+        let events = self.engine.apply(&Command { ts: Timestamp(self.ts), kind });
+        if self.check {
+            self.engine.check_invariants().unwrap();
+        }
+        let kinds: Vec<EventKind> = events.into_iter().map(|e| e.kind).collect();
+        for e in &kinds {
+            if let EventKind::LiquidationStarted { equity, maintenance_margin, .. } = e {
+                assert!(equity < maintenance_margin, "liquidated above maintenance: {e:?}");
+            }
+        }
+        kinds
+    }
+
+    fn ok(&mut self, kind: CommandKind) -> Vec<EventKind> {
+        let events = self.run(kind);
+        assert!(!events.iter().any(|e| matches!(e, EventKind::Rejected { .. })), "{events:?}");
+        events
+    }
+
+    /// The code of a rejected command, sent at the current time so the clock doesn't move.
+    fn code(&mut self, kind: CommandKind) -> u16 {
+        let before = self.engine.state_hash();
+        let events = self.engine.apply(&Command { ts: Timestamp(self.ts), kind });
+        assert_eq!(self.engine.state_hash(), before, "a rejection changed the state");
+        match &events[..] {
+            [Event { kind: EventKind::Rejected { reason, .. }, .. }] => reason.code(),
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    fn deposit(&mut self, account: AccountId, amount: i64) {
+        self.ok(CommandKind::Deposit { account, amount: usd(amount) });
+    }
+
+    fn leverage(&mut self, account: AccountId, leverage: u32) {
+        self.ok(CommandKind::SetLeverage { account, market: M, leverage });
+    }
+
+    fn mark(&mut self, price: i64) -> Vec<EventKind> {
+        self.ok(CommandKind::SetMark { market: M, price: Price(price) })
+    }
+
+    fn order(&mut self, account: AccountId, side: Side, price: i64, qty: i64, tif: TimeInForce) -> Vec<EventKind> {
+        self.ok(order(account, side, price, qty, tif))
+    }
+
+    /// `maker` rests, `taker` takes it in full.
+    fn trade(&mut self, maker: AccountId, taker: AccountId, taker_side: Side, price: i64, qty: i64) {
+        self.order(maker, taker_side.opposite(), price, qty, TimeInForce::Gtc);
+        let ev = self.order(taker, taker_side, price, qty, TimeInForce::Ioc);
+        assert!(ev.iter().any(|e| matches!(e, EventKind::Fill(f) if f.qty == Qty(qty))), "{ev:?}");
+    }
+
+    fn size(&self, a: AccountId) -> i64 {
+        self.engine.account(a).unwrap().position(M).size.0
+    }
+
+    fn collateral(&self, a: AccountId) -> Quote {
+        self.engine.account(a).unwrap().collateral
+    }
+
+    fn equity(&self, a: AccountId) -> Quote {
+        self.engine.margin(a).unwrap().equity
+    }
+
+    fn fund(&self) -> Quote {
+        self.engine.market(M).unwrap().insurance_fund
+    }
+}
+
+fn order(account: AccountId, side: Side, price: i64, qty: i64, tif: TimeInForce) -> CommandKind {
+    CommandKind::PlaceOrder(NewOrder {
+        account,
+        market: M,
+        side,
+        order_type: OrderType::Limit { price: Price(price), tif },
+        qty: Qty(qty),
+        client_id: None,
+        stp: StpMode::ExpireTaker,
+        reduce_only: false,
+    })
+}
+
+fn finished(ev: &[EventKind], account: AccountId) -> Option<LiquidationOutcome> {
+    ev.iter().find_map(|e| match e {
+        EventKind::LiquidationFinished { account: a, outcome, .. } if *a == account => Some(*outcome),
+        _ => None,
+    })
+}
+
+fn bankruptcy_prices(ev: &[EventKind]) -> Vec<(MarketId, i64)> {
+    ev.iter()
+        .filter_map(|e| match e {
+            EventKind::LiquidationOrder { market, bankruptcy_price, .. } => Some((*market, bankruptcy_price.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn fee(ev: &[EventKind]) -> Option<Quote> {
+    ev.iter().find_map(|e| match e {
+        EventKind::LiquidationFee { amount, .. } => Some(*amount),
+        _ => None,
+    })
+}
+
+/// A long 10 @ 1,000 at 10x on 1,000 USD against B's short; B holds plenty.
+fn long_ten(spec: MarketSpec) -> Venue {
+    let mut v = Venue::new(spec);
+    v.deposit(A, 1_000);
+    v.deposit(B, 1_000_000);
+    v.leverage(A, 10);
+    v.trade(B, A, Buy, 1_000, 10);
+    v
+}
+
+#[test]
+fn the_seeds_reg_t_long_is_liquidated_at_about_two_thirds_of_entry_and_not_before() {
+    // Initial 50 %, maintenance 25 %, one tier, zero fees: a 100,000 USD 2x long funded with
+    // 50,000. Equity 50,000 + 1,000 × (p − 100) falls below 25 % × 1,000 × p at p < 66.67.
+    let mut s = spec("REGT-PERP");
+    s.max_leverage = 2;
+    s.tiers = vec![MarginTier {
+        max_notional: usd(1_000_000_000),
+        max_leverage: 2,
+        maintenance_rate: bp(2_500),
+        maintenance_amount: Quote(0),
+    }];
+    s.order_band = bp(9_000);
+    s.liquidation.fee_rate = Rate(0);
+    let mut v = Venue::new(s);
+    v.mark(100);
+    v.deposit(A, 50_000);
+    v.deposit(B, 1_000_000);
+    v.leverage(A, 2);
+    v.trade(B, A, Buy, 100, 1_000); // a limit buy at mark
+    let ev = v.mark(67);
+    assert!(!ev.iter().any(|e| matches!(e, EventKind::LiquidationQueued { .. })), "{ev:?}");
+    assert_eq!(v.equity(A), usd(17_000), "above its MM of 16,750");
+    let ev = v.mark(66);
+    assert!(ev.iter().any(|e| matches!(e,
+        EventKind::LiquidationStarted { account, equity, maintenance_margin, .. }
+            if *account == A && *equity == usd(16_000) && *maintenance_margin == usd(16_500))));
+    // Its bankruptcy price is 66 − 16,000 / 1,000 = 50. No bids, no liquidators: B, the only
+    // short, is deleveraged — at mark, because A still has equity (no deficit for B to cover):
+    // A keeps its 16,000 (no liquidation fee in this market).
+    assert_eq!(bankruptcy_prices(&ev), vec![(M, 50)]);
+    assert_eq!(finished(&ev, A), Some(LiquidationOutcome::ClosedOut));
+    assert_eq!((v.size(A), v.collateral(A)), (0, usd(16_000)));
+    assert_eq!((v.size(B), v.collateral(B)), (0, usd(1_034_000)));
+}
+
+#[test]
+fn a_partial_close_is_the_smallest_that_clears_the_buffer() {
+    let mut v = long_ten(spec("BTC-PERP"));
+    v.deposit(C, 1_000_000);
+    // C bids 10 at 910. Mark 910: A's equity 1,000 − 900 = 100 against MM 455.
+    v.order(C, Buy, 910, 10, TimeInForce::Gtc);
+    let ev = v.mark(910);
+    // Closing k lots at 910 costs a fee of 4.55 × k; it must leave 100 − 4.55k ≥
+    // 1.1 × 45.5 × (10 − k), so k ≥ 8.8: 9 lots, not 8 and not all 10.
+    assert_eq!(finished(&ev, A), Some(LiquidationOutcome::Partial));
+    assert_eq!(v.size(A), 1);
+    assert_eq!(fee(&ev), Some(Quote(40_950_000)), "0.5 % of 9 × 910");
+    let m = v.engine.margin(A).unwrap();
+    assert_eq!((m.equity, m.maintenance_margin), (Quote(59_050_000), Quote(45_500_000)));
+    assert!(m.equity.0 >= m.maintenance_margin.0 * 11 / 10);
+    assert_eq!(v.fund(), Quote(40_950_000));
+}
+
+#[test]
+fn with_too_little_book_for_a_partial_the_position_closes_in_full() {
+    let mut v = long_ten(spec("BTC-PERP"));
+    v.deposit(C, 1_000_000);
+    // Bids: 3 at 910, 7 at 901 (above A's bankruptcy price 900). No partial clears the buffer.
+    v.order(C, Buy, 910, 3, TimeInForce::Gtc);
+    v.order(C, Buy, 901, 7, TimeInForce::Gtc);
+    let ev = v.mark(910);
+    assert_eq!(bankruptcy_prices(&ev), vec![(M, 900)]);
+    assert_eq!(finished(&ev, A), Some(LiquidationOutcome::ClosedOut));
+    // Sold 3 @ 910 and 7 @ 901: 100 − 63 = 37 USD left. The fee would be 0.5 % × 9,100 = 45.5
+    // but a full close-out pays at most what is left: 37, and A ends at zero.
+    assert_eq!(fee(&ev), Some(usd(37)));
+    assert_eq!((v.size(A), v.collateral(A)), (0, Quote(0)));
+    assert_eq!(v.fund(), usd(37));
+}
+
+#[test]
+fn the_closing_order_never_fills_worse_than_the_bankruptcy_price() {
+    let mut v = long_ten(spec("BTC-PERP"));
+    v.deposit(C, 1_000_000);
+    // Bids below B are left alone; what the book doesn't take goes to ADL at B. A gap to 890
+    // makes A bankrupt: equity 1,000 − 1,100 = −100, B = 890 + 100 / 10 = 900.
+    v.order(C, Buy, 899, 10, TimeInForce::Gtc);
+    let ev = v.mark(890);
+    assert!(!ev.iter().any(|e| matches!(e, EventKind::Fill(_))), "{ev:?}");
+    let adl: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::Deleveraged { account, qty, price, .. } => Some((*account, qty.0, price.0)),
+            _ => None,
+        })
+        .collect();
+    // B buys back at 900, 10 above mark: it gives up exactly A's deficit of 100.
+    assert_eq!(adl, vec![(B, 10, 900)]);
+    assert!(
+        ev.iter().any(|e| matches!(e, EventKind::Deleveraged { profit_given_up, .. } if *profit_given_up == usd(100)))
+    );
+    assert_eq!((v.size(A), v.collateral(A)), (0, Quote(0)));
+    assert_eq!(v.size(C), 0, "C's bid below B was not touched");
+}
+
+#[test]
+fn a_backstop_takes_over_at_its_discount_when_that_is_above_bankruptcy() {
+    let mut v = long_ten(spec("BTC-PERP"));
+    v.deposit(LIQ, 1_000_000);
+    v.ok(CommandKind::SetLiquidator { account: LIQ, active: true });
+    // Empty book. The liquidator buys at ⌈910 × 0.99⌉ = 901 ≥ B = 900: no gap to fund.
+    let ev = v.mark(910);
+    assert!(ev.iter().any(|e| matches!(e,
+        EventKind::BackstopTakeover { liquidator, qty, price, gap_paid, .. }
+            if *liquidator == LIQ && qty.0 == 10 && price.0 == 901 && *gap_paid == Quote(0))));
+    // A is left 100 − 10 × 9 = 10 USD, all of it the fee (cap: what is left).
+    assert_eq!(fee(&ev), Some(usd(10)));
+    assert_eq!((v.size(A), v.collateral(A), v.size(LIQ)), (0, Quote(0), 10));
+}
+
+/// A long 10 @ 1,000 gapped to 910 (B = 900, equity 100) with a 2 % backstop discount: the
+/// liquidator would buy at ⌈891.8⌉ = 892, 8 below B, so every lot it takes needs 8 USD from the
+/// funds: the gap is `lots × (18 × 10 − 100) / 10`.
+fn gap_venue(insurance: InsurancePolicy) -> Venue {
+    let mut s = spec("BTC-PERP");
+    s.liquidation.backstop_discount = bp(200);
+    s.liquidation.insurance = insurance;
+    let mut v = long_ten(s);
+    v.deposit(LIQ, 1_000_000);
+    v.ok(CommandKind::SetLiquidator { account: LIQ, active: true });
+    v
+}
+
+fn taken_over(ev: &[EventKind]) -> (i64, Quote) {
+    ev.iter()
+        .filter_map(|e| match e {
+            EventKind::BackstopTakeover { qty, gap_paid, .. } => Some((qty.0, *gap_paid)),
+            _ => None,
+        })
+        .fold((0, Quote(0)), |(q, g), (q2, g2)| (q + q2, Quote(g.0 + g2.0)))
+}
+
+fn deleveraged(ev: &[EventKind]) -> i64 {
+    ev.iter()
+        .filter_map(|e| match e {
+            EventKind::Deleveraged { qty, .. } => Some(qty.0),
+            _ => None,
+        })
+        .sum()
+}
+
+#[test]
+fn waterfall_layer_one_collateral_and_then_adl_when_no_fund_can_pay_the_gap() {
+    let mut v = gap_venue(InsurancePolicy::Own);
+    let ev = v.mark(910);
+    assert_eq!(taken_over(&ev), (0, Quote(0)), "no fund: the backstop can't take any of it");
+    // ADL at mark (A still has 100 of equity, no deficit): A keeps 100 less the 45.50 fee.
+    assert_eq!(deleveraged(&ev), 10);
+    assert_eq!((v.size(A), v.collateral(A)), (0, Quote(54_500_000)));
+}
+
+#[test]
+fn waterfall_layer_two_the_insurance_fund_pays_the_gap_of_what_it_can_afford() {
+    let mut v = gap_venue(InsurancePolicy::Own);
+    v.ok(CommandKind::CapitaliseFund { fund: FundRef::Market(M), amount: usd(50) });
+    let ev = v.mark(910);
+    // 50 USD pays for ⌊50 × 10 / 80⌋ = 6 lots (gap ⌈6 × 80 / 10⌉ = 48), leaving A 40 of equity
+    // on its last 4 lots; those go to ADL at mark, and the 40 left pays the fee (cap).
+    assert_eq!(taken_over(&ev), (6, usd(48)));
+    assert_eq!(deleveraged(&ev), 4);
+    assert_eq!(fee(&ev), Some(usd(40)));
+    assert_eq!(v.fund(), usd(2 + 40));
+    assert_eq!((v.size(A), v.collateral(A)), (0, Quote(0)));
+}
+
+#[test]
+fn waterfall_layer_three_the_guaranty_fund_pays_after_the_insurance_fund() {
+    let mut v = gap_venue(InsurancePolicy::Own);
+    v.ok(CommandKind::CapitaliseFund { fund: FundRef::Market(M), amount: usd(50) });
+    v.ok(CommandKind::CapitaliseFund { fund: FundRef::Guaranty, amount: usd(30) });
+    let ev = v.mark(910);
+    assert_eq!(taken_over(&ev), (10, usd(80)));
+    assert_eq!(deleveraged(&ev), 0);
+    let paid: Vec<(FundRef, Quote)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::DeficitCovered { fund, amount, .. } => Some((*fund, *amount)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(paid, vec![(FundRef::Market(M), usd(50)), (FundRef::Guaranty, usd(30))]);
+    assert_eq!((v.fund(), v.engine.ledger().guaranty_fund), (Quote(0), Quote(0)));
+    assert_eq!((v.size(A), v.collateral(A), v.size(LIQ)), (0, Quote(0), 10));
+}
+
+#[test]
+fn a_shared_fund_pays_a_market_only_up_to_its_draw_cap() {
+    let mut v = gap_venue(InsurancePolicy::Shared { max_draw: usd(20) });
+    v.ok(CommandKind::CapitaliseFund { fund: FundRef::Shared, amount: usd(1_000) });
+    let ev = v.mark(910);
+    // The market may draw 20: ⌊20 × 10 / 80⌋ = 2 lots (gap 16); the rest is ADL.
+    assert_eq!(taken_over(&ev), (2, usd(16)));
+    assert_eq!(deleveraged(&ev), 8);
+    // Paid 16 out, then received the fee: ⌈0.5 % × 9,100⌉ = 45.50 of A's 80 left.
+    assert_eq!(v.engine.ledger().insurance_fund, Quote(1_029_500_000));
+    // Its net draw: 16 out, 45.50 in.
+    assert_eq!(v.engine.market(M).unwrap().shared_net_draw, Quote(16_000_000 - 45_500_000));
+}
+
+#[test]
+fn an_isolated_position_is_liquidated_on_its_own_margin_and_the_loss_stays_inside() {
+    let mut v = Venue::new(spec("BTC-PERP"));
+    v.deposit(A, 5_000);
+    v.deposit(B, 1_000_000);
+    v.ok(CommandKind::SetMarginMode { account: A, market: M, mode: crate::account::MarginMode::Isolated });
+    v.leverage(A, 10);
+    v.trade(B, A, Buy, 1_000, 10); // 1,000 USD of margin moves into the position
+    assert_eq!(v.collateral(A), usd(4_000));
+    let ev = v.mark(890);
+    // The position's equity 1,000 − 1,100 = −100: B = 890 + 100 / 10 = 900. It is bankrupt, but
+    // the account's 4,000 of collateral is not the position's to lose.
+    assert!(ev.iter().any(|e| matches!(e,
+        EventKind::LiquidationStarted { scope: LiquidationScope::Isolated(M), equity, .. } if *equity == usd(-100))));
+    assert_eq!(bankruptcy_prices(&ev), vec![(M, 900)]);
+    assert_eq!(finished(&ev, A), Some(LiquidationOutcome::ClosedOut));
+    assert_eq!((v.size(A), v.collateral(A)), (0, usd(4_000)));
+    assert_eq!(v.engine.account(A).unwrap().position(M).isolated_margin, Quote(0));
+}
+
+#[test]
+fn cross_bankruptcy_prices_value_the_other_positions_at_mark_and_are_recomputed_after_each_close() {
+    let mut v = Venue::new(spec("BTC-PERP"));
+    let n = MarketId(1);
+    v.ok(CommandKind::CreateMarket(spec("ETH-PERP")));
+    v.ok(CommandKind::SetMark { market: n, price: Price(1_000) });
+    v.deposit(A, 1_500);
+    v.deposit(B, 1_000_000);
+    v.trade(B, A, Buy, 1_000, 10); // long 10 in BTC
+    v.ok(order(B, Buy, 1_000, 5, TimeInForce::Gtc).with_market(n));
+    v.ok(order(A, Sell, 1_000, 5, TimeInForce::Ioc).with_market(n)); // short 5 in ETH
+    let ev = v.mark(800);
+    // Equity 1,500 − 2,000 = −500 against MM 400 + 250. BTC (the larger MM) first:
+    // B = 800 + 500 / 10 = 850; after it the account has 0 equity, so ETH's B is its mark.
+    assert_eq!(bankruptcy_prices(&ev), vec![(M, 850), (n, 1_000)]);
+    assert_eq!(finished(&ev, A), Some(LiquidationOutcome::ClosedOut));
+    assert_eq!(v.collateral(A), Quote(0));
+}
+
+impl CommandKind {
+    /// The same order in another market (test helper).
+    fn with_market(self, market: MarketId) -> Self {
+        match self {
+            CommandKind::PlaceOrder(o) => CommandKind::PlaceOrder(NewOrder { market, ..o }),
+            other => other,
+        }
+    }
+}
+
+#[test]
+fn the_open_interest_cap_refuses_orders_that_could_raise_it_but_not_reducing_ones() {
+    let mut s = spec("BTC-PERP");
+    s.liquidation.max_open_interest = Some(Qty(15));
+    let mut v = Venue::new(s);
+    for a in [A, B, C] {
+        v.deposit(a, 1_000_000);
+    }
+    v.trade(B, A, Buy, 1_000, 10); // open interest 10
+    // Each side's opening part counts on its own: B's new sell could add 6, beyond the cap.
+    assert_eq!(v.code(order(B, Sell, 1_000, 6, TimeInForce::Gtc)), 2013);
+    v.order(B, Sell, 1_000, 5, TimeInForce::Gtc);
+    assert_eq!(v.code(order(C, Buy, 1_000, 6, TimeInForce::Ioc)), 2013);
+    v.order(C, Buy, 1_000, 5, TimeInForce::Ioc); // exactly to the cap
+    // A sells 3 of its long: it can only reduce, so the cap does not stop it.
+    v.order(A, Sell, 1_000, 3, TimeInForce::Gtc);
+    assert_eq!(v.engine.market(M).unwrap().open_interest, Qty(15));
+}
+
+/// The reject code in a command's events (the same command's pass may also liquidate).
+fn refused(ev: &[EventKind]) -> Option<u16> {
+    ev.iter().find_map(|e| match e {
+        EventKind::Rejected { reason, .. } => Some(reason.code()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_queued_account_is_cancel_only_until_its_turn_and_the_queue_drains_over_ticks() {
+    let config = EngineConfig { max_liquidations_per_pass: 1, ..EngineConfig::default() };
+    let mut v = Venue::with(config, spec("BTC-PERP"));
+    let x = AccountId(5);
+    v.deposit(B, 1_000_000);
+    for a in [A, C, D, x] {
+        v.deposit(a, 1_000);
+        v.trade(B, a, Buy, 1_000, 10);
+        v.order(a, Sell, 1_400, 1, TimeInForce::Gtc); // a resting order each
+    }
+    let ev = v.mark(910);
+    let queued: Vec<AccountId> = ev
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::LiquidationQueued { account, .. } => Some(*account),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(queued, vec![A, C, D, x]);
+    let cancelled =
+        ev.iter().filter(|e| matches!(e, EventKind::OrderCancelled { reason: CancelReason::Liquidation, .. }));
+    assert_eq!(cancelled.count(), 4, "every queued account's orders are cancelled at once");
+    assert_eq!(finished(&ev, A), Some(LiquidationOutcome::ClosedOut));
+    // One unit per pass: C, D and x wait, cancel-only. D deposits enough to be safe again (a
+    // deposit is always accepted); this command's pass works on C.
+    assert!(v.engine.in_liquidation(C) && v.engine.in_liquidation(D));
+    let ev = v.ok(CommandKind::Deposit { account: D, amount: usd(10_000) });
+    assert_eq!(finished(&ev, C), Some(LiquidationOutcome::ClosedOut));
+    // x may not trade or withdraw while it waits; D's turn comes and it is spared.
+    let ev = v.run(order(x, Sell, 1_000, 1, TimeInForce::Gtc));
+    assert_eq!(refused(&ev), Some(5012));
+    assert!(ev.iter().any(|e| matches!(e, EventKind::LiquidationAverted { account, .. } if *account == D)));
+    let ev = v.run(CommandKind::Withdraw { account: x, amount: usd(1) });
+    assert_eq!(refused(&ev), Some(5012));
+    assert_eq!(finished(&ev, x), Some(LiquidationOutcome::ClosedOut));
+    assert_eq!(v.engine.liquidation_queue().count(), 0);
+    assert_eq!(v.size(D), 10);
+    v.order(D, Sell, 1_000, 1, TimeInForce::Gtc); // trading again
+}
+
+#[test]
+fn a_cascade_of_ten_thousand_accounts_finishes_over_bounded_passes() {
+    let mut v = Venue::new(spec("BTC-PERP"));
+    v.check = false; // set-up in bulk; every step of the cascade is checked below
+    v.deposit(B, 100_000_000);
+    v.deposit(LIQ, 10_000_000);
+    v.ok(CommandKind::SetLiquidator { account: LIQ, active: true });
+    v.ok(CommandKind::CapitaliseFund { fund: FundRef::Market(M), amount: usd(3_000_000) });
+    v.order(B, Sell, 1_000, 10_000, TimeInForce::Gtc);
+    let accounts: Vec<AccountId> = (100..10_100).map(AccountId).collect();
+    for a in &accounts {
+        v.deposit(*a, 100);
+        v.order(*a, Buy, 1_000, 1, TimeInForce::Ioc);
+    }
+    v.check = true;
+    // A 30 % gap: every long is bankrupt (equity 100 − 300 = −200, B = 900).
+    let ev = v.mark(700);
+    let queued = ev.iter().filter(|e| matches!(e, EventKind::LiquidationQueued { .. })).count();
+    assert_eq!(queued, 10_000);
+    let mut passes = 1;
+    while let Some((last, _)) = v.engine.liquidation_queue().last().copied() {
+        // Each command runs one pass; the last in the queue is cancel-only meanwhile.
+        let ev = v.run(order(last, Buy, 700, 1, TimeInForce::Ioc));
+        assert_eq!(refused(&ev), Some(5012), "cancel-only while queued");
+        passes += 1;
+    }
+    assert_eq!(passes, 10_000_usize.div_ceil(64));
+    assert!(accounts.iter().all(|a| v.size(*a) == 0 && v.collateral(*a) == Quote(0)));
+    // The liquidator bought 10,000 lots at ⌈700 × 0.99⌉ = 693; the fund paid 207 a lot.
+    assert_eq!(v.size(LIQ), 10_000);
+    assert_eq!(v.fund(), usd(3_000_000 - 2_070_000));
+}
+
+#[derive(Debug, Clone)]
+struct Trader {
+    deposit: i64,
+    leverage: u32,
+    long: bool,
+    lots: i64,
+    isolated: bool,
+}
+
+fn trader() -> impl Strategy<Value = Trader> {
+    (50i64..5_000, 1u32..=10, any::<bool>(), 1i64..40, prop::bool::weighted(0.25))
+        .prop_map(|(deposit, leverage, long, lots, isolated)| Trader { deposit, leverage, long, lots, isolated })
+}
+
+proptest! {
+    /// Random traders, leverages, books and funds, then price paths with 20–50 % gaps: after
+    /// every command the invariants hold (money to the unit, open interest, every unit below
+    /// maintenance queued by a full scan), nothing is liquidated above maintenance, and ticks
+    /// drain the queue.
+    #[test]
+    fn gaps_of_twenty_to_fifty_percent_keep_every_invariant(
+        traders in prop::collection::vec(trader(), 2..12),
+        gaps in prop::collection::vec((20i64..=50, any::<bool>()), 1..5),
+        liquidator in any::<bool>(),
+        fund in 0i64..2_000,
+        depth in 0i64..30,
+        per_pass in 1u32..5,
+    ) {
+        let config = EngineConfig { max_liquidations_per_pass: per_pass, ..EngineConfig::default() };
+        let mut v = Venue::with(config, spec("BTC-PERP"));
+        let maker = AccountId(50);
+        v.deposit(maker, 10_000_000);
+        if liquidator {
+            v.deposit(LIQ, 1_000_000);
+            v.ok(CommandKind::SetLiquidator { account: LIQ, active: true });
+        }
+        if fund > 0 {
+            v.ok(CommandKind::CapitaliseFund { fund: FundRef::Market(M), amount: usd(fund) });
+        }
+        for (i, t) in traders.iter().enumerate() {
+            let a = AccountId(100 + i as u64);
+            v.deposit(a, t.deposit);
+            if t.isolated {
+                v.ok(CommandKind::SetMarginMode { account: a, market: M, mode: crate::account::MarginMode::Isolated });
+            }
+            v.leverage(a, t.leverage);
+            let side = if t.long { Buy } else { Sell };
+            v.order(maker, side.opposite(), 1_000, t.lots, TimeInForce::Gtc);
+            // Refused when the margin doesn't allow it: that is fine, the rest is cancelled.
+            v.run(order(a, side, 1_000, t.lots, TimeInForce::Ioc));
+            v.run(CommandKind::CancelAll { account: maker, market: Some(M) });
+        }
+        let mut mark = 1_000i64;
+        for (pct, up) in gaps {
+            mark = if up { mark * (100 + pct) / 100 } else { (mark * (100 - pct) / 100).max(1) };
+            // The maker quotes around the new mark (the book the closing orders meet).
+            v.run(CommandKind::CancelAll { account: maker, market: Some(M) });
+            v.run(CommandKind::SetMark { market: M, price: Price(mark) });
+            if depth > 0 {
+                v.run(order(maker, Buy, mark * 99 / 100, depth, TimeInForce::Gtc));
+                v.run(order(maker, Sell, mark * 101 / 100 + 1, depth, TimeInForce::Gtc));
+            }
+            for _ in 0..20 {
+                if v.engine.liquidation_queue().count() == 0 {
+                    break;
+                }
+                v.run(CommandKind::Tick);
+            }
+            prop_assert_eq!(v.engine.liquidation_queue().count(), 0);
+        }
+        prop_assert_eq!(v.engine.ledger().uncovered, Quote(0));
+    }
+}
