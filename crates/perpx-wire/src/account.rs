@@ -77,6 +77,10 @@ pub struct PositionView {
     pub funding_apr: String,
     /// The same on the position's own margin at its leverage (`funding_apr × leverage`).
     pub funding_apr_on_margin: String,
+    /// Where the position stands in its side's ADL ranking, 1–100 (100: first to be
+    /// deleveraged), while it is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adl_percentile: Option<u8>,
 }
 
 /// One market's prices and funding disclosure.
@@ -212,6 +216,7 @@ pub fn account_view(engine: &Engine, id: AccountId) -> Option<AccountView> {
                 next_funding_payment: format_quote(funding.next_payment),
                 funding_apr: format_rate(funding.apr_on_notional),
                 funding_apr_on_margin: format_rate(funding.apr_on_margin),
+                adl_percentile: engine.adl_percentile(id, *mid),
             })
         })
         .collect();

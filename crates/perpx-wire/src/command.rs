@@ -686,7 +686,13 @@ fn to_liquidation(w: WireLiquidation, lot_size: Decimal) -> Result<LiquidationSp
         },
         adl: match w.adl.as_deref() {
             None | Some("queue") => AdlPolicy::Queue,
-            Some(other) => return Err(malformed(format!("liquidation.adl: unknown policy '{other}' (queue)"))),
+            Some("pro_rata") => AdlPolicy::ProRata,
+            Some("leverage_drain") => AdlPolicy::LeverageDrain,
+            Some(other) => {
+                return Err(malformed(format!(
+                    "liquidation.adl: unknown policy '{other}' (queue, pro_rata, leverage_drain)"
+                )));
+            }
         },
         max_open_interest: w.max_open_interest.map(|q| parse_qty_in(lot_size, "max_open_interest", &q)).transpose()?,
     })

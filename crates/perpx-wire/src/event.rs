@@ -865,9 +865,7 @@ pub fn fund_name(engine: &Engine, fund: FundRef) -> String {
 }
 
 fn adl_policy_name(p: AdlPolicy) -> &'static str {
-    match p {
-        AdlPolicy::Queue => "queue",
-    }
+    p.name()
 }
 
 /// An ADL rank (units of 1e-8) as a decimal with 8 places; the saturated ends as `inf`/`-inf`.

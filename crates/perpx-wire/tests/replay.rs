@@ -146,12 +146,14 @@ fn examples_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 
-/// Every `examples/*.jsonl` replays to exactly its `*.expected.jsonl`. Set
-/// `PERPX_BLESS=1` to rewrite the expected files after an intended schema change.
+/// Every `examples/*.jsonl` and `docs/adl/*.jsonl` replays to exactly its `*.expected.jsonl`.
+/// Set `PERPX_BLESS=1` to rewrite the expected files after an intended schema change.
 #[test]
 fn documented_examples_replay_to_their_golden_output() {
     let mut checked = 0;
-    for entry in std::fs::read_dir(examples_dir()).unwrap() {
+    let adl = examples_dir().join("../docs/adl");
+    let entries = std::fs::read_dir(examples_dir()).unwrap().chain(std::fs::read_dir(adl).unwrap());
+    for entry in entries {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         if !name.ends_with(".jsonl") || name.ends_with(".expected.jsonl") {

@@ -11,6 +11,8 @@
 //!
 //! Ranking (BitMEX's): `pnl_pct × effective leverage` for winners, `pnl_pct / effective
 //! leverage` for losers, highest first, ties by account id ([`crate::risk::liquidation::adl_rank`]).
+//! Who gives up how many lots is the market's policy: `queue`, `pro_rata` or `leverage_drain`
+//! ([`crate::risk::adl`]).
 //! Deleveraged accounts pay no fee, lose their open orders and stops in that market, and are
 //! checked for liquidation again in the same pass.
 
@@ -19,39 +21,27 @@ use super::{Engine, Out};
 use crate::account::MarginMode;
 use crate::event::{CancelReason, EventKind, LiquidationScope};
 use crate::ids::{AccountId, MarketId, OrderId};
+use crate::market::AdlPolicy;
 use crate::num::{Price, Qty, Quote};
+use crate::risk::adl::{AdlOutcome, AdlPosition, allocate, outcome};
 use crate::risk::liquidation::{BankruptcyPrice, adl_rank};
 use crate::risk::margin::notional;
 use crate::risk::position::unrealized_pnl;
 
-/// One opposite position in the ADL ranking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AdlCandidate {
-    /// The account.
-    pub account: AccountId,
-    /// Its rank in units of 1e-8 (higher goes first).
-    pub rank: i128,
-    /// The size it holds, in lots (absolute).
-    pub size: i64,
-}
-
 impl Engine {
-    /// The positions on the `sign` side of `market` (+1 longs, −1 shorts), in ADL order:
+    /// The positions on the `sign` side of `market` (+1 longs, −1 shorts), in ADL rank order:
     /// rank descending, then account id.
     #[must_use]
-    pub fn adl_ranking(&self, market: MarketId, sign: i64) -> Vec<AdlCandidate> {
+    pub fn adl_ranking(&self, market: MarketId, sign: i64) -> Vec<AdlPosition> {
         let Some(m) = self.markets.get(market.index()) else { return Vec::new() };
         let Some(mark) = m.mark else { return Vec::new() };
         let q = m.quote_per_tick_lot;
-        let mut ranked: Vec<AdlCandidate> = m
+        let mut ranked: Vec<AdlPosition> = m
             .holders_of(sign)
             .iter()
             .filter_map(|id| {
                 let a = self.accounts.get(id)?;
                 let p = a.position(market);
-                if p.size.0.signum() != sign {
-                    return None;
-                }
                 let upnl = unrealized_pnl(p.size, p.cost_basis, mark, q).ok()?;
                 let n = notional(q, p.size, mark).ok()?;
                 let scope = match a.mode(market) {
@@ -59,15 +49,54 @@ impl Engine {
                     MarginMode::Isolated => LiquidationScope::Isolated(market),
                 };
                 let (equity, _) = self.unit_figures(*id, scope)?;
-                Some(AdlCandidate { account: *id, rank: adl_rank(upnl, p.cost_basis, n, equity), size: p.size.0.abs() })
+                Some(AdlPosition {
+                    account: *id,
+                    rank: adl_rank(upnl, p.cost_basis, n, equity),
+                    size: p.size.0.abs(),
+                    upnl: i128::from(upnl.0),
+                    notional: i128::from(n.0),
+                    equity: i128::from(equity.0),
+                    isolated: scope != LiquidationScope::Cross,
+                })
             })
             .collect();
         ranked.sort_by(|a, b| b.rank.cmp(&a.rank).then(a.account.cmp(&b.account)));
         ranked
     }
 
-    /// Closes `left` lots of the bankrupt unit's position in `market` against the opposite
-    /// side in rank order (the `queue` policy), at the bankruptcy price.
+    /// A position's ADL percentile (the "lights" of other venues): `100 × (n − i) / n` for the
+    /// `i`-th of the `n` positions on its side in rank order (0-based), so the first in the
+    /// queue is at 100 and the last above 0. `None` without a position or a mark.
+    #[must_use]
+    pub fn adl_percentile(&self, account: AccountId, market: MarketId) -> Option<u8> {
+        let size = self.accounts.get(&account)?.position(market).size.0;
+        if size == 0 {
+            return None;
+        }
+        let ranking = self.adl_ranking(market, size.signum());
+        let i = ranking.iter().position(|p| p.account == account)?;
+        let n = ranking.len();
+        u8::try_from(100 * (n - i) / n).ok()
+    }
+
+    /// What each policy would do if `qty` lots of a position of sign `bankrupt_sign` in `market`
+    /// went to ADL now at `price`: the comparison the simulator reports (haircut spread,
+    /// accounts hit, notional closed, leverage left). Nothing changes.
+    #[must_use]
+    pub fn adl_compare(&self, market: MarketId, bankrupt_sign: i64, qty: Qty, price: Price) -> Vec<AdlOutcome> {
+        let Some(m) = self.markets.get(market.index()) else { return Vec::new() };
+        let Some(mark) = m.mark else { return Vec::new() };
+        let q = i128::from(m.quote_per_tick_lot);
+        let ranking = self.adl_ranking(market, -bankrupt_sign);
+        let give_up = (i128::from(price.0 - mark.0) * i128::from(bankrupt_sign) * q).max(0);
+        [AdlPolicy::Queue, AdlPolicy::ProRata, AdlPolicy::LeverageDrain]
+            .into_iter()
+            .map(|p| outcome(p, &ranking, qty.0, give_up, i128::from(mark.0) * q))
+            .collect()
+    }
+
+    /// Closes `left` lots of the bankrupt unit's position in `market` against the opposite side,
+    /// chosen by the market's policy, at the bankruptcy price.
     pub(crate) fn deleverage(
         &mut self,
         account: AccountId,
@@ -89,20 +118,12 @@ impl Engine {
         let bankrupt = equity.is_negative();
         let price = if bankrupt { b.adl_price(sign) } else { mark };
         let policy = self.markets[market.index()].spec.liquidation.adl;
-        let mut takes: Vec<(AdlCandidate, i64)> = Vec::new();
-        let mut remaining = left.0;
-        for c in self.adl_ranking(market, -sign) {
-            if remaining == 0 {
-                break;
-            }
-            if c.account == account {
-                continue;
-            }
-            let t = c.size.min(remaining);
-            takes.push((c, t));
-            remaining -= t;
-        }
-        let taken = left.0 - remaining;
+        let ranking: Vec<AdlPosition> =
+            self.adl_ranking(market, -sign).into_iter().filter(|p| p.account != account).collect();
+        let give_up = (i128::from(price.0 - mark.0) * i128::from(sign) * i128::from(q)).max(0);
+        let lots = allocate(policy, &ranking, left.0, give_up, i128::from(mark.0) * i128::from(q));
+        let takes: Vec<(AdlPosition, i64)> = ranking.into_iter().zip(lots).filter(|(_, t)| *t > 0).collect();
+        let taken: i64 = takes.iter().map(|(_, t)| *t).sum();
         if taken == 0 {
             return;
         }

@@ -11,6 +11,8 @@
 
 mod accounts;
 mod adl;
+#[cfg(test)]
+mod adl_tests;
 mod client_orders;
 mod funding;
 #[cfg(test)]
@@ -35,7 +37,6 @@ mod stops;
 mod tests;
 
 pub use accounts::{IsolatedSummary, MarginSummary};
-pub use adl::AdlCandidate;
 pub use client_orders::{ClientOrderEntry, ClientOrders};
 pub use funding::{FundingInfo, PositionFunding};
 pub use hash::{StateHash, StateHasher};

@@ -28,6 +28,22 @@ pub enum AdlPolicy {
     /// Rank order (`pnl_pct × effective leverage`), each winner fully before the next
     /// (BitMEX/Binance since ~2015).
     Queue,
+    /// Every winner gives up the same fraction of its position.
+    ProRata,
+    /// Water-filling on leverage: the most leveraged winners are cut down to a common level.
+    LeverageDrain,
+}
+
+impl AdlPolicy {
+    /// The stable snake-case name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Queue => "queue",
+            Self::ProRata => "pro_rata",
+            Self::LeverageDrain => "leverage_drain",
+        }
+    }
 }
 
 /// The liquidation section of a market specification.
@@ -100,6 +116,8 @@ impl LiquidationSpec {
         };
         h.tag(match self.adl {
             AdlPolicy::Queue => 0,
+            AdlPolicy::ProRata => 1,
+            AdlPolicy::LeverageDrain => 2,
         });
         match self.max_open_interest {
             None => h.tag(0),
