@@ -248,6 +248,13 @@ proptest! {
             let lots = (total * share / 100).max(1);
             v.fund(L, lots * 5 + 1, 20);
             v.trade(X, L, Sell, 100, lots);
+            // Percentiles follow the rank order on each side.
+            for sign in [1, -1] {
+                let pct: Vec<u8> = v.engine.adl_ranking(M, sign).iter()
+                    .map(|p| v.engine.adl_percentile(p.account, M).unwrap()).collect();
+                prop_assert!(pct.windows(2).all(|w| w[0] >= w[1]), "{pct:?}");
+                prop_assert!(pct.first().is_none_or(|p| *p == 100));
+            }
             let before: Vec<(AccountId, i64)> =
                 (0..winners.len()).map(|i| AccountId(100 + i as u64)).map(|a| (a, v.position(a).0)).collect();
             let mark = 100 + gap;

@@ -264,6 +264,36 @@ fn with_too_little_book_for_a_partial_the_position_closes_in_full() {
 }
 
 #[test]
+fn the_fee_after_a_close_that_leaves_other_positions_is_capped_at_equity_less_their_maintenance() {
+    // 20x with MM 4 %. A: 1,000 USD, long 10 BTC @ 1,000 and long 1 ETH @ 500 (cross).
+    let mut s = spec("BTC-PERP");
+    s.max_leverage = 20;
+    s.tiers[0].max_leverage = 20;
+    s.tiers[0].maintenance_rate = bp(400);
+    let mut v = Venue::new(s.clone());
+    let eth = MarketId(1);
+    v.ok(CommandKind::CreateMarket(MarketSpec { symbol: "ETH-PERP".into(), ..s }));
+    v.ok(CommandKind::SetMark { market: eth, price: Price(500) });
+    v.deposit(A, 1_000);
+    v.deposit(B, 1_000_000);
+    v.deposit(C, 1_000_000);
+    v.leverage(A, 20);
+    v.ok(CommandKind::SetLeverage { account: A, market: eth, leverage: 20 });
+    v.trade(B, A, Buy, 1_000, 10);
+    v.ok(order(B, Sell, 500, 1, TimeInForce::Gtc).with_market(eth));
+    v.ok(order(A, Buy, 500, 1, TimeInForce::Ioc).with_market(eth));
+    v.order(C, Buy, 905, 10, TimeInForce::Gtc);
+    let ev = v.mark(910);
+    // Equity 100 against MM 364 + 20. No partial of BTC clears the buffer (9 lots would need
+    // 148 of equity), so BTC closes in full at 905: 50 of slippage leaves 50, ETH's MM is 20.
+    // The fee would be 45.50; it is capped at 50 − 20 = 30 so A is not put back under.
+    assert_eq!(fee(&ev), Some(usd(30)));
+    assert_eq!(finished(&ev, A), Some(LiquidationOutcome::Partial));
+    let m = v.engine.margin(A).unwrap();
+    assert_eq!((v.size(A), m.equity, m.maintenance_margin), (0, usd(20), usd(20)));
+}
+
+#[test]
 fn the_closing_order_never_fills_worse_than_the_bankruptcy_price() {
     let mut v = long_ten(spec("BTC-PERP"));
     v.deposit(C, 1_000_000);
