@@ -407,6 +407,20 @@ pub fn decode_line(text: &str, engine: &Engine) -> Result<Option<Line>, Box<Refu
     Ok(Some(Line::Command(Command { ts: Timestamp(ts), kind })))
 }
 
+/// Decodes one command given as a JSON object without its `ts` (the API server stamps time
+/// itself), e.g. `{"type": "place_order", "account": 1, "market": "BTC-PERP", ...}`.
+///
+/// # Errors
+/// The first problem, as for [`decode_line`].
+pub fn decode_command(value: Value, ts: Timestamp, engine: &Engine) -> Result<Command, RejectReason> {
+    let Value::Object(map) = value else { return Err(malformed("a command must be a JSON object")) };
+    if map.contains_key("ts") {
+        return Err(malformed("unknown field 'ts': the server stamps the time"));
+    }
+    let kind: WireKind = serde_json::from_value(Value::Object(map)).map_err(|e| malformed(e.to_string()))?;
+    Ok(Command { ts, kind: to_kind(kind, engine)? })
+}
+
 fn market_id(engine: &Engine, symbol: &str) -> Result<MarketId, RejectReason> {
     engine.market_by_symbol(symbol).map(|m| m.id).ok_or_else(|| RejectReason::UnknownMarket(symbol.to_owned()))
 }

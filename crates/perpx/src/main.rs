@@ -1,6 +1,6 @@
 //! `perpx`: the command-line entry point.
 //!
-//! Subcommands land with their issues; today: `replay`.
+//! Subcommands land with their issues; today: `serve` and `replay`.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
@@ -20,6 +20,22 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
+    /// Run the venue: the HTTP API over the engine. With no arguments it creates ./perpx-data
+    /// with two demo markets, a demo oracle and demo keys (printed once). docs/API.md.
+    Serve {
+        /// Where the venue keeps its state (default ./perpx-data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Address to listen on (default 127.0.0.1:8080; port 0 picks one and prints it).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// A TOML file of settings (docs/API.md, "Settings"); flags override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Don't create the demo markets, keys and oracle (an admin key is still created).
+        #[arg(long)]
+        no_demo: bool,
+    },
     /// Feed a JSON-lines script of commands into a fresh engine; print its events as JSON
     /// lines, then the final state hash. The schema is in docs/REPLAY.md.
     Replay {
@@ -65,9 +81,36 @@ fn run_on<W: Write>(
     r.map(|(_, summary)| summary).map_err(|e| e.to_string())
 }
 
+fn run_serve(
+    data_dir: &Option<PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    config: Option<&PathBuf>,
+    no_demo: bool,
+) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(io::stderr)
+        .init();
+    let mut c = match config {
+        Some(path) => perpx_server::config::ServerConfig::from_file(path)?,
+        None => perpx_server::config::ServerConfig::default(),
+    };
+    if let Some(d) = data_dir {
+        c.data_dir.clone_from(d);
+    }
+    if let Some(l) = listen {
+        c.listen = l;
+    }
+    if no_demo {
+        c.demo = false;
+    }
+    perpx_server::serve(c)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Cmd::Serve { data_dir, listen, config, no_demo } => run_serve(data_dir, *listen, config.as_ref(), *no_demo),
         Cmd::Replay { script, no_invariants, summary_only } => run_replay(script, *no_invariants, *summary_only),
     };
     match result {

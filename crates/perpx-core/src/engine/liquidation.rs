@@ -63,6 +63,47 @@ impl Engine {
         &self.liquidators
     }
 
+    /// The estimated liquidation price of a position: the mark of its market at which its unit's
+    /// equity would meet its maintenance margin, every other position and mark unchanged, in the
+    /// position's current tier. For a long `p = (MM_o − a − E₀ + s·q·m₀) / (s·q·(1 − r))`, for a
+    /// short `p = (E₀ + s·q·m₀ − MM_o + a) / (s·q·(1 + r))` (`s` lots, `q` per tick-lot, `m₀` the
+    /// mark, `E₀` the unit's equity, `MM_o` the maintenance of its other positions, `r` and `a`
+    /// the tier's rate and amount), rounded to the tick on the safe side (up for a long, down for
+    /// a short). `None` without a position or a mark, or if no positive price liquidates it.
+    #[must_use]
+    pub fn liquidation_price(&self, account: AccountId, market: MarketId) -> Option<Price> {
+        let a = self.accounts.get(&account)?;
+        let p = a.position(market);
+        let m = self.markets.get(market.index())?;
+        let mark = m.mark?;
+        if p.size.0 == 0 {
+            return None;
+        }
+        let scope = match a.mode(market) {
+            MarginMode::Cross => LiquidationScope::Cross,
+            MarginMode::Isolated => LiquidationScope::Isolated(market),
+        };
+        let (equity, mm) = self.unit_figures(account, scope)?;
+        let q = i128::from(m.quote_per_tick_lot);
+        let n = notional(m.quote_per_tick_lot, p.size, mark).ok()?;
+        let tier = crate::market::tier_for_notional(&m.spec.tiers, n);
+        let mm_here = maintenance_margin(&m.spec.tiers, n).ok()?;
+        let (r, amount) = (i128::from(tier.maintenance_rate.0), i128::from(tier.maintenance_amount.0));
+        let s = i128::from(p.size.0.abs());
+        let (e0, mm_o, m0) = (i128::from(equity.0), i128::from(mm.0 - mm_here.0), i128::from(mark.0));
+        let scale = crate::num::Rate::SCALE;
+        let price = if p.size.0 > 0 {
+            let num = (mm_o - amount - e0 + s * q * m0) * scale;
+            let den = s * q * (scale - r);
+            -(-num).div_euclid(den)
+        } else {
+            let num = (e0 + s * q * m0 - mm_o + amount) * scale;
+            let den = s * q * (scale + r);
+            num.div_euclid(den)
+        };
+        i64::try_from(price).ok().filter(|p| *p > 0).map(Price)
+    }
+
     /// Equity and maintenance margin of a unit at current marks; `None` if it can't be valued
     /// (an isolated position that is flat or has no mark).
     pub(crate) fn unit_figures(&self, account: AccountId, scope: LiquidationScope) -> Option<Figures> {

@@ -1,0 +1,259 @@
+//! The HTTP API: routes, shared state, authentication and the path from a request to the
+//! engine and back. Endpoints are listed in `docs/API.md` and served as OpenAPI at
+//! `/openapi.json`.
+
+mod admin;
+pub mod error;
+mod private;
+mod public;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
+
+pub use error::ApiError;
+
+use crate::auth::{KEY_HEADER, RateLimiter, ReplayCache, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify};
+use crate::config::ServerConfig;
+use crate::keys::{ApiKey, KeyStore, Scope};
+use crate::sequencer::{Ack, Sequencer, Submission};
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// The engine thread.
+    pub sequencer: Sequencer,
+    /// API keys.
+    pub keys: Mutex<KeyStore>,
+    /// Signatures seen inside the receive window.
+    pub replays: Mutex<ReplayCache>,
+    /// Token buckets per key and per IP.
+    pub limiter: Mutex<RateLimiter>,
+    /// Settings.
+    pub config: ServerConfig,
+    /// Dead-man's switches: account → deadline (ms).
+    pub deadman: Mutex<BTreeMap<u64, i64>>,
+    /// The admin audit log (append-only JSON lines).
+    pub audit: Mutex<Option<std::fs::File>>,
+    /// HTTP answers by status.
+    pub http_status: Mutex<BTreeMap<u16, u64>>,
+}
+
+/// The state handlers receive.
+pub type State = axum::extract::State<Arc<Shared>>;
+
+/// The current wall-clock time (ms).
+#[must_use]
+pub fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The router over `shared`.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(public::index))
+        .route("/docs", get(public::docs))
+        .route("/openapi.json", get(public::openapi))
+        .route("/metrics", get(public::metrics))
+        .route("/api/v1/time", get(public::time))
+        .route("/api/v1/health", get(public::health))
+        .route("/api/v1/ready", get(public::ready))
+        .route("/api/v1/state-hash", get(public::state_hash))
+        .route("/api/v1/markets", get(public::markets))
+        .route("/api/v1/depth", get(public::depth))
+        .route("/api/v1/ticker", get(public::ticker))
+        .route("/api/v1/funds", get(public::funds))
+        .route("/api/v1/account", get(private::account))
+        .route("/api/v1/orders", get(private::open_orders))
+        .route("/api/v1/order", post(private::place_order))
+        .route("/api/v1/order/amend", post(private::amend_order))
+        .route("/api/v1/order/cancel", post(private::cancel_order))
+        .route("/api/v1/orders/cancel-all", post(private::cancel_all))
+        .route("/api/v1/stop", post(private::place_stop))
+        .route("/api/v1/batch", post(private::batch))
+        .route("/api/v1/deadman", post(private::deadman))
+        .route("/api/v1/leverage", post(private::leverage))
+        .route("/api/v1/margin-mode", post(private::margin_mode))
+        .route("/api/v1/isolated-margin", post(private::isolated_margin))
+        .route("/api/v1/withdraw", post(private::withdraw))
+        .route("/api/v1/admin/command", post(admin::command))
+        .route("/api/v1/admin/keys", get(admin::list_keys).post(admin::create_key))
+        .route("/api/v1/admin/keys/revoke", post(admin::revoke_key))
+        .route("/api/v1/admin/keys/rotate", post(admin::rotate_key))
+        .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&shared), count_status))
+        .with_state(shared)
+}
+
+async fn fallback() -> ApiError {
+    ApiError::not_found("no such endpoint: see /docs")
+}
+
+async fn count_status(axum::extract::State(s): State, request: Request, next: axum::middleware::Next) -> Response {
+    let r = next.run(request).await;
+    *s.http_status.lock().expect("status lock").entry(r.status().as_u16()).or_default() += 1;
+    r
+}
+
+/// A request as the handlers take it apart: who sent it, and its raw parts (the signature
+/// covers the raw bytes).
+#[derive(Debug)]
+pub struct Signed {
+    /// The key that signed it.
+    pub key: ApiKey,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// Reads the body up to the configured limit.
+async fn read_body(s: &Shared, body: Body) -> Result<Bytes, ApiError> {
+    let max = s.config.max_body_bytes;
+    axum::body::to_bytes(body, max).await.map_err(|_| ApiError::body_too_large(max))
+}
+
+/// Rate-limits by client IP.
+fn limit_ip(s: &Shared, addr: SocketAddr) -> Result<(), ApiError> {
+    let now = now_ms();
+    s.limiter
+        .lock()
+        .expect("limiter lock")
+        .take(&addr.ip().to_string(), s.config.rate_limit_per_ip, now)
+        .map_err(ApiError::rate_limited)
+}
+
+/// Authenticates a private request and checks `scope` (see [`crate::auth`]).
+async fn authenticate(
+    s: &Shared,
+    addr: SocketAddr,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: Body,
+    scope: Scope,
+) -> Result<Signed, ApiError> {
+    limit_ip(s, addr)?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (Some(key_id), Some(ts), Some(sig)) = (header(KEY_HEADER), header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER))
+    else {
+        return Err(ApiError::missing_credentials());
+    };
+    let body = read_body(s, body).await?;
+    let key = s
+        .keys
+        .lock()
+        .expect("keys lock")
+        .get(&key_id)
+        .filter(|k| !k.revoked)
+        .cloned()
+        .ok_or_else(ApiError::unknown_key)?;
+    let now = now_ms();
+    s.limiter
+        .lock()
+        .expect("limiter lock")
+        .take(&key.key, s.config.rate_limit_per_key, now)
+        .map_err(ApiError::rate_limited)?;
+    let window = s.config.recv_window_ms;
+    let stamp: i64 = ts.parse().map_err(|_| ApiError::timestamp_outside_window(window))?;
+    if (now - stamp).abs() > window {
+        return Err(ApiError::timestamp_outside_window(window));
+    }
+    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
+    let bytes = crate::auth::signed_bytes(&ts, method.as_str(), &path, &body);
+    if !verify(&key.secret, &bytes, &sig) {
+        return Err(ApiError::bad_signature());
+    }
+    if !s.replays.lock().expect("replay lock").insert(&sig.to_ascii_lowercase(), now, stamp + window) {
+        return Err(ApiError::replayed());
+    }
+    if !key.allows(scope) {
+        return Err(ApiError::forbidden(match scope {
+            Scope::Read => "read",
+            Scope::Trade => "trade",
+            Scope::Admin => "admin",
+        }));
+    }
+    Ok(Signed { key, body })
+}
+
+/// The body as a JSON object (an empty body is `{}`).
+fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::refused((1002, "malformed", "the body must be a JSON object".into()))),
+        Err(e) => Err(ApiError::refused((1002, "malformed", e.to_string()))),
+    }
+}
+
+/// The account a key acts for.
+fn account_of(key: &ApiKey) -> Result<u64, ApiError> {
+    key.account.ok_or_else(|| ApiError::bad_request("this key acts for no account"))
+}
+
+/// Builds a command of `kind` for the key's account from a request body: the account comes from
+/// the key, never from the body.
+fn for_account(key: &ApiKey, kind: &str, mut m: Map<String, Value>) -> Result<Value, ApiError> {
+    if m.contains_key("account") || m.contains_key("type") {
+        return Err(ApiError::bad_request("'account' and 'type' come from the key and the endpoint, not the body"));
+    }
+    m.insert("type".into(), json!(kind));
+    m.insert("account".into(), json!(account_of(key)?));
+    Ok(Value::Object(m))
+}
+
+/// The JSON answer of an acknowledged command.
+fn ack_json(ack: &Ack) -> Value {
+    json!({ "seq": ack.seq, "ts": ack.ts, "record_hash": ack.record_hash, "events": ack.events })
+}
+
+/// Submits a command and waits for its durable acknowledgement. An engine rejection is a 422
+/// carrying the command's sequence number (the rejection is journaled too).
+async fn submit(s: &Shared, sub: Submission) -> Result<Ack, ApiError> {
+    let rx = s.sequencer.submit(sub)?;
+    let answer = rx.await.map_err(|_| ApiError::from(crate::sequencer::QueueError::Stopped))?;
+    let ack = answer.map_err(ApiError::refused)?;
+    if let Some((code, reason, message)) = &ack.rejection {
+        let status =
+            if *code == 2001 || *code == 4005 { StatusCode::NOT_FOUND } else { StatusCode::UNPROCESSABLE_ENTITY };
+        return Err(ApiError {
+            seq: Some((ack.seq, ack.record_hash.clone())),
+            ..ApiError::new(status, *code, reason, message.clone())
+        });
+    }
+    Ok(ack)
+}
+
+/// Reads engine state through the queue (after the commands before it).
+async fn read(s: &Shared, f: impl FnOnce(&perpx_core::Engine) -> Value + Send + 'static) -> Result<Value, ApiError> {
+    let rx = s.sequencer.read(f)?;
+    rx.await.map_err(|_| ApiError::from(crate::sequencer::QueueError::Stopped))
+}
+
+/// Appends an admin action to the audit log.
+fn audit(s: &Shared, key: &ApiKey, action: &str, detail: Value) {
+    use std::io::Write;
+    if let Some(f) = s.audit.lock().expect("audit lock").as_mut() {
+        let line = json!({ "ts": now_ms(), "key": key.key, "action": action, "detail": detail });
+        if let Err(e) = writeln!(f, "{line}").and_then(|()| f.sync_data()) {
+            tracing::error!(error = %e, "audit log write failed");
+        }
+    }
+}
+
+/// `Json(value)` as a response.
+fn ok(v: Value) -> Response {
+    axum::Json(v).into_response()
+}
+
+type Conn = ConnectInfo<SocketAddr>;

@@ -1,0 +1,71 @@
+//! Server settings: every field has a default, so `perpx serve` runs with none; `--config FILE`
+//! reads a TOML file with any subset of them (unknown keys are refused, so a typo is an error).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The server's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where to listen (default `127.0.0.1:8080`; port 0 picks a free port and prints it).
+    pub listen: SocketAddr,
+    /// Where the venue keeps its state (default `./perpx-data`).
+    pub data_dir: PathBuf,
+    /// On first start, create the demo markets, keys and collateral, and run the demo oracle.
+    pub demo: bool,
+    /// Seed of the demo oracle's random walk (the walk is an input: it is journaled as oracle
+    /// commands, so a replay never needs the seed).
+    pub demo_seed: u64,
+    /// How often the demo oracle publishes each source's price (ms).
+    pub oracle_interval_ms: u64,
+    /// How often a `tick` advances the engine clock when nothing else does (ms).
+    pub tick_interval_ms: u64,
+    /// The engine queue's capacity; beyond it requests are answered 503 with a retry hint.
+    pub queue_capacity: usize,
+    /// The largest request body (bytes).
+    pub max_body_bytes: usize,
+    /// How far a signed request's timestamp may be from the server clock (ms).
+    pub recv_window_ms: i64,
+    /// Requests per second allowed per API key (token bucket, burst twice as large).
+    pub rate_limit_per_key: u32,
+    /// Requests per second allowed per client IP.
+    pub rate_limit_per_ip: u32,
+    /// The most items in one batch request.
+    pub max_batch: usize,
+    /// The longest dead-man's switch timeout (ms).
+    pub max_deadman_ms: i64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("perpx-data"),
+            demo: true,
+            demo_seed: 1,
+            oracle_interval_ms: 1_000,
+            tick_interval_ms: 1_000,
+            queue_capacity: 4_096,
+            max_body_bytes: 64 * 1024,
+            recv_window_ms: 5_000,
+            rate_limit_per_key: 100,
+            rate_limit_per_ip: 400,
+            max_batch: 20,
+            max_deadman_ms: 10 * 60 * 1_000,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Reads a TOML file over the defaults.
+    ///
+    /// # Errors
+    /// The file can't be read or isn't valid TOML for these settings.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}

@@ -1,0 +1,308 @@
+//! The engine thread: the one place commands are applied, in the order they arrive.
+//!
+//! Gateway tasks send jobs through a bounded queue; when it is full they answer 503 at once
+//! rather than wait (the engine is never blocked by a slow client, and an accepted command is
+//! never dropped). The thread takes a batch of jobs, stamps each command with the engine clock
+//! (`max(wall clock, last stamp)`: time enters the engine only as command timestamps, and never
+//! goes backwards), applies it, records it in the [`Durability`] layer, makes the batch durable
+//! with one sync (group commit), and only then answers (output commit). Reads are answered in
+//! queue order, after the commands before them: a client reads its own writes.
+//!
+//! While the liquidation queue is non-empty the thread injects recorded `tick` commands until it
+//! drains, between batches, so a cascade finishes without traffic.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use perpx_core::{Command, CommandKind, Engine, Event, EventKind, MarketId, Timestamp};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+/// Where applied commands are made durable. The journal implements it; tests and the
+/// in-memory mode use [`Volatile`].
+pub trait Durability: Send {
+    /// Records one applied command and its events; returns the record's hash (hex) if any.
+    fn record(&mut self, command: &Command, events: &[Event]) -> Option<String>;
+    /// Makes every record so far durable.
+    ///
+    /// # Errors
+    /// The storage failed: the server must stop (nothing after this point is acknowledged).
+    fn sync(&mut self) -> Result<(), String>;
+}
+
+/// No durability: state lives in memory only.
+#[derive(Debug, Default)]
+pub struct Volatile;
+
+impl Durability for Volatile {
+    fn record(&mut self, _: &Command, _: &[Event]) -> Option<String> {
+        None
+    }
+    fn sync(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A command's acknowledgement, sent only once it is durable.
+#[derive(Debug, Clone)]
+pub struct Ack {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its timestamp.
+    pub ts: i64,
+    /// Its journal record's hash, when journaled.
+    pub record_hash: Option<String>,
+    /// Its events, in the JSON form of `docs/REPLAY.md`.
+    pub events: Vec<Value>,
+    /// The engine's rejection of the command itself, if it was rejected: (code, name, message).
+    pub rejection: Option<(u16, &'static str, String)>,
+}
+
+/// A command refused before the engine saw it (it has no sequence number): code, name, message.
+pub type Refusal = (u16, &'static str, String);
+
+/// What to apply.
+#[derive(Debug)]
+pub enum Submission {
+    /// A command in its JSON form (`{"type": ..., ...}`), decoded against the live engine.
+    Json(Value),
+    /// A command already built (boxed: a market specification is large).
+    Kind(Box<CommandKind>),
+}
+
+type ReadFn = Box<dyn FnOnce(&Engine) -> Value + Send>;
+
+enum Job {
+    Submit(Submission, oneshot::Sender<Result<Ack, Refusal>>),
+    Read(ReadFn, oneshot::Sender<Value>),
+}
+
+/// Counters the metrics endpoint reads.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    /// Jobs waiting in the queue.
+    pub queue_depth: AtomicUsize,
+    /// Commands applied.
+    pub commands: AtomicU64,
+    /// Commands the engine rejected, by code.
+    pub rejects: Mutex<std::collections::BTreeMap<u16, u64>>,
+    /// Ticks injected to drain the liquidation queue.
+    pub liquidation_ticks: AtomicU64,
+    /// Liquidations started.
+    pub liquidations: AtomicU64,
+    /// ADL trades.
+    pub adl_trades: AtomicU64,
+    /// The last sequence number applied.
+    pub seq: AtomicU64,
+}
+
+/// Why a job could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueError {
+    /// The queue is full: retry later.
+    Full,
+    /// The engine thread stopped.
+    Stopped,
+}
+
+/// The handle gateway tasks use.
+#[derive(Debug, Clone)]
+pub struct Sequencer {
+    tx: SyncSender<JobBox>,
+    /// The engine's counters.
+    pub stats: Arc<EngineStats>,
+}
+
+struct JobBox(Job);
+
+impl std::fmt::Debug for JobBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
+}
+
+fn wall_clock_ms() -> i64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Sequencer {
+    /// Starts the engine thread over `engine` with a queue of `capacity` jobs.
+    #[must_use]
+    pub fn start(
+        engine: Engine,
+        durability: Box<dyn Durability>,
+        capacity: usize,
+    ) -> (Self, std::thread::JoinHandle<()>) {
+        let (tx, rx) = sync_channel(capacity);
+        let stats = Arc::new(EngineStats::default());
+        stats.seq.store(engine.seq(), Ordering::Relaxed);
+        let s = Arc::clone(&stats);
+        let handle = std::thread::Builder::new()
+            .name("perpx-engine".into())
+            .spawn(move || run(engine, durability, &rx, &s))
+            .expect("the engine thread starts");
+        (Self { tx, stats }, handle)
+    }
+
+    fn send(&self, job: Job) -> Result<(), QueueError> {
+        self.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
+        self.tx.try_send(JobBox(job)).map_err(|e| {
+            self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            match e {
+                TrySendError::Full(_) => QueueError::Full,
+                TrySendError::Disconnected(_) => QueueError::Stopped,
+            }
+        })
+    }
+
+    /// Queues a command; the answer comes once it is applied and durable.
+    ///
+    /// # Errors
+    /// The queue is full or the engine stopped.
+    pub fn submit(&self, s: Submission) -> Result<oneshot::Receiver<Result<Ack, Refusal>>, QueueError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Submit(s, reply))?;
+        Ok(rx)
+    }
+
+    /// Queues a read of the engine state, answered after the commands queued before it.
+    ///
+    /// # Errors
+    /// The queue is full or the engine stopped.
+    pub fn read(
+        &self,
+        f: impl FnOnce(&Engine) -> Value + Send + 'static,
+    ) -> Result<oneshot::Receiver<Value>, QueueError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Read(Box::new(f), reply))?;
+        Ok(rx)
+    }
+}
+
+/// The market a command names (to format its rejection's figures).
+fn command_market(kind: &CommandKind) -> Option<MarketId> {
+    match kind {
+        CommandKind::PlaceOrder(o) => Some(o.market),
+        CommandKind::PlaceStop(s) => Some(s.market),
+        CommandKind::AmendOrder(a) => Some(a.market),
+        CommandKind::CancelOrder { market, .. }
+        | CommandKind::SetLeverage { market, .. }
+        | CommandKind::SetMarginMode { market, .. }
+        | CommandKind::AdjustIsolatedMargin { market, .. } => Some(*market),
+        _ => None,
+    }
+}
+
+/// Applies one command: stamps, applies, records, encodes. The answer is sent by the caller
+/// after the batch is durable.
+fn apply(
+    engine: &mut Engine,
+    durability: &mut dyn Durability,
+    stats: &EngineStats,
+    clock: &mut i64,
+    kind: CommandKind,
+) -> Ack {
+    *clock = wall_clock_ms().max(*clock);
+    let command = Command { ts: Timestamp(*clock), kind };
+    let events = engine.apply(&command);
+    let record_hash = durability.record(&command, &events);
+    stats.commands.fetch_add(1, Ordering::Relaxed);
+    stats.seq.store(engine.seq(), Ordering::Relaxed);
+    let market = command_market(&command.kind);
+    let mut rejection = None;
+    let mut encoded = Vec::with_capacity(events.len());
+    for e in &events {
+        match &e.kind {
+            EventKind::Rejected { reason, .. } if rejection.is_none() => {
+                *stats.rejects.lock().expect("stats lock").entry(reason.code()).or_default() += 1;
+                let m = market.and_then(|id| engine.market(id));
+                rejection = Some((reason.code(), reason.name(), perpx_wire::event::reject_message(reason, m)));
+            }
+            EventKind::LiquidationStarted { .. } => {
+                stats.liquidations.fetch_add(1, Ordering::Relaxed);
+            }
+            EventKind::Deleveraged { .. } => {
+                stats.adl_trades.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        let line = perpx_wire::event::encode_event(e, engine, market);
+        encoded.push(serde_json::to_value(line).unwrap_or(Value::Null));
+    }
+    Ack { seq: engine.seq(), ts: command.ts.0, record_hash, events: encoded, rejection }
+}
+
+fn run(mut engine: Engine, mut durability: Box<dyn Durability>, rx: &Receiver<JobBox>, stats: &EngineStats) {
+    let mut clock = engine.now().0;
+    let mut answers: Vec<Answer> = Vec::new();
+    loop {
+        // Block for work, unless the liquidation queue needs draining.
+        let draining = engine.liquidation_queue().next().is_some();
+        let first = if draining {
+            match rx.recv_timeout(Duration::ZERO) {
+                Ok(j) => Some(j),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(j) => Some(j),
+                Err(_) => break,
+            }
+        };
+        let batch = first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())).take(512);
+        for JobBox(job) in batch {
+            stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            match job {
+                Job::Submit(s, reply) => {
+                    let kind = match s {
+                        Submission::Kind(k) => Ok(*k),
+                        Submission::Json(v) => perpx_wire::command::decode_command(v, Timestamp(clock), &engine)
+                            .map(|c| c.kind)
+                            .map_err(|r| (r.code(), r.name(), perpx_wire::event::reject_message(&r, None))),
+                    };
+                    match kind {
+                        Ok(kind) => {
+                            let ack = apply(&mut engine, durability.as_mut(), stats, &mut clock, kind);
+                            answers.push(Answer::Ack(reply, ack));
+                        }
+                        Err(refusal) => answers.push(Answer::Refused(reply, refusal)),
+                    }
+                }
+                Job::Read(f, reply) => answers.push(Answer::Read(reply, f(&engine))),
+            }
+        }
+        // Drain the liquidation queue a little on every round.
+        for _ in 0..16 {
+            if engine.liquidation_queue().next().is_none() {
+                break;
+            }
+            stats.liquidation_ticks.fetch_add(1, Ordering::Relaxed);
+            apply(&mut engine, durability.as_mut(), stats, &mut clock, CommandKind::Tick);
+        }
+        // Output commit: nothing is answered before it is durable.
+        if let Err(e) = durability.sync() {
+            tracing::error!(error = %e, "journal sync failed; the engine stops without answering");
+            return;
+        }
+        for a in answers.drain(..) {
+            match a {
+                Answer::Ack(reply, ack) => drop(reply.send(Ok(ack))),
+                Answer::Refused(reply, r) => drop(reply.send(Err(r))),
+                Answer::Read(reply, v) => drop(reply.send(v)),
+            }
+        }
+    }
+    if let Err(e) = durability.sync() {
+        tracing::error!(error = %e, "final journal sync failed");
+    }
+}
+
+enum Answer {
+    Ack(oneshot::Sender<Result<Ack, Refusal>>, Ack),
+    Refused(oneshot::Sender<Result<Ack, Refusal>>, Refusal),
+    Read(oneshot::Sender<Value>, Value),
+}

@@ -1,0 +1,313 @@
+//! `perpx serve` end to end: the real binary on a loopback port, real HTTP requests, signed as a
+//! client would sign them.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use perpx_server::auth::{sign, signed_bytes};
+use serde_json::{Value, json};
+
+struct Key {
+    key: String,
+    secret: String,
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    admin: Key,
+    traders: Vec<Key>,
+    agent: ureq::Agent,
+    _dir: TempDir,
+}
+
+/// A directory removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        drop(std::fs::remove_dir_all(&self.0));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.child.kill());
+        drop(self.child.wait());
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("perpx-test-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
+/// Starts the binary with the demo venue; the oracle and ticks are slowed down unless `live`, so
+/// the state only changes when the test changes it.
+fn start(name: &str, live: bool) -> Server {
+    let dir = temp_dir(name);
+    let config = dir.0.join("perpx.toml");
+    let quiet = if live { "" } else { "oracle_interval_ms = 3600000\ntick_interval_ms = 3600000\n" };
+    std::fs::write(&config, format!("{quiet}max_body_bytes = 4096\n")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_perpx"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.0.join("data"))
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut base, mut admin, mut traders) = (None, None, Vec::new());
+    while base.is_none() || admin.is_none() || traders.len() < 2 {
+        let line = lines.next().expect("the server prints its address and keys").unwrap();
+        if let Some(rest) = line.strip_prefix("perpx: serving on ") {
+            base = Some(rest.split_whitespace().next().unwrap().to_owned());
+        } else if let Some((_, j)) = line.split_once("(shown once): ") {
+            let v: Value = serde_json::from_str(j).unwrap();
+            let k = Key { key: v["key"].as_str().unwrap().into(), secret: v["secret"].as_str().unwrap().into() };
+            if v["role"] == "admin" {
+                admin = Some(k);
+            } else {
+                traders.push(k);
+            }
+        }
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    Server { child, base: base.unwrap(), admin: admin.unwrap(), traders, agent, _dir: dir }
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap()
+}
+
+impl Server {
+    fn get(&self, path: &str) -> (u16, Value) {
+        let mut r = self.agent.get(format!("{}{path}", self.base)).call().unwrap();
+        (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    /// A signed request with explicit parts, to forge every kind of bad signature.
+    fn raw(&self, method: &str, path: &str, body: &str, key: &str, ts: i64, signature: &str) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut r = if method == "GET" {
+            self.agent
+                .get(&url)
+                .header("X-PERPX-APIKEY", key)
+                .header("X-PERPX-TIMESTAMP", ts.to_string())
+                .header("X-PERPX-SIGNATURE", signature)
+                .call()
+                .unwrap()
+        } else {
+            self.agent
+                .post(&url)
+                .header("X-PERPX-APIKEY", key)
+                .header("X-PERPX-TIMESTAMP", ts.to_string())
+                .header("X-PERPX-SIGNATURE", signature)
+                .header("content-type", "application/json")
+                .send(body)
+                .unwrap()
+        };
+        (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    fn signed(&self, k: &Key, method: &str, path: &str, body: &str) -> (u16, Value) {
+        let ts = now_ms();
+        let sig = sign(&k.secret, &signed_bytes(&ts.to_string(), method, path, body.as_bytes()));
+        self.raw(method, path, body, &k.key, ts, &sig)
+    }
+
+    fn mark(&self, market: &str) -> String {
+        let (status, t) = self.get(&format!("/api/v1/ticker?market={market}"));
+        assert_eq!(status, 200, "{t}");
+        t["mark_price"].as_str().expect("a mark").to_owned()
+    }
+
+    fn account(&self, k: &Key) -> Value {
+        let (status, v) = self.signed(k, "GET", "/api/v1/account", "");
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+}
+
+fn order(market: &str, side: &str, price: &str, qty: &str, tif: &str) -> String {
+    json!({ "market": market, "side": side, "order_type": "limit", "price": price, "qty": qty, "tif": tif }).to_string()
+}
+
+#[test]
+fn two_accounts_trade_and_both_see_the_fill() {
+    let s = start("trade", false);
+    let (a, b) = (&s.traders[0], &s.traders[1]);
+    let mark = s.mark("BTC-PERP");
+    let (status, ack) = s.signed(a, "POST", "/api/v1/order", &order("BTC-PERP", "sell", &mark, "0.010", "gtc"));
+    assert_eq!(status, 200, "{ack}");
+    assert!(ack["seq"].as_u64().unwrap() > 0);
+    let (status, ack) = s.signed(b, "POST", "/api/v1/order", &order("BTC-PERP", "buy", &mark, "0.010", "ioc"));
+    assert_eq!(status, 200, "{ack}");
+    let fill = ack["events"].as_array().unwrap().iter().find(|e| e["type"] == "fill").expect("a fill");
+    assert_eq!((fill["price"].as_str().unwrap(), fill["qty"].as_str().unwrap()), (mark.as_str(), "0.010"));
+    let size = |v: &Value| v["positions"][0]["size"].as_str().unwrap().to_owned();
+    assert_eq!(size(&s.account(a)), "-0.010");
+    assert_eq!(size(&s.account(b)), "0.010");
+    let (_, book) = s.get("/api/v1/depth?market=BTC-PERP");
+    assert_eq!(book["asks"], json!([]), "the maker's order was filled");
+}
+
+/// Every bad input is a 4xx with its code, and changes nothing: the accounts, orders and book
+/// are as before (and gateway refusals take no sequence number).
+#[test]
+fn bad_input_gets_its_error_and_changes_nothing() {
+    let s = start("bad", false);
+    let a = &s.traders[0];
+    let mark = s.mark("BTC-PERP");
+    let snapshot = |s: &Server| {
+        let mut acc = s.account(a);
+        acc.as_object_mut().unwrap().remove("seq");
+        let bids = s.get("/api/v1/depth?market=BTC-PERP").1["bids"].clone();
+        let orders = s.signed(a, "GET", "/api/v1/orders", "").1["orders"].clone();
+        (acc, bids, orders)
+    };
+    let before = snapshot(&s);
+    let seq_before = s.get("/api/v1/state-hash").1["seq"].as_u64().unwrap();
+    let wrong_type = json!({ "market": "BTC-PERP", "side": "buy", "order_type": "limit", "price": 1, "qty": "0.010" });
+    let cases: Vec<(&str, String, u16, u64)> = vec![
+        ("malformed JSON", "{\"market\": ".into(), 400, 1002),
+        ("not an object", "[1, 2]".into(), 400, 1002),
+        (
+            "unknown field",
+            order("BTC-PERP", "buy", &mark, "0.010", "gtc").replace("\"tif\"", "\"colour\": 1, \"tif\""),
+            400,
+            1002,
+        ),
+        ("wrong type", wrong_type.to_string(), 400, 1002),
+        ("account in the body", json!({ "account": 2, "market": "BTC-PERP" }).to_string(), 400, 6012),
+        ("unknown market", order("DOGE-PERP", "buy", &mark, "0.010", "gtc"), 404, 2001),
+        ("price off the tick", order("BTC-PERP", "buy", &format!("{mark}5"), "0.010", "gtc"), 400, 3006),
+        ("size off the lot", order("BTC-PERP", "buy", &mark, "0.0105", "gtc"), 400, 3007),
+        ("oversized body", format!("{{\"pad\": \"{}\"}}", "x".repeat(5_000)), 413, 6009),
+    ];
+    for (what, body, status, code) in &cases {
+        let (got, v) = s.signed(a, "POST", "/api/v1/order", body);
+        assert_eq!((got, v["code"].as_u64()), (*status, Some(*code)), "{what}: {v}");
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: a message");
+    }
+    let seq_after = s.get("/api/v1/state-hash").1["seq"].as_u64().unwrap();
+    assert_eq!(seq_after, seq_before, "no refusal took a sequence number");
+    // Rejected by the engine (journaled, with a sequence number, but changing nothing).
+    for (what, body, code) in [
+        ("zero size", order("BTC-PERP", "buy", &mark, "0", "gtc"), 3001),
+        ("outside the band", order("BTC-PERP", "buy", "1.0", "0.010", "gtc"), 3008),
+        ("insufficient margin", order("BTC-PERP", "buy", &mark, "100.000", "gtc"), 5002),
+    ] {
+        let (got, v) = s.signed(a, "POST", "/api/v1/order", &body);
+        assert_eq!((got, v["code"].as_u64()), (422, Some(code)), "{what}: {v}");
+        assert!(v["seq"].as_u64().is_some(), "{what}: the rejection is sequenced");
+    }
+    let (got, v) = s.signed(a, "POST", "/api/v1/leverage", "{\"market\": \"BTC-PERP\", \"leverage\": 500}");
+    assert_eq!((got, v["code"].as_u64()), (422, Some(5004)), "over-leverage: {v}");
+    assert_eq!(snapshot(&s), before);
+}
+
+#[test]
+fn signatures_are_checked_and_can_not_be_replayed() {
+    let s = start("sig", false);
+    let a = &s.traders[0];
+    let path = "/api/v1/account";
+    let ts = now_ms();
+    let good = sign(&a.secret, &signed_bytes(&ts.to_string(), "GET", path, b""));
+    let code = |r: (u16, Value)| (r.0, r.1["code"].as_u64().unwrap_or(0));
+    // Missing headers.
+    let mut r = s.agent.get(format!("{}{path}", s.base)).call().unwrap();
+    let v: Value = r.body_mut().read_json().unwrap();
+    assert_eq!((r.status().as_u16(), v["code"].as_u64()), (401, Some(6001)));
+    // Wrong key, wrong secret, wrong method, wrong path, expired.
+    assert_eq!(code(s.raw("GET", path, "", "pk_nobody", ts, &good)), (401, 6002));
+    let other = sign(&s.traders[1].secret, &signed_bytes(&ts.to_string(), "GET", path, b""));
+    assert_eq!(code(s.raw("GET", path, "", &a.key, ts, &other)), (401, 6003));
+    let post = sign(&a.secret, &signed_bytes(&ts.to_string(), "POST", path, b""));
+    assert_eq!(code(s.raw("GET", path, "", &a.key, ts, &post)), (401, 6003));
+    let orders = sign(&a.secret, &signed_bytes(&ts.to_string(), "GET", "/api/v1/orders", b""));
+    assert_eq!(code(s.raw("GET", path, "", &a.key, ts, &orders)), (401, 6003));
+    let old = ts - 60_000;
+    let stale = sign(&a.secret, &signed_bytes(&old.to_string(), "GET", path, b""));
+    assert_eq!(code(s.raw("GET", path, "", &a.key, old, &stale)), (401, 6004));
+    // The good one passes once, then is a replay.
+    assert_eq!(s.raw("GET", path, "", &a.key, ts, &good).0, 200);
+    assert_eq!(code(s.raw("GET", path, "", &a.key, ts, &good)), (401, 6005));
+    // Scopes: a trader is not an admin.
+    let deposit = json!({ "type": "deposit", "account": 1, "amount": "1000000" }).to_string();
+    assert_eq!(code(s.signed(a, "POST", "/api/v1/admin/command", &deposit)), (403, 6006));
+    let (status, v) = s.signed(&s.admin, "POST", "/api/v1/admin/command", &deposit);
+    assert_eq!(status, 200, "{v}");
+}
+
+#[test]
+fn the_dead_mans_switch_cancels_every_order_unless_renewed() {
+    let s = start("deadman", false);
+    let a = &s.traders[0];
+    let mark = s.mark("BTC-PERP");
+    let (status, v) = s.signed(a, "POST", "/api/v1/order", &order("BTC-PERP", "sell", &mark, "0.010", "gtc"));
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = s.signed(a, "POST", "/api/v1/deadman", "{\"timeout_ms\": 300}");
+    assert_eq!((status, v["armed"].as_bool()), (200, Some(true)), "{v}");
+    let open = |s: &Server| s.signed(a, "GET", "/api/v1/orders", "").1["orders"].as_array().unwrap().len();
+    assert_eq!(open(&s), 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open(&s) > 0 {
+        assert!(Instant::now() < deadline, "the switch never fired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn batch_items_are_answered_one_by_one() {
+    let s = start("batch", false);
+    let a = &s.traders[0];
+    let mark = s.mark("BTC-PERP");
+    let item = |price: &str| {
+        json!({ "type": "place_order", "market": "BTC-PERP", "side": "sell", "order_type": "limit",
+                "price": price, "qty": "0.010" })
+    };
+    let body = json!({ "commands": [
+        item(&mark),
+        item(&format!("{mark}5")),
+        { "type": "cancel_order", "market": "BTC-PERP", "order_id": 999_999 },
+        { "type": "deposit", "amount": "1" },
+    ]})
+    .to_string();
+    let (status, v) = s.signed(a, "POST", "/api/v1/batch", &body);
+    assert_eq!(status, 200, "{v}");
+    let r = v["results"].as_array().unwrap();
+    let codes: Vec<(bool, Option<u64>)> = r.iter().map(|x| (x["ok"].as_bool().unwrap(), x["code"].as_u64())).collect();
+    assert_eq!(codes, vec![(true, None), (false, Some(3006)), (false, Some(4005)), (false, Some(6012))]);
+    assert!(r[2]["seq"].as_u64().is_some(), "the engine's rejection is sequenced");
+}
+
+#[test]
+fn the_demo_venue_moves_by_itself() {
+    let s = start("live", true);
+    let (_, first) = s.get("/api/v1/state-hash");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, now) = s.get("/api/v1/state-hash");
+        if now["seq"].as_u64() > first["seq"].as_u64() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no oracle price or tick arrived");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, m) = s.get("/api/v1/markets");
+    assert_eq!(status, 200);
+    assert_eq!(m["markets"].as_array().unwrap().len(), 2);
+    let metrics = s.agent.get(format!("{}/metrics", s.base)).call().unwrap().body_mut().read_to_string().unwrap();
+    assert!(metrics.contains("perpx_commands_total"), "{metrics}");
+    let (status, spec) = s.get("/openapi.json");
+    assert_eq!((status, spec["openapi"].as_str()), (200, Some("3.1.0")));
+}
