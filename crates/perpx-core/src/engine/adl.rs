@@ -120,7 +120,11 @@ impl Engine {
         let policy = self.markets[market.index()].spec.liquidation.adl;
         let ranking: Vec<AdlPosition> =
             self.adl_ranking(market, -sign).into_iter().filter(|p| p.account != account).collect();
-        let give_up = (i128::from(price.0 - mark.0) * i128::from(sign) * i128::from(q)).max(0);
+        // What one lot costs its winner: the price against mark, plus at most the sub-tick rest
+        // (`diff / |size|` a lot, counted rounded up so the plan never underestimates it).
+        let s0 = i128::from(size.0.abs());
+        let diff = if bankrupt { (b.num - i128::from(price.0) * b.den).abs() } else { 0 };
+        let give_up = (i128::from(price.0 - mark.0) * i128::from(sign) * i128::from(q)).max(0) + (diff + s0 - 1) / s0;
         let lots = allocate(policy, &ranking, left.0, give_up, i128::from(mark.0) * i128::from(q));
         let takes: Vec<(AdlPosition, i64)> = ranking.into_iter().zip(lots).filter(|(_, t)| *t > 0).collect();
         let taken: i64 = takes.iter().map(|(_, t)| *t).sum();
@@ -128,8 +132,6 @@ impl Engine {
             return;
         }
         // The sub-tick rest the winners owe: ⌈taken × |num − P × den| / |size|⌉.
-        let s0 = i128::from(size.0.abs());
-        let diff = if bankrupt { (b.num - i128::from(price.0) * b.den).abs() } else { 0 };
         let delta = (i128::from(taken) * diff + s0 - 1) / s0;
         let delta = i64::try_from(delta).expect("less than a tick per lot");
         let mut shares: Vec<i64> = takes

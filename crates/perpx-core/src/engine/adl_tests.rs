@@ -204,7 +204,8 @@ proptest! {
     /// same side) and a bankrupt counterparty, under each policy: money conserved and open
     /// interest symmetric (checked after every command), the value given up equals the deficit
     /// to the unit, nobody is reduced beyond its position or flipped, and `leverage_drain`
-    /// leaves no higher maximum leverage than the other two.
+    /// leaves no higher maximum leverage than the other two (to 0.1 %: it plans with the
+    /// sub-tick settlement at its upper bound of one tick a lot).
     #[test]
     fn every_policy_takes_exactly_the_deficit_and_drain_minimises_leverage(
         winners in prop::collection::vec((1i64..30, 0i64..3_000, 80i64..=100, prop::bool::weighted(0.3)), 1..7),
@@ -280,6 +281,8 @@ proptest! {
             }).max().unwrap_or(0);
             outcomes.push(max_leverage);
         }
-        prop_assert!(outcomes[2] <= outcomes[0] + 1 && outcomes[2] <= outcomes[1] + 1, "{outcomes:?}");
+        // Within 0.1 %: the allocation counts each lot's sub-tick settlement at its upper bound.
+        let best = outcomes[0].min(outcomes[1]);
+        prop_assert!(outcomes[2] <= best + best / 1_000 + 1, "{outcomes:?}");
     }
 }

@@ -231,14 +231,13 @@ fn the_seeds_reg_t_long_is_liquidated_at_about_two_thirds_of_entry_and_not_befor
 #[test]
 fn the_liquidation_price_is_where_equity_meets_maintenance() {
     let mut v = long_ten(spec("BTC-PERP"));
-    // Long 10 @ 1,000 on 1,000 (MM 5 %): 1,000 + 10 (p − 1,000) = 0.5 p ⇒ p = 9,000 / 9.5 = 947.4
-    // → 948 (rounded up: at 948 the account is still... just above it? no: the first tick at or
-    // above the exact price, so the account is liquidated at every price below it).
+    // Long 10 @ 1,000 on 1,000 (MM 5 %): 1,000 + 10 (p − 1,000) = 0.5 p ⇒ p = 9,000 / 9.5 =
+    // 947.4, rounded up to 948: at 948 the account stands, at 947 it is liquidated.
     assert_eq!(v.engine.liquidation_price(A, M), Some(Price(948)));
+    // B's short 10 @ 1,000 on a million: (1,000,000 + 10,000) / (10 × 1.05) = 96,190.
+    assert_eq!(v.engine.liquidation_price(B, M), Some(Price(96_190)));
     assert!(v.mark(948).iter().all(|e| !matches!(e, EventKind::LiquidationQueued { .. })));
     assert!(v.mark(947).iter().any(|e| matches!(e, EventKind::LiquidationQueued { .. })));
-    // B's short 10 @ 1,000 on a million is not liquidated by any price that fits (≈ 96,000).
-    assert!(v.engine.liquidation_price(B, M).is_some_and(|p| p.0 > 90_000));
 }
 
 #[test]

@@ -176,8 +176,9 @@ impl Engine {
             let (account, client_id) = sender(&cmd.kind);
             out.push(EventKind::Rejected { account, client_id, reason });
         }
-        // Step 3: stops whose trigger was crossed.
+        // Step 3: stops whose trigger was crossed; then the marks follow the trades.
         self.trigger_stops(&mut out);
+        self.refresh_marks(&mut out);
         // Step 4: one bounded liquidation pass (backstops, waterfall and ADL inside it).
         self.liquidation_pass(&mut out);
     }

@@ -8,8 +8,9 @@
 //!   The moment of the loss is exact — the first source expiry at which the index falls below
 //!   quorum — so the `stale_grace_ms` and `max_stale_ms` clocks start when the outage began,
 //!   not when a command noticed it.
-//! - The mark is recomputed whenever an oracle price arrives, and in step 1 when the index
-//!   moved; it stays at its last good value while the index is stale.
+//! - The mark is recomputed whenever an oracle price arrives, in step 1 of every command (time
+//!   moves its funding-basis term), and after the command's trades (its last-price input), before
+//!   the liquidation pass; it stays at its last good value while the index is stale.
 //!
 //! A market that never had an index stays `live` (there was nothing to lose); one with no
 //! sources at all is marked by `set_mark` only.
@@ -88,7 +89,25 @@ impl Engine {
         for i in 0..self.markets.len() {
             let m = &self.markets[i];
             if m.has_oracle() && m.status != MarketStatus::Delisted {
-                self.evaluate_oracle(i, false, out);
+                // The mark moves with time too (its funding-basis term shrinks to the funding
+                // time), so it is re-derived at every command, not only when the index moves.
+                self.evaluate_oracle(i, true, out);
+            }
+        }
+    }
+
+    /// After the command's trades (end of step 3, before the liquidation pass): re-derives the
+    /// mark of every oracle market from its new last price. Trades inside the liquidation pass
+    /// don't move it until the next command.
+    pub(crate) fn refresh_marks(&mut self, out: &mut Out<'_>) {
+        let now = self.now;
+        for m in &mut self.markets {
+            if !m.has_oracle() || m.status == MarketStatus::Delisted || m.oracle.index.is_none() {
+                continue;
+            }
+            if let Some(mark) = Self::derived_mark(m, now).filter(|p| m.mark != Some(*p)) {
+                m.mark = Some(mark);
+                out.push(EventKind::MarkPriceSet { market: m.id, price: mark });
             }
         }
     }
