@@ -48,6 +48,28 @@ enum Cmd {
         #[arg(long)]
         summary_only: bool,
     },
+    /// Run a stress scenario through the engine: liquidations, funds, ADL, basis traders;
+    /// a report with charts. Monte Carlo with --runs, policy comparison with --compare.
+    /// docs/SIMULATOR.md.
+    Sim {
+        /// The scenario (TOML; see scenarios/).
+        scenario: PathBuf,
+        /// The seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Monte Carlo: this many runs over seeds seed, seed+1, … on every core.
+        #[arg(long)]
+        runs: Option<u32>,
+        /// Where the report goes (default sim-out/NAME, NAME-mc or NAME-compare).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Compare the ADL policies and waterfalls on the same scenario and seed.
+        #[arg(long)]
+        compare: bool,
+        /// Threads for --runs and --compare (default: every core; results do not depend on it).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 fn run_replay(script: &PathBuf, no_invariants: bool, summary_only: bool) -> Result<(), String> {
@@ -112,6 +134,14 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Cmd::Serve { data_dir, listen, config, no_demo } => run_serve(data_dir, *listen, config.as_ref(), *no_demo),
         Cmd::Replay { script, no_invariants, summary_only } => run_replay(script, *no_invariants, *summary_only),
+        Cmd::Sim { scenario, seed, runs, out, compare, threads } => perpx_sim::cli::main(&perpx_sim::cli::SimArgs {
+            scenario: scenario.clone(),
+            seed: *seed,
+            runs: *runs,
+            out: out.clone(),
+            compare: *compare,
+            threads: *threads,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,6 +28,39 @@ use crate::risk::liquidation::{BankruptcyPrice, adl_rank};
 use crate::risk::margin::notional;
 use crate::risk::position::unrealized_pnl;
 
+/// What each ADL policy would have done at one ADL the engine ran, computed on the opposite
+/// side's positions exactly as the liquidation pass saw them (recorded only when observed:
+/// [`Engine::observe_adl`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdlComparison {
+    /// The market.
+    pub market: MarketId,
+    /// The bankrupt account.
+    pub bankrupt: AccountId,
+    /// The sign of its position (+1 long, −1 short); the winners are on the other side.
+    pub bankrupt_sign: i64,
+    /// The lots that went to ADL.
+    pub lots: Qty,
+    /// The ADL price.
+    pub price: Price,
+    /// The mark at that moment.
+    pub mark: Price,
+    /// The policy in force (what the engine did).
+    pub policy: AdlPolicy,
+    /// The opposite side's positions in rank order, as the policies saw them.
+    pub positions: Vec<AdlPosition>,
+    /// `queue`, `pro_rata` and `leverage_drain`, in that order.
+    pub outcomes: Vec<AdlOutcome>,
+}
+
+/// The three policies' outcomes on one ranking.
+fn compare_on(ranking: &[AdlPosition], lots: i64, give_up_per_lot: i128, value_per_lot: i128) -> Vec<AdlOutcome> {
+    [AdlPolicy::Queue, AdlPolicy::ProRata, AdlPolicy::LeverageDrain]
+        .into_iter()
+        .map(|p| outcome(p, ranking, lots, give_up_per_lot, value_per_lot))
+        .collect()
+}
+
 impl Engine {
     /// The positions on the `sign` side of `market` (+1 longs, −1 shorts), in ADL rank order:
     /// rank descending, then account id.
@@ -89,10 +122,20 @@ impl Engine {
         let q = i128::from(m.quote_per_tick_lot);
         let ranking = self.adl_ranking(market, -bankrupt_sign);
         let give_up = (i128::from(price.0 - mark.0) * i128::from(bankrupt_sign) * q).max(0);
-        [AdlPolicy::Queue, AdlPolicy::ProRata, AdlPolicy::LeverageDrain]
-            .into_iter()
-            .map(|p| outcome(p, &ranking, qty.0, give_up, i128::from(mark.0) * q))
-            .collect()
+        compare_on(&ranking, qty.0, give_up, i128::from(mark.0) * q)
+    }
+
+    /// Starts (or stops) recording an [`AdlComparison`] at every ADL the engine runs: the
+    /// comparison of [`Engine::adl_compare`], on the positions as the pass saw them (with the
+    /// pass's per-lot cost, sub-tick settlement included). For the simulator; it changes nothing
+    /// the engine does, and the record is not part of the state (nor of its hash).
+    pub fn observe_adl(&mut self, on: bool) {
+        self.adl_observed = on.then(Vec::new);
+    }
+
+    /// The comparisons recorded since the last call (empty when not observing).
+    pub fn take_adl_comparisons(&mut self) -> Vec<AdlComparison> {
+        self.adl_observed.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Closes `left` lots of the bankrupt unit's position in `market` against the opposite side,
@@ -125,7 +168,21 @@ impl Engine {
         let s0 = i128::from(size.0.abs());
         let diff = if bankrupt { (b.num - i128::from(price.0) * b.den).abs() } else { 0 };
         let give_up = (i128::from(price.0 - mark.0) * i128::from(sign) * i128::from(q)).max(0) + (diff + s0 - 1) / s0;
-        let lots = allocate(policy, &ranking, left.0, give_up, i128::from(mark.0) * i128::from(q));
+        let value_per_lot = i128::from(mark.0) * i128::from(q);
+        if let Some(log) = &mut self.adl_observed {
+            log.push(AdlComparison {
+                market,
+                bankrupt: account,
+                bankrupt_sign: sign,
+                lots: left,
+                price,
+                mark,
+                policy,
+                outcomes: compare_on(&ranking, left.0, give_up, value_per_lot),
+                positions: ranking.clone(),
+            });
+        }
+        let lots = allocate(policy, &ranking, left.0, give_up, value_per_lot);
         let takes: Vec<(AdlPosition, i64)> = ranking.into_iter().zip(lots).filter(|(_, t)| *t > 0).collect();
         let taken: i64 = takes.iter().map(|(_, t)| *t).sum();
         if taken == 0 {

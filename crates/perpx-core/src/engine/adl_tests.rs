@@ -190,6 +190,39 @@ fn case_3_pro_rata_cuts_everyone_by_a_third_and_leverage_drain_only_w() {
 }
 
 #[test]
+fn an_observed_adl_records_what_each_policy_would_have_done_on_the_same_positions() {
+    // Case 1 with the recorder on: the queue's outcome is what the engine did (W 20 @ 100, 400
+    // given up), pro rata's is case 3's (W 13, Y 7) — on one run, without re-running it.
+    let mut v = Venue::new(AdlPolicy::Queue);
+    v.engine.observe_adl(true);
+    v.mark(100);
+    v.fund(W, 1_000, 4);
+    v.fund(X, 1_000_000, 1);
+    v.trade(X, W, Buy, 100, 40);
+    v.mark(95);
+    v.fund(L, 100, 20);
+    v.fund(Y, 10_000, 1);
+    v.trade(Y, L, Sell, 95, 20);
+    let hash_before = v.engine.state_hash();
+    let ev = v.mark(120);
+    assert_eq!(deleveraged(&ev), vec![(W, 20, 100, usd(400))]);
+    let log = v.engine.take_adl_comparisons();
+    assert_eq!(log.len(), 1);
+    let c = &log[0];
+    assert_eq!((c.bankrupt, c.bankrupt_sign, c.lots, c.price, c.mark), (L, -1, Qty(20), Price(100), Price(120)));
+    assert_eq!(c.positions.iter().map(|p| p.account).collect::<Vec<_>>(), vec![W, Y]);
+    let hits = |i: usize| c.outcomes[i].hit.iter().map(|h| (h.0, h.1, h.3)).collect::<Vec<_>>();
+    assert_eq!(hits(0), vec![(W, 20, 400 * i128::from(USD))]);
+    assert_eq!(hits(1), vec![(W, 13, 260 * i128::from(USD)), (Y, 7, 140 * i128::from(USD))]);
+    assert_eq!(hits(2), vec![(W, 20, 400 * i128::from(USD))]);
+    assert!(v.engine.take_adl_comparisons().is_empty(), "taken once");
+    // The recorder is not state: an unobserved twin ends with the same hash.
+    let (twin, _) = case_one(AdlPolicy::Queue);
+    assert_eq!(twin.engine.state_hash(), v.engine.state_hash());
+    assert_ne!(hash_before, v.engine.state_hash());
+}
+
+#[test]
 fn percentiles_follow_the_rank_order() {
     let (v, _) = case_one(AdlPolicy::Queue);
     // Longs after the ADL: W (20 @ 100, +400 on 1,400 of equity) and Y.

@@ -37,6 +37,7 @@ mod stops;
 mod tests;
 
 pub use accounts::{IsolatedSummary, MarginSummary};
+pub use adl::AdlComparison;
 pub use client_orders::{ClientOrderEntry, ClientOrders};
 pub use funding::{FundingInfo, PositionFunding};
 pub use hash::{StateHash, StateHasher};
@@ -100,6 +101,10 @@ pub struct Engine {
     /// Accounts whose position or collateral changed in the running command: the liquidation
     /// pass checks them (empty between commands).
     risk_touched: Vec<AccountId>,
+    /// When observed (the simulator), what each ADL policy would have done at every ADL the
+    /// engine ran, on the positions exactly as the pass saw them. An observation, not state:
+    /// it changes nothing the engine does and is left out of the state hash.
+    adl_observed: Option<Vec<AdlComparison>>,
 }
 
 /// Collects the events of one command, stamping each with its sequence number and time.
@@ -141,6 +146,7 @@ impl Engine {
             liq_queued: BTreeSet::new(),
             liquidators: BTreeSet::new(),
             risk_touched: Vec::new(),
+            adl_observed: None,
         }
     }
 
