@@ -37,6 +37,8 @@ pub struct ServerConfig {
     pub max_batch: usize,
     /// The longest dead-man's switch timeout (ms).
     pub max_deadman_ms: i64,
+    /// Messages queued for one WebSocket client before it is cut off as slow.
+    pub ws_send_buffer: usize,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +57,7 @@ impl Default for ServerConfig {
             rate_limit_per_ip: 400,
             max_batch: 20,
             max_deadman_ms: 10 * 60 * 1_000,
+            ws_send_buffer: 1_024,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod keys;
 pub mod openapi;
 pub mod sequencer;
+pub mod stream;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -81,6 +82,7 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
         deadman: Mutex::default(),
         audit: Mutex::new(Some(audit)),
         http_status: Mutex::default(),
+        ws: api::WsStats { salt: rand::random(), ..api::WsStats::default() },
     });
 
     let listener =

@@ -20,6 +20,8 @@ use perpx_core::{Command, CommandKind, Engine, Event, EventKind, MarketId, Times
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use crate::stream::{BookTracker, Published, PublishedEvent};
+
 /// Where applied commands are made durable. The journal implements it; tests and the
 /// in-memory mode use [`Volatile`].
 pub trait Durability: Send {
@@ -113,6 +115,8 @@ pub struct Sequencer {
     tx: SyncSender<JobBox>,
     /// The engine's counters.
     pub stats: Arc<EngineStats>,
+    /// Every command's output, once durable (WebSocket channels subscribe here).
+    pub published: tokio::sync::broadcast::Sender<Arc<Published>>,
 }
 
 struct JobBox(Job);
@@ -140,11 +144,13 @@ impl Sequencer {
         let stats = Arc::new(EngineStats::default());
         stats.seq.store(engine.seq(), Ordering::Relaxed);
         let s = Arc::clone(&stats);
+        let (published, _) = tokio::sync::broadcast::channel(PUBLISH_CAPACITY);
+        let p = published.clone();
         let handle = std::thread::Builder::new()
             .name("perpx-engine".into())
-            .spawn(move || run(engine, durability, &rx, &s))
+            .spawn(move || run(engine, durability, &rx, &s, &p))
             .expect("the engine thread starts");
-        (Self { tx, stats }, handle)
+        (Self { tx, stats, published }, handle)
     }
 
     fn send(&self, job: Job) -> Result<(), QueueError> {
@@ -196,15 +202,19 @@ fn command_market(kind: &CommandKind) -> Option<MarketId> {
     }
 }
 
-/// Applies one command: stamps, applies, records, encodes. The answer is sent by the caller
-/// after the batch is durable.
+/// Commands' outputs kept for subscribers; one that falls further behind is cut off.
+pub const PUBLISH_CAPACITY: usize = 8_192;
+
+/// Applies one command: stamps, applies, records, encodes. The answer (and the publication) is
+/// sent by the caller after the batch is durable.
 fn apply(
     engine: &mut Engine,
     durability: &mut dyn Durability,
     stats: &EngineStats,
     clock: &mut i64,
+    books: &mut BookTracker,
     kind: CommandKind,
-) -> Ack {
+) -> (Ack, Published) {
     *clock = wall_clock_ms().max(*clock);
     let command = Command { ts: Timestamp(*clock), kind };
     let events = engine.apply(&command);
@@ -214,6 +224,7 @@ fn apply(
     let market = command_market(&command.kind);
     let mut rejection = None;
     let mut encoded = Vec::with_capacity(events.len());
+    let mut published = Vec::with_capacity(events.len());
     for e in &events {
         match &e.kind {
             EventKind::Rejected { reason, .. } if rejection.is_none() => {
@@ -230,14 +241,33 @@ fn apply(
             _ => {}
         }
         let line = perpx_wire::event::encode_event(e, engine, market);
-        encoded.push(serde_json::to_value(line).unwrap_or(Value::Null));
+        let json = serde_json::to_value(line).unwrap_or(Value::Null);
+        published.push(PublishedEvent {
+            json: json.clone(),
+            accounts: perpx_wire::routing::event_accounts(&e.kind),
+            market: perpx_wire::routing::event_market(&e.kind)
+                .and_then(|m| engine.market(m))
+                .map(|m| m.spec.symbol.clone()),
+        });
+        encoded.push(json);
     }
-    Ack { seq: engine.seq(), ts: command.ts.0, record_hash, events: encoded, rejection }
+    let seq = engine.seq();
+    let book = books.diffs(engine, seq, &events);
+    let publication = Published { seq, durable_at: std::time::Instant::now(), events: published, book };
+    (Ack { seq, ts: command.ts.0, record_hash, events: encoded, rejection }, publication)
 }
 
-fn run(mut engine: Engine, mut durability: Box<dyn Durability>, rx: &Receiver<JobBox>, stats: &EngineStats) {
+fn run(
+    mut engine: Engine,
+    mut durability: Box<dyn Durability>,
+    rx: &Receiver<JobBox>,
+    stats: &EngineStats,
+    publish: &tokio::sync::broadcast::Sender<Arc<Published>>,
+) {
     let mut clock = engine.now().0;
     let mut answers: Vec<Answer> = Vec::new();
+    let mut publications: Vec<Published> = Vec::new();
+    let mut books = BookTracker::default();
     loop {
         // Block for work, unless the liquidation queue needs draining.
         let draining = engine.liquidation_queue().next().is_some();
@@ -266,8 +296,9 @@ fn run(mut engine: Engine, mut durability: Box<dyn Durability>, rx: &Receiver<Jo
                     };
                     match kind {
                         Ok(kind) => {
-                            let ack = apply(&mut engine, durability.as_mut(), stats, &mut clock, kind);
+                            let (ack, p) = apply(&mut engine, durability.as_mut(), stats, &mut clock, &mut books, kind);
                             answers.push(Answer::Ack(reply, ack));
+                            publications.push(p);
                         }
                         Err(refusal) => answers.push(Answer::Refused(reply, refusal)),
                     }
@@ -281,12 +312,19 @@ fn run(mut engine: Engine, mut durability: Box<dyn Durability>, rx: &Receiver<Jo
                 break;
             }
             stats.liquidation_ticks.fetch_add(1, Ordering::Relaxed);
-            apply(&mut engine, durability.as_mut(), stats, &mut clock, CommandKind::Tick);
+            let (_, p) = apply(&mut engine, durability.as_mut(), stats, &mut clock, &mut books, CommandKind::Tick);
+            publications.push(p);
         }
         // Output commit: nothing is answered before it is durable.
         if let Err(e) = durability.sync() {
             tracing::error!(error = %e, "journal sync failed; the engine stops without answering");
             return;
+        }
+        let durable_at = std::time::Instant::now();
+        for mut p in publications.drain(..) {
+            p.durable_at = durable_at;
+            // No subscriber is not an error.
+            drop(publish.send(Arc::new(p)));
         }
         for a in answers.drain(..) {
             match a {

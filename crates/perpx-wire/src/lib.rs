@@ -9,7 +9,8 @@
 //! - [`account`]: the account view (collateral, margin, positions);
 //! - [`command`]: a JSON command line → `Command`, with typed refusals;
 //! - [`event`]: `Event` → JSON, with decimals formatted by the market's tick and lot.
-//! - [`replay`]: a whole script through a fresh engine, events out, state hash last.
+//! - [`replay`]: a whole script through a fresh engine, events out, state hash last;
+//! - [`routing`]: which market and which accounts an event concerns.
 //!
 //! The schema is versioned ([`SCHEMA_VERSION`]) and documented in `docs/REPLAY.md`.
 
@@ -17,6 +18,7 @@ pub mod account;
 pub mod command;
 pub mod event;
 pub mod replay;
+pub mod routing;
 pub mod units;
 
 /// The version of the JSON schema of commands and events.

@@ -3,7 +3,7 @@
 //! `0.75 × (5 % − 2 %) = 2.25 %`; `I8 = 0.01 %`, `c = 0.05 %`. Invariants (conservation to the
 //! unit included) are checked after every command by the harness of `margin_tests.rs`.
 
-use super::margin_tests::{A, B, C, M, USD, Venue, place, spec, usd};
+use super::margin_tests::{A, B, C, M, Venue, place, spec, usd};
 use super::*;
 use crate::account::MarginMode;
 use crate::book::Side::{Buy, Sell};
@@ -212,12 +212,13 @@ fn isolated_positions_pay_funding_from_their_own_margin() {
     let mut v = venue(spec());
     v.ok(CommandKind::SetMarginMode { account: C, market: M, mode: MarginMode::Isolated });
     v.ok(CommandKind::SetLeverage { account: C, market: M, leverage: 10 });
-    v.trade(B, C, Buy, 100, 10); // C's position holds 100 USD
+    v.trade(B, C, Buy, 100, 10); // C's position holds 100 USD, less its taker fee
     let collateral = v.engine.account(C).unwrap().collateral;
+    let held = v.engine.account(C).unwrap().position(M).isolated_margin;
     at(&mut v, H8, CommandKind::Tick);
     let a = v.engine.account(C).unwrap();
     assert_eq!(a.collateral, collateral, "the rest of the account is untouched");
-    assert_eq!(a.position(M).isolated_margin, Quote(100 * USD - 100_000));
+    assert_eq!(a.position(M).isolated_margin, Quote(held.0 - 100_000));
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod admin;
 pub mod error;
 mod private;
 mod public;
+mod ws;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -45,6 +46,25 @@ pub struct Shared {
     pub audit: Mutex<Option<std::fs::File>>,
     /// HTTP answers by status.
     pub http_status: Mutex<BTreeMap<u16, u64>>,
+    /// WebSocket counters and the pseudonym salt.
+    pub ws: WsStats,
+}
+
+/// WebSocket counters.
+#[derive(Debug, Default)]
+pub struct WsStats {
+    /// Open connections.
+    pub connections: std::sync::atomic::AtomicU64,
+    /// Connections cut off (slow, idle, shutting down).
+    pub cut_off: std::sync::atomic::AtomicU64,
+    /// Messages sent.
+    pub sent: std::sync::atomic::AtomicU64,
+    /// Σ and max of (durable → handed to the socket) in µs.
+    pub delay_us_sum: std::sync::atomic::AtomicU64,
+    /// The largest such delay (µs).
+    pub delay_us_max: std::sync::atomic::AtomicU64,
+    /// Salt of the pseudonyms on public channels.
+    pub salt: [u8; 16],
 }
 
 /// The state handlers receive.
@@ -64,6 +84,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/docs", get(public::docs))
         .route("/openapi.json", get(public::openapi))
         .route("/metrics", get(public::metrics))
+        .route("/ws", get(ws::ws))
         .route("/api/v1/time", get(public::time))
         .route("/api/v1/health", get(public::health))
         .route("/api/v1/ready", get(public::ready))

@@ -243,6 +243,27 @@ pub(super) async fn metrics(s: State) -> Result<Response, ApiError> {
         .iter()
         .map(|(c, n)| (format!("{{status=\"{c}\"}}"), n.to_string()))
         .collect();
+    let w = &s.ws;
+    line("perpx_ws_connections", "Open WebSocket connections.", "gauge", one(w.connections.load(Ordering::Relaxed)));
+    line(
+        "perpx_ws_cut_off_total",
+        "WebSocket connections cut off (slow, idle).",
+        "counter",
+        one(w.cut_off.load(Ordering::Relaxed)),
+    );
+    line("perpx_ws_messages_total", "WebSocket messages sent.", "counter", one(w.sent.load(Ordering::Relaxed)));
+    line(
+        "perpx_ws_notice_delay_us_sum",
+        "Σ of (durable → handed to the socket) over messages sent, µs.",
+        "counter",
+        one(w.delay_us_sum.load(Ordering::Relaxed)),
+    );
+    line(
+        "perpx_ws_notice_delay_us_max",
+        "Largest durable → sent delay, µs.",
+        "gauge",
+        one(w.delay_us_max.load(Ordering::Relaxed)),
+    );
     line("perpx_http_responses_total", "HTTP responses by status.", "counter", http);
     let funds = read(&s, |e| {
         let mut v: Vec<(String, i64)> =
