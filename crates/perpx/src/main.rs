@@ -7,6 +7,8 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench;
+
 use clap::{Parser, Subcommand};
 use perpx_wire::replay::{ReplayOptions, replay};
 
@@ -20,6 +22,31 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
+    /// Load-test a running `perpx serve`: concurrent signed clients, open loop at a target rate,
+    /// ack latency percentiles (docs/PERFORMANCE.md).
+    Bench {
+        /// The server.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An admin key (printed by `serve` on first start).
+        #[arg(long)]
+        admin_key: String,
+        /// Its secret.
+        #[arg(long)]
+        admin_secret: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Target orders per second, all clients together.
+        #[arg(long, default_value_t = 2_000)]
+        rate: u64,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The market.
+        #[arg(long, default_value = "BTC-PERP")]
+        market: String,
+    },
     /// Run the venue: the HTTP API over the engine. With no arguments it creates ./perpx-data
     /// with two demo markets, a demo oracle and demo keys (printed once). docs/API.md.
     Serve {
@@ -110,6 +137,19 @@ fn run_serve(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Cmd::Bench { url, admin_key, admin_secret, clients, rate, seconds, market } => {
+            let c = bench::BenchConfig {
+                url: url.clone(),
+                admin_key: admin_key.clone(),
+                admin_secret: admin_secret.clone(),
+                clients: *clients,
+                rate: *rate,
+                seconds: *seconds,
+                market: market.clone(),
+                first_account: 1_000_000,
+            };
+            bench::run(&c).map(|report| println!("{report}"))
+        }
         Cmd::Serve { data_dir, listen, config, no_demo } => run_serve(data_dir, *listen, config.as_ref(), *no_demo),
         Cmd::Replay { script, no_invariants, summary_only } => run_replay(script, *no_invariants, *summary_only),
     };
