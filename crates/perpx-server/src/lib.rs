@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod history;
 pub mod keys;
 pub mod openapi;
 pub mod sequencer;
@@ -45,6 +46,14 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
     let engine = Engine::new(EngineConfig::default());
     let fresh = engine.markets().is_empty();
     let (sequencer, engine_thread) = Sequencer::start(engine, Box::new(Volatile), config.queue_capacity);
+    // The read model subscribes before the first command, so it sees every event.
+    let history = if config.history {
+        // Volatile state: yesterday's history would describe another venue.
+        drop(std::fs::remove_file(config.data_dir.join("history.sqlite")));
+        Some(history::History::start(&config.data_dir, sequencer.published.subscribe(), config.history_retention_ms)?)
+    } else {
+        None
+    };
 
     let mut created_keys = Vec::new();
     if keys.is_empty() {
@@ -83,6 +92,7 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
         audit: Mutex::new(Some(audit)),
         http_status: Mutex::default(),
         ws: api::WsStats { salt: rand::random(), ..api::WsStats::default() },
+        history,
     });
 
     let listener =

@@ -4,6 +4,7 @@
 
 mod admin;
 pub mod error;
+mod history;
 mod private;
 mod public;
 mod ws;
@@ -48,6 +49,8 @@ pub struct Shared {
     pub http_status: Mutex<BTreeMap<u16, u64>>,
     /// WebSocket counters and the pseudonym salt.
     pub ws: WsStats,
+    /// The history read model (off: `history = false`).
+    pub history: Option<Arc<crate::history::History>>,
 }
 
 /// WebSocket counters.
@@ -106,6 +109,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/margin-mode", post(private::margin_mode))
         .route("/api/v1/isolated-margin", post(private::isolated_margin))
         .route("/api/v1/withdraw", post(private::withdraw))
+        .route("/api/v1/history/trades", get(history::trades))
+        .route("/api/v1/history/candles", get(history::candles))
+        .route("/api/v1/history/funding", get(history::funding))
+        .route("/api/v1/history/insurance", get(history::insurance))
+        .route("/api/v1/history/liquidations", get(history::liquidations))
+        .route("/api/v1/history/orders", get(history::orders))
+        .route("/api/v1/history/fills", get(history::fills))
+        .route("/api/v1/history/ledger", get(history::ledger))
         .route("/api/v1/admin/command", post(admin::command))
         .route("/api/v1/admin/keys", get(admin::list_keys).post(admin::create_key))
         .route("/api/v1/admin/keys/revoke", post(admin::revoke_key))

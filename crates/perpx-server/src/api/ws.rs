@@ -57,7 +57,7 @@ struct Subscriptions {
 
 /// A pseudonym for an account on public channels: stable for the server's life, not reversible
 /// without the server's salt.
-fn pseudonym(salt: &[u8; 16], account: u64) -> String {
+pub(crate) fn pseudonym(salt: &[u8; 16], account: u64) -> String {
     let mut h = blake3::Hasher::new();
     h.update(b"perpx-pseudonym\0").update(salt).update(&account.to_le_bytes());
     h.finalize().to_hex()[..12].to_owned()
