@@ -1,13 +1,15 @@
 //! `perpx`: the command-line entry point.
 //!
-//! Subcommands land with their issues; today: `serve` and `replay`.
+//! Subcommands land with their issues; today: `serve`, `replay`, `verify`, `proof` and `bench`.
+
+mod bench;
+mod proof;
+mod verify;
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-mod bench;
 
 use clap::{Parser, Subcommand};
 use perpx_wire::replay::{ReplayOptions, replay};
@@ -74,6 +76,29 @@ enum Cmd {
         /// Print only the closing summary line, not every event.
         #[arg(long)]
         summary_only: bool,
+    },
+    /// Check a journal directory end to end: every checksum and the hash chain from genesis
+    /// (archive included), every command replayed through a fresh engine against its recorded
+    /// events digest, and the final state against the newest snapshot. Prints a JSON report;
+    /// the first mismatch names the record, its segment and offset, and what differed.
+    Verify {
+        /// The journal directory.
+        dir: PathBuf,
+        /// No progress or summary on standard error.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Prove that a record is in a journal: the record, its decoded command, its events and
+    /// every record linking it to the chain head, as JSON, verified against that head.
+    Proof {
+        /// The journal directory.
+        dir: PathBuf,
+        /// The record to prove.
+        #[arg(long)]
+        seq: u64,
+        /// The head to prove it against (default: the journal's last record).
+        #[arg(long)]
+        to: Option<u64>,
     },
 }
 
@@ -152,6 +177,8 @@ fn main() -> ExitCode {
         }
         Cmd::Serve { data_dir, listen, config, no_demo } => run_serve(data_dir, *listen, config.as_ref(), *no_demo),
         Cmd::Replay { script, no_invariants, summary_only } => run_replay(script, *no_invariants, *summary_only),
+        Cmd::Verify { dir, quiet } => verify::run(dir, *quiet),
+        Cmd::Proof { dir, seq, to } => proof::run(dir, *seq, *to),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

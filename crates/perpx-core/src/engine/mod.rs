@@ -31,6 +31,7 @@ mod margin_tests;
 mod matching;
 mod oracle;
 mod orders;
+mod snapshot;
 #[cfg(test)]
 mod stop_tests;
 mod stops;
@@ -41,6 +42,7 @@ pub use accounts::{IsolatedSummary, MarginSummary};
 pub use client_orders::{ClientOrderEntry, ClientOrders};
 pub use funding::{FundingInfo, PositionFunding};
 pub use hash::{StateHash, StateHasher};
+pub use snapshot::{ClientOrderSnapshot, EngineSnapshot, MarketSnapshot, RestoreError};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
