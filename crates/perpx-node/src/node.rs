@@ -377,6 +377,24 @@ impl<S: Storage> Node<S> {
     /// # Panics
     /// With `check_invariants`, if an engine invariant breaks (an engine bug).
     pub fn enqueue(&mut self, cmd: &Command) -> Result<Ticket, NodeError> {
+        self.enqueue_inner(cmd, false).map(|(ticket, _)| ticket)
+    }
+
+    /// [`Node::enqueue`], also returning a copy of the command's events and its record's hash
+    /// at once — for a server that must encode the events against the engine state right after
+    /// the command (its book, its marks), while the originals wait in the gate for durability.
+    ///
+    /// # Errors
+    /// As [`Node::enqueue`].
+    pub fn enqueue_with_events(
+        &mut self,
+        cmd: &Command,
+    ) -> Result<(Ticket, perpx_journal::Hash, Vec<Event>), NodeError> {
+        let (ticket, events) = self.enqueue_inner(cmd, true)?;
+        Ok((ticket, self.writer.head().hash, events))
+    }
+
+    fn enqueue_inner(&mut self, cmd: &Command, copy: bool) -> Result<(Ticket, Vec<Event>), NodeError> {
         self.check_running()?;
         self.payload.clear();
         encode_command_into(cmd, &mut self.payload);
@@ -401,10 +419,11 @@ impl<S: Storage> Node<S> {
         let digest = self.digester.digest(&events);
         let ticket = self.writer.append(cmd.ts.0, &self.payload, digest).map_err(stopped)?;
         assert_eq!(ticket.seq, self.engine.seq(), "journal and engine sequence numbers agree");
+        let copied = if copy { events.clone() } else { Vec::new() };
         let output = Published { seq: ticket.seq, events, redelivered: false };
         self.gate.hold(ticket, output).expect("the gate had room");
         self.release();
-        Ok(ticket)
+        Ok((ticket, copied))
     }
 
     /// Writes and fsyncs every appended record and moves the released events to the outbox.

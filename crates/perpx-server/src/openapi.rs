@@ -11,6 +11,12 @@ const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
     ("get", "/api/v1/state-hash", "public", "The engine's sequence number and canonical state hash."),
     (
         "get",
+        "/api/v1/journal/head",
+        "public",
+        "The journal's durable head: sequence number and record hash (publish it; `perpx proof` links records to it).",
+    ),
+    (
+        "get",
         "/api/v1/markets",
         "public",
         "Every market with its parameters: tick, lot, tiers, fees, funding, liquidation.",

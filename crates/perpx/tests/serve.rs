@@ -179,3 +179,97 @@ fn the_demo_venue_moves_by_itself() {
     let (status, spec) = s.get("/openapi.json");
     assert_eq!((status, spec["openapi"].as_str()), (200, Some("3.1.0")));
 }
+
+/// The open order ids of an account.
+fn open_ids(s: &Server, k: &common::Key) -> Vec<u64> {
+    let (status, v) = s.signed(k, "GET", "/api/v1/orders", "");
+    assert_eq!(status, 200, "{v}");
+    let mut ids: Vec<u64> = v["orders"].as_array().unwrap().iter().map(|o| o["order_id"].as_u64().unwrap()).collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[test]
+fn a_restart_finds_every_acknowledged_order_and_fill() {
+    let s = start("restart", false);
+    let (a, b) = (&s.traders[0], &s.traders[1]);
+    let mark = s.mark("BTC-PERP");
+    let low: i64 = mark.replace('.', "").parse::<i64>().unwrap() - 1_000;
+    let px = |t: i64| format!("{}.{}", t / 10, t % 10);
+    for i in 0..3 {
+        let (status, v) = s.signed(a, "POST", "/api/v1/order", &order("BTC-PERP", "buy", &px(low - i), "0.010", "gtc"));
+        assert_eq!(status, 200, "{v}");
+        assert!(v["record_hash"].as_str().is_some_and(|h| h.len() == 64), "acknowledged with its record: {v}");
+    }
+    s.signed(a, "POST", "/api/v1/order", &order("BTC-PERP", "sell", &mark, "0.020", "gtc"));
+    let (status, v) = s.signed(b, "POST", "/api/v1/order", &order("BTC-PERP", "buy", &mark, "0.020", "ioc"));
+    assert_eq!(status, 200, "{v}");
+    let orders = open_ids(&s, a);
+    let accounts = (s.account(a), s.account(b));
+    let (_, hash) = s.get("/api/v1/state-hash");
+    let (_, head) = s.get("/api/v1/journal/head");
+    assert_eq!(head["seq"], hash["seq"], "every command is durable");
+    // kill -9, then start again on the same data.
+    let s = s.kill_and_restart();
+    let (a, b) = (&s.traders[0], &s.traders[1]);
+    assert_eq!(open_ids(&s, a), orders);
+    let strip = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("seq");
+        v
+    };
+    assert_eq!((strip(s.account(a)), strip(s.account(b))), (strip(accounts.0), strip(accounts.1)));
+    let (_, after) = s.get("/api/v1/state-hash");
+    assert_eq!(after["state_hash"], hash["state_hash"], "the same state, bit for bit");
+}
+
+#[test]
+fn kill_9_under_load_loses_no_acknowledged_command() {
+    let s = start("kill9", false);
+    let mark: i64 = s.mark("BTC-PERP").replace('.', "").parse().unwrap();
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = std::sync::Arc::new(s);
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (s, acked, stop) =
+                (std::sync::Arc::clone(&s), std::sync::Arc::clone(&acked), std::sync::Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let k = &s.traders[w];
+                let side = if w == 0 { "buy" } else { "sell" };
+                for i in 0..150i64 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    let t = if w == 0 { mark - 1_000 - i * 10 } else { mark + 1_000 + i * 10 };
+                    let price = format!("{}.{}", t / 10, t % 10);
+                    match s.try_signed(k, "POST", "/api/v1/order", &order("BTC-PERP", side, &price, "0.001", "gtc")) {
+                        Some((200, v)) => {
+                            let id = v["events"][0]["order_id"].as_u64().unwrap();
+                            acked.lock().unwrap().push(id);
+                        }
+                        _ => return, // the server died mid-request: not acknowledged
+                    }
+                }
+            })
+        })
+        .collect();
+    // Kill -9 while the writers are still sending.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().unwrap().len() < 20 {
+        assert!(Instant::now() < deadline, "no orders acknowledged");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = s.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let s = std::sync::Arc::into_inner(s).expect("the writers are done").kill_and_restart();
+    let acknowledged = acked.lock().unwrap().clone();
+    let mut open = open_ids(&s, &s.traders[0]);
+    open.extend(open_ids(&s, &s.traders[1]));
+    for id in &acknowledged {
+        assert!(open.contains(id), "acknowledged order {id} was lost");
+    }
+}

@@ -92,6 +92,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/health", get(public::health))
         .route("/api/v1/ready", get(public::ready))
         .route("/api/v1/state-hash", get(public::state_hash))
+        .route("/api/v1/journal/head", get(public::journal_head))
         .route("/api/v1/markets", get(public::markets))
         .route("/api/v1/depth", get(public::depth))
         .route("/api/v1/ticker", get(public::ticker))

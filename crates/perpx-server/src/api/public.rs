@@ -46,6 +46,15 @@ pub(super) async fn state_hash(s: State) -> Result<Response, ApiError> {
     Ok(ok(v))
 }
 
+/// The journal's durable head: sequence number and record hash (null when volatile).
+pub(super) async fn journal_head(s: State) -> Response {
+    let head = s.sequencer.stats.durable_head.lock().expect("stats lock").clone();
+    ok(match head {
+        Some((seq, hash)) => json!({ "seq": seq, "hash": hash }),
+        None => json!({ "seq": s.sequencer.stats.seq.load(Ordering::Relaxed), "hash": null }),
+    })
+}
+
 /// Ready when the engine answers a read.
 pub(super) async fn ready(s: State) -> Result<Response, ApiError> {
     let seq = read(&s, |e| json!(e.seq())).await?;

@@ -54,7 +54,20 @@ pub fn start(name: &str, live: bool) -> Server {
 
 /// [`start`] with more TOML settings.
 pub fn start_with(name: &str, live: bool, extra: &str) -> Server {
-    let dir = temp_dir(name);
+    spawn(temp_dir(name), live, extra)
+}
+
+impl Server {
+    /// Kills the server (SIGKILL: no clean shutdown) and starts it again on the same data.
+    pub fn kill_and_restart(mut self) -> Server {
+        drop(self.child.kill());
+        drop(self.child.wait());
+        let dir = std::mem::replace(&mut self._dir, TempDir(std::path::PathBuf::new()));
+        spawn(dir, false, "")
+    }
+}
+
+fn spawn(dir: TempDir, live: bool, extra: &str) -> Server {
     let config = dir.0.join("perpx.toml");
     let quiet = if live { "" } else { "oracle_interval_ms = 3600000\ntick_interval_ms = 3600000\n" };
     std::fs::write(&config, format!("{quiet}max_body_bytes = 4096\n{extra}")).unwrap();
@@ -70,6 +83,21 @@ pub fn start_with(name: &str, live: bool, extra: &str) -> Server {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let (mut base, mut admin, mut traders) = (None, None, Vec::new());
+    // On a restart the keys are not printed again: they are read from the key store.
+    let keys = dir.0.join("data").join("keys.json");
+    if let Ok(text) = std::fs::read_to_string(&keys) {
+        let stored: serde_json::Map<String, Value> = serde_json::from_str(&text).unwrap();
+        let mut by_account: Vec<(u64, Key)> = Vec::new();
+        for v in stored.values() {
+            let k = Key { key: v["key"].as_str().unwrap().into(), secret: v["secret"].as_str().unwrap().into() };
+            match v["account"].as_u64() {
+                None => admin = Some(k),
+                Some(a) => by_account.push((a, k)),
+            }
+        }
+        by_account.sort_by_key(|(a, _)| *a);
+        traders = by_account.into_iter().map(|(_, k)| k).collect();
+    }
     while base.is_none() || admin.is_none() || traders.len() < 2 {
         let line = lines.next().expect("the server prints its address and keys").unwrap();
         if let Some(rest) = line.strip_prefix("perpx: serving on ") {
@@ -122,6 +150,23 @@ impl Server {
                 .unwrap()
         };
         (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    /// A signed POST that returns `None` when the connection fails (the server died).
+    pub fn try_signed(&self, k: &Key, method: &str, path: &str, body: &str) -> Option<(u16, Value)> {
+        let ts = now_ms();
+        let sig = sign(&k.secret, &signed_bytes(&ts.to_string(), method, path, body.as_bytes()));
+        let mut r = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("X-PERPX-APIKEY", &k.key)
+            .header("X-PERPX-TIMESTAMP", ts.to_string())
+            .header("X-PERPX-SIGNATURE", &sig)
+            .header("content-type", "application/json")
+            .send(body)
+            .ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.body_mut().read_json().ok()?))
     }
 
     pub fn signed(&self, k: &Key, method: &str, path: &str, body: &str) -> (u16, Value) {
