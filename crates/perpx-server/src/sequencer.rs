@@ -293,7 +293,13 @@ fn apply(
     }
     let seq = engine.seq();
     let book = books.diffs(engine, seq, &events);
-    let publication = Published { seq, durable_at: std::time::Instant::now(), events: published, book };
+    let publication = Published {
+        seq,
+        durable_at: std::time::Instant::now(),
+        events: published,
+        book,
+        record_hash: record_hash.clone(),
+    };
     Ok((Ack { seq, ts: command.ts.0, record_hash, events: encoded, rejection }, publication))
 }
 
@@ -325,6 +331,7 @@ fn run(
             durable_at: std::time::Instant::now(),
             events,
             book: Vec::new(),
+            record_hash: None,
         })));
     }
     loop {

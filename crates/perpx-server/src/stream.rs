@@ -42,6 +42,8 @@ pub struct Published {
     pub events: Vec<PublishedEvent>,
     /// Book diffs it caused, one per market.
     pub book: Vec<Value>,
+    /// Its journal record's hash (hex), when journaled.
+    pub record_hash: Option<String>,
 }
 
 type Levels = Vec<(i64, i64)>;

@@ -219,6 +219,7 @@ fn each_account_sees_its_fill_with_the_rest_sequence_number() {
     for ws in [&mut wa, &mut wb] {
         let fill = until(ws, |v| v["type"] == "fill");
         assert_eq!((fill["seq"].as_u64(), fill["price"].as_str()), (Some(seq), Some(mark.as_str())));
+        assert_eq!(fill["record_hash"], ack["record_hash"], "the notice carries the same receipt as the answer");
         let pos = until(ws, |v| v["type"] == "position_changed");
         assert_eq!(pos["seq"].as_u64(), Some(seq));
     }
@@ -305,4 +306,20 @@ fn a_slow_consumer_is_cut_off_while_a_fast_one_keeps_up() {
     };
     let reason = closed.map(|f| f.reason.to_string()).unwrap_or_default();
     assert!(reason.contains("slow consumer"), "{reason}");
+}
+
+#[test]
+fn the_journal_head_is_published_and_matches_the_endpoint() {
+    let s = start("ws-journal", false);
+    let mut ws = connect(&s);
+    send(&mut ws, &json!({ "op": "subscribe", "channel": "journal" }));
+    next(&mut ws);
+    let a = &s.traders[0];
+    let mark = s.mark("BTC-PERP");
+    let (status, ack) = s.signed(a, "POST", "/api/v1/order", &order("BTC-PERP", "sell", &mark, "0.010", "gtc"));
+    assert_eq!(status, 200, "{ack}");
+    let head = until(&mut ws, |v| v["channel"] == "journal");
+    assert_eq!((head["seq"].as_u64(), &head["hash"]), (ack["seq"].as_u64(), &ack["record_hash"]));
+    let (_, rest) = s.get("/api/v1/journal/head");
+    assert_eq!((rest["seq"].as_u64(), &rest["hash"]), (ack["seq"].as_u64(), &ack["record_hash"]));
 }

@@ -1,7 +1,8 @@
 //! WebSocket streams at `/ws`: JSON text frames both ways.
 //!
 //! Client → server: `{"op": "subscribe", "channel": "book" | "trades" | "ticker", "market": "BTC-PERP"}`,
-//! `{"op": "subscribe", "channel": "liquidations"}`, `{"op": "auth", "key", "timestamp",
+//! `{"op": "subscribe", "channel": "liquidations"}`, `{"op": "subscribe", "channel": "journal"}` (the
+//! durable head, at most once a second), `{"op": "auth", "key", "timestamp",
 //! "signature"}` (the REST scheme over `timestamp\nGET\n/ws\n`), then `{"op": "subscribe",
 //! "channel": "account"}`; `{"op": "unsubscribe", ...}` likewise.
 //!
@@ -53,6 +54,9 @@ struct Subscriptions {
     /// The authenticated account, and whether its channel is on.
     account: Option<u64>,
     account_channel: bool,
+    /// The journal head channel, and when it last sent (once a second at most).
+    journal: bool,
+    journal_sent: Option<Instant>,
 }
 
 /// A pseudonym for an account on public channels: stable for the server's life, not reversible
@@ -120,7 +124,7 @@ async fn session(s: Arc<Shared>, socket: WebSocket) {
             }
             p = published.recv() => match p {
                 Ok(p) => {
-                    if let Err(reason) = forward(&s, &subs, &p, &out) {
+                    if let Err(reason) = forward(&s, &mut subs, &p, &out) {
                         break Some(reason);
                     }
                 }
@@ -145,7 +149,7 @@ async fn session(s: Arc<Shared>, socket: WebSocket) {
 }
 
 /// Sends what `p` holds for this client; `Err` when the client can't keep up.
-fn forward(s: &Shared, subs: &Subscriptions, p: &Published, out: &mpsc::Sender<Message>) -> Result<(), String> {
+fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Sender<Message>) -> Result<(), String> {
     let send = |v: Value| -> Result<(), String> {
         out.try_send(Message::Text(v.to_string().into()))
             .map_err(|_| format!("slow consumer: more than {} messages unread", s.config.ws_send_buffer))?;
@@ -155,6 +159,13 @@ fn forward(s: &Shared, subs: &Subscriptions, p: &Published, out: &mpsc::Sender<M
         s.ws.delay_us_max.fetch_max(delay, Ordering::Relaxed);
         Ok(())
     };
+    if subs.journal
+        && p.record_hash.is_some()
+        && subs.journal_sent.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+    {
+        subs.journal_sent = Some(Instant::now());
+        send(json!({ "channel": "journal", "seq": p.seq, "hash": p.record_hash }))?;
+    }
     for diff in &p.book {
         let market = diff["market"].as_str().unwrap_or_default();
         if subs.book.iter().any(|(m, from)| m == market && p.seq > *from) {
@@ -191,6 +202,8 @@ fn forward(s: &Shared, subs: &Subscriptions, p: &Published, out: &mpsc::Sender<M
                 if e.accounts.iter().any(|x| x.0 == a) {
                     let mut v = e.json.clone();
                     v["channel"] = json!("account");
+                    // A receipt: the record that holds it, for `perpx proof`.
+                    v["record_hash"] = json!(p.record_hash);
                     send(v)?;
                 }
             }
@@ -237,13 +250,14 @@ async fn handle_op(s: &Shared, subs: &mut Subscriptions, text: &str) -> Vec<Valu
                 "trades" => toggle(&mut subs.trades, market, on),
                 "ticker" => toggle(&mut subs.ticker, market, on),
                 "liquidations" => subs.liquidations = on,
+                "journal" => subs.journal = on,
                 "account" => {
                     if subs.account.is_none() {
                         return vec![error(6001, "authenticate first: {\"op\": \"auth\", ...}")];
                     }
                     subs.account_channel = on;
                 }
-                _ => return vec![error(6012, "channels: book, trades, ticker, liquidations, account")],
+                _ => return vec![error(6012, "channels: book, trades, ticker, liquidations, journal, account")],
             }
             replies
         }
