@@ -367,8 +367,7 @@ fn run(
                                 publications.push(p);
                             }
                             Err(e) => {
-                                tracing::error!(error = %e, "the journal stopped; the engine stops without answering");
-                                return;
+                                storage_failed(&e);
                             }
                         },
                         Err(refusal) => answers.push(Answer::Refused(reply, refusal)),
@@ -386,8 +385,7 @@ fn run(
             match apply(store.as_mut(), stats, &mut clock, &mut books, CommandKind::Tick) {
                 Ok((_, p)) => publications.push(p),
                 Err(e) => {
-                    tracing::error!(error = %e, "the journal stopped; the engine stops without answering");
-                    return;
+                    storage_failed(&e);
                 }
             }
         }
@@ -395,8 +393,7 @@ fn run(
         match store.sync() {
             Ok(head) => *stats.durable_head.lock().expect("stats lock") = head,
             Err(e) => {
-                tracing::error!(error = %e, "journal sync failed; the engine stops without answering");
-                return;
+                storage_failed(&e);
             }
         }
         let durable_at = std::time::Instant::now();
@@ -416,6 +413,15 @@ fn run(
     if let Err(e) = store.sync() {
         tracing::error!(error = %e, "final journal sync failed");
     }
+}
+
+/// The journal failed (an fsync may have lost the page cache): nothing after the durable point
+/// is acknowledged, and the process exits so its supervisor restarts it from what is on disk —
+/// an fsync is never retried (docs/JOURNAL.md).
+fn storage_failed(e: &str) -> ! {
+    tracing::error!(error = %e, "the journal failed; exiting without answering: restart recovers from disk");
+    eprintln!("perpx: the journal failed ({e}); exiting so a restart recovers from what is on disk");
+    std::process::exit(75);
 }
 
 enum Answer {
