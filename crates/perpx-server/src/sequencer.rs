@@ -136,6 +136,12 @@ pub struct EngineStats {
     pub seq: AtomicU64,
     /// The journal's durable head (sequence, hash hex), when journaled.
     pub durable_head: Mutex<Option<(u64, String)>>,
+    /// Group commits (one write and fsync per batch), their Σ and max duration in µs.
+    pub syncs: AtomicU64,
+    /// Σ of the sync durations (µs).
+    pub sync_us_sum: AtomicU64,
+    /// The longest sync (µs).
+    pub sync_us_max: AtomicU64,
 }
 
 /// Why a job could not be queued.
@@ -390,7 +396,13 @@ fn run(
             }
         }
         // Output commit: nothing is answered before it is durable.
-        match store.sync() {
+        let started = std::time::Instant::now();
+        let synced = store.sync();
+        let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        stats.syncs.fetch_add(1, Ordering::Relaxed);
+        stats.sync_us_sum.fetch_add(us, Ordering::Relaxed);
+        stats.sync_us_max.fetch_max(us, Ordering::Relaxed);
+        match synced {
             Ok(head) => *stats.durable_head.lock().expect("stats lock") = head,
             Err(e) => {
                 storage_failed(&e);

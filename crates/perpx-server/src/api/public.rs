@@ -237,6 +237,24 @@ pub(super) async fn metrics(s: State) -> Result<Response, ApiError> {
         .map(|(c, n)| (format!("{{code=\"{c}\"}}"), n.to_string()))
         .collect();
     line("perpx_rejects_total", "Commands the engine rejected, by code.", "counter", rejects);
+    line(
+        "perpx_journal_syncs_total",
+        "Group commits (one write and fsync per batch).",
+        "counter",
+        one(st.syncs.load(Ordering::Relaxed)),
+    );
+    line(
+        "perpx_journal_sync_us_sum",
+        "Σ of group-commit durations, µs.",
+        "counter",
+        one(st.sync_us_sum.load(Ordering::Relaxed)),
+    );
+    line(
+        "perpx_journal_sync_us_max",
+        "The longest group commit, µs.",
+        "gauge",
+        one(st.sync_us_max.load(Ordering::Relaxed)),
+    );
     line("perpx_liquidations_total", "Liquidations started.", "counter", one(st.liquidations.load(Ordering::Relaxed)));
     line("perpx_adl_trades_total", "Auto-deleveraging trades.", "counter", one(st.adl_trades.load(Ordering::Relaxed)));
     line(
