@@ -255,6 +255,23 @@ pub(super) async fn metrics(s: State) -> Result<Response, ApiError> {
         "gauge",
         one(st.sync_us_max.load(Ordering::Relaxed)),
     );
+    if let Some(h) = &s.history {
+        let done = h.complete_to.load(Ordering::Relaxed);
+        let lag = st.seq.load(Ordering::Relaxed).saturating_sub(done);
+        line(
+            "perpx_history_complete_to",
+            "The history read model holds every event up to this sequence number.",
+            "gauge",
+            one(done),
+        );
+        line("perpx_history_lag", "Commands the history read model is behind the engine.", "gauge", one(lag));
+        line(
+            "perpx_history_skipped_total",
+            "Publications the read model missed (rebuild needed).",
+            "counter",
+            one(h.gap.load(Ordering::Relaxed)),
+        );
+    }
     line("perpx_liquidations_total", "Liquidations started.", "counter", one(st.liquidations.load(Ordering::Relaxed)));
     line("perpx_adl_trades_total", "Auto-deleveraging trades.", "counter", one(st.adl_trades.load(Ordering::Relaxed)));
     line(
