@@ -51,6 +51,7 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
     } else {
         let node_config = NodeConfig { snapshot_every: Some(config.snapshot_every), ..NodeConfig::default() };
         let dir = config.data_dir.join("journal");
+
         let (node, recovered) =
             Node::open_dir(&dir, node_config).map_err(|e| format!("journal {}: {e}", dir.display()))?;
         println!(
@@ -64,6 +65,16 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
                 .map_or_else(String::new, |t| format!(", torn tail of {} bytes cut", t.bytes_dropped)),
             recovered.redelivered,
         );
+        if config.history {
+            // The read model is derived data: rebuilt from the journal when it is missing or
+            // further behind than what recovery redelivers.
+            let have = history::stored_seq(&config.data_dir)?;
+            let window = u64::try_from(node.config().gate_capacity).unwrap_or(u64::MAX);
+            if have.saturating_add(window) < recovered.head.seq {
+                let done = history::rebuild(&config.data_dir, &dir)?;
+                println!("perpx: history rebuilt from the journal up to seq {done}");
+            }
+        }
         Box::new(Journaled(node))
     };
     let fresh = store.engine().markets().is_empty();

@@ -59,10 +59,16 @@ pub fn start_with(name: &str, live: bool, extra: &str) -> Server {
 
 impl Server {
     /// Kills the server (SIGKILL: no clean shutdown) and starts it again on the same data.
-    pub fn kill_and_restart(mut self) -> Server {
+    pub fn kill_and_restart(self) -> Server {
+        self.kill_and_restart_with(|_| {})
+    }
+
+    /// [`Server::kill_and_restart`], running `between` on the data directory while it is down.
+    pub fn kill_and_restart_with(mut self, between: impl FnOnce(&std::path::Path)) -> Server {
         drop(self.child.kill());
         drop(self.child.wait());
         let dir = std::mem::replace(&mut self._dir, TempDir(std::path::PathBuf::new()));
+        between(&dir.0.join("data"));
         spawn(dir, false, "")
     }
 }
