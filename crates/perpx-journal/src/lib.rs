@@ -106,5 +106,5 @@ pub use storage::{
     CrashMode, Fault, FaultPlan, FaultRates, FileStorage, FiredFault, MemStorage, OpRecord, Storage, StorageError,
     StorageErrorKind, StorageOp,
 };
-pub use verify::{ChainSummary, VerifyProgress, verify_chain};
+pub use verify::{ChainSummary, VerifiedRecord, VerifyProgress, verify_chain, verify_chain_with};
 pub use writer::{JournalWriter, SnapshotError, Ticket, WriteError, WriterStats};

@@ -106,14 +106,29 @@ impl Journal {
     /// # Errors
     /// See [`OpenError`].
     pub fn open_with<S: Storage>(
+        storage: S,
+        config: JournalConfig,
+        replay: impl FnMut(Record),
+    ) -> Result<Recovery<S>, OpenError> {
+        Self::open_with_snapshot(storage, config, |_| {}, replay)
+    }
+
+    /// [`Journal::open_with`], first showing `start` the snapshot the replay starts from (none:
+    /// from genesis), so the caller can restore its state before the first record arrives.
+    ///
+    /// # Errors
+    /// See [`OpenError`].
+    pub fn open_with_snapshot<S: Storage>(
         mut storage: S,
         config: JournalConfig,
+        start: impl FnOnce(Option<&Snapshot>),
         mut replay: impl FnMut(Record),
     ) -> Result<Recovery<S>, OpenError> {
         config.validate()?;
         let segments = list_segments(&storage)?;
         let scan = latest_valid_snapshot(&storage)?;
         let snapshot = scan.snapshot;
+        start(snapshot.as_ref());
         let base = snapshot.as_ref().map_or(ChainHead::GENESIS, |s| ChainHead { seq: s.seq, hash: s.chain_head_hash });
         let recovery = |writer, torn_tail, head| Recovery {
             writer,

@@ -9,6 +9,7 @@ use std::ops::ControlFlow;
 
 use crate::chain::{ReadError, Walker, list_segments};
 use crate::corruption::Corruption;
+use crate::frame::RecordRef;
 use crate::record::ChainHead;
 use crate::scan::TornTail;
 use crate::storage::Storage;
@@ -45,13 +46,39 @@ pub struct ChainSummary {
     pub torn_tail: Option<TornTail>,
 }
 
+/// A record met by [`verify_chain_with`], handed over once its own checks (checksums, hash,
+/// sequence number, link) have passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedRecord<'a> {
+    /// The segment holding it.
+    pub segment: &'a str,
+    /// The byte offset of its frame in the segment.
+    pub offset: u64,
+    /// The record, borrowing its payload from the segment.
+    pub record: RecordRef<'a>,
+}
+
 /// Verifies the whole chain; see the module docs.
 ///
 /// # Errors
 /// A storage failure or the first corruption.
 pub fn verify_chain<S: Storage + ?Sized>(
     storage: &S,
+    progress: impl FnMut(&VerifyProgress<'_>),
+) -> Result<ChainSummary, ReadError> {
+    verify_chain_with(storage, progress, |_| {})
+}
+
+/// [`verify_chain`], handing every record to `visit` in chain order as it passes its checks
+/// (to replay the payloads, for instance). A corruption found later in the walk still fails
+/// the verification, after `visit` has seen the records before it.
+///
+/// # Errors
+/// A storage failure or the first corruption.
+pub fn verify_chain_with<S: Storage + ?Sized>(
+    storage: &S,
     mut progress: impl FnMut(&VerifyProgress<'_>),
+    mut visit: impl FnMut(&VerifiedRecord<'_>),
 ) -> Result<ChainSummary, ReadError> {
     let segments = list_segments(storage)?;
     if let Some(last) = segments.last().filter(|s| s.archived) {
@@ -69,7 +96,10 @@ pub fn verify_chain<S: Storage + ?Sized>(
     for (i, segment) in segments.iter().enumerate() {
         let is_last = i + 1 == segments.len();
         let (_, end) = walker
-            .walk(storage, segment, is_last, &mut |_, _, _| ControlFlow::Continue(()))?
+            .walk(storage, segment, is_last, &mut |file, offset, record| {
+                visit(&VerifiedRecord { segment: &file.path, offset, record: *record });
+                ControlFlow::Continue(())
+            })?
             .expect("the visitor never stops the walk");
         summary.segments += 1;
         summary.archived_segments += usize::from(segment.archived);

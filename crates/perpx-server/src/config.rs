@@ -37,6 +37,16 @@ pub struct ServerConfig {
     pub max_batch: usize,
     /// The longest dead-man's switch timeout (ms).
     pub max_deadman_ms: i64,
+    /// Messages queued for one WebSocket client before it is cut off as slow.
+    pub ws_send_buffer: usize,
+    /// Keep the state in memory only, without the journal (tests, throwaway demos).
+    pub volatile: bool,
+    /// Write an engine snapshot every this many commands (bounds the replay after a restart).
+    pub snapshot_every: u64,
+    /// Keep the history read model (`history.sqlite` in the data directory).
+    pub history: bool,
+    /// Delete history older than this (ms); 0 keeps everything.
+    pub history_retention_ms: i64,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +65,11 @@ impl Default for ServerConfig {
             rate_limit_per_ip: 400,
             max_batch: 20,
             max_deadman_ms: 10 * 60 * 1_000,
+            ws_send_buffer: 1_024,
+            volatile: false,
+            snapshot_every: 100_000,
+            history: true,
+            history_retention_ms: 0,
         }
     }
 }

@@ -10,9 +10,11 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod history;
 pub mod keys;
 pub mod openapi;
 pub mod sequencer;
+pub mod stream;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +25,8 @@ use serde_json::json;
 use crate::api::Shared;
 use crate::config::ServerConfig;
 use crate::keys::{KeyStore, Scope};
-use crate::sequencer::{Sequencer, Submission, Volatile};
+use crate::sequencer::{Journaled, Sequencer, Store, Submission, Volatile};
+use perpx_node::{Node, NodeConfig};
 
 /// Starts the venue and serves until SIGTERM or Ctrl-C.
 ///
@@ -41,9 +44,59 @@ pub fn serve(config: ServerConfig) -> Result<(), String> {
 async fn serve_async(config: ServerConfig) -> Result<(), String> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
     let mut keys = KeyStore::open(&config.data_dir)?;
-    let engine = Engine::new(EngineConfig::default());
-    let fresh = engine.markets().is_empty();
-    let (sequencer, engine_thread) = Sequencer::start(engine, Box::new(Volatile), config.queue_capacity);
+    let store: Box<dyn Store> = if config.volatile {
+        // Yesterday's history would describe another venue.
+        drop(std::fs::remove_file(config.data_dir.join("history.sqlite")));
+        Box::new(Volatile(Engine::new(EngineConfig::default())))
+    } else {
+        let node_config = NodeConfig { snapshot_every: Some(config.snapshot_every), ..NodeConfig::default() };
+        let dir = config.data_dir.join("journal");
+
+        let (node, recovered) =
+            Node::open_dir(&dir, node_config).map_err(|e| format!("journal {}: {e}", dir.display()))?;
+        println!(
+            "perpx: journal at seq {} (snapshot {}, {} records replayed{}, {} outputs to redeliver)",
+            recovered.head.seq,
+            recovered.snapshot_seq.map_or_else(|| "none".to_owned(), |s| s.to_string()),
+            recovered.replayed,
+            recovered
+                .torn_tail
+                .as_ref()
+                .map_or_else(String::new, |t| format!(", torn tail of {} bytes cut", t.bytes_dropped)),
+            recovered.redelivered,
+        );
+        if config.history {
+            // The read model is derived data: rebuilt from the journal when it is missing or
+            // further behind than what recovery redelivers.
+            let have = history::stored_seq(&config.data_dir)?;
+            let window = u64::try_from(node.config().gate_capacity).unwrap_or(u64::MAX);
+            if have.saturating_add(window) < recovered.head.seq {
+                let done = history::rebuild(&config.data_dir, &dir)?;
+                println!("perpx: history rebuilt from the journal up to seq {done}");
+            }
+        }
+        Box::new(Journaled(node))
+    };
+    let fresh = store.engine().markets().is_empty();
+    let head = store.engine().seq();
+    // The read model subscribes before the engine thread starts, so it sees every event.
+    let (sequencer, engine_thread, history) = Sequencer::start(store, config.queue_capacity, |first| {
+        config
+            .history
+            .then(|| history::History::start(&config.data_dir, first, config.history_retention_ms))
+            .transpose()
+    });
+    let history = history?;
+    if let Some(h) = &history {
+        let have = h.complete_to.load(std::sync::atomic::Ordering::Relaxed);
+        if have + 4_096 < head {
+            tracing::warn!(
+                have,
+                head,
+                "the history read model is behind the journal; delete history.sqlite to rebuild"
+            );
+        }
+    }
 
     let mut created_keys = Vec::new();
     if keys.is_empty() {
@@ -81,6 +134,8 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
         deadman: Mutex::default(),
         audit: Mutex::new(Some(audit)),
         http_status: Mutex::default(),
+        ws: api::WsStats { salt: rand::random(), ..api::WsStats::default() },
+        history,
     });
 
     let listener =
@@ -91,11 +146,13 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
     let mut tasks = Vec::new();
     if config.demo {
         let mut oracle = demo::DemoOracle::new(config.demo_seed);
-        // One step now, so marks exist before the first request.
-        publish_oracle(&sequencer, &demo_markets, &mut oracle).await;
+        if fresh {
+            // One step now, so marks exist before the first request.
+            publish_oracle(&sequencer, &demo_markets, &mut oracle).await;
+        }
         let (s, markets, every) = (sequencer.clone(), demo_markets.clone(), config.oracle_interval_ms);
         tasks.push(tokio::spawn(async move {
-            let mut t = tokio::time::interval(Duration::from_millis(every.max(10)));
+            let mut t = interval_after(every);
             loop {
                 t.tick().await;
                 publish_oracle(&s, &markets, &mut oracle).await;
@@ -104,7 +161,7 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
     }
     let (s, every) = (sequencer.clone(), config.tick_interval_ms);
     tasks.push(tokio::spawn(async move {
-        let mut t = tokio::time::interval(Duration::from_millis(every.max(10)));
+        let mut t = interval_after(every);
         loop {
             t.tick().await;
             // A full queue is already advancing the clock.
@@ -131,6 +188,12 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
     tokio::task::spawn_blocking(move || engine_thread.join()).await.ok();
     println!("perpx: stopped cleanly");
     Ok(())
+}
+
+/// A timer whose first tick is one period from now (tokio's first tick is immediate).
+fn interval_after(ms: u64) -> tokio::time::Interval {
+    let period = Duration::from_millis(ms.max(10));
+    tokio::time::interval_at(tokio::time::Instant::now() + period, period)
 }
 
 async fn submit_now(s: &Sequencer, kind: CommandKind) -> Result<(), String> {

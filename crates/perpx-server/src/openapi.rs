@@ -11,6 +11,12 @@ const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
     ("get", "/api/v1/state-hash", "public", "The engine's sequence number and canonical state hash."),
     (
         "get",
+        "/api/v1/journal/head",
+        "public",
+        "The journal's durable head: sequence number and record hash (publish it; `perpx proof` links records to it).",
+    ),
+    (
+        "get",
         "/api/v1/markets",
         "public",
         "Every market with its parameters: tick, lot, tiers, fees, funding, liquidation.",
@@ -24,6 +30,29 @@ const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
     ),
     ("get", "/api/v1/funds", "public", "Insurance funds, guaranty fund, uncovered losses, fee account."),
     ("get", "/metrics", "public", "Prometheus metrics."),
+    (
+        "get",
+        "/api/v1/history/trades",
+        "public",
+        "Trades of a market: `?market=&cursor=&limit=` (every history answer has `complete_to` and `next_cursor`).",
+    ),
+    (
+        "get",
+        "/api/v1/history/candles",
+        "public",
+        "OHLC(V): `?market=&source=last|mark|index&interval=1m|5m|15m|1h|4h|1d&from=&to=`.",
+    ),
+    ("get", "/api/v1/history/funding", "public", "Funding settlements: `?market=`."),
+    ("get", "/api/v1/history/insurance", "public", "Insurance and guaranty fund flows (pseudonymous)."),
+    ("get", "/api/v1/history/liquidations", "public", "Liquidations, backstop take-overs and ADL (pseudonymous)."),
+    ("get", "/api/v1/history/orders", "read", "The account's order events: `?market=&cursor=&limit=`."),
+    ("get", "/api/v1/history/fills", "read", "The account's fills."),
+    (
+        "get",
+        "/api/v1/history/ledger",
+        "read",
+        "The account's ledger: deposits, withdrawals, fills (fees, realised PnL), funding, liquidation and ADL.",
+    ),
     (
         "get",
         "/api/v1/account",

@@ -4,7 +4,7 @@
 //! rather than wait (the engine is never blocked by a slow client, and an accepted command is
 //! never dropped). The thread takes a batch of jobs, stamps each command with the engine clock
 //! (`max(wall clock, last stamp)`: time enters the engine only as command timestamps, and never
-//! goes backwards), applies it, records it in the [`Durability`] layer, makes the batch durable
+//! goes backwards), applies it and records it in the [`Store`] (the journal), makes the batch durable
 //! with one sync (group commit), and only then answers (output commit). Reads are answered in
 //! queue order, after the commands before them: a client reads its own writes.
 //!
@@ -20,28 +20,66 @@ use perpx_core::{Command, CommandKind, Engine, Event, EventKind, MarketId, Times
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-/// Where applied commands are made durable. The journal implements it; tests and the
-/// in-memory mode use [`Volatile`].
-pub trait Durability: Send {
-    /// Records one applied command and its events; returns the record's hash (hex) if any.
-    fn record(&mut self, command: &Command, events: &[Event]) -> Option<String>;
-    /// Makes every record so far durable.
+use crate::stream::{BookTracker, Published, PublishedEvent};
+
+/// Where commands are applied and made durable: the engine alone ([`Volatile`]) or the engine
+/// on its journal ([`Journaled`], the `perpx-node` `Node`).
+pub trait Store: Send {
+    /// The engine, as applied so far (possibly ahead of what is durable).
+    fn engine(&self) -> &Engine;
+    /// Applies one command and records it; returns its events and its record's hash (hex).
+    ///
+    /// # Errors
+    /// The journal stopped (the command may have been applied, but it is never acknowledged).
+    fn apply(&mut self, command: &Command) -> Result<(Vec<Event>, Option<String>), String>;
+    /// Makes every record so far durable; returns the durable head (sequence, hash hex).
     ///
     /// # Errors
     /// The storage failed: the server must stop (nothing after this point is acknowledged).
-    fn sync(&mut self) -> Result<(), String>;
+    fn sync(&mut self) -> Result<Option<(u64, String)>, String>;
+    /// The outputs recovery found durable but perhaps never published (published again at
+    /// start: consumers drop what they already have by sequence number).
+    fn take_redelivered(&mut self) -> Vec<(u64, Vec<Event>)> {
+        Vec::new()
+    }
 }
 
 /// No durability: state lives in memory only.
-#[derive(Debug, Default)]
-pub struct Volatile;
+#[derive(Debug)]
+pub struct Volatile(pub Engine);
 
-impl Durability for Volatile {
-    fn record(&mut self, _: &Command, _: &[Event]) -> Option<String> {
-        None
+impl Store for Volatile {
+    fn engine(&self) -> &Engine {
+        &self.0
     }
-    fn sync(&mut self) -> Result<(), String> {
-        Ok(())
+    fn apply(&mut self, command: &Command) -> Result<(Vec<Event>, Option<String>), String> {
+        Ok((self.0.apply(command), None))
+    }
+    fn sync(&mut self) -> Result<Option<(u64, String)>, String> {
+        Ok(None)
+    }
+}
+
+/// The engine on its journal: every command is a record before anything it produced leaves.
+#[derive(Debug)]
+pub struct Journaled(pub perpx_node::Node<perpx_journal::FileStorage>);
+
+impl Store for Journaled {
+    fn engine(&self) -> &Engine {
+        self.0.engine()
+    }
+    fn apply(&mut self, command: &Command) -> Result<(Vec<Event>, Option<String>), String> {
+        let (_, hash, events) = self.0.enqueue_with_events(command).map_err(|e| e.to_string())?;
+        Ok((events, Some(hex::encode(hash))))
+    }
+    fn take_redelivered(&mut self) -> Vec<(u64, Vec<Event>)> {
+        self.0.take_published().into_iter().map(|p| (p.seq, p.events)).collect()
+    }
+    fn sync(&mut self) -> Result<Option<(u64, String)>, String> {
+        let head = self.0.flush().map_err(|e| e.to_string())?;
+        // The events already left with the answers (encoded at apply time); free the outbox.
+        drop(self.0.take_published());
+        Ok(Some((head.seq, hex::encode(head.hash))))
     }
 }
 
@@ -96,6 +134,14 @@ pub struct EngineStats {
     pub adl_trades: AtomicU64,
     /// The last sequence number applied.
     pub seq: AtomicU64,
+    /// The journal's durable head (sequence, hash hex), when journaled.
+    pub durable_head: Mutex<Option<(u64, String)>>,
+    /// Group commits (one write and fsync per batch), their Σ and max duration in µs.
+    pub syncs: AtomicU64,
+    /// Σ of the sync durations (µs).
+    pub sync_us_sum: AtomicU64,
+    /// The longest sync (µs).
+    pub sync_us_max: AtomicU64,
 }
 
 /// Why a job could not be queued.
@@ -113,6 +159,8 @@ pub struct Sequencer {
     tx: SyncSender<JobBox>,
     /// The engine's counters.
     pub stats: Arc<EngineStats>,
+    /// Every command's output, once durable (WebSocket channels subscribe here).
+    pub published: tokio::sync::broadcast::Sender<Arc<Published>>,
 }
 
 struct JobBox(Job);
@@ -129,22 +177,27 @@ fn wall_clock_ms() -> i64 {
 }
 
 impl Sequencer {
-    /// Starts the engine thread over `engine` with a queue of `capacity` jobs.
-    #[must_use]
-    pub fn start(
-        engine: Engine,
-        durability: Box<dyn Durability>,
+    /// Starts the engine thread over `store` with a queue of `capacity` jobs. `before` runs
+    /// before the thread starts and gets a subscription to the publications, so a consumer
+    /// that must see every event (the history read model) misses none, not even the outputs
+    /// the journal's recovery redelivers.
+    pub fn start<T>(
+        store: Box<dyn Store>,
         capacity: usize,
-    ) -> (Self, std::thread::JoinHandle<()>) {
+        before: impl FnOnce(tokio::sync::broadcast::Receiver<Arc<Published>>) -> T,
+    ) -> (Self, std::thread::JoinHandle<()>, T) {
         let (tx, rx) = sync_channel(capacity);
         let stats = Arc::new(EngineStats::default());
-        stats.seq.store(engine.seq(), Ordering::Relaxed);
+        stats.seq.store(store.engine().seq(), Ordering::Relaxed);
         let s = Arc::clone(&stats);
+        let (published, first) = tokio::sync::broadcast::channel(PUBLISH_CAPACITY);
+        let t = before(first);
+        let p = published.clone();
         let handle = std::thread::Builder::new()
             .name("perpx-engine".into())
-            .spawn(move || run(engine, durability, &rx, &s))
+            .spawn(move || run(store, &rx, &s, &p))
             .expect("the engine thread starts");
-        (Self { tx, stats }, handle)
+        (Self { tx, stats, published }, handle, t)
     }
 
     fn send(&self, job: Job) -> Result<(), QueueError> {
@@ -196,24 +249,28 @@ fn command_market(kind: &CommandKind) -> Option<MarketId> {
     }
 }
 
-/// Applies one command: stamps, applies, records, encodes. The answer is sent by the caller
-/// after the batch is durable.
+/// Commands' outputs kept for subscribers; one that falls further behind is cut off.
+pub const PUBLISH_CAPACITY: usize = 8_192;
+
+/// Applies one command: stamps, applies, records, encodes. The answer (and the publication) is
+/// sent by the caller after the batch is durable.
 fn apply(
-    engine: &mut Engine,
-    durability: &mut dyn Durability,
+    store: &mut dyn Store,
     stats: &EngineStats,
     clock: &mut i64,
+    books: &mut BookTracker,
     kind: CommandKind,
-) -> Ack {
+) -> Result<(Ack, Published), String> {
     *clock = wall_clock_ms().max(*clock);
     let command = Command { ts: Timestamp(*clock), kind };
-    let events = engine.apply(&command);
-    let record_hash = durability.record(&command, &events);
+    let (events, record_hash) = store.apply(&command)?;
+    let engine = store.engine();
     stats.commands.fetch_add(1, Ordering::Relaxed);
     stats.seq.store(engine.seq(), Ordering::Relaxed);
     let market = command_market(&command.kind);
     let mut rejection = None;
     let mut encoded = Vec::with_capacity(events.len());
+    let mut published = Vec::with_capacity(events.len());
     for e in &events {
         match &e.kind {
             EventKind::Rejected { reason, .. } if rejection.is_none() => {
@@ -230,17 +287,62 @@ fn apply(
             _ => {}
         }
         let line = perpx_wire::event::encode_event(e, engine, market);
-        encoded.push(serde_json::to_value(line).unwrap_or(Value::Null));
+        let json = serde_json::to_value(line).unwrap_or(Value::Null);
+        published.push(PublishedEvent {
+            json: json.clone(),
+            accounts: perpx_wire::routing::event_accounts(&e.kind),
+            market: perpx_wire::routing::event_market(&e.kind)
+                .and_then(|m| engine.market(m))
+                .map(|m| m.spec.symbol.clone()),
+        });
+        encoded.push(json);
     }
-    Ack { seq: engine.seq(), ts: command.ts.0, record_hash, events: encoded, rejection }
+    let seq = engine.seq();
+    let book = books.diffs(engine, seq, &events);
+    let publication = Published {
+        seq,
+        durable_at: std::time::Instant::now(),
+        events: published,
+        book,
+        record_hash: record_hash.clone(),
+    };
+    Ok((Ack { seq, ts: command.ts.0, record_hash, events: encoded, rejection }, publication))
 }
 
-fn run(mut engine: Engine, mut durability: Box<dyn Durability>, rx: &Receiver<JobBox>, stats: &EngineStats) {
-    let mut clock = engine.now().0;
+fn run(
+    mut store: Box<dyn Store>,
+    rx: &Receiver<JobBox>,
+    stats: &EngineStats,
+    publish: &tokio::sync::broadcast::Sender<Arc<Published>>,
+) {
+    let mut clock = store.engine().now().0;
     let mut answers: Vec<Answer> = Vec::new();
+    let mut publications: Vec<Published> = Vec::new();
+    let mut books = BookTracker::default();
+    // What recovery redelivers goes out first, in order.
+    for (seq, events) in store.take_redelivered() {
+        let engine = store.engine();
+        let events = events
+            .iter()
+            .map(|e| PublishedEvent {
+                json: serde_json::to_value(perpx_wire::event::encode_event(e, engine, None)).unwrap_or(Value::Null),
+                accounts: perpx_wire::routing::event_accounts(&e.kind),
+                market: perpx_wire::routing::event_market(&e.kind)
+                    .and_then(|m| engine.market(m))
+                    .map(|m| m.spec.symbol.clone()),
+            })
+            .collect();
+        drop(publish.send(Arc::new(Published {
+            seq,
+            durable_at: std::time::Instant::now(),
+            events,
+            book: Vec::new(),
+            record_hash: None,
+        })));
+    }
     loop {
         // Block for work, unless the liquidation queue needs draining.
-        let draining = engine.liquidation_queue().next().is_some();
+        let draining = store.engine().liquidation_queue().next().is_some();
         let first = if draining {
             match rx.recv_timeout(Duration::ZERO) {
                 Ok(j) => Some(j),
@@ -260,33 +362,57 @@ fn run(mut engine: Engine, mut durability: Box<dyn Durability>, rx: &Receiver<Jo
                 Job::Submit(s, reply) => {
                     let kind = match s {
                         Submission::Kind(k) => Ok(*k),
-                        Submission::Json(v) => perpx_wire::command::decode_command(v, Timestamp(clock), &engine)
+                        Submission::Json(v) => perpx_wire::command::decode_command(v, Timestamp(clock), store.engine())
                             .map(|c| c.kind)
                             .map_err(|r| (r.code(), r.name(), perpx_wire::event::reject_message(&r, None))),
                     };
                     match kind {
-                        Ok(kind) => {
-                            let ack = apply(&mut engine, durability.as_mut(), stats, &mut clock, kind);
-                            answers.push(Answer::Ack(reply, ack));
-                        }
+                        Ok(kind) => match apply(store.as_mut(), stats, &mut clock, &mut books, kind) {
+                            Ok((ack, p)) => {
+                                answers.push(Answer::Ack(reply, ack));
+                                publications.push(p);
+                            }
+                            Err(e) => {
+                                storage_failed(&e);
+                            }
+                        },
                         Err(refusal) => answers.push(Answer::Refused(reply, refusal)),
                     }
                 }
-                Job::Read(f, reply) => answers.push(Answer::Read(reply, f(&engine))),
+                Job::Read(f, reply) => answers.push(Answer::Read(reply, f(store.engine()))),
             }
         }
         // Drain the liquidation queue a little on every round.
         for _ in 0..16 {
-            if engine.liquidation_queue().next().is_none() {
+            if store.engine().liquidation_queue().next().is_none() {
                 break;
             }
             stats.liquidation_ticks.fetch_add(1, Ordering::Relaxed);
-            apply(&mut engine, durability.as_mut(), stats, &mut clock, CommandKind::Tick);
+            match apply(store.as_mut(), stats, &mut clock, &mut books, CommandKind::Tick) {
+                Ok((_, p)) => publications.push(p),
+                Err(e) => {
+                    storage_failed(&e);
+                }
+            }
         }
         // Output commit: nothing is answered before it is durable.
-        if let Err(e) = durability.sync() {
-            tracing::error!(error = %e, "journal sync failed; the engine stops without answering");
-            return;
+        let started = std::time::Instant::now();
+        let synced = store.sync();
+        let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        stats.syncs.fetch_add(1, Ordering::Relaxed);
+        stats.sync_us_sum.fetch_add(us, Ordering::Relaxed);
+        stats.sync_us_max.fetch_max(us, Ordering::Relaxed);
+        match synced {
+            Ok(head) => *stats.durable_head.lock().expect("stats lock") = head,
+            Err(e) => {
+                storage_failed(&e);
+            }
+        }
+        let durable_at = std::time::Instant::now();
+        for mut p in publications.drain(..) {
+            p.durable_at = durable_at;
+            // No subscriber is not an error.
+            drop(publish.send(Arc::new(p)));
         }
         for a in answers.drain(..) {
             match a {
@@ -296,9 +422,18 @@ fn run(mut engine: Engine, mut durability: Box<dyn Durability>, rx: &Receiver<Jo
             }
         }
     }
-    if let Err(e) = durability.sync() {
+    if let Err(e) = store.sync() {
         tracing::error!(error = %e, "final journal sync failed");
     }
+}
+
+/// The journal failed (an fsync may have lost the page cache): nothing after the durable point
+/// is acknowledged, and the process exits so its supervisor restarts it from what is on disk —
+/// an fsync is never retried (docs/JOURNAL.md).
+fn storage_failed(e: &str) -> ! {
+    tracing::error!(error = %e, "the journal failed; exiting without answering: restart recovers from disk");
+    eprintln!("perpx: the journal failed ({e}); exiting so a restart recovers from what is on disk");
+    std::process::exit(75);
 }
 
 enum Answer {

@@ -16,9 +16,18 @@
 //! the mark so takers find liquidity; accounts 2.. are traders, account 2 always tiny, account 3
 //! always comfortable. Some traders margin a market in isolation from the start (at least one
 //! per stream), and traders switch modes as they go (a busy one first cancels and closes).
-//! There is no liquidation yet, so accounts and isolated positions under water stay; top-ups
-//! bring some of the accounts back. Orders may also land exactly on a margin tier's cap (or one
-//! lot past it) at a mark where the cap is a whole number of lots.
+//! Orders may also land exactly on a margin tier's cap (or one lot past it) at a mark where the
+//! cap is a whole number of lots.
+//!
+//! Accounts and isolated positions that fall under maintenance are **liquidated**
+//! (`docs/LIQUIDATION.md`). Many streams let the engine work only one or two units per command,
+//! so units wait in the queue: their accounts then send what a cancel-only account may not
+//! (orders, stops, amends, withdrawals, leverage changes, margin removals) and what it may
+//! (deposits that sometimes save the unit before its turn, cancels, margin adds), and `tick`s
+//! drain the queue. Accounts are registered (and removed) as backstop liquidators, venue capital
+//! is paid into the market funds, the shared fund and the guaranty fund (and refused when zero,
+//! negative or for an unknown market), and some streams put their markets behind the shared
+//! insurance fund with a draw cap, or give them a smaller backstop discount.
 //!
 //! A stream is a plain `Vec<Command>`, a pure function of its [`VenueConfig`] (the RNG is
 //! `ChaCha8Rng::seed_from_u64`). To aim commands at what exists — cancel a resting order,
@@ -35,6 +44,8 @@ use rand_chacha::ChaCha8Rng;
 
 use perpx_core::account::MarginMode;
 use perpx_core::command::NewStop;
+use perpx_core::event::{FundRef, LiquidationScope};
+use perpx_core::market::InsurancePolicy;
 use perpx_core::stop::{StopKind, TriggerBy};
 use perpx_core::{
     AccountId, Amend, ClientOrderId, Command, CommandKind, Engine, EngineConfig, MarketId, MarketSpec, NewOrder,
@@ -114,7 +125,10 @@ impl VenueConfig {
     /// 150 USD, account 3 with 3,000–150,000 USD, the others anywhere from half a dollar to
     /// 150,000. Each trader starts isolated in each market with a chance of 2 in 5, except
     /// account 3 in the first market; when none does, one trader that can afford to trade
-    /// does, so that every stream trades isolated.
+    /// does, so that every stream trades isolated. The engine works one unit per liquidation
+    /// pass in 3 streams of 5, two in 3 of 20, the default 64 in the rest; two markets stand
+    /// behind the shared insurance fund (draw cap 50–5,000 USD) in a third of the streams that
+    /// have two; each market has a 0.2 % backstop discount with a chance of 1 in 3.
     #[must_use]
     pub fn from_seed(seed: u64, commands: usize) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7e57_0f5e_ed00_u64);
@@ -164,9 +178,32 @@ impl VenueConfig {
             };
             isolated.push(pick);
         }
+        // Liquidation settings, drawn after everything else: how many units a pass may work
+        // (often one or two, so units wait in the queue, cancel-only), which insurance fund
+        // stands behind the markets (their own, or — with two markets, now and then — the
+        // shared fund with a draw cap), and the backstop discount (the default 1 %, or 0.2 %,
+        // below BTC's 0.4 % maintenance rate, so that some takeovers need no gap paid).
+        let max_liquidations_per_pass = match rng.random_range(0..20) {
+            0..12 => 1,
+            12..15 => 2,
+            _ => EngineConfig::default().max_liquidations_per_pass,
+        };
+        let mut markets = markets;
+        if markets.len() == 2 && rng.random_range(0..3) == 0 {
+            let max_draw = Quote(rng.random_range(50..=5_000) * USD);
+            for m in &mut markets {
+                m.spec.liquidation.insurance = InsurancePolicy::Shared { max_draw };
+            }
+        }
+        for m in &mut markets {
+            if rng.random_range(0..3) == 0 {
+                m.spec.liquidation.backstop_discount = Rate(200_000);
+            }
+        }
         // Client ids are held 20 s (a stream spans minutes), so the registry, which the state
         // hash and the invariants walk after every command, stays small.
-        let engine = EngineConfig { client_order_retention_ms: 20_000, ..EngineConfig::default() };
+        let engine =
+            EngineConfig { client_order_retention_ms: 20_000, max_liquidations_per_pass, ..EngineConfig::default() };
         Self { seed, commands, markets, funding, isolated, engine }
     }
 
@@ -176,10 +213,18 @@ impl VenueConfig {
         let symbols: Vec<&str> = self.markets.iter().map(|m| m.spec.symbol.as_str()).collect();
         let funding: Vec<i64> = self.funding.iter().map(|q| q.0 / USD).collect();
         let isolated: Vec<(u64, u32)> = self.isolated.iter().map(|(a, m)| (a.0, m.0)).collect();
+        let liquidation: Vec<String> = self
+            .markets
+            .iter()
+            .map(|m| {
+                let l = &m.spec.liquidation;
+                format!("{:?} discount {} bp", l.insurance, l.backstop_discount.0 / 10_000)
+            })
+            .collect();
         format!(
             "venue seed {} ({} commands, markets {symbols:?}, funding in USD {funding:?}, isolated (account, market) \
-             {isolated:?})",
-            self.seed, self.commands
+             {isolated:?}, {} units per pass, {liquidation:?})",
+            self.seed, self.commands, self.engine.max_liquidations_per_pass
         )
     }
 }
@@ -422,7 +467,10 @@ impl<'a> Gen<'a> {
             _ => self.rng.random_range(21..=2_000),
         };
         let (m, _) = self.pick_market();
-        let weights: [(u32, Action<'a>); 16] = [
+        if self.engine.liquidation_queue().next().is_some() && self.chance(600) {
+            return self.cancel_only(m);
+        }
+        let weights: [(u32, Action<'a>); 20] = [
             (100, Self::mark_move),
             (9, Self::mark_jump),
             (170, Self::maker_quote),
@@ -439,6 +487,10 @@ impl<'a> Gen<'a> {
             (20, Self::tier_edge),
             (20, Self::margin_mode),
             (40, Self::adjust_margin),
+            (6, Self::set_liquidator),
+            (8, Self::capitalise),
+            (5, Self::tick),
+            (10, Self::cascade),
         ];
         let total: u32 = weights.iter().map(|(w, _)| w).sum();
         let mut roll = self.rng.random_range(0..total);
@@ -835,7 +887,7 @@ impl<'a> Gen<'a> {
     }
 
     /// A top-up, most often to the account with the least equity; one under water is often
-    /// brought back above zero, so that it trades again (there is no liquidation yet).
+    /// brought back above zero.
     fn deposit(&mut self, _m: MarketId) -> Command {
         let equity = |g: &Self, a: AccountId| g.engine.margin(a).map_or(0, |s| s.equity.0);
         let a = if self.chance(500) {
@@ -954,6 +1006,166 @@ impl<'a> Gen<'a> {
             }
         };
         self.cmd(CommandKind::AdjustIsolatedMargin { account: a, market, amount: Quote(amount) })
+    }
+
+    /// Registers a backstop liquidator — most often the market maker or the comfortable account
+    /// 3 — or removes one; now and then an account that does not exist (`unknown_account`).
+    fn set_liquidator(&mut self, _m: MarketId) -> Command {
+        let account = match self.rng.random_range(0..10) {
+            0..4 => AccountId(1),
+            4..7 => AccountId(3),
+            7..9 => self.trader(),
+            _ => UNKNOWN_ACCOUNT,
+        };
+        let registered = self.engine.liquidators().contains(&account);
+        let active = if registered { self.chance(200) } else { self.chance(900) };
+        self.cmd(CommandKind::SetLiquidator { account, active })
+    }
+
+    /// Venue capital into a market's own fund, the shared fund or the guaranty fund; now and
+    /// then a zero or negative amount, or an unknown market.
+    fn capitalise(&mut self, m: MarketId) -> Command {
+        let fund = match self.rng.random_range(0..10) {
+            0..5 => FundRef::Market(m),
+            5..7 => FundRef::Shared,
+            _ => FundRef::Guaranty,
+        };
+        let amount = match self.rng.random_range(0..20) {
+            0 => Quote(0),
+            1 => Quote(-self.rng.random_range(1..=USD)),
+            2 => {
+                return self
+                    .cmd(CommandKind::CapitaliseFund { fund: FundRef::Market(UNKNOWN_MARKET), amount: Quote(USD) });
+            }
+            3..12 => Quote(self.rng.random_range(USD..=200 * USD)),
+            _ => Quote(self.rng.random_range(200 * USD..=5_000 * USD)),
+        };
+        self.cmd(CommandKind::CapitaliseFund { fund, amount })
+    }
+
+    /// A move of the mark, either way, far enough to put several units under maintenance at
+    /// once (the smallest of 1 %, 2 %, … 20 % that puts three under, else the smallest that puts
+    /// two, staying within 60–160 % of the first mark), so that with a small per-pass budget
+    /// some wait in the queue; a plain jump when none does.
+    fn cascade(&mut self, m: MarketId) -> Command {
+        let mark = self.mark(m);
+        let start = self.cfg.markets[m.index()].mark;
+        let up = self.chance(500);
+        let mut two = None;
+        for pct in 1..=20 {
+            let delta = (mark * pct / 100).max(1);
+            let price = if up { mark + delta } else { mark - delta };
+            if price * 5 < start * 3 || price * 5 > start * 8 {
+                break;
+            }
+            let cmd = self.cmd(CommandKind::SetMark { market: m, price: Price(price) });
+            let mut trial = self.engine.clone();
+            let queued = trial
+                .apply(&cmd)
+                .iter()
+                .filter(|e| matches!(e.kind, perpx_core::EventKind::LiquidationQueued { .. }))
+                .count();
+            if queued >= 3 {
+                return cmd;
+            }
+            if queued == 2 && two.is_none() {
+                two = Some(cmd);
+            }
+        }
+        two.unwrap_or_else(|| self.mark_jump(m))
+    }
+
+    /// Time passing (the server's ticks drain the liquidation queue).
+    fn tick(&mut self, _m: MarketId) -> Command {
+        self.cmd(CommandKind::Tick)
+    }
+
+    /// A command of an account with a unit waiting in the liquidation queue: mostly what a
+    /// cancel-only account may not send (an order, a stop, an amend, a withdrawal, a leverage
+    /// change, an isolated margin removal: `account_in_liquidation`), sometimes what it may (a
+    /// deposit — large enough, now and then, to save the unit before its turn — a cancel, an
+    /// isolated margin add), or a tick.
+    fn cancel_only(&mut self, m: MarketId) -> Command {
+        let queue: Vec<(AccountId, LiquidationScope)> = self.engine.liquidation_queue().copied().collect();
+        let (a, scope) = queue[self.rng.random_range(0..queue.len())];
+        let market = match scope {
+            LiquidationScope::Isolated(im) => im,
+            LiquidationScope::Cross => m,
+        };
+        let mark = self.mark(market);
+        match self.rng.random_range(0..20) {
+            0..4 => {
+                let side = self.side();
+                let qty = self.sized(a, market, mark);
+                let tif = if self.chance(500) { TimeInForce::Gtc } else { TimeInForce::Ioc };
+                self.order(a, market, side, OrderType::Limit { price: Price(mark), tif }, qty)
+            }
+            4 => {
+                let side = self.side();
+                let trigger = Price(mark + side.sign() * self.off(market, 100));
+                let s = NewStop {
+                    account: a,
+                    market,
+                    side,
+                    kind: StopKind::StopMarket,
+                    trigger,
+                    trigger_by: TriggerBy::Mark,
+                    qty: Qty(self.min_lots(market, mark)),
+                    client_id: None,
+                    stp: self.stp(),
+                    reduce_only: false,
+                };
+                self.cmd(CommandKind::PlaceStop(s))
+            }
+            5 => {
+                let other = Self::market_id((market.index() + 1) % self.cfg.markets.len());
+                match self.orders(a, other).first() {
+                    Some(o) => self.cmd(CommandKind::AmendOrder(Amend {
+                        account: a,
+                        market: other,
+                        order: OrderRef::Id(o.0),
+                        price: None,
+                        qty: Some(Qty(o.3 + 1)),
+                    })),
+                    None => self.cmd(CommandKind::Withdraw { account: a, amount: Quote(USD) }),
+                }
+            }
+            6..8 => {
+                let amount = Quote(self.rng.random_range(1..=50 * USD));
+                self.cmd(CommandKind::Withdraw { account: a, amount })
+            }
+            8 => {
+                let leverage = self.rng.random_range(1..=self.cfg.markets[market.index()].spec.max_leverage.min(20));
+                self.cmd(CommandKind::SetLeverage { account: a, market, leverage })
+            }
+            9..11 => {
+                let amount = self.rng.random_range(1..=20 * USD);
+                let amount = if self.chance(600) { -amount } else { amount };
+                self.cmd(CommandKind::AdjustIsolatedMargin { account: a, market, amount: Quote(amount) })
+            }
+            11..15 => {
+                // Enough to lift the unit above maintenance now and then.
+                let short = match scope {
+                    LiquidationScope::Cross => self.engine.margin(a).map_or(0, |s| s.maintenance_margin.0 - s.equity.0),
+                    LiquidationScope::Isolated(im) => {
+                        self.engine.isolated(a, im).ok().flatten().map_or(0, |s| s.maintenance_margin.0 - s.equity.0)
+                    }
+                };
+                let amount = if self.chance(500) {
+                    short.max(0) + self.rng.random_range(1..=500 * USD)
+                } else {
+                    self.rng.random_range(1..=50 * USD)
+                };
+                // An isolated unit is saved by margin added to it (from what could be withdrawn).
+                if matches!(scope, LiquidationScope::Isolated(_)) && self.chance(500) {
+                    let amount = Quote(amount);
+                    return self.cmd(CommandKind::AdjustIsolatedMargin { account: a, market, amount });
+                }
+                self.cmd(CommandKind::Deposit { account: a, amount: Quote(amount) })
+            }
+            15..19 => self.cmd(CommandKind::CancelAll { account: a, market: None }),
+            _ => self.cmd(CommandKind::Tick),
+        }
     }
 
     /// Values no client should send.

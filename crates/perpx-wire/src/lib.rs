@@ -8,15 +8,19 @@
 //! - [`units`]: decimal text ↔ `Price`, `Qty`, `Quote`, `Rate` for one market;
 //! - [`account`]: the account view (collateral, margin, positions);
 //! - [`command`]: a JSON command line → `Command`, with typed refusals;
+//! - [`command_json`]: `Command` → its JSON command line (the inverse, for `perpx proof`);
 //! - [`event`]: `Event` → JSON, with decimals formatted by the market's tick and lot.
-//! - [`replay`]: a whole script through a fresh engine, events out, state hash last.
+//! - [`replay`]: a whole script through a fresh engine, events out, state hash last;
+//! - [`routing`]: which market and which accounts an event concerns.
 //!
 //! The schema is versioned ([`SCHEMA_VERSION`]) and documented in `docs/REPLAY.md`.
 
 pub mod account;
 pub mod command;
+pub mod command_json;
 pub mod event;
 pub mod replay;
+pub mod routing;
 pub mod units;
 
 /// The version of the JSON schema of commands and events.

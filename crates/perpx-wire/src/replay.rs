@@ -80,7 +80,9 @@ pub enum ReplayError {
     },
 }
 
-fn command_market(cmd: &Command) -> Option<MarketId> {
+/// The market a command names, if any: rejections are formatted in its units.
+#[must_use]
+pub fn command_market(cmd: &Command) -> Option<MarketId> {
     match &cmd.kind {
         CommandKind::SetMark { market, .. }
         | CommandKind::OraclePrice { market, .. }

@@ -1,6 +1,10 @@
 //! `perpx`: the command-line entry point.
 //!
-//! Subcommands land with their issues; today: `serve` and `replay`.
+//! Subcommands land with their issues; today: `serve`, `replay`, `verify`, `proof` and `bench`.
+
+mod bench;
+mod proof;
+mod verify;
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
@@ -20,6 +24,31 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
+    /// Load-test a running `perpx serve`: concurrent signed clients, open loop at a target rate,
+    /// ack latency percentiles (docs/PERFORMANCE.md).
+    Bench {
+        /// The server.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An admin key (printed by `serve` on first start).
+        #[arg(long)]
+        admin_key: String,
+        /// Its secret.
+        #[arg(long)]
+        admin_secret: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Target orders per second, all clients together.
+        #[arg(long, default_value_t = 2_000)]
+        rate: u64,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The market.
+        #[arg(long, default_value = "BTC-PERP")]
+        market: String,
+    },
     /// Run the venue: the HTTP API over the engine. With no arguments it creates ./perpx-data
     /// with two demo markets, a demo oracle and demo keys (printed once). docs/API.md.
     Serve {
@@ -69,6 +98,29 @@ enum Cmd {
         /// Threads for --runs and --compare (default: every core; results do not depend on it).
         #[arg(long)]
         threads: Option<usize>,
+    },
+    /// Check a journal directory end to end: every checksum and the hash chain from genesis
+    /// (archive included), every command replayed through a fresh engine against its recorded
+    /// events digest, and the final state against the newest snapshot. Prints a JSON report;
+    /// the first mismatch names the record, its segment and offset, and what differed.
+    Verify {
+        /// The journal directory.
+        dir: PathBuf,
+        /// No progress or summary on standard error.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Prove that a record is in a journal: the record, its decoded command, its events and
+    /// every record linking it to the chain head, as JSON, verified against that head.
+    Proof {
+        /// The journal directory.
+        dir: PathBuf,
+        /// The record to prove.
+        #[arg(long)]
+        seq: u64,
+        /// The head to prove it against (default: the journal's last record).
+        #[arg(long)]
+        to: Option<u64>,
     },
 }
 
@@ -132,6 +184,19 @@ fn run_serve(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Cmd::Bench { url, admin_key, admin_secret, clients, rate, seconds, market } => {
+            let c = bench::BenchConfig {
+                url: url.clone(),
+                admin_key: admin_key.clone(),
+                admin_secret: admin_secret.clone(),
+                clients: *clients,
+                rate: *rate,
+                seconds: *seconds,
+                market: market.clone(),
+                first_account: 1_000_000,
+            };
+            bench::run(&c).map(|report| println!("{report}"))
+        }
         Cmd::Serve { data_dir, listen, config, no_demo } => run_serve(data_dir, *listen, config.as_ref(), *no_demo),
         Cmd::Replay { script, no_invariants, summary_only } => run_replay(script, *no_invariants, *summary_only),
         Cmd::Sim { scenario, seed, runs, out, compare, threads } => perpx_sim::cli::main(&perpx_sim::cli::SimArgs {
@@ -142,6 +207,8 @@ fn main() -> ExitCode {
             compare: *compare,
             threads: *threads,
         }),
+        Cmd::Verify { dir, quiet } => verify::run(dir, *quiet),
+        Cmd::Proof { dir, seq, to } => proof::run(dir, *seq, *to),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

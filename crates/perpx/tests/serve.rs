@@ -1,145 +1,13 @@
 //! `perpx serve` end to end: the real binary on a loopback port, real HTTP requests, signed as a
 //! client would sign them.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{Server, now_ms, order, start};
 use perpx_server::auth::{sign, signed_bytes};
 use serde_json::{Value, json};
-
-struct Key {
-    key: String,
-    secret: String,
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    admin: Key,
-    traders: Vec<Key>,
-    agent: ureq::Agent,
-    _dir: TempDir,
-}
-
-/// A directory removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        drop(std::fs::remove_dir_all(&self.0));
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        drop(self.child.kill());
-        drop(self.child.wait());
-    }
-}
-
-fn temp_dir(name: &str) -> TempDir {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("perpx-test-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
-
-/// Starts the binary with the demo venue; the oracle and ticks are slowed down unless `live`, so
-/// the state only changes when the test changes it.
-fn start(name: &str, live: bool) -> Server {
-    let dir = temp_dir(name);
-    let config = dir.0.join("perpx.toml");
-    let quiet = if live { "" } else { "oracle_interval_ms = 3600000\ntick_interval_ms = 3600000\n" };
-    std::fs::write(&config, format!("{quiet}max_body_bytes = 4096\n")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_perpx"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.0.join("data"))
-        .arg("--config")
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut base, mut admin, mut traders) = (None, None, Vec::new());
-    while base.is_none() || admin.is_none() || traders.len() < 2 {
-        let line = lines.next().expect("the server prints its address and keys").unwrap();
-        if let Some(rest) = line.strip_prefix("perpx: serving on ") {
-            base = Some(rest.split_whitespace().next().unwrap().to_owned());
-        } else if let Some((_, j)) = line.split_once("(shown once): ") {
-            let v: Value = serde_json::from_str(j).unwrap();
-            let k = Key { key: v["key"].as_str().unwrap().into(), secret: v["secret"].as_str().unwrap().into() };
-            if v["role"] == "admin" {
-                admin = Some(k);
-            } else {
-                traders.push(k);
-            }
-        }
-    }
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    Server { child, base: base.unwrap(), admin: admin.unwrap(), traders, agent, _dir: dir }
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap()
-}
-
-impl Server {
-    fn get(&self, path: &str) -> (u16, Value) {
-        let mut r = self.agent.get(format!("{}{path}", self.base)).call().unwrap();
-        (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
-    }
-
-    /// A signed request with explicit parts, to forge every kind of bad signature.
-    fn raw(&self, method: &str, path: &str, body: &str, key: &str, ts: i64, signature: &str) -> (u16, Value) {
-        let url = format!("{}{path}", self.base);
-        let mut r = if method == "GET" {
-            self.agent
-                .get(&url)
-                .header("X-PERPX-APIKEY", key)
-                .header("X-PERPX-TIMESTAMP", ts.to_string())
-                .header("X-PERPX-SIGNATURE", signature)
-                .call()
-                .unwrap()
-        } else {
-            self.agent
-                .post(&url)
-                .header("X-PERPX-APIKEY", key)
-                .header("X-PERPX-TIMESTAMP", ts.to_string())
-                .header("X-PERPX-SIGNATURE", signature)
-                .header("content-type", "application/json")
-                .send(body)
-                .unwrap()
-        };
-        (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
-    }
-
-    fn signed(&self, k: &Key, method: &str, path: &str, body: &str) -> (u16, Value) {
-        let ts = now_ms();
-        let sig = sign(&k.secret, &signed_bytes(&ts.to_string(), method, path, body.as_bytes()));
-        self.raw(method, path, body, &k.key, ts, &sig)
-    }
-
-    fn mark(&self, market: &str) -> String {
-        let (status, t) = self.get(&format!("/api/v1/ticker?market={market}"));
-        assert_eq!(status, 200, "{t}");
-        t["mark_price"].as_str().expect("a mark").to_owned()
-    }
-
-    fn account(&self, k: &Key) -> Value {
-        let (status, v) = self.signed(k, "GET", "/api/v1/account", "");
-        assert_eq!(status, 200, "{v}");
-        v
-    }
-}
-
-fn order(market: &str, side: &str, price: &str, qty: &str, tif: &str) -> String {
-    json!({ "market": market, "side": side, "order_type": "limit", "price": price, "qty": qty, "tif": tif }).to_string()
-}
 
 #[test]
 fn two_accounts_trade_and_both_see_the_fill() {
@@ -294,7 +162,7 @@ fn batch_items_are_answered_one_by_one() {
 fn the_demo_venue_moves_by_itself() {
     let s = start("live", true);
     let (_, first) = s.get("/api/v1/state-hash");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (_, now) = s.get("/api/v1/state-hash");
         if now["seq"].as_u64() > first["seq"].as_u64() {
@@ -310,4 +178,98 @@ fn the_demo_venue_moves_by_itself() {
     assert!(metrics.contains("perpx_commands_total"), "{metrics}");
     let (status, spec) = s.get("/openapi.json");
     assert_eq!((status, spec["openapi"].as_str()), (200, Some("3.1.0")));
+}
+
+/// The open order ids of an account.
+fn open_ids(s: &Server, k: &common::Key) -> Vec<u64> {
+    let (status, v) = s.signed(k, "GET", "/api/v1/orders", "");
+    assert_eq!(status, 200, "{v}");
+    let mut ids: Vec<u64> = v["orders"].as_array().unwrap().iter().map(|o| o["order_id"].as_u64().unwrap()).collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[test]
+fn a_restart_finds_every_acknowledged_order_and_fill() {
+    let s = start("restart", false);
+    let (a, b) = (&s.traders[0], &s.traders[1]);
+    let mark = s.mark("BTC-PERP");
+    let low: i64 = mark.replace('.', "").parse::<i64>().unwrap() - 1_000;
+    let px = |t: i64| format!("{}.{}", t / 10, t % 10);
+    for i in 0..3 {
+        let (status, v) = s.signed(a, "POST", "/api/v1/order", &order("BTC-PERP", "buy", &px(low - i), "0.010", "gtc"));
+        assert_eq!(status, 200, "{v}");
+        assert!(v["record_hash"].as_str().is_some_and(|h| h.len() == 64), "acknowledged with its record: {v}");
+    }
+    s.signed(a, "POST", "/api/v1/order", &order("BTC-PERP", "sell", &mark, "0.020", "gtc"));
+    let (status, v) = s.signed(b, "POST", "/api/v1/order", &order("BTC-PERP", "buy", &mark, "0.020", "ioc"));
+    assert_eq!(status, 200, "{v}");
+    let orders = open_ids(&s, a);
+    let accounts = (s.account(a), s.account(b));
+    let (_, hash) = s.get("/api/v1/state-hash");
+    let (_, head) = s.get("/api/v1/journal/head");
+    assert_eq!(head["seq"], hash["seq"], "every command is durable");
+    // kill -9, then start again on the same data.
+    let s = s.kill_and_restart();
+    let (a, b) = (&s.traders[0], &s.traders[1]);
+    assert_eq!(open_ids(&s, a), orders);
+    let strip = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("seq");
+        v
+    };
+    assert_eq!((strip(s.account(a)), strip(s.account(b))), (strip(accounts.0), strip(accounts.1)));
+    let (_, after) = s.get("/api/v1/state-hash");
+    assert_eq!(after["state_hash"], hash["state_hash"], "the same state, bit for bit");
+}
+
+#[test]
+fn kill_9_under_load_loses_no_acknowledged_command() {
+    let s = start("kill9", false);
+    let mark: i64 = s.mark("BTC-PERP").replace('.', "").parse().unwrap();
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = std::sync::Arc::new(s);
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (s, acked, stop) =
+                (std::sync::Arc::clone(&s), std::sync::Arc::clone(&acked), std::sync::Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let k = &s.traders[w];
+                let side = if w == 0 { "buy" } else { "sell" };
+                for i in 0..150i64 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    let t = if w == 0 { mark - 1_000 - i * 10 } else { mark + 1_000 + i * 10 };
+                    let price = format!("{}.{}", t / 10, t % 10);
+                    match s.try_signed(k, "POST", "/api/v1/order", &order("BTC-PERP", side, &price, "0.001", "gtc")) {
+                        Some((200, v)) => {
+                            let id = v["events"][0]["order_id"].as_u64().unwrap();
+                            acked.lock().unwrap().push(id);
+                        }
+                        _ => return, // the server died mid-request: not acknowledged
+                    }
+                }
+            })
+        })
+        .collect();
+    // Kill -9 while the writers are still sending.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().unwrap().len() < 20 {
+        assert!(Instant::now() < deadline, "no orders acknowledged");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = s.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let s = std::sync::Arc::into_inner(s).expect("the writers are done").kill_and_restart();
+    let acknowledged = acked.lock().unwrap().clone();
+    let mut open = open_ids(&s, &s.traders[0]);
+    open.extend(open_ids(&s, &s.traders[1]));
+    for id in &acknowledged {
+        assert!(open.contains(id), "acknowledged order {id} was lost");
+    }
 }

@@ -217,8 +217,14 @@ impl Engine {
                 self.cancel_stop(market, stop, CancelReason::Deleveraged, out);
             }
             if share > 0 {
+                // Paid from where the winner's result goes: an isolated position's own margin.
                 let w = self.accounts.get_mut(&winner).expect("winner exists");
-                w.collateral = Quote(w.collateral.0 - share);
+                if w.mode(market) == MarginMode::Isolated {
+                    let p = w.positions.get_mut(&market).expect("the winner holds a position");
+                    p.isolated_margin = Quote(p.isolated_margin.0 - share);
+                } else {
+                    w.collateral = Quote(w.collateral.0 - share);
+                }
                 self.add_unit_cash(account, scope, Quote(share));
             }
             let wc = self.settle_fill(market, winner, side.opposite(), price, Qty(t), Settle::FeeFree);

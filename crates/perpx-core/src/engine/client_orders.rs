@@ -110,6 +110,22 @@ impl ClientOrders {
         self.entries.iter()
     }
 
+    /// The expiry queue, front first: `(deadline, account, id)` of every held id whose
+    /// retention has not ended, in the order they will be released (for snapshots).
+    pub fn expiry_items(&self) -> impl Iterator<Item = (Timestamp, AccountId, &ClientOrderId)> {
+        self.expiry.iter().map(|(deadline, account, id)| (*deadline, *account, id))
+    }
+
+    /// A registry from its parts, as a snapshot carries them (`engine/snapshot.rs`). Nothing
+    /// is checked here: the restore runs [`ClientOrders::check_invariants`] after.
+    pub(crate) fn from_parts(
+        entries: BTreeMap<(AccountId, ClientOrderId), ClientOrderEntry>,
+        expiry: VecDeque<(Timestamp, AccountId, ClientOrderId)>,
+        now: Timestamp,
+    ) -> Self {
+        Self { entries, expiry, now }
+    }
+
     /// Checks that the expiry queue holds exactly the held ids whose deadline is still ahead,
     /// in deadline order, and that every other held id is overdue and open.
     ///

@@ -3,7 +3,7 @@
 //! `0.75 × (5 % − 2 %) = 2.25 %`; `I8 = 0.01 %`, `c = 0.05 %`. Invariants (conservation to the
 //! unit included) are checked after every command by the harness of `margin_tests.rs`.
 
-use super::margin_tests::{A, B, C, M, USD, Venue, place, spec, usd};
+use super::margin_tests::{A, B, C, M, Venue, place, spec, usd};
 use super::*;
 use crate::account::MarginMode;
 use crate::book::Side::{Buy, Sell};
@@ -212,12 +212,13 @@ fn isolated_positions_pay_funding_from_their_own_margin() {
     let mut v = venue(spec());
     v.ok(CommandKind::SetMarginMode { account: C, market: M, mode: MarginMode::Isolated });
     v.ok(CommandKind::SetLeverage { account: C, market: M, leverage: 10 });
-    v.trade(B, C, Buy, 100, 10); // C's position holds 100 USD
+    v.trade(B, C, Buy, 100, 10); // C's position holds 100 USD, less its taker fee
     let collateral = v.engine.account(C).unwrap().collateral;
+    let held = v.engine.account(C).unwrap().position(M).isolated_margin;
     at(&mut v, H8, CommandKind::Tick);
     let a = v.engine.account(C).unwrap();
     assert_eq!(a.collateral, collateral, "the rest of the account is untouched");
-    assert_eq!(a.position(M).isolated_margin, Quote(100 * USD - 100_000));
+    assert_eq!(a.position(M).isolated_margin, Quote(held.0 - 100_000));
 }
 
 #[test]
@@ -429,4 +430,27 @@ proptest::proptest! {
         proptest::prop_assert_eq!(v.engine.market(M).unwrap().insurance_fund.0 - fund.0, to_fund);
         let _ = Qty::ZERO;
     }
+}
+
+#[test]
+fn funding_that_takes_an_account_under_maintenance_liquidates_it_in_the_same_command() {
+    // Tick 0.01 so the mark can put A's equity a few cents above maintenance.
+    let mut s = spec();
+    s.tick_size = crate::num::Decimal::new(1, 2);
+    let mut v = Venue::with(100, EngineConfig::default(), s);
+    v.ok(CommandKind::SetMark { market: M, price: Price(10_000) });
+    v.trade(B, A, Buy, 10_000, 10); // A long 10 @ 100.00 on 100 USD, 0.50 taker fee
+    // Mark 91.89: equity 99.50 − 81.10 = 18.40 against MM 2 % × 918.90 = 18.378: 2.2 cents above.
+    v.ok(CommandKind::SetMark { market: M, price: Price(9_189) });
+    let m = v.engine.margin(A).unwrap();
+    assert_eq!((m.equity, m.maintenance_margin), (Quote(18_400_000), Quote(18_378_000)));
+    // The 8-hour settlement charges 0.01 % of 918.90 = 0.09189: A is under maintenance, and the
+    // liquidation pass of the same command takes it.
+    let ev = at(&mut v, H8, CommandKind::Tick);
+    let settled_at = ev.iter().position(|e| matches!(e, EventKind::FundingSettled { .. })).expect("settled");
+    let queued_at = ev
+        .iter()
+        .position(|e| matches!(e, EventKind::LiquidationQueued { account, .. } if *account == A))
+        .expect("liquidated in the same command");
+    assert!(settled_at < queued_at);
 }

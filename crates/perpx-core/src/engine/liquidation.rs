@@ -640,13 +640,15 @@ impl Engine {
     }
 
     /// The market a closed-out unit's deficit is charged to: the isolated position's, or for
-    /// cross the lowest-id market the account has traded in cross mode.
+    /// cross the lowest-id market the account has traded in cross mode (else the lowest it has
+    /// traded at all, else market 0).
     fn last_market_of(&self, account: AccountId, scope: LiquidationScope) -> MarketId {
         match scope {
             LiquidationScope::Isolated(m) => m,
             LiquidationScope::Cross => {
                 let a = &self.accounts[&account];
-                a.positions.keys().copied().find(|m| a.mode(*m) == MarginMode::Cross).unwrap_or(MarketId(0))
+                let traded = || a.positions.keys().copied();
+                traded().find(|m| a.mode(*m) == MarginMode::Cross).or_else(|| traded().next()).unwrap_or(MarketId(0))
             }
         }
     }

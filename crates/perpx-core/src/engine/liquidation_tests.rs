@@ -657,3 +657,15 @@ proptest! {
         prop_assert_eq!(v.engine.ledger().uncovered, Quote(0));
     }
 }
+
+#[test]
+fn a_halted_market_liquidates_through_backstops_and_adl_only() {
+    let mut v = long_ten(spec("BTC-PERP"));
+    v.deposit(C, 1_000_000);
+    v.order(C, Buy, 905, 10, TimeInForce::Gtc); // bids the book would otherwise fill
+    v.ok(CommandKind::Halt { market: M });
+    let ev = v.mark(890);
+    assert!(!ev.iter().any(|e| matches!(e, EventKind::LiquidationOrder { .. } | EventKind::Fill(_))), "{ev:?}");
+    assert_eq!(deleveraged(&ev), 10, "no backstop registered: ADL takes it");
+    assert_eq!((v.size(A), v.size(C)), (0, 0));
+}

@@ -317,19 +317,20 @@ fn isolated_and_cross_on_the_same_trades_lose_the_same_but_isolated_keeps_the_lo
     v.trade(B, A, Buy, 100, 10);
     v.trade(B, C, Buy, 100, 10);
     let fee = Quote(500_000); // 5 bp of 1,000 USD
-    // C's position holds 100 USD (1,000 at 10x) moved out of its collateral.
+    // C's position holds 100 USD (1,000 at 10x) moved out of its collateral; its fee is the
+    // position's own (the position is its own wallet).
     assert_eq!(v.collateral(A), Quote(1_000 * USD - fee.0));
-    assert_eq!(v.collateral(C), Quote(900 * USD - fee.0));
+    assert_eq!(v.collateral(C), usd(900));
     let iso = v.engine.isolated(C, M).unwrap().unwrap();
-    assert_eq!((iso.margin, iso.equity), (usd(100), usd(100)));
+    assert_eq!((iso.margin, iso.equity), (Quote(100 * USD - fee.0), Quote(100 * USD - fee.0)));
     v.mark(95);
     // Cross: the 50 USD loss is the account's. Isolated: it is the position's alone.
     let cross = v.margin(A);
     assert_eq!(cross.equity, Quote(950 * USD - fee.0));
     let c = v.margin(C);
-    assert_eq!((c.equity, c.unrealized_pnl, c.initial_margin), (Quote(900 * USD - fee.0), Quote(0), Quote(0)));
+    assert_eq!((c.equity, c.unrealized_pnl, c.initial_margin), (usd(900), Quote(0), Quote(0)));
     let iso = v.engine.isolated(C, M).unwrap().unwrap();
-    assert_eq!((iso.equity, iso.maintenance_margin), (usd(50), Quote(19_000_000)));
+    assert_eq!((iso.equity, iso.maintenance_margin), (Quote(50 * USD - fee.0), Quote(19_000_000)));
     // Closing both at 95 costs each exactly 50 plus fees: same money, different walls.
     v.trade(B, A, Sell, 95, 10);
     v.trade(B, C, Sell, 95, 10);
@@ -360,14 +361,15 @@ fn isolated_margin_is_added_from_free_collateral_and_removed_only_above_im_witho
         RejectReason::InsufficientMargin { .. }
     ));
     v.ok(CommandKind::AdjustIsolatedMargin { account: C, market: M, amount: usd(50) }); // bucket 150
+    // The bucket paid C's taker fee (0.50): it holds 149.50.
     v.mark(110); // +100 unrealised: not removable; IM at 110 is 110
     let iso = v.engine.isolated(C, M).unwrap().unwrap();
-    assert_eq!(iso.removable(), usd(40)); // 150 − 110
+    assert_eq!(iso.removable(), Quote(39_500_000)); // 149.50 − 110
     assert_eq!(
-        v.rejected(CommandKind::AdjustIsolatedMargin { account: C, market: M, amount: usd(-41) }),
-        RejectReason::IsolatedMarginAboveRemovable { requested: usd(41), available: usd(40) }
+        v.rejected(CommandKind::AdjustIsolatedMargin { account: C, market: M, amount: usd(-40) }),
+        RejectReason::IsolatedMarginAboveRemovable { requested: usd(40), available: Quote(39_500_000) }
     );
-    v.ok(CommandKind::AdjustIsolatedMargin { account: C, market: M, amount: usd(-40) });
+    v.ok(CommandKind::AdjustIsolatedMargin { account: C, market: M, amount: Quote(-39_500_000) });
     assert_eq!(v.engine.account(C).unwrap().position(M).isolated_margin, usd(110));
     assert!(matches!(
         v.rejected(CommandKind::AdjustIsolatedMargin { account: C, market: M, amount: Quote(0) }),

@@ -156,6 +156,7 @@ impl Engine {
             }
             let ff = self.markets[market.index()].book.fill_front(maker_side, q);
             self.markets[market.index()].last_price = Some(ff.price);
+            self.markets[market.index()].traded = true;
             m.remaining = Qty(m.remaining.0 - q.0);
             if let Some(done) = &ff.completed {
                 retire(&mut self.client_orders, done, OrderStatus::Filled);
@@ -205,9 +206,11 @@ impl Engine {
         });
     }
 
-    /// Settles one side of a fill: the position moves, realised PnL and the fee go through
-    /// collateral, the fee to the fee account. The account is noted for the liquidation pass,
-    /// and the market's holders and open interest follow the position.
+    /// Settles one side of a fill: the position moves; realised PnL less the fee goes to
+    /// collateral (cross) or stays in the position's own margin (isolated, with the closed share
+    /// of the margin released — [`isolated_margin_on_fill`]); the fee goes to the fee account.
+    /// The account is noted for the liquidation pass, and the market's holders and open interest
+    /// follow the position.
     ///
     /// # Panics
     /// On arithmetic overflow: order sizes and notionals are validated, so an overflow here means
@@ -233,33 +236,44 @@ impl Engine {
             let acct = self.accounts.get(&account).expect("orders belong to existing accounts");
             self.leverage_of(acct, m)
         };
+        let margin_price = m.mark.unwrap_or(price);
         let acct = self.accounts.get_mut(&account).expect("orders belong to existing accounts");
         let isolated = acct.mode(market) == MarginMode::Isolated;
         let pos = acct.positions.entry(market).or_default();
         let signed = Qty(qty.0 * side.sign());
-        // An isolated position's own margin follows its size; the difference moves through collateral.
-        let moved = if isolated {
-            let (margin, moved) = isolated_margin_on_fill(pos.isolated_margin, pos.size, signed, price, q, leverage)
-                .expect("isolated margin within numeric range");
-            pos.isolated_margin = margin;
-            moved
-        } else {
-            Quote::ZERO
-        };
+        let size_before = pos.size;
         let eff = apply_fill(pos.size, pos.cost_basis, signed, price, q).expect("position within numeric range");
+        if isolated {
+            // The position is its own wallet: its result stays in its margin, the closed share
+            // of the margin goes back to collateral, opening lots bring their IM at mark.
+            let result = eff.realized.checked_sub(fee).expect("result in range");
+            let release = mode != Settle::Liquidated;
+            let (margin, moved) = isolated_margin_on_fill(
+                pos.isolated_margin,
+                size_before,
+                signed,
+                margin_price,
+                q,
+                leverage,
+                result,
+                release,
+            )
+            .expect("isolated margin within numeric range");
+            // A resting order isn't re-checked when the mark moves (on no venue), so at its fill
+            // the IM of the opening lots may exceed what the account still has: it brings what
+            // there is, and a position left under maintenance is for the liquidation pass.
+            // Collateral never goes negative to margin a position.
+            let short = (moved.0 - acct.collateral.0.max(0)).max(0);
+            pos.isolated_margin = Quote(margin.0 - short);
+            acct.collateral = acct.collateral.checked_sub(Quote(moved.0 - short)).expect("collateral in range");
+        } else {
+            let delta = eff.realized.checked_sub(fee).expect("result in range");
+            acct.collateral = acct.collateral.checked_add(delta).expect("collateral in range");
+        }
         pos.size = eff.size;
         pos.cost_basis = eff.cost_basis;
         pos.realized_pnl = pos.realized_pnl.checked_add(eff.realized).expect("realised PnL in range");
         pos.fees_paid = pos.fees_paid.checked_add(fee).expect("fees in range");
-        let size_before = Qty(eff.size.0 - signed.0);
-        let delta = eff.realized.checked_sub(fee).and_then(|d| d.checked_sub(moved)).expect("collateral in range");
-        if isolated && mode == Settle::Liquidated {
-            // A liquidated isolated position keeps its result in its own margin: its losses
-            // can't reach the rest of the account (the waterfall covers what goes below zero).
-            pos.isolated_margin = pos.isolated_margin.checked_add(delta).expect("margin in range");
-        } else {
-            acct.collateral = acct.collateral.checked_add(delta).expect("collateral in range");
-        }
         let (size, cost_basis, isolated_margin) = (pos.size, pos.cost_basis, pos.isolated_margin);
         let collateral = acct.collateral;
         self.ledger.fee_account = self.ledger.fee_account.checked_add(fee).expect("fee account in range");

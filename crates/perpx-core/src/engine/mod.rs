@@ -2,7 +2,8 @@
 //!
 //! No clock, no I/O, no threads, no floats, and no hash-map iteration reaches an output. Time
 //! enters only as each command's timestamp and never goes backwards. A command either passes
-//! every check and takes effect, or is rejected with nothing changed but the sequence number.
+//! every check and takes effect, or is rejected having changed nothing itself (the clock,
+//! triggered stops and the liquidation pass still run in its steps 1, 3 and 4).
 //!
 //! Inside one command the steps run in the order of `docs/ENGINE.md` ("order of operations"):
 //! advance time (client ids, premium samples and funding settlements, scheduled changes, the
@@ -30,6 +31,7 @@ mod margin_tests;
 mod matching;
 mod oracle;
 mod orders;
+mod snapshot;
 #[cfg(test)]
 mod stop_tests;
 mod stops;
@@ -41,6 +43,7 @@ pub use adl::AdlComparison;
 pub use client_orders::{ClientOrderEntry, ClientOrders};
 pub use funding::{FundingInfo, PositionFunding};
 pub use hash::{StateHash, StateHasher};
+pub use snapshot::{ClientOrderSnapshot, EngineSnapshot, MarketSnapshot, RestoreError};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -187,6 +190,9 @@ impl Engine {
         self.refresh_marks(&mut out);
         // Step 4: one bounded liquidation pass (backstops, waterfall and ADL inside it).
         self.liquidation_pass(&mut out);
+        for m in &mut self.markets {
+            m.traded = false;
+        }
     }
 
     fn dispatch(&mut self, kind: &CommandKind, out: &mut Out<'_>) -> Result<(), RejectReason> {

@@ -97,12 +97,16 @@ impl Engine {
     }
 
     /// After the command's trades (end of step 3, before the liquidation pass): re-derives the
-    /// mark of every oracle market from its new last price. Trades inside the liquidation pass
-    /// don't move it until the next command.
+    /// mark of every oracle market that traded, from its new last price. Trades inside the
+    /// liquidation pass don't move it until the next command.
     pub(crate) fn refresh_marks(&mut self, out: &mut Out<'_>) {
         let now = self.now;
         for m in &mut self.markets {
-            if !m.has_oracle() || m.status == MarketStatus::Delisted || m.oracle.index.is_none() {
+            if !std::mem::take(&mut m.traded)
+                || !m.has_oracle()
+                || m.status == MarketStatus::Delisted
+                || m.oracle.index.is_none()
+            {
                 continue;
             }
             if let Some(mark) = Self::derived_mark(m, now).filter(|p| m.mark != Some(*p)) {

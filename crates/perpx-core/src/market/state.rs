@@ -50,6 +50,9 @@ pub struct Market {
     pub holders: [std::collections::BTreeSet<crate::ids::AccountId>; 2],
     /// Σ long size (= Σ short size).
     pub open_interest: Qty,
+    /// Whether the market traded in the running command (its mark is re-derived after step 3);
+    /// false between commands.
+    pub traded: bool,
     /// The mark the last liquidation pass checked the holders at; `None` forces a check
     /// (funding settled, tiers changed). Equal to `mark` between commands.
     pub checked_mark: Option<Price>,
@@ -89,6 +92,7 @@ impl Market {
             holders: [std::collections::BTreeSet::new(), std::collections::BTreeSet::new()],
             open_interest: Qty::ZERO,
             checked_mark: None,
+            traded: false,
         }
     }
 

@@ -15,8 +15,9 @@
 //!   first; then the lowest level `L` (to 1e-8) such that cutting every position above `L` down
 //!   to `L` needs at most the required lots, and the leftover lots one at a time to whichever
 //!   position is then the most leveraged. No other allocation leaves a lower maximum leverage
-//!   (to 1e-8). An isolated position's leverage doesn't fall when it gives up lots (its margin
-//!   is released in proportion), so it is either closed in full or left alone.
+//!   (to 1e-8). An isolated position's leverage falls only as far as it keeps more profit per
+//!   lot than it gives up (its margin is released in proportion); otherwise it is closed in full
+//!   or left alone.
 //!
 //! **Eligible** positions are the winners (unrealised profit > 0); if they hold fewer lots than
 //! required, every opposite position is. The queue takes winners first by its rank order anyway.
@@ -100,22 +101,35 @@ pub fn allocate(
 }
 
 /// A position's leverage after giving up `q < size` lots, as a fraction; `None` is infinite
-/// (no equity left). Cross: `(size − q) × value / (equity − q × g)`. Isolated: unchanged, since
-/// its margin and profit shrink with its size.
+/// (no equity left). Cross: `(size − q) × value / (equity − q × g)` (the realised part goes to
+/// collateral, which still backs it). Isolated: its margin keeps the realised result and releases
+/// the closed share, so its equity becomes `(s − q)/s × (E + q (u − g))` with `u = uPnL / s`, and
+/// its leverage `s × value / (E + q (u − g))` — as a fraction `s² v / (s E + q (uPnL − g s))`.
 fn leverage_after(p: &AdlPosition, q: i64, g: i128, v: i128) -> Option<(i128, i128)> {
+    let (s, q) = (i128::from(p.size), i128::from(q));
     if p.isolated {
-        return (p.equity > 0).then_some((i128::from(p.size) * v, p.equity));
+        let den = s * p.equity + q * (p.upnl - g * s);
+        return (den > 0).then(|| (s * s * v, den));
     }
-    let den = p.equity - i128::from(q) * g;
-    (den > 0).then(|| (i128::from(p.size - q) * v, den))
+    let den = p.equity - q * g;
+    (den > 0).then(|| ((s - q) * v, den))
 }
 
 /// The smallest cut that brings `p` to leverage ≤ `level` (1e-8 units).
 fn cut_to(p: &AdlPosition, level: i128, g: i128, v: i128) -> i64 {
     if p.isolated {
-        // All or nothing: only closing it takes its leverage off the side.
-        let above = i128::from(p.size) * v * Rate::SCALE > level * p.equity;
-        return if above { p.size } else { 0 };
+        // s² v S ≤ L (s E + q (uPnL − g s)): cutting helps only while the position keeps more
+        // profit per lot than it gives up; otherwise only closing it takes it off the side.
+        let s = i128::from(p.size);
+        let need = s * s * v * Rate::SCALE - level * s * p.equity;
+        if need <= 0 {
+            return 0;
+        }
+        let per_lot = level * (p.upnl - g * s);
+        if per_lot <= 0 {
+            return p.size;
+        }
+        return i64::try_from(((need + per_lot - 1) / per_lot).min(s)).expect("at most the size");
     }
     // (s − q) v S ≤ L (E − q g)  ⇔  q (v S − L g) ≥ s v S − L E.
     let s = i128::from(p.size);

@@ -83,13 +83,19 @@ pub fn unrealized_pnl(
 
 /// How an isolated position's own margin moves on a fill.
 ///
-/// A reducing fill releases the closed fraction of the margin to collateral, `⌊margin ×
-/// closed / |size|⌋` (the unit stays with the position; closing all releases all). The lots that
-/// open or increase the position bring `⌈opened × price / leverage⌉` from collateral. Returns the
-/// new margin and the signed amount moved *from* collateral (negative: released to it).
+/// The position is its own wallet: the fill's result (`realised PnL − fee`) stays in its margin,
+/// so a loss can't reach the rest of the account. Then a reducing fill releases the closed
+/// fraction of that margin to collateral, `max(0, ⌊margin × closed / |size|⌋)` (closing all
+/// releases all — negative only after the account's own trade at a loss beyond the margin,
+/// which it then pays), unless `release` is off (a liquidation keeps everything in the position
+/// until the waterfall settles it). The lots that open or increase the position bring
+/// `⌈opened × price / leverage⌉` from collateral, `price` being the **mark** (the IM of those
+/// lots as the order's margin check reserved it; a fill far better than mark can't pull more).
+/// Returns the new margin and the signed amount moved *from* collateral (negative: released).
 ///
 /// # Errors
 /// [`ArithmeticError::Overflow`] if a value does not fit.
+#[allow(clippy::too_many_arguments)]
 pub fn isolated_margin_on_fill(
     margin: Quote,
     size: Qty,
@@ -97,22 +103,25 @@ pub fn isolated_margin_on_fill(
     price: Price,
     quote_per_tick_lot: i64,
     leverage: u32,
+    result: Quote,
+    release: bool,
 ) -> Result<(Quote, Quote), ArithmeticError> {
     let s = size.0;
     let q = signed_qty.0;
     let closed = if s != 0 && (s > 0) != (q > 0) { q.abs().min(s.abs()) } else { 0 };
-    let released = if closed == 0 {
+    let m = margin.0.checked_add(result.0).ok_or(ArithmeticError::Overflow)?;
+    let released = if closed == 0 || !release {
         0
     } else if closed == s.abs() {
-        margin.0
+        m
     } else {
-        narrow(i128::from(margin.0) * i128::from(closed) / i128::from(s.abs()))?
+        narrow((i128::from(m) * i128::from(closed)).div_euclid(i128::from(s.abs())))?.max(0)
     };
     let opened = q.abs() - closed;
     let value = i128::from(opened) * i128::from(price.0) * i128::from(quote_per_tick_lot);
     let lev = i128::from(leverage.max(1));
     let added = narrow((value + lev - 1) / lev)?;
-    let after = margin.0.checked_sub(released).and_then(|m| m.checked_add(added)).ok_or(ArithmeticError::Overflow)?;
+    let after = m.checked_sub(released).and_then(|m| m.checked_add(added)).ok_or(ArithmeticError::Overflow)?;
     Ok((Quote(after), Quote(added - released)))
 }
 
@@ -164,21 +173,32 @@ mod tests {
         const U: i64 = 1_000_000;
         // Open 10 @ 100 at 10x: 100 comes from collateral.
         assert_eq!(
-            isolated_margin_on_fill(Quote(0), Qty(0), Qty(10), Price(100), U, 10),
+            isolated_margin_on_fill(Quote(0), Qty(0), Qty(10), Price(100), U, 10, Quote(0), true),
             Ok((Quote(100 * U), Quote(100 * U)))
         );
         // Close 3 of 10: 30 released.
         assert_eq!(
-            isolated_margin_on_fill(Quote(100 * U), Qty(10), Qty(-3), Price(90), U, 10),
+            isolated_margin_on_fill(Quote(100 * U), Qty(10), Qty(-3), Price(90), U, 10, Quote(0), true),
             Ok((Quote(70 * U), Quote(-30 * U)))
         );
         // Flip: sell 12 of a long 7 holding 70 → releases 70, brings 5 × 80 / 10 = 40.
         assert_eq!(
-            isolated_margin_on_fill(Quote(70 * U), Qty(7), Qty(-12), Price(80), U, 10),
+            isolated_margin_on_fill(Quote(70 * U), Qty(7), Qty(-12), Price(80), U, 10, Quote(0), true),
             Ok((Quote(40 * U), Quote(-30 * U)))
         );
         // An inexact release rounds down: 10 micro-units, close 1 of 3 → releases 3.
-        assert_eq!(isolated_margin_on_fill(Quote(10), Qty(3), Qty(-1), Price(1), 1, 1), Ok((Quote(7), Quote(-3))));
+        let inexact = isolated_margin_on_fill(Quote(10), Qty(3), Qty(-1), Price(1), 1, 1, Quote(0), true);
+        assert_eq!(inexact, Ok((Quote(7), Quote(-3))));
+        // The fill's result stays in the position first: a 40 loss on 100 held, closing 3 of 10,
+        // releases ⌊60 × 3 / 10⌋ = 18 of what is left.
+        let loss = isolated_margin_on_fill(Quote(100 * U), Qty(10), Qty(-3), Price(90), U, 10, Quote(-40 * U), true);
+        assert_eq!(loss, Ok((Quote(42 * U), Quote(-18 * U))));
+        // A loss beyond the margin releases nothing on a partial close; a liquidation releases
+        // nothing at all.
+        let under = isolated_margin_on_fill(Quote(10 * U), Qty(10), Qty(-3), Price(90), U, 10, Quote(-20 * U), true);
+        assert_eq!(under, Ok((Quote(-10 * U), Quote(0))));
+        let liquidated = isolated_margin_on_fill(Quote(100 * U), Qty(10), Qty(-3), Price(90), U, 10, Quote(0), false);
+        assert_eq!(liquidated, Ok((Quote(100 * U), Quote(0))));
     }
 
     proptest::proptest! {

@@ -213,3 +213,52 @@ fn a_crash_at_every_step_of_archiving_leaves_each_segment_in_exactly_one_place()
         }
     }
 }
+
+/// `open_with_snapshot` shows the snapshot before the first record it replays (so the engine
+/// can be restored first), and `open_with` is the same without it.
+#[test]
+fn open_with_snapshot_shows_the_snapshot_before_the_records_after_it() {
+    let (storage, model) = journal_with(20);
+    snapshot_at(&storage, &model, 12);
+    let seen = std::cell::RefCell::new(Vec::new());
+    let recovery = Journal::open_with_snapshot(
+        storage.clone(),
+        config(),
+        |s| seen.borrow_mut().push(format!("snapshot {:?}", s.map(|s| s.seq))),
+        |r| seen.borrow_mut().push(format!("record {}", r.seq)),
+    )
+    .unwrap();
+    let expected: Vec<String> =
+        std::iter::once("snapshot Some(12)".to_owned()).chain((13..=20).map(|s| format!("record {s}"))).collect();
+    assert_eq!(seen.into_inner(), expected);
+    assert_eq!(recovery.head, model.head());
+}
+
+/// `verify_chain_with` hands over every record of the chain, archive included, in order, with
+/// the segment and the offset it was read at.
+#[test]
+fn verify_chain_with_visits_every_record_with_its_segment_and_offset() {
+    let (storage, model) = journal_with(20);
+    snapshot_at(&storage, &model, 12);
+    let mut recovery = Journal::open(storage.clone(), config()).unwrap();
+    assert!(!recovery.writer.archive_covered_segments().unwrap().moved.is_empty());
+    let mut visited = Vec::new();
+    let summary = perpx_journal::verify_chain_with(
+        &storage,
+        |_| {},
+        |v| {
+            visited.push((v.segment.to_owned(), v.offset, v.record.to_record()));
+        },
+    )
+    .unwrap();
+    assert_eq!(visited.iter().map(|(_, _, r)| r.clone()).collect::<Vec<_>>(), model.submitted);
+    assert!(visited[0].0.starts_with("archive/"), "{}", visited[0].0);
+    for (segment, offset, record) in &visited {
+        let bytes = storage.read(segment).unwrap();
+        let at = usize::try_from(*offset).unwrap();
+        assert!(bytes.len() > at + 12 && *offset >= 64, "{segment} @ {offset}");
+        let seq_at = at + 12 + 1;
+        assert_eq!(u64::from_le_bytes(bytes[seq_at..seq_at + 8].try_into().unwrap()), record.seq);
+    }
+    assert_eq!(summary.records, 20);
+}

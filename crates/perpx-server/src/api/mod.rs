@@ -4,8 +4,10 @@
 
 mod admin;
 pub mod error;
+mod history;
 mod private;
 mod public;
+mod ws;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -45,6 +47,27 @@ pub struct Shared {
     pub audit: Mutex<Option<std::fs::File>>,
     /// HTTP answers by status.
     pub http_status: Mutex<BTreeMap<u16, u64>>,
+    /// WebSocket counters and the pseudonym salt.
+    pub ws: WsStats,
+    /// The history read model (off: `history = false`).
+    pub history: Option<Arc<crate::history::History>>,
+}
+
+/// WebSocket counters.
+#[derive(Debug, Default)]
+pub struct WsStats {
+    /// Open connections.
+    pub connections: std::sync::atomic::AtomicU64,
+    /// Connections cut off (slow, idle, shutting down).
+    pub cut_off: std::sync::atomic::AtomicU64,
+    /// Messages sent.
+    pub sent: std::sync::atomic::AtomicU64,
+    /// Σ and max of (durable → handed to the socket) in µs.
+    pub delay_us_sum: std::sync::atomic::AtomicU64,
+    /// The largest such delay (µs).
+    pub delay_us_max: std::sync::atomic::AtomicU64,
+    /// Salt of the pseudonyms on public channels.
+    pub salt: [u8; 16],
 }
 
 /// The state handlers receive.
@@ -64,10 +87,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/docs", get(public::docs))
         .route("/openapi.json", get(public::openapi))
         .route("/metrics", get(public::metrics))
+        .route("/ws", get(ws::ws))
         .route("/api/v1/time", get(public::time))
         .route("/api/v1/health", get(public::health))
         .route("/api/v1/ready", get(public::ready))
         .route("/api/v1/state-hash", get(public::state_hash))
+        .route("/api/v1/journal/head", get(public::journal_head))
         .route("/api/v1/markets", get(public::markets))
         .route("/api/v1/depth", get(public::depth))
         .route("/api/v1/ticker", get(public::ticker))
@@ -85,6 +110,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/margin-mode", post(private::margin_mode))
         .route("/api/v1/isolated-margin", post(private::isolated_margin))
         .route("/api/v1/withdraw", post(private::withdraw))
+        .route("/api/v1/history/trades", get(history::trades))
+        .route("/api/v1/history/candles", get(history::candles))
+        .route("/api/v1/history/funding", get(history::funding))
+        .route("/api/v1/history/insurance", get(history::insurance))
+        .route("/api/v1/history/liquidations", get(history::liquidations))
+        .route("/api/v1/history/orders", get(history::orders))
+        .route("/api/v1/history/fills", get(history::fills))
+        .route("/api/v1/history/ledger", get(history::ledger))
         .route("/api/v1/admin/command", post(admin::command))
         .route("/api/v1/admin/keys", get(admin::list_keys).post(admin::create_key))
         .route("/api/v1/admin/keys/revoke", post(admin::revoke_key))

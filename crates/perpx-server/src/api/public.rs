@@ -46,6 +46,15 @@ pub(super) async fn state_hash(s: State) -> Result<Response, ApiError> {
     Ok(ok(v))
 }
 
+/// The journal's durable head: sequence number and record hash (null when volatile).
+pub(super) async fn journal_head(s: State) -> Response {
+    let head = s.sequencer.stats.durable_head.lock().expect("stats lock").clone();
+    ok(match head {
+        Some((seq, hash)) => json!({ "seq": seq, "hash": hash }),
+        None => json!({ "seq": s.sequencer.stats.seq.load(Ordering::Relaxed), "hash": null }),
+    })
+}
+
 /// Ready when the engine answers a read.
 pub(super) async fn ready(s: State) -> Result<Response, ApiError> {
     let seq = read(&s, |e| json!(e.seq())).await?;
@@ -228,6 +237,41 @@ pub(super) async fn metrics(s: State) -> Result<Response, ApiError> {
         .map(|(c, n)| (format!("{{code=\"{c}\"}}"), n.to_string()))
         .collect();
     line("perpx_rejects_total", "Commands the engine rejected, by code.", "counter", rejects);
+    line(
+        "perpx_journal_syncs_total",
+        "Group commits (one write and fsync per batch).",
+        "counter",
+        one(st.syncs.load(Ordering::Relaxed)),
+    );
+    line(
+        "perpx_journal_sync_us_sum",
+        "Σ of group-commit durations, µs.",
+        "counter",
+        one(st.sync_us_sum.load(Ordering::Relaxed)),
+    );
+    line(
+        "perpx_journal_sync_us_max",
+        "The longest group commit, µs.",
+        "gauge",
+        one(st.sync_us_max.load(Ordering::Relaxed)),
+    );
+    if let Some(h) = &s.history {
+        let done = h.complete_to.load(Ordering::Relaxed);
+        let lag = st.seq.load(Ordering::Relaxed).saturating_sub(done);
+        line(
+            "perpx_history_complete_to",
+            "The history read model holds every event up to this sequence number.",
+            "gauge",
+            one(done),
+        );
+        line("perpx_history_lag", "Commands the history read model is behind the engine.", "gauge", one(lag));
+        line(
+            "perpx_history_skipped_total",
+            "Publications the read model missed (rebuild needed).",
+            "counter",
+            one(h.gap.load(Ordering::Relaxed)),
+        );
+    }
     line("perpx_liquidations_total", "Liquidations started.", "counter", one(st.liquidations.load(Ordering::Relaxed)));
     line("perpx_adl_trades_total", "Auto-deleveraging trades.", "counter", one(st.adl_trades.load(Ordering::Relaxed)));
     line(
@@ -243,6 +287,27 @@ pub(super) async fn metrics(s: State) -> Result<Response, ApiError> {
         .iter()
         .map(|(c, n)| (format!("{{status=\"{c}\"}}"), n.to_string()))
         .collect();
+    let w = &s.ws;
+    line("perpx_ws_connections", "Open WebSocket connections.", "gauge", one(w.connections.load(Ordering::Relaxed)));
+    line(
+        "perpx_ws_cut_off_total",
+        "WebSocket connections cut off (slow, idle).",
+        "counter",
+        one(w.cut_off.load(Ordering::Relaxed)),
+    );
+    line("perpx_ws_messages_total", "WebSocket messages sent.", "counter", one(w.sent.load(Ordering::Relaxed)));
+    line(
+        "perpx_ws_notice_delay_us_sum",
+        "Σ of (durable → handed to the socket) over messages sent, µs.",
+        "counter",
+        one(w.delay_us_sum.load(Ordering::Relaxed)),
+    );
+    line(
+        "perpx_ws_notice_delay_us_max",
+        "Largest durable → sent delay, µs.",
+        "gauge",
+        one(w.delay_us_max.load(Ordering::Relaxed)),
+    );
     line("perpx_http_responses_total", "HTTP responses by status.", "counter", http);
     let funds = read(&s, |e| {
         let mut v: Vec<(String, i64)> =

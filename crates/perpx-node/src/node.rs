@@ -1,0 +1,617 @@
+//! The node: the engine and its journal writer, with output commit.
+//!
+//! **Submitting.** For each command the node encodes it, applies it to the engine, appends a
+//! record (the payload and the digest of the events) and holds the events in an
+//! [`OutputGate`] under the record's ticket. Events leave the node only once the record is
+//! durable, in sequence order, through the *outbox*: [`Node::submit`] and
+//! [`Node::submit_batch`] commit (one write and one fsync for the whole batch — group commit)
+//! and hand back their commands' events; the pipelined API ([`Node::enqueue`], then
+//! [`Node::flush`] or [`Node::poll`] under a time or count policy) leaves released events in
+//! the outbox for [`Node::take_published`]. Either way the events of one command come out
+//! once, in sequence order.
+//!
+//! **Failure.** The first storage failure stops the journal writer for good (it never retries
+//! an fsync, see `perpx-journal`), and with it the node: every later call returns
+//! [`NodeError::Stopped`]. The engine may then hold commands whose records never reached the
+//! disk; nothing it produced for them was published. Restart the process and [`Node::open`]
+//! again.
+//!
+//! **Bounded, so recovery can redeliver.** The outputs that have not left the node — held in
+//! the gate or waiting in the outbox — never number more than `gate_capacity` (a full gate is
+//! committed; a full outbox refuses more commands until it is taken), and a snapshot is only
+//! written when none is waiting. So the commands whose events never left the node are always
+//! among the last `gate_capacity` records, all after the newest snapshot.
+//!
+//! **Recovery.** [`Node::open`] restores the engine from the newest valid snapshot (checking
+//! its state hash), replays every record after it — each one checked: the payload decodes, the
+//! timestamps agree, the events digest matches — and puts the events of the last
+//! `gate_capacity` replayed records back in the outbox, marked `redelivered`. By the bound
+//! above, every durable command whose events had not left the previous process is among them:
+//! nothing that became durable goes unpublished. Some of them may have left before the crash;
+//! consumers drop what they have already seen by `seq`.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::path::Path;
+
+use perpx_core::{Command, Engine, EngineConfig, Event};
+use perpx_journal::limits::PAYLOAD_BYTES_MAX;
+use perpx_journal::{
+    ArchiveError, ChainHead, FileStorage, Journal, JournalConfig, JournalWriter, OpenError, OutputGate,
+    SkippedSnapshot, SnapshotError, Storage, StorageError, Ticket, TornTail, WriteError,
+};
+
+use crate::codec::{EventsDigester, encode_command_into, encode_snapshot};
+use crate::replay::{ReplayMismatch, Replayer, SnapshotLoadError, load_snapshot};
+
+/// The most outputs a node may hold waiting for an fsync.
+pub const GATE_CAPACITY_MAX: usize = 1 << 20;
+
+/// How a node runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// The journal: segment size, write buffer, durability policy.
+    pub journal: JournalConfig,
+    /// The engine's settings for a journal without a snapshot; a snapshot taken with other
+    /// settings is refused ([`NodeError::ConfigMismatch`]).
+    pub engine: EngineConfig,
+    /// The most outputs that may not have left the node — held while their records wait for
+    /// an fsync, or released and waiting to be taken (1 to [`GATE_CAPACITY_MAX`]). Also the
+    /// number of records whose events are redelivered after a restart.
+    pub gate_capacity: usize,
+    /// Write a snapshot once this many commands have been applied since the last one (at the
+    /// first moment after when every output has left the node; `None`: only on
+    /// [`Node::snapshot`]). Whatever this says, a journal without a snapshot gets one as soon
+    /// as its first commands are durable and taken: it records the engine settings, which a
+    /// replay from genesis (`perpx verify`) needs.
+    pub snapshot_every: Option<u64>,
+    /// After each snapshot, move the segments it covers into `archive/`.
+    pub archive_after_snapshot: bool,
+    /// Check every engine invariant after every command (tests and simulations: slow).
+    pub check_invariants: bool,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            journal: JournalConfig::default(),
+            engine: EngineConfig::default(),
+            gate_capacity: 4096,
+            snapshot_every: None,
+            archive_after_snapshot: false,
+            check_invariants: false,
+        }
+    }
+}
+
+/// The events of one command, released once its record is durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The command's sequence number.
+    pub seq: u64,
+    /// Its events, in the order the engine produced them (a `tick` may have none).
+    pub events: Vec<Event>,
+    /// Replayed at [`Node::open`]: the previous process may already have published it.
+    pub redelivered: bool,
+}
+
+/// What [`Node::open`] found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// The snapshot the engine was restored from.
+    pub snapshot_seq: Option<u64>,
+    /// Invalid snapshot files newer than it, skipped.
+    pub skipped_snapshots: Vec<SkippedSnapshot>,
+    /// Records replayed after the snapshot.
+    pub replayed: u64,
+    /// A torn last record that was cut off.
+    pub torn_tail: Option<TornTail>,
+    /// The journal's head: the engine has applied every command up to it.
+    pub head: ChainHead,
+    /// Outputs put back in the outbox for redelivery.
+    pub redelivered: usize,
+}
+
+/// A snapshot the node wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotWritten {
+    /// The last command it includes.
+    pub seq: u64,
+    /// Its file.
+    pub path: String,
+    /// The encoded state's size.
+    pub state_bytes: usize,
+    /// Segments moved into `archive/` after it.
+    pub archived_segments: usize,
+}
+
+/// Why a node operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    /// The configuration is out of range.
+    #[error("invalid node configuration: {0}")]
+    Config(String),
+    /// The storage could not be opened.
+    #[error(transparent)]
+    Storage(StorageError),
+    /// The journal could not be opened (corruption, storage failure, snapshot mismatch).
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The newest valid snapshot could not be loaded.
+    #[error("snapshot at {seq}: {source}")]
+    Snapshot {
+        /// Its sequence number.
+        seq: u64,
+        /// Why.
+        source: SnapshotLoadError,
+    },
+    /// The newest valid snapshot was taken with other engine settings.
+    #[error("snapshot at {seq} was taken with engine settings {snapshot:?}, the node is configured with {node:?}")]
+    ConfigMismatch {
+        /// Its sequence number.
+        seq: u64,
+        /// The snapshot's settings.
+        snapshot: Box<EngineConfig>,
+        /// The node's.
+        node: Box<EngineConfig>,
+    },
+    /// A record did not replay as recorded.
+    #[error("replay of record {seq}: {mismatch}")]
+    Replay {
+        /// The record.
+        seq: u64,
+        /// What differed.
+        mismatch: Box<ReplayMismatch>,
+    },
+    /// The encoded command is larger than a record may carry; it was not applied.
+    #[error("the command encodes to {len} bytes, more than a record carries ({max}); it was not applied")]
+    CommandTooLarge {
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The outputs waiting to be taken fill the node's capacity: take them
+    /// ([`Node::take_published`]) before submitting more. Nothing was applied.
+    #[error("{waiting} outputs wait to be taken (capacity {capacity}): take them before submitting more")]
+    OutputsWaiting {
+        /// Outputs held or released but not taken.
+        waiting: usize,
+        /// The node's `gate_capacity`.
+        capacity: usize,
+    },
+    /// A batch larger than the node's capacity; nothing was applied.
+    #[error("a batch of {len} commands is larger than the node's gate capacity {capacity}")]
+    BatchTooLarge {
+        /// The batch's length.
+        len: usize,
+        /// The node's `gate_capacity`.
+        capacity: usize,
+    },
+    /// The journal writer stopped after a storage failure: restart and recover.
+    #[error(
+        "the node stopped after a storage failure ({cause}); it accepts nothing more: restart the process to \
+         recover from what is on disk"
+    )]
+    Stopped {
+        /// The failure.
+        cause: StorageError,
+    },
+    /// Writing a snapshot failed (the node goes on).
+    #[error(transparent)]
+    SnapshotWrite(#[from] SnapshotError),
+    /// Archiving failed (the node goes on).
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+}
+
+impl NodeConfig {
+    /// Checks the ranges.
+    ///
+    /// # Errors
+    /// [`NodeError::Config`].
+    pub fn validate(&self) -> Result<(), NodeError> {
+        if !(1..=GATE_CAPACITY_MAX).contains(&self.gate_capacity) {
+            return Err(NodeError::Config(format!("gate_capacity must be 1..={GATE_CAPACITY_MAX}")));
+        }
+        if self.snapshot_every == Some(0) {
+            return Err(NodeError::Config("snapshot_every must be at least 1".into()));
+        }
+        self.journal.validate().map_err(|e| NodeError::Open(OpenError::Config(e)))
+    }
+}
+
+/// The engine and its journal; see the module docs.
+#[derive(Debug)]
+pub struct Node<S: Storage> {
+    engine: Engine,
+    writer: JournalWriter<S>,
+    gate: OutputGate<Published>,
+    outbox: VecDeque<Published>,
+    config: NodeConfig,
+    payload: Vec<u8>,
+    digester: EventsDigester,
+    last_snapshot_seq: u64,
+    /// Whether the journal has (or this node tried to write) a snapshot recording the engine
+    /// settings.
+    settings_recorded: bool,
+    last_snapshot_error: Option<NodeError>,
+}
+
+/// What the replay during [`Node::open`] carries between the journal's callbacks.
+#[derive(Debug)]
+struct OpenState {
+    replayer: Option<Replayer>,
+    failure: Option<NodeError>,
+    window: VecDeque<Published>,
+    replayed: u64,
+}
+
+impl Node<FileStorage> {
+    /// Opens (or creates) the journal in directory `dir`; see [`Node::open`].
+    ///
+    /// # Errors
+    /// See [`Node::open`].
+    pub fn open_dir(dir: impl AsRef<Path>, config: NodeConfig) -> Result<(Self, Recovered), NodeError> {
+        let storage = FileStorage::open(dir.as_ref()).map_err(NodeError::Storage)?;
+        Self::open(storage, config)
+    }
+}
+
+impl<S: Storage> Node<S> {
+    /// Opens (or creates) the journal in `storage` and recovers the engine: the newest valid
+    /// snapshot, then every record after it, checked; the events of the last
+    /// `gate_capacity` replayed records go back in the outbox (see the module docs).
+    ///
+    /// # Errors
+    /// [`NodeError::Open`] (corruption names segment and offset), [`NodeError::Snapshot`],
+    /// [`NodeError::ConfigMismatch`], [`NodeError::Replay`] (names the record and what differed).
+    pub fn open(storage: S, config: NodeConfig) -> Result<(Self, Recovered), NodeError> {
+        config.validate()?;
+        let state = RefCell::new(OpenState { replayer: None, failure: None, window: VecDeque::new(), replayed: 0 });
+        let start = |snapshot: Option<&perpx_journal::Snapshot>| {
+            let mut st = state.borrow_mut();
+            match start_engine(snapshot, &config.engine) {
+                Ok(engine) => st.replayer = Some(Replayer::new(engine, config.check_invariants)),
+                Err(e) => st.failure = Some(e),
+            }
+        };
+        let replay = |record: perpx_journal::Record| {
+            let mut st = state.borrow_mut();
+            let st = &mut *st;
+            let Some(replayer) = st.replayer.as_mut().filter(|_| st.failure.is_none()) else { return };
+            match replayer.apply(record.seq, record.ts_ms, &record.payload, &record.events_digest) {
+                Ok((_, events)) => {
+                    st.replayed += 1;
+                    if st.window.len() == config.gate_capacity {
+                        st.window.pop_front();
+                    }
+                    st.window.push_back(Published { seq: record.seq, events, redelivered: true });
+                }
+                Err(mismatch) => st.failure = Some(NodeError::Replay { seq: record.seq, mismatch: Box::new(mismatch) }),
+            }
+        };
+        let recovery = Journal::open_with_snapshot(storage, config.journal, start, replay)?;
+        let OpenState { replayer, failure, window, replayed } = state.into_inner();
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        let engine = replayer.expect("the journal shows the snapshot before replaying").into_engine();
+        if engine.seq() != recovery.head.seq {
+            let mismatch = ReplayMismatch::Sequence { seq: recovery.head.seq, engine_seq: engine.seq() };
+            return Err(NodeError::Replay { seq: recovery.head.seq, mismatch: Box::new(mismatch) });
+        }
+        let report = Recovered {
+            snapshot_seq: recovery.snapshot.as_ref().map(|s| s.seq),
+            skipped_snapshots: recovery.skipped_snapshots,
+            replayed,
+            torn_tail: recovery.torn_tail,
+            head: recovery.head,
+            redelivered: window.len(),
+        };
+        let node = Self {
+            engine,
+            writer: recovery.writer,
+            gate: OutputGate::new(config.gate_capacity),
+            outbox: window,
+            last_snapshot_seq: report.snapshot_seq.unwrap_or(0),
+            settings_recorded: report.snapshot_seq.is_some(),
+            config,
+            payload: Vec::with_capacity(256),
+            digester: EventsDigester::default(),
+            last_snapshot_error: None,
+        };
+        Ok((node, report))
+    }
+
+    /// Applies `cmd`, journals it and waits for its record to be durable (one commit); returns
+    /// its events. Outputs of earlier [`Node::enqueue`]d commands released by the same commit
+    /// stay in the outbox.
+    ///
+    /// # Errors
+    /// See [`Node::submit_batch`].
+    pub fn submit(&mut self, cmd: &Command) -> Result<Published, NodeError> {
+        let mut batch = self.submit_batch(std::slice::from_ref(cmd))?;
+        Ok(batch.pop().expect("one output per command"))
+    }
+
+    /// Applies and journals `commands` in order, then commits once (group commit: one write
+    /// and one fsync); returns their events, in order. A batch holds at most `gate_capacity`
+    /// commands, and must fit next to the outputs not yet taken. On an error after the first
+    /// command, the commands before the failing one were applied and journaled; their events
+    /// come out of [`Node::take_published`] once durable.
+    ///
+    /// # Errors
+    /// [`NodeError::BatchTooLarge`] or [`NodeError::OutputsWaiting`] (nothing applied),
+    /// [`NodeError::CommandTooLarge`] or [`NodeError::Stopped`].
+    pub fn submit_batch(&mut self, commands: &[Command]) -> Result<Vec<Published>, NodeError> {
+        self.check_running()?;
+        let capacity = self.config.gate_capacity;
+        if commands.len() > capacity {
+            return Err(NodeError::BatchTooLarge { len: commands.len(), capacity });
+        }
+        let waiting = self.waiting();
+        if waiting + commands.len() > capacity {
+            return Err(NodeError::OutputsWaiting { waiting, capacity });
+        }
+        for cmd in commands {
+            let _ticket = self.enqueue(cmd)?;
+        }
+        self.commit_and_release()?;
+        let first = self.outbox.len().checked_sub(commands.len()).expect("the batch's outputs were released");
+        let batch = self.outbox.split_off(first).into();
+        self.maybe_snapshot();
+        Ok(batch)
+    }
+
+    /// Applies `cmd` and appends its record; its events wait in the gate until the record is
+    /// durable (after [`Node::flush`], or a [`Node::poll`] or append that fsyncs under the
+    /// journal's policy), then in the outbox until [`Node::take_published`]. When the outputs
+    /// held and waiting fill `gate_capacity`, commits first.
+    ///
+    /// # Errors
+    /// [`NodeError::CommandTooLarge`] or [`NodeError::OutputsWaiting`] (nothing applied), or
+    /// [`NodeError::Stopped`] (the command may have been applied; its events are never
+    /// released).
+    ///
+    /// # Panics
+    /// With `check_invariants`, if an engine invariant breaks (an engine bug).
+    pub fn enqueue(&mut self, cmd: &Command) -> Result<Ticket, NodeError> {
+        self.enqueue_inner(cmd, false).map(|(ticket, _)| ticket)
+    }
+
+    /// [`Node::enqueue`], also returning a copy of the command's events and its record's hash
+    /// at once — for a server that must encode the events against the engine state right after
+    /// the command (its book, its marks), while the originals wait in the gate for durability.
+    ///
+    /// # Errors
+    /// As [`Node::enqueue`].
+    pub fn enqueue_with_events(
+        &mut self,
+        cmd: &Command,
+    ) -> Result<(Ticket, perpx_journal::Hash, Vec<Event>), NodeError> {
+        let (ticket, events) = self.enqueue_inner(cmd, true)?;
+        Ok((ticket, self.writer.head().hash, events))
+    }
+
+    fn enqueue_inner(&mut self, cmd: &Command, copy: bool) -> Result<(Ticket, Vec<Event>), NodeError> {
+        self.check_running()?;
+        self.payload.clear();
+        encode_command_into(cmd, &mut self.payload);
+        if self.payload.len() > PAYLOAD_BYTES_MAX {
+            return Err(NodeError::CommandTooLarge { len: self.payload.len(), max: PAYLOAD_BYTES_MAX });
+        }
+        let capacity = self.config.gate_capacity;
+        if self.waiting() >= capacity {
+            if !self.gate.is_empty() {
+                self.commit_and_release()?;
+            }
+            if self.outbox.len() >= capacity {
+                return Err(NodeError::OutputsWaiting { waiting: self.outbox.len(), capacity });
+            }
+        }
+        let events = self.engine.apply(cmd);
+        if self.config.check_invariants {
+            if let Err(e) = self.engine.check_invariants() {
+                panic!("engine invariant broken by command {} ({cmd:?}): {e}", self.engine.seq());
+            }
+        }
+        let digest = self.digester.digest(&events);
+        let ticket = self.writer.append(cmd.ts.0, &self.payload, digest).map_err(stopped)?;
+        assert_eq!(ticket.seq, self.engine.seq(), "journal and engine sequence numbers agree");
+        let copied = if copy { events.clone() } else { Vec::new() };
+        let output = Published { seq: ticket.seq, events, redelivered: false };
+        self.gate.hold(ticket, output).expect("the gate had room");
+        self.release();
+        Ok((ticket, copied))
+    }
+
+    /// Writes and fsyncs every appended record and moves the released events to the outbox.
+    /// Returns the durable head.
+    ///
+    /// # Errors
+    /// [`NodeError::Stopped`].
+    pub fn flush(&mut self) -> Result<ChainHead, NodeError> {
+        self.check_running()?;
+        let head = self.commit_and_release()?;
+        self.maybe_snapshot();
+        Ok(head)
+    }
+
+    /// Tells the journal the time (ms), which fsyncs under `SyncPolicy::EveryMillis` once the
+    /// oldest waiting record is old enough; moves released events to the outbox. Returns the
+    /// durable head.
+    ///
+    /// # Errors
+    /// [`NodeError::Stopped`].
+    pub fn poll(&mut self, now_ms: i64) -> Result<ChainHead, NodeError> {
+        self.check_running()?;
+        let head = self.writer.tick(now_ms).map_err(stopped)?;
+        self.release();
+        self.maybe_snapshot();
+        Ok(head)
+    }
+
+    /// Takes the released events, in sequence order (after a restart, the redelivered ones
+    /// first).
+    pub fn take_published(&mut self) -> Vec<Published> {
+        let taken = self.outbox.drain(..).collect();
+        self.maybe_snapshot();
+        taken
+    }
+
+    /// Commits, then writes a snapshot of the engine at the durable head (and archives the
+    /// segments it covers if configured). Every output must have been taken: a snapshot only
+    /// covers commands whose events left the node, so that recovery can redeliver the others.
+    ///
+    /// # Errors
+    /// [`NodeError::Stopped`], [`NodeError::OutputsWaiting`], [`NodeError::SnapshotWrite`] or
+    /// [`NodeError::Archive`] (the node goes on after the last three).
+    pub fn snapshot(&mut self) -> Result<SnapshotWritten, NodeError> {
+        self.flush()?;
+        if !self.outbox.is_empty() {
+            return Err(NodeError::OutputsWaiting { waiting: self.outbox.len(), capacity: self.config.gate_capacity });
+        }
+        self.snapshot_now()
+    }
+
+    /// Outputs held in the gate or waiting in the outbox: the commands whose events have not
+    /// left the node. Never more than `gate_capacity`.
+    fn waiting(&self) -> usize {
+        self.gate.len() + self.outbox.len()
+    }
+
+    fn commit_and_release(&mut self) -> Result<ChainHead, NodeError> {
+        let head = self.writer.commit().map_err(stopped)?;
+        self.release();
+        Ok(head)
+    }
+
+    fn snapshot_now(&mut self) -> Result<SnapshotWritten, NodeError> {
+        let head = self.writer.durable_head();
+        debug_assert_eq!(head.seq, self.engine.seq(), "a snapshot is taken with nothing pending");
+        let state = encode_snapshot(&self.engine.snapshot());
+        let path = self.writer.write_snapshot(head.seq, self.engine.state_hash().0, head.hash, &state)?;
+        self.last_snapshot_seq = head.seq;
+        self.settings_recorded = true;
+        let archived_segments =
+            if self.config.archive_after_snapshot { self.writer.archive_covered_segments()?.moved.len() } else { 0 };
+        Ok(SnapshotWritten { seq: head.seq, path, state_bytes: state.len(), archived_segments })
+    }
+
+    /// Writes a snapshot when one is due and every output has left the node (so a snapshot
+    /// never covers a command to redeliver): the journal's first (it records the engine
+    /// settings that `perpx verify` needs to replay from genesis), then every `snapshot_every`
+    /// commands.
+    fn maybe_snapshot(&mut self) {
+        if self.waiting() > 0 || self.engine.seq() == 0 || self.writer.stopped().is_some() {
+            return;
+        }
+        let due = match self.config.snapshot_every {
+            _ if !self.settings_recorded => true,
+            Some(every) => self.engine.seq() >= self.last_snapshot_seq.saturating_add(every),
+            None => false,
+        };
+        if !due {
+            return;
+        }
+        self.settings_recorded = true;
+        match self.snapshot_now() {
+            Ok(_) => self.last_snapshot_error = None,
+            Err(e) => {
+                // Retry at the next interval, not at every commit.
+                self.last_snapshot_seq = self.engine.seq();
+                self.last_snapshot_error = Some(e);
+            }
+        }
+    }
+
+    fn release(&mut self) {
+        let released = self.gate.release(self.writer.durable_seq());
+        self.outbox.extend(released);
+    }
+
+    fn check_running(&self) -> Result<(), NodeError> {
+        match self.writer.stopped() {
+            Some(cause) => Err(NodeError::Stopped { cause: cause.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    /// The engine, including commands whose records are not durable yet (see
+    /// [`Node::pending`]); after a stop it may hold commands the journal does not.
+    #[must_use]
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Commands applied whose events wait for their records to become durable.
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.gate.len()
+    }
+
+    /// Released outputs waiting in the outbox for [`Node::take_published`].
+    #[must_use]
+    pub fn released(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// The durable chain head: what may be published as the journal's head.
+    #[must_use]
+    pub fn durable_head(&self) -> ChainHead {
+        self.writer.durable_head()
+    }
+
+    /// The failure that stopped the node, if it stopped.
+    #[must_use]
+    pub fn stopped(&self) -> Option<&StorageError> {
+        self.writer.stopped()
+    }
+
+    /// Why the last automatic snapshot failed, if it did.
+    #[must_use]
+    pub fn last_snapshot_error(&self) -> Option<&NodeError> {
+        self.last_snapshot_error.as_ref()
+    }
+
+    /// The journal writer (statistics, configuration, proofs).
+    #[must_use]
+    pub fn writer(&self) -> &JournalWriter<S> {
+        &self.writer
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// Gives the storage back; records not yet durable are dropped, as at a crash.
+    #[must_use]
+    pub fn into_storage(self) -> S {
+        self.writer.into_storage()
+    }
+}
+
+/// The engine recovery starts from: restored from the snapshot (and checked against it and
+/// the node's settings), or a fresh one.
+fn start_engine(snapshot: Option<&perpx_journal::Snapshot>, config: &EngineConfig) -> Result<Engine, NodeError> {
+    let Some(snapshot) = snapshot else { return Ok(Engine::new(config.clone())) };
+    let engine = load_snapshot(snapshot).map_err(|source| NodeError::Snapshot { seq: snapshot.seq, source })?;
+    if engine.config() != config {
+        return Err(NodeError::ConfigMismatch {
+            seq: snapshot.seq,
+            snapshot: Box::new(engine.config().clone()),
+            node: Box::new(config.clone()),
+        });
+    }
+    Ok(engine)
+}
+
+fn stopped(e: WriteError) -> NodeError {
+    match e {
+        WriteError::Stopped { cause } => NodeError::Stopped { cause },
+        WriteError::PayloadTooLarge { len, max } => NodeError::CommandTooLarge { len, max },
+    }
+}

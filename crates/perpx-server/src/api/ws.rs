@@ -1,0 +1,314 @@
+//! WebSocket streams at `/ws`: JSON text frames both ways.
+//!
+//! Client → server: `{"op": "subscribe", "channel": "book" | "trades" | "ticker", "market": "BTC-PERP"}`,
+//! `{"op": "subscribe", "channel": "liquidations"}`, `{"op": "subscribe", "channel": "journal"}` (the
+//! durable head, at most once a second), `{"op": "auth", "key", "timestamp",
+//! "signature"}` (the REST scheme over `timestamp\nGET\n/ws\n`), then `{"op": "subscribe",
+//! "channel": "account"}`; `{"op": "unsubscribe", ...}` likewise.
+//!
+//! Server → client: a book snapshot then sequenced diffs (see [`crate::stream`]); trades;
+//! mark, index and funding; liquidation and ADL events with pseudonymous account ids; on the
+//! account channel every event that names the account — order updates, fills with their
+//! sequence number, positions, balances, liquidation and ADL notices, funding payments — pushed
+//! as soon as the command's batch is durable, before the REST answer leaves.
+//!
+//! A client that falls behind (its send buffer of `ws_send_buffer` messages full, or the
+//! publication channel overrun) is closed with code 1008 and a reason; it never slows the
+//! engine. The server pings every 20 s and closes a connection silent for 60 s.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use super::{ApiError, Conn, Shared, State, limit_ip, now_ms};
+use crate::auth::{signed_bytes, verify};
+use crate::keys::Scope;
+use crate::stream::{Published, book_snapshot};
+
+pub(super) async fn ws(
+    s: State,
+    axum::extract::ConnectInfo(addr): Conn,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    limit_ip(&s, addr)?;
+    let shared = Arc::clone(&s);
+    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| session(shared, socket)))
+}
+
+/// What one connection follows.
+#[derive(Debug, Default)]
+struct Subscriptions {
+    /// (channel, market): book diffs after the snapshot's sequence number.
+    book: Vec<(String, u64)>,
+    trades: BTreeSet<String>,
+    ticker: BTreeSet<String>,
+    liquidations: bool,
+    /// The authenticated account, and whether its channel is on.
+    account: Option<u64>,
+    account_channel: bool,
+    /// The journal head channel, and when it last sent (once a second at most).
+    journal: bool,
+    journal_sent: Option<Instant>,
+}
+
+/// A pseudonym for an account on public channels: stable for the server's life, not reversible
+/// without the server's salt.
+pub(crate) fn pseudonym(salt: &[u8; 16], account: u64) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"perpx-pseudonym\0").update(salt).update(&account.to_le_bytes());
+    h.finalize().to_hex()[..12].to_owned()
+}
+
+fn close_frame(reason: &str) -> Message {
+    Message::Close(Some(CloseFrame { code: 1008, reason: Utf8Bytes::from(reason.to_owned()) }))
+}
+
+async fn session(s: Arc<Shared>, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut out_rx) = mpsc::channel::<Message>(s.config.ws_send_buffer.max(1));
+    let (close_tx, mut close_rx) = tokio::sync::watch::channel::<Option<String>>(None);
+    // The writer: the only task that touches the socket's sink. On a cut-off it skips what is
+    // still queued and sends the close frame next (after the message in flight, if the client's
+    // buffers are full: a half-written frame can't be taken back).
+    let writer = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                biased;
+                _ = close_rx.changed() => break,
+                m = out_rx.recv() => match m {
+                    Some(m) => {
+                        let sent = tokio::time::timeout(Duration::from_secs(60), sink.send(m)).await;
+                        if !matches!(sent, Ok(Ok(()))) {
+                            return;
+                        }
+                    }
+                    None => break,
+                },
+            }
+        }
+        let reason = close_rx.borrow().clone();
+        if let Some(reason) = reason {
+            let close = sink.send(close_frame(&reason));
+            drop(tokio::time::timeout(Duration::from_secs(10), close).await);
+        }
+        drop(tokio::time::timeout(Duration::from_secs(1), sink.close()).await);
+    });
+    let mut published = s.sequencer.published.subscribe();
+    let mut subs = Subscriptions::default();
+    let mut last_seen = Instant::now();
+    let mut ping = tokio::time::interval(Duration::from_secs(20));
+    s.ws.connections.fetch_add(1, Ordering::Relaxed);
+    let reason = loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let Some(Ok(msg)) = msg else { break None };
+                last_seen = Instant::now();
+                let text = match msg {
+                    Message::Text(t) => t.to_string(),
+                    Message::Close(_) => break None,
+                    _ => continue,
+                };
+                for reply in handle_op(&s, &mut subs, &text).await {
+                    if out.try_send(Message::Text(reply.to_string().into())).is_err() {
+                        break;
+                    }
+                }
+            }
+            p = published.recv() => match p {
+                Ok(p) => {
+                    if let Err(reason) = forward(&s, &mut subs, &p, &out) {
+                        break Some(reason);
+                    }
+                }
+                Err(RecvError::Lagged(n)) => break Some(format!("slow consumer: fell {n} messages behind")),
+                Err(RecvError::Closed) => break Some("the server is shutting down".to_owned()),
+            },
+            _ = ping.tick() => {
+                if last_seen.elapsed() > Duration::from_secs(60) {
+                    break Some("idle for 60 s".to_owned());
+                }
+                drop(out.try_send(Message::Ping(Vec::new().into())));
+            }
+        }
+    };
+    if let Some(reason) = reason {
+        s.ws.cut_off.fetch_add(1, Ordering::Relaxed);
+        drop(close_tx.send(Some(reason)));
+    }
+    drop(out);
+    drop(writer.await);
+    s.ws.connections.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Sends what `p` holds for this client; `Err` when the client can't keep up.
+fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Sender<Message>) -> Result<(), String> {
+    let send = |v: Value| -> Result<(), String> {
+        out.try_send(Message::Text(v.to_string().into()))
+            .map_err(|_| format!("slow consumer: more than {} messages unread", s.config.ws_send_buffer))?;
+        let delay = u64::try_from(p.durable_at.elapsed().as_micros()).unwrap_or(u64::MAX);
+        s.ws.sent.fetch_add(1, Ordering::Relaxed);
+        s.ws.delay_us_sum.fetch_add(delay, Ordering::Relaxed);
+        s.ws.delay_us_max.fetch_max(delay, Ordering::Relaxed);
+        Ok(())
+    };
+    if subs.journal
+        && p.record_hash.is_some()
+        && subs.journal_sent.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+    {
+        subs.journal_sent = Some(Instant::now());
+        send(json!({ "channel": "journal", "seq": p.seq, "hash": p.record_hash }))?;
+    }
+    for diff in &p.book {
+        let market = diff["market"].as_str().unwrap_or_default();
+        if subs.book.iter().any(|(m, from)| m == market && p.seq > *from) {
+            send(diff.clone())?;
+        }
+    }
+    for e in &p.events {
+        let kind = e.json["type"].as_str().unwrap_or_default();
+        let market = e.market.as_deref().unwrap_or_default();
+        if kind == "fill" && subs.trades.contains(market) {
+            let f = &e.json;
+            send(json!({ "channel": "trades", "market": market, "seq": f["seq"], "ts": f["ts"],
+                         "trade_id": f["trade_id"], "price": f["price"], "qty": f["qty"], "taker_side": f["taker_side"] }))?;
+        }
+        if matches!(kind, "mark_price" | "index_price" | "funding_settled") && subs.ticker.contains(market) {
+            let mut v = e.json.clone();
+            v["channel"] = json!("ticker");
+            send(v)?;
+        }
+        if subs.liquidations
+            && matches!(kind, "liquidation_started" | "liquidation_finished" | "deleveraged" | "backstop_takeover")
+        {
+            let mut v = e.json.clone();
+            v["channel"] = json!("liquidations");
+            for field in ["account", "bankrupt", "liquidator"] {
+                if let Some(id) = v.get(field).and_then(Value::as_u64) {
+                    v[field] = json!(pseudonym(&s.ws.salt, id));
+                }
+            }
+            send(v)?;
+        }
+        if subs.account_channel {
+            if let Some(a) = subs.account {
+                if e.accounts.iter().any(|x| x.0 == a) {
+                    let mut v = e.json.clone();
+                    v["channel"] = json!("account");
+                    // A receipt: the record that holds it, for `perpx proof`.
+                    v["record_hash"] = json!(p.record_hash);
+                    send(v)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn error(code: u16, message: &str) -> Value {
+    json!({ "op": "error", "code": code, "message": message })
+}
+
+/// Handles one client message; returns the replies.
+async fn handle_op(s: &Shared, subs: &mut Subscriptions, text: &str) -> Vec<Value> {
+    let Ok(Value::Object(m)) = serde_json::from_str::<Value>(text) else {
+        return vec![error(1002, "each message is a JSON object with an 'op'")];
+    };
+    let op = m.get("op").and_then(Value::as_str).unwrap_or_default();
+    let channel = m.get("channel").and_then(Value::as_str).unwrap_or_default();
+    let market = m.get("market").and_then(Value::as_str).map(str::to_owned);
+    match op {
+        "auth" => vec![auth(s, subs, &m)],
+        "subscribe" | "unsubscribe" => {
+            let on = op == "subscribe";
+            let needs_market = matches!(channel, "book" | "trades" | "ticker");
+            let Some(market) = market.or_else(|| (!needs_market).then(String::new)) else {
+                return vec![error(6012, "this channel needs a 'market'")];
+            };
+            if needs_market && !market_exists(s, &market).await {
+                return vec![error(2001, &format!("unknown market '{market}'"))];
+            }
+            let mut replies = vec![json!({ "op": op, "channel": channel, "market": market })];
+            match channel {
+                "book" => {
+                    subs.book.retain(|(m, _)| *m != market);
+                    if on {
+                        let id = market.clone();
+                        let snapshot = read_snapshot(s, id).await;
+                        let seq = snapshot["seq"].as_u64().unwrap_or(0);
+                        subs.book.push((market, seq));
+                        replies.push(snapshot);
+                    }
+                }
+                "trades" => toggle(&mut subs.trades, market, on),
+                "ticker" => toggle(&mut subs.ticker, market, on),
+                "liquidations" => subs.liquidations = on,
+                "journal" => subs.journal = on,
+                "account" => {
+                    if subs.account.is_none() {
+                        return vec![error(6001, "authenticate first: {\"op\": \"auth\", ...}")];
+                    }
+                    subs.account_channel = on;
+                }
+                _ => return vec![error(6012, "channels: book, trades, ticker, liquidations, journal, account")],
+            }
+            replies
+        }
+        _ => vec![error(6012, "ops: auth, subscribe, unsubscribe")],
+    }
+}
+
+fn toggle(set: &mut BTreeSet<String>, market: String, on: bool) {
+    if on {
+        set.insert(market);
+    } else {
+        set.remove(&market);
+    }
+}
+
+async fn market_exists(s: &Shared, symbol: &str) -> bool {
+    let sym = symbol.to_owned();
+    super::read(s, move |e| json!(e.market_by_symbol(&sym).is_some())).await.is_ok_and(|v| v == json!(true))
+}
+
+async fn read_snapshot(s: &Shared, symbol: String) -> Value {
+    super::read(s, move |e| e.market_by_symbol(&symbol).map_or(Value::Null, |m| book_snapshot(e, m.id)))
+        .await
+        .unwrap_or(Value::Null)
+}
+
+fn auth(s: &Shared, subs: &mut Subscriptions, m: &serde_json::Map<String, Value>) -> Value {
+    let get = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+    let (Some(key), Some(ts), Some(sig)) =
+        (get("key"), m.get("timestamp").map(|t| t.to_string().trim_matches('"').to_owned()), get("signature"))
+    else {
+        return error(6001, "auth needs 'key', 'timestamp' and 'signature'");
+    };
+    let Some(k) = s.keys.lock().expect("keys lock").get(&key).filter(|k| !k.revoked).cloned() else {
+        return error(6002, "unknown or revoked API key");
+    };
+    let now = now_ms();
+    let window = s.config.recv_window_ms;
+    let Ok(stamp) = ts.parse::<i64>() else { return error(6004, "bad timestamp") };
+    if (now - stamp).abs() > window {
+        return error(6004, "timestamp outside the receive window");
+    }
+    if !verify(&k.secret, &signed_bytes(&ts, "GET", "/ws", b""), &sig) {
+        return error(6003, "bad signature: HMAC-SHA256 of timestamp\\nGET\\n/ws\\n");
+    }
+    if !s.replays.lock().expect("replay lock").insert(&sig.to_ascii_lowercase(), now, stamp + window) {
+        return error(6005, "replayed signature");
+    }
+    if !k.allows(Scope::Read) || k.account.is_none() {
+        return error(6006, "this key can't read an account");
+    }
+    subs.account = k.account;
+    json!({ "op": "auth", "account": k.account })
+}
