@@ -39,6 +39,9 @@ struct Client {
     url: String,
     key: String,
     secret: String,
+    /// The last signing timestamp: strictly increasing, so identical requests in the same
+    /// millisecond don't share a signature (the server refuses replays).
+    last_ts: std::cell::Cell<i64>,
 }
 
 fn now_ms() -> i64 {
@@ -49,11 +52,19 @@ fn now_ms() -> i64 {
 impl Client {
     fn new(url: &str, key: &str, secret: &str) -> Self {
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Self { agent, url: url.to_owned(), key: key.to_owned(), secret: secret.to_owned() }
+        Self {
+            agent,
+            url: url.to_owned(),
+            key: key.to_owned(),
+            secret: secret.to_owned(),
+            last_ts: std::cell::Cell::new(0),
+        }
     }
 
     fn call(&self, method: &str, path: &str, body: &str) -> Result<(u16, Value), String> {
-        let ts = now_ms().to_string();
+        let ts = now_ms().max(self.last_ts.get() + 1);
+        self.last_ts.set(ts);
+        let ts = ts.to_string();
         let sig = sign(&self.secret, &signed_bytes(&ts, method, path, body.as_bytes()));
         let url = format!("{}{path}", self.url);
         let r = if method == "GET" {

@@ -7,7 +7,7 @@ mod common;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Key, Server, now_ms, order, start, start_with};
+use common::{Key, Server, order, start, start_with};
 use perpx_server::auth::{sign, signed_bytes};
 use serde_json::{Value, json};
 use tungstenite::stream::MaybeTlsStream;
@@ -50,7 +50,7 @@ fn until(ws: &mut Socket, pred: impl Fn(&Value) -> bool) -> Value {
 }
 
 fn auth(ws: &mut Socket, k: &Key) {
-    let ts = now_ms();
+    let ts = common::stamp();
     let sig = sign(&k.secret, &signed_bytes(&ts.to_string(), "GET", "/ws", b""));
     send(ws, &json!({ "op": "auth", "key": k.key, "timestamp": ts, "signature": sig }));
     let v = next(ws);

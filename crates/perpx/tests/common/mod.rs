@@ -124,6 +124,18 @@ fn spawn(dir: TempDir, live: bool, extra: &str) -> Server {
     Server { child, base: base.unwrap(), admin: admin.unwrap(), traders, agent, _dir: dir }
 }
 
+/// The last timestamp a request was signed with: each request gets a later one, so two
+/// identical requests in the same millisecond don't share a signature (the server would refuse
+/// the second as a replay).
+static LAST_TS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// A signing timestamp: the clock, strictly after the previous one.
+pub fn stamp() -> i64 {
+    let now = now_ms();
+    let prev = LAST_TS.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+    if prev >= now { LAST_TS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 } else { now }
+}
+
 pub fn now_ms() -> i64 {
     i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap()
 }
@@ -160,7 +172,7 @@ impl Server {
 
     /// A signed POST that returns `None` when the connection fails (the server died).
     pub fn try_signed(&self, k: &Key, method: &str, path: &str, body: &str) -> Option<(u16, Value)> {
-        let ts = now_ms();
+        let ts = stamp();
         let sig = sign(&k.secret, &signed_bytes(&ts.to_string(), method, path, body.as_bytes()));
         let mut r = self
             .agent
@@ -176,7 +188,7 @@ impl Server {
     }
 
     pub fn signed(&self, k: &Key, method: &str, path: &str, body: &str) -> (u16, Value) {
-        let ts = now_ms();
+        let ts = stamp();
         let sig = sign(&k.secret, &signed_bytes(&ts.to_string(), method, path, body.as_bytes()));
         self.raw(method, path, body, &k.key, ts, &sig)
     }
