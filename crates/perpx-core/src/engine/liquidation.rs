@@ -419,14 +419,21 @@ impl Engine {
     /// What the layers under a market can pay now: its insurance fund (its own, or the shared
     /// one up to its draw cap), then the guaranty fund.
     pub(crate) fn funds_available(&self, market: MarketId) -> i128 {
+        let (_, insurance) = self.insurance_available(market);
+        i128::from(insurance) + i128::from(self.ledger.guaranty_fund.0.max(0))
+    }
+
+    /// The insurance fund behind `market` and what the market may draw from it now: its own
+    /// fund's balance, or the shared fund's up to the market's remaining draw cap.
+    fn insurance_available(&self, market: MarketId) -> (FundRef, i64) {
         let m = &self.markets[market.index()];
-        let insurance = match m.spec.liquidation.insurance {
-            InsurancePolicy::Own => m.insurance_fund.0,
-            InsurancePolicy::Shared { max_draw } => {
-                self.ledger.insurance_fund.0.min(max_draw.0.saturating_sub(m.shared_net_draw.0)).max(0)
-            }
-        };
-        i128::from(insurance.max(0)) + i128::from(self.ledger.guaranty_fund.0.max(0))
+        match m.spec.liquidation.insurance {
+            InsurancePolicy::Own => (FundRef::Market(market), m.insurance_fund.0.max(0)),
+            InsurancePolicy::Shared { max_draw } => (
+                FundRef::Shared,
+                self.ledger.insurance_fund.0.min(max_draw.0.saturating_sub(m.shared_net_draw.0)).max(0),
+            ),
+        }
     }
 
     /// Registered liquidators take over what the book didn't, at `mark ∓ discount`, each in id
@@ -533,14 +540,7 @@ impl Engine {
         out: &mut Out<'_>,
     ) -> Quote {
         let mut left = amount.0;
-        let m = &self.markets[market.index()];
-        let (fund, available) = match m.spec.liquidation.insurance {
-            InsurancePolicy::Own => (FundRef::Market(market), m.insurance_fund.0.max(0)),
-            InsurancePolicy::Shared { max_draw } => (
-                FundRef::Shared,
-                self.ledger.insurance_fund.0.min(max_draw.0.saturating_sub(m.shared_net_draw.0)).max(0),
-            ),
-        };
+        let (fund, available) = self.insurance_available(market);
         let take = left.min(available);
         if take > 0 {
             let balance = match fund {
