@@ -43,8 +43,6 @@ pub struct Shared {
     pub config: ServerConfig,
     /// Dead-man's switches: account → deadline (ms).
     pub deadman: Mutex<BTreeMap<u64, i64>>,
-    /// The admin audit log (append-only JSON lines).
-    pub audit: Mutex<Option<std::fs::File>>,
     /// HTTP answers by status.
     pub http_status: Mutex<BTreeMap<u16, u64>>,
     /// WebSocket counters and the pseudonym salt.
@@ -122,6 +120,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/admin/keys", get(admin::list_keys).post(admin::create_key))
         .route("/api/v1/admin/keys/revoke", post(admin::revoke_key))
         .route("/api/v1/admin/keys/rotate", post(admin::rotate_key))
+        .route("/api/v1/admin/audit", get(admin::audit_log))
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&shared), count_status))
         .with_state(shared)
@@ -273,15 +272,24 @@ async fn read(s: &Shared, f: impl FnOnce(&perpx_core::Engine) -> Value + Send + 
     rx.await.map_err(|_| ApiError::from(crate::sequencer::QueueError::Stopped))
 }
 
-/// Appends an admin action to the audit log.
-fn audit(s: &Shared, key: &ApiKey, action: &str, detail: Value) {
-    use std::io::Write;
-    if let Some(f) = s.audit.lock().expect("audit lock").as_mut() {
-        let line = json!({ "ts": now_ms(), "key": key.key, "action": action, "detail": detail });
-        if let Err(e) = writeln!(f, "{line}").and_then(|()| f.sync_data()) {
-            tracing::error!(error = %e, "audit log write failed");
-        }
-    }
+/// Records an admin action in the audit log: an `admin_audit` command, so the entry is
+/// journaled and hash-chained with the trades (the log can't be edited after the fact) and
+/// reaches the history read model (`GET /api/v1/admin/audit`). The actor is the key's public
+/// id; secrets never enter the detail.
+///
+/// The action itself is already done when this runs (a key created, a command sequenced); if
+/// the entry can't be journaled the admin is told so with a 503 rather than a silent gap.
+async fn audit(s: &Shared, key: &ApiKey, action: &str, detail: &Value) -> Result<Ack, ApiError> {
+    let cmd = json!({ "type": "admin_audit", "actor": key.key, "action": action, "detail": detail.to_string() });
+    submit(s, Submission::Json(cmd)).await.map_err(|e| {
+        tracing::error!(action, code = e.code, "the audit entry of an admin action could not be journaled");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.code,
+            "audit_failed",
+            format!("the {action} was done but its audit entry could not be journaled: {}", e.message),
+        )
+    })
 }
 
 /// `Json(value)` as a response.
