@@ -136,6 +136,10 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
         http_status: Mutex::default(),
         ws: api::WsStats { salt: rand::random(), ..api::WsStats::default() },
         history,
+        fapi: api::fapi::FapiState {
+            symbols: api::fapi::SymbolMap { to_binance: config.fapi_symbols.clone() },
+            ..api::fapi::FapiState::default()
+        },
     });
 
     let listener =

@@ -4,6 +4,7 @@
 
 mod admin;
 pub mod error;
+pub mod fapi;
 mod history;
 mod private;
 mod public;
@@ -49,6 +50,8 @@ pub struct Shared {
     pub ws: WsStats,
     /// The history read model (off: `history = false`).
     pub history: Option<Arc<crate::history::History>>,
+    /// The Binance-compatible layer's state.
+    pub fapi: fapi::FapiState,
 }
 
 /// WebSocket counters.
@@ -121,13 +124,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/admin/keys/revoke", post(admin::revoke_key))
         .route("/api/v1/admin/keys/rotate", post(admin::rotate_key))
         .route("/api/v1/admin/audit", get(admin::audit_log))
+        .merge(fapi::router())
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&shared), count_status))
         .with_state(shared)
 }
 
-async fn fallback() -> ApiError {
-    ApiError::not_found("no such endpoint: see /docs")
+async fn fallback(uri: axum::http::Uri) -> Response {
+    fapi::not_found(&uri)
 }
 
 async fn count_status(axum::extract::State(s): State, request: Request, next: axum::middleware::Next) -> Response {
@@ -147,13 +151,13 @@ pub struct Signed {
 }
 
 /// Reads the body up to the configured limit.
-async fn read_body(s: &Shared, body: Body) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(s: &Shared, body: Body) -> Result<Bytes, ApiError> {
     let max = s.config.max_body_bytes;
     axum::body::to_bytes(body, max).await.map_err(|_| ApiError::body_too_large(max))
 }
 
 /// Rate-limits by client IP.
-fn limit_ip(s: &Shared, addr: SocketAddr) -> Result<(), ApiError> {
+pub(crate) fn limit_ip(s: &Shared, addr: SocketAddr) -> Result<(), ApiError> {
     let now = now_ms();
     s.limiter
         .lock()
@@ -251,7 +255,7 @@ fn ack_json(ack: &Ack) -> Value {
 
 /// Submits a command and waits for its durable acknowledgement. An engine rejection is a 422
 /// carrying the command's sequence number (the rejection is journaled too).
-async fn submit(s: &Shared, sub: Submission) -> Result<Ack, ApiError> {
+pub(crate) async fn submit(s: &Shared, sub: Submission) -> Result<Ack, ApiError> {
     let rx = s.sequencer.submit(sub)?;
     let answer = rx.await.map_err(|_| ApiError::from(crate::sequencer::QueueError::Stopped))?;
     let ack = answer.map_err(ApiError::refused)?;
@@ -267,7 +271,10 @@ async fn submit(s: &Shared, sub: Submission) -> Result<Ack, ApiError> {
 }
 
 /// Reads engine state through the queue (after the commands before it).
-async fn read(s: &Shared, f: impl FnOnce(&perpx_core::Engine) -> Value + Send + 'static) -> Result<Value, ApiError> {
+pub(crate) async fn read(
+    s: &Shared,
+    f: impl FnOnce(&perpx_core::Engine) -> Value + Send + 'static,
+) -> Result<Value, ApiError> {
     let rx = s.sequencer.read(f)?;
     rx.await.map_err(|_| ApiError::from(crate::sequencer::QueueError::Stopped))
 }
@@ -297,4 +304,4 @@ fn ok(v: Value) -> Response {
     axum::Json(v).into_response()
 }
 
-type Conn = ConnectInfo<SocketAddr>;
+pub(crate) type Conn = ConnectInfo<SocketAddr>;
