@@ -52,6 +52,12 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/fapi/v1/fundingRate", get(public::funding_rate))
         .route("/fapi/v1/fundingInfo", get(public::funding_info))
         .route("/fapi/v1/order", post(trade::new_order).delete(trade::cancel_order).get(trade::query_order))
+        .route(
+            "/fapi/v1/algoOrder",
+            post(trade::new_algo_order).delete(trade::cancel_algo_order).get(trade::query_algo_order),
+        )
+        .route("/fapi/v1/openAlgoOrders", get(trade::open_algo_orders))
+        .route("/fapi/v1/allAlgoOrders", get(trade::all_algo_orders))
         .route("/fapi/v1/batchOrders", post(trade::batch_orders).delete(trade::cancel_batch))
         .route("/fapi/v1/allOpenOrders", axum::routing::delete(trade::cancel_all))
         .route("/fapi/v1/countdownCancelAll", post(trade::countdown_cancel_all))
@@ -278,6 +284,19 @@ impl Params {
     /// `-1102` when absent.
     pub fn req(&mut self, name: &str) -> Result<String, FapiError> {
         self.opt(name).ok_or_else(|| FapiError::missing(name))
+    }
+
+    /// Reads a parameter without taking it.
+    #[must_use]
+    pub fn peek(&self, name: &str) -> Option<String> {
+        self.values.get(name).cloned()
+    }
+
+    /// Renames parameter `from` to `to` (endpoints that spell a field differently).
+    pub fn rename(&mut self, from: &str, to: &str) {
+        if let Some(v) = self.values.remove(from) {
+            self.values.insert(to.to_owned(), v);
+        }
     }
 
     /// Takes an optional integer parameter.

@@ -67,6 +67,8 @@ pub struct OrderState {
     pub time: i64,
     /// Last event's time (ms).
     pub update_time: i64,
+    /// When a stop triggered (ms).
+    pub triggered_at: Option<i64>,
     /// Decimals of sizes and prices in this market.
     qty_scale: u32,
     price_scale: u32,
@@ -125,6 +127,7 @@ impl OrderState {
             reduce_only: e["reduce_only"].as_bool().unwrap_or(false),
             time: ts,
             update_time: ts,
+            triggered_at: None,
             qty_scale: qty.scale,
             price_scale: 0,
             last: Execution { kind: "NEW", ..Execution::default() },
@@ -171,6 +174,7 @@ impl OrderState {
                 // A triggered stop enters the book under its own id: the order lives on.
                 self.last = Execution { kind: "NEW", ..Execution::default() };
             }
+            "stop_triggered" => self.triggered_at = Some(ts),
             "fill" => {
                 let maker = e["maker_order_id"].as_u64() == Some(self.order_id);
                 let (remaining, fee) =
@@ -301,6 +305,51 @@ impl OrderState {
             "goodTillDate": 0,
             "time": self.time,
             "updateTime": self.update_time,
+        })
+    }
+
+    /// Whether it was placed as a stop (a conditional "algo" order on Binance).
+    #[must_use]
+    pub fn is_conditional(&self) -> bool {
+        self.stop_price != "0"
+    }
+
+    /// The Binance algo-order object (`/fapi/v1/algoOrder`) of a stop.
+    #[must_use]
+    pub fn to_algo(&self, symbols: &SymbolMap) -> Value {
+        let status = match (self.status, self.triggered_at) {
+            ("CANCELED", _) => "CANCELED",
+            ("EXPIRED", _) => "EXPIRED",
+            ("FILLED", _) => "FINISHED",
+            (_, Some(_)) => "TRIGGERED",
+            _ => "NEW",
+        };
+        json!({
+            "algoId": self.order_id,
+            "clientAlgoId": self.client_id,
+            "algoType": "CONDITIONAL",
+            "orderType": self.kind,
+            "symbol": symbols.binance(&self.market),
+            "side": self.side,
+            "positionSide": "BOTH",
+            "timeInForce": self.tif,
+            "quantity": self.orig_qty.rescale(self.qty_scale).to_string(),
+            "algoStatus": status,
+            "triggerPrice": self.stop_price,
+            "price": self.price,
+            "icebergQuantity": null,
+            "selfTradePreventionMode": self.stp,
+            "workingType": self.working_type,
+            "priceMatch": "NONE",
+            "closePosition": false,
+            "priceProtect": false,
+            "reduceOnly": self.reduce_only,
+            "actualOrderId": if self.triggered_at.is_some() { self.order_id.to_string() } else { String::new() },
+            "actualPrice": self.avg_price(),
+            "createTime": self.time,
+            "updateTime": self.update_time,
+            "triggerTime": self.triggered_at.unwrap_or(0),
+            "goodTillDate": 0,
         })
     }
 

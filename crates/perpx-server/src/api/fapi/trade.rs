@@ -626,3 +626,139 @@ pub(super) async fn income(
     out.truncate(w.limit as usize);
     Ok(ok(json!(out)))
 }
+
+/// Binance's algo-order API for conditional orders (what current clients such as ccxt use for
+/// stops): the same perpx stop commands, answered as algo objects. `algoId` is the perpx id.
+pub(super) async fn new_algo_order(
+    s: State,
+    ConnectInfo(addr): Conn,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, FapiError> {
+    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
+    match params.req("algoType")?.as_str() {
+        "CONDITIONAL" => {}
+        other => return Err(FapiError::invalid("algoType", format!("'{other}': perpx serves CONDITIONAL only"))),
+    }
+    params.rename("triggerPrice", "stopPrice");
+    params.rename("clientAlgoId", "newClientOrderId");
+    let kind = params.peek("type").unwrap_or_default();
+    if !matches!(kind.as_str(), "STOP" | "STOP_MARKET" | "TAKE_PROFIT" | "TAKE_PROFIT_MARKET") {
+        return Err(FapiError::invalid("type", format!("'{kind}' is not a conditional type")));
+    }
+    let cmd = order_command(&s, &mut params)?;
+    params.finish()?;
+    let ack = submit(&s, account, cmd).await?;
+    let order = placed_order(&ack, account)
+        .ok_or_else(|| FapiError::new(StatusCode::BAD_REQUEST, -2010, "the order was not accepted"))?;
+    Ok(ok(order.to_algo(&s.fapi.symbols)))
+}
+
+/// The stop `algoId` or `clientAlgoId` names.
+async fn algo_id(s: &Shared, account: u64, p: &mut Params, cancel: bool) -> Result<u64, FapiError> {
+    if let Some(id) = p.int("algoId")? {
+        return u64::try_from(id).map_err(|_| FapiError::no_order(cancel));
+    }
+    let cid = p.opt("clientAlgoId").ok_or_else(|| FapiError::missing("algoId"))?;
+    let cid = ClientOrderId::new(&cid).map_err(|_| FapiError::no_order(cancel))?;
+    let id = read(s, move |e| json!(e.client_orders().get(AccountId(account), &cid).map(|c| c.order_id.0))).await?;
+    id.as_u64().ok_or_else(|| FapiError::no_order(cancel))
+}
+
+pub(super) async fn cancel_algo_order(
+    s: State,
+    ConnectInfo(addr): Conn,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, FapiError> {
+    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
+    let _symbol = params.opt("symbol");
+    let id = algo_id(&s, account, &mut params, true).await?;
+    params.finish()?;
+    let order = stored_order(&s, account, id, true).await?;
+    if !order.is_conditional() {
+        return Err(FapiError::no_order(true));
+    }
+    let mut cmd = Map::new();
+    cmd.insert("type".into(), json!("cancel_order"));
+    cmd.insert("market".into(), json!(order.market));
+    cmd.insert("order_id".into(), json!(id));
+    submit(&s, account, cmd).await.map_err(|e| if e.code == -2011 { FapiError::no_order(true) } else { e })?;
+    Ok(ok(json!({ "algoId": id, "clientAlgoId": order.client_id, "code": "200", "msg": "success" })))
+}
+
+pub(super) async fn query_algo_order(
+    s: State,
+    ConnectInfo(addr): Conn,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, FapiError> {
+    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
+    let _symbol = params.opt("symbol");
+    let id = algo_id(&s, account, &mut params, false).await?;
+    params.finish()?;
+    let order = stored_order(&s, account, id, false).await?;
+    if !order.is_conditional() {
+        return Err(FapiError::no_order(false));
+    }
+    Ok(ok(order.to_algo(&s.fapi.symbols)))
+}
+
+pub(super) async fn open_algo_orders(
+    s: State,
+    ConnectInfo(addr): Conn,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, FapiError> {
+    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
+    let market = params.opt("symbol").map(|sym| market_of(&s, &sym)).transpose()?;
+    let _algo_type = params.opt("algoType");
+    params.finish()?;
+    let ids = open_ids(&s, account, market).await?;
+    let mut out = Vec::new();
+    for id in ids {
+        let o = stored_order(&s, account, id, false).await?;
+        if o.is_conditional() && o.triggered_at.is_none() {
+            out.push(o.to_algo(&s.fapi.symbols));
+        }
+    }
+    Ok(ok(json!(out)))
+}
+
+pub(super) async fn all_algo_orders(
+    s: State,
+    ConnectInfo(addr): Conn,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, FapiError> {
+    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
+    let market = market_of(&s, &params.req("symbol")?)?;
+    let _from_id = params.int("algoId")?;
+    let w = window(&mut params, 500)?;
+    params.finish()?;
+    let h = history_caught_up(&s).await?;
+    let firsts = h
+        .range(&Range {
+            account: Some(account),
+            market: Some(&market),
+            types: &["stop_accepted"],
+            from_ts: w.from,
+            to_ts: w.to,
+            limit: w.limit,
+            newest: w.from == 0,
+        })
+        .map_err(history_error)?;
+    let mut out = Vec::new();
+    for id in firsts.iter().filter_map(|e| e["stop_id"].as_u64()) {
+        let events = h.order_events(id).map_err(history_error)?;
+        if let Some(o) = OrderState::fold(id, &events).filter(|o| o.account == account) {
+            out.push(o.to_algo(&s.fapi.symbols));
+        }
+    }
+    Ok(ok(json!(out)))
+}

@@ -97,7 +97,7 @@ pub(super) async fn user_stream(
         follow.user = Some((name, account));
     }
     let shared = Arc::clone(&s);
-    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| session(shared, socket, follow)))
+    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| session(shared, socket, follow, None)))
 }
 
 /// `/stream?streams=a/b/c`: combined market streams.
@@ -115,10 +115,23 @@ pub(super) async fn market_streams(
         follow.streams.insert(name.to_owned(), stream);
     }
     let shared = Arc::clone(&s);
-    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| session(shared, socket, follow)))
+    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| session(shared, socket, follow, None)))
 }
 
-async fn session(s: Arc<Shared>, socket: WebSocket, mut follow: Follow) {
+/// A connection to the native `/ws` whose first message was a Binance request: served as a
+/// Binance stream from there (python-binance and binance-futures-connector open `/ws`, then
+/// `SUBSCRIBE` to stream names or a listen key).
+pub async fn session_after(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message, axum::Error>>) {
+    session(s, socket, Follow::default(), Some(first)).await;
+}
+
+/// `first`: a message already read from the socket (`Some(None)`: it had closed), if any.
+async fn session(
+    s: Arc<Shared>,
+    socket: WebSocket,
+    mut follow: Follow,
+    first: Option<Option<Result<Message, axum::Error>>>,
+) {
     let (mut sink, mut incoming) = socket.split();
     let (out, mut out_rx) = mpsc::channel::<Message>(s.config.ws_send_buffer.max(1));
     let writer = tokio::spawn(async move {
@@ -138,9 +151,10 @@ async fn session(s: Arc<Shared>, socket: WebSocket, mut follow: Follow) {
         out.try_send(Message::Text(v.to_string().into()))
             .map_err(|_| format!("slow consumer: more than {} messages unread", s.config.ws_send_buffer))
     };
+    let mut first = first;
     let reason: Option<String> = loop {
         tokio::select! {
-            msg = incoming.next() => {
+            msg = async { match first.take() { Some(m) => m, None => incoming.next().await } } => {
                 let Some(Ok(msg)) = msg else { break None };
                 last_seen = std::time::Instant::now();
                 match msg {
@@ -201,6 +215,16 @@ fn request(s: &Shared, follow: &mut Follow, text: &str) -> Value {
     match v["method"].as_str() {
         Some("SUBSCRIBE") => {
             for name in &names {
+                if !name.contains('@') {
+                    // A listen key: the account's user-data stream.
+                    match super::signed::listen_key_account(s, name) {
+                        Some(account) => follow.user = Some((name.clone(), account)),
+                        None => {
+                            return json!({ "error": { "code": 2, "msg": "Invalid request: unknown listen key" }, "id": id });
+                        }
+                    }
+                    continue;
+                }
                 match Stream::parse(name, &s.fapi.symbols) {
                     Some(stream) => {
                         follow.streams.insert(name.clone(), stream);
