@@ -178,6 +178,20 @@ fn orders_trades_and_positions_through_fapi_match_the_native_api() {
         (o["orderId"].as_u64(), o["status"].as_str(), o["executedQty"].as_str()),
         (Some(maker_id), Some("PARTIALLY_FILLED"), Some("0.010"))
     );
+    // Market data from the trade: a candle, 24-hour statistics, the trade list.
+    let (_, klines) = s.get("/fapi/v1/klines?symbol=BTCUSDT&interval=1m");
+    let k = &klines[0];
+    assert_eq!(
+        (k[1].clone(), k[4].clone(), k[5].as_str(), k[8].as_u64()),
+        (json!(mark), json!(mark), Some("0.010"), Some(1))
+    );
+    let (_, day) = s.get("/fapi/v1/ticker/24hr?symbol=BTCUSDT");
+    assert_eq!(
+        (day["lastPrice"].clone(), day["volume"].as_str(), day["count"].as_u64()),
+        (json!(mark), Some("0.010"), Some(1))
+    );
+    let (_, trades) = s.get("/fapi/v1/trades?symbol=BTCUSDT");
+    assert_eq!((trades[0]["qty"].as_str(), trades[0]["isBuyerMaker"].as_bool()), (Some("0.010"), Some(false)));
     let (_, open) = binance(&s, a, "GET", "/fapi/v1/openOrders", "symbol=BTCUSDT");
     assert_eq!(open.as_array().map(Vec::len), Some(1));
     // Trades: one, seen from both sides, with the fees the native account shows.
@@ -273,4 +287,78 @@ fn ccxt_binanceusdm_trades_on_perpx_unchanged() {
 #[test]
 fn binance_futures_connector_trades_and_follows_its_user_data_stream() {
     python_client("connector_roundtrip.py");
+}
+
+type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+
+fn ws(s: &Server, path: &str) -> Socket {
+    let (ws, _) = tungstenite::connect(format!("{}{path}", s.base.replace("http://", "ws://"))).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(t) = ws.get_ref() {
+        t.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    }
+    ws
+}
+
+/// Reads until `pred` holds for a message; returns it.
+fn until(ws: &mut Socket, pred: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        match ws.read().unwrap() {
+            tungstenite::Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if pred(&v) {
+                    return v;
+                }
+            }
+            tungstenite::Message::Close(f) => panic!("closed: {f:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Market streams in Binance's combined shape, and the user-data streams of a liquidation: the
+/// bankrupt account gets `MARGIN_CALL` and its liquidation order's updates, the deleveraged
+/// winner perpx's `ADL_NOTICE`, in the same sequence step as the mark move.
+#[test]
+fn binance_streams_carry_book_trades_marks_and_the_default_waterfall() {
+    let s = start("fapi-ws", false);
+    let (a, b) = (&s.traders[0], &s.traders[1]);
+    let mut market = ws(&s, "/stream?streams=btcusdt@depth@100ms/btcusdt@aggTrade/btcusdt@markPrice@1s");
+    let lk = |k: &Key| send(&s, &k.key, "POST", "/fapi/v1/listenKey", "").1["listenKey"].as_str().unwrap().to_owned();
+    let (mut ua, mut ub) = (ws(&s, &format!("/ws/{}", lk(a))), ws(&s, &format!("/ws/{}", lk(b))));
+    let unknown = tungstenite::connect(format!("{}/ws/not-a-key", s.base.replace("http://", "ws://")));
+    assert!(matches!(unknown, Err(tungstenite::Error::Http(r)) if r.status() == 400), "an unknown listen key");
+
+    // A keeps 3,000 USD and goes 50x long 1 BTC against B's short.
+    assert_eq!(s.signed(a, "POST", "/api/v1/withdraw", "{\"amount\": \"97000\"}").0, 200);
+    assert_eq!(binance(&s, a, "POST", "/fapi/v1/leverage", "symbol=BTCUSDT&leverage=50").0, 200);
+    let mark = s.mark("BTC-PERP");
+    let sell = format!("symbol=BTCUSDT&side=SELL&type=LIMIT&quantity=1.000&price={mark}&timeInForce=GTC");
+    let (status, maker) = binance(&s, b, "POST", "/fapi/v1/order", &sell);
+    assert_eq!(status, 200, "{maker}");
+    let depth = until(&mut market, |v| v["stream"] == "btcusdt@depth@100ms");
+    let d = &depth["data"];
+    assert_eq!((d["e"].as_str(), d["a"][0][0].as_str()), (Some("depthUpdate"), Some(mark.as_str())), "{depth}");
+    assert!(d["U"].as_u64() <= d["u"].as_u64() && d["pu"].as_u64() < d["U"].as_u64(), "{d}");
+    let buy = format!("symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1.000&price={mark}&timeInForce=IOC");
+    assert_eq!(binance(&s, a, "POST", "/fapi/v1/order", &buy).0, 200);
+    let trade = until(&mut market, |v| v["stream"] == "btcusdt@aggTrade");
+    assert_eq!((trade["data"]["p"].as_str(), trade["data"]["q"].as_str()), (Some(mark.as_str()), Some("1.000")));
+    let m = until(&mut market, |v| v["stream"] == "btcusdt@markPrice@1s");
+    assert_eq!(m["data"]["p"], json!(mark));
+    let fill = until(&mut ub, |v| v["e"] == "ORDER_TRADE_UPDATE" && v["o"]["x"] == "TRADE");
+    assert_eq!((fill["o"]["i"].clone(), fill["o"]["X"].as_str()), (maker["orderId"].clone(), Some("FILLED")));
+
+    // The mark falls 5 %: A is bankrupt; with no bids and no liquidator, B is deleveraged.
+    let ticks: i64 = mark.replace('.', "").parse().unwrap();
+    let low = format!("{}.{}", ticks * 95 / 100 / 10, ticks * 95 / 100 % 10);
+    let cmd = json!({ "type": "set_mark", "market": "BTC-PERP", "price": low }).to_string();
+    let (status, v) = s.signed(&s.admin, "POST", "/api/v1/admin/command", &cmd);
+    assert_eq!(status, 200, "{v}");
+    let call = until(&mut ua, |v| v["e"] == "MARGIN_CALL");
+    assert_eq!(call["p"][0]["s"], "BTCUSDT", "{call}");
+    let adl = until(&mut ub, |v| v["e"] == "ADL_NOTICE");
+    assert_eq!(adl["seq"], v["seq"], "in the mark move's sequence step: {adl}");
+    assert_eq!(adl["s"], "BTCUSDT");
+    let update = until(&mut ub, |v| v["e"] == "ACCOUNT_UPDATE");
+    assert_eq!(update["a"]["m"], "ADL", "{update}");
 }
