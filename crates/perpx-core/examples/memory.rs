@@ -114,6 +114,11 @@ fn main() {
     let per_order = (rss_bytes() - before) / orders.max(1);
     let m = d.engine.market(MARKET).expect("the market");
     assert_eq!(m.book.order_count(), usize::try_from(orders).unwrap(), "every order rests");
+    println!(
+        "size of a RestingOrder: {} bytes (Option<RestingOrder>: {})",
+        std::mem::size_of::<perpx_core::book::RestingOrder>(),
+        std::mem::size_of::<Option<perpx_core::book::RestingOrder>>()
+    );
     println!("accounts: {accounts}, resident memory per account: {per_account} bytes");
     println!(
         "resting orders: {orders} over {} levels a side, resident memory per order: {per_order} bytes",
