@@ -47,6 +47,9 @@ pub struct ServerConfig {
     pub history: bool,
     /// Delete history older than this (ms); 0 keeps everything.
     pub history_retention_ms: i64,
+    /// A directory of finished `perpx sim` outputs the console's simulator view may open
+    /// (served read-only at `/console/sims/`; none by default).
+    pub sim_reports: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +73,7 @@ impl Default for ServerConfig {
             snapshot_every: 100_000,
             history: true,
             history_retention_ms: 0,
+            sim_reports: None,
         }
     }
 }
