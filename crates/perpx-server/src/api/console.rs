@@ -198,9 +198,10 @@ fn report_file(name: &str) -> Option<&'static str> {
 }
 
 fn sim_root(s: &super::Shared) -> Result<PathBuf, ApiError> {
-    s.config.sim_reports.clone().ok_or_else(|| {
-        ApiError::not_found("no simulator reports are served: start `perpx serve --sim-reports DIR`")
-    })
+    s.config
+        .sim_reports
+        .clone()
+        .ok_or_else(|| ApiError::not_found("no simulator reports are served: start `perpx serve --sim-reports DIR`"))
 }
 
 /// The finished runs under `root`: directories (to two levels, for the runs inside Monte Carlo
