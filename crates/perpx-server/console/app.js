@@ -92,14 +92,16 @@ function chart(el, height) {
     autoSize: true,
     layout: { background: { color: '#161c23' }, textColor: '#c9d3dc', attributionLogo: true },
     grid: { vertLines: { color: '#222b35' }, horzLines: { color: '#222b35' } },
-    timeScale: { timeVisible: true, secondsVisible: true, borderColor: '#2b3540' },
+    // Narrow bars: a live chart gets a point a second, and starts with few.
+    timeScale: { timeVisible: true, secondsVisible: true, borderColor: '#2b3540', barSpacing: 4, minBarSpacing: 0.2, rightOffset: 4 },
     rightPriceScale: { borderColor: '#2b3540' },
   });
 }
-function lineSeries(c, color, precision) {
+function lineSeries(c, color, precision, dashed = false) {
   return c.addSeries(LC.LineSeries, {
     color,
     lineWidth: 2,
+    lineStyle: dashed ? 2 : 0,
     priceFormat: { type: 'price', precision, minMove: 1 / 10 ** precision },
   });
 }
@@ -121,7 +123,7 @@ function priceChart() {
   charts.price = {
     chart: c,
     last: lineSeries(c, '#e8edf2', p),
-    mark: lineSeries(c, '#ffd166', p),
+    mark: lineSeries(c, '#ffd166', p, true), // dashed: it often lies on the index
     index: lineSeries(c, '#8cc4ff', p),
     t: { last: {}, mark: {}, index: {} },
   };
@@ -131,6 +133,7 @@ function priceChart() {
 async function loadPriceHistory(symbol) {
   const pc = priceChart();
   const p = priceDecimals(state.markets.get(symbol));
+  let longest = 0;
   for (const s of ['last', 'mark', 'index']) {
     pc[s].applyOptions({ priceFormat: { type: 'price', precision: p, minMove: 1 / 10 ** p } });
     pc.t[s] = {};
@@ -144,8 +147,10 @@ async function loadPriceHistory(symbol) {
     if (symbol !== state.market) return;
     pc[s].setData(points);
     if (points.length) pc.t[s].t = points[points.length - 1].time;
+    longest = Math.max(longest, points.length);
   }
-  pc.chart.timeScale().fitContent();
+  // Fitting two points would make every later bar as wide as half the chart.
+  if (longest > 100) pc.chart.timeScale().fitContent();
 }
 
 // ---------- markets and ticker ----------
@@ -388,7 +393,7 @@ async function login(e) {
     setText('who', role === 'admin' ? `operator ${s.key.slice(0, 10)}…` : `account ${s.account}`);
     $('who').classList.add('ok');
     await stream.setSession(s);
-    if (role === 'trader') await refreshAccount();
+    if (role === 'trader') await Promise.all([refreshAccount(), loadFills(s)]);
     if (state.view === 'risk') loadRisk();
     say('login-status', '');
   } catch (err) {
@@ -600,22 +605,44 @@ function showAmend(o, cell) {
   price.focus();
 }
 
-function onAccountEvent(e) {
-  if (e.type === 'fill') {
-    const me = state.session && state.session.account;
-    const maker = e.maker_account === me;
-    const side = maker ? (e.taker_side === 'buy' ? 'sell' : 'buy') : e.taker_side;
-    state.fills.unshift({
-      seq: e.seq,
-      trade_id: e.trade_id,
-      market: e.market,
-      side,
-      price: e.price,
-      qty: e.qty,
-      role: maker ? 'maker' : 'taker',
-      fee: maker ? e.maker_fee : e.taker_fee,
-    });
+/** The account's fill as the fills table shows it. */
+function fillView(e, me) {
+  const maker = e.maker_account === me;
+  return {
+    seq: e.seq,
+    trade_id: e.trade_id,
+    market: e.market,
+    side: maker ? (e.taker_side === 'buy' ? 'sell' : 'buy') : e.taker_side,
+    price: e.price,
+    qty: e.qty,
+    role: maker ? 'maker' : 'taker',
+    fee: maker ? e.maker_fee : e.taker_fee,
+  };
+}
+
+/** The account's last fills from the history read model (oldest first there, newest first here). */
+async function loadFills(s) {
+  let events = [];
+  try {
+    let cursor = null;
+    do {
+      const r = await s.get(`/api/v1/history/fills?limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+      events.push(...r.events);
+      events = events.slice(-20);
+      cursor = r.next_cursor;
+    } while (cursor);
+  } catch {
+    return; // the read model may be off
   }
+  if (state.session !== s) return;
+  const seen = new Set(state.fills.map((f) => `${f.seq}:${f.trade_id}`));
+  const old = events.map((e) => fillView(e, s.account)).filter((f) => !seen.has(`${f.seq}:${f.trade_id}`));
+  state.fills = [...state.fills, ...old.reverse()];
+  renderAccount();
+}
+
+function onAccountEvent(e) {
+  if (e.type === 'fill') state.fills.unshift(fillView(e, state.session && state.session.account));
   if (e.type === 'leverage_set') state.leverageSet.set(e.market, e.leverage);
   refreshAccountSoon();
 }
@@ -880,6 +907,11 @@ async function loadFunding(symbol) {
     if (pts.length && pts[pts.length - 1].time >= time) continue;
     pts.push({ time, value: D.toNumber(D.parse(e.rate)) * 100 });
   }
+  const t = state.ticker[symbol];
+  setText(
+    'funding-now',
+    `${events.length ? `${events.length} settlement${events.length > 1 ? 's' : ''}` : 'no settlement yet'}; predicted ${t ? fmtRatePct(t.predicted_rate) : '—'} per interval (APR ${t ? fmtRatePct(t.predicted_apr, 2) : '—'})`,
+  );
   charts.fundingSeries.setData(pts);
   charts.funding.timeScale().fitContent();
   $('funding-table').tBodies[0].replaceChildren(

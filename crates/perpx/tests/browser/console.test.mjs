@@ -89,7 +89,7 @@ async function login(p, k, role) {
 }
 
 /** Fills the order form with the keyboard and sends it with Enter. */
-async function order(p, { side, type = 'limit', px, qty, lev }) {
+async function order(p, { side, type = 'limit', px, qty, lev, screenshot }) {
   const { page } = p;
   await page.check(`input[name=side][value=${side}]`);
   await page.selectOption('#o-type', type);
@@ -114,6 +114,7 @@ async function order(p, { side, type = 'limit', px, qty, lev }) {
     fee: await page.textContent('#p-fee'),
     liq: await page.textContent('#p-liq'),
   };
+  if (screenshot) await shot(p, screenshot);
   await page.focus('#o-qty');
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => /seq \d+/.test(document.getElementById('order-status').textContent), null, { timeout: T });
@@ -153,7 +154,7 @@ test('two traders log in and see the same live ladder', async () => {
 test('a resting order shows in the ladder and the open orders, with a preview before sending', async () => {
   const t = await api(null, 'GET', '/api/v1/ticker?market=BTC-PERP');
   bidPx = price(ticks(t.mark_price) - 500); // 50 USD under the mark: it rests
-  const { preview, status } = await order(A, { side: 'buy', px: bidPx, qty: QTY, lev: 20 });
+  const { preview, status } = await order(A, { side: 'buy', px: bidPx, qty: QTY, lev: 20, screenshot: 'trade-preview.png' });
   assert.match(status, /order \d+ accepted/);
   assert.match(preview.notional, /USD/);
   // 0.010 BTC at ~86,000 is ~860 USD: at 20x the margin is ~43 USD.
@@ -293,6 +294,21 @@ test('the risk view shows a liquidation and ADL after an admin price move', asyn
   await R.page.waitForTimeout(500);
   await shot(R, 'risk-after-liquidation.png');
   await shot(A, 'trade-after-liquidation-account-1.png');
+});
+
+test('each market has its own fixed decimals', async () => {
+  const { page } = A;
+  await page.selectOption('#market', 'ETH-PERP');
+  // ETH-PERP: tick 0.01, lot 0.01; BTC-PERP: tick 0.1, lot 0.001.
+  await page.waitForFunction(() => /^\d{1,3}(,\d{3})*\.\d{2}$/.test(document.getElementById('t-mark').textContent), null, { timeout: T });
+  await page.fill('#o-price', '3000');
+  await page.fill('#o-qty', '1');
+  await page.waitForFunction(() => document.getElementById('p-notional').textContent === '3,000.00 USD', null, { timeout: T });
+  assert.equal(await page.textContent('#o-lev-max'), '50', 'ETH-PERP goes to 50x');
+  await page.fill('#o-price', '');
+  await page.fill('#o-qty', '');
+  await page.selectOption('#market', 'BTC-PERP');
+  await page.waitForFunction(() => /^\d{1,3}(,\d{3})*\.\d$/.test(document.getElementById('t-mark').textContent), null, { timeout: T });
 });
 
 test('the simulator view opens a finished run', async () => {
