@@ -114,6 +114,7 @@ function push(series, last, tsMs, value) {
 }
 
 const charts = {};
+state.charts = charts; // for the browser test
 
 function priceChart() {
   if (charts.price) return charts.price;
@@ -862,13 +863,16 @@ async function pageAll(path, max = 5000) {
 
 /** The fund's balance over time: walked back from today's balance through every recorded flow. */
 async function loadInsurance(symbol) {
-  const t = state.ticker[symbol] || (await get(`/api/v1/ticker?market=${encodeURIComponent(symbol)}`));
+  // Today's balance, fresh: the walk back starts from it.
+  const t = await get(`/api/v1/ticker?market=${encodeURIComponent(symbol)}`);
+  state.ticker[symbol] = t;
   const fund = t.insurance_fund;
   setText('ins-name', fund);
   setText('ins-balance', `${fmtUsd(t.insurance_fund_balance)} USD`);
   let events = [];
   try {
-    events = await pageAll(`/api/v1/history/insurance?market=${encodeURIComponent(symbol)}`);
+    // Every fund's flows, filtered here by the fund's name (capital names no market).
+    events = await pageAll('/api/v1/history/insurance');
   } catch {
     events = [];
   }
@@ -978,6 +982,8 @@ function onLiquidation(e) {
   }
 }
 
+const accounts = (n) => `${n} account${n === 1 ? '' : 's'}`;
+
 function sideTable(side) {
   const t = document.createElement('table');
   t.className = 'nums adl';
@@ -1013,11 +1019,11 @@ async function loadRiskFigures() {
     card.setAttribute('data-market', m.market);
     const mk = state.markets.get(m.market);
     card.innerHTML = `<h2></h2><div class="oi"></div><h3>ADL queue: longs</h3><div class="q-long"></div><h3>ADL queue: shorts</h3><div class="q-short"></div>`;
-    card.querySelector('h2').textContent = `${m.market} · ADL ${m.adl_policy} · mark ${fmtPrice(m.mark_price, mk)}`;
+    card.querySelector('h2').textContent = `${m.market} · mark ${fmtPrice(m.mark_price, mk)} · ADL policy: ${m.adl_policy.replace(/_/g, ' ')}`;
     const oi = card.querySelector('.oi');
     for (const [label, value, id] of [
-      ['Open interest, long', `${fmtQty(m.long.open_interest, mk)} (${m.long.holders} accounts)`, 'long'],
-      ['short', `${fmtQty(m.short.open_interest, mk)} (${m.short.holders} accounts)`, 'short'],
+      ['Open interest, long', `${fmtQty(m.long.open_interest, mk)} (${accounts(m.long.holders)})`, 'long'],
+      ['short', `${fmtQty(m.short.open_interest, mk)} (${accounts(m.short.holders)})`, 'short'],
       ['Insurance fund', `${fmtUsd(m.insurance_fund_balance)} USD`, 'fund'],
     ]) {
       const d = document.createElement('div');

@@ -187,7 +187,7 @@ fn the_console_works_in_a_real_browser() {
     let shots = std::env::var_os("PERPX_SCREENSHOTS")
         .map_or_else(|| std::env::temp_dir().join("perpx-console-screenshots"), PathBuf::from);
     let out = Command::new("node")
-        .args(["--test", "--test-reporter=spec", "console.test.mjs"])
+        .args(["--test", "--test-reporter=spec", "--test-timeout=180000", "console.test.mjs"])
         .current_dir(&dir)
         .env("PERPX_URL", &s.base)
         .env("PERPX_KEYS", keys.to_string())

@@ -128,7 +128,7 @@ const ladderRow = (side, px) => `#ladder-${side} tr[data-price="${px}"]`;
 const shot = (p, file) => p.page.screenshot({ path: join(SHOTS, file), fullPage: true });
 
 before(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
 });
 
 after(async () => {
@@ -261,7 +261,7 @@ test('the risk view shows a liquidation and ADL after an admin price move', asyn
     { timeout: T },
   );
   await R.page.waitForFunction(
-    () => document.querySelector('#risk-markets [data-oi="long"]').textContent === '1.010 (1 accounts)',
+    () => document.querySelector('#risk-markets [data-oi="long"]').textContent === '1.010 (1 account)',
     null,
     { timeout: T },
   );
@@ -270,11 +270,18 @@ test('the risk view shows a liquidation and ADL after an admin price move', asyn
   const liq = await A.page.$eval('#positions tr[data-size="1.010"]', (r) => r.cells[5].textContent);
   const liqPx = Number(liq.replace(/,/g, ''));
   assert.ok(liqPx > Number(mark) * 0.95 && liqPx < Number(mark), `liquidation price ${liq} between the move and the mark`);
+  // A backstop liquidator (account 3) stands by, and the venue puts 500 USD into the market's
+  // insurance fund: it pays the backstop's gap for part of the position, ADL takes the rest.
+  await api(KEYS.admin, 'POST', '/api/v1/admin/command', { type: 'deposit', account: 3, amount: '50000' });
+  await api(KEYS.admin, 'POST', '/api/v1/admin/command', { type: 'set_liquidator', account: 3, active: true });
+  await api(KEYS.admin, 'POST', '/api/v1/admin/command', { type: 'capitalise_fund', fund: 'insurance:BTC-PERP', amount: '500' });
+  await R.page.waitForFunction(() => document.getElementById('ins-balance').textContent === '500.00 USD', null, { timeout: T });
+  await R.page.waitForTimeout(1100); // the capital and the deficit a second apart on the chart
   await shot(R, 'risk-before.png');
   // The operator moves the mark 5 % down: account 1 is bankrupt; with no bids, account 2 is deleveraged.
   const low = price(Math.floor((ticks(mark) * 95) / 100));
   const moved = await api(KEYS.admin, 'POST', '/api/v1/admin/command', { type: 'set_mark', market: 'BTC-PERP', price: low });
-  for (const type of ['liquidation_started', 'deleveraged']) {
+  for (const type of ['liquidation_started', 'backstop_takeover', 'deleveraged']) {
     await R.page.waitForSelector(`#liq-feed tr[data-type="${type}"]`, { timeout: T });
   }
   const started = await R.page.textContent('#liq-feed tr[data-type="liquidation_started"]');
@@ -284,13 +291,30 @@ test('the risk view shows a liquidation and ADL after an admin price move', asyn
   // The journal head followed, and the positions left the queues.
   await R.page.waitForFunction((s) => Number(document.getElementById('j-seq').textContent) >= s, moved.seq, { timeout: T });
   await R.page.waitForFunction(
-    () => document.querySelectorAll('#risk-markets section[data-market="BTC-PERP"] .q-long tr[data-account]').length === 0,
-    null,
+    (who) => !document.querySelector(`#risk-markets section[data-market="BTC-PERP"] .q-long tr[data-account="${who}"]`),
+    account,
     { timeout: T },
   );
   // Both traders' screens show it: account 1 is flat, account 2's short shrank by the ADL.
   await A.page.waitForSelector('#positions tr[data-market="BTC-PERP"]', { state: 'detached', timeout: T });
   await B.page.waitForFunction(() => !document.querySelector('#positions tr[data-size="-1.010"]'), null, { timeout: T });
+  // The fund paid the backstop's gap; its history, rebuilt from the recorded flows when the view
+  // opens again, goes 0 → 500 → what is left.
+  await R.page.waitForSelector('#liq-feed tr[data-type="liquidation_finished"]', { timeout: T });
+  await R.page.click('#nav-trade');
+  await R.page.click('#nav-risk');
+  const fund = (await api(null, 'GET', '/api/v1/ticker?market=BTC-PERP')).insurance_fund_balance;
+  assert.ok(Number(fund) < 500, `the fund paid the backstop's gap: ${fund}`);
+  const shown = `${Number(fund).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} USD`;
+  await R.page.waitForFunction((x) => document.getElementById('ins-balance').textContent === x, shown, { timeout: T });
+  await R.page.waitForFunction(
+    (now) => {
+      const v = window.__perpx.charts.insSeries.data().map((p) => p.value);
+      return v.length >= 3 && v[0] === 0 && v.includes(500) && Math.abs(v[v.length - 1] - now) < 1e-6;
+    },
+    Number(fund),
+    { timeout: T },
+  );
   await R.page.waitForTimeout(500);
   await shot(R, 'risk-after-liquidation.png');
   await shot(A, 'trade-after-liquidation-account-1.png');
