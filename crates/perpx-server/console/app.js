@@ -518,7 +518,19 @@ function renderAccount() {
   $('stops').tBodies[0].replaceChildren(
     ...state.stops.map((s) => {
       const m = state.markets.get(s.market);
-      return row([s.stop_id, s.market, td(s.side, `${s.side}-text`), fmtPrice(s.trigger_price, m), fmtQty(s.qty, m)]);
+      const actions = document.createElement('td');
+      const cancel = document.createElement('button');
+      cancel.type = 'button';
+      cancel.textContent = 'Cancel';
+      cancel.className = 'cancel';
+      cancel.setAttribute('aria-label', `Cancel stop ${s.stop_id}`);
+      // A stop is cancelled by its id like an order.
+      cancel.onclick = () => cancelOrder({ market: s.market, order_id: s.stop_id });
+      actions.appendChild(cancel);
+      return row([s.stop_id, s.market, td(s.side, `${s.side}-text`), fmtPrice(s.trigger_price, m), fmtQty(s.qty, m), actions], {
+        'data-stop-id': String(s.stop_id),
+        'data-trigger': s.trigger_price,
+      });
     }),
   );
   $('fills').tBodies[0].replaceChildren(

@@ -89,10 +89,14 @@ async function login(p, k, role) {
 }
 
 /** Fills the order form with the keyboard and sends it with Enter. */
-async function order(p, { side, type = 'limit', px, qty, lev, screenshot }) {
+async function order(p, { side, type = 'limit', px, trigger, qty, lev, screenshot }) {
   const { page } = p;
   await page.check(`input[name=side][value=${side}]`);
   await page.selectOption('#o-type', type);
+  if (trigger !== undefined) {
+    await page.fill('#o-trigger', '');
+    await page.type('#o-trigger', trigger);
+  }
   if (px !== undefined) {
     await page.fill('#o-price', '');
     await page.type('#o-price', px);
@@ -119,8 +123,11 @@ async function order(p, { side, type = 'limit', px, qty, lev, screenshot }) {
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => /seq \d+/.test(document.getElementById('order-status').textContent), null, { timeout: T });
   const status = await page.textContent('#order-status');
-  await page.fill('#o-price', '');
-  await page.fill('#o-qty', '');
+  await page.evaluate(() => {
+    for (const id of ['o-price', 'o-qty', 'o-trigger']) document.getElementById(id).value = '';
+    document.getElementById('o-type').value = 'limit';
+    document.getElementById('order-form').dispatchEvent(new Event('change'));
+  });
   return { preview, status };
 }
 
@@ -195,7 +202,7 @@ test('crossing it from the second account fills both and updates both positions'
   await Promise.all([shot(A, 'trade-filled-account-1.png'), shot(B, 'trade-filled-account-2.png')]);
 });
 
-test('amend and cancel from the open orders table', async () => {
+test('amend and cancel from the open orders table; a stop armed and cancelled', async () => {
   const t = await api(null, 'GET', '/api/v1/ticker?market=BTC-PERP');
   const px = price(ticks(t.mark_price) - 800);
   const moved = price(ticks(t.mark_price) - 900);
@@ -210,6 +217,13 @@ test('amend and cancel from the open orders table', async () => {
   await A.page.click(`#orders tr[data-price="${moved}"] button.cancel`);
   await A.page.waitForSelector(`#orders tr[data-price="${moved}"]`, { state: 'detached', timeout: T });
   await A.page.waitForSelector(ladderRow('bids', moved), { state: 'detached', timeout: T });
+  // A stop-market above the mark: armed, listed, cancelled.
+  const trigger = price(ticks(t.mark_price) + 2000);
+  const { status } = await order(A, { side: 'buy', type: 'stop_market', trigger, qty: QTY });
+  assert.match(status, /stop \d+ accepted/);
+  await A.page.waitForSelector(`#stops tr[data-trigger="${trigger}"]`, { timeout: T });
+  await A.page.click(`#stops tr[data-trigger="${trigger}"] button.cancel`);
+  await A.page.waitForSelector(`#stops tr[data-trigger="${trigger}"]`, { state: 'detached', timeout: T });
 });
 
 test('a lost book diff is noticed by its sequence numbers and the book resynced', async () => {
