@@ -1142,18 +1142,46 @@ async function openSim(run) {
   if (json) {
     const s = await get(`${base}/${json}`);
     dlOf(s, summary);
-    const sections = [];
-    for (const m of s.markets || []) sections.push([`Market ${m.symbol}`, m]);
-    for (const k of ['liquidations', 'deficits', 'adl', 'basis_traders']) if (s[k]) sections.push([k.replace(/_/g, ' '), s[k]]);
-    for (const [title, obj] of sections) {
+    const plain = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+    const heading = (text) => {
       const h = document.createElement('h3');
-      h.textContent = title;
+      h.textContent = text.replace(/_/g, ' ');
+      return h;
+    };
+    for (const m of s.markets || []) {
       const dl = document.createElement('dl');
       dl.className = 'summary';
-      dlOf(obj, dl);
-      tables.append(h, dl);
+      dlOf(m, dl);
+      tables.append(heading(`market ${m.symbol}`), dl);
+    }
+    for (const [k, v] of Object.entries(s)) {
+      if (plain(v) && Object.values(v).some((x) => x === null || typeof x !== 'object')) {
+        const dl = document.createElement('dl');
+        dl.className = 'summary';
+        dlOf(v, dl);
+        tables.append(heading(k), dl);
+      } else if (k !== 'markets' && k !== 'per_event' && Array.isArray(v) && v.length && plain(v[0])) {
+        // A table of scalar columns: a comparison's variants, a Monte Carlo's runs.
+        const cols = Object.keys(v[0]).filter((c) => v[0][c] === null || typeof v[0][c] !== 'object').filter((c) => !c.endsWith('hash'));
+        const t = document.createElement('table');
+        t.className = 'nums';
+        t.appendChild(row(cols.map((c) => {
+          const th = document.createElement('th');
+          th.scope = 'col';
+          th.textContent = c.replace(/_/g, ' ');
+          return th;
+        })));
+        for (const r of v.slice(0, 50)) t.appendChild(row(cols.map((c) => String(r[c] ?? '—'))));
+        const wrap = document.createElement('div');
+        wrap.className = 'scroll';
+        wrap.appendChild(t);
+        tables.append(heading(k), wrap);
+      }
     }
   }
+  // Monte Carlo and comparison outputs have no time series of their own.
+  const ts = files.includes('timeseries.csv');
+  $('sim-ts-panel').hidden = !ts;
   const figs = files
     .filter((f) => f.endsWith('.svg'))
     .map((f) => {
@@ -1167,7 +1195,7 @@ async function openSim(run) {
       return fig;
     });
   $('sim-charts').replaceChildren(...figs);
-  if (files.includes('timeseries.csv')) await simTimeseries(`${base}/timeseries.csv`);
+  if (ts) await simTimeseries(`${base}/timeseries.csv`);
 }
 
 async function simTimeseries(url) {
