@@ -104,6 +104,13 @@ fn simulator_reports_are_served_read_only_and_never_outside_their_directory() {
     ] {
         assert_eq!(fetch(&s, bad).0, 404, "{bad}");
     }
+    // Only a finished run's files: a directory without a summary serves nothing (had the
+    // reports directory been set to one holding a venue's data, its keys.json stays private).
+    let data = reports.0.join("perpx-data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("keys.json"), "{\"secret\": \"...\"}").unwrap();
+    assert_eq!(fetch(&s, "/console/sims/perpx-data/keys.json").0, 404);
+    assert!(!fetch(&s, "/console/sims.json").2.contains("perpx-data"));
     // A symbolic link out of the reports directory is not followed out of it.
     #[cfg(unix)]
     {

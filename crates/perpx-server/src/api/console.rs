@@ -204,6 +204,15 @@ fn sim_root(s: &super::Shared) -> Result<PathBuf, ApiError> {
         .ok_or_else(|| ApiError::not_found("no simulator reports are served: start `perpx serve --sim-reports DIR`"))
 }
 
+/// What makes a directory a finished run's output.
+const RUN_MARKERS: [&str; 3] = ["summary.json", "montecarlo.json", "compare.json"];
+
+/// Whether `dir` is a finished run's output (only those are served: a reports directory set to
+/// somewhere broader, say one holding a venue's data directory, serves no `keys.json`).
+fn is_run(dir: &Path) -> bool {
+    RUN_MARKERS.iter().any(|f| dir.join(f).is_file())
+}
+
 /// The finished runs under `root`: directories (to two levels, for the runs inside Monte Carlo
 /// and comparison outputs) holding a `summary.json`, `montecarlo.json` or `compare.json`.
 fn list_runs(root: &Path) -> Vec<Value> {
@@ -221,10 +230,7 @@ fn list_runs(root: &Path) -> Vec<Value> {
         for name in names.into_iter().rev() {
             let path = dir.join(&name);
             let id = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
-            let kind = ["summary.json", "montecarlo.json", "compare.json"]
-                .into_iter()
-                .find(|f| path.join(f).is_file())
-                .map(|f| f.trim_end_matches(".json"));
+            let kind = RUN_MARKERS.into_iter().find(|f| path.join(f).is_file()).map(|f| f.trim_end_matches(".json"));
             if let Some(kind) = kind {
                 let files: Vec<String> = std::fs::read_dir(&path)
                     .into_iter()
@@ -258,7 +264,8 @@ pub(super) async fn sims(s: State) -> Result<Response, ApiError> {
 
 /// `GET /console/sims/RUN/FILE`: one file of a finished run, read-only. Every segment is a plain
 /// name (no `..`, no hidden files, no absolute paths), only a report's kinds of files are
-/// served, and the resolved path must stay under the reports directory (no symlink out).
+/// served, from a directory that is a finished run's output, and the resolved path must stay
+/// under the reports directory (no symlink out).
 pub(super) async fn sim_file(
     s: State,
     axum::extract::Path(path): axum::extract::Path<String>,
@@ -277,7 +284,7 @@ pub(super) async fn sim_file(
     let bytes = tokio::task::spawn_blocking(move || -> Option<Vec<u8>> {
         let root = root.canonicalize().ok()?;
         let full = root.join(rel).canonicalize().ok()?;
-        if !full.starts_with(&root) || !full.is_file() {
+        if !full.starts_with(&root) || !full.is_file() || !full.parent().is_some_and(is_run) {
             return None;
         }
         std::fs::read(full).ok()
