@@ -91,7 +91,13 @@ async function login(p, k, role) {
 /** Fills the order form with the keyboard and sends it with Enter. */
 async function order(p, { side, type = 'limit', px, trigger, qty, lev, screenshot }) {
   const { page } = p;
-  await page.check(`input[name=side][value=${side}]`);
+  // The side with the keyboard: arrow keys move through the radio group.
+  await page.focus('input[name=side]:checked');
+  if ((await page.$eval('input[name=side]:checked', (r) => r.value)) !== side) {
+    await page.keyboard.press(side === 'sell' ? 'ArrowRight' : 'ArrowLeft');
+  }
+  assert.equal(await page.$eval('input[name=side]:checked', (r) => r.value), side);
+  assert.match(await page.textContent('#o-submit'), new RegExp(`Place ${side} `));
   await page.selectOption('#o-type', type);
   if (trigger !== undefined) {
     await page.fill('#o-trigger', '');
@@ -156,6 +162,17 @@ test('two traders log in and see the same live ladder', async () => {
   assert.match(await B.page.textContent('#who'), /account 2/);
   await A.page.waitForFunction(() => document.getElementById('t-mark').textContent !== '—', null, { timeout: T });
   await A.page.waitForFunction(() => document.getElementById('conn').textContent === 'live', null, { timeout: T });
+});
+
+test('the order form is reachable with Tab alone, in reading order', async () => {
+  const { page } = A;
+  await page.focus('input[name=side]:checked');
+  const seen = [];
+  for (let i = 0; i < 15 && seen[seen.length - 1] !== 'o-submit'; i++) {
+    await page.keyboard.press('Tab');
+    seen.push(await page.evaluate(() => document.activeElement.id));
+  }
+  assert.deepEqual(seen, ['o-type', 'o-price', 'o-qty', 'o-tif', 'o-post', 'o-reduce', 'o-lev', 'o-submit']);
 });
 
 test('a resting order shows in the ladder and the open orders, with a preview before sending', async () => {
