@@ -259,7 +259,10 @@ fn liquidation_and_adl_reach_the_accounts_in_the_same_step() {
 
 #[test]
 fn a_slow_consumer_is_cut_off_while_a_fast_one_keeps_up() {
-    let s = start_with("ws-slow", false, "ws_send_buffer = 64\n");
+    // 800 batches as fast as one client can send them: above the per-key rate limit on an idle
+    // machine, which is not what this test is about.
+    let s =
+        start_with("ws-slow", false, "ws_send_buffer = 64\nrate_limit_per_key = 100000\nrate_limit_per_ip = 100000\n");
     let a = &s.traders[0];
     let mut slow = connect(&s);
     auth(&mut slow, a);
