@@ -8,6 +8,11 @@ use crate::market::{MarginTier, MarketSpec};
 use crate::num::{Price, Qty, Quote, Rate, Timestamp};
 use crate::stop::{StopKind, TriggerBy};
 
+/// The longest audit actor or action label (bytes).
+pub const AUDIT_LABEL_MAX: usize = 64;
+/// The longest audit detail (bytes).
+pub const AUDIT_DETAIL_MAX: usize = 4_096;
+
 /// One input to the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
@@ -84,6 +89,18 @@ pub enum CommandKind {
     },
     /// Advance time only (the server injects ticks so time-driven work runs without traffic).
     Tick,
+    /// Admin bookkeeping: one entry of the admin audit log (who did what). It changes no state;
+    /// it is a command so that the audit log is journaled and hash-chained with the trades it
+    /// explains, and can't be edited after the fact. Sizes are bounded
+    /// ([`AUDIT_LABEL_MAX`], [`AUDIT_DETAIL_MAX`]).
+    AdminAudit {
+        /// Who acted: the admin key's public id (never a secret).
+        actor: String,
+        /// What kind of action (`create_key`, `revoke_key`, `command`, ...).
+        action: String,
+        /// The action's details, as the server describes them (JSON text).
+        detail: String,
+    },
     /// Admin: credit collateral to an account (creating it on first deposit).
     Deposit {
         /// The account.

@@ -634,6 +634,15 @@ pub enum EventKind {
         /// Its balance after.
         balance: Quote,
     },
+    /// Admin: an entry of the audit log was recorded (see `CommandKind::AdminAudit`).
+    AdminAudited {
+        /// Who acted.
+        actor: String,
+        /// What kind of action.
+        action: String,
+        /// Details (JSON text).
+        detail: String,
+    },
     /// The command was refused; nothing changed.
     Rejected {
         /// The account that sent it, if any.

@@ -47,6 +47,9 @@ pub struct ServerConfig {
     pub history: bool,
     /// Delete history older than this (ms); 0 keeps everything.
     pub history_retention_ms: i64,
+    /// Binance symbols of perpx markets where the default rule (`BASE-PERP` → `BASEUSDT`)
+    /// doesn't fit, e.g. `fapi_symbols = { "XBT-PERP" = "BTCUSDT" }`.
+    pub fapi_symbols: std::collections::BTreeMap<String, String>,
     /// A directory of finished `perpx sim` outputs the console's simulator view may open
     /// (served read-only at `/console/sims/`; none by default).
     pub sim_reports: Option<PathBuf>,
@@ -73,6 +76,7 @@ impl Default for ServerConfig {
             snapshot_every: 100_000,
             history: true,
             history_retention_ms: 0,
+            fapi_symbols: std::collections::BTreeMap::new(),
             sim_reports: None,
         }
     }

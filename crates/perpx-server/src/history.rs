@@ -37,9 +37,20 @@ pub struct History {
     pub gap: Arc<AtomicU64>,
 }
 
+/// The layout's version (`PRAGMA user_version`). A database of an older layout is derived data
+/// like any other: it is emptied and rebuilt from the journal.
+const SCHEMA_VERSION: i64 = 2;
+
 fn open(path: &Path) -> Result<Connection, String> {
     let c = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    c.execute_batch(
+    let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+    if version < SCHEMA_VERSION {
+        c.execute_batch(
+            "DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS event_accounts; DROP TABLE IF EXISTS event_orders;",
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    c.execute_batch(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          CREATE TABLE IF NOT EXISTS events (
@@ -51,10 +62,20 @@ fn open(path: &Path) -> Result<Connection, String> {
          CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
          CREATE TABLE IF NOT EXISTS event_accounts (
              account INTEGER NOT NULL, seq INTEGER NOT NULL, idx INTEGER NOT NULL,
-             PRIMARY KEY (account, seq, idx)) WITHOUT ROWID;",
-    )
+             PRIMARY KEY (account, seq, idx)) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS event_orders (
+             order_id INTEGER NOT NULL, seq INTEGER NOT NULL, idx INTEGER NOT NULL,
+             PRIMARY KEY (order_id, seq, idx)) WITHOUT ROWID;
+         PRAGMA user_version = {SCHEMA_VERSION};"
+    ))
     .map_err(|e| e.to_string())?;
     Ok(c)
+}
+
+/// The orders an event is about: its `order_id` or `stop_id` (a stop keeps its id when it
+/// triggers), or both orders of a fill.
+fn event_order_ids(json: &Value) -> impl Iterator<Item = u64> + '_ {
+    ["order_id", "stop_id", "maker_order_id", "taker_order_id"].into_iter().filter_map(|k| json[k].as_u64())
 }
 
 /// A page of events.
@@ -64,6 +85,25 @@ pub struct Page {
     pub events: Vec<Value>,
     /// The cursor of the next page (`seq:idx`), if there may be more.
     pub next: Option<String>,
+}
+
+/// A time range of events (see [`History::range`]).
+#[derive(Debug, Clone)]
+pub struct Range<'a> {
+    /// One account's events only.
+    pub account: Option<u64>,
+    /// One market's events only.
+    pub market: Option<&'a str>,
+    /// Event types.
+    pub types: &'a [&'a str],
+    /// From this time (ms, inclusive).
+    pub from_ts: i64,
+    /// To this time (ms, inclusive).
+    pub to_ts: i64,
+    /// At most this many.
+    pub limit: u32,
+    /// The last `limit` of the range rather than the first.
+    pub newest: bool,
 }
 
 /// What to list.
@@ -198,6 +238,59 @@ impl History {
         Ok(Page { events, next })
     }
 
+    /// Every event about order `order_id`, oldest first (see [`event_order_ids`]).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn order_events(&self, order_id: u64) -> Result<Vec<Value>, String> {
+        let conn = self.conn.lock().expect("history lock");
+        let mut st = conn
+            .prepare_cached(
+                "SELECT e.json FROM event_orders o JOIN events e ON e.seq = o.seq AND e.idx = o.idx
+                 WHERE o.order_id = ?1 ORDER BY o.seq, o.idx",
+            )
+            .map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map(params![i64::try_from(order_id).unwrap_or(i64::MAX)], |r| r.get::<_, String>(0))
+            .map_err(|e| e.to_string())?;
+        rows.map(|r| r.map_err(|e| e.to_string()).and_then(|j| serde_json::from_str(&j).map_err(|e| e.to_string())))
+            .collect()
+    }
+
+    /// Events of `types` (of one account's, when given; of one market, when given) with
+    /// `from_ts <= ts <= to_ts`, oldest first, at most `limit`; `newest` takes the last `limit`
+    /// of the range instead of the first (still returned oldest first).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn range(&self, r: &Range<'_>) -> Result<Vec<Value>, String> {
+        let conn = self.conn.lock().expect("history lock");
+        let types = r.types.iter().map(|t| format!("'{}'", t.replace('\'', ""))).collect::<Vec<_>>().join(",");
+        let dir = if r.newest { "DESC" } else { "ASC" };
+        let (from, join, who) = match r.account {
+            Some(_) => ("event_accounts a JOIN events e ON e.seq = a.seq AND e.idx = a.idx", "", "a.account = ?5 AND"),
+            None => ("events e", "", "(?5 IS NULL) AND"),
+        };
+        let sql = format!(
+            "SELECT e.json FROM {from}{join} WHERE {who} e.type IN ({types}) AND (?1 IS NULL OR e.market = ?1)
+             AND e.ts >= ?2 AND e.ts <= ?3 ORDER BY e.seq {dir}, e.idx {dir} LIMIT ?4"
+        );
+        let account = r.account.map(|a| i64::try_from(a).unwrap_or(i64::MAX));
+        let mut st = conn.prepare(&sql).map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map(params![r.market, r.from_ts, r.to_ts, i64::from(r.limit), account], |row| {
+                row.get::<_, String>(0)
+            })
+            .map_err(|e| e.to_string())?;
+        let mut out: Vec<Value> = rows
+            .map(|x| x.map_err(|e| e.to_string()).and_then(|j| serde_json::from_str(&j).map_err(|e| e.to_string())))
+            .collect::<Result<_, _>>()?;
+        if r.newest {
+            out.reverse();
+        }
+        Ok(out)
+    }
+
     /// OHLC candles of `market` over `interval_ms` buckets from trades (`source = "last"`) or
     /// from mark or index events, between `from` and `to` (ms), oldest first.
     ///
@@ -284,6 +377,9 @@ fn write(conn: &mut Connection, batch: &[Arc<Published>]) -> Result<u64, String>
         let mut acc = tx
             .prepare_cached("INSERT OR IGNORE INTO event_accounts (account, seq, idx) VALUES (?1, ?2, ?3)")
             .map_err(|e| e.to_string())?;
+        let mut ord = tx
+            .prepare_cached("INSERT OR IGNORE INTO event_orders (order_id, seq, idx) VALUES (?1, ?2, ?3)")
+            .map_err(|e| e.to_string())?;
         for p in batch {
             let seq = i64::try_from(p.seq).unwrap_or(i64::MAX);
             for (i, e) in p.events.iter().enumerate() {
@@ -294,6 +390,9 @@ fn write(conn: &mut Connection, batch: &[Arc<Published>]) -> Result<u64, String>
                 for a in &e.accounts {
                     acc.execute(params![i64::try_from(a.0).unwrap_or(i64::MAX), seq, idx])
                         .map_err(|e| e.to_string())?;
+                }
+                for o in event_order_ids(&e.json) {
+                    ord.execute(params![i64::try_from(o).unwrap_or(i64::MAX), seq, idx]).map_err(|e| e.to_string())?;
                 }
             }
             last = p.seq;
@@ -308,6 +407,12 @@ fn prune(conn: &Connection, before_ts: i64) -> Result<(), String> {
         "DELETE FROM event_accounts WHERE (seq, idx) IN (SELECT seq, idx FROM events WHERE ts < ?1)",
         params![before_ts],
     )
+    .and_then(|_| {
+        conn.execute(
+            "DELETE FROM event_orders WHERE (seq, idx) IN (SELECT seq, idx FROM events WHERE ts < ?1)",
+            params![before_ts],
+        )
+    })
     .and_then(|_| conn.execute("DELETE FROM events WHERE ts < ?1", params![before_ts]))
     .map(|_| ())
     .map_err(|e| e.to_string())

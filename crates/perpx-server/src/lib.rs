@@ -117,14 +117,15 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
             submit_now(&sequencer, CommandKind::Deposit { account: perpx_core::AccountId(account), amount }).await?;
         }
     }
+    // Keys made at start are audited like any other: the operator ("perpx serve") made them.
+    for (_, key) in &created_keys {
+        let detail = json!({ "key": key.key, "account": key.account, "scopes": key.scopes }).to_string();
+        let action = "create_key".to_owned();
+        submit_now(&sequencer, CommandKind::AdminAudit { actor: "perpx-serve".into(), action, detail }).await?;
+    }
     if config.demo {
         demo_markets = vec![("BTC-PERP".to_owned(), MarketId(0)), ("ETH-PERP".to_owned(), MarketId(1))];
     }
-    let audit = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(config.data_dir.join("audit.log"))
-        .map_err(|e| format!("audit log: {e}"))?;
     let shared = Arc::new(Shared {
         sequencer: sequencer.clone(),
         keys: Mutex::new(keys),
@@ -132,10 +133,13 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
         limiter: Mutex::default(),
         config: config.clone(),
         deadman: Mutex::default(),
-        audit: Mutex::new(Some(audit)),
         http_status: Mutex::default(),
         ws: api::WsStats { salt: rand::random(), ..api::WsStats::default() },
         history,
+        fapi: api::fapi::FapiState {
+            symbols: api::fapi::SymbolMap { to_binance: config.fapi_symbols.clone() },
+            ..api::fapi::FapiState::default()
+        },
     });
 
     let listener =

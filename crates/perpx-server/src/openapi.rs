@@ -115,6 +115,7 @@ const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
     ),
     ("post", "/api/v1/admin/keys/revoke", "admin", "`{\"key\": \"pk_...\"}`."),
     ("post", "/api/v1/admin/keys/rotate", "admin", "`{\"key\": \"pk_...\"}`: a new secret, shown once."),
+    ("get", "/api/v1/admin/audit", "admin", "The admin audit log (journaled): `?cursor=SEQ:IDX&limit=N`."),
 ];
 
 /// The OpenAPI document.

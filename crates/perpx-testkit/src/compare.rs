@@ -77,8 +77,9 @@ pub fn outcome(event: &Event) -> Option<Outcome> {
         | EventKind::DeficitUncovered { .. }
         | EventKind::LiquidationFinished { .. }
         | EventKind::LiquidatorSet { .. }
-        | EventKind::FundCapitalised { .. } => {
-            unreachable!("book streams keep every account far above maintenance and send no fund commands")
+        | EventKind::FundCapitalised { .. }
+        | EventKind::AdminAudited { .. } => {
+            unreachable!("book streams keep every account far above maintenance and send no fund or audit commands")
         }
         EventKind::PositionChanged { .. }
         | EventKind::Deposited { .. }

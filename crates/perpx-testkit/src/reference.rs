@@ -635,7 +635,8 @@ impl RefEngine {
             | CommandKind::Halt { .. }
             | CommandKind::Resume { .. }
             | CommandKind::ScheduleParams { .. }
-            | CommandKind::Delist { .. } => unreachable!("book streams send no stops or lifecycle commands"),
+            | CommandKind::Delist { .. }
+            | CommandKind::AdminAudit { .. } => unreachable!("book streams send no stops or lifecycle commands"),
         };
         if let Err(code) = result {
             assert!(out.is_empty(), "model bug: a rejection after outcomes");

@@ -117,6 +117,12 @@ enum WireKind {
         market: String,
     },
     Tick {},
+    AdminAudit {
+        actor: String,
+        action: String,
+        #[serde(default)]
+        detail: String,
+    },
     PlaceStop {
         account: u64,
         market: String,
@@ -502,6 +508,7 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
         },
         WireKind::MassCancel { market } => CommandKind::MassCancel { market: market_id(engine, &market)? },
         WireKind::Tick {} => CommandKind::Tick,
+        WireKind::AdminAudit { actor, action, detail } => CommandKind::AdminAudit { actor, action, detail },
         WireKind::PlaceStop {
             account,
             market,

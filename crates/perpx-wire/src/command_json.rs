@@ -264,6 +264,9 @@ fn fields(kind: &CommandKind, engine: &Engine) -> Option<(&'static str, Fields)>
         }
         CommandKind::MassCancel { market: id } => ("mass_cancel", obj(json!({ "market": sym(*id)? }))),
         CommandKind::Tick => ("tick", Map::new()),
+        CommandKind::AdminAudit { actor, action, detail } => {
+            ("admin_audit", obj(json!({ "actor": actor, "action": action, "detail": detail })))
+        }
         CommandKind::Deposit { account, amount } => {
             ("deposit", obj(json!({ "account": account.0, "amount": format_quote(*amount) })))
         }

@@ -314,6 +314,11 @@ pub enum WireEvent {
         amount: String,
         balance: String,
     },
+    AdminAudited {
+        actor: String,
+        action: String,
+        detail: String,
+    },
     OrderAmended {
         order_id: u64,
         account: u64,
@@ -836,6 +841,9 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             amount: format_quote(*amount),
             balance: format_quote(*balance),
         },
+        EventKind::AdminAudited { actor, action, detail } => {
+            WireEvent::AdminAudited { actor: actor.clone(), action: action.clone(), detail: detail.clone() }
+        }
         EventKind::Rejected { account, client_id, reason } => WireEvent::Rejected {
             account: account.map(|a| a.0),
             client_id: client_id.as_ref().map(ToString::to_string),

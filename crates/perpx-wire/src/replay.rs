@@ -104,6 +104,7 @@ pub fn command_market(cmd: &Command) -> Option<MarketId> {
         | CommandKind::SetLiquidator { .. }
         | CommandKind::CapitaliseFund { .. }
         | CommandKind::Tick
+        | CommandKind::AdminAudit { .. }
         | CommandKind::Deposit { .. }
         | CommandKind::Withdraw { .. } => None,
     }

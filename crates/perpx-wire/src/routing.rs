@@ -53,6 +53,7 @@ pub fn event_market(kind: &EventKind) -> Option<MarketId> {
         | E::Withdrawn { .. }
         | E::LiquidatorSet { .. }
         | E::FundCapitalised { .. }
+        | E::AdminAudited { .. }
         | E::Rejected { .. } => None,
     }
 }
@@ -102,6 +103,7 @@ pub fn event_accounts(kind: &EventKind) -> Vec<AccountId> {
         | E::ParamsScheduled { .. }
         | E::ParamsChanged { .. }
         | E::MarketDelisted { .. }
-        | E::FundCapitalised { .. } => Vec::new(),
+        | E::FundCapitalised { .. }
+        | E::AdminAudited { .. } => Vec::new(),
     }
 }

@@ -273,3 +273,55 @@ fn kill_9_under_load_loses_no_acknowledged_command() {
         assert!(open.contains(id), "acknowledged order {id} was lost");
     }
 }
+
+/// The admin audit log is journaled: who did what, with the sequence number of the command it
+/// caused, and it comes back from the journal alone after a crash (the history file deleted).
+#[test]
+fn the_admin_audit_log_is_journaled_and_survives_a_crash() {
+    let s = start("audit", false);
+    let code = |r: (u16, Value)| (r.0, r.1["code"].as_u64().unwrap_or(0));
+    let deposit = json!({ "type": "deposit", "account": 1, "amount": "1000" }).to_string();
+    let (status, ack) = s.signed(&s.admin, "POST", "/api/v1/admin/command", &deposit);
+    assert_eq!(status, 200, "{ack}");
+    let (status, key) = s.signed(&s.admin, "POST", "/api/v1/admin/keys", "{\"account\": 2, \"scopes\": [\"read\"]}");
+    assert_eq!(status, 200, "{key}");
+    // Nobody writes an audit entry by hand, and traders can't read the log.
+    let forged = json!({ "type": "admin_audit", "actor": "someone-else", "action": "x", "detail": "" }).to_string();
+    assert_eq!(code(s.signed(&s.admin, "POST", "/api/v1/admin/command", &forged)), (400, 6012));
+    assert_eq!(code(s.signed(&s.traders[0], "GET", "/api/v1/admin/audit", "")), (403, 6006));
+    let entries = |s: &Server| -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, v) = s.signed(&s.admin, "GET", "/api/v1/admin/audit", "");
+            assert_eq!(status, 200, "{v}");
+            let list = v["events"].as_array().unwrap().clone();
+            if list.len() >= 5 || Instant::now() > deadline {
+                return list;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let before = entries(&s);
+    let actions: Vec<(&str, &str)> =
+        before.iter().map(|e| (e["actor"].as_str().unwrap(), e["action"].as_str().unwrap())).collect();
+    let admin = s.admin.key.as_str();
+    assert_eq!(
+        actions,
+        [
+            ("perpx-serve", "create_key"),
+            ("perpx-serve", "create_key"),
+            ("perpx-serve", "create_key"),
+            (admin, "command"),
+            (admin, "create_key")
+        ]
+    );
+    assert_eq!(before[3]["detail"], json!({ "type": "deposit", "seq": ack["seq"], "error": null }));
+    assert_eq!(before[4]["detail"]["key"], key["key"]);
+    assert!(before.iter().all(|e| !e.to_string().contains(&s.admin.secret)), "no secret in the log");
+    let s = s.kill_and_restart_with(|data| {
+        for suffix in ["", "-wal", "-shm"] {
+            drop(std::fs::remove_file(data.join(format!("history.sqlite{suffix}"))));
+        }
+    });
+    assert_eq!(entries(&s), before, "the log is rebuilt from the journal");
+}

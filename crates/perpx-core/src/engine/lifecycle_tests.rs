@@ -124,3 +124,30 @@ fn delisting_settles_every_position_at_the_price_zero_sum_and_closes_the_market(
     let free = v.engine.margin(B).unwrap().withdrawable();
     assert_eq!(free, v.engine.account(B).unwrap().collateral);
 }
+
+#[test]
+fn an_audit_entry_is_recorded_as_an_event_and_changes_nothing_else() {
+    let mut v = Venue::new(10_000);
+    // The same engine given a tick at the same time is the yardstick.
+    let mut twin = v.engine.clone();
+    twin.apply(&Command { ts: Timestamp(v.ts + 1), kind: CommandKind::Tick });
+    let audit = |actor: &str, detail: String| CommandKind::AdminAudit {
+        actor: actor.into(),
+        action: "create_key".into(),
+        detail,
+    };
+    let ev = v.ok(audit("pk_admin", r#"{"key":"pk_1"}"#.into()));
+    assert_eq!(
+        ev,
+        vec![EventKind::AdminAudited {
+            actor: "pk_admin".into(),
+            action: "create_key".into(),
+            detail: r#"{"key":"pk_1"}"#.into()
+        }]
+    );
+    assert_eq!(v.engine.state_hash(), twin.state_hash(), "an audit entry moves no money and no order");
+    // Bounded sizes: an empty or oversized label, an oversized detail.
+    for bad in [audit("", String::new()), audit(&"k".repeat(65), String::new()), audit("pk", "x".repeat(4_097))] {
+        assert!(matches!(v.rejected(bad), RejectReason::Malformed(_)));
+    }
+}

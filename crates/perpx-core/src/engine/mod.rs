@@ -209,6 +209,7 @@ impl Engine {
             CommandKind::CancelAll { account, market } => self.cancel_all(*account, *market, out),
             CommandKind::MassCancel { market } => self.mass_cancel(*market, out),
             CommandKind::Tick => Ok(()),
+            CommandKind::AdminAudit { actor, action, detail } => Self::admin_audit(actor, action, detail, out),
             CommandKind::Halt { market } => self.set_halted(*market, true, out),
             CommandKind::Resume { market } => self.set_halted(*market, false, out),
             CommandKind::ScheduleParams { market, effective_at, change } => {
@@ -252,6 +253,22 @@ impl Engine {
         }
         m.mark = Some(price);
         out.push(EventKind::MarkPriceSet { market, price });
+        Ok(())
+    }
+
+    /// An audit entry: checked for size and recorded as an event; nothing else changes.
+    fn admin_audit(actor: &str, action: &str, detail: &str, out: &mut Out<'_>) -> Result<(), RejectReason> {
+        use crate::command::{AUDIT_DETAIL_MAX, AUDIT_LABEL_MAX};
+        for (what, text, max) in [
+            ("actor", actor, AUDIT_LABEL_MAX),
+            ("action", action, AUDIT_LABEL_MAX),
+            ("detail", detail, AUDIT_DETAIL_MAX),
+        ] {
+            if text.len() > max || (what != "detail" && text.is_empty()) {
+                return Err(RejectReason::Malformed(format!("audit {what} must be 1 to {max} bytes")));
+            }
+        }
+        out.push(EventKind::AdminAudited { actor: actor.into(), action: action.into(), detail: detail.into() });
         Ok(())
     }
 

@@ -49,6 +49,7 @@ mod tag {
     pub const SET_MARGIN_MODE: u8 = 19;
     pub const ADJUST_ISOLATED_MARGIN: u8 = 20;
     pub const SET_LEVERAGE: u8 = 21;
+    pub const ADMIN_AUDIT: u8 = 22;
 }
 
 /// Encodes `cmd` as a payload.
@@ -129,6 +130,9 @@ fn put_kind(w: &mut Writer<'_>, kind: &CommandKind) {
         CommandKind::Tick => {
             w.u8(tag::TICK);
         }
+        CommandKind::AdminAudit { actor, action, detail } => {
+            w.u8(tag::ADMIN_AUDIT).str(actor).str(action).str(detail);
+        }
         CommandKind::Deposit { account, amount } => {
             w.u8(tag::DEPOSIT).u64(account.0).i64(amount.0);
         }
@@ -201,6 +205,11 @@ fn get_kind(r: &mut Reader<'_>) -> R<CommandKind> {
         tag::CANCEL_ALL => CommandKind::CancelAll { account: get_account(r)?, market: r.opt("market", get_market)? },
         tag::MASS_CANCEL => CommandKind::MassCancel { market: get_market(r)? },
         tag::TICK => CommandKind::Tick,
+        tag::ADMIN_AUDIT => CommandKind::AdminAudit {
+            actor: r.str("audit actor")?,
+            action: r.str("audit action")?,
+            detail: r.str("audit detail")?,
+        },
         tag::DEPOSIT => CommandKind::Deposit { account: get_account(r)?, amount: get_quote(r)? },
         tag::WITHDRAW => CommandKind::Withdraw { account: get_account(r)?, amount: get_quote(r)? },
         tag::PLACE_STOP => CommandKind::PlaceStop(NewStop {

@@ -98,6 +98,7 @@ mod tag {
     pub const LIQUIDATOR_SET: u8 = 39;
     pub const FUND_CAPITALISED: u8 = 40;
     pub const REJECTED: u8 = 41;
+    pub const ADMIN_AUDITED: u8 = 42;
 }
 
 fn put_event(w: &mut Writer<'_>, e: &Event) {
@@ -324,6 +325,9 @@ fn put_kind(w: &mut Writer<'_>, kind: &EventKind) {
             w.u8(tag::FUND_CAPITALISED);
             put_fund(w, *fund);
             w.i64(amount.0).i64(balance.0);
+        }
+        EventKind::AdminAudited { actor, action, detail } => {
+            w.u8(tag::ADMIN_AUDITED).str(actor).str(action).str(detail);
         }
         EventKind::Rejected { account, client_id, reason } => {
             w.u8(tag::REJECTED).opt(*account, |w, a| {

@@ -247,6 +247,11 @@ pub fn command_kind() -> impl Strategy<Value = CommandKind> {
         (account(), option::of(market())).prop_map(|(account, market)| CommandKind::CancelAll { account, market }),
         market().prop_map(|market| CommandKind::MassCancel { market }),
         Just(CommandKind::Tick),
+        (".{0,70}", "[a-z_]{0,70}", ".{0,200}").prop_map(|(actor, action, detail)| CommandKind::AdminAudit {
+            actor,
+            action,
+            detail
+        }),
         (account(), quote()).prop_map(|(account, amount)| CommandKind::Deposit { account, amount }),
         (account(), quote()).prop_map(|(account, amount)| CommandKind::Withdraw { account, amount }),
         new_stop().prop_map(CommandKind::PlaceStop),

@@ -80,7 +80,7 @@ fn bad_bytes_are_typed_errors() {
     extra.push(0);
     assert_eq!(decode_command(&extra), Err(DecodeError::TrailingBytes { what: "command", offset: 10, extra: 1 }));
 
-    for bad_tag in [0u8, 22, 255] {
+    for bad_tag in [0u8, 23, 255] {
         let mut t = tick.clone();
         t[9] = bad_tag;
         assert_eq!(

@@ -1,4 +1,5 @@
-//! Admin endpoints: any engine command, and API keys. Every action is written to the audit log.
+//! Admin endpoints: any engine command, API keys, and the audit log. Every action is recorded
+//! in the audit log, which is journaled (see [`super::audit`]).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Uri};
@@ -20,15 +21,21 @@ pub(super) async fn command(
     body: Body,
 ) -> Result<Response, ApiError> {
     let req = authenticate(&s, addr, &method, &uri, &headers, body, Scope::Admin).await?;
-    let cmd = Value::Object(object(&req.body)?);
-    let result = submit(&s, Submission::Json(cmd.clone())).await;
-    audit(
-        &s,
-        &req.key,
-        "command",
-        json!({ "command": cmd, "seq": result.as_ref().ok().map(|a| a.seq),
-        "error": result.as_ref().err().map(|e| e.code) }),
-    );
+    let cmd = object(&req.body)?;
+    let kind = cmd.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+    if kind == "admin_audit" {
+        // Audit entries name their actor from the key that signed; nobody writes one by hand.
+        return Err(ApiError::bad_request("audit entries are written by the server, not sent"));
+    }
+    let result = submit(&s, Submission::Json(Value::Object(cmd))).await;
+    // The command itself is in the journal at its sequence number; the entry says who sent it
+    // (and, for a command refused before sequencing, why).
+    let seq = match &result {
+        Ok(ack) => Some(ack.seq),
+        Err(e) => e.seq.as_ref().map(|(seq, _)| *seq),
+    };
+    let detail = json!({ "type": kind, "seq": seq, "error": result.as_ref().err().map(|e| e.code) });
+    audit(&s, &req.key, "command", &detail).await?;
     Ok(ok(ack_json(&result?)))
 }
 
@@ -70,7 +77,7 @@ pub(super) async fn create_key(
         return Err(ApiError::bad_request("a non-admin key needs an account"));
     }
     let key = s.keys.lock().expect("keys lock").create(account, scopes.clone()).map_err(ApiError::bad_request)?;
-    audit(&s, &req.key, "create_key", json!({ "key": key.key, "account": account, "scopes": scopes }));
+    audit(&s, &req.key, "create_key", &json!({ "key": key.key, "account": account, "scopes": scopes })).await?;
     Ok(ok(json!(key)))
 }
 
@@ -95,7 +102,7 @@ pub(super) async fn revoke_key(
     if !found {
         return Err(ApiError::not_found(format!("no key {key}")));
     }
-    audit(&s, &req.key, "revoke_key", json!({ "key": key }));
+    audit(&s, &req.key, "revoke_key", &json!({ "key": key })).await?;
     Ok(ok(json!({ "revoked": key })))
 }
 
@@ -111,6 +118,24 @@ pub(super) async fn rotate_key(
     let key = key_param(&object(&req.body)?)?;
     let rotated = s.keys.lock().expect("keys lock").rotate(&key).map_err(ApiError::bad_request)?;
     let Some(k) = rotated else { return Err(ApiError::not_found(format!("no active key {key}"))) };
-    audit(&s, &req.key, "rotate_key", json!({ "key": key }));
+    audit(&s, &req.key, "rotate_key", &json!({ "key": key })).await?;
     Ok(ok(json!(k)))
+}
+
+/// The audit log, oldest first, from the history read model (`?cursor=SEQ:IDX&limit=N`): who
+/// (the admin key's public id), what, when, and the journal sequence number of the entry.
+pub(super) async fn audit_log(
+    s: State,
+    axum::extract::ConnectInfo(addr): Conn,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<std::collections::BTreeMap<String, String>>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    authenticate(&s, addr, &method, &uri, &headers, body, Scope::Admin).await?;
+    super::history::audit_page(&s, &q, |e| {
+        let detail = e["detail"].as_str().and_then(|d| serde_json::from_str::<Value>(d).ok()).unwrap_or(Value::Null);
+        json!({ "seq": e["seq"], "ts": e["ts"], "actor": e["actor"], "action": e["action"], "detail": detail })
+    })
 }

@@ -155,6 +155,16 @@ pub(super) async fn candles(
     Ok(ok(json!({ "complete_to": h.complete_to.load(std::sync::atomic::Ordering::Relaxed), "candles": c })))
 }
 
+/// The admin audit log's entries (the caller has checked the admin scope).
+pub(super) fn audit_page(
+    s: &super::Shared,
+    q: &BTreeMap<String, String>,
+    map: impl Fn(Value) -> Value,
+) -> Result<Response, ApiError> {
+    let (after, limit) = cursor(q)?;
+    page(s, &history::Query { market: None, account: None, types: &["admin_audited"], after, limit }, map)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn private_list(
     s: State,

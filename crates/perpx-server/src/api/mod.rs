@@ -5,6 +5,7 @@
 mod admin;
 mod console;
 pub mod error;
+pub mod fapi;
 mod history;
 mod private;
 mod public;
@@ -44,14 +45,14 @@ pub struct Shared {
     pub config: ServerConfig,
     /// Dead-man's switches: account → deadline (ms).
     pub deadman: Mutex<BTreeMap<u64, i64>>,
-    /// The admin audit log (append-only JSON lines).
-    pub audit: Mutex<Option<std::fs::File>>,
     /// HTTP answers by status.
     pub http_status: Mutex<BTreeMap<u16, u64>>,
     /// WebSocket counters and the pseudonym salt.
     pub ws: WsStats,
     /// The history read model (off: `history = false`).
     pub history: Option<Arc<crate::history::History>>,
+    /// The Binance-compatible layer's state.
+    pub fapi: fapi::FapiState,
 }
 
 /// WebSocket counters.
@@ -123,6 +124,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/admin/keys", get(admin::list_keys).post(admin::create_key))
         .route("/api/v1/admin/keys/revoke", post(admin::revoke_key))
         .route("/api/v1/admin/keys/rotate", post(admin::rotate_key))
+        .route("/api/v1/admin/audit", get(admin::audit_log))
+        .merge(fapi::router())
         // The web console (docs/CONSOLE.md).
         .route("/console", get(console::redirect))
         .route("/console/", get(console::index))
@@ -135,8 +138,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-async fn fallback() -> ApiError {
-    ApiError::not_found("no such endpoint: see /docs")
+async fn fallback(uri: axum::http::Uri) -> Response {
+    fapi::not_found(&uri)
 }
 
 async fn count_status(axum::extract::State(s): State, request: Request, next: axum::middleware::Next) -> Response {
@@ -156,13 +159,13 @@ pub struct Signed {
 }
 
 /// Reads the body up to the configured limit.
-async fn read_body(s: &Shared, body: Body) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(s: &Shared, body: Body) -> Result<Bytes, ApiError> {
     let max = s.config.max_body_bytes;
     axum::body::to_bytes(body, max).await.map_err(|_| ApiError::body_too_large(max))
 }
 
 /// Rate-limits by client IP.
-fn limit_ip(s: &Shared, addr: SocketAddr) -> Result<(), ApiError> {
+pub(crate) fn limit_ip(s: &Shared, addr: SocketAddr) -> Result<(), ApiError> {
     let now = now_ms();
     s.limiter
         .lock()
@@ -260,7 +263,7 @@ fn ack_json(ack: &Ack) -> Value {
 
 /// Submits a command and waits for its durable acknowledgement. An engine rejection is a 422
 /// carrying the command's sequence number (the rejection is journaled too).
-async fn submit(s: &Shared, sub: Submission) -> Result<Ack, ApiError> {
+pub(crate) async fn submit(s: &Shared, sub: Submission) -> Result<Ack, ApiError> {
     let rx = s.sequencer.submit(sub)?;
     let answer = rx.await.map_err(|_| ApiError::from(crate::sequencer::QueueError::Stopped))?;
     let ack = answer.map_err(ApiError::refused)?;
@@ -276,20 +279,32 @@ async fn submit(s: &Shared, sub: Submission) -> Result<Ack, ApiError> {
 }
 
 /// Reads engine state through the queue (after the commands before it).
-async fn read(s: &Shared, f: impl FnOnce(&perpx_core::Engine) -> Value + Send + 'static) -> Result<Value, ApiError> {
+pub(crate) async fn read(
+    s: &Shared,
+    f: impl FnOnce(&perpx_core::Engine) -> Value + Send + 'static,
+) -> Result<Value, ApiError> {
     let rx = s.sequencer.read(f)?;
     rx.await.map_err(|_| ApiError::from(crate::sequencer::QueueError::Stopped))
 }
 
-/// Appends an admin action to the audit log.
-fn audit(s: &Shared, key: &ApiKey, action: &str, detail: Value) {
-    use std::io::Write;
-    if let Some(f) = s.audit.lock().expect("audit lock").as_mut() {
-        let line = json!({ "ts": now_ms(), "key": key.key, "action": action, "detail": detail });
-        if let Err(e) = writeln!(f, "{line}").and_then(|()| f.sync_data()) {
-            tracing::error!(error = %e, "audit log write failed");
-        }
-    }
+/// Records an admin action in the audit log: an `admin_audit` command, so the entry is
+/// journaled and hash-chained with the trades (the log can't be edited after the fact) and
+/// reaches the history read model (`GET /api/v1/admin/audit`). The actor is the key's public
+/// id; secrets never enter the detail.
+///
+/// The action itself is already done when this runs (a key created, a command sequenced); if
+/// the entry can't be journaled the admin is told so with a 503 rather than a silent gap.
+async fn audit(s: &Shared, key: &ApiKey, action: &str, detail: &Value) -> Result<Ack, ApiError> {
+    let cmd = json!({ "type": "admin_audit", "actor": key.key, "action": action, "detail": detail.to_string() });
+    submit(s, Submission::Json(cmd)).await.map_err(|e| {
+        tracing::error!(action, code = e.code, "the audit entry of an admin action could not be journaled");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.code,
+            "audit_failed",
+            format!("the {action} was done but its audit entry could not be journaled: {}", e.message),
+        )
+    })
 }
 
 /// `Json(value)` as a response.
@@ -297,4 +312,4 @@ fn ok(v: Value) -> Response {
     axum::Json(v).into_response()
 }
 
-type Conn = ConnectInfo<SocketAddr>;
+pub(crate) type Conn = ConnectInfo<SocketAddr>;

@@ -40,7 +40,18 @@ pub(super) async fn ws(
 ) -> Result<Response, ApiError> {
     limit_ip(&s, addr)?;
     let shared = Arc::clone(&s);
-    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| session(shared, socket)))
+    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |mut socket| async move {
+        // Binance clients open `/ws` too, then send `{"method": "SUBSCRIBE", ...}`: the first
+        // message says which protocol the connection speaks.
+        let first = socket.recv().await;
+        let binance = matches!(&first, Some(Ok(Message::Text(t)))
+            if serde_json::from_str::<Value>(t).is_ok_and(|v| v.get("method").is_some() && v.get("op").is_none()));
+        if binance {
+            super::fapi::ws::session_after(shared, socket, first).await;
+        } else {
+            session(shared, socket, first).await;
+        }
+    }))
 }
 
 /// What one connection follows.
@@ -71,7 +82,7 @@ fn close_frame(reason: &str) -> Message {
     Message::Close(Some(CloseFrame { code: 1008, reason: Utf8Bytes::from(reason.to_owned()) }))
 }
 
-async fn session(s: Arc<Shared>, socket: WebSocket) {
+async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message, axum::Error>>) {
     let (mut sink, mut stream) = socket.split();
     let (out, mut out_rx) = mpsc::channel::<Message>(s.config.ws_send_buffer.max(1));
     let (close_tx, mut close_rx) = tokio::sync::watch::channel::<Option<String>>(None);
@@ -106,9 +117,10 @@ async fn session(s: Arc<Shared>, socket: WebSocket) {
     let mut last_seen = Instant::now();
     let mut ping = tokio::time::interval(Duration::from_secs(20));
     s.ws.connections.fetch_add(1, Ordering::Relaxed);
+    let mut first = Some(first);
     let reason = loop {
         tokio::select! {
-            msg = stream.next() => {
+            msg = async { match first.take() { Some(m) => m, None => stream.next().await } } => {
                 let Some(Ok(msg)) = msg else { break None };
                 last_seen = Instant::now();
                 let text = match msg {

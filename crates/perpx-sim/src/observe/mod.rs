@@ -660,6 +660,7 @@ fn kind_name(kind: &CommandKind) -> &'static str {
         CommandKind::CancelAll { .. } => "cancel_all",
         CommandKind::MassCancel { .. } => "mass_cancel",
         CommandKind::Tick => "tick",
+        CommandKind::AdminAudit { .. } => "admin_audit",
         CommandKind::Deposit { .. } => "deposit",
         CommandKind::Withdraw { .. } => "withdraw",
         CommandKind::PlaceStop(_) => "place_stop",
