@@ -44,6 +44,32 @@ export async function get(path) {
   return answer(await fetch(path, { headers: { accept: 'application/json' } }));
 }
 
+/**
+ * The newest `want` events of a history list (oldest first, as the API pages them). The API
+ * pages forward from a cursor, so this looks back from the read model's head (`complete_to`)
+ * over windows of growing size until one holds enough, paging each to its end.
+ */
+export async function recentEvents(fetchJson, path, want) {
+  const sep = path.includes('?') ? '&' : '?';
+  const head = await fetchJson(`${path}${sep}limit=1`);
+  const top = Number(head.complete_to || 0);
+  let out = [];
+  for (const span of [2000, 50000, 1000000, Infinity]) {
+    const from = span === Infinity ? 0 : Math.max(0, top - span);
+    out = [];
+    let cursor = from > 0 ? `${from}:0` : null;
+    for (let page = 0; page < 50; page++) {
+      const r = await fetchJson(`${path}${sep}limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+      out.push(...r.events);
+      if (out.length > 4 * want) out = out.slice(-want);
+      cursor = r.next_cursor;
+      if (!cursor) break;
+    }
+    if (out.length >= want || from === 0) break;
+  }
+  return out.slice(-want);
+}
+
 /** A signed session for one API key. */
 export class Session {
   /** Imports the secret; `role` is 'trader' or 'admin'. */

@@ -3,7 +3,7 @@
 // step; the only third-party code is the vendored lightweight-charts standalone file.
 
 import * as D from './decimal.js';
-import { ApiError, Session, Stream, get } from './api.js';
+import { ApiError, Session, Stream, get, recentEvents } from './api.js';
 
 const LC = window.LightweightCharts;
 const $ = (id) => document.getElementById(id);
@@ -140,7 +140,8 @@ async function loadPriceHistory(symbol) {
     pc.t[s] = {};
     let points = [];
     try {
-      const r = await get(`/api/v1/history/candles?market=${encodeURIComponent(symbol)}&source=${s}&interval=1m`);
+      const from = Date.now() - 24 * 3600 * 1000; // the last day of 1-minute closes
+      const r = await get(`/api/v1/history/candles?market=${encodeURIComponent(symbol)}&source=${s}&interval=1m&from=${from}`);
       points = (r.candles || []).map((c) => ({ time: Math.floor(c.open_time / 1000), value: D.toNumber(D.parse(c.close)) }));
     } catch {
       points = [];
@@ -334,8 +335,7 @@ function renderTrades() {
 async function loadTrades(symbol) {
   recentTrades.length = 0;
   try {
-    const r = await get(`/api/v1/history/trades?market=${encodeURIComponent(symbol)}&limit=1000`);
-    for (const t of r.events.slice(-30)) addTrade(t);
+    for (const t of await recentEvents(get, `/api/v1/history/trades?market=${encodeURIComponent(symbol)}`, 30)) addTrade(t);
   } catch {
     // the read model may be off
   }
@@ -637,13 +637,7 @@ function fillView(e, me) {
 async function loadFills(s) {
   let events = [];
   try {
-    let cursor = null;
-    do {
-      const r = await s.get(`/api/v1/history/fills?limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
-      events.push(...r.events);
-      events = events.slice(-20);
-      cursor = r.next_cursor;
-    } while (cursor);
+    events = await recentEvents((path) => s.get(path), '/api/v1/history/fills', 20);
   } catch {
     return; // the read model may be off
   }
@@ -862,18 +856,8 @@ function fundDelta(e, fund) {
   }
 }
 
-async function pageAll(path, max = 5000) {
-  const out = [];
-  let cursor = null;
-  do {
-    const r = await get(`${path}${path.includes('?') ? '&' : '?'}limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
-    out.push(...r.events);
-    cursor = r.next_cursor;
-  } while (cursor && out.length < max);
-  return out;
-}
-
-/** The fund's balance over time: walked back from today's balance through every recorded flow. */
+/** The fund's balance over time: walked back from today's balance through its recorded flows
+ * (the last 2,000: the chart starts where they do). */
 async function loadInsurance(symbol) {
   // Today's balance, fresh: the walk back starts from it.
   const t = await get(`/api/v1/ticker?market=${encodeURIComponent(symbol)}`);
@@ -884,7 +868,7 @@ async function loadInsurance(symbol) {
   let events = [];
   try {
     // Every fund's flows, filtered here by the fund's name (capital names no market).
-    events = await pageAll('/api/v1/history/insurance');
+    events = await recentEvents(get, '/api/v1/history/insurance', 2000);
   } catch {
     events = [];
   }
@@ -912,7 +896,7 @@ async function loadInsurance(symbol) {
 async function loadFunding(symbol) {
   let events = [];
   try {
-    events = await pageAll(`/api/v1/history/funding?market=${encodeURIComponent(symbol)}`);
+    events = await recentEvents(get, `/api/v1/history/funding?market=${encodeURIComponent(symbol)}`, 500);
   } catch {
     events = [];
   }
@@ -941,7 +925,7 @@ async function loadFunding(symbol) {
 async function loadLiquidations() {
   let events = [];
   try {
-    events = await pageAll('/api/v1/history/liquidations');
+    events = await recentEvents(get, '/api/v1/history/liquidations', 100);
   } catch {
     events = [];
   }

@@ -1,7 +1,8 @@
 //! The web console against the real binary: its embedded files (served from the binary, no
 //! request off the server), the operator's risk endpoint, the simulator reports served
 //! read-only (no way out of the reports directory) — and the browser tests: headless Chromium
-//! driven by playwright-core (`tests/browser/console.test.mjs`) through every view.
+//! driven by playwright-core (`tests/browser/console.test.mjs`) through every view, with the
+//! unit tests of the console's pure modules (`tests/browser/units.test.mjs`).
 //!
 //! The browser test needs `node`, Debian's `chromium` and `npm ci` in `tests/browser`; `.ci/run`
 //! installs them. Without them it is skipped with a message locally, and fails under `CI=true`.
@@ -194,7 +195,7 @@ fn the_console_works_in_a_real_browser() {
     let shots = std::env::var_os("PERPX_SCREENSHOTS")
         .map_or_else(|| std::env::temp_dir().join("perpx-console-screenshots"), PathBuf::from);
     let out = Command::new("node")
-        .args(["--test", "--test-reporter=spec", "--test-timeout=180000", "console.test.mjs"])
+        .args(["--test", "--test-reporter=spec", "--test-timeout=180000", "units.test.mjs", "console.test.mjs"])
         .current_dir(&dir)
         .env("PERPX_URL", &s.base)
         .env("PERPX_KEYS", keys.to_string())

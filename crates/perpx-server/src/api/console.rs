@@ -15,7 +15,7 @@ use perpx_core::{AccountId, Engine, Qty, Quote};
 use perpx_wire::units::{format_qty, format_quote};
 use serde_json::{Value, json};
 
-use super::{ApiError, Conn, State, authenticate, ok, read};
+use super::{ApiError, Conn, State, authenticate, limit_ip, ok, read};
 use crate::keys::Scope;
 
 /// The console's files: name, content type, bytes.
@@ -254,7 +254,8 @@ fn list_runs(root: &Path) -> Vec<Value> {
 }
 
 /// `GET /console/sims.json`: the finished runs the console can open.
-pub(super) async fn sims(s: State) -> Result<Response, ApiError> {
+pub(super) async fn sims(s: State, axum::extract::ConnectInfo(addr): Conn) -> Result<Response, ApiError> {
+    limit_ip(&s, addr)?;
     let root = sim_root(&s)?;
     let runs = tokio::task::spawn_blocking(move || list_runs(&root))
         .await
@@ -268,8 +269,10 @@ pub(super) async fn sims(s: State) -> Result<Response, ApiError> {
 /// under the reports directory (no symlink out).
 pub(super) async fn sim_file(
     s: State,
+    axum::extract::ConnectInfo(addr): Conn,
     axum::extract::Path(path): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
+    limit_ip(&s, addr)?;
     let root = sim_root(&s)?;
     let segments: Vec<&str> = path.split('/').collect();
     let name = segments.last().copied().unwrap_or_default();
