@@ -41,12 +41,17 @@ pub struct History {
 /// like any other: it is emptied and rebuilt from the journal.
 const SCHEMA_VERSION: i64 = 2;
 
+/// The sequence number the database holds every event up to: recorded with each batch (the
+/// last commands may have had no events), else the last event's.
+const COMPLETE_TO: &str =
+    "SELECT COALESCE((SELECT value FROM meta WHERE name = 'complete_to'), (SELECT MAX(seq) FROM events), 0)";
+
 fn open(path: &Path) -> Result<Connection, String> {
     let c = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
     if version < SCHEMA_VERSION {
         c.execute_batch(
-            "DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS event_accounts; DROP TABLE IF EXISTS event_orders;",
+            "DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS event_accounts; DROP TABLE IF EXISTS event_orders; DROP TABLE IF EXISTS meta;",
         )
         .map_err(|e| e.to_string())?;
     }
@@ -63,6 +68,7 @@ fn open(path: &Path) -> Result<Connection, String> {
          CREATE TABLE IF NOT EXISTS event_accounts (
              account INTEGER NOT NULL, seq INTEGER NOT NULL, idx INTEGER NOT NULL,
              PRIMARY KEY (account, seq, idx)) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
          CREATE TABLE IF NOT EXISTS event_orders (
              order_id INTEGER NOT NULL, seq INTEGER NOT NULL, idx INTEGER NOT NULL,
              PRIMARY KEY (order_id, seq, idx)) WITHOUT ROWID;
@@ -135,7 +141,7 @@ impl History {
         let mut writer = open(&path)?;
         let reader = open(&path)?;
         let start: u64 = writer
-            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get::<_, i64>(0))
+            .query_row(COMPLETE_TO, [], |r| r.get::<_, i64>(0))
             .map(|s| u64::try_from(s).unwrap_or(0))
             .map_err(|e| e.to_string())?;
         let h = Arc::new(Self {
@@ -398,6 +404,12 @@ fn write(conn: &mut Connection, batch: &[Arc<Published>]) -> Result<u64, String>
             last = p.seq;
         }
     }
+    tx.execute(
+        "INSERT INTO meta (name, value) VALUES ('complete_to', ?1)
+         ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)",
+        params![i64::try_from(last).unwrap_or(i64::MAX)],
+    )
+    .map_err(|e| e.to_string())?;
     tx.commit().map_err(|e| e.to_string())?;
     Ok(last)
 }
@@ -428,7 +440,7 @@ pub fn stored_seq(dir: &Path) -> Result<u64, String> {
         return Ok(0);
     }
     let c = open(&path)?;
-    c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get::<_, i64>(0))
+    c.query_row(COMPLETE_TO, [], |r| r.get::<_, i64>(0))
         .map(|s| u64::try_from(s).unwrap_or(0))
         .map_err(|e| e.to_string())
 }

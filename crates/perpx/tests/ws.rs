@@ -259,8 +259,8 @@ fn liquidation_and_adl_reach_the_accounts_in_the_same_step() {
 
 #[test]
 fn a_slow_consumer_is_cut_off_while_a_fast_one_keeps_up() {
-    // 800 batches as fast as one client can send them: above the per-key rate limit on an idle
-    // machine, which is not what this test is about.
+    // Rate limits raised: this test is about the send buffer, and 800 quick batches would
+    // otherwise meet the per-key limit first on a fast machine.
     let s =
         start_with("ws-slow", false, "ws_send_buffer = 64\nrate_limit_per_key = 100000\nrate_limit_per_ip = 100000\n");
     let a = &s.traders[0];

@@ -43,7 +43,8 @@ pub(super) async fn ws(
     Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |mut socket| async move {
         // Binance clients open `/ws` too, then send `{"method": "SUBSCRIBE", ...}`: the first
         // message says which protocol the connection speaks.
-        let first = socket.recv().await;
+        // A connection silent for 60 s is closed, as in the session itself.
+        let Ok(first) = tokio::time::timeout(Duration::from_secs(60), socket.recv()).await else { return };
         let binance = matches!(&first, Some(Ok(Message::Text(t)))
             if serde_json::from_str::<Value>(t).is_ok_and(|v| v.get("method").is_some() && v.get("op").is_none()));
         if binance {

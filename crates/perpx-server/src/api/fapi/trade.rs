@@ -227,7 +227,11 @@ async fn order_id(s: &Shared, account: u64, market: &str, p: &mut Params, cancel
 
 /// The state of the account's order `id` from the history read model.
 async fn stored_order(s: &Shared, account: u64, id: u64, cancel: bool) -> Result<OrderState, FapiError> {
-    let h = history_caught_up(s).await?;
+    folded(history_caught_up(s).await?, account, id, cancel)
+}
+
+/// The order folded from a history that has caught up (see [`history_caught_up`]).
+fn folded(h: &crate::history::History, account: u64, id: u64, cancel: bool) -> Result<OrderState, FapiError> {
     let events = h.order_events(id).map_err(|e| FapiError::new(StatusCode::SERVICE_UNAVAILABLE, -1001, e))?;
     OrderState::fold(id, &events).filter(|o| o.account == account).ok_or_else(|| FapiError::no_order(cancel))
 }
@@ -386,9 +390,10 @@ pub(super) async fn open_orders(
     let market = params.opt("symbol").map(|sym| market_of(&s, &sym)).transpose()?;
     params.finish()?;
     let ids = open_ids(&s, account, market).await?;
+    let h = history_caught_up(&s).await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        out.push(stored_order(&s, account, id, false).await?.to_binance(&s.fapi.symbols));
+        out.push(folded(h, account, id, false)?.to_binance(&s.fapi.symbols));
     }
     Ok(ok(json!(out)))
 }
@@ -719,9 +724,10 @@ pub(super) async fn open_algo_orders(
     let _algo_type = params.opt("algoType");
     params.finish()?;
     let ids = open_ids(&s, account, market).await?;
+    let h = history_caught_up(&s).await?;
     let mut out = Vec::new();
     for id in ids {
-        let o = stored_order(&s, account, id, false).await?;
+        let o = folded(h, account, id, false)?;
         if o.is_conditional() && o.triggered_at.is_none() {
             out.push(o.to_algo(&s.fapi.symbols));
         }
