@@ -503,7 +503,9 @@ function renderAccount() {
             `${p.leverage}x ${p.margin_mode}`,
             fmtUsd(p.funding_paid),
             fmtUsd(p.funding_received),
-            td(fmtRatePct(p.funding_apr_on_margin, 2), signClass(p.funding_apr_on_margin) === 'pos' ? 'neg' : ''),
+            // Positive is a cost (red), negative an income (green).
+            td(fmtRatePct(p.funding_apr_on_margin, 2), { pos: 'neg', neg: 'pos' }[signClass(p.funding_apr_on_margin)] || ''),
+            closeCell(p),
           ],
           { 'data-market': p.market, 'data-size': p.size },
         );
@@ -541,6 +543,31 @@ function renderAccount() {
       });
     }),
   );
+}
+
+/** A Close button: a reduce-only market order for the whole position. */
+function closeCell(p) {
+  const c = document.createElement('td');
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = 'Close';
+  b.className = 'close';
+  b.setAttribute('aria-label', `Close the ${p.market} position at market`);
+  b.onclick = async () => {
+    const size = D.parse(p.size);
+    const body = { market: p.market, side: D.sign(size) > 0 ? 'sell' : 'buy', order_type: 'market', qty: D.format(D.abs(size), size.s), reduce_only: true };
+    try {
+      const ack = await state.session.post('/api/v1/order', body);
+      const fills = ack.events.filter((x) => x.type === 'fill').length;
+      const rest = ack.events.find((x) => x.type === 'order_cancelled');
+      say('order-status', `close ${p.market}: ${fills} fill${fills === 1 ? '' : 's'}${rest ? `, ${rest.qty} unfilled (${rest.reason})` : ''} (seq ${ack.seq})`, !rest);
+    } catch (err) {
+      say('order-status', `close: ${errorText(err)}`, false);
+    }
+    refreshAccount();
+  };
+  c.appendChild(b);
+  return c;
 }
 
 function orderRow(o) {

@@ -351,6 +351,24 @@ test('the risk view shows a liquidation and ADL after an admin price move', asyn
   await shot(A, 'trade-after-liquidation-account-1.png');
 });
 
+test('a position is closed from its row', async () => {
+  // Account 3 (the backstop liquidator, long what it took over) gets a key and offers its long;
+  // trader 2 closes the short that ADL left with the row's Close button: a reduce-only market buy.
+  const k3 = await api(KEYS.admin, 'POST', '/api/v1/admin/keys', { account: 3, scopes: ['read', 'trade'] });
+  const a3 = await api(k3, 'GET', '/api/v1/account');
+  const long = a3.positions.find((p) => p.market === 'BTC-PERP').size;
+  const short = (await api(KEYS.traders[1], 'GET', '/api/v1/account')).positions.find((p) => p.market === 'BTC-PERP').size;
+  assert.equal(short, `-${long}`, 'what account 2 has left short is what account 3 took over');
+  const t = await api(null, 'GET', '/api/v1/ticker?market=BTC-PERP');
+  await api(k3, 'POST', '/api/v1/order', { market: 'BTC-PERP', side: 'sell', order_type: 'limit', price: t.mark_price, qty: long });
+  const row = `#positions tr[data-market="BTC-PERP"][data-size="${short}"]`;
+  await B.page.waitForSelector(row, { timeout: T });
+  await B.page.click(`${row} button.close`);
+  await B.page.waitForSelector('#positions tr[data-market="BTC-PERP"]', { state: 'detached', timeout: T });
+  assert.match(await B.page.textContent('#order-status'), /close BTC-PERP: 1 fill/);
+  await shot(B, 'trade-closed-account-2.png');
+});
+
 test('each market has its own fixed decimals', async () => {
   const { page } = A;
   await page.selectOption('#market', 'ETH-PERP');
