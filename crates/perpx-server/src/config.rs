@@ -50,6 +50,9 @@ pub struct ServerConfig {
     /// Binance symbols of perpx markets where the default rule (`BASE-PERP` → `BASEUSDT`)
     /// doesn't fit, e.g. `fapi_symbols = { "XBT-PERP" = "BTCUSDT" }`.
     pub fapi_symbols: std::collections::BTreeMap<String, String>,
+    /// A directory of finished `perpx sim` outputs the console's simulator view may open
+    /// (served read-only at `/console/sims/`; none by default).
+    pub sim_reports: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +77,7 @@ impl Default for ServerConfig {
             history: true,
             history_retention_ms: 0,
             fapi_symbols: std::collections::BTreeMap::new(),
+            sim_reports: None,
         }
     }
 }

@@ -30,6 +30,14 @@ const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
     ),
     ("get", "/api/v1/funds", "public", "Insurance funds, guaranty fund, uncovered losses, fee account."),
     ("get", "/metrics", "public", "Prometheus metrics."),
+    ("get", "/console/", "public", "The web console: trade, risk and simulator views (docs/CONSOLE.md)."),
+    (
+        "get",
+        "/console/sims.json",
+        "public",
+        "The finished `perpx sim` runs under `--sim-reports DIR` (404 without one): run, kind, files.",
+    ),
+    ("get", "/console/sims/{run}/{file}", "public", "One file of a finished run, read-only (json, csv, svg, html)."),
     (
         "get",
         "/api/v1/history/trades",
@@ -91,6 +99,12 @@ const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
         "/api/v1/admin/command",
         "admin",
         "Any engine command in its JSON form without `ts` (deposit, create_market, oracle_price, halt, resume, delist, schedule_params, set_liquidator, capitalise_fund, ...).",
+    ),
+    (
+        "get",
+        "/api/v1/admin/risk",
+        "admin",
+        "Per market: open interest and holders of each side, and each side's ADL queue in rank order (pseudonyms, percentile, size, PnL, leverage): `?market=&depth=`.",
     ),
     ("get", "/api/v1/admin/keys", "admin", "API keys (secrets blanked)."),
     (

@@ -64,6 +64,10 @@ enum Cmd {
         /// Don't create the demo markets, keys and oracle (an admin key is still created).
         #[arg(long)]
         no_demo: bool,
+        /// A directory of finished `perpx sim` outputs the web console may open, read-only
+        /// (docs/CONSOLE.md).
+        #[arg(long)]
+        sim_reports: Option<PathBuf>,
     },
     /// Feed a JSON-lines script of commands into a fresh engine; print its events as JSON
     /// lines, then the final state hash. The schema is in docs/REPLAY.md.
@@ -160,6 +164,7 @@ fn run_serve(
     listen: Option<std::net::SocketAddr>,
     config: Option<&PathBuf>,
     no_demo: bool,
+    sim_reports: Option<&PathBuf>,
 ) -> Result<(), String> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
@@ -177,6 +182,9 @@ fn run_serve(
     }
     if no_demo {
         c.demo = false;
+    }
+    if let Some(d) = sim_reports {
+        c.sim_reports = Some(d.clone());
     }
     perpx_server::serve(c)
 }
@@ -197,7 +205,9 @@ fn main() -> ExitCode {
             };
             bench::run(&c).map(|report| println!("{report}"))
         }
-        Cmd::Serve { data_dir, listen, config, no_demo } => run_serve(data_dir, *listen, config.as_ref(), *no_demo),
+        Cmd::Serve { data_dir, listen, config, no_demo, sim_reports } => {
+            run_serve(data_dir, *listen, config.as_ref(), *no_demo, sim_reports.as_ref())
+        }
         Cmd::Replay { script, no_invariants, summary_only } => run_replay(script, *no_invariants, *summary_only),
         Cmd::Sim { scenario, seed, runs, out, compare, threads } => perpx_sim::cli::main(&perpx_sim::cli::SimArgs {
             scenario: scenario.clone(),

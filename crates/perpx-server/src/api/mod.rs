@@ -3,6 +3,7 @@
 //! `/openapi.json`.
 
 mod admin;
+mod console;
 pub mod error;
 pub mod fapi;
 mod history;
@@ -125,6 +126,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/admin/keys/rotate", post(admin::rotate_key))
         .route("/api/v1/admin/audit", get(admin::audit_log))
         .merge(fapi::router())
+        // The web console (docs/CONSOLE.md).
+        .route("/console", get(console::redirect))
+        .route("/console/", get(console::index))
+        .route("/console/{*file}", get(console::file))
+        .route("/console/sims.json", get(console::sims))
+        .route("/console/sims/{*path}", get(console::sim_file))
+        .route("/api/v1/admin/risk", get(console::risk))
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&shared), count_status))
         .with_state(shared)

@@ -18,6 +18,7 @@ use super::{ApiError, Conn, State, limit_ip, now_ms, ok, read};
 pub(super) async fn index() -> Response {
     Html(
         "<!doctype html><title>perpx</title><h1>perpx</h1><p>An open-source perpetual-futures exchange. \
+         Web console: <a href=\"/console/\">/console/</a>. \
          API reference: <a href=\"/docs\">/docs</a> (OpenAPI: <a href=\"/openapi.json\">/openapi.json</a>), \
          metrics: <a href=\"/metrics\">/metrics</a>.</p>",
     )
