@@ -80,7 +80,8 @@ fn spec(depth: u64) -> MarketSpec {
 
 /// `Engine::apply_into` with its events: accounts, margin on every order and amend, fees and
 /// positions on every fill, funding clocks, the liquidation pass. Every order has its own
-/// account (funded far beyond need) so self-trade prevention never fires.
+/// account, so self-trade prevention never fires, funded with 10 M USD: far beyond what one
+/// order needs, and small enough that the sum over all accounts fits the engine's `i64` totals.
 #[derive(Debug)]
 pub struct PerpxEngine {
     engine: Engine,
@@ -104,7 +105,7 @@ impl PerpxEngine {
         e.admin(CommandKind::CreateMarket(spec(depth)));
         e.admin(CommandKind::SetMark { market: MARKET, price: Price(i(MID)) });
         for a in 0..ids {
-            e.admin(CommandKind::Deposit { account: AccountId(a), amount: Quote(1_000_000_000 * 1_000_000) });
+            e.admin(CommandKind::Deposit { account: AccountId(a), amount: Quote(10_000_000 * 1_000_000) });
         }
         e
     }
@@ -568,6 +569,89 @@ impl Venue for RustOrderBook {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// orderbook-rs 0.15: a concurrent book (`&self` methods, lock-free levels), u128 prices, u64
+// sizes, caller-chosen ids. Its IOC returns an error when a remainder goes unfilled and reports
+// those fills to a trade listener only, and its modify reports no fills: so, as for lobster,
+// an IOC is a limit order whose remainder is cancelled and a move is cancel + re-add.
+
+/// `orderbook_rs::OrderBook<()>`.
+pub struct OrderbookRs {
+    book: orderbook_rs::OrderBook<()>,
+    sides: Vec<Side>,
+    refused: u64,
+}
+
+impl std::fmt::Debug for OrderbookRs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrderbookRs").field("refused", &self.refused).finish_non_exhaustive()
+    }
+}
+
+impl OrderbookRs {
+    /// An empty book for `ids` order ids.
+    pub fn new(ids: u64) -> Self {
+        Self {
+            book: orderbook_rs::OrderBook::new("BTC-PERP"),
+            sides: vec![Side::Buy; usize::try_from(ids).expect("fits")],
+            refused: 0,
+        }
+    }
+
+    fn limit(&mut self, id: u64, side: Side, price: u64, qty: u64, ioc: bool) -> Traded {
+        let s = match side {
+            Side::Buy => orderbook_rs::Side::Buy,
+            Side::Sell => orderbook_rs::Side::Sell,
+        };
+        let oid = orderbook_rs::Id::sequential(id);
+        let r =
+            self.book.add_limit_order_with_result(oid, u128::from(price), qty, s, orderbook_rs::TimeInForce::Gtc, None);
+        let t = match r {
+            Ok((_, None)) => Traded::default(),
+            Ok((_, Some(tr))) => Traded {
+                volume: tr.match_result.executed_quantity().expect("no overflow").as_u64(),
+                fills: tr.match_result.trades().len() as u64,
+            },
+            Err(_) => {
+                self.refused += 1;
+                return Traded::default();
+            }
+        };
+        if ioc && t.volume < qty && !matches!(self.book.cancel_order(oid), Ok(Some(_))) {
+            self.refused += 1;
+        }
+        t
+    }
+}
+
+impl Venue for OrderbookRs {
+    fn apply(&mut self, cmd: &Cmd) -> Traded {
+        match *cmd {
+            Cmd::Limit { id, side, price, qty, ioc } => {
+                self.sides[id as usize] = side;
+                self.limit(id, side, price, qty, ioc)
+            }
+            Cmd::Cancel { id } => {
+                if !matches!(self.book.cancel_order(orderbook_rs::Id::sequential(id)), Ok(Some(_))) {
+                    self.refused += 1;
+                }
+                Traded::default()
+            }
+            Cmd::Move { id, price, qty } => {
+                if !matches!(self.book.cancel_order(orderbook_rs::Id::sequential(id)), Ok(Some(_))) {
+                    self.refused += 1;
+                    return Traded::default();
+                }
+                self.limit(id, self.sides[id as usize], price, qty, false)
+            }
+        }
+    }
+
+    fn refused(&self) -> u64 {
+        self.refused
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,6 +675,7 @@ mod tests {
         assert_eq!(trade_through(Lobster::new(3, 8)), one);
         assert_eq!(trade_through(RustOb::new(3)), one);
         assert_eq!(trade_through(RustOrderBook::new(3)).volume, one.volume);
+        assert_eq!(trade_through(OrderbookRs::new(3)), one);
     }
 
     /// matchcore 0.4.0 matches a crossing limit order with no limit price

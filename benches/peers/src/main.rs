@@ -21,7 +21,7 @@ mod stream;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use books::{Lobster, Matchcore, PerpxBook, PerpxEngine, RustOb, RustOrderBook, Venue};
+use books::{Lobster, Matchcore, OrderbookRs, PerpxBook, PerpxEngine, RustOb, RustOrderBook, Venue};
 use stream::{Cmd, Mix, NaiveBook, Traded, Workload};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +33,14 @@ enum Kind {
     Matchcore,
     RustOb,
     RustOrderBook,
+    OrderbookRs,
 }
 
-const KINDS: [Kind; 7] = [
+const KINDS: [Kind; 8] = [
     Kind::PerpxEngine,
     Kind::PerpxBook,
     Kind::Naive,
+    Kind::OrderbookRs,
     Kind::Lobster,
     Kind::RustOb,
     Kind::RustOrderBook,
@@ -55,6 +57,7 @@ impl Kind {
             Self::Matchcore => "matchcore 0.4.0",
             Self::RustOb => "rust_ob 2.5.3",
             Self::RustOrderBook => "rust-order-book 0.0.2",
+            Self::OrderbookRs => "orderbook-rs 0.15.3",
         }
     }
 
@@ -123,6 +126,7 @@ macro_rules! per_book {
             Kind::Matchcore => $f(Matchcore::new(w.ids), w),
             Kind::RustOb => $f(RustOb::new(w.ids), w),
             Kind::RustOrderBook => $f(RustOrderBook::new(w.ids), w),
+            Kind::OrderbookRs => $f(OrderbookRs::new(w.ids), w),
         }
     }};
 }
