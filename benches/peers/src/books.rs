@@ -573,7 +573,9 @@ impl Venue for RustOrderBook {
 // orderbook-rs 0.15: a concurrent book (`&self` methods, lock-free levels), u128 prices, u64
 // sizes, caller-chosen ids. Its IOC returns an error when a remainder goes unfilled and reports
 // those fills to a trade listener only, and its modify reports no fills: so, as for lobster,
-// an IOC is a limit order whose remainder is cancelled and a move is cancel + re-add.
+// an IOC is a limit order whose remainder is cancelled and a move is cancel + re-add. Each
+// order has its own owner, as in perpx: with the default owner (zero) for every order, its
+// per-owner order list makes each cancel O(orders) (a `Vec::remove`), which is not the book.
 
 /// `orderbook_rs::OrderBook<()>`.
 pub struct OrderbookRs {
