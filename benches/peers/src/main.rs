@@ -115,6 +115,8 @@ fn trace<V: Venue>(mut v: V, w: &Workload) -> (Vec<Traded>, u64) {
     (per_command, v.refused())
 }
 
+/// Builds a fresh `$kind` book for `$w` and hands it to `$f` (`time` or `trace`), monomorphised
+/// per book so no dynamic dispatch sits in the timed loop.
 macro_rules! per_book {
     ($kind:expr, $w:expr, $f:ident) => {{
         let w: &Workload = $w;
