@@ -291,3 +291,25 @@ fn main() {
         variant(l, n, reps, seed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The check the run makes, on a small stream: every book that is timed trades, command by
+    /// command, what the reference trades; matchcore still diverges (or its exclusion is stale).
+    #[test]
+    fn every_timed_book_trades_what_the_reference_trades() {
+        let w = stream::workload(300, 20_000, 7);
+        let (reference, _) = per_book!(Kind::Naive, &w, trace);
+        assert!(reference.iter().filter(|t| t.volume > 0).count() > 100, "the stream trades");
+        for k in KINDS {
+            let (got, refused) = per_book!(k, &w, trace);
+            let same = got
+                .iter()
+                .zip(&reference)
+                .all(|(a, b)| a.volume == b.volume && (!k.counts_fills() || a.fills == b.fills));
+            assert_eq!(same && refused == 0, k.known_divergence().is_none(), "{}", k.name());
+        }
+    }
+}
