@@ -11,7 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(book funding liquidation journal memory peers)
+all=(book funding liquidation journal memory peers)
+[ ${#steps[@]} -eq 0 ] && steps=("${all[@]}")
+for s in "${steps[@]}"; do
+    [[ " ${all[*]} " == *" $s "* ]] || { echo "unknown step: $s (${all[*]})" >&2; exit 2; }
+done
 
 run() {
     echo
@@ -29,10 +33,6 @@ for s in "${steps[@]}"; do
         journal) run cargo bench -p perpx-journal --bench journal ;;
         memory) run cargo run --release -p perpx-core --example memory ;;
         peers) run cargo run --release --manifest-path benches/peers/Cargo.toml ;;
-        *)
-            echo "unknown step: $s (book funding liquidation journal memory peers)" >&2
-            exit 2
-            ;;
     esac
 done
 echo
