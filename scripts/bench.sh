@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Reproduces the measured tables of docs/PERFORMANCE.md, each step echoed before it runs.
+#
+#     scripts/bench.sh                    # everything (about 15 minutes on the 2-core reference VM)
+#     scripts/bench.sh peers memory       # only some steps: book funding liquidation journal memory peers
+#
+# Not run in CI. Measure on a quiet machine, or say what else was running (the figures in
+# PERFORMANCE.md do). The 10-million-command recovery, the server under load and the simulator
+# have their own commands in PERFORMANCE.md: they take minutes each and need a data directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+steps=("$@")
+all=(book funding liquidation journal memory peers)
+[ ${#steps[@]} -eq 0 ] && steps=("${all[@]}")
+for s in "${steps[@]}"; do
+    [[ " ${all[*]} " == *" $s "* ]] || { echo "unknown step: $s (${all[*]})" >&2; exit 2; }
+done
+
+run() {
+    echo
+    echo "+ $*"
+    "$@"
+}
+
+echo "date: $(date -u '+%F %H:%M UTC')"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) CPUs, $(free -g | awk '/^Mem:/ {print $2}') GiB"
+echo "$(rustc --version); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+for s in "${steps[@]}"; do
+    case "$s" in
+        book | funding | liquidation) run cargo bench -p perpx-core --bench "$s" ;;
+        journal) run cargo bench -p perpx-journal --bench journal ;;
+        memory) run cargo run --release -p perpx-core --example memory ;;
+        peers) run cargo run --release --manifest-path benches/peers/Cargo.toml ;;
+    esac
+done
+echo
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
