@@ -194,3 +194,35 @@ fn regression_an_isolated_position_closed_at_a_loss_beyond_everything_leaves_no_
     let a = engine.account(seven).expect("account 7");
     assert_eq!((a.position(MarketId(1)).isolated_margin, a.collateral), (Quote(0), Quote(0)));
 }
+
+/// Regression (found by the simulation, seed 2028 of 1,500 commands): an edge command paid
+/// `i64::MAX` micro-units of venue capital into the shared insurance fund — accepted, since the
+/// fund's own addition fitted — and the next liquidation fee credited to that fund overflowed
+/// (`attempt to add with overflow` in debug builds; a silent wrap in release). Money coming in
+/// is now capped at `MAX_MONEY_IN` (deposits − withdrawals + capital), and the seed passes.
+#[test]
+fn regression_capital_and_deposits_beyond_the_money_ceiling_are_refused() {
+    use perpx_core::engine::MAX_MONEY_IN;
+    use perpx_core::event::FundRef;
+    use perpx_core::{Command, CommandKind, RejectReason, Timestamp};
+    let w = workload(2028, 1_500);
+    audit(&w).unwrap_or_else(|f| panic!("{f}"));
+    let mut engine = Engine::new(perpx_core::EngineConfig::default());
+    let rejected = |engine: &mut Engine, kind: CommandKind| {
+        let events = engine.apply(&Command { ts: Timestamp(1), kind });
+        events.iter().find_map(|e| match &e.kind {
+            EventKind::Rejected { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+    };
+    let shared = CommandKind::CapitaliseFund { fund: FundRef::Shared, amount: Quote(i64::MAX) };
+    assert_eq!(rejected(&mut engine, shared), Some(RejectReason::BalanceOverflow));
+    let most = CommandKind::Deposit { account: AccountId(1), amount: Quote(MAX_MONEY_IN - 5) };
+    assert_eq!(rejected(&mut engine, most), None);
+    let more = CommandKind::Deposit { account: AccountId(2), amount: Quote(6) };
+    assert_eq!(rejected(&mut engine, more), Some(RejectReason::BalanceOverflow));
+    let capital = CommandKind::CapitaliseFund { fund: FundRef::Guaranty, amount: Quote(5) };
+    assert_eq!(rejected(&mut engine, capital), None);
+    let one = CommandKind::CapitaliseFund { fund: FundRef::Guaranty, amount: Quote(1) };
+    assert_eq!(rejected(&mut engine, one), Some(RejectReason::BalanceOverflow));
+}
