@@ -224,7 +224,9 @@ pub fn simulate(w: &Workload) -> Result<SimReport, Failure> {
                         Err(e) => return Err(fail(format!("{ctx}: submit failed: {e}"))),
                     }
                 }
-                if !stopped {
+                // A crash can also fire where the node goes on (a snapshot or archive step after
+                // the last batch): the storage is dead, so restart like after any crash.
+                if !stopped && !storage.is_crashed() {
                     break;
                 }
             }
