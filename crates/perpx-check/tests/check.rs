@@ -226,3 +226,54 @@ fn regression_capital_and_deposits_beyond_the_money_ceiling_are_refused() {
     let one = CommandKind::CapitaliseFund { fund: FundRef::Guaranty, amount: Quote(1) };
     assert_eq!(rejected(&mut engine, one), Some(RejectReason::BalanceOverflow));
 }
+
+/// Regression (found by fuzzing `perpx replay` scripts: a timestamp mutated to about year
+/// 292 million): one command asked the engine to settle billions of funding periods — each with
+/// its events — and the process ran out of memory (24 GB). A command more than
+/// `MAX_CLOCK_STEP_MS` (366 days) after the clock is now refused once a market exists
+/// (`timestamp_too_far_ahead`, 1004), changing nothing; a jump of exactly the limit is worked.
+#[test]
+fn regression_a_timestamp_too_far_ahead_is_refused_not_worked() {
+    use perpx_core::engine::MAX_CLOCK_STEP_MS;
+    use perpx_core::{Command, CommandKind, Timestamp};
+    use perpx_testkit::fixtures;
+    let mut engine = Engine::new(perpx_core::EngineConfig::default());
+    let t0 = 1_700_000_000_000;
+    // Before any market, the first command sets the clock however far it moves.
+    engine.apply(&Command { ts: Timestamp(t0), kind: CommandKind::Tick });
+    engine.apply(&Command { ts: Timestamp(t0), kind: CommandKind::CreateMarket(fixtures::test_spec()) });
+    let before = engine.state_hash();
+    for ts in [i64::MAX, t0 + MAX_CLOCK_STEP_MS + 1] {
+        let events = engine.apply(&Command { ts: Timestamp(ts), kind: CommandKind::Tick });
+        assert!(
+            matches!(events.as_slice(), [e] if matches!(&e.kind, EventKind::Rejected { reason, .. } if reason.code() == 1004)),
+            "{events:?}"
+        );
+        assert_eq!(engine.state_hash(), before, "a refused jump changes nothing");
+    }
+    let events = engine.apply(&Command { ts: Timestamp(t0 + MAX_CLOCK_STEP_MS), kind: CommandKind::Tick });
+    let settled = events.iter().filter(|e| matches!(e.kind, EventKind::FundingSettled { .. })).count();
+    assert_eq!(settled, 366 * 3, "a year of 8-hour funding periods, each settled");
+    engine.check_invariants().unwrap();
+}
+
+/// Regression (found by fuzzing engine snapshots): a damaged snapshot whose account chose a
+/// leverage of 0 made `Engine::restore` panic inside its own invariant check (the margin
+/// figures divide by the leverage) instead of refusing the snapshot. Restore now checks every
+/// chosen leverage (at least 1, in a known market).
+#[test]
+fn regression_a_snapshot_with_a_zero_leverage_is_refused_not_a_panic() {
+    let w = workload(3, 400);
+    let mut engine = Engine::new(w.engine.clone());
+    for c in &w.commands {
+        engine.apply(c);
+    }
+    let mut snap = engine.snapshot();
+    let (_, account) = snap.accounts.iter_mut().next().expect("an account");
+    account.leverage.insert(MarketId(0), 0);
+    assert!(Engine::restore(snap.clone()).is_err());
+    let (_, account) = snap.accounts.iter_mut().next().expect("an account");
+    account.leverage.insert(MarketId(0), 5);
+    account.leverage.insert(MarketId(99), 5);
+    assert!(Engine::restore(snap).is_err(), "a leverage in an unknown market is refused too");
+}

@@ -65,6 +65,16 @@ use crate::reject::RejectReason;
 /// a panic in debug builds, a silent wrap in release.)
 pub const MAX_MONEY_IN: i64 = i64::MAX / 4;
 
+/// The furthest one command may move the clock once a market exists: 366 days (ms). Step 1 of a command settles
+/// every funding period that came due since the last one — each with its events — so the work
+/// and the events of one command grow with the jump; a timestamp further ahead is refused
+/// (`timestamp_too_far_ahead`, 1004) and changes nothing. (Found by `perpx-check`'s fuzzing: a
+/// replay script whose timestamp was mutated to year 292,000,000 asked for billions of funding
+/// settlements in one command, and the process ran out of memory.) A server stamps commands
+/// with its clock, so it reaches this only after a year without any command: then an operator
+/// moves the clock on in steps (`tick` commands), deliberately.
+pub const MAX_CLOCK_STEP_MS: i64 = 366 * 24 * 60 * 60 * 1000;
+
 /// Engine-wide settings, fixed when the engine is created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
@@ -180,6 +190,19 @@ impl Engine {
                 account: None,
                 client_id: None,
                 reason: RejectReason::TimestampRegression { got: cmd.ts, clock: self.now },
+            });
+            return;
+        }
+        // (Before the first market nothing is due in a jump: the first command sets the clock.)
+        if !self.markets.is_empty() && i128::from(cmd.ts.0) - i128::from(self.now.0) > i128::from(MAX_CLOCK_STEP_MS) {
+            out.push(EventKind::Rejected {
+                account: None,
+                client_id: None,
+                reason: RejectReason::TimestampTooFarAhead {
+                    got: cmd.ts,
+                    clock: self.now,
+                    max_step_ms: MAX_CLOCK_STEP_MS,
+                },
             });
             return;
         }

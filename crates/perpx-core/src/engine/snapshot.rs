@@ -213,6 +213,14 @@ impl Engine {
             markets.push(restore_market(id, m, next_order_id, &mut order_ids)?);
         }
         for (account, a) in &accounts {
+            // A chosen leverage is at least 1 in a known market: the margin figures divide by it
+            // (a damaged snapshot with a leverage of 0 made `check_invariants` below panic
+            // instead of refusing it — found by `perpx-check`'s snapshot fuzzing).
+            for (market, leverage) in &a.leverage {
+                if *leverage == 0 || market.index() >= markets.len() {
+                    return Err(inconsistent(format!("account {account}: leverage {leverage} in market {market}")));
+                }
+            }
             for (market, p) in &a.positions {
                 let m = markets.get_mut(market.index()).ok_or_else(|| {
                     inconsistent(format!("account {account} has a position in unknown market {market}"))
