@@ -277,3 +277,28 @@ fn regression_a_snapshot_with_a_zero_leverage_is_refused_not_a_panic() {
     account.leverage.insert(MarketId(99), 5);
     assert!(Engine::restore(snap).is_err(), "a leverage in an unknown market is refused too");
 }
+
+/// Regression (found by fuzzing engine snapshots): a damaged margin tier (a maintenance amount
+/// with its sign bit flipped) made the margin figures overflow inside `Engine::restore`'s
+/// invariant check — a panic where a `RestoreError` is promised. Restore now validates every
+/// market's specification (and a pending change applied to it) as a new market's.
+#[test]
+fn regression_a_snapshot_with_a_damaged_market_spec_is_refused_not_a_panic() {
+    let w = workload(3, 400);
+    let mut engine = Engine::new(w.engine.clone());
+    for c in &w.commands {
+        engine.apply(c);
+    }
+    let good = engine.snapshot();
+    assert!(Engine::restore(good.clone()).is_ok());
+    let mut snap = good.clone();
+    snap.markets[0].spec.tiers[0].maintenance_amount = Quote(i64::MIN);
+    assert!(Engine::restore(snap).is_err());
+    let mut snap = good.clone();
+    snap.markets[0].quote_per_tick_lot += 1;
+    assert!(Engine::restore(snap).is_err(), "a scale that is not tick × lot");
+    let mut snap = good;
+    let change = perpx_core::command::ParamChange { max_leverage: Some(0), ..Default::default() };
+    snap.markets[0].pending_change = Some((perpx_core::Timestamp(i64::MAX), change));
+    assert!(Engine::restore(snap).is_err(), "a pending change that would not validate");
+}
