@@ -302,3 +302,26 @@ fn regression_a_snapshot_with_a_damaged_market_spec_is_refused_not_a_panic() {
     snap.markets[0].pending_change = Some((perpx_core::Timestamp(i64::MAX), change));
     assert!(Engine::restore(snap).is_err(), "a pending change that would not validate");
 }
+
+/// Regression (found by the simulation's longer run, seed 2620 of 1,500 commands): an edge
+/// command set a market's mark to `i64::MAX` (accepted: the band saturates). An account with only
+/// an open order in that market had margin figures that overflowed there, so the liquidation
+/// pass and the invariant check skipped it — while its cross position in another market was far
+/// below maintenance. When the mark came back, the invariant check saw it ("below maintenance
+/// but not queued"). The liquidation test now computes equity and MM from positions alone
+/// (orders change only the IM), and the seed passes.
+#[test]
+fn regression_an_absurd_mark_elsewhere_does_not_hide_an_account_below_maintenance() {
+    let w = workload(2620, 1_500);
+    audit(&w).unwrap_or_else(|f| panic!("{f}"));
+    let mut engine = Engine::new(w.engine.clone());
+    for c in &w.commands[..622] {
+        engine.apply(c);
+    }
+    assert_eq!(engine.market(MarketId(0)).and_then(|m| m.mark).map(|p| p.0), Some(i64::MAX), "the case is reached");
+    assert!(
+        engine.in_liquidation(AccountId(8))
+            || engine.account(AccountId(8)).is_some_and(|a| a.position(MarketId(1)).size.0 == 0),
+        "and yet it was queued (or already liquidated)"
+    );
+}
