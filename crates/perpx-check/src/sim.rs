@@ -259,7 +259,7 @@ pub fn simulate(w: &Workload) -> Result<SimReport, Failure> {
     storage.set_plan(FaultPlan::none());
     let v = verify_journal(&storage, None, |_| {}).map_err(|e| fail(format!("final verify: {e}")))?;
     if v.chain.head.seq != n as u64 || v.state_hash != reference.hash_at(n as u64) {
-        return Err(fail(format!("final verify: head {} of {n}, state differs", v.chain.head.seq)));
+        return Err(fail(format!("final verify: head {} of {n}, state differs: {v:?}", v.chain.head.seq)));
     }
     Ok(report)
 }

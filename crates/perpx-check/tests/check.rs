@@ -325,3 +325,51 @@ fn regression_an_absurd_mark_elsewhere_does_not_hide_an_account_below_maintenanc
         "and yet it was queued (or already liquidated)"
     );
 }
+
+/// Regression (found by the simulation's longer run, seed 2897): the node noted the journal's
+/// first snapshot — the one that records the engine settings — as written *before* writing it.
+/// When that write failed (an fsync error; a failed snapshot does not stop the node) and
+/// `snapshot_every` was unset, no snapshot was ever written by that process, and
+/// `verify_journal` replayed the journal with default settings to another state. The first
+/// snapshot is now due until one is written.
+#[test]
+fn regression_a_failed_first_snapshot_is_written_later() {
+    use perpx_journal::{Fault, FaultPlan, JournalConfig, MemStorage, StorageOp, SyncPolicy};
+    use perpx_node::{Node, NodeConfig, verify_journal};
+    let w = workload(5, 300);
+    let config = NodeConfig {
+        journal: JournalConfig {
+            sync_policy: SyncPolicy::EveryBatch,
+            segment_bytes_target: 4096,
+            batch_bytes_max: 4096,
+        },
+        engine: w.engine.clone(),
+        gate_capacity: 16,
+        snapshot_every: None,
+        archive_after_snapshot: false,
+        check_invariants: false,
+    };
+    let run = |storage: &MemStorage| {
+        let (mut node, _) = Node::open(storage.clone(), config.clone()).unwrap();
+        for chunk in w.commands.chunks(8) {
+            node.submit_batch(chunk).unwrap();
+        }
+        node.engine().state_hash()
+    };
+    // Where the first snapshot is fsync'd, in a run without faults.
+    let clean = MemStorage::new();
+    let want = run(&clean);
+    let first_sync = clean
+        .op_log()
+        .into_iter()
+        .find(|o| o.op == StorageOp::Sync && o.path.starts_with("snapshots/"))
+        .expect("a first snapshot");
+    // The same run with that fsync failing.
+    let storage = MemStorage::with_plan(FaultPlan::none().at(first_sync.index, Fault::SyncError));
+    assert_eq!(run(&storage), want);
+    assert_eq!(storage.fired_faults().len(), 1, "the snapshot's fsync failed");
+    let report = verify_journal(&storage.fork(), None, |_| {}).unwrap();
+    assert!(report.snapshot.is_some(), "a later first snapshot records the settings");
+    assert_eq!(report.engine, w.engine);
+    assert_eq!(report.state_hash, want, "verify replays to the node's state");
+}
