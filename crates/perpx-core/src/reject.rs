@@ -27,6 +27,18 @@ pub enum RejectReason {
         /// The engine's clock.
         clock: Timestamp,
     },
+    /// The command's timestamp is more than [`crate::engine::MAX_CLOCK_STEP_MS`] after the
+    /// engine's clock (once a market exists): one command may not make time jump further (the funding settlements due
+    /// in a jump are worked, and their events produced, inside that one command).
+    #[error("timestamp {got} is more than {max_step_ms} ms after the engine clock {clock}")]
+    TimestampTooFarAhead {
+        /// The command's timestamp.
+        got: Timestamp,
+        /// The engine's clock.
+        clock: Timestamp,
+        /// The largest step allowed.
+        max_step_ms: i64,
+    },
     /// The command could not be decoded (bad JSON, unknown field, wrong type).
     #[error("malformed command: {0}")]
     Malformed(String),
@@ -275,6 +287,7 @@ impl RejectReason {
             Self::TimestampRegression { .. } => 1001,
             Self::Malformed(_) => 1002,
             Self::InvalidNumber { .. } => 1003,
+            Self::TimestampTooFarAhead { .. } => 1004,
             Self::UnknownMarket(_) => 2001,
             Self::NoMarkPrice => 2002,
             Self::DuplicateSymbol(_) => 2003,
@@ -328,6 +341,7 @@ impl RejectReason {
             Self::TimestampRegression { .. } => "timestamp_regression",
             Self::Malformed(_) => "malformed",
             Self::InvalidNumber { .. } => "invalid_number",
+            Self::TimestampTooFarAhead { .. } => "timestamp_too_far_ahead",
             Self::UnknownMarket(_) => "unknown_market",
             Self::NoMarkPrice => "no_mark_price",
             Self::DuplicateSymbol(_) => "duplicate_symbol",

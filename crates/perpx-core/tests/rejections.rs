@@ -351,7 +351,9 @@ fn too_many_price_levels(c: &Ctx) {
     c.rest(BIDDER, Side::Buy, top, 3);
     let max = i64::from(TEST_LIMITS.max_price_levels);
     for (i, price) in (top - max + 1..top).rev().enumerate() {
-        c.ok(&deposit(c.ts(), 1_000 + i as u64, STREAM_DEPOSIT));
+        // (One million USD each: the level fillers rest 3 lots; the venue's money ceiling,
+        // `MAX_MONEY_IN`, holds about 23 stream deposits.)
+        c.ok(&deposit(c.ts(), 1_000 + i as u64, perpx_core::Quote(1_000_000_000_000)));
         c.rest(1_000 + i as u64, Side::Buy, price, 3);
     }
     assert_eq!(c.market().book.level_count(Side::Buy), TEST_LIMITS.max_price_levels as usize);

@@ -508,14 +508,22 @@ impl<S: Storage> Node<S> {
             return;
         }
         let due = match self.config.snapshot_every {
-            _ if !self.settings_recorded => true,
+            // The first snapshot is due until one is written — `snapshot_now` notes it — not
+            // merely tried: after a failed attempt it is tried again once `gate_capacity` more
+            // commands have passed. (Noting it before the attempt left a journal without any
+            // snapshot when the first write failed and `snapshot_every` was unset, and
+            // `perpx verify` then replayed it with default settings to another state — found by
+            // `perpx-check`'s simulation, seed 2897.)
+            _ if !self.settings_recorded => {
+                self.last_snapshot_error.is_none()
+                    || self.engine.seq() >= self.last_snapshot_seq.saturating_add(self.config.gate_capacity as u64)
+            }
             Some(every) => self.engine.seq() >= self.last_snapshot_seq.saturating_add(every),
             None => false,
         };
         if !due {
             return;
         }
-        self.settings_recorded = true;
         match self.snapshot_now() {
             Ok(_) => self.last_snapshot_error = None,
             Err(e) => {

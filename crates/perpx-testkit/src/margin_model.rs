@@ -710,9 +710,11 @@ impl MarginModel {
                 !liquidated,
             );
             rounded = mv.rounded;
-            // MARGIN.md: opening lots bring at most what the collateral still has.
+            // MARGIN.md: opening lots bring at most what the collateral still has; a position
+            // the fill closes leaves no margin behind (a loss beyond it is the account's, even
+            // below zero collateral).
             let moved = mv.brought - mv.released;
-            let short = (moved - i128::from(a.collateral).max(0)).max(0);
+            let short = if p.size == 0 { 0 } else { (moved - i128::from(a.collateral).max(0)).max(0) };
             p.isolated_margin = narrow(with_result - mv.released + mv.brought - short, "isolated margin")?;
             a.collateral = narrow(i128::from(a.collateral) - (moved - short), "collateral")?;
         } else {

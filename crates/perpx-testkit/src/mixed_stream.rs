@@ -35,8 +35,43 @@ const ORACLE_MARK: i64 = 2_000;
 /// what is mixed in) from `seed`.
 #[must_use]
 pub fn generate(seed: u64, commands: usize) -> VenueStream {
-    let venue = VenueConfig::from_seed(seed, commands);
-    let base = generate_venue(&venue);
+    generate_from(&VenueConfig::from_seed(seed, commands), seed, &MixKnobs::default())
+}
+
+/// How much is mixed in, and how wild the oracle market is. The defaults are what
+/// [`generate`] uses; the deterministic simulation (`perpx-check`) draws them from its seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MixKnobs {
+    /// Chance per mille that a command is followed by a mixed-in one.
+    pub mix_per_mille: u32,
+    /// The largest step of the oracle market's price between two oracle prices (ticks).
+    pub oracle_step: i64,
+    /// Chance per mille that an oracle price is an outlier (twice the price).
+    pub outlier_per_mille: u32,
+    /// The oracle market's funding interval (1, 4 or 8 hours, in ms).
+    pub oracle_funding_interval_ms: i64,
+    /// The oracle market's ADL policy.
+    pub oracle_adl: AdlPolicy,
+}
+
+impl Default for MixKnobs {
+    fn default() -> Self {
+        Self {
+            mix_per_mille: 150,
+            oracle_step: 40,
+            outlier_per_mille: 100,
+            oracle_funding_interval_ms: 8 * HOUR_MS,
+            oracle_adl: AdlPolicy::ProRata,
+        }
+    }
+}
+
+/// Generates a mixed stream from an explicit venue configuration, `seed` driving what is mixed
+/// in (for [`generate`], the venue's own seed) and `knobs` how much.
+#[must_use]
+pub fn generate_from(venue: &VenueConfig, seed: u64, knobs: &MixKnobs) -> VenueStream {
+    let commands = venue.commands;
+    let base = generate_venue(venue);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0b5e_55ed_u64);
     let base_markets = u32::try_from(venue.markets.len()).expect("few markets");
     let oracle_market = MarketId(base_markets);
@@ -52,16 +87,17 @@ pub fn generate(seed: u64, commands: usize) -> VenueStream {
         // The venue's markets come first; the oracle market right after them.
         if !created && i + 1 >= venue.markets.len() {
             created = true;
-            out.push(Command { ts: Timestamp(ts), kind: CommandKind::CreateMarket(oracle_spec(&mut rng)) });
+            out.push(Command { ts: Timestamp(ts), kind: CommandKind::CreateMarket(oracle_spec(&mut rng, knobs)) });
             continue;
         }
-        if !created || !rng.random_bool(0.15) {
+        if !created || !rng.random_ratio(knobs.mix_per_mille, 1000) {
             continue;
         }
         let kind = match rng.random_range(0..100) {
             0..35 => {
-                oracle_price = (oracle_price + rng.random_range(-40..=40)).max(100);
-                let price = if rng.random_bool(0.1) { oracle_price * 2 } else { oracle_price };
+                oracle_price = (oracle_price + rng.random_range(-knobs.oracle_step..=knobs.oracle_step)).max(100);
+                let outlier = rng.random_ratio(knobs.outlier_per_mille, 1000);
+                let price = if outlier { oracle_price * 2 } else { oracle_price };
                 CommandKind::OraclePrice { market: oracle_market, source: rng.random_range(0..4), price: Price(price) }
             }
             35..50 => {
@@ -119,7 +155,7 @@ pub fn generate(seed: u64, commands: usize) -> VenueStream {
 /// `ORC-PERP`: the test market's rules with three oracle sources, a quorum of two, short
 /// staleness and grace so outages happen within a stream, the shared insurance fund and
 /// pro-rata ADL.
-fn oracle_spec(rng: &mut ChaCha8Rng) -> perpx_core::MarketSpec {
+fn oracle_spec(rng: &mut ChaCha8Rng, knobs: &MixKnobs) -> perpx_core::MarketSpec {
     let mut spec = fixtures::test_spec_named("ORC-PERP");
     spec.oracle = OracleSpec {
         sources: ["alpha", "beta", "gamma"]
@@ -134,6 +170,7 @@ fn oracle_spec(rng: &mut ChaCha8Rng) -> perpx_core::MarketSpec {
         ..OracleSpec::default()
     };
     spec.liquidation.insurance = InsurancePolicy::Shared { max_draw: Quote(1_000_000_000) };
-    spec.liquidation.adl = AdlPolicy::ProRata;
+    spec.liquidation.adl = knobs.oracle_adl;
+    spec.funding.interval_ms = knobs.oracle_funding_interval_ms;
     spec
 }

@@ -184,7 +184,8 @@ struct Gen<'a> {
     funded: u64,
 }
 
-/// Each stream account's deposit: 100 billion USD. Twelve of them still fit the ledger's `i64`.
+/// Each stream account's deposit: 100 billion USD. About 23 of them fit under the venue's money
+/// ceiling (`perpx_core::engine::MAX_MONEY_IN`).
 pub const STREAM_DEPOSIT: Quote = Quote(100_000_000_000_000_000);
 
 const T0: i64 = 1_700_000_000_000;

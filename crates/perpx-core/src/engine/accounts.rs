@@ -370,6 +370,7 @@ impl Engine {
         if !amount.is_positive() {
             return Err(RejectReason::NonPositiveAmount(amount));
         }
+        self.check_money_in(amount)?;
         let current = self.accounts.get(&id).map_or(Quote::ZERO, |a| a.collateral);
         let collateral = current.checked_add(amount).map_err(overflow)?;
         let deposits = self.ledger.deposits.checked_add(amount).map_err(overflow)?;

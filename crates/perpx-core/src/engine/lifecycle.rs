@@ -60,7 +60,7 @@ impl Engine {
     }
 
     /// The spec with `change` applied, validated.
-    fn changed_spec(spec: &MarketSpec, change: &ParamChange) -> Result<MarketSpec, RejectReason> {
+    pub(crate) fn changed_spec(spec: &MarketSpec, change: &ParamChange) -> Result<MarketSpec, RejectReason> {
         let mut s = spec.clone();
         if let Some(t) = &change.tiers {
             s.tiers.clone_from(t);

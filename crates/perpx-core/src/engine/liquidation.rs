@@ -108,11 +108,34 @@ impl Engine {
     /// (an isolated position that is flat or has no mark).
     pub(crate) fn unit_figures(&self, account: AccountId, scope: LiquidationScope) -> Option<Figures> {
         match scope {
-            LiquidationScope::Cross => self.margin(account).ok().map(|s| (s.equity, s.maintenance_margin)),
+            LiquidationScope::Cross => self.cross_figures(account),
             LiquidationScope::Isolated(m) => {
                 self.isolated(account, m).ok().flatten().map(|s| (s.equity, s.maintenance_margin))
             }
         }
+    }
+
+    /// Equity and MM of an account's cross positions at current marks: the figures of
+    /// [`Engine::margin`] without its IM. They come from the positions alone — open orders change
+    /// the IM, never equity or MM — so that an order whose figures overflow at an absurd mark in
+    /// another market can't hide an account below maintenance from the pass and the invariants.
+    /// (Found by `perpx-check`'s simulation, seed 2620: with a mark of `i64::MAX` in a market
+    /// where it only had an order, an account underwater in another market was never queued.)
+    fn cross_figures(&self, account: AccountId) -> Option<Figures> {
+        let a = self.accounts.get(&account)?;
+        let (mut upnl, mut mm) = (0i128, 0i128);
+        for m in &self.markets {
+            let p = a.position(m.id);
+            if p.size.0 == 0 || a.mode(m.id) == MarginMode::Isolated {
+                continue;
+            }
+            let Some(mark) = m.mark else { continue };
+            let q = m.quote_per_tick_lot;
+            upnl += i128::from(crate::risk::position::unrealized_pnl(p.size, p.cost_basis, mark, q).ok()?.0);
+            mm += i128::from(maintenance_margin(&m.spec.tiers, notional(q, p.size, mark).ok()?).ok()?.0);
+        }
+        let equity = i64::try_from(i128::from(a.collateral.0) + upnl).ok()?;
+        Some((Quote(equity), Quote(i64::try_from(mm).ok()?)))
     }
 
     /// The units of an account below maintenance: its cross positions (or a negative cross

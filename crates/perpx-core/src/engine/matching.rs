@@ -263,7 +263,15 @@ impl Engine {
             // the IM of the opening lots may exceed what the account still has: it brings what
             // there is, and a position left under maintenance is for the liquidation pass.
             // Collateral never goes negative to margin a position.
-            let short = (moved.0 - acct.collateral.0.max(0)).max(0);
+            //
+            // A position that this fill closes is different: its margin can't stay behind on a
+            // flat position (nothing would ever settle it — the liquidation pass works units
+            // with a position). When the account's own trade lost more than the margin, the
+            // account pays the rest from collateral even below zero, exactly as a cross account
+            // does after the same trade. (Found by the auditor's simulation, `perpx-check`: a
+            // reduce-only stop filled across a 60 % gap left −18,937 USD of margin on a flat
+            // position, an invariant violation.)
+            let short = if eff.size.0 == 0 { 0 } else { (moved.0 - acct.collateral.0.max(0)).max(0) };
             pos.isolated_margin = Quote(margin.0 - short);
             acct.collateral = acct.collateral.checked_sub(Quote(moved.0 - short)).expect("collateral in range");
         } else {

@@ -213,6 +213,17 @@ impl Engine {
             markets.push(restore_market(id, m, next_order_id, &mut order_ids)?);
         }
         for (account, a) in &accounts {
+            // A chosen leverage is at least 1 in a known market: the margin figures divide by it
+            // (a damaged snapshot with a leverage of 0 made `check_invariants` below panic
+            // instead of refusing it — found by `perpx-check`'s snapshot fuzzing).
+            for (market, leverage) in &a.leverage {
+                if market.index() >= markets.len() {
+                    return Err(inconsistent(format!("account {account} has a leverage in unknown market {market}")));
+                }
+                if *leverage == 0 {
+                    return Err(inconsistent(format!("account {account}: leverage 0 in market {market}")));
+                }
+            }
             for (market, p) in &a.positions {
                 let m = markets.get_mut(market.index()).ok_or_else(|| {
                     inconsistent(format!("account {account} has a position in unknown market {market}"))
@@ -303,8 +314,16 @@ fn restore_market(
     order_ids: &mut BTreeSet<OrderId>,
 ) -> Result<Market, RestoreError> {
     let sym = m.spec.symbol.clone();
-    if m.quote_per_tick_lot < 1 {
-        return Err(inconsistent(format!("{sym}: quote_per_tick_lot must be at least 1")));
+    // The specification (and a pending change applied to it) passes the rules a new market
+    // does, with the derived scale it states: the margin and fee arithmetic relies on them (a
+    // damaged tier made the margin figures overflow inside the invariant check instead of
+    // refusing the snapshot — found by `perpx-check`'s snapshot fuzzing).
+    let valid = m.spec.clone().validate().map_err(|e| inconsistent(format!("{sym}: {e}")))?;
+    if valid.quote_per_tick_lot != m.quote_per_tick_lot {
+        return Err(inconsistent(format!("{sym}: quote_per_tick_lot is not tick × lot")));
+    }
+    if let Some((_, change)) = &m.pending_change {
+        Engine::changed_spec(&m.spec, change).map_err(|e| inconsistent(format!("{sym}: pending change: {e}")))?;
     }
     let sources = m.spec.oracle.sources.len();
     if m.oracle.prices.len() != sources || m.oracle.status.len() != sources {

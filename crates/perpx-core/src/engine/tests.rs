@@ -504,6 +504,7 @@ fn limits_on_open_orders_and_price_levels_hold() {
 fn every_reject_code_is_unique() {
     let samples = [
         RejectReason::TimestampRegression { got: Timestamp(0), clock: Timestamp(1) },
+        RejectReason::TimestampTooFarAhead { got: Timestamp(0), clock: Timestamp(1), max_step_ms: 0 },
         RejectReason::Malformed(String::new()),
         RejectReason::InvalidNumber { field: String::new(), detail: String::new() },
         RejectReason::UnknownMarket(String::new()),

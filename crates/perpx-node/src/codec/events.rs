@@ -347,6 +347,9 @@ fn put_reason(w: &mut Writer<'_>, reason: &RejectReason) {
         R::TimestampRegression { got, clock } => {
             w.i64(got.0).i64(clock.0);
         }
+        R::TimestampTooFarAhead { got, clock, max_step_ms } => {
+            w.i64(got.0).i64(clock.0).i64(*max_step_ms);
+        }
         R::Malformed(s)
         | R::UnknownMarket(s)
         | R::DuplicateSymbol(s)
