@@ -133,6 +133,9 @@ fn admin_endpoints_refuse_trade_and_read_keys_and_a_read_key_cannot_trade() {
         s.signed(&s.admin, "POST", "/api/v1/admin/keys", &json!({ "account": 1, "scopes": ["read"] }).to_string());
     assert_eq!(status, 200, "{v}");
     let reader = Key { key: v["key"].as_str().unwrap().into(), secret: v["secret"].as_str().unwrap().into() };
+    // The key creation's audit entry is journaled: one command, and only that one.
+    assert_eq!(seq(&s), before + 1, "the refused calls reached nothing; the key creation was audited");
+    let before = before + 1;
     for (method, path, body) in &admin_calls {
         assert_eq!(code(&s.signed(&reader, method, path, body)), forbidden, "read key on {method} {path}");
     }
@@ -293,14 +296,27 @@ fn secrets_never_appear_in_logs_output_or_the_audit_log() {
     drop(child.wait());
     let logs = err_reader.join().unwrap();
     let output = out_reader.join().unwrap().join("\n");
-    let audit = std::fs::read_to_string(dir.0.join("data").join("audit.log")).unwrap_or_default();
+    // Everything the server stored (the journal holds the audit log; history, snapshots)
+    // except the key store itself.
+    fn stored(dir: &std::path::Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stored(&path, out);
+            } else if path.file_name().is_some_and(|n| n != "keys.json") {
+                out.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()));
+            }
+        }
+    }
+    let mut audit = String::new();
+    stored(&dir.0.join("data"), &mut audit);
     assert!(logs.contains("draining the engine"), "the server's logs were not captured: {logs}");
-    assert!(audit.contains("create_key"), "the audit log recorded the key creation: {audit}");
+    assert!(audit.contains("create_key"), "the journaled audit log recorded the key creation");
     for secret in &secrets {
         assert!(secret.len() >= 32, "a secret: {secret}");
         assert!(!logs.contains(secret.as_str()), "a secret was logged");
         assert!(!output.contains(secret.as_str()), "a secret was printed after the key listing");
-        assert!(!audit.contains(secret.as_str()), "a secret is in the audit log");
+        assert!(!audit.contains(secret.as_str()), "a secret is stored outside keys.json (journal, audit, history)");
     }
     assert_eq!(listing.len(), 3, "each initial secret is shown exactly once");
 }
