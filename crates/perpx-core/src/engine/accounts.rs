@@ -80,6 +80,14 @@ fn overflow(_: crate::num::ArithmeticError) -> RejectReason {
     RejectReason::BalanceOverflow
 }
 
+/// Adds one market's unrealised PnL, IM and MM (`part`) to an account's figures.
+fn add_parts(s: &mut MarginSummary, part: &MarginSummary) -> Result<(), RejectReason> {
+    s.unrealized_pnl = s.unrealized_pnl.checked_add(part.unrealized_pnl).map_err(overflow)?;
+    s.initial_margin = s.initial_margin.checked_add(part.initial_margin).map_err(overflow)?;
+    s.maintenance_margin = s.maintenance_margin.checked_add(part.maintenance_margin).map_err(overflow)?;
+    Ok(())
+}
+
 impl Engine {
     /// An account by id.
     #[must_use]
@@ -166,7 +174,11 @@ impl Engine {
             }
             let Some(mark) = m.mark else { continue };
             let e = self.exposure(id, account, m, mark)?;
-            self.add_market_margin(account, m, mark, &e, &mut before)?;
+            // This market's part, computed once: it is the same before and after, except in
+            // the order's market.
+            let mut part = MarginSummary::default();
+            self.add_market_margin(account, m, mark, &e, &mut part)?;
+            add_parts(&mut before, &part)?;
             if here {
                 let mut e2 = e;
                 match extra.side {
@@ -177,7 +189,7 @@ impl Engine {
                 self.add_market_margin(account, m, mark, &e2, &mut after)?;
                 with_order = Some(e2);
             } else {
-                self.add_market_margin(account, m, mark, &e, &mut after)?;
+                add_parts(&mut after, &part)?;
             }
         }
         before.equity = before.collateral.checked_add(before.unrealized_pnl).map_err(overflow)?;
