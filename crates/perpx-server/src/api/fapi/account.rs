@@ -2,9 +2,7 @@
 //! account and balance views, position risk, ADL quantiles, commission rates — each the
 //! engine's own command or figures in Binance's shape.
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use perpx_core::account::MarginMode;
 use perpx_core::market::Market;
@@ -13,16 +11,9 @@ use perpx_core::{AccountId, Engine, Quote};
 use perpx_wire::units::{format_price, format_qty, format_quote, format_rate};
 use serde_json::{Map, Value, json};
 
-use super::signed::{Signed, authenticate};
-use super::{FapiError, MARGIN_ASSET, SymbolMap, market_of, ok, read};
-use crate::api::{Conn, Shared, State};
-use crate::keys::Scope;
-use crate::sequencer::Submission;
-
-async fn submit(s: &Shared, account: u64, mut cmd: Map<String, Value>) -> Result<(), FapiError> {
-    cmd.insert("account".into(), json!(account));
-    crate::api::submit(s, Submission::Json(Value::Object(cmd))).await.map_err(FapiError::from).map(|_| ())
-}
+use super::signed::{ReadSigned, Signed, TradeSigned};
+use super::{FapiError, MARGIN_ASSET, SymbolMap, market_of, ok, read, submit};
+use crate::api::{Shared, State};
 
 /// The largest notional a leverage allows: the cap of the last tier that still permits it.
 fn max_notional(m: &Market, leverage: u32) -> String {
@@ -39,12 +30,8 @@ fn leverage_of(e: &Engine, account: AccountId, m: &Market) -> u32 {
 
 pub(super) async fn leverage(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    TradeSigned(Signed { account, mut params }): TradeSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
     let symbol = params.req("symbol")?;
     let market = market_of(&s, &symbol)?;
     let leverage = params.int("leverage")?.ok_or_else(|| FapiError::missing("leverage"))?;
@@ -63,12 +50,8 @@ pub(super) async fn leverage(
 
 pub(super) async fn margin_type(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    TradeSigned(Signed { account, mut params }): TradeSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
     let market = market_of(&s, &params.req("symbol")?)?;
     let mode = match params.req("marginType")?.to_ascii_uppercase().as_str() {
         "ISOLATED" => MarginMode::Isolated,
@@ -96,12 +79,8 @@ pub(super) async fn margin_type(
 /// `type` 1 adds `amount` to the isolated position's margin, 2 removes it.
 pub(super) async fn position_margin(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    TradeSigned(Signed { account, mut params }): TradeSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
     let market = market_of(&s, &params.req("symbol")?)?;
     let amount = params.req("amount")?;
     let kind = params.int("type")?.ok_or_else(|| FapiError::missing("type"))?;
@@ -143,12 +122,8 @@ fn brackets(m: &Market, symbols: &SymbolMap) -> Value {
 
 pub(super) async fn leverage_bracket(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { mut params, .. }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { mut params, .. } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let symbol = params.opt("symbol");
     let market = symbol.as_deref().map(|sym| market_of(&s, sym)).transpose()?;
     params.finish()?;
@@ -172,28 +147,14 @@ pub(super) async fn leverage_bracket(
     }
 }
 
-pub(super) async fn get_dual(
-    s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, FapiError> {
-    let Signed { params, .. } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
+pub(super) async fn get_dual(ReadSigned(Signed { params, .. }): ReadSigned) -> Result<Response, FapiError> {
     params.finish()?;
     Ok(ok(json!({ "dualSidePosition": false })))
 }
 
 /// One-way mode only: asking for it again is Binance's "no need to change", asking for hedge
 /// mode is refused with the reason.
-pub(super) async fn set_dual(
-    s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, FapiError> {
-    let Signed { mut params, .. } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
+pub(super) async fn set_dual(TradeSigned(Signed { mut params, .. }): TradeSigned) -> Result<Response, FapiError> {
     let dual = params.bool("dualSidePosition")?.ok_or_else(|| FapiError::missing("dualSidePosition"))?;
     params.finish()?;
     if dual {
@@ -206,26 +167,14 @@ pub(super) async fn set_dual(
     Err(FapiError::new(StatusCode::BAD_REQUEST, -4059, "No need to change position side."))
 }
 
-pub(super) async fn get_multi_assets(
-    s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, FapiError> {
-    let Signed { params, .. } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
+pub(super) async fn get_multi_assets(ReadSigned(Signed { params, .. }): ReadSigned) -> Result<Response, FapiError> {
     params.finish()?;
     Ok(ok(json!({ "multiAssetsMargin": false })))
 }
 
 pub(super) async fn set_multi_assets(
-    s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    TradeSigned(Signed { mut params, .. }): TradeSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { mut params, .. } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
     let on = params.bool("multiAssetsMargin")?.ok_or_else(|| FapiError::missing("multiAssetsMargin"))?;
     params.finish()?;
     if on {
@@ -390,36 +339,24 @@ async fn account_json(s: &Shared, account: u64, v2: bool) -> Result<Value, FapiE
 
 pub(super) async fn account_v2(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     params.finish()?;
     Ok(ok(account_json(&s, account, true).await?))
 }
 
 pub(super) async fn account_v3(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     params.finish()?;
     Ok(ok(account_json(&s, account, false).await?))
 }
 
 pub(super) async fn balance(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     params.finish()?;
     let v = read(&s, move |e| {
         let t = totals(e, AccountId(account));
@@ -470,12 +407,8 @@ async fn position_risk(s: &Shared, account: u64, symbol: Option<String>, v2: boo
 
 pub(super) async fn position_risk_v2(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, mut params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let symbol = params.opt("symbol");
     params.finish()?;
     Ok(ok(position_risk(&s, account, symbol, true).await?))
@@ -483,12 +416,8 @@ pub(super) async fn position_risk_v2(
 
 pub(super) async fn position_risk_v3(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, mut params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let symbol = params.opt("symbol");
     params.finish()?;
     Ok(ok(position_risk(&s, account, symbol, false).await?))
@@ -496,12 +425,8 @@ pub(super) async fn position_risk_v3(
 
 pub(super) async fn adl_quantile(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, mut params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let symbol = params.opt("symbol");
     params.finish()?;
     let market = symbol.as_deref().map(|sym| market_of(&s, sym)).transpose()?;
@@ -522,12 +447,8 @@ pub(super) async fn adl_quantile(
 
 pub(super) async fn commission_rate(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { mut params, .. }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { mut params, .. } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let symbol = params.req("symbol")?;
     let market = market_of(&s, &symbol)?;
     params.finish()?;

@@ -353,6 +353,22 @@ async fn read(s: &Shared, f: impl FnOnce(&perpx_core::Engine) -> Value + Send + 
     super::read(s, f).await.map_err(FapiError::from)
 }
 
+/// Submits a perpx command in its JSON form for `account` (from the key, never from the
+/// request) and waits for it to be durable; an engine rejection becomes its Binance error.
+async fn submit(
+    s: &Shared,
+    account: u64,
+    mut cmd: serde_json::Map<String, Value>,
+) -> Result<crate::sequencer::Ack, FapiError> {
+    cmd.insert("account".into(), json!(account));
+    super::submit(s, crate::sequencer::Submission::Json(Value::Object(cmd))).await.map_err(FapiError::from)
+}
+
+/// A read of the history read model failed.
+fn history_error(e: String) -> FapiError {
+    FapiError::new(StatusCode::SERVICE_UNAVAILABLE, -1001, format!("history: {e}"))
+}
+
 /// Waits (briefly) until the history read model holds everything up to the engine's current
 /// sequence number, so that an order just acknowledged is found in it (read-your-writes).
 async fn history_caught_up(s: &Shared) -> Result<&crate::history::History, FapiError> {

@@ -14,7 +14,7 @@ use perpx_wire::units::{format_price, format_qty, format_quote, format_rate};
 use serde_json::{Value, json};
 
 use super::amount::Amount;
-use super::{FapiError, MARGIN_ASSET, Params, SymbolMap, market_of, ok, read};
+use super::{FapiError, MARGIN_ASSET, Params, SymbolMap, history_error, market_of, ok, read};
 use crate::api::{Conn, State, now_ms};
 use crate::history::Range;
 
@@ -171,10 +171,6 @@ fn history(s: &crate::api::Shared) -> Result<&crate::history::History, FapiError
             "this needs the history read model (history = true)",
         )
     })
-}
-
-fn history_error(e: String) -> FapiError {
-    FapiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, -1001, format!("history: {e}"))
 }
 
 /// The newest `limit` fills of a market (checked to exist).
@@ -451,50 +447,42 @@ pub(super) async fn ticker_24hr(s: State, ConnectInfo(addr): Conn, uri: Uri) -> 
     Ok(ok(one_or_all(symbol.as_deref(), items)))
 }
 
-/// The last trade price per market (the mark before the first trade).
-pub(super) async fn ticker_price(s: State, ConnectInfo(addr): Conn, uri: Uri) -> Result<Response, FapiError> {
-    limit_ip(&s, addr)?;
-    let mut p = params(&uri)?;
+/// A one-or-all market-data answer (`symbol` optional): `f` gives one market's object, read
+/// from the engine; a bare object for one symbol, an array for all (Binance's rule).
+async fn each_market(
+    s: &crate::api::Shared,
+    uri: &Uri,
+    f: fn(&Engine, &Market, &SymbolMap) -> Value,
+) -> Result<Response, FapiError> {
+    let mut p = params(uri)?;
     let symbol = p.opt("symbol");
     p.finish()?;
-    let wanted = markets(&s, symbol.as_deref()).await?;
+    let wanted = markets(s, symbol.as_deref()).await?;
     let symbols = s.fapi.symbols.clone();
-    let items = read(&s, move |e| {
-        json!(
-            wanted
-                .iter()
-                .filter_map(|w| e.market_by_symbol(w))
-                .map(|m| json!({
-                    "symbol": symbols.binance(&m.spec.symbol),
-                    "price": m.last_price.or(m.mark).map_or_else(|| "0".into(), |p| format_price(m, p)),
-                    "time": now_ms(),
-                }))
-                .collect::<Vec<_>>()
-        )
+    let items = read(s, move |e| {
+        json!(wanted.iter().filter_map(|w| e.market_by_symbol(w)).map(|m| f(e, m, &symbols)).collect::<Vec<_>>())
     })
     .await?;
     Ok(ok(one_or_all(symbol.as_deref(), serde_json::from_value(items).unwrap_or_default())))
 }
 
+/// The last trade price per market (the mark before the first trade).
+pub(super) async fn ticker_price(s: State, ConnectInfo(addr): Conn, uri: Uri) -> Result<Response, FapiError> {
+    limit_ip(&s, addr)?;
+    each_market(&s, &uri, |_, m, symbols| {
+        json!({
+            "symbol": symbols.binance(&m.spec.symbol),
+            "price": m.last_price.or(m.mark).map_or_else(|| "0".into(), |p| format_price(m, p)),
+            "time": now_ms(),
+        })
+    })
+    .await
+}
+
 /// Best bid and ask per market.
 pub(super) async fn book_ticker(s: State, ConnectInfo(addr): Conn, uri: Uri) -> Result<Response, FapiError> {
     limit_ip(&s, addr)?;
-    let mut p = params(&uri)?;
-    let symbol = p.opt("symbol");
-    p.finish()?;
-    let wanted = markets(&s, symbol.as_deref()).await?;
-    let symbols = s.fapi.symbols.clone();
-    let items = read(&s, move |e| {
-        json!(
-            wanted
-                .iter()
-                .filter_map(|w| e.market_by_symbol(w))
-                .map(|m| book_ticker_of(e, m, &symbols))
-                .collect::<Vec<_>>()
-        )
-    })
-    .await?;
-    Ok(ok(one_or_all(symbol.as_deref(), serde_json::from_value(items).unwrap_or_default())))
+    each_market(&s, &uri, book_ticker_of).await
 }
 
 /// A market's best bid and ask (REST `bookTicker`).
@@ -534,22 +522,7 @@ pub(super) fn premium_index_of(e: &Engine, m: &Market, symbols: &SymbolMap) -> V
 
 pub(super) async fn premium_index(s: State, ConnectInfo(addr): Conn, uri: Uri) -> Result<Response, FapiError> {
     limit_ip(&s, addr)?;
-    let mut p = params(&uri)?;
-    let symbol = p.opt("symbol");
-    p.finish()?;
-    let wanted = markets(&s, symbol.as_deref()).await?;
-    let symbols = s.fapi.symbols.clone();
-    let items = read(&s, move |e| {
-        json!(
-            wanted
-                .iter()
-                .filter_map(|w| e.market_by_symbol(w))
-                .map(|m| premium_index_of(e, m, &symbols))
-                .collect::<Vec<_>>()
-        )
-    })
-    .await?;
-    Ok(ok(one_or_all(symbol.as_deref(), serde_json::from_value(items).unwrap_or_default())))
+    each_market(&s, &uri, premium_index_of).await
 }
 
 /// Settled funding rates, oldest first.

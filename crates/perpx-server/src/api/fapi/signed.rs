@@ -141,6 +141,37 @@ pub async fn authenticate(
     Ok(Signed { account, params })
 }
 
+/// Extractors of a signed request with the scope its handler needs: a handler takes
+/// `ReadSigned(Signed { account, params })` or `TradeSigned(..)` and is never reached unless
+/// [`authenticate`] accepted the request.
+macro_rules! signed_extractor {
+    ($name:ident, $scope:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub struct $name(pub Signed);
+
+        impl axum::extract::FromRequest<std::sync::Arc<crate::api::Shared>> for $name {
+            type Rejection = FapiError;
+
+            async fn from_request(
+                req: axum::extract::Request,
+                s: &std::sync::Arc<crate::api::Shared>,
+            ) -> Result<Self, FapiError> {
+                use axum::extract::FromRequestParts;
+                let (mut parts, body) = req.into_parts();
+                let axum::extract::ConnectInfo(addr) =
+                    axum::extract::ConnectInfo::<SocketAddr>::from_request_parts(&mut parts, s)
+                        .await
+                        .map_err(|e| FapiError::new(StatusCode::INTERNAL_SERVER_ERROR, -1000, e.to_string()))?;
+                authenticate(s, addr, &parts.uri, &parts.headers, body, $scope).await.map(Self)
+            }
+        }
+    };
+}
+
+signed_extractor!(ReadSigned, Scope::Read, "A signed request allowed to read.");
+signed_extractor!(TradeSigned, Scope::Trade, "A signed request allowed to trade.");
+
 /// A user-data stream's key.
 #[derive(Debug, Clone)]
 pub struct ListenKey {

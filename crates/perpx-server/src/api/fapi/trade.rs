@@ -2,28 +2,18 @@
 //! cancel, trades and income. Each is a perpx command or a read of the engine and the history
 //! read model, reshaped; the order objects come from [`OrderState::fold`].
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use perpx_core::{AccountId, ClientOrderId};
 use serde_json::{Map, Value, json};
 
 use super::amount::Amount;
 use super::orders::OrderState;
-use super::signed::{Signed, authenticate};
-use super::{FapiError, Params, history_caught_up, market_of, ok, read};
-use crate::api::{Conn, Shared, State, now_ms};
+use super::signed::{ReadSigned, Signed, TradeSigned};
+use super::{FapiError, Params, history_caught_up, history_error, market_of, ok, read, submit};
+use crate::api::{Shared, State, now_ms};
 use crate::history::Range;
-use crate::keys::Scope;
-use crate::sequencer::{Ack, Submission};
-
-/// Submits a perpx command in its JSON form for the signed account and waits for it to be
-/// durable; an engine rejection becomes its Binance error.
-async fn submit(s: &Shared, account: u64, mut cmd: Map<String, Value>) -> Result<Ack, FapiError> {
-    cmd.insert("account".into(), json!(account));
-    crate::api::submit(s, Submission::Json(Value::Object(cmd))).await.map_err(FapiError::from)
-}
+use crate::sequencer::Ack;
 
 /// The perpx `place_order` / `place_stop` command of Binance's order parameters.
 fn order_command(s: &Shared, p: &mut Params) -> Result<Map<String, Value>, FapiError> {
@@ -167,12 +157,8 @@ async fn place(s: &Shared, account: u64, mut p: Params) -> Result<Value, FapiErr
 
 pub(super) async fn new_order(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    TradeSigned(Signed { account, params }): TradeSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, params } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
     Ok(ok(place(&s, account, params).await?))
 }
 
@@ -180,12 +166,8 @@ pub(super) async fn new_order(
 /// answered on its own: the order, or `{code, msg}`.
 pub(super) async fn batch_orders(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    TradeSigned(Signed { account, mut params }): TradeSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
     let list = params.req("batchOrders")?;
     params.finish()?;
     let items: Vec<Map<String, Value>> =
@@ -238,12 +220,8 @@ fn folded(h: &crate::history::History, account: u64, id: u64, cancel: bool) -> R
 
 pub(super) async fn cancel_order(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    TradeSigned(Signed { account, mut params }): TradeSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
     let symbol = params.req("symbol")?;
     let market = market_of(&s, &symbol)?;
     let id = order_id(&s, account, &market, &mut params, true).await?;
@@ -260,12 +238,8 @@ pub(super) async fn cancel_order(
 /// `DELETE /fapi/v1/batchOrders`: `orderIdList` or `origClientOrderIdList` (JSON arrays).
 pub(super) async fn cancel_batch(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    TradeSigned(Signed { account, mut params }): TradeSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
     let symbol = params.req("symbol")?;
     let market = market_of(&s, &symbol)?;
     let ids: Vec<Value> = match (params.opt("orderIdList"), params.opt("origClientOrderIdList")) {
@@ -305,12 +279,8 @@ pub(super) async fn cancel_batch(
 
 pub(super) async fn cancel_all(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    TradeSigned(Signed { account, mut params }): TradeSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
     let market = market_of(&s, &params.req("symbol")?)?;
     params.finish()?;
     let mut cmd = Map::new();
@@ -324,12 +294,8 @@ pub(super) async fn cancel_all(
 /// countdown covers every market of the account (`docs/BINANCE.md`). `0` disarms it.
 pub(super) async fn countdown_cancel_all(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    TradeSigned(Signed { account, mut params }): TradeSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
     let symbol = params.req("symbol")?;
     market_of(&s, &symbol)?;
     let countdown = params.int("countdownTime")?.ok_or_else(|| FapiError::missing("countdownTime"))?;
@@ -348,12 +314,8 @@ pub(super) async fn countdown_cancel_all(
 
 pub(super) async fn query_order(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, mut params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let market = market_of(&s, &params.req("symbol")?)?;
     let id = order_id(&s, account, &market, &mut params, false).await?;
     params.finish()?;
@@ -381,12 +343,8 @@ async fn open_ids(s: &Shared, account: u64, market: Option<String>) -> Result<Ve
 
 pub(super) async fn open_orders(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, mut params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let market = params.opt("symbol").map(|sym| market_of(&s, &sym)).transpose()?;
     params.finish()?;
     let ids = open_ids(&s, account, market).await?;
@@ -400,12 +358,8 @@ pub(super) async fn open_orders(
 
 pub(super) async fn query_open_order(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, mut params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let market = market_of(&s, &params.req("symbol")?)?;
     let id = order_id(&s, account, &market, &mut params, false).await?;
     params.finish()?;
@@ -437,18 +391,10 @@ fn window(p: &mut Params, default_limit: i64) -> Result<Window, FapiError> {
     Ok(Window { from, to, limit })
 }
 
-fn history_error(e: String) -> FapiError {
-    FapiError::new(StatusCode::SERVICE_UNAVAILABLE, -1001, format!("history: {e}"))
-}
-
 pub(super) async fn all_orders(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, mut params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let market = market_of(&s, &params.req("symbol")?)?;
     let from_id = params.int("orderId")?;
     let w = window(&mut params, 500)?;
@@ -526,12 +472,8 @@ fn trades_of(events: &[Value], account: u64, symbols: &super::SymbolMap) -> Vec<
 
 pub(super) async fn user_trades(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, mut params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let market = market_of(&s, &params.req("symbol")?)?;
     let from_id = params.int("fromId")?;
     let _order = params.int("orderId")?;
@@ -591,12 +533,8 @@ fn income_of(e: &Value, symbols: &super::SymbolMap) -> Vec<(&'static str, String
 
 pub(super) async fn income(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, mut params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let market = params.opt("symbol").map(|sym| market_of(&s, &sym)).transpose()?;
     let kind = params.opt("incomeType");
     let w = window(&mut params, 100)?;
@@ -636,12 +574,8 @@ pub(super) async fn income(
 /// stops): the same perpx stop commands, answered as algo objects. `algoId` is the perpx id.
 pub(super) async fn new_algo_order(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    TradeSigned(Signed { account, mut params }): TradeSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
     match params.req("algoType")?.as_str() {
         "CONDITIONAL" => {}
         other => return Err(FapiError::invalid("algoType", format!("'{other}': perpx serves CONDITIONAL only"))),
@@ -673,12 +607,8 @@ async fn algo_id(s: &Shared, account: u64, p: &mut Params, cancel: bool) -> Resu
 
 pub(super) async fn cancel_algo_order(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    TradeSigned(Signed { account, mut params }): TradeSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Trade).await?;
     let _symbol = params.opt("symbol");
     let id = algo_id(&s, account, &mut params, true).await?;
     params.finish()?;
@@ -696,12 +626,8 @@ pub(super) async fn cancel_algo_order(
 
 pub(super) async fn query_algo_order(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, mut params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let _symbol = params.opt("symbol");
     let id = algo_id(&s, account, &mut params, false).await?;
     params.finish()?;
@@ -714,12 +640,8 @@ pub(super) async fn query_algo_order(
 
 pub(super) async fn open_algo_orders(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, mut params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let market = params.opt("symbol").map(|sym| market_of(&s, &sym)).transpose()?;
     let _algo_type = params.opt("algoType");
     params.finish()?;
@@ -737,12 +659,8 @@ pub(super) async fn open_algo_orders(
 
 pub(super) async fn all_algo_orders(
     s: State,
-    ConnectInfo(addr): Conn,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    ReadSigned(Signed { account, mut params }): ReadSigned,
 ) -> Result<Response, FapiError> {
-    let Signed { account, mut params } = authenticate(&s, addr, &uri, &headers, body, Scope::Read).await?;
     let market = market_of(&s, &params.req("symbol")?)?;
     let _from_id = params.int("algoId")?;
     let w = window(&mut params, 500)?;
