@@ -61,6 +61,15 @@ impl std::fmt::Display for Failure {
 /// # Errors
 /// The first failed check, with the command and the few before it.
 pub fn audit(w: &Workload) -> Result<AuditTally, Failure> {
+    run_audited(w, |_, _| {})
+}
+
+/// [`audit`], handing the engine and the events after each command to `each` (the simulation
+/// records its reference run this way).
+///
+/// # Errors
+/// As [`audit`].
+pub(crate) fn run_audited(w: &Workload, mut each: impl FnMut(&Engine, &[Event])) -> Result<AuditTally, Failure> {
     let mut engine = Engine::new(w.engine.clone());
     let mut auditor = Auditor::new();
     let mut events: Vec<Event> = Vec::new();
@@ -96,6 +105,7 @@ pub fn audit(w: &Workload) -> Result<AuditTally, Failure> {
                 format!("{m}\n  command: {cmd:?}\n  events: {events:?}\n  before:\n{}", before.join("\n")),
             ));
         }
+        each(&engine, &events);
     }
     Ok(auditor.tally())
 }

@@ -32,7 +32,7 @@ use perpx_core::{Engine, Event, StateHash};
 use perpx_journal::{CrashMode, FaultPlan, FaultRates, JournalConfig, MemStorage, OpenError, Storage, SyncPolicy};
 use perpx_node::{Node, NodeConfig, NodeError, verify_journal};
 
-use crate::auditor::{AuditTally, Auditor};
+use crate::auditor::AuditTally;
 use crate::{Failure, Workload};
 
 /// The reference run: the state hash before any command (index 0) and after each, and each
@@ -65,47 +65,14 @@ impl Reference {
 /// # Errors
 /// The first failed check.
 pub fn reference_run(w: &Workload) -> Result<Reference, Failure> {
-    let mut engine = Engine::new(w.engine.clone());
-    let mut auditor = Auditor::new();
     let mut hashes = Vec::with_capacity(w.commands.len() + 1);
     let mut all = Vec::with_capacity(w.commands.len());
-    hashes.push(engine.state_hash());
-    let fail = |at: usize, message: String| Failure { seed: w.seed, commands: w.requested, at: Some(at), message };
-    for (i, cmd) in w.commands.iter().enumerate() {
-        let mut events = Vec::new();
-        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            engine.apply_into(cmd, &mut events);
-        }));
-        if let Err(p) = applied {
-            let what = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default();
-            return Err(fail(i, format!("the engine panicked: {what}\n  command: {cmd:?}")));
-        }
-        let seq = engine.seq();
-        if let Some(e) = events.iter().find(|e| e.seq != seq || e.ts != cmd.ts) {
-            return Err(fail(i, format!("event stamped {} / {} under command {seq}: {e:?}", e.seq, e.ts.0)));
-        }
-        let checked = auditor
-            .apply(cmd, &events)
-            .and_then(|()| auditor.compare(&engine))
-            .and_then(|()| auditor.check_conservation())
-            .and_then(|()| engine.check_invariants().map_err(|e| format!("engine invariant: {e}")));
-        if let Err(m) = checked {
-            let from = i.saturating_sub(4);
-            let before: Vec<String> =
-                w.commands[from..i].iter().enumerate().map(|(k, c)| format!("  {}: {c:?}", from + k)).collect();
-            return Err(fail(
-                i,
-                format!("{m}\n  command: {cmd:?}\n  events: {events:?}\n  before:\n{}", before.join("\n")),
-            ));
-        }
+    hashes.push(Engine::new(w.engine.clone()).state_hash());
+    let tally = crate::run_audited(w, |engine, events| {
         hashes.push(engine.state_hash());
-        all.push(events);
-    }
-    Ok(Reference { hashes, events: all, tally: auditor.tally() })
+        all.push(events.to_vec());
+    })?;
+    Ok(Reference { hashes, events: all, tally })
 }
 
 /// What a simulation did.
