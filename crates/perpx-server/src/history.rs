@@ -273,12 +273,12 @@ impl History {
         let conn = self.conn.lock().expect("history lock");
         let types = r.types.iter().map(|t| format!("'{}'", t.replace('\'', ""))).collect::<Vec<_>>().join(",");
         let dir = if r.newest { "DESC" } else { "ASC" };
-        let (from, join, who) = match r.account {
-            Some(_) => ("event_accounts a JOIN events e ON e.seq = a.seq AND e.idx = a.idx", "", "a.account = ?5 AND"),
-            None => ("events e", "", "(?5 IS NULL) AND"),
+        let (from, who) = match r.account {
+            Some(_) => ("event_accounts a JOIN events e ON e.seq = a.seq AND e.idx = a.idx", "a.account = ?5 AND"),
+            None => ("events e", "(?5 IS NULL) AND"),
         };
         let sql = format!(
-            "SELECT e.json FROM {from}{join} WHERE {who} e.type IN ({types}) AND (?1 IS NULL OR e.market = ?1)
+            "SELECT e.json FROM {from} WHERE {who} e.type IN ({types}) AND (?1 IS NULL OR e.market = ?1)
              AND e.ts >= ?2 AND e.ts <= ?3 ORDER BY e.seq {dir}, e.idx {dir} LIMIT ?4"
         );
         let account = r.account.map(|a| i64::try_from(a).unwrap_or(i64::MAX));

@@ -207,6 +207,16 @@ async fn order_id(s: &Shared, account: u64, market: &str, p: &mut Params, cancel
     id.as_u64().ok_or_else(|| FapiError::no_order(cancel))
 }
 
+/// Cancels the account's order (or armed stop) `id` in `market`; an unknown one is Binance's
+/// `-2011 Unknown order sent.` (the message clients match on).
+async fn cancel(s: &Shared, account: u64, market: &str, id: u64) -> Result<(), FapiError> {
+    let mut cmd = Map::new();
+    cmd.insert("type".into(), json!("cancel_order"));
+    cmd.insert("market".into(), json!(market));
+    cmd.insert("order_id".into(), json!(id));
+    submit(s, account, cmd).await.map(drop).map_err(|e| if e.code == -2011 { FapiError::no_order(true) } else { e })
+}
+
 /// The state of the account's order `id` from the history read model.
 async fn stored_order(s: &Shared, account: u64, id: u64, cancel: bool) -> Result<OrderState, FapiError> {
     folded(history_caught_up(s).await?, account, id, cancel)
@@ -226,11 +236,7 @@ pub(super) async fn cancel_order(
     let market = market_of(&s, &symbol)?;
     let id = order_id(&s, account, &market, &mut params, true).await?;
     params.finish()?;
-    let mut cmd = Map::new();
-    cmd.insert("type".into(), json!("cancel_order"));
-    cmd.insert("market".into(), json!(market));
-    cmd.insert("order_id".into(), json!(id));
-    submit(&s, account, cmd).await.map_err(|e| if e.code == -2011 { FapiError::no_order(true) } else { e })?;
+    cancel(&s, account, &market, id).await?;
     let order = stored_order(&s, account, id, true).await?;
     Ok(ok(order.to_binance(&s.fapi.symbols)))
 }
@@ -264,11 +270,7 @@ pub(super) async fn cancel_batch(
                 _ => return Err(FapiError::invalid("orderIdList", "ids are numbers or strings")),
             };
             let oid = order_id(&s, account, &market, &mut p, true).await?;
-            let mut cmd = Map::new();
-            cmd.insert("type".into(), json!("cancel_order"));
-            cmd.insert("market".into(), json!(market));
-            cmd.insert("order_id".into(), json!(oid));
-            submit(&s, account, cmd).await?;
+            cancel(&s, account, &market, oid).await?;
             Ok(stored_order(&s, account, oid, true).await?.to_binance(&s.fapi.symbols))
         }
         .await;
@@ -616,11 +618,7 @@ pub(super) async fn cancel_algo_order(
     if !order.is_conditional() {
         return Err(FapiError::no_order(true));
     }
-    let mut cmd = Map::new();
-    cmd.insert("type".into(), json!("cancel_order"));
-    cmd.insert("market".into(), json!(order.market));
-    cmd.insert("order_id".into(), json!(id));
-    submit(&s, account, cmd).await.map_err(|e| if e.code == -2011 { FapiError::no_order(true) } else { e })?;
+    cancel(&s, account, &order.market, id).await?;
     Ok(ok(json!({ "algoId": id, "clientAlgoId": order.client_id, "code": "200", "msg": "success" })))
 }
 
