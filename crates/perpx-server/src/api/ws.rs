@@ -69,6 +69,9 @@ struct Subscriptions {
     /// The journal head channel, and when it last sent (once a second at most).
     journal: bool,
     journal_sent: Option<Instant>,
+    /// A head held back by the once-a-second limit: sent when the second is up, so the last
+    /// head before traffic stops is never lost.
+    journal_pending: Option<Value>,
 }
 
 /// A pseudonym for an account on public channels: stable for the server's life, not reversible
@@ -117,6 +120,7 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
     let mut subs = Subscriptions::default();
     let mut last_seen = Instant::now();
     let mut ping = tokio::time::interval(Duration::from_secs(20));
+    let mut journal_tick = tokio::time::interval(Duration::from_millis(250));
     s.ws.connections.fetch_add(1, Ordering::Relaxed);
     let mut first = Some(first);
     let reason = loop {
@@ -144,6 +148,13 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
                 Err(RecvError::Lagged(n)) => break Some(format!("slow consumer: fell {n} messages behind")),
                 Err(RecvError::Closed) => break Some("the server is shutting down".to_owned()),
             },
+            _ = journal_tick.tick() => {
+                if let Some(head) = due_journal_head(&mut subs) {
+                    if out.try_send(Message::Text(head.to_string().into())).is_err() {
+                        break Some(format!("slow consumer: more than {} messages unread", s.config.ws_send_buffer));
+                    }
+                }
+            }
             _ = ping.tick() => {
                 if last_seen.elapsed() > Duration::from_secs(60) {
                     break Some("idle for 60 s".to_owned());
@@ -172,12 +183,11 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Send
         s.ws.delay_us_max.fetch_max(delay, Ordering::Relaxed);
         Ok(())
     };
-    if subs.journal
-        && p.record_hash.is_some()
-        && subs.journal_sent.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
-    {
-        subs.journal_sent = Some(Instant::now());
-        send(json!({ "channel": "journal", "seq": p.seq, "hash": p.record_hash }))?;
+    if subs.journal && p.record_hash.is_some() {
+        subs.journal_pending = Some(json!({ "channel": "journal", "seq": p.seq, "hash": p.record_hash }));
+        if let Some(head) = due_journal_head(subs) {
+            send(head)?;
+        }
     }
     for diff in &p.book {
         let market = diff["market"].as_str().unwrap_or_default();
@@ -223,6 +233,15 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Send
         }
     }
     Ok(())
+}
+
+/// The held journal head, if a second has passed since the last one was sent.
+fn due_journal_head(subs: &mut Subscriptions) -> Option<Value> {
+    if subs.journal_pending.is_none() || subs.journal_sent.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+        return None;
+    }
+    subs.journal_sent = Some(Instant::now());
+    subs.journal_pending.take()
 }
 
 fn error(code: u16, message: &str) -> Value {

@@ -266,7 +266,7 @@ test('a lost book diff is noticed by its sequence numbers and the book resynced'
   await api(k, 'POST', '/api/v1/orders/cancel-all', { market: 'BTC-PERP' });
 });
 
-test('the risk view shows a liquidation and ADL after an admin price move', async () => {
+test('the risk view shows a liquidation and ADL after an admin oracle move', async () => {
   R = await openConsole('operator', '#risk');
   await login(R, KEYS.admin, 'admin');
   await R.page.waitForFunction(() => /^\d+$/.test(document.getElementById('j-seq').textContent), null, { timeout: T });
@@ -309,9 +309,15 @@ test('the risk view shows a liquidation and ADL after an admin price move', asyn
   await R.page.waitForFunction(() => document.getElementById('ins-balance').textContent === '500.00 USD', null, { timeout: T });
   await R.page.waitForTimeout(1100); // the capital and the deficit a second apart on the chart
   await shot(R, 'risk-before.png');
-  // The operator moves the mark 5 % down: account 1 is bankrupt; with no bids, account 2 is deleveraged.
+  // The operator's oracle input moves every source 5 % down; once the median moves, the index
+  // and the mark follow: account 1 is bankrupt; with no bids, account 2 is deleveraged.
   const low = price(Math.floor((ticks(mark) * 95) / 100));
-  const moved = await api(KEYS.admin, 'POST', '/api/v1/admin/command', { type: 'set_mark', market: 'BTC-PERP', price: low });
+  let moved = null;
+  for (const source of ['binance', 'coinbase', 'kraken']) {
+    const ack = await api(KEYS.admin, 'POST', '/api/v1/admin/command', { type: 'oracle_price', market: 'BTC-PERP', source, price: low });
+    if (!moved && ack.events.some((e) => e.type === 'mark_price')) moved = ack;
+  }
+  assert.ok(moved, 'the oracle move moved the mark');
   for (const type of ['liquidation_started', 'backstop_takeover', 'deleveraged']) {
     await R.page.waitForSelector(`#liq-feed tr[data-type="${type}"]`, { timeout: T });
   }
