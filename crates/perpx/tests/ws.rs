@@ -332,4 +332,13 @@ fn the_journal_head_is_published_and_matches_the_endpoint() {
     assert_eq!((head["seq"].as_u64(), &head["hash"]), (ack["seq"].as_u64(), &ack["record_hash"]));
     let (_, rest) = s.get("/api/v1/journal/head");
     assert_eq!((rest["seq"].as_u64(), &rest["hash"]), (ack["seq"].as_u64(), &ack["record_hash"]));
+    // Two more commands inside the same second, then nothing: the once-a-second limit holds
+    // the last head back, and it still arrives.
+    for _ in 0..2 {
+        let (status, v) = s.signed(a, "POST", "/api/v1/order", &order("BTC-PERP", "sell", &mark, "0.010", "gtc"));
+        assert_eq!(status, 200, "{v}");
+    }
+    let (_, last) = s.get("/api/v1/journal/head");
+    let head = until(&mut ws, |v| v["channel"] == "journal" && v["seq"] == last["seq"]);
+    assert_eq!(head["hash"], last["hash"]);
 }
