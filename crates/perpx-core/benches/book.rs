@@ -260,6 +260,18 @@ fn percent(part: usize, whole: usize) -> String {
     format!("{}.{}", tenths / 10, tenths % 10)
 }
 
+/// The measured loop, a named function so an instruction count can be taken of it alone:
+/// `valgrind --tool=callgrind --toggle-collect='*run_stream*' <bench binary> --bench --test`
+/// (criterion's test mode runs it once per case). Instruction counts don't move with the
+/// machine's load, so they decide small changes when timings can't (docs/PERFORMANCE.md).
+#[inline(never)]
+fn run_stream(engine: &mut Engine, stream: &[Command], events: &mut Vec<perpx_core::Event>) {
+    for cmd in stream {
+        events.clear();
+        engine.apply_into(cmd, events);
+    }
+}
+
 fn bench_book(c: &mut Criterion) {
     let mut group = c.benchmark_group("book_mix");
     for (name, live, n) in [("1k_live_orders", 1_000usize, 100_000usize), ("100k_live_orders", 100_000, 100_000)] {
@@ -271,10 +283,7 @@ fn bench_book(c: &mut Criterion) {
             b.iter_batched(
                 || start.clone(),
                 |mut engine| {
-                    for cmd in &stream {
-                        events.clear();
-                        engine.apply_into(cmd, &mut events);
-                    }
+                    run_stream(&mut engine, &stream, &mut events);
                     black_box(engine)
                 },
                 BatchSize::LargeInput,

@@ -1,14 +1,15 @@
 //! Structural invariants of the book, checked after every command in tests and the simulator.
 
 use super::order::Side;
-use super::store::Book;
+use super::store::{Book, SideTotals};
 use crate::num::Qty;
 
 impl Book {
     /// Checks that the book is never crossed, that every level's totals equal its orders, that
     /// the queues are well linked and each order points at its level, that the price → level
-    /// maps, the level slab and the cached best prices agree, and that the order index and
-    /// per-account lists match the levels exactly.
+    /// maps, the level slab and the cached best prices agree, that the order index and
+    /// per-account lists match the levels exactly, and that each account's order totals (count,
+    /// size, value and exact price bounds per side) equal its orders.
     ///
     /// # Errors
     /// A description of the first violation found (a violation is always an engine bug).
@@ -94,9 +95,29 @@ impl Book {
         if seen != raw.index.len() {
             return Err(format!("{} orders indexed but {seen} in levels", raw.index.len()));
         }
-        let listed: usize = raw.by_account.values().map(Vec::len).sum();
-        if listed != seen || raw.by_account.values().any(Vec::is_empty) {
+        let listed: usize = raw.by_account.values().map(|a| a.ids.len()).sum();
+        if listed != seen || raw.by_account.values().any(|a| a.ids.is_empty()) {
             return Err(format!("{listed} orders in account lists but {seen} in levels"));
+        }
+        for (account, orders) in raw.by_account {
+            for side in [Side::Buy, Side::Sell] {
+                let mut want = SideTotals::default();
+                for o in orders.ids.iter().filter_map(|id| self.get(*id)) {
+                    if o.side == side && !o.reduce_only {
+                        want.add(o.price, o.qty);
+                    }
+                }
+                let have = self.open_totals(*account, side);
+                let same = have.count == want.count
+                    && have.qty == want.qty
+                    && have.value == want.value
+                    && (want.count == 0 || (have.low, have.high) == (want.low, want.high));
+                if !same {
+                    return Err(format!(
+                        "account {account} {side:?}: order totals {have:?} but its orders sum to {want:?}"
+                    ));
+                }
+            }
         }
         if raw.free.iter().any(|i| self.slot_order(*i).is_some()) || raw.free.len() + seen != raw.slots_len {
             return Err("free list disagrees with the slots in use".to_owned());

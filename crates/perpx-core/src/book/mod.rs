@@ -9,7 +9,8 @@
 //! order through a `BTreeMap` per side; the best price of each side is cached;
 //! each level is a doubly linked FIFO threaded through one slab of order nodes, so removing any
 //! order is O(1) after an O(1) hash lookup of its slot. Per account, the ids of its open orders
-//! are kept for cancel-all and limits. The hash maps are only looked up, never iterated into an
+//! are kept for cancel-all and limits, with the totals of each side that the margin check reads
+//! ([`SideTotals`]). The hash maps are only looked up, never iterated into an
 //! output, so determinism does not depend on their order.
 //!
 //! The book knows nothing of matching rules, fees or margin: the engine's matcher drives it
@@ -20,4 +21,4 @@ mod order;
 mod store;
 
 pub use order::{RestingOrder, Side};
-pub use store::{Book, FrontFill, Level, LevelOrders};
+pub use store::{Book, FrontFill, Level, LevelOrders, SideTotals};

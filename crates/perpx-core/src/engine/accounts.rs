@@ -8,13 +8,15 @@
 
 use super::{Engine, Out};
 use crate::account::{Account, MarginMode, default_leverage};
-use crate::book::Side;
+use crate::book::{Side, SideTotals};
 use crate::event::EventKind;
 use crate::ids::{AccountId, MarketId};
 use crate::market::{Market, tier_for_notional};
-use crate::num::{Price, Qty, Quote};
+use crate::num::{Price, Qty, Quote, narrow};
 use crate::reject::RejectReason;
-use crate::risk::margin::{Exposure, im_requirement, initial_margin, maintenance_margin, notional, order_loss};
+use crate::risk::margin::{
+    Exposure, im_requirement, initial_margin, maintenance_margin, notional, order_loss, order_loss_from_totals,
+};
 use crate::risk::position::unrealized_pnl;
 
 /// An account's margin figures at current marks.
@@ -111,6 +113,12 @@ impl Engine {
     }
 
     /// The account's exposure in a market: its position and its open non-reduce-only orders.
+    ///
+    /// Read from the book's per-account order totals ([`crate::book::SideTotals`]); the order
+    /// loss walks the account's orders only when the mark lies strictly inside one side's price
+    /// range ([`order_loss_from_totals`]). Measured in docs/PERFORMANCE.md ("Per-account order
+    /// totals"); the margin-model tests compare every verdict with an independent model that
+    /// walks the orders.
     pub(crate) fn exposure(
         &self,
         id: AccountId,
@@ -118,20 +126,35 @@ impl Engine {
         m: &Market,
         mark: Price,
     ) -> Result<Exposure, RejectReason> {
-        let mut e = Exposure { position: account.position(m.id).size, ..Exposure::default() };
+        let q = m.quote_per_tick_lot;
+        let buys = m.book.open_totals(id, Side::Buy);
+        let sells = m.book.open_totals(id, Side::Sell);
+        let size = |t: &SideTotals| narrow(t.qty).map(Qty).map_err(overflow);
+        let order_loss =
+            match (order_loss_from_totals(q, true, &buys, mark), order_loss_from_totals(q, false, &sells, mark)) {
+                (Some(b), Some(s)) => b.and_then(|b| b.checked_add(s?)).map_err(overflow)?,
+                _ => Self::order_loss_by_walk(id, m, mark)?,
+            };
+        Ok(Exposure {
+            position: account.position(m.id).size,
+            open_buys: size(&buys)?,
+            open_sells: size(&sells)?,
+            order_loss,
+        })
+    }
+
+    /// Σ immediate loss of the account's non-reduce-only orders against `mark`, order by order.
+    fn order_loss_by_walk(id: AccountId, m: &Market, mark: Price) -> Result<Quote, RejectReason> {
+        let mut total = Quote::ZERO;
         for oid in m.book.orders_of(id) {
             let o = m.book.get(*oid).expect("listed order is open");
             if o.reduce_only {
                 continue;
             }
-            match o.side {
-                Side::Buy => e.open_buys = e.open_buys.checked_add(o.qty).map_err(overflow)?,
-                Side::Sell => e.open_sells = e.open_sells.checked_add(o.qty).map_err(overflow)?,
-            }
             let loss = order_loss(m.quote_per_tick_lot, o.side == Side::Buy, o.price, o.qty, mark).map_err(overflow)?;
-            e.order_loss = e.order_loss.checked_add(loss).map_err(overflow)?;
+            total = total.checked_add(loss).map_err(overflow)?;
         }
-        Ok(e)
+        Ok(total)
     }
 
     /// Margin figures of an account at current marks.
@@ -144,7 +167,7 @@ impl Engine {
             }
             let Some(mark) = m.mark else { continue };
             let e = self.exposure(id, account, m, mark)?;
-            self.add_market_margin(account, m, mark, &e, &mut s)?;
+            self.add_market_margin(account, m, mark, &e, true, &mut s)?;
         }
         s.equity = s.collateral.checked_add(s.unrealized_pnl).map_err(overflow)?;
         Ok(s)
@@ -153,6 +176,8 @@ impl Engine {
     /// The account's margin figures before and after a hypothetical extra order, in one pass:
     /// each market's exposure is computed once, and only the order's market differs between
     /// the two. Also returns the order market's exposure with the order, when it has a mark.
+    /// Maintenance margin is left at zero in both (the check doesn't read it; it can't overflow
+    /// where the notional didn't, so no verdict changes).
     ///
     /// Measured: the margin check used to compute the whole account twice plus the order's
     /// market once more, and that was half the engine's time on the book benchmark
@@ -177,7 +202,7 @@ impl Engine {
             // This market's part, computed once: it is the same before and after, except in
             // the order's market.
             let mut part = MarginSummary::default();
-            self.add_market_margin(account, m, mark, &e, &mut part)?;
+            self.add_market_margin(account, m, mark, &e, false, &mut part)?;
             add_parts(&mut before, &part)?;
             if here {
                 let mut e2 = e;
@@ -186,7 +211,7 @@ impl Engine {
                     Side::Sell => e2.open_sells = e2.open_sells.checked_add(extra.qty).map_err(overflow)?,
                 }
                 e2.order_loss = e2.order_loss.checked_add(extra.loss).map_err(overflow)?;
-                self.add_market_margin(account, m, mark, &e2, &mut after)?;
+                self.add_market_margin(account, m, mark, &e2, false, &mut after)?;
                 with_order = Some(e2);
             } else {
                 add_parts(&mut after, &part)?;
@@ -197,13 +222,17 @@ impl Engine {
         Ok((before, after, with_order))
     }
 
-    /// Adds one market's part (exposure `e` at `mark`) to an account's margin figures.
+    /// Adds one market's part (exposure `e` at `mark`) to an account's margin figures; the
+    /// maintenance margin only if `maintenance` (the order check compares initial margin with
+    /// equity and leaves it at zero: its tier lookup and division were a measurable part of
+    /// every order's cost).
     fn add_market_margin(
         &self,
         account: &Account,
         m: &Market,
         mark: Price,
         e: &Exposure,
+        maintenance: bool,
         s: &mut MarginSummary,
     ) -> Result<(), RejectReason> {
         let q = m.quote_per_tick_lot;
@@ -221,8 +250,10 @@ impl Engine {
         let upnl = unrealized_pnl(p.size, p.cost_basis, mark, q).map_err(overflow)?;
         s.unrealized_pnl = s.unrealized_pnl.checked_add(upnl).map_err(overflow)?;
         s.initial_margin = s.initial_margin.checked_add(im).map_err(overflow)?;
-        let mm = maintenance_margin(&m.spec.tiers, n).map_err(overflow)?;
-        s.maintenance_margin = s.maintenance_margin.checked_add(mm).map_err(overflow)?;
+        if maintenance {
+            let mm = maintenance_margin(&m.spec.tiers, n).map_err(overflow)?;
+            s.maintenance_margin = s.maintenance_margin.checked_add(mm).map_err(overflow)?;
+        }
         Ok(())
     }
 

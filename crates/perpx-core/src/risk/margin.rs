@@ -11,6 +11,7 @@
 //!   mark or a sell below it loses the difference the moment it fills). The reserve of the
 //!   orders alone is that minus `IM(|pos|)`. Reduce-only orders reserve nothing.
 
+use crate::book::SideTotals;
 use crate::market::{MarginTier, tier_for_notional};
 use crate::num::{ArithmeticError, Price, Qty, Quote, Rate, mul_div_ceil, narrow};
 
@@ -95,6 +96,42 @@ pub fn order_loss(
     narrow(i128::from(diff) * i128::from(qty.0) * i128::from(quote_per_tick_lot)).map(Quote)
 }
 
+/// The immediate loss of one side's orders against `mark` from their totals alone, when the
+/// mark is not strictly inside their price range:
+/// - no order priced through the mark (buys all at or below it, sells all at or above): `0`;
+/// - every order priced through it: `Σ (p − mark) × q = value − mark × qty` for buys
+///   (`mark × qty − value` for sells), times `quote_per_tick_lot` — exact, since each term is
+///   non-negative and the sum is linear.
+///
+/// `None` when `low < mark < high`: only a walk over the orders knows which are through it.
+/// As [`order_loss`] summed over the orders, it errors only if the total does not fit (all
+/// terms are non-negative, so no partial sum overflows before the total does).
+#[must_use]
+pub fn order_loss_from_totals(
+    quote_per_tick_lot: i64,
+    buy: bool,
+    t: &SideTotals,
+    mark: Price,
+) -> Option<Result<Quote, ArithmeticError>> {
+    let m = i128::from(mark.0);
+    let through = if t.count == 0 || (buy && t.high <= mark) || (!buy && t.low >= mark) {
+        0
+    } else if buy && t.low >= mark {
+        t.value - m * t.qty
+    } else if !buy && t.high <= mark {
+        m * t.qty - t.value
+    } else {
+        return None;
+    };
+    Some(
+        through
+            .checked_mul(i128::from(quote_per_tick_lot))
+            .ok_or(ArithmeticError::Overflow)
+            .and_then(narrow)
+            .map(Quote),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +178,26 @@ mod tests {
         // Long 10 with a 30-lot ask: flipping to short 20 needs IM on 20.
         let flip = Exposure { position: Qty(10), open_buys: Qty(0), open_sells: Qty(30), order_loss: Quote(0) };
         assert_eq!(im_requirement(q, Price(100), 10, &flip), Ok(Quote(200 * q)));
+    }
+
+    #[test]
+    fn order_totals_give_the_loss_unless_the_mark_is_inside_their_range() {
+        let q = 1_000_000;
+        // Buys 2 @ 103 and 3 @ 105.
+        let t = SideTotals { count: 2, qty: 5, value: 2 * 103 + 3 * 105, low: Price(103), high: Price(105) };
+        let walk = |mark: i64| {
+            let a = order_loss(q, true, Price(103), Qty(2), Price(mark)).unwrap();
+            let b = order_loss(q, true, Price(105), Qty(3), Price(mark)).unwrap();
+            Quote(a.0 + b.0)
+        };
+        for mark in [90, 103, 105, 110] {
+            assert_eq!(order_loss_from_totals(q, true, &t, Price(mark)), Some(Ok(walk(mark))), "mark {mark}");
+        }
+        assert_eq!(order_loss_from_totals(q, true, &t, Price(104)), None);
+        // The same orders as sells lose below the mark.
+        assert_eq!(order_loss_from_totals(q, false, &t, Price(110)), Some(Ok(Quote((2 * 7 + 3 * 5) * q))));
+        assert_eq!(order_loss_from_totals(q, false, &t, Price(100)), Some(Ok(Quote(0))));
+        assert_eq!(order_loss_from_totals(q, false, &SideTotals::default(), Price(1)), Some(Ok(Quote(0))));
     }
 
     #[test]
