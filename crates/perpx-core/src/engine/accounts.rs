@@ -82,14 +82,6 @@ fn overflow(_: crate::num::ArithmeticError) -> RejectReason {
     RejectReason::BalanceOverflow
 }
 
-/// Adds one market's unrealised PnL, IM and MM (`part`) to an account's figures.
-fn add_parts(s: &mut MarginSummary, part: &MarginSummary) -> Result<(), RejectReason> {
-    s.unrealized_pnl = s.unrealized_pnl.checked_add(part.unrealized_pnl).map_err(overflow)?;
-    s.initial_margin = s.initial_margin.checked_add(part.initial_margin).map_err(overflow)?;
-    s.maintenance_margin = s.maintenance_margin.checked_add(part.maintenance_margin).map_err(overflow)?;
-    Ok(())
-}
-
 impl Engine {
     /// An account by id.
     #[must_use]
@@ -173,55 +165,6 @@ impl Engine {
         Ok(s)
     }
 
-    /// The account's margin figures before and after a hypothetical extra order, in one pass:
-    /// each market's exposure is computed once, and only the order's market differs between
-    /// the two. Also returns the order market's exposure with the order, when it has a mark.
-    /// Maintenance margin is left at zero in both (the check doesn't read it; it can't overflow
-    /// where the notional didn't, so no verdict changes).
-    ///
-    /// Measured: the margin check used to compute the whole account twice plus the order's
-    /// market once more, and that was half the engine's time on the book benchmark
-    /// (docs/PERFORMANCE.md); the results are the same figures (the margin-model tests check
-    /// every order's verdict against an independent model).
-    fn margin_before_after(
-        &self,
-        id: AccountId,
-        extra: ExtraOrder,
-    ) -> Result<(MarginSummary, MarginSummary, Option<Exposure>), RejectReason> {
-        let account = self.account_ref(id)?;
-        let mut before = MarginSummary { collateral: account.collateral, ..MarginSummary::default() };
-        let mut after = before;
-        let mut with_order = None;
-        for m in &self.markets {
-            let here = extra.market == m.id;
-            if !here && account.position(m.id).size == Qty::ZERO && m.book.orders_of(id).is_empty() {
-                continue;
-            }
-            let Some(mark) = m.mark else { continue };
-            let e = self.exposure(id, account, m, mark)?;
-            // This market's part, computed once: it is the same before and after, except in
-            // the order's market.
-            let mut part = MarginSummary::default();
-            self.add_market_margin(account, m, mark, &e, false, &mut part)?;
-            add_parts(&mut before, &part)?;
-            if here {
-                let mut e2 = e;
-                match extra.side {
-                    Side::Buy => e2.open_buys = e2.open_buys.checked_add(extra.qty).map_err(overflow)?,
-                    Side::Sell => e2.open_sells = e2.open_sells.checked_add(extra.qty).map_err(overflow)?,
-                }
-                e2.order_loss = e2.order_loss.checked_add(extra.loss).map_err(overflow)?;
-                self.add_market_margin(account, m, mark, &e2, false, &mut after)?;
-                with_order = Some(e2);
-            } else {
-                add_parts(&mut after, &part)?;
-            }
-        }
-        before.equity = before.collateral.checked_add(before.unrealized_pnl).map_err(overflow)?;
-        after.equity = after.collateral.checked_add(after.unrealized_pnl).map_err(overflow)?;
-        Ok((before, after, with_order))
-    }
-
     /// Adds one market's part (exposure `e` at `mark`) to an account's margin figures; the
     /// maintenance margin only if `maintenance` (the order check compares initial margin with
     /// equity and leaves it at zero: its tier lookup and division were a measurable part of
@@ -284,7 +227,15 @@ impl Engine {
         Ok(())
     }
 
-    /// The margin check of a new order: tier, then "does not raise IM, or equity covers it".
+    /// The margin check of a new order (or an amend's change, `extra`): tier, then "does not
+    /// raise IM, or equity covers it".
+    ///
+    /// Only the order's market differs with and without the order, so "raises IM" is decided
+    /// on that market's requirement alone (`IM(e + order) > IM(e)`); the whole account —
+    /// equity and every market's IM — is valued only when it does. Measured: the check used
+    /// to value the whole account before and after every order and amend (docs/PERFORMANCE.md,
+    /// "Per-account order totals"); the margin-model tests compare every verdict with an
+    /// independent model.
     pub(crate) fn check_order_margin(
         &self,
         id: AccountId,
@@ -292,25 +243,40 @@ impl Engine {
         mark: Price,
         extra: ExtraOrder,
     ) -> Result<(), RejectReason> {
+        debug_assert_eq!(extra.market, m.id, "the order is in the market checked");
         let account = self.account_ref(id)?;
-        let pair = self.margin_before_after(id, extra);
-        // The tier check comes first (its refusal wins over any other); it needs the order
-        // market's exposure with the order, which the pass computed unless that failed.
-        let e = match &pair {
-            Ok((_, _, Some(e))) if m.mark == Some(mark) => *e,
-            _ => {
-                let mut e = self.exposure(id, account, m, mark)?;
-                match extra.side {
-                    Side::Buy => e.open_buys = e.open_buys.checked_add(extra.qty).map_err(overflow)?,
-                    Side::Sell => e.open_sells = e.open_sells.checked_add(extra.qty).map_err(overflow)?,
-                }
-                e
+        let leverage = self.leverage_of(account, m);
+        let e = self.exposure(id, account, m, mark)?;
+        let mut e2 = e;
+        match extra.side {
+            Side::Buy => e2.open_buys = e2.open_buys.checked_add(extra.qty).map_err(overflow)?,
+            Side::Sell => e2.open_sells = e2.open_sells.checked_add(extra.qty).map_err(overflow)?,
+        }
+        Self::check_tier(m, mark, &e2, leverage)?;
+        e2.order_loss = e2.order_loss.checked_add(extra.loss).map_err(overflow)?;
+        let q = m.quote_per_tick_lot;
+        let before = im_requirement(q, mark, leverage, &e).map_err(overflow)?;
+        let after = im_requirement(q, mark, leverage, &e2).map_err(overflow)?;
+        if after <= before {
+            return Ok(());
+        }
+        // It raises the requirement: the account's equity must cover its whole IM with it.
+        let mut s = MarginSummary { collateral: account.collateral, ..MarginSummary::default() };
+        for other in &self.markets {
+            if other.id == m.id {
+                self.add_market_margin(account, m, mark, &e2, false, &mut s)?;
+                continue;
             }
-        };
-        Self::check_tier(m, mark, &e, self.leverage_of(account, m))?;
-        let (before, after, _) = pair?;
-        if after.initial_margin > before.initial_margin && after.equity < after.initial_margin {
-            return Err(RejectReason::InsufficientMargin { required: after.initial_margin, available: after.equity });
+            if account.position(other.id).size == Qty::ZERO && other.book.orders_of(id).is_empty() {
+                continue;
+            }
+            let Some(other_mark) = other.mark else { continue };
+            let e = self.exposure(id, account, other, other_mark)?;
+            self.add_market_margin(account, other, other_mark, &e, false, &mut s)?;
+        }
+        let equity = s.collateral.checked_add(s.unrealized_pnl).map_err(overflow)?;
+        if equity < s.initial_margin {
+            return Err(RejectReason::InsufficientMargin { required: s.initial_margin, available: equity });
         }
         Ok(())
     }
