@@ -46,8 +46,19 @@ pub const CLIENT_ORDER_ID_MAX_LEN: usize = 36;
 
 /// An account's own name for an order: 1–36 characters from `A–Z a–z 0–9 . : / _ -`.
 /// Unique per account over the engine's retention window.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ClientOrderId(Box<str>);
+///
+/// Held behind one thin pointer (8 bytes, and `Option<ClientOrderId>` too) rather than a
+/// `Box<str>` (16): every resting order carries an `Option` of it, so this is 8 bytes of each
+/// order's memory (docs/PERFORMANCE.md, "Memory per resting order"). Compared, ordered and
+/// hashed as its text.
+#[derive(Clone)]
+pub struct ClientOrderId(Box<ClientOrderIdText>);
+
+#[derive(Clone)]
+struct ClientOrderIdText {
+    len: u8,
+    bytes: [u8; CLIENT_ORDER_ID_MAX_LEN],
+}
 
 impl ClientOrderId {
     /// Checks the length and alphabet.
@@ -57,25 +68,79 @@ impl ClientOrderId {
     pub fn new(text: &str) -> Result<Self, String> {
         let ok_len = !text.is_empty() && text.len() <= CLIENT_ORDER_ID_MAX_LEN;
         let ok_chars = text.bytes().all(|b| b.is_ascii_alphanumeric() || b".:/_-".contains(&b));
-        if ok_len && ok_chars { Ok(Self(text.into())) } else { Err(text.to_owned()) }
+        if !(ok_len && ok_chars) {
+            return Err(text.to_owned());
+        }
+        let mut bytes = [0; CLIENT_ORDER_ID_MAX_LEN];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        let len = u8::try_from(text.len()).expect("at most 36 bytes");
+        Ok(Self(Box::new(ClientOrderIdText { len, bytes })))
     }
 
     /// The id as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(self.as_bytes()).expect("checked ASCII on creation")
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.0.bytes[..usize::from(self.0.len)]
+    }
+}
+
+impl PartialEq for ClientOrderId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for ClientOrderId {}
+
+impl PartialOrd for ClientOrderId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ClientOrderId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl std::hash::Hash for ClientOrderId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for ClientOrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ClientOrderId").field(&self.as_str()).finish()
     }
 }
 
 impl fmt::Display for ClientOrderId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_order_id_is_one_thin_pointer_and_compares_as_its_text() {
+        assert_eq!(std::mem::size_of::<Option<ClientOrderId>>(), 8);
+        let id = |s: &str| ClientOrderId::new(s).unwrap();
+        assert_eq!(id("abc").as_str(), "abc");
+        assert!(id("ab") < id("abc") && id("abc") < id("b") && id("Z") < id("a"));
+        assert_eq!(id("x-1"), id("x-1"));
+        assert_eq!(format!("{:?}", id("x-1")), r#"ClientOrderId("x-1")"#);
+        let long = "a".repeat(CLIENT_ORDER_ID_MAX_LEN);
+        assert_eq!(id(&long).as_str(), long);
+    }
 
     #[test]
     fn client_order_ids_follow_binances_alphabet_and_length() {

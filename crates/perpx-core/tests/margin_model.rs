@@ -759,7 +759,7 @@ fn check_cancel_only(engine: &Engine, model: &MarginModel, events: &[Event]) -> 
         for m in markets {
             let market = engine.market(m).expect("listed");
             let stops = market.stops.values().filter(|s| s.account == account).count();
-            if !market.book.orders_of(account).is_empty() || stops > 0 {
+            if !market.book.open_order_count(account) == 0 || stops > 0 {
                 return Err(format!("{account}, {why}, still has orders or stops in market {m}"));
             }
         }
@@ -1192,7 +1192,7 @@ fn an_amend_that_raises_the_requirement_beyond_equity_is_refused_like_a_new_orde
         let events = engine.apply(&c);
         assert!(own_reject(&events).is_none(), "setup: {events:?}");
     }
-    let bid = engine.market(MarketId(0)).expect("created").book.orders_of(AccountId(2))[0];
+    let bid = engine.market(MarketId(0)).expect("created").book.orders_of(AccountId(2)).next().expect("its bid rests");
     let amend = |price: i64, qty: i64| Command {
         ts: perpx_core::Timestamp(7),
         kind: CommandKind::AmendOrder(Amend {

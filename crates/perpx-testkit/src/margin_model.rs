@@ -830,7 +830,7 @@ impl MarginModel {
         let (mut buys, mut sells, mut loss) = (0i128, 0i128, 0i128);
         let Some(m) = engine.market(market) else { return Ok((0, 0, 0)) };
         for oid in m.book.orders_of(id) {
-            let o = m.book.get(*oid).ok_or_else(|| format!("order {oid} listed for {id} is not in the book"))?;
+            let o = m.book.get(oid).ok_or_else(|| format!("order {oid} listed for {id} is not in the book"))?;
             if o.reduce_only {
                 continue;
             }
@@ -997,7 +997,7 @@ impl MarginModel {
         };
         let Some(a) = self.accounts.get(&id) else { return Verdict::Reject(vec![5001]) };
         let has_position = a.positions.get(&market).is_some_and(|p| p.size != 0);
-        let has_order = !em.book.orders_of(id).is_empty();
+        let has_order = !em.book.open_order_count(id) == 0;
         let has_stop = em.stops.values().any(|s| s.account == id);
         if has_position || has_order || has_stop { Verdict::Reject(vec![5009]) } else { Verdict::Accept }
     }

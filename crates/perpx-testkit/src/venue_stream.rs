@@ -368,8 +368,7 @@ impl<'a> Gen<'a> {
         let book = &self.engine.market(m).expect("created in setup").book;
         let mut v: Vec<_> = book
             .orders_of(a)
-            .iter()
-            .filter_map(|id| book.get(*id))
+            .filter_map(|id| book.get(id))
             .map(|o| (o.id, o.side, o.price.0, o.qty.0, o.client_id.clone()))
             .collect();
         v.sort_by_key(|o| o.0);
@@ -762,7 +761,7 @@ impl<'a> Gen<'a> {
         let pos = i128::from(self.position(a, m));
         let book = &self.engine.market(m).expect("created in setup").book;
         let (mut buys, mut sells) = (0i128, 0i128);
-        for o in book.orders_of(a).iter().filter_map(|id| book.get(*id)).filter(|o| !o.reduce_only) {
+        for o in book.orders_of(a).filter_map(|id| book.get(id)).filter(|o| !o.reduce_only) {
             match o.side {
                 Side::Buy => buys += i128::from(o.qty.0),
                 Side::Sell => sells += i128::from(o.qty.0),

@@ -32,7 +32,7 @@ impl Book {
             }
             for (price, l) in tree {
                 live_levels += 1;
-                if raw.level_of.get(&(side, *price)) != Some(l) {
+                if raw.level_of.get(side, *price) != Some(*l) {
                     return Err(format!("{side:?} {price}: level map and price tree disagree"));
                 }
                 let level = raw.levels.get(*l as usize).ok_or_else(|| format!("level slot {l} out of range"))?;
@@ -63,10 +63,10 @@ impl Book {
                     if !order.qty.is_positive() {
                         return Err(format!("order {} rests with size {}", order.id, order.qty));
                     }
-                    if raw.index.get(&order.id) != Some(&at) {
+                    if raw.index.get(&order.id.into()) != Some(&at) {
                         return Err(format!("order {} is not indexed at slot {at}", order.id));
                     }
-                    if !self.orders_of(order.account).contains(&order.id) {
+                    if !self.orders_of(order.account).any(|id| id == order.id) {
                         return Err(format!("order {} missing from account {}'s list", order.id, order.account));
                     }
                     count += 1;
@@ -95,14 +95,14 @@ impl Book {
         if seen != raw.index.len() {
             return Err(format!("{} orders indexed but {seen} in levels", raw.index.len()));
         }
-        let listed: usize = raw.by_account.values().map(|a| a.ids.len()).sum();
-        if listed != seen || raw.by_account.values().any(|a| a.ids.is_empty()) {
+        let listed: usize = raw.by_account.values().map(|a| a.slots.len()).sum();
+        if listed != seen || raw.by_account.values().any(|a| a.slots.is_empty()) {
             return Err(format!("{listed} orders in account lists but {seen} in levels"));
         }
         for (account, orders) in raw.by_account {
             for side in [Side::Buy, Side::Sell] {
                 let mut want = SideTotals::default();
-                for o in orders.ids.iter().filter_map(|id| self.get(*id)) {
+                for o in orders.slots.iter().filter_map(|i| self.slot_order(*i)) {
                     if o.side == side && !o.reduce_only {
                         want.add(o.price, o.qty);
                     }

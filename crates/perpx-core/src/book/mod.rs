@@ -21,4 +21,4 @@ mod order;
 mod store;
 
 pub use order::{RestingOrder, Side};
-pub use store::{Book, FrontFill, Level, LevelOrders, SideTotals};
+pub use store::{AccountOrderIds, Book, FrontFill, Level, LevelOrders, SideTotals};

@@ -139,7 +139,7 @@ impl Engine {
     fn order_loss_by_walk(id: AccountId, m: &Market, mark: Price) -> Result<Quote, RejectReason> {
         let mut total = Quote::ZERO;
         for oid in m.book.orders_of(id) {
-            let o = m.book.get(*oid).expect("listed order is open");
+            let o = m.book.get(oid).expect("listed order is open");
             if o.reduce_only {
                 continue;
             }
@@ -154,7 +154,7 @@ impl Engine {
         let account = self.account_ref(id)?;
         let mut s = MarginSummary { collateral: account.collateral, ..MarginSummary::default() };
         for m in &self.markets {
-            if account.position(m.id).size == Qty::ZERO && m.book.orders_of(id).is_empty() {
+            if account.position(m.id).size == Qty::ZERO && m.book.open_order_count(id) == 0 {
                 continue;
             }
             let Some(mark) = m.mark else { continue };
@@ -267,7 +267,7 @@ impl Engine {
                 self.add_market_margin(account, m, mark, &e2, false, &mut s)?;
                 continue;
             }
-            if account.position(other.id).size == Qty::ZERO && other.book.orders_of(id).is_empty() {
+            if account.position(other.id).size == Qty::ZERO && other.book.open_order_count(id) == 0 {
                 continue;
             }
             let Some(other_mark) = other.mark else { continue };
@@ -325,7 +325,7 @@ impl Engine {
         let m = self.markets.get(market.index()).ok_or_else(|| RejectReason::UnknownMarket(market.to_string()))?;
         let account = self.account_ref(id)?;
         let busy = account.position(market).size.0 != 0
-            || !m.book.orders_of(id).is_empty()
+            || !m.book.open_order_count(id) == 0
             || m.stops.values().any(|s| s.account == id);
         if busy {
             return Err(RejectReason::MarginModeChangeBlocked);

@@ -206,7 +206,7 @@ impl Engine {
         for ((c, t), share) in takes.into_iter().zip(shares) {
             let winner = c.account;
             let book = &self.markets[market.index()].book;
-            let mut ids: Vec<OrderId> = book.orders_of(winner).to_vec();
+            let mut ids: Vec<OrderId> = book.orders_of(winner).collect::<Vec<_>>();
             ids.sort_unstable();
             for id in ids {
                 self.cancel_resting(market, id, CancelReason::Deleveraged, out);

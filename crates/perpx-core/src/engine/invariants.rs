@@ -25,7 +25,7 @@ impl Engine {
                 }
                 for (_, level) in m.book.levels(side) {
                     for o in m.book.level_orders(level) {
-                        if m.book.orders_of(o.account).len() > limits.max_open_orders_per_account as usize {
+                        if m.book.open_order_count(o.account) > limits.max_open_orders_per_account as usize {
                             return Err(format!("{sym}: account {} is over its open-order limit", o.account));
                         }
                         if !self.accounts.contains_key(&o.account) {

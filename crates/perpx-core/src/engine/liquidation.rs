@@ -213,7 +213,7 @@ impl Engine {
             LiquidationScope::Isolated(m) => vec![m],
         };
         for market in markets {
-            let mut ids = self.markets[market.index()].book.orders_of(id).to_vec();
+            let mut ids = self.markets[market.index()].book.orders_of(id).collect::<Vec<_>>();
             ids.sort_unstable();
             for oid in ids {
                 self.cancel_resting(market, oid, CancelReason::Liquidation, out);

@@ -281,7 +281,7 @@ fn reduce_only_orders_only_reduce_and_leave_when_the_position_does() {
         })
         .collect();
     assert_eq!(reasons, vec![CancelReason::ReduceOnly, CancelReason::ReduceOnly]);
-    assert!(v.engine.market(M).unwrap().book.orders_of(A).is_empty());
+    assert!(v.engine.market(M).unwrap().book.open_order_count(A) == 0);
 }
 
 #[test]

@@ -163,7 +163,7 @@ impl Engine {
         // can predict from the book it sees.
         if matches!(tif, Some(TimeInForce::Gtc | TimeInForce::PostOnly)) {
             let max = m.spec.limits.max_open_orders_per_account;
-            if m.book.orders_of(o.account).len() >= max as usize {
+            if m.book.open_order_count(o.account) >= max as usize {
                 return Err(RejectReason::TooManyOpenOrders(max));
             }
             check_level_room(m, o.side, limit)?;
@@ -284,11 +284,9 @@ impl Engine {
             let book = &self.markets[market.index()].book;
             let mut stale: Vec<OrderId> = book
                 .orders_of(*a)
-                .iter()
                 .filter(|id| {
-                    book.get(**id).is_some_and(|o| o.reduce_only && !self.reducible(*a, market, o.side).is_positive())
+                    book.get(*id).is_some_and(|o| o.reduce_only && !self.reducible(*a, market, o.side).is_positive())
                 })
-                .copied()
                 .collect();
             stale.sort_unstable();
             for id in stale {
@@ -478,7 +476,7 @@ impl Engine {
             None => self.markets.iter().map(|m| m.id).collect(),
         };
         for id in markets {
-            let mut ids = self.markets[id.index()].book.orders_of(account).to_vec();
+            let mut ids = self.markets[id.index()].book.orders_of(account).collect::<Vec<_>>();
             ids.sort_unstable();
             self.cancel_ids(id, &ids, CancelReason::CancelAll, out);
             let stops: Vec<OrderId> =

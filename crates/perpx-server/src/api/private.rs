@@ -70,7 +70,7 @@ pub(super) async fn open_orders(
         let mut orders = Vec::new();
         let mut stops = Vec::new();
         for m in e.markets() {
-            let mut ids = m.book.orders_of(id).to_vec();
+            let mut ids = m.book.orders_of(id).collect::<Vec<_>>();
             ids.sort_unstable();
             for oid in ids {
                 if let Some(o) = m.book.get(oid) {

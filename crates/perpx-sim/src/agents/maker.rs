@@ -63,8 +63,7 @@ impl Maker {
         let mine: Vec<(OrderId, Side, Price, Qty)> = market
             .book
             .orders_of(account)
-            .iter()
-            .filter_map(|id| market.book.get(*id).map(|o| (o.id, o.side, o.price, o.qty)))
+            .filter_map(|id| market.book.get(id).map(|o| (o.id, o.side, o.price, o.qty)))
             .collect();
         if ctx.vol(m, ctx.steps(p.vol_window_secs)) > self.pull_vol && k >= self.pulled_until {
             self.pulled_until = k + ctx.steps(p.pull_minutes * 60.0);

@@ -333,7 +333,7 @@ async fn open_ids(s: &Shared, account: u64, market: Option<String>) -> Result<Ve
     let v = read(s, move |e| {
         let mut ids = Vec::new();
         for m in e.markets().iter().filter(|m| market.as_ref().is_none_or(|w| *w == m.spec.symbol)) {
-            ids.extend(m.book.orders_of(AccountId(account)).iter().map(|o| o.0));
+            ids.extend(m.book.orders_of(AccountId(account)).map(|o| o.0));
             ids.extend(m.stops.values().filter(|st| st.account == AccountId(account)).map(|st| st.id.0));
         }
         ids.sort_unstable();
