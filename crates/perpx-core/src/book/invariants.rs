@@ -107,7 +107,7 @@ impl Book {
                         want.add(o.price, o.qty);
                     }
                 }
-                let have = self.open_totals(*account, side);
+                let have = self.open_totals(*account)[usize::from(side == Side::Sell)];
                 let same = have.count == want.count
                     && have.qty == want.qty
                     && have.value == want.value

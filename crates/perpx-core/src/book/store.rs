@@ -336,10 +336,10 @@ impl Book {
         self.by_account.get(&account).map_or(0, |a| a.slots.len())
     }
 
-    /// The totals of `account`'s open non-reduce-only orders on `side` (zero if none).
+    /// The totals of `account`'s open non-reduce-only orders, `[buys, sells]` (zero if none).
     #[must_use]
-    pub fn open_totals(&self, account: AccountId, side: Side) -> SideTotals {
-        self.by_account.get(&account).map_or_else(SideTotals::default, |a| a.totals[side_ix(side)])
+    pub fn open_totals(&self, account: AccountId) -> [SideTotals; 2] {
+        self.by_account.get(&account).map_or_else(<[SideTotals; 2]>::default, |a| a.totals)
     }
 
     /// Levels of `side` in priority order (bids descending, asks ascending).

@@ -119,8 +119,7 @@ impl Engine {
         mark: Price,
     ) -> Result<Exposure, RejectReason> {
         let q = m.quote_per_tick_lot;
-        let buys = m.book.open_totals(id, Side::Buy);
-        let sells = m.book.open_totals(id, Side::Sell);
+        let [buys, sells] = m.book.open_totals(id);
         let size = |t: &SideTotals| narrow(t.qty).map(Qty).map_err(overflow);
         let order_loss =
             match (order_loss_from_totals(q, true, &buys, mark), order_loss_from_totals(q, false, &sells, mark)) {
