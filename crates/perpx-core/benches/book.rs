@@ -1,19 +1,30 @@
-//! Order-book benchmark on an exchange-core-style command mix.
+//! Order-book and engine benchmarks on an exchange-core-style command mix.
 //!
-//! One market (tick 0.1, lot 0.001, mid 86,000), a book of ~1,000 (or ~100,000) live orders
-//! around the mid, then a seeded stream of roughly 82 % amends/moves, 9 % new GTC orders,
-//! 3 % IOC orders, 5 % cancels and 1 % aggressive GTC orders; a few percent of commands cross
-//! and trade. The stream is generated once by driving a scratch engine (so every amend and
-//! cancel names a live order), then each measured iteration applies it to a clone of the
-//! pre-filled engine. Everything goes through `Engine::apply_into`, events included.
+//! A book of ~1,000 (or ~100,000) live orders around the mid (tick 0.1, lot 0.001, mid 86,000),
+//! then a seeded stream of roughly 82 % amends/moves, 9 % new GTC orders, 3 % IOC orders,
+//! 5 % cancels and 1 % aggressive GTC orders; a few percent of commands cross and trade. The
+//! stream is generated once by driving a scratch engine (so every amend and cancel names a live
+//! order), then each measured iteration applies it to a clone of the pre-filled state.
 //!
-//! Run: `cargo bench -p perpx-core --bench book`. Figures: docs/PERFORMANCE.md.
+//! - `book_only` (the performance issue's mix 1): the bare `perpx_core::book::Book`, driven
+//!   with the few lines of price-time matching the engine's matcher wraps around it, on the
+//!   one-market stream; no accounts, margin, fees or events.
+//! - `book_mix`: the same stream through `Engine::apply_into`, events included (one market,
+//!   1,000 accounts).
+//! - `engine_mix` (mix 2): the full engine with 10,000 accounts across 2 markets, and 1 % of
+//!   the commands stop orders (stop-market, triggered by the last price) so triggers run too.
+//!
+//! Invariant checks are off. Run: `cargo bench -p perpx-core --bench book`. Figures:
+//! docs/PERFORMANCE.md.
 
 use std::collections::HashMap;
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use perpx_core::book::{Book, RestingOrder};
+use perpx_core::command::NewStop;
 use perpx_core::market::{MarginTier, MarketLimits};
+use perpx_core::stop::{StopKind, TriggerBy};
 use perpx_core::{
     AccountId, Amend, Command, CommandKind, Decimal, Engine, EngineConfig, EventKind, MarketId, MarketSpec, NewOrder,
     OrderId, OrderRef, OrderType, Price, Qty, Quote, Rate, Side, StpMode, TimeInForce, Timestamp,
@@ -23,7 +34,17 @@ use rand_chacha::ChaCha8Rng;
 
 const MARKET: MarketId = MarketId(0);
 const MID: i64 = 860_000; // 86,000.0 at tick 0.1
-const ACCOUNTS: u64 = 1_000;
+
+/// The shape of a workload.
+#[derive(Clone, Copy)]
+struct Shape {
+    live_orders: usize,
+    commands: usize,
+    markets: u32,
+    accounts: u64,
+    /// Whether 1 % of the commands are stop orders.
+    stops: bool,
+}
 
 fn spec(live_orders: usize) -> MarketSpec {
     MarketSpec {
@@ -45,7 +66,7 @@ fn spec(live_orders: usize) -> MarketSpec {
         limits: MarketLimits {
             max_open_orders_per_account: 1_000,
             max_price_levels: 100_000,
-            max_stops_per_account: 0,
+            max_stops_per_account: 100,
             max_order_qty: Qty(1_000_000),
         },
         oracle: perpx_core::market::OracleSpec::default(),
@@ -69,7 +90,8 @@ impl TapLevels for MarketSpec {
 
 struct Mix {
     engine: Engine,
-    live: Vec<(OrderId, AccountId, Side, i64)>,
+    shape: Shape,
+    live: Vec<(MarketId, OrderId, AccountId, Side, i64)>,
     /// Position of each live order in `live`.
     pos: HashMap<OrderId, usize>,
     rng: ChaCha8Rng,
@@ -84,16 +106,22 @@ impl Mix {
         Command { ts: Timestamp(self.ts), kind }
     }
 
+    /// A market at random (no draw with one market, so mix 1's stream stays what it was).
+    fn market(&mut self) -> MarketId {
+        if self.shape.markets == 1 { MARKET } else { MarketId(self.rng.random_range(0..self.shape.markets)) }
+    }
+
     fn passive_price(&mut self, side: Side) -> i64 {
         let off = self.rng.random_range(1..=self.depth);
         if side == Side::Buy { MID - off } else { MID + off }
     }
 
     fn place(&mut self, side: Side, price: i64, qty: i64, tif: TimeInForce) -> CommandKind {
-        let account = AccountId(self.rng.random_range(0..ACCOUNTS));
+        let account = AccountId(self.rng.random_range(0..self.shape.accounts));
+        let market = self.market();
         CommandKind::PlaceOrder(NewOrder {
             account,
-            market: MARKET,
+            market,
             side,
             order_type: OrderType::Limit { price: Price(price), tif },
             qty: Qty(qty),
@@ -104,27 +132,30 @@ impl Mix {
     }
 
     /// Applies to the scratch engine and keeps the set of live orders in step (O(1) per event).
-    /// Returns whether the command was rejected.
-    fn apply(&mut self, cmd: &Command) -> bool {
+    /// Returns whether the command was rejected, and the id an accepted order took.
+    fn apply(&mut self, cmd: &Command) -> (bool, Option<OrderId>) {
         let events = self.engine.apply(cmd);
         let rejected = events.iter().any(|e| matches!(e.kind, EventKind::Rejected { .. }));
+        let mut accepted = None;
         let mut touched = Vec::new();
         for e in &events {
             match &e.kind {
                 EventKind::OrderAccepted {
                     order_id,
                     account,
+                    market,
                     side,
                     order_type: OrderType::Limit { price, .. },
                     ..
                 } => {
+                    accepted.get_or_insert(*order_id);
                     self.pos.insert(*order_id, self.live.len());
-                    self.live.push((*order_id, *account, *side, price.0));
+                    self.live.push((*market, *order_id, *account, *side, price.0));
                     touched.push(*order_id);
                 }
                 EventKind::OrderAmended { order_id, price, .. } => {
                     if let Some(&i) = self.pos.get(order_id) {
-                        self.live[i].3 = price.0;
+                        self.live[i].4 = price.0;
                     }
                     touched.push(*order_id);
                 }
@@ -134,19 +165,20 @@ impl Mix {
             }
         }
         for id in touched {
-            if self.engine.market(MARKET).unwrap().book.get(id).is_some() {
+            let Some(&i) = self.pos.get(&id) else { continue };
+            if self.engine.market(self.live[i].0).unwrap().book.get(id).is_some() {
                 continue;
             }
-            if let Some(i) = self.pos.remove(&id) {
-                self.live.swap_remove(i);
-                if let Some(moved) = self.live.get(i) {
-                    self.pos.insert(moved.0, i);
-                }
+            self.pos.remove(&id);
+            self.live.swap_remove(i);
+            if let Some(moved) = self.live.get(i) {
+                self.pos.insert(moved.1, i);
             }
         }
-        let n = self.engine.market(MARKET).unwrap().book.order_count();
+        let n: usize =
+            (0..self.shape.markets).filter_map(|m| self.engine.market(MarketId(m))).map(|m| m.book.order_count()).sum();
         assert_eq!(n, self.live.len(), "after {cmd:?}: {events:?}");
-        rejected
+        (rejected, accepted)
     }
 
     fn next(&mut self, target_live: usize) -> Command {
@@ -159,9 +191,27 @@ impl Mix {
             let p = self.passive_price(side);
             let q = self.rng.random_range(1..=50);
             self.place(side, p, q, TimeInForce::Gtc)
+        } else if self.shape.stops && r == 81 {
+            // A stop-market a few ticks beyond the mid on the losing side, triggered by the
+            // last price: some trigger as trades print around the mid.
+            let account = AccountId(self.rng.random_range(0..self.shape.accounts));
+            let market = self.market();
+            let off = self.rng.random_range(1..=10);
+            CommandKind::PlaceStop(NewStop {
+                account,
+                market,
+                side,
+                kind: StopKind::StopMarket,
+                trigger: Price(if side == Side::Buy { MID + off } else { MID - off }),
+                trigger_by: TriggerBy::Last,
+                qty: Qty(self.rng.random_range(1..=5)),
+                client_id: None,
+                stp: StpMode::ExpireMaker,
+                reduce_only: false,
+            })
         } else if r < 82 {
             let i = self.rng.random_range(0..self.live.len());
-            let (id, account, side, price) = self.live[i];
+            let (market, id, account, side, price) = self.live[i];
             // Move by a few ticks; about 2 % of moves jump across the mid and trade.
             let cross = self.rng.random_range(0..50) == 0;
             let new_price = if cross {
@@ -176,15 +226,15 @@ impl Mix {
             } else {
                 Some(Price(new_price))
             };
-            CommandKind::AmendOrder(Amend { account, market: MARKET, order: OrderRef::Id(id), price, qty })
+            CommandKind::AmendOrder(Amend { account, market, order: OrderRef::Id(id), price, qty })
         } else if r < 94 {
             let p = if side == Side::Buy { MID + 10 } else { MID - 10 };
             let q = self.rng.random_range(1..=30);
             self.place(side, p, q, TimeInForce::Ioc)
         } else if r < 99 {
             let i = self.rng.random_range(0..self.live.len());
-            let (id, account, _, _) = self.live[i];
-            CommandKind::CancelOrder { account, market: MARKET, order: OrderRef::Id(id) }
+            let (market, id, account, _, _) = self.live[i];
+            CommandKind::CancelOrder { account, market, order: OrderRef::Id(id) }
         } else {
             let p = if side == Side::Buy { MID + 3 } else { MID - 3 };
             let q = self.rng.random_range(1..=20);
@@ -194,24 +244,33 @@ impl Mix {
     }
 }
 
-/// The pre-filled engine and the measured command stream.
-fn workload(live_orders: usize, commands: usize, seed: u64) -> (Engine, Vec<Command>) {
+/// The pre-filled engine, the measured command stream, and the id each accepted order took
+/// (`None` for other commands and rejections; the bare-book bench replays with the same ids).
+fn workload(shape: Shape, seed: u64) -> (Engine, Vec<Command>, Vec<Option<OrderId>>) {
+    let live_orders = shape.live_orders;
     let depth = i64::try_from(live_orders / 4).unwrap().max(250);
     let mut mix = Mix {
         engine: Engine::new(EngineConfig::default()),
+        shape,
         live: Vec::new(),
         pos: HashMap::new(),
         rng: ChaCha8Rng::seed_from_u64(seed),
         ts: 0,
         depth,
     };
-    let create = mix.cmd(CommandKind::CreateMarket(spec(live_orders)));
-    mix.apply(&create);
-    let mark = mix.cmd(CommandKind::SetMark { market: MARKET, price: Price(MID) });
-    mix.apply(&mark);
-    // Fund every account far beyond what its orders need: this benchmark measures the book.
-    for a in 0..ACCOUNTS {
-        let deposit = mix.cmd(CommandKind::Deposit { account: AccountId(a), amount: Quote(1_000_000_000 * 1_000_000) });
+    for m in 0..shape.markets {
+        let mut spec = spec(live_orders);
+        spec.symbol = ["BTC-PERP", "ETH-PERP"][m as usize].into();
+        let create = mix.cmd(CommandKind::CreateMarket(spec));
+        mix.apply(&create);
+        let mark = mix.cmd(CommandKind::SetMark { market: MarketId(m), price: Price(MID) });
+        mix.apply(&mark);
+    }
+    // Fund every account far beyond what its orders need (10^18 micro-units in all, under the
+    // engine's cap on money in): this benchmark measures the book.
+    let each = Quote(1_000_000_000_000_000_000 / i64::try_from(shape.accounts).unwrap());
+    for a in 0..shape.accounts {
+        let deposit = mix.cmd(CommandKind::Deposit { account: AccountId(a), amount: each });
         mix.apply(&deposit);
     }
     while mix.live.len() < live_orders {
@@ -220,37 +279,53 @@ fn workload(live_orders: usize, commands: usize, seed: u64) -> (Engine, Vec<Comm
         let q = mix.rng.random_range(1..=50);
         let kind = mix.place(side, p, q, TimeInForce::Gtc);
         let c = mix.cmd(kind);
-        let rejected = mix.apply(&c);
-        assert!(!rejected, "a prefill order was rejected: the workload would never fill the book");
+        let (rejected, _) = mix.apply(&c);
+        assert!(!rejected, "a prefill order was rejected: the workload would never fill the book: {c:?}");
     }
     let start = mix.engine.clone();
-    let mut stream = Vec::with_capacity(commands);
-    for _ in 0..commands {
+    let mut stream = Vec::with_capacity(shape.commands);
+    let mut ids = Vec::with_capacity(shape.commands);
+    for _ in 0..shape.commands {
         let c = mix.next(live_orders);
-        mix.apply(&c);
+        let (_, id) = mix.apply(&c);
         stream.push(c);
+        ids.push(id);
     }
-    (start, stream)
+    (start, stream, ids)
 }
 
 fn describe(start: &Engine, stream: &[Command]) {
     let mut e = start.clone();
-    let (mut fills, mut rejected, mut trading) = (0usize, 0usize, 0usize);
+    let (mut fills, mut rejected, mut trading, mut stops, mut triggered) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    let mut reasons = std::collections::BTreeMap::<&str, usize>::new();
     for c in stream {
         let ev = e.apply(c);
         let f = ev.iter().filter(|x| matches!(x.kind, EventKind::Fill(_))).count();
         fills += f;
         trading += usize::from(f > 0);
-        rejected += ev.iter().filter(|x| matches!(x.kind, EventKind::Rejected { .. })).count();
+        for x in &ev {
+            match &x.kind {
+                EventKind::Rejected { reason, .. } => {
+                    rejected += 1;
+                    *reasons.entry(reason.name()).or_default() += 1;
+                }
+                EventKind::StopAccepted { .. } => stops += 1,
+                EventKind::StopTriggered { .. } => triggered += 1,
+                _ => {}
+            }
+        }
     }
     eprintln!(
-        "mix: {} commands, {} trading ({} %), {} fills, {} rejected, {} live orders at the end",
+        "mix: {} commands, {} trading ({} %), {} fills, {} rejected {:?}, {} stops placed, {} triggered, {} live orders at the end",
         stream.len(),
         trading,
         percent(trading, stream.len()),
         fills,
         rejected,
-        e.market(MARKET).unwrap().book.order_count()
+        reasons,
+        stops,
+        triggered,
+        (0..2).filter_map(|m| e.market(MarketId(m))).map(|m| m.book.order_count()).sum::<usize>()
     );
 }
 
@@ -272,13 +347,124 @@ fn run_stream(engine: &mut Engine, stream: &[Command], events: &mut Vec<perpx_co
     }
 }
 
-fn bench_book(c: &mut Criterion) {
-    let mut group = c.benchmark_group("book_mix");
-    for (name, live, n) in [("1k_live_orders", 1_000usize, 100_000usize), ("100k_live_orders", 100_000, 100_000)] {
-        let (start, stream) = workload(live, n, 42);
-        describe(&start, &stream);
+/// The bare book with the few lines of price-time matching the engine's matcher wraps around
+/// it (`front` / `fill_front`, `insert`, `remove`, `requeue`), replaying the one-market stream
+/// with the ids the engine gave: no accounts, margin, fees, self-trade prevention or events.
+#[derive(Clone)]
+struct BareBook {
+    book: Book,
+    ts: i64,
+    fills: u64,
+}
+
+impl BareBook {
+    fn take(&mut self, side: Side, limit: Price, mut qty: i64) -> i64 {
+        let opposite = side.opposite();
+        while qty > 0 {
+            let Some(front) = self.book.front(opposite) else { break };
+            if !side.crosses(limit, front.price) {
+                break;
+            }
+            let q = qty.min(front.qty.0);
+            self.book.fill_front(opposite, Qty(q));
+            qty -= q;
+            self.fills += 1;
+        }
+        qty
+    }
+
+    fn limit(&mut self, id: OrderId, account: AccountId, side: Side, price: Price, qty: i64, rest: bool) {
+        let left = self.take(side, price, qty);
+        if left > 0 && rest {
+            self.book.insert(RestingOrder {
+                id,
+                account,
+                side,
+                price,
+                qty: Qty(left),
+                filled: Qty(qty - left),
+                post_only: false,
+                stp: StpMode::ExpireMaker,
+                reduce_only: false,
+                client_id: None,
+                queued_at: Timestamp(self.ts),
+            });
+        }
+    }
+
+    fn apply(&mut self, cmd: &Command, accepted: Option<OrderId>) {
+        self.ts = cmd.ts.0;
+        match &cmd.kind {
+            CommandKind::PlaceOrder(o) => {
+                let (Some(id), OrderType::Limit { price, tif }) = (accepted, o.order_type) else { return };
+                self.limit(id, o.account, o.side, price, o.qty.0, tif == TimeInForce::Gtc);
+            }
+            CommandKind::CancelOrder { order: OrderRef::Id(id), .. } => {
+                self.book.remove(*id);
+            }
+            CommandKind::AmendOrder(a) => {
+                let OrderRef::Id(id) = a.order else { return };
+                let Some(o) = self.book.get(id) else { return };
+                let (side, account) = (o.side, o.account);
+                let price = a.price.unwrap_or(o.price);
+                let qty = a.qty.unwrap_or(o.qty);
+                if self.book.best_price(side.opposite()).is_some_and(|best| side.crosses(price, best)) {
+                    self.book.remove(id);
+                    self.limit(id, account, side, price, qty.0, true);
+                } else if price == o.price && qty < o.qty {
+                    self.book.reduce_qty(id, qty);
+                } else {
+                    self.book.requeue(id, price, qty, Timestamp(self.ts));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[inline(never)]
+fn run_bare(book: &mut BareBook, stream: &[Command], ids: &[Option<OrderId>]) {
+    for (cmd, id) in stream.iter().zip(ids) {
+        book.apply(cmd, *id);
+    }
+}
+
+const MIX_1: [(&str, usize); 2] = [("1k_live_orders", 1_000), ("100k_live_orders", 100_000)];
+
+fn one_market(live_orders: usize) -> Shape {
+    Shape { live_orders, commands: 100_000, markets: 1, accounts: 1_000, stops: false }
+}
+
+fn bench_book_only(c: &mut Criterion) {
+    let mut group = c.benchmark_group("book_only");
+    for (name, live) in MIX_1 {
+        let (start, stream, ids) = workload(one_market(live), 42);
+        let bare = BareBook { book: start.market(MARKET).unwrap().book.clone(), ts: 0, fills: 0 };
+        let mut probe = bare.clone();
+        run_bare(&mut probe, &stream, &ids);
+        eprintln!("book_only {name}: {} fills, {} live orders at the end", probe.fills, probe.book.order_count());
         group.throughput(Throughput::Elements(stream.len() as u64));
         group.bench_function(name, |b| {
+            b.iter_batched(
+                || bare.clone(),
+                |mut book| {
+                    run_bare(&mut book, &stream, &ids);
+                    black_box(book)
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    group.finish();
+}
+
+fn bench_engine(c: &mut Criterion, group_name: &str, shapes: &[(&str, Shape)]) {
+    let mut group = c.benchmark_group(group_name);
+    for (name, shape) in shapes {
+        let (start, stream, _) = workload(*shape, 42);
+        describe(&start, &stream);
+        group.throughput(Throughput::Elements(stream.len() as u64));
+        group.bench_function(*name, |b| {
             let mut events = Vec::with_capacity(64);
             b.iter_batched(
                 || start.clone(),
@@ -293,9 +479,19 @@ fn bench_book(c: &mut Criterion) {
     group.finish();
 }
 
+fn bench_book(c: &mut Criterion) {
+    let shapes: Vec<(&str, Shape)> = MIX_1.iter().map(|(n, live)| (*n, one_market(*live))).collect();
+    bench_engine(c, "book_mix", &shapes);
+}
+
+fn bench_engine_mix(c: &mut Criterion) {
+    let shape = Shape { live_orders: 10_000, commands: 100_000, markets: 2, accounts: 10_000, stops: true };
+    bench_engine(c, "engine_mix", &[("10k_accounts_2_markets", shape)]);
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = bench_book
+    targets = bench_book_only, bench_book, bench_engine_mix
 }
 criterion_main!(benches);
