@@ -95,11 +95,23 @@ impl Book {
         if seen != raw.index.len() {
             return Err(format!("{} orders indexed but {seen} in levels", raw.index.len()));
         }
-        let listed: usize = raw.by_account.values().map(|a| a.slots.len()).sum();
-        if listed != seen || raw.by_account.values().any(|a| a.slots.is_empty()) {
+        let listed: usize = raw.by_account.values().map(|o| raw.owners[*o as usize].slots.len()).sum();
+        if listed != seen || raw.by_account.values().any(|o| raw.owners[*o as usize].slots.is_empty()) {
             return Err(format!("{listed} orders in account lists but {seen} in levels"));
         }
-        for (account, orders) in raw.by_account {
+        if raw.by_account.len() + raw.free_owners.len() != raw.owners.len()
+            || raw.free_owners.iter().any(|o| !raw.owners[*o as usize].slots.is_empty())
+        {
+            return Err("account entries, free entries and the owner slab disagree".to_owned());
+        }
+        for (account, owner) in raw.by_account {
+            let orders = &raw.owners[*owner as usize];
+            for i in &orders.slots {
+                let order = self.slot_order(*i).ok_or_else(|| format!("account {account} lists an empty slot {i}"))?;
+                if order.account != *account || self.slot_owner(*i) != *owner {
+                    return Err(format!("order {} is listed for account {account} but owned elsewhere", order.id));
+                }
+            }
             for side in [Side::Buy, Side::Sell] {
                 let mut want = SideTotals::default();
                 for o in orders.slots.iter().filter_map(|i| self.slot_order(*i)) {
