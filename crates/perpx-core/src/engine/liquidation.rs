@@ -21,18 +21,64 @@ use std::collections::BTreeSet;
 
 use super::matching::{Settle, Taker};
 use super::{Engine, Out};
-use crate::account::MarginMode;
+use crate::account::{Account, MarginMode};
 use crate::book::Side;
 use crate::command::StpMode;
 use crate::event::{CancelReason, EventKind, FundRef, LiquidationOutcome, LiquidationScope};
 use crate::ids::{AccountId, MarketId, OrderId};
-use crate::market::InsurancePolicy;
+use crate::market::{InsurancePolicy, Market};
 use crate::num::{Price, Qty, Quote};
 use crate::risk::liquidation::{BankruptcyPrice, buffered_maintenance, liquidation_fee};
 use crate::risk::margin::{maintenance_margin, notional};
 
 /// `(equity, maintenance margin)` of a unit.
 type Figures = (Quote, Quote);
+
+/// Equity and maintenance margin of one of `a`'s units at the markets' current marks: the
+/// figures [`Engine::unit_figures`] gives, as a function of the account alone, so that a
+/// controller holding the account (funding settlement) can check it where it stands.
+pub(crate) fn unit_figures_of(markets: &[Market], a: &Account, scope: LiquidationScope) -> Option<Figures> {
+    match scope {
+        LiquidationScope::Cross => cross_figures_of(markets, a),
+        LiquidationScope::Isolated(id) => {
+            let p = a.positions.get(&id)?;
+            let m = markets.get(id.index())?;
+            if a.mode(id) != MarginMode::Isolated || p.size.0 == 0 {
+                return None;
+            }
+            let mark = m.mark?;
+            let q = m.quote_per_tick_lot;
+            let n = notional(q, p.size, mark).ok()?;
+            let upnl = crate::risk::position::unrealized_pnl(p.size, p.cost_basis, mark, q).ok()?;
+            let equity = p.isolated_margin.checked_add(upnl).ok()?;
+            Some((equity, maintenance_margin(&m.spec.tiers, n).ok()?))
+        }
+    }
+}
+
+/// Equity and MM of an account's cross positions at current marks: the figures of
+/// [`Engine::margin`] without its IM. They come from the positions alone — open orders change
+/// the IM, never equity or MM — so that an order whose figures overflow at an absurd mark in
+/// another market can't hide an account below maintenance from the pass and the invariants.
+/// (Found by `perpx-check`'s simulation, seed 2620: with a mark of `i64::MAX` in a market
+/// where it only had an order, an account underwater in another market was never queued.)
+///
+/// It walks the account's own positions (one map entry for most accounts), not every market.
+fn cross_figures_of(markets: &[Market], a: &Account) -> Option<Figures> {
+    let (mut upnl, mut mm) = (0i128, 0i128);
+    for (id, p) in &a.positions {
+        if p.size.0 == 0 || a.mode(*id) == MarginMode::Isolated {
+            continue;
+        }
+        let m = &markets[id.index()];
+        let Some(mark) = m.mark else { continue };
+        let q = m.quote_per_tick_lot;
+        upnl += i128::from(crate::risk::position::unrealized_pnl(p.size, p.cost_basis, mark, q).ok()?.0);
+        mm += i128::from(maintenance_margin(&m.spec.tiers, notional(q, p.size, mark).ok()?).ok()?.0);
+    }
+    let equity = i64::try_from(i128::from(a.collateral.0) + upnl).ok()?;
+    Some((Quote(equity), Quote(i64::try_from(mm).ok()?)))
+}
 
 impl Engine {
     /// Whether any unit of the account is queued or being liquidated (it is then cancel-only).
@@ -107,35 +153,7 @@ impl Engine {
     /// Equity and maintenance margin of a unit at current marks; `None` if it can't be valued
     /// (an isolated position that is flat or has no mark).
     pub(crate) fn unit_figures(&self, account: AccountId, scope: LiquidationScope) -> Option<Figures> {
-        match scope {
-            LiquidationScope::Cross => self.cross_figures(account),
-            LiquidationScope::Isolated(m) => {
-                self.isolated(account, m).ok().flatten().map(|s| (s.equity, s.maintenance_margin))
-            }
-        }
-    }
-
-    /// Equity and MM of an account's cross positions at current marks: the figures of
-    /// [`Engine::margin`] without its IM. They come from the positions alone — open orders change
-    /// the IM, never equity or MM — so that an order whose figures overflow at an absurd mark in
-    /// another market can't hide an account below maintenance from the pass and the invariants.
-    /// (Found by `perpx-check`'s simulation, seed 2620: with a mark of `i64::MAX` in a market
-    /// where it only had an order, an account underwater in another market was never queued.)
-    fn cross_figures(&self, account: AccountId) -> Option<Figures> {
-        let a = self.accounts.get(&account)?;
-        let (mut upnl, mut mm) = (0i128, 0i128);
-        for m in &self.markets {
-            let p = a.position(m.id);
-            if p.size.0 == 0 || a.mode(m.id) == MarginMode::Isolated {
-                continue;
-            }
-            let Some(mark) = m.mark else { continue };
-            let q = m.quote_per_tick_lot;
-            upnl += i128::from(crate::risk::position::unrealized_pnl(p.size, p.cost_basis, mark, q).ok()?.0);
-            mm += i128::from(maintenance_margin(&m.spec.tiers, notional(q, p.size, mark).ok()?).ok()?.0);
-        }
-        let equity = i64::try_from(i128::from(a.collateral.0) + upnl).ok()?;
-        Some((Quote(equity), Quote(i64::try_from(mm).ok()?)))
+        unit_figures_of(&self.markets, self.accounts.get(&account)?, scope)
     }
 
     /// The units of an account below maintenance: its cross positions (or a negative cross
