@@ -118,6 +118,14 @@ pub(crate) fn unit_figures_of(markets: &[Market], a: &Account, scope: Liquidatio
     }
 }
 
+/// [`Engine::unit_cash`] on the account in hand.
+fn unit_cash_of(a: &Account, scope: LiquidationScope) -> Quote {
+    match scope {
+        LiquidationScope::Cross => a.collateral,
+        LiquidationScope::Isolated(m) => a.position(m).isolated_margin,
+    }
+}
+
 /// The open position of `a`'s unit with the largest maintenance requirement (ties: lowest
 /// market id), with its mark.
 fn next_to_close_of(markets: &[Market], a: &Account, scope: LiquidationScope) -> Option<(MarketId, Price)> {
@@ -347,22 +355,29 @@ impl Engine {
             return;
         }
         out.push(EventKind::LiquidationStarted { account, scope, equity, maintenance_margin: mm });
+        // The figures just computed serve the first round (nothing changed since); the market
+        // and size of the last close tell a stalled round. One lookup of the account a round.
+        let mut known = Some((equity, mm));
+        let mut closed: Option<(MarketId, Qty)> = None;
         let outcome = loop {
-            // One lookup of the account for the position to close, the unit's figures and the size.
             let a = &self.accounts[&account];
+            if closed.is_some_and(|(market, before)| a.position(market).size == before) {
+                // Nothing could take any of it (no book, no backstop, no opposite position).
+                break LiquidationOutcome::Stalled;
+            }
             let Some((market, mark)) = next_to_close_of(&self.markets, a, scope) else {
                 break LiquidationOutcome::ClosedOut;
             };
-            let figures = unit_figures_of(&self.markets, a, scope).expect("a unit with a position has figures");
+            let figures = match known.take() {
+                Some(f) => f,
+                None => unit_figures_of(&self.markets, a, scope).expect("a unit with a position has figures"),
+            };
             if figures.0 >= figures.1 {
                 break LiquidationOutcome::Partial;
             }
             let before = a.position(market).size;
             self.close_position(account, scope, (market, mark, before), figures, out);
-            if self.accounts[&account].position(market).size == before {
-                // Nothing could take any of it (no book, no backstop, no opposite position).
-                break LiquidationOutcome::Stalled;
-            }
+            closed = Some((market, before));
         };
         if outcome == LiquidationOutcome::ClosedOut {
             self.settle_closed_out(account, scope, out);
@@ -380,11 +395,7 @@ impl Engine {
     /// The cash of a unit with no position: the account's collateral, or what is left of an
     /// isolated position's margin.
     fn unit_cash(&self, account: AccountId, scope: LiquidationScope) -> Quote {
-        let a = &self.accounts[&account];
-        match scope {
-            LiquidationScope::Cross => a.collateral,
-            LiquidationScope::Isolated(m) => a.position(m).isolated_margin,
-        }
+        unit_cash_of(&self.accounts[&account], scope)
     }
 
     pub(crate) fn add_unit_cash(&mut self, account: AccountId, scope: LiquidationScope, amount: Quote) {
@@ -727,7 +738,7 @@ impl Engine {
         let a = &self.accounts[&account];
         let cap = match unit_figures_of(&self.markets, a, scope) {
             Some((e, mm)) if next_to_close_of(&self.markets, a, scope).is_some() => Quote(e.0 - mm.0),
-            _ => self.unit_cash(account, scope),
+            _ => unit_cash_of(a, scope),
         };
         let fee = liquidation_fee(rate, closed, cap);
         if !fee.is_positive() {
