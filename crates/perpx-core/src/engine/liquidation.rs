@@ -37,6 +37,10 @@ use crate::risk::margin::{maintenance_margin, notional};
 /// `(equity, maintenance margin)` of a unit.
 type Figures = (Quote, Quote);
 
+/// The pass checks its candidates in one walk over the accounts when there are at least this
+/// many and they are at least a quarter of the accounts; otherwise by lookup.
+const DENSE_CHECK_MIN: usize = 1_024;
+
 /// The units in the liquidation queue, for lookups: whether a unit is queued, and whether an
 /// account has any unit queued (it is then cancel-only). Hash sets, never iterated: nothing
 /// about their order reaches an output.
@@ -115,6 +119,24 @@ pub(crate) fn unit_figures_of(markets: &[Market], a: &Account, scope: Liquidatio
             let upnl = crate::risk::position::unrealized_pnl(p.size, p.cost_basis, mark, q).ok()?;
             let equity = p.isolated_margin.checked_add(upnl).ok()?;
             Some((equity, maintenance_margin(&m.spec.tiers, n).ok()?))
+        }
+    }
+}
+
+/// Calls `found` with each unit of `a` below maintenance and its figures: its cross positions
+/// (or a negative cross balance with no position left), then each isolated position, in
+/// market order.
+fn underwater_units_of(markets: &[Market], a: &Account, mut found: impl FnMut(LiquidationScope, Figures)) {
+    let scopes = a
+        .positions
+        .iter()
+        .filter(|(m, p)| p.size.0 != 0 && a.mode(**m) == MarginMode::Isolated)
+        .map(|(m, _)| LiquidationScope::Isolated(*m));
+    for scope in std::iter::once(LiquidationScope::Cross).chain(scopes) {
+        if let Some((e, mm)) = unit_figures_of(markets, a, scope) {
+            if e < mm {
+                found(scope, (e, mm));
+            }
         }
     }
 }
@@ -248,25 +270,10 @@ impl Engine {
     /// balance with no position left), then each isolated position, in market order.
     pub(crate) fn underwater_units(&self, id: AccountId) -> Vec<(LiquidationScope, Figures)> {
         let mut units = Vec::new();
-        self.underwater_units_into(id, &mut units);
-        units
-    }
-
-    /// [`Engine::underwater_units`] appended to `units` (a buffer the pass reuses).
-    fn underwater_units_into(&self, id: AccountId, units: &mut Vec<(LiquidationScope, Figures)>) {
-        let Some(a) = self.accounts.get(&id) else { return };
-        let scopes = a
-            .positions
-            .iter()
-            .filter(|(m, p)| p.size.0 != 0 && a.mode(**m) == MarginMode::Isolated)
-            .map(|(m, _)| LiquidationScope::Isolated(*m));
-        for scope in std::iter::once(LiquidationScope::Cross).chain(scopes) {
-            if let Some((e, mm)) = unit_figures_of(&self.markets, a, scope) {
-                if e < mm {
-                    units.push((scope, (e, mm)));
-                }
-            }
+        if let Some(a) = self.accounts.get(&id) {
+            underwater_units_of(&self.markets, a, |scope, figures| units.push((scope, figures)));
         }
+        units
     }
 
     /// Step 4: one bounded liquidation pass.
@@ -307,23 +314,43 @@ impl Engine {
         // holders was 4 % of the liquidation benchmark's instructions).
         candidates.sort();
         candidates.dedup();
-        let mut units = Vec::new();
-        for &id in candidates.iter() {
-            self.underwater_units_into(id, &mut units);
-            for (scope, (equity, mm)) in units.drain(..) {
-                if !self.liq_queued.insert((id, scope)) {
-                    continue;
+        // First every candidate's underwater units (figures come from positions and balances,
+        // which the cancellations below don't change), then the queueing in the same order.
+        let mut units: Vec<(AccountId, LiquidationScope, Figures)> = Vec::new();
+        if candidates.len() >= DENSE_CHECK_MIN && candidates.len() * 4 >= self.accounts.len() {
+            // Most accounts are candidates (a mark move checks every holder): one walk over the
+            // accounts in id order instead of a tree descent per candidate, which also reads
+            // accounts and positions in the order they sit in memory.
+            let mut wanted = candidates.iter().copied().peekable();
+            for (id, a) in &self.accounts {
+                while wanted.next_if(|w| w < id).is_some() {}
+                if wanted.next_if_eq(id).is_some() {
+                    underwater_units_of(&self.markets, a, |scope, f| units.push((*id, scope, f)));
                 }
-                self.liq_queue.push_back((id, scope));
-                out.push(EventKind::LiquidationQueued {
-                    account: id,
-                    scope,
-                    equity,
-                    maintenance_margin: mm,
-                    queue_length: self.liq_queue.len() as u64,
-                });
-                self.cancel_for_liquidation(id, scope, out);
+                if wanted.peek().is_none() {
+                    break;
+                }
             }
+        } else {
+            for &id in candidates.iter() {
+                if let Some(a) = self.accounts.get(&id) {
+                    underwater_units_of(&self.markets, a, |scope, f| units.push((id, scope, f)));
+                }
+            }
+        }
+        for (id, scope, (equity, mm)) in units {
+            if !self.liq_queued.insert((id, scope)) {
+                continue;
+            }
+            self.liq_queue.push_back((id, scope));
+            out.push(EventKind::LiquidationQueued {
+                account: id,
+                scope,
+                equity,
+                maintenance_margin: mm,
+                queue_length: self.liq_queue.len() as u64,
+            });
+            self.cancel_for_liquidation(id, scope, out);
         }
         candidates.clear();
     }
