@@ -289,8 +289,8 @@ impl Engine {
     /// re-check of every holder was half of a settlement's instructions, and a validation walk
     /// before a paying walk that looked every payer up again cost a second read of every
     /// account. With one walk and payers checked here, the funding bench's tick went from
-    /// 203 M to 42 M instructions over 100,000 positions (callgrind) and from 868 ms to 302 ms
-    /// over 1,000,000 (`cargo bench -p perpx-core --bench funding`, back to back, load 4.5).
+    /// 203 M to 42 M instructions over 100,000 positions (callgrind) and from 569 ms to 183 ms
+    /// over 1,000,000 (`cargo bench -p perpx-core --bench funding`, back to back, load ≈ 2).
     fn pay_funding(&mut self, market: MarketId, f: Rate, out: &mut Out<'_>) -> Option<(u64, Quote, Quote)> {
         let markets = &self.markets;
         let m = &markets[market.index()];
