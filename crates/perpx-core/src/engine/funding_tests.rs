@@ -377,6 +377,29 @@ fn prices_near_overflow_settle_exactly_or_skip_with_nothing_moved() {
 }
 
 #[test]
+fn a_settlement_whose_total_overflows_after_positions_paid_undoes_them_all() {
+    // Each position pays or receives 6 × 10^18 micro-units (fits an i64), but Σ paid is
+    // 1.2 × 10^19 (doesn't): found only once every position has paid, so the payments already
+    // made are undone and the period is skipped with nothing moved.
+    let mut v = venue(spec());
+    v.ok(CommandKind::Deposit { account: D, amount: usd(100_000) });
+    v.trade(B, A, Buy, 100, 50);
+    v.trade(D, C, Buy, 100, 50);
+    v.mark(1_200_000_000_000_000);
+    let accounts = |v: &Venue| [A, B, C, D].map(|x| v.engine.account(x).unwrap().clone());
+    let before = (accounts(&v), v.engine.market(M).unwrap().insurance_fund);
+    let ev = at(&mut v, H8, CommandKind::Tick);
+    assert!(ev.contains(&EventKind::FundingSkipped { market: M, funding_time: Timestamp(H8) }), "{ev:?}");
+    assert!(payments(&ev).is_empty(), "{ev:?}");
+    assert_eq!((accounts(&v), v.engine.market(M).unwrap().insurance_fund), before);
+    // The same positions at a mark a thousand times lower settle: 6 × 10^15 each.
+    v.mark(1_200_000_000_000);
+    let ev = at(&mut v, 2 * H8, CommandKind::Tick);
+    let each = 6_000_000_000_000_000;
+    assert_eq!(payments(&ev), vec![(A, each), (B, -each), (C, each), (D, -each)]);
+}
+
+#[test]
 fn funding_state_is_in_the_hash_and_a_rejection_at_the_clock_leaves_it() {
     let mut v = venue(oracle_spec(&["spot"], 8));
     let h = v.engine.state_hash();

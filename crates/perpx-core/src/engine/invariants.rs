@@ -141,13 +141,13 @@ impl Engine {
                 return Err(format!("{}: holders were not checked at the current mark", m.spec.symbol));
             }
         }
-        let queued: BTreeSet<_> = self.liq_queue.iter().copied().collect();
+        let queued = super::liquidation::QueuedUnits::of(self.liq_queue.iter().copied());
         if queued.len() != self.liq_queue.len() || queued != self.liq_queued {
             return Err("liquidation queue and its lookup set differ".into());
         }
         for id in self.accounts.keys() {
             for (scope, (equity, mm)) in self.underwater_units(*id) {
-                if !self.liq_queued.contains(&(*id, scope)) {
+                if !self.liq_queued.contains((*id, scope)) {
                     return Err(format!(
                         "account {id} {scope:?} is below maintenance (equity {equity}, MM {mm}) but not queued"
                     ));

@@ -669,3 +669,49 @@ fn a_halted_market_liquidates_through_backstops_and_adl_only() {
     assert_eq!(deleveraged(&ev), 10, "no backstop registered: ADL takes it");
     assert_eq!((v.size(A), v.size(C)), (0, 0));
 }
+
+#[test]
+fn a_mark_move_over_thousands_of_holders_queues_exactly_the_units_below_maintenance_in_id_order() {
+    // 3,000 holders among 4,000 accounts: the pass checks them in one walk over the accounts
+    // (the dense path of `enqueue_underwater`); what it queues must be, in id order, exactly
+    // what a lookup per account finds below maintenance. Every seventh holder is isolated, and
+    // every fourth account holds nothing (the walk skips it). No unit is worked in the pass, so
+    // the queue is the whole answer.
+    let config = EngineConfig { max_liquidations_per_pass: 0, ..EngineConfig::default() };
+    let mut v = Venue::with(config, spec("BTC-PERP"));
+    v.check = false;
+    v.deposit(A, 10_000_000);
+    let mut holders = 0;
+    for i in 0..4_000u64 {
+        let id = AccountId(100 + i);
+        v.deposit(id, 1_000 / (1 + i64::try_from(i % 10).unwrap()) + 1);
+        if i % 4 == 3 {
+            continue;
+        }
+        v.leverage(id, 10);
+        if i % 7 == 0 {
+            v.ok(CommandKind::SetMarginMode { account: id, market: M, mode: crate::account::MarginMode::Isolated });
+        }
+        v.trade(A, id, Buy, 1_000, 1);
+        holders += 1;
+    }
+    assert_eq!(holders, 3_000);
+    v.check = true;
+    let ev = v.mark(900);
+    let queued: Vec<(AccountId, LiquidationScope, Quote, Quote)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::LiquidationQueued { account, scope, equity, maintenance_margin, .. } => {
+                Some((*account, *scope, *equity, *maintenance_margin))
+            }
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<(AccountId, LiquidationScope, Quote, Quote)> = v
+        .engine
+        .accounts()
+        .flat_map(|(id, _)| v.engine.underwater_units(*id).into_iter().map(|(s, (e, mm))| (*id, s, e, mm)))
+        .collect();
+    assert!(queued.len() > 1_000 && queued.iter().any(|u| matches!(u.1, LiquidationScope::Isolated(_))));
+    assert_eq!(queued, expected);
+}

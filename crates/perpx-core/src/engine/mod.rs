@@ -45,6 +45,8 @@ pub use funding::{FundingInfo, PositionFunding};
 pub use hash::{StateHash, StateHasher};
 pub use snapshot::{ClientOrderSnapshot, EngineSnapshot, MarketSnapshot, RestoreError};
 
+use liquidation::QueuedUnits;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::account::{Account, Ledger};
@@ -118,7 +120,7 @@ pub struct Engine {
     /// Units waiting for liquidation, front first.
     liq_queue: VecDeque<(AccountId, LiquidationScope)>,
     /// The same units, for lookups (an account with one is cancel-only).
-    liq_queued: BTreeSet<(AccountId, LiquidationScope)>,
+    liq_queued: QueuedUnits,
     /// Registered backstop liquidators.
     liquidators: BTreeSet<AccountId>,
     /// Accounts whose position or collateral changed in the running command: the liquidation
@@ -166,7 +168,7 @@ impl Engine {
             accounts: BTreeMap::new(),
             ledger: Ledger::default(),
             liq_queue: VecDeque::new(),
-            liq_queued: BTreeSet::new(),
+            liq_queued: QueuedUnits::default(),
             liquidators: BTreeSet::new(),
             risk_touched: Vec::new(),
             adl_observed: None,

@@ -236,7 +236,7 @@ impl Engine {
             }
         }
         let client_orders = restore_client_orders(now, client_orders, client_order_expiry)?;
-        let liq_queued: BTreeSet<_> = liquidation_queue.iter().copied().collect();
+        let liq_queued = super::liquidation::QueuedUnits::of(liquidation_queue.iter().copied());
         if liq_queued.len() != liquidation_queue.len() {
             return Err(inconsistent("a unit is queued for liquidation twice"));
         }

@@ -15,7 +15,7 @@
 //! gets its share rounded **down**, and the difference goes to the insurance fund: settlement is
 //! zero-sum to the unit (see [`settle`]).
 
-use crate::num::{ArithmeticError, Price, Quote, Rate, narrow};
+use crate::num::{ArithmeticError, Price, Quote, Rate, div_rem, narrow};
 
 /// Eight hours in milliseconds: the period funding rates are quoted for.
 pub const EIGHT_HOURS_MS: i64 = 8 * 60 * 60 * 1000;
@@ -107,7 +107,7 @@ pub fn payment(signed_notional: i128, rate: Rate) -> Result<Quote, ArithmeticErr
     let s = Rate::SCALE;
     // Positive p: the position pays → round up; negative: it receives → round towards zero
     // (it receives less, never more than was paid).
-    let v = if p >= 0 { (p + s - 1) / s } else { p / s };
+    let v = if p >= 0 { div_rem(p + s - 1, s).0 } else { div_rem(p, s).0 };
     narrow(v).map(Quote)
 }
 
