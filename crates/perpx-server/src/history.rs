@@ -473,17 +473,8 @@ pub fn rebuild(dir: &Path, journal_dir: &Path) -> Result<u64, String> {
             match replayer.apply(r.seq, r.ts_ms, r.payload, &r.events_digest) {
                 Ok((_, events)) => {
                     let engine = replayer.engine();
-                    let events = events
-                        .iter()
-                        .map(|e| crate::stream::PublishedEvent {
-                            json: serde_json::to_value(perpx_wire::event::encode_event(e, engine, None))
-                                .unwrap_or(Value::Null),
-                            accounts: perpx_wire::routing::event_accounts(&e.kind),
-                            market: perpx_wire::routing::event_market(&e.kind)
-                                .and_then(|m| engine.market(m))
-                                .map(|m| m.spec.symbol.clone()),
-                        })
-                        .collect();
+                    let events =
+                        events.iter().map(|e| crate::stream::PublishedEvent::encode(e, engine, None)).collect();
                     batch.push(Arc::new(Published {
                         seq: r.seq,
                         durable_at: std::time::Instant::now(),

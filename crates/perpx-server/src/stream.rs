@@ -10,6 +10,7 @@
 //! taken at sequence `S`, is at most `S`); otherwise it missed one and resyncs.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use perpx_core::book::Side;
@@ -23,12 +24,29 @@ pub const BOOK_DEPTH: usize = 50;
 /// One published event.
 #[derive(Debug, Clone)]
 pub struct PublishedEvent {
-    /// Its JSON form.
-    pub json: Value,
+    /// Its JSON form, shared with the command's answer (encoded once, never copied).
+    pub json: Arc<Value>,
     /// The accounts it concerns.
     pub accounts: Vec<AccountId>,
     /// Its market's symbol, if it has one.
     pub market: Option<String>,
+}
+
+impl PublishedEvent {
+    /// `e` in its JSON form, against the engine state right after its command (`market`: the
+    /// command's, to format a rejection's figures).
+    #[must_use]
+    pub fn encode(e: &Event, engine: &Engine, market: Option<MarketId>) -> Self {
+        Self {
+            json: Arc::new(
+                serde_json::to_value(perpx_wire::event::encode_event(e, engine, market)).unwrap_or(Value::Null),
+            ),
+            accounts: perpx_wire::routing::event_accounts(&e.kind),
+            market: perpx_wire::routing::event_market(&e.kind)
+                .and_then(|m| engine.market(m))
+                .map(|m| m.spec.symbol.clone()),
+        }
+    }
 }
 
 /// One command's output, published once durable.
