@@ -93,7 +93,7 @@ pub struct Ack {
     /// Its journal record's hash, when journaled.
     pub record_hash: Option<String>,
     /// Its events, in the JSON form of `docs/REPLAY.md` (shared with the publication).
-    pub events: Vec<Arc<Value>>,
+    pub events: Vec<Arc<crate::stream::EventJson>>,
     /// The engine's rejection of the command itself, if it was rejected: (code, name, message).
     pub rejection: Option<(u16, &'static str, String)>,
 }

@@ -100,6 +100,9 @@ pub(crate) fn pseudonym(salt: &[u8; 16], account: u64) -> String {
     h.finalize().to_hex()[..12].to_owned()
 }
 
+/// The most messages the writer hands the socket in one flush.
+const WRITE_BATCH: usize = 64;
+
 fn close_frame(reason: &str) -> Message {
     Message::Close(Some(CloseFrame { code: 1008, reason: Utf8Bytes::from(reason.to_owned()) }))
 }
@@ -118,7 +121,17 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
                 _ = close_rx.changed() => break,
                 m = out_rx.recv() => match m {
                     Some(m) => {
-                        let sent = tokio::time::timeout(Duration::from_secs(60), sink.send(m)).await;
+                        // What is queued behind it goes out in the same write (one syscall for a
+                        // burst of answers, not one each), at most WRITE_BATCH messages.
+                        let burst = async {
+                            sink.feed(m).await?;
+                            for _ in 1..WRITE_BATCH {
+                                let Ok(m) = out_rx.try_recv() else { break };
+                                sink.feed(m).await?;
+                            }
+                            sink.flush().await
+                        };
+                        let sent = tokio::time::timeout(Duration::from_secs(60), burst).await;
                         if !matches!(sent, Ok(Ok(()))) {
                             return;
                         }

@@ -51,7 +51,7 @@ struct AckMessage<'a> {
     seq: u64,
     ts: i64,
     record_hash: &'a Option<String>,
-    events: &'a [std::sync::Arc<Value>],
+    events: &'a [std::sync::Arc<crate::stream::EventJson>],
 }
 
 #[derive(Serialize)]
