@@ -106,6 +106,9 @@ pub type Refusal = (u16, &'static str, String);
 pub enum Submission {
     /// A command in its JSON form (`{"type": ..., ...}`), decoded against the live engine.
     Json(Value),
+    /// A command parsed on the caller's thread ([`Submission::parse`]), resolved against the
+    /// live engine (markets, scales) on the engine thread.
+    Parsed(perpx_wire::command::ParsedCommand),
     /// A command already built (boxed: a market specification is large).
     Kind(Box<CommandKind>),
 }
@@ -238,6 +241,22 @@ impl Sequencer {
     }
 }
 
+impl Submission {
+    /// A command's JSON form parsed here, on the caller's thread: what the engine thread does
+    /// for it is only the part that needs the engine. Refused as the engine thread would.
+    ///
+    /// # Errors
+    /// The command's shape is wrong (the same code as from the engine thread).
+    pub fn parse(command: Value) -> Result<Self, Refusal> {
+        perpx_wire::command::parse_command(command).map(Self::Parsed).map_err(|r| refusal(&r))
+    }
+}
+
+/// A decoding refusal: code, name, message.
+fn refusal(r: &perpx_core::RejectReason) -> Refusal {
+    (r.code(), r.name(), perpx_wire::event::reject_message(r, None))
+}
+
 /// The market a command names (to format its rejection's figures).
 fn command_market(kind: &CommandKind) -> Option<MarketId> {
     match kind {
@@ -354,7 +373,10 @@ fn run(
                         Submission::Kind(k) => Ok(*k),
                         Submission::Json(v) => perpx_wire::command::decode_command(v, Timestamp(clock), store.engine())
                             .map(|c| c.kind)
-                            .map_err(|r| (r.code(), r.name(), perpx_wire::event::reject_message(&r, None))),
+                            .map_err(|r| refusal(&r)),
+                        Submission::Parsed(p) => {
+                            p.resolve(Timestamp(clock), store.engine()).map(|c| c.kind).map_err(|r| refusal(&r))
+                        }
                     };
                     match kind {
                         Ok(kind) => match apply(store.as_mut(), stats, &mut clock, &mut books, kind) {

@@ -164,6 +164,6 @@ fn queue(
         .expect("limiter lock")
         .take(key, s.config.rate_limit_per_key, now_ms())
         .map_err(ApiError::rate_limited)?;
-    let cmd = for_account_id(account, wire_type, m)?;
-    Ok(s.sequencer.submit(Submission::Json(cmd))?)
+    let cmd = Submission::parse(for_account_id(account, wire_type, m)?).map_err(ApiError::refused)?;
+    Ok(s.sequencer.submit(cmd)?)
 }
