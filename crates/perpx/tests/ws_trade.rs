@@ -1,6 +1,7 @@
 //! Order entry over the WebSocket against the real binary: acks carry the sequence number and
 //! the events REST would answer, pipelined orders are answered in order, refusals carry REST's
-//! codes and change nothing, and trading needs a signed, fresh login by a key that may trade.
+//! codes and change nothing, trading needs a signed, fresh login by a key that may trade, and
+//! `perpx bench` drives the path.
 
 mod common;
 
@@ -222,4 +223,28 @@ fn trading_needs_a_fresh_signed_login_by_a_key_that_may_trade() {
     let seq = state(&s)["seq"].clone();
     assert_eq!(call(&mut ws, "order", 6, &order)["code"], 6002);
     assert_eq!(state(&s)["seq"], seq, "nothing sequenced after the revocation");
+}
+
+/// `perpx bench` drives both transports end to end, bounded in time and count: every order
+/// it sends is answered and acked.
+#[test]
+fn the_bench_drives_the_websocket_and_http_paths() {
+    let s = common::start_with("ws-trade-bench", false, "rate_limit_per_key = 100000\nrate_limit_per_ip = 100000\n");
+    for transport in ["ws", "http"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_perpx"))
+            .args(["bench", "--url", &s.base, "--admin-key", &s.admin.key, "--admin-secret", &s.admin.secret])
+            .args(["--transport", transport, "--clients", "2", "--rate", "200", "--seconds", "1"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if transport == "ws" {
+            assert_eq!((report["sent"].as_u64(), report["unanswered"].as_u64()), (Some(200), Some(0)), "{report}");
+            assert_eq!(report["answers"]["ack"].as_u64(), Some(200), "{report}");
+        } else {
+            assert_eq!(report["orders"].as_u64(), Some(200), "{report}");
+            assert_eq!(report["statuses"]["200"].as_u64(), Some(200), "{report}");
+        }
+        assert!(report["ack_latency_us"]["p50"].as_u64().is_some_and(|p| p > 0), "{report}");
+    }
 }
