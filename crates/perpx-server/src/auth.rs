@@ -95,7 +95,11 @@ impl RateLimiter {
     pub fn take(&mut self, who: &str, rate: u32, now: i64) -> Result<(), i64> {
         let rate = i64::from(rate.max(1));
         let cap = 2 * rate * 1_000;
-        let (tokens, last) = self.buckets.entry(who.to_owned()).or_insert((cap, now));
+        // A lookup first: the key is only copied for a bucket's first request.
+        if !self.buckets.contains_key(who) {
+            self.buckets.insert(who.to_owned(), (cap, now));
+        }
+        let (tokens, last) = self.buckets.get_mut(who).expect("inserted above");
         let refill = (now - *last).max(0) * rate; // rate tokens per 1,000 ms = rate milli-tokens per ms
         *tokens = (*tokens + refill).min(cap);
         *last = now;

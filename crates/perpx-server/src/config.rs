@@ -39,6 +39,11 @@ pub struct ServerConfig {
     pub max_deadman_ms: i64,
     /// Messages queued for one WebSocket client before it is cut off as slow.
     pub ws_send_buffer: usize,
+    /// Trading commands one WebSocket connection may have queued or waiting for their commit;
+    /// beyond it the server stops reading the socket until answers go out. Capped at
+    /// `ws_send_buffer` (the answers must fit in the send queue): see
+    /// [`ServerConfig::ws_in_flight_max`].
+    pub ws_max_in_flight: usize,
     /// Keep the state in memory only, without the journal (tests, throwaway demos).
     pub volatile: bool,
     /// Write an engine snapshot every this many commands (bounds the replay after a restart).
@@ -72,6 +77,7 @@ impl Default for ServerConfig {
             max_batch: 20,
             max_deadman_ms: 10 * 60 * 1_000,
             ws_send_buffer: 1_024,
+            ws_max_in_flight: 512,
             volatile: false,
             snapshot_every: 100_000,
             history: true,
@@ -90,5 +96,12 @@ impl ServerConfig {
     pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The trading messages one WebSocket may have waiting: `ws_max_in_flight`, but never more
+    /// than `ws_send_buffer` (every answer must fit in the send queue) nor less than 1.
+    #[must_use]
+    pub fn ws_in_flight_max(&self) -> usize {
+        self.ws_max_in_flight.min(self.ws_send_buffer).max(1)
     }
 }

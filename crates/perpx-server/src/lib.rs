@@ -145,6 +145,12 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.map_err(|e| format!("listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // No Nagle delay: a WebSocket answer is a small write that must leave at once.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY");
+        }
+    });
     announce(addr, &config, &created_keys);
 
     let mut tasks = Vec::new();

@@ -92,8 +92,8 @@ pub struct Ack {
     pub ts: i64,
     /// Its journal record's hash, when journaled.
     pub record_hash: Option<String>,
-    /// Its events, in the JSON form of `docs/REPLAY.md`.
-    pub events: Vec<Value>,
+    /// Its events, in the JSON form of `docs/REPLAY.md` (shared with the publication).
+    pub events: Vec<Arc<crate::stream::EventJson>>,
     /// The engine's rejection of the command itself, if it was rejected: (code, name, message).
     pub rejection: Option<(u16, &'static str, String)>,
 }
@@ -106,6 +106,9 @@ pub type Refusal = (u16, &'static str, String);
 pub enum Submission {
     /// A command in its JSON form (`{"type": ..., ...}`), decoded against the live engine.
     Json(Value),
+    /// A command parsed on the caller's thread ([`Submission::parse`]), resolved against the
+    /// live engine (markets, scales) on the engine thread.
+    Parsed(perpx_wire::command::ParsedCommand),
     /// A command already built (boxed: a market specification is large).
     Kind(Box<CommandKind>),
 }
@@ -142,6 +145,9 @@ pub struct EngineStats {
     pub sync_us_sum: AtomicU64,
     /// The longest sync (µs).
     pub sync_us_max: AtomicU64,
+    /// Σ of the time spent applying batches (decoding, applying, journaling, encoding), µs:
+    /// with `sync_us_sum`, how busy the engine thread is.
+    pub apply_us_sum: AtomicU64,
 }
 
 /// Why a job could not be queued.
@@ -195,7 +201,7 @@ impl Sequencer {
         let p = published.clone();
         let handle = std::thread::Builder::new()
             .name("perpx-engine".into())
-            .spawn(move || run(store, &rx, &s, &p))
+            .spawn(move || run(store, &rx, capacity, &s, &p))
             .expect("the engine thread starts");
         (Self { tx, stats, published }, handle, t)
     }
@@ -233,6 +239,22 @@ impl Sequencer {
         self.send(Job::Read(Box::new(f), reply))?;
         Ok(rx)
     }
+}
+
+impl Submission {
+    /// A command's JSON form parsed here, on the caller's thread: what the engine thread does
+    /// for it is only the part that needs the engine. Refused as the engine thread would.
+    ///
+    /// # Errors
+    /// The command's shape is wrong (the same code as from the engine thread).
+    pub fn parse(command: Value) -> Result<Self, Refusal> {
+        perpx_wire::command::parse_command(command).map(Self::Parsed).map_err(|r| refusal(&r))
+    }
+}
+
+/// A decoding refusal: code, name, message.
+fn refusal(r: &perpx_core::RejectReason) -> Refusal {
+    (r.code(), r.name(), perpx_wire::event::reject_message(r, None))
 }
 
 /// The market a command names (to format its rejection's figures).
@@ -286,16 +308,9 @@ fn apply(
             }
             _ => {}
         }
-        let line = perpx_wire::event::encode_event(e, engine, market);
-        let json = serde_json::to_value(line).unwrap_or(Value::Null);
-        published.push(PublishedEvent {
-            json: json.clone(),
-            accounts: perpx_wire::routing::event_accounts(&e.kind),
-            market: perpx_wire::routing::event_market(&e.kind)
-                .and_then(|m| engine.market(m))
-                .map(|m| m.spec.symbol.clone()),
-        });
-        encoded.push(json);
+        let p = PublishedEvent::encode(e, engine, market);
+        encoded.push(Arc::clone(&p.json));
+        published.push(p);
     }
     let seq = engine.seq();
     let book = books.diffs(engine, seq, &events);
@@ -312,6 +327,7 @@ fn apply(
 fn run(
     mut store: Box<dyn Store>,
     rx: &Receiver<JobBox>,
+    batch_max: usize,
     stats: &EngineStats,
     publish: &tokio::sync::broadcast::Sender<Arc<Published>>,
 ) {
@@ -322,16 +338,7 @@ fn run(
     // What recovery redelivers goes out first, in order.
     for (seq, events) in store.take_redelivered() {
         let engine = store.engine();
-        let events = events
-            .iter()
-            .map(|e| PublishedEvent {
-                json: serde_json::to_value(perpx_wire::event::encode_event(e, engine, None)).unwrap_or(Value::Null),
-                accounts: perpx_wire::routing::event_accounts(&e.kind),
-                market: perpx_wire::routing::event_market(&e.kind)
-                    .and_then(|m| engine.market(m))
-                    .map(|m| m.spec.symbol.clone()),
-            })
-            .collect();
+        let events = events.iter().map(|e| PublishedEvent::encode(e, engine, None)).collect();
         drop(publish.send(Arc::new(Published {
             seq,
             durable_at: std::time::Instant::now(),
@@ -355,7 +362,9 @@ fn run(
                 Err(_) => break,
             }
         };
-        let batch = first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())).take(512);
+        let busy_from = std::time::Instant::now();
+        // Group commit: every job waiting now (at most a queue's worth) shares one fsync.
+        let batch = first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())).take(batch_max.max(1));
         for JobBox(job) in batch {
             stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
             match job {
@@ -364,7 +373,10 @@ fn run(
                         Submission::Kind(k) => Ok(*k),
                         Submission::Json(v) => perpx_wire::command::decode_command(v, Timestamp(clock), store.engine())
                             .map(|c| c.kind)
-                            .map_err(|r| (r.code(), r.name(), perpx_wire::event::reject_message(&r, None))),
+                            .map_err(|r| refusal(&r)),
+                        Submission::Parsed(p) => {
+                            p.resolve(Timestamp(clock), store.engine()).map(|c| c.kind).map_err(|r| refusal(&r))
+                        }
                     };
                     match kind {
                         Ok(kind) => match apply(store.as_mut(), stats, &mut clock, &mut books, kind) {
@@ -397,6 +409,8 @@ fn run(
         }
         // Output commit: nothing is answered before it is durable.
         let started = std::time::Instant::now();
+        let busy_us = u64::try_from(started.duration_since(busy_from).as_micros()).unwrap_or(u64::MAX);
+        stats.apply_us_sum.fetch_add(busy_us, Ordering::Relaxed);
         let synced = store.sync();
         let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         stats.syncs.fetch_add(1, Ordering::Relaxed);

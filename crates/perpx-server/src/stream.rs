@@ -10,25 +10,96 @@
 //! taken at sequence `S`, is at most `S`); otherwise it missed one and resyncs.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use perpx_core::book::Side;
 use perpx_core::{AccountId, Engine, Event, MarketId};
 use perpx_wire::units::{format_price, format_qty};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 /// Levels a side the book channel follows.
 pub const BOOK_DEPTH: usize = 50;
 
+/// An event's JSON, encoded once on the engine thread as text and parsed into a [`Value`] only
+/// when a consumer looks inside it (a channel filtering by type, the Binance layer, the history
+/// writer): at most once, on the consumer's thread. A WebSocket ack sends the text as it is.
+///
+/// Why: building a `Value` (a map per event, a string per field) was a quarter of the engine
+/// thread's time under load (`perf`, docs/PERFORMANCE.md "Server under load"); writing text is
+/// a few times cheaper, and most answers never need the parsed form.
+#[derive(Debug)]
+pub struct EventJson {
+    raw: Box<RawValue>,
+    value: OnceLock<Value>,
+}
+
+impl EventJson {
+    /// Encodes `line`.
+    #[must_use]
+    pub fn new(line: &perpx_wire::event::EventLine) -> Self {
+        let text = serde_json::to_string(line).unwrap_or_else(|_| "null".to_owned());
+        let raw = RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned());
+        Self { raw, value: OnceLock::new() }
+    }
+
+    /// The JSON text.
+    #[must_use]
+    pub fn raw(&self) -> &str {
+        self.raw.get()
+    }
+
+    /// The parsed form (parsed on first use).
+    #[must_use]
+    pub fn value(&self) -> &Value {
+        self.value.get_or_init(|| serde_json::from_str(self.raw.get()).unwrap_or(Value::Null))
+    }
+}
+
+impl std::ops::Deref for EventJson {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        self.value()
+    }
+}
+
+impl std::fmt::Display for EventJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.raw.get())
+    }
+}
+
+impl serde::Serialize for EventJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(s)
+    }
+}
+
 /// One published event.
 #[derive(Debug, Clone)]
 pub struct PublishedEvent {
-    /// Its JSON form.
-    pub json: Value,
+    /// Its JSON form, shared with the command's answer (encoded once, never copied).
+    pub json: Arc<EventJson>,
     /// The accounts it concerns.
     pub accounts: Vec<AccountId>,
     /// Its market's symbol, if it has one.
     pub market: Option<String>,
+}
+
+impl PublishedEvent {
+    /// `e` in its JSON form, against the engine state right after its command (`market`: the
+    /// command's, to format a rejection's figures).
+    #[must_use]
+    pub fn encode(e: &Event, engine: &Engine, market: Option<MarketId>) -> Self {
+        Self {
+            json: Arc::new(EventJson::new(&perpx_wire::event::encode_event(e, engine, market))),
+            accounts: perpx_wire::routing::event_accounts(&e.kind),
+            market: perpx_wire::routing::event_market(&e.kind)
+                .and_then(|m| engine.market(m))
+                .map(|m| m.spec.symbol.clone()),
+        }
+    }
 }
 
 /// One command's output, published once durable.

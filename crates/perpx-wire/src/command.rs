@@ -419,12 +419,38 @@ pub fn decode_line(text: &str, engine: &Engine) -> Result<Option<Line>, Box<Refu
 /// # Errors
 /// The first problem, as for [`decode_line`].
 pub fn decode_command(value: Value, ts: Timestamp, engine: &Engine) -> Result<Command, RejectReason> {
+    parse_command(value)?.resolve(ts, engine)
+}
+
+/// A command in its JSON form, parsed and checked for shape but not yet resolved against an
+/// engine (market symbols, tick and lot scales). Splitting [`decode_command`] in two lets a
+/// server parse on its request threads and leave only [`ParsedCommand::resolve`] to the
+/// engine thread; the result and every error are the same.
+#[derive(Debug)]
+pub struct ParsedCommand(Box<WireKind>);
+
+/// The first half of [`decode_command`]: the shape (an object, no `ts`, a known `type`, known
+/// fields of the right types).
+///
+/// # Errors
+/// As [`decode_command`], for what needs no engine.
+pub fn parse_command(value: Value) -> Result<ParsedCommand, RejectReason> {
     let Value::Object(map) = value else { return Err(malformed("a command must be a JSON object")) };
     if map.contains_key("ts") {
         return Err(malformed("unknown field 'ts': the server stamps the time"));
     }
     let kind: WireKind = serde_json::from_value(Value::Object(map)).map_err(|e| malformed(e.to_string()))?;
-    Ok(Command { ts, kind: to_kind(kind, engine)? })
+    Ok(ParsedCommand(Box::new(kind)))
+}
+
+impl ParsedCommand {
+    /// The second half of [`decode_command`]: markets, prices and sizes against `engine`.
+    ///
+    /// # Errors
+    /// As [`decode_command`], for what needs the engine.
+    pub fn resolve(self, ts: Timestamp, engine: &Engine) -> Result<Command, RejectReason> {
+        Ok(Command { ts, kind: to_kind(*self.0, engine)? })
+    }
 }
 
 fn market_id(engine: &Engine, symbol: &str) -> Result<MarketId, RejectReason> {

@@ -6,6 +6,12 @@
 //! Half the clients are makers (limit orders around the mark, a cancel-all every 100 orders),
 //! half takers (IOC orders that cross the makers' quotes): every ack is durable when received
 //! (output commit), and many carry fills. Bounded in time: it stops by itself.
+//!
+//! Two transports: `http` (one signed request per order, one request in flight per client)
+//! and `ws` ([`ws`]: one WebSocket per client, a signed `auth` once, then order messages
+//! pipelined — many in flight per connection, answered on the same socket).
+
+mod ws;
 
 use std::time::{Duration, Instant};
 
@@ -32,6 +38,48 @@ pub struct BenchConfig {
     pub market: String,
     /// First account id of the bench accounts.
     pub first_account: u64,
+    /// `http` or `ws`.
+    pub transport: Transport,
+}
+
+/// How the clients send their orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// One signed HTTP request per order, waiting for its answer before the next.
+    Http,
+    /// One WebSocket per client, orders pipelined on it.
+    Ws,
+}
+
+/// What every client gets from the set-up: its key and secret, and the market's mark.
+pub(crate) struct Setup {
+    /// (key, secret) per client.
+    pub keys: Vec<(String, String)>,
+    /// The mark in the market's price units (ticks times the tick's decimals).
+    pub mark_units: i64,
+    /// Digits after the decimal point of the market's prices.
+    pub scale: usize,
+}
+
+impl Setup {
+    /// A price in the market's units as a decimal string.
+    pub fn fmt(&self, units: i64) -> String {
+        let scale = self.scale;
+        if scale == 0 {
+            units.to_string()
+        } else {
+            let p = 10i64.pow(u32::try_from(scale).unwrap_or(0));
+            format!("{}.{:0scale$}", units / p, units % p)
+        }
+    }
+
+    /// The prices a client sends: a maker's 20 bids below the mark, a taker's price that
+    /// crosses them all.
+    pub fn prices(&self, maker: bool) -> (Vec<String>, String) {
+        let m = self.mark_units;
+        let prices = (0..20).map(|o| self.fmt(m + if maker { -(o + 1) } else { o + 1 } * 10)).collect();
+        (prices, self.fmt(if maker { m } else { m - m / 100 }))
+    }
 }
 
 struct Client {
@@ -89,12 +137,8 @@ impl Client {
     }
 }
 
-/// Runs the load and returns the report (JSON).
-///
-/// # Errors
-/// The set-up (keys, deposits, the market's mark) fails.
-pub fn run(c: &BenchConfig) -> Result<Value, String> {
-    let clients = c.clients.max(2);
+/// Creates the bench accounts' keys, funds them and reads the mark.
+fn setup(c: &BenchConfig, clients: usize) -> Result<Setup, String> {
     let admin = Client::new(&c.url, &c.admin_key, &c.admin_secret);
     let mut keys = Vec::with_capacity(clients);
     for i in 0..clients {
@@ -127,27 +171,31 @@ pub fn run(c: &BenchConfig) -> Result<Value, String> {
     let (whole, frac) = mark.split_once('.').unwrap_or((&mark, ""));
     let scale = frac.len();
     let mark_units: i64 = format!("{whole}{frac}").parse().map_err(|_| "bad mark")?;
-    let fmt = |units: i64| {
-        if scale == 0 {
-            units.to_string()
-        } else {
-            let p = 10i64.pow(u32::try_from(scale).unwrap_or(0));
-            format!("{}.{:0scale$}", units / p, units % p)
-        }
-    };
+    Ok(Setup { keys, mark_units, scale })
+}
+
+/// Runs the load and returns the report (JSON).
+///
+/// # Errors
+/// The set-up (keys, deposits, the market's mark) fails.
+pub fn run(c: &BenchConfig) -> Result<Value, String> {
+    let clients = c.clients.max(2);
+    let setup = setup(c, clients)?;
+    if c.transport == Transport::Ws {
+        return ws::run(c, clients, &setup);
+    }
     let per_client_ns = 1_000_000_000u64 * clients as u64 / c.rate.max(1);
     let total = c.rate * c.seconds / clients as u64;
     let start = Instant::now() + Duration::from_millis(200);
-    let handles: Vec<_> = keys
-        .into_iter()
+    let handles: Vec<_> = setup
+        .keys
+        .iter()
         .enumerate()
         .map(|(i, (key, secret))| {
-            let client = Client::new(&c.url, &key, &secret);
+            let client = Client::new(&c.url, key, secret);
             let market = c.market.clone();
-            let (mark_units, maker) = (mark_units, i % 2 == 0);
-            let prices: Vec<String> =
-                (0..20).map(|o| fmt(mark_units + if maker { -(o + 1) } else { o + 1 } * 10)).collect();
-            let taker_price = fmt(if maker { mark_units } else { mark_units - mark_units / 100 });
+            let maker = i % 2 == 0;
+            let (prices, taker_price) = setup.prices(maker);
             let offset = Duration::from_nanos(per_client_ns * i as u64 / clients as u64);
             std::thread::spawn(move || {
                 let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");

@@ -48,6 +48,10 @@ enum Cmd {
         /// The market.
         #[arg(long, default_value = "BTC-PERP")]
         market: String,
+        /// `http` (a signed request per order, one in flight per client) or `ws` (one
+        /// WebSocket per client, a signed login, orders pipelined).
+        #[arg(long, default_value = "http", value_parser = ["http", "ws"])]
+        transport: String,
     },
     /// Run the venue: the HTTP API over the engine. With no arguments it creates ./perpx-data
     /// with two demo markets, a demo oracle and demo keys (printed once). docs/API.md.
@@ -192,7 +196,7 @@ fn run_serve(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Cmd::Bench { url, admin_key, admin_secret, clients, rate, seconds, market } => {
+        Cmd::Bench { url, admin_key, admin_secret, clients, rate, seconds, market, transport } => {
             let c = bench::BenchConfig {
                 url: url.clone(),
                 admin_key: admin_key.clone(),
@@ -202,6 +206,7 @@ fn main() -> ExitCode {
                 seconds: *seconds,
                 market: market.clone(),
                 first_account: 1_000_000,
+                transport: if transport == "ws" { bench::Transport::Ws } else { bench::Transport::Http },
             };
             bench::run(&c).map(|report| println!("{report}"))
         }

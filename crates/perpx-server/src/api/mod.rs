@@ -10,6 +10,7 @@ mod history;
 mod private;
 mod public;
 mod ws;
+mod ws_trade;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -247,12 +248,18 @@ fn account_of(key: &ApiKey) -> Result<u64, ApiError> {
 
 /// Builds a command of `kind` for the key's account from a request body: the account comes from
 /// the key, never from the body.
-fn for_account(key: &ApiKey, kind: &str, mut m: Map<String, Value>) -> Result<Value, ApiError> {
+fn for_account(key: &ApiKey, kind: &str, m: Map<String, Value>) -> Result<Value, ApiError> {
+    for_account_id(key.account, kind, m)
+}
+
+/// [`for_account`] for the account of a key already looked up (`None`: an admin key).
+fn for_account_id(account: Option<u64>, kind: &str, mut m: Map<String, Value>) -> Result<Value, ApiError> {
     if m.contains_key("account") || m.contains_key("type") {
         return Err(ApiError::bad_request("'account' and 'type' come from the key and the endpoint, not the body"));
     }
+    let account = account.ok_or_else(|| ApiError::bad_request("this key acts for no account"))?;
     m.insert("type".into(), json!(kind));
-    m.insert("account".into(), json!(account_of(key)?));
+    m.insert("account".into(), json!(account));
     Ok(Value::Object(m))
 }
 

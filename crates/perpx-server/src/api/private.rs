@@ -115,8 +115,8 @@ async fn private_command(
     kind: &str,
 ) -> Result<Response, ApiError> {
     let req = authenticate(&s, addr, &method, &uri, &headers, body, Scope::Trade).await?;
-    let cmd = for_account(&req.key, kind, object(&req.body)?)?;
-    let ack = submit(&s, Submission::Json(cmd)).await?;
+    let cmd = Submission::parse(for_account(&req.key, kind, object(&req.body)?)?).map_err(ApiError::refused)?;
+    let ack = submit(&s, cmd).await?;
     Ok(ok(ack_json(&ack)))
 }
 
@@ -180,7 +180,10 @@ pub(super) async fn batch(
             )));
             continue;
         }
-        pending.push(for_account(&req.key, &kind, c).and_then(|cmd| Ok(s.sequencer.submit(Submission::Json(cmd))?)));
+        pending.push(for_account(&req.key, &kind, c).and_then(|cmd| {
+            let cmd = Submission::parse(cmd).map_err(ApiError::refused)?;
+            Ok(s.sequencer.submit(cmd)?)
+        }));
     }
     let mut answers = Vec::with_capacity(pending.len());
     for p in pending {

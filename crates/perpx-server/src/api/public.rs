@@ -256,6 +256,12 @@ pub(super) async fn metrics(s: State) -> Result<Response, ApiError> {
         "gauge",
         one(st.sync_us_max.load(Ordering::Relaxed)),
     );
+    line(
+        "perpx_engine_apply_us_sum",
+        "Σ of the engine thread's time applying batches (decode, apply, journal, encode), µs.",
+        "counter",
+        one(st.apply_us_sum.load(Ordering::Relaxed)),
+    );
     if let Some(h) = &s.history {
         let done = h.complete_to.load(Ordering::Relaxed);
         let lag = st.seq.load(Ordering::Relaxed).saturating_sub(done);

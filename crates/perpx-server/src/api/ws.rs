@@ -17,18 +17,21 @@
 //! engine. The server pings every 20 s and closes a connection silent for 60 s.
 
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
+use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
-use super::{ApiError, Conn, Shared, State, limit_ip, now_ms};
+use super::{ApiError, Conn, Shared, State, limit_ip, now_ms, ws_trade};
 use crate::auth::{signed_bytes, verify};
 use crate::keys::Scope;
 use crate::stream::{Published, book_snapshot};
@@ -65,6 +68,9 @@ struct Subscriptions {
     liquidations: bool,
     /// The authenticated account, and whether its channel is on.
     account: Option<u64>,
+    /// The key that authenticated the connection and the secret it signed with (trading ops
+    /// act for it while it is neither revoked nor rotated: `ws_trade`).
+    key: Option<(String, String)>,
     account_channel: bool,
     /// The journal head channel, and when it last sent (once a second at most).
     journal: bool,
@@ -74,6 +80,18 @@ struct Subscriptions {
     journal_pending: Option<Value>,
 }
 
+impl Subscriptions {
+    /// Whether any channel is on.
+    fn any(&self) -> bool {
+        !self.book.is_empty()
+            || !self.trades.is_empty()
+            || !self.ticker.is_empty()
+            || self.liquidations
+            || self.account_channel
+            || self.journal
+    }
+}
+
 /// A pseudonym for an account on public channels: stable for the server's life, not reversible
 /// without the server's salt.
 pub(crate) fn pseudonym(salt: &[u8; 16], account: u64) -> String {
@@ -81,6 +99,9 @@ pub(crate) fn pseudonym(salt: &[u8; 16], account: u64) -> String {
     h.update(b"perpx-pseudonym\0").update(salt).update(&account.to_le_bytes());
     h.finalize().to_hex()[..12].to_owned()
 }
+
+/// The most messages the writer hands the socket in one flush.
+const WRITE_BATCH: usize = 64;
 
 fn close_frame(reason: &str) -> Message {
     Message::Close(Some(CloseFrame { code: 1008, reason: Utf8Bytes::from(reason.to_owned()) }))
@@ -100,7 +121,17 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
                 _ = close_rx.changed() => break,
                 m = out_rx.recv() => match m {
                     Some(m) => {
-                        let sent = tokio::time::timeout(Duration::from_secs(60), sink.send(m)).await;
+                        // What is queued behind it goes out in the same write (one syscall for a
+                        // burst of answers, not one each), at most WRITE_BATCH messages.
+                        let burst = async {
+                            sink.feed(m).await?;
+                            for _ in 1..WRITE_BATCH {
+                                let Ok(m) = out_rx.try_recv() else { break };
+                                sink.feed(m).await?;
+                            }
+                            sink.flush().await
+                        };
+                        let sent = tokio::time::timeout(Duration::from_secs(60), burst).await;
                         if !matches!(sent, Ok(Ok(()))) {
                             return;
                         }
@@ -116,30 +147,54 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
         }
         drop(tokio::time::timeout(Duration::from_secs(1), sink.close()).await);
     });
-    let mut published = s.sequencer.published.subscribe();
+    // Subscribed to the publications at the first `subscribe`: a connection that only trades
+    // is never woken by them, and can't be cut off for lagging behind streams it doesn't read.
+    let mut published: Option<tokio::sync::broadcast::Receiver<Arc<Published>>> = None;
     let mut subs = Subscriptions::default();
     let mut last_seen = Instant::now();
     let mut ping = tokio::time::interval(Duration::from_secs(20));
     let mut journal_tick = tokio::time::interval(Duration::from_millis(250));
     s.ws.connections.fetch_add(1, Ordering::Relaxed);
     let mut first = Some(first);
+    // Trading commands queued or waiting for their commit (`ws_trade`).
+    let mut in_flight: FuturesOrdered<Pin<Box<dyn Future<Output = String> + Send>>> = FuturesOrdered::new();
+    let in_flight_max = s.config.ws_in_flight_max();
     let reason = loop {
         tokio::select! {
-            msg = async { match first.take() { Some(m) => m, None => stream.next().await } } => {
+            // At the in-flight limit the socket is not read until answers go out.
+            msg = async { match first.take() { Some(m) => m, None => stream.next().await } },
+                if in_flight.len() < in_flight_max => {
                 let Some(Ok(msg)) = msg else { break None };
                 last_seen = Instant::now();
                 let text = match msg {
-                    Message::Text(t) => t.to_string(),
+                    Message::Text(t) => t,
                     Message::Close(_) => break None,
                     _ => continue,
                 };
-                for reply in handle_op(&s, &mut subs, &text).await {
-                    if out.try_send(Message::Text(reply.to_string().into())).is_err() {
-                        break;
+                match trade_op(&s, &subs, &text) {
+                    Some(ws_trade::Entry::Later(answer)) => in_flight.push_back(answer),
+                    // Behind the answers still waiting: every trading answer goes out in the
+                    // order its message came in.
+                    Some(ws_trade::Entry::Now(reply)) => in_flight.push_back(Box::pin(std::future::ready(reply))),
+                    None => {
+                        // Before the op runs: a book snapshot must not miss a diff.
+                        if published.is_none() && text.contains("subscribe") {
+                            published = Some(s.sequencer.published.subscribe());
+                        }
+                        for reply in handle_op(&s, &mut subs, &text).await {
+                            if out.try_send(Message::Text(reply.to_string().into())).is_err() {
+                                break;
+                            }
+                        }
                     }
                 }
             }
-            p = published.recv() => match p {
+            Some(reply) = in_flight.next(), if !in_flight.is_empty() => {
+                if out.try_send(Message::Text(reply.into())).is_err() {
+                    break Some(format!("slow consumer: more than {} messages unread", s.config.ws_send_buffer));
+                }
+            }
+            p = async { match published.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => match p {
                 Ok(p) => {
                     if let Err(reason) = forward(&s, &mut subs, &p, &out) {
                         break Some(reason);
@@ -174,6 +229,9 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
 
 /// Sends what `p` holds for this client; `Err` when the client can't keep up.
 fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Sender<Message>) -> Result<(), String> {
+    if !subs.any() {
+        return Ok(());
+    }
     let send = |v: Value| -> Result<(), String> {
         out.try_send(Message::Text(v.to_string().into()))
             .map_err(|_| format!("slow consumer: more than {} messages unread", s.config.ws_send_buffer))?;
@@ -204,14 +262,14 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Send
                          "trade_id": f["trade_id"], "price": f["price"], "qty": f["qty"], "taker_side": f["taker_side"] }))?;
         }
         if matches!(kind, "mark_price" | "index_price" | "funding_settled") && subs.ticker.contains(market) {
-            let mut v = e.json.clone();
+            let mut v = Value::clone(&e.json);
             v["channel"] = json!("ticker");
             send(v)?;
         }
         if subs.liquidations
             && matches!(kind, "liquidation_started" | "liquidation_finished" | "deleveraged" | "backstop_takeover")
         {
-            let mut v = e.json.clone();
+            let mut v = Value::clone(&e.json);
             v["channel"] = json!("liquidations");
             for field in ["account", "bankrupt", "liquidator"] {
                 if let Some(id) = v.get(field).and_then(Value::as_u64) {
@@ -223,7 +281,7 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Send
         if subs.account_channel {
             if let Some(a) = subs.account {
                 if e.accounts.iter().any(|x| x.0 == a) {
-                    let mut v = e.json.clone();
+                    let mut v = Value::clone(&e.json);
                     v["channel"] = json!("account");
                     // A receipt: the record that holds it, for `perpx proof`.
                     v["record_hash"] = json!(p.record_hash);
@@ -246,6 +304,17 @@ fn due_journal_head(subs: &mut Subscriptions) -> Option<Value> {
 
 fn error(code: u16, message: &str) -> Value {
     json!({ "op": "error", "code": code, "message": message })
+}
+
+/// A trading message (`ws_trade`), queued or refused; `None` for any other message.
+fn trade_op(s: &Shared, subs: &Subscriptions, text: &str) -> Option<ws_trade::Entry> {
+    // Only a message that names a trading op is parsed here; the rest go to `handle_op`.
+    let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(text) else { return None };
+    let op = m.get("op").and_then(Value::as_str)?;
+    let (_, wire_type) = ws_trade::TRADE_OPS.iter().find(|(name, _)| *name == op)?;
+    m.remove("op");
+    let key = subs.key.as_ref().map(|(k, secret)| (k.as_str(), secret.as_str()));
+    Some(ws_trade::entry(s, key, wire_type, m))
 }
 
 /// Handles one client message; returns the replies.
@@ -293,7 +362,7 @@ async fn handle_op(s: &Shared, subs: &mut Subscriptions, text: &str) -> Vec<Valu
             }
             replies
         }
-        _ => vec![error(6012, "ops: auth, subscribe, unsubscribe")],
+        _ => vec![error(6012, "ops: auth, subscribe, unsubscribe, order, amend, cancel, cancel_all")],
     }
 }
 
@@ -342,5 +411,6 @@ fn auth(s: &Shared, subs: &mut Subscriptions, m: &serde_json::Map<String, Value>
         return error(6006, "this key can't read an account");
     }
     subs.account = k.account;
+    subs.key = Some((k.key, k.secret));
     json!({ "op": "auth", "account": k.account })
 }

@@ -131,7 +131,7 @@ fn placed_order(ack: &Ack, account: u64) -> Option<OrderState> {
         e["account"].as_u64() == Some(account) && matches!(e["type"].as_str(), Some("order_accepted" | "stop_accepted"))
     })?;
     let id = first["order_id"].as_u64().or_else(|| first["stop_id"].as_u64())?;
-    OrderState::fold(id, &ack.events)
+    OrderState::fold(id, ack.events.iter().map(|e| e.value()))
 }
 
 /// Places an order from its parameters (all of them read: an unknown one is refused before

@@ -326,7 +326,7 @@ async fn forward(s: &Shared, follow: &mut Follow, p: &Published) -> Vec<Value> {
 /// The user-data events of `account` in publication `p`.
 async fn user_events(s: &Shared, follow: &mut Follow, account: u64, p: &Published) -> Vec<Value> {
     let events: Vec<&Value> =
-        p.events.iter().filter(|e| e.accounts.iter().any(|a| a.0 == account)).map(|e| &e.json).collect();
+        p.events.iter().filter(|e| e.accounts.iter().any(|a| a.0 == account)).map(|e| e.json.value()).collect();
     if events.is_empty() {
         return Vec::new();
     }
