@@ -221,6 +221,20 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
     if let Some(reason) = reason {
         s.ws.cut_off.fetch_add(1, Ordering::Relaxed);
         drop(close_tx.send(Some(reason)));
+        // The closing handshake (RFC 6455 §7.1.1): the server closes the TCP connection after the
+        // client's close frame, and reads (and drops) what the client still sends until then,
+        // bounded in time. Dropping the socket at once reset the connection as soon as the
+        // client wrote anything — a pong to an early ping, read late from a full buffer — and
+        // the reset discarded everything the client had not read yet, the close frame with its
+        // reason included (seen in CI: "Connection reset by peer" instead of the close frame).
+        let drain = async {
+            while let Some(Ok(m)) = stream.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        };
+        drop(tokio::time::timeout(Duration::from_secs(10), drain).await);
     }
     drop(out);
     drop(writer.await);
