@@ -4,40 +4,12 @@
 
 mod common;
 
-use std::net::TcpStream;
 use std::time::Duration;
 
+use common::ws::{Socket, connect, login, next, send};
 use common::{Key, Server, order, start, start_with};
-use perpx_server::auth::{sign, signed_bytes};
 use serde_json::{Value, json};
-use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
-
-type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
-
-fn connect(s: &Server) -> Socket {
-    let url = format!("{}/ws", s.base.replace("http://", "ws://"));
-    let (ws, _) = tungstenite::connect(url).unwrap();
-    if let MaybeTlsStream::Plain(t) = ws.get_ref() {
-        t.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    }
-    ws
-}
-
-fn send(ws: &mut Socket, v: &Value) {
-    ws.send(Message::text(v.to_string())).unwrap();
-}
-
-/// The next JSON message.
-fn next(ws: &mut Socket) -> Value {
-    loop {
-        match ws.read().unwrap() {
-            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
-            Message::Close(f) => panic!("closed: {f:?}"),
-            _ => {}
-        }
-    }
-}
+use tungstenite::Message;
 
 /// Reads until `pred` holds for a message; returns it.
 fn until(ws: &mut Socket, pred: impl Fn(&Value) -> bool) -> Value {
@@ -50,11 +22,7 @@ fn until(ws: &mut Socket, pred: impl Fn(&Value) -> bool) -> Value {
 }
 
 fn auth(ws: &mut Socket, k: &Key) {
-    let ts = common::stamp();
-    let sig = sign(&k.secret, &signed_bytes(&ts.to_string(), "GET", "/ws", b""));
-    send(ws, &json!({ "op": "auth", "key": k.key, "timestamp": ts, "signature": sig }));
-    let v = next(ws);
-    assert_eq!(v["op"], "auth", "{v}");
+    login(ws, k);
     send(ws, &json!({ "op": "subscribe", "channel": "account" }));
     assert_eq!(next(ws)["op"], "subscribe");
 }

@@ -5,51 +5,10 @@
 
 mod common;
 
-use std::net::TcpStream;
-use std::time::Duration;
-
+use common::ws::{Socket, auth_message, connect, login, next, send};
 use common::{Key, Server, start};
 use perpx_server::auth::{sign, signed_bytes};
 use serde_json::{Value, json};
-use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
-
-type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
-
-fn connect(s: &Server) -> Socket {
-    let url = format!("{}/ws", s.base.replace("http://", "ws://"));
-    let (ws, _) = tungstenite::connect(url).unwrap();
-    if let MaybeTlsStream::Plain(t) = ws.get_ref() {
-        t.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    }
-    ws
-}
-
-fn send(ws: &mut Socket, v: &Value) {
-    ws.send(Message::text(v.to_string())).unwrap();
-}
-
-fn next(ws: &mut Socket) -> Value {
-    loop {
-        match ws.read().unwrap() {
-            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
-            Message::Close(f) => panic!("closed: {f:?}"),
-            _ => {}
-        }
-    }
-}
-
-fn auth_message(k: &Key) -> Value {
-    let ts = common::stamp();
-    let sig = sign(&k.secret, &signed_bytes(&ts.to_string(), "GET", "/ws", b""));
-    json!({ "op": "auth", "key": k.key, "timestamp": ts, "signature": sig })
-}
-
-fn login(ws: &mut Socket, k: &Key) {
-    send(ws, &auth_message(k));
-    let v = next(ws);
-    assert_eq!(v["op"], "auth", "{v}");
-}
 
 /// Sends `{"op": op, "id": id, ...fields}` and returns the answer.
 fn call(ws: &mut Socket, op: &str, id: u64, fields: &Value) -> Value {
