@@ -26,21 +26,8 @@ fn post(s: &Server, k: &Key, path: &str, body: &str) -> Option<(u16, Value)> {
         *prev = common::now_ms().max(*prev + 1);
         *prev
     };
-    let sig = perpx_server::auth::sign(
-        &k.secret,
-        &perpx_server::auth::signed_bytes(&ts.to_string(), "POST", path, body.as_bytes()),
-    );
-    let mut r = s
-        .agent
-        .post(format!("{}{path}", s.base))
-        .header("X-PERPX-APIKEY", &k.key)
-        .header("X-PERPX-TIMESTAMP", ts.to_string())
-        .header("X-PERPX-SIGNATURE", &sig)
-        .header("content-type", "application/json")
-        .send(body)
-        .ok()?;
-    let status = r.status().as_u16();
-    Some((status, r.body_mut().read_json().unwrap_or(Value::Null)))
+    let (status, v) = s.post_stamped(k, "POST", path, body, ts)?;
+    Some((status, v.unwrap_or(Value::Null)))
 }
 
 /// SplitMix64: a seeded generator without a dependency.

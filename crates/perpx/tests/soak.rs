@@ -29,22 +29,8 @@ mod common;
 /// the server's window). Bodies differ from one request to the next, so two requests of a key in
 /// the same millisecond still have different signatures. `None` when the connection fails.
 fn post(s: &Server, k: &Key, path: &str, body: &str) -> Option<(u16, serde_json::Value)> {
-    let ts = common::now_ms();
-    let sig = perpx_server::auth::sign(
-        &k.secret,
-        &perpx_server::auth::signed_bytes(&ts.to_string(), "POST", path, body.as_bytes()),
-    );
-    let mut r = s
-        .agent
-        .post(format!("{}{path}", s.base))
-        .header("X-PERPX-APIKEY", &k.key)
-        .header("X-PERPX-TIMESTAMP", ts.to_string())
-        .header("X-PERPX-SIGNATURE", &sig)
-        .header("content-type", "application/json")
-        .send(body)
-        .ok()?;
-    let status = r.status().as_u16();
-    Some((status, r.body_mut().read_json().ok()?))
+    let (status, v) = s.post_stamped(k, "POST", path, body, common::now_ms())?;
+    Some((status, v?))
 }
 
 use std::collections::BTreeMap;
