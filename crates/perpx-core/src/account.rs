@@ -4,7 +4,11 @@
 //! withdrawals are admin commands). Positions are one-way per market: a signed size and an exact
 //! signed cost basis (see [`crate::risk::position`]).
 
-use std::collections::BTreeMap;
+mod market_map;
+mod table;
+
+pub use market_map::{Entry as MarketEntry, MarketMap};
+pub use table::AccountTable;
 
 use crate::ids::MarketId;
 use crate::num::{Qty, Quote};
@@ -45,11 +49,11 @@ pub struct Account {
     /// pipeline (a later issue) is what brings it back.
     pub collateral: Quote,
     /// Positions by market; a market is listed once the account has traded it.
-    pub positions: BTreeMap<MarketId, Position>,
+    pub positions: MarketMap<Position>,
     /// Leverage chosen per market; markets not listed use the market's default.
-    pub leverage: BTreeMap<MarketId, u32>,
+    pub leverage: MarketMap<u32>,
     /// Margin mode per market; markets not listed are cross.
-    pub margin_mode: BTreeMap<MarketId, MarginMode>,
+    pub margin_mode: MarketMap<MarginMode>,
 }
 
 impl Account {

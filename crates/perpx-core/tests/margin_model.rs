@@ -629,10 +629,10 @@ fn compare_state(engine: &Engine, model: &MarginModel) -> Result<(Vec<Figures>, 
                  {model_positions:?}"
             ));
         }
-        if a.leverage != ma.leverage {
+        if !a.leverage.iter().eq(&ma.leverage) {
             return Err(format!("account {id}: leverage {:?}, the model {:?}", a.leverage, ma.leverage));
         }
-        if a.margin_mode != ma.margin_mode {
+        if !a.margin_mode.iter().eq(&ma.margin_mode) {
             return Err(format!("account {id}: margin modes {:?}, the model {:?}", a.margin_mode, ma.margin_mode));
         }
         for m in engine.markets() {

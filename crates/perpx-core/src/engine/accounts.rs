@@ -382,7 +382,7 @@ impl Engine {
         let current = self.accounts.get(&id).map_or(Quote::ZERO, |a| a.collateral);
         let collateral = current.checked_add(amount).map_err(overflow)?;
         let deposits = self.ledger.deposits.checked_add(amount).map_err(overflow)?;
-        self.accounts.entry(id).or_default().collateral = collateral;
+        self.accounts.get_or_create(id).collateral = collateral;
         self.ledger.deposits = deposits;
         out.push(EventKind::Deposited { account: id, amount, collateral });
         Ok(())

@@ -297,7 +297,7 @@ impl Engine {
         let q = i128::from(m.quote_per_tick_lot);
         let (mut paid, mut received, mut positions) = (0i128, 0i128, 0u64);
         let mut complete = true;
-        for (id, a) in &mut self.accounts {
+        for (id, a) in self.accounts.iter_mut() {
             let isolated = a.mode(market) == MarginMode::Isolated;
             let Some(p) = a.positions.get_mut(&market).filter(|p| p.size.0 != 0) else { continue };
             let balance = if isolated { p.isolated_margin } else { a.collateral };
@@ -353,7 +353,7 @@ impl Engine {
         let m = &self.markets[market.index()];
         let q = i128::from(m.quote_per_tick_lot);
         let mut left = positions;
-        for a in self.accounts.values_mut() {
+        for (_, a) in self.accounts.iter_mut() {
             if left == 0 {
                 break;
             }

@@ -49,7 +49,7 @@ use liquidation::QueuedUnits;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::account::{Account, Ledger};
+use crate::account::{AccountTable, Ledger};
 use crate::command::{Command, CommandKind, StpMode};
 use crate::event::{CancelReason, Event, EventKind, FundRef, LiquidationScope, OrderStatus};
 use crate::ids::{AccountId, MarketId, OrderId, TradeId};
@@ -115,7 +115,7 @@ pub struct Engine {
     next_order_id: u64,
     next_trade_id: u64,
     client_orders: ClientOrders,
-    accounts: BTreeMap<AccountId, Account>,
+    accounts: AccountTable,
     ledger: Ledger,
     /// Units waiting for liquidation, front first.
     liq_queue: VecDeque<(AccountId, LiquidationScope)>,
@@ -165,7 +165,7 @@ impl Engine {
             next_order_id: 1,
             next_trade_id: 1,
             client_orders: ClientOrders::default(),
-            accounts: BTreeMap::new(),
+            accounts: AccountTable::new(),
             ledger: Ledger::default(),
             liq_queue: VecDeque::new(),
             liq_queued: QueuedUnits::default(),

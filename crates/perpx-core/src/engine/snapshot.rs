@@ -170,7 +170,7 @@ impl Engine {
                 })
                 .collect(),
             client_order_expiry: expiring,
-            accounts: accounts.clone(),
+            accounts: accounts.to_map(),
             ledger: *ledger,
             liquidation_queue: liq_queue.iter().copied().collect(),
             liquidators: liquidators.clone(),
@@ -249,7 +249,7 @@ impl Engine {
             next_order_id,
             next_trade_id,
             client_orders,
-            accounts,
+            accounts: accounts.into_iter().collect(),
             ledger,
             liq_queue: VecDeque::from(liquidation_queue),
             liq_queued,

@@ -404,5 +404,10 @@ fn get_account_state(r: &mut Reader<'_>) -> R<Account> {
     })?;
     let leverage = ascending_map(r, "leverage", |r| Ok((get_market(r)?, r.u32("leverage")?)))?;
     let margin_mode = ascending_map(r, "margin modes", |r| Ok((get_market(r)?, get_margin_mode(r)?)))?;
-    Ok(Account { collateral, positions, leverage, margin_mode })
+    Ok(Account {
+        collateral,
+        positions: positions.into_iter().collect(),
+        leverage: leverage.into_iter().collect(),
+        margin_mode: margin_mode.into_iter().collect(),
+    })
 }

@@ -1,0 +1,278 @@
+//! [`AccountTable`]: every account, found by id in one hash probe and walked in id order.
+//!
+//! Why not a `BTreeMap<AccountId, Account>`: every command looks accounts up (the order's
+//! owner, both sides of every fill), and with 10⁴–10⁶ accounts each lookup was a descent of
+//! four or five tree nodes, a cache miss each. The tree's descents were about 40 % of the
+//! instructions of a liquidation cascade. Here the accounts sit in one vector, addressed
+//! through a hash of id → slot; walks that must be in id order (funding, the liquidation
+//! check, the state hash, snapshots) read the vector front to back, because accounts are
+//! created in id order almost always. When one isn't, the table notes it: a shared walk
+//! then sorts a list of slots, and a mutable walk puts the vector back in id order first.
+//! Measured gains: docs/PERFORMANCE.md.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rustc_hash::FxHashMap;
+
+use super::Account;
+use crate::ids::AccountId;
+
+/// The engine's accounts.
+#[derive(Clone, Default)]
+pub struct AccountTable {
+    /// The id of the account in each slot.
+    ids: Vec<AccountId>,
+    /// The account in each slot.
+    accounts: Vec<Account>,
+    /// Slot of each id.
+    slots: FxHashMap<AccountId, u32>,
+    /// Whether the slots are in ascending id order (the walks read them in place).
+    in_id_order: bool,
+}
+
+impl fmt::Debug for AccountTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for AccountTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for AccountTable {}
+
+impl AccountTable {
+    /// No accounts.
+    #[must_use]
+    pub fn new() -> Self {
+        Self { in_id_order: true, ..Self::default() }
+    }
+
+    /// How many accounts there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    fn slot(&self, id: AccountId) -> Option<usize> {
+        self.slots.get(&id).map(|s| *s as usize)
+    }
+
+    /// The account `id`.
+    #[must_use]
+    pub fn get(&self, id: &AccountId) -> Option<&Account> {
+        self.slot(*id).map(|s| &self.accounts[s])
+    }
+
+    /// The account `id`, mutably.
+    pub fn get_mut(&mut self, id: &AccountId) -> Option<&mut Account> {
+        self.slot(*id).map(|s| &mut self.accounts[s])
+    }
+
+    /// Whether account `id` exists.
+    #[must_use]
+    pub fn contains_key(&self, id: &AccountId) -> bool {
+        self.slots.contains_key(id)
+    }
+
+    /// The account `id`, created empty if it doesn't exist yet.
+    pub fn get_or_create(&mut self, id: AccountId) -> &mut Account {
+        let slot = match self.slot(id) {
+            Some(s) => s,
+            None => self.push(id, Account::default()),
+        };
+        &mut self.accounts[slot]
+    }
+
+    /// Adds an account that doesn't exist yet; returns its slot.
+    fn push(&mut self, id: AccountId, account: Account) -> usize {
+        let slot = self.ids.len();
+        let s = u32::try_from(slot).expect("fewer than 2^32 accounts");
+        if self.ids.last().is_some_and(|last| *last > id) {
+            self.in_id_order = false;
+        }
+        self.ids.push(id);
+        self.accounts.push(account);
+        self.slots.insert(id, s);
+        slot
+    }
+
+    /// The slots in ascending id order.
+    fn slots_in_id_order(&self) -> SlotOrder {
+        if self.in_id_order {
+            SlotOrder::InPlace(0..self.ids.len())
+        } else {
+            let mut slots: Vec<u32> = (0..u32::try_from(self.ids.len()).expect("fewer than 2^32 accounts")).collect();
+            slots.sort_unstable_by_key(|s| self.ids[*s as usize]);
+            SlotOrder::Sorted(slots.into_iter())
+        }
+    }
+
+    /// Moves the accounts into ascending id order (after an account was created out of
+    /// order), so that a mutable walk can read them in place.
+    fn put_in_id_order(&mut self) {
+        if self.in_id_order {
+            return;
+        }
+        let mut pairs: Vec<(AccountId, Account)> =
+            std::mem::take(&mut self.ids).into_iter().zip(std::mem::take(&mut self.accounts)).collect();
+        pairs.sort_unstable_by_key(|(id, _)| *id);
+        self.slots.clear();
+        for (slot, (id, account)) in pairs.into_iter().enumerate() {
+            self.slots.insert(id, u32::try_from(slot).expect("fewer than 2^32 accounts"));
+            self.ids.push(id);
+            self.accounts.push(account);
+        }
+        self.in_id_order = true;
+    }
+
+    /// Every account, in ascending id order.
+    #[must_use]
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { table: self, order: self.slots_in_id_order() }
+    }
+
+    /// Every id, ascending.
+    pub fn keys(&self) -> impl Iterator<Item = &AccountId> {
+        self.slots_in_id_order().map(|s| &self.ids[s])
+    }
+
+    /// Every account, in ascending id order, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&AccountId, &mut Account)> {
+        self.put_in_id_order();
+        self.ids.iter().zip(self.accounts.iter_mut())
+    }
+
+    /// The accounts as an ordered map (for snapshots).
+    #[must_use]
+    pub fn to_map(&self) -> BTreeMap<AccountId, Account> {
+        self.iter().map(|(id, a)| (*id, a.clone())).collect()
+    }
+}
+
+/// Slots in id order: the vector's own when it is in order, else a sorted list.
+#[derive(Debug)]
+enum SlotOrder {
+    InPlace(std::ops::Range<usize>),
+    Sorted(std::vec::IntoIter<u32>),
+}
+
+impl Iterator for SlotOrder {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            SlotOrder::InPlace(r) => r.next(),
+            SlotOrder::Sorted(s) => s.next().map(|s| s as usize),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            SlotOrder::InPlace(r) => r.size_hint(),
+            SlotOrder::Sorted(s) => s.size_hint(),
+        }
+    }
+}
+
+impl std::ops::Index<&AccountId> for AccountTable {
+    type Output = Account;
+
+    fn index(&self, id: &AccountId) -> &Account {
+        self.get(id).expect("account exists")
+    }
+}
+
+/// The accounts in ascending id order, from [`AccountTable::iter`].
+#[derive(Debug)]
+pub struct Iter<'a> {
+    table: &'a AccountTable,
+    order: SlotOrder,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a AccountId, &'a Account);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let s = self.order.next()?;
+        Some((&self.table.ids[s], &self.table.accounts[s]))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.order.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a AccountTable {
+    type Item = (&'a AccountId, &'a Account);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl FromIterator<(AccountId, Account)> for AccountTable {
+    fn from_iter<I: IntoIterator<Item = (AccountId, Account)>>(iter: I) -> Self {
+        let mut table = Self::new();
+        for (id, account) in iter {
+            match table.slot(id) {
+                Some(s) => table.accounts[s] = account,
+                None => {
+                    table.push(id, account);
+                }
+            }
+        }
+        table
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::num::Quote;
+
+    proptest! {
+        /// Created in any order and changed in place, the table answers like an ordered map
+        /// and walks in ascending id order, shared or mutable.
+        #[test]
+        fn behaves_like_an_ordered_map(ids in proptest::collection::vec(0u64..50, 0..60), probe in 0u64..50) {
+            let mut table = AccountTable::new();
+            let mut model: BTreeMap<AccountId, Account> = BTreeMap::new();
+            for (n, id) in ids.iter().enumerate() {
+                let n = i64::try_from(n).unwrap();
+                table.get_or_create(AccountId(*id)).collateral.0 += n;
+                model.entry(AccountId(*id)).or_default().collateral.0 += n;
+                prop_assert!(table.iter().eq(model.iter()));
+            }
+            prop_assert_eq!(table.len(), model.len());
+            prop_assert_eq!(table.get(&AccountId(probe)), model.get(&AccountId(probe)));
+            prop_assert!(table.keys().eq(model.keys()));
+            for (id, a) in table.iter_mut() {
+                a.collateral = Quote(i64::try_from(id.0).unwrap());
+            }
+            for (id, a) in &mut model {
+                a.collateral = Quote(i64::try_from(id.0).unwrap());
+            }
+            prop_assert!(table.iter().eq(model.iter()));
+            prop_assert_eq!(&table.to_map(), &model);
+            prop_assert_eq!(table, model.into_iter().collect::<AccountTable>());
+        }
+    }
+}
