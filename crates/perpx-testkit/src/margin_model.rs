@@ -997,7 +997,7 @@ impl MarginModel {
         };
         let Some(a) = self.accounts.get(&id) else { return Verdict::Reject(vec![5001]) };
         let has_position = a.positions.get(&market).is_some_and(|p| p.size != 0);
-        let has_order = !em.book.open_order_count(id) == 0;
+        let has_order = em.book.open_order_count(id) != 0;
         let has_stop = em.stops.values().any(|s| s.account == id);
         if has_position || has_order || has_stop { Verdict::Reject(vec![5009]) } else { Verdict::Accept }
     }

@@ -324,7 +324,7 @@ impl Engine {
         let m = self.markets.get(market.index()).ok_or_else(|| RejectReason::UnknownMarket(market.to_string()))?;
         let account = self.account_ref(id)?;
         let busy = account.position(market).size.0 != 0
-            || !m.book.open_order_count(id) == 0
+            || m.book.open_order_count(id) != 0
             || m.stops.values().any(|s| s.account == id);
         if busy {
             return Err(RejectReason::MarginModeChangeBlocked);

@@ -165,3 +165,20 @@ fn a_stop_on_last_price_can_trigger_another_in_the_same_command() {
     assert_eq!(triggered(&ev), vec![3, 4]);
     assert_eq!(v.engine.market(M).unwrap().last_price, Some(Price(103)));
 }
+
+#[test]
+fn the_margin_mode_changes_only_with_no_position_no_open_order_and_no_stop() {
+    let mut v = Venue::new(10_000);
+    let isolated = CommandKind::SetMarginMode { account: A, market: M, mode: crate::account::MarginMode::Isolated };
+    // A resting order would be margined one way when placed and another when filled.
+    v.ok(place(A, Buy, 99, 10, TimeInForce::Gtc, false));
+    assert_eq!(v.rejected(isolated.clone()), RejectReason::MarginModeChangeBlocked);
+    v.ok(CommandKind::CancelAll { account: A, market: Some(M) });
+    // So would a stop waiting for its trigger.
+    v.ok(stop(A, Buy, StopKind::StopMarket, 104, TriggerBy::Mark, 10, false));
+    assert_eq!(v.rejected(isolated.clone()), RejectReason::MarginModeChangeBlocked);
+    v.ok(CommandKind::CancelAll { account: A, market: Some(M) });
+    assert!(v.engine.market(M).unwrap().stops.is_empty(), "cancel-all removes the stops too");
+    v.ok(isolated);
+    assert_eq!(v.engine.account(A).unwrap().mode(M), crate::account::MarginMode::Isolated);
+}
