@@ -70,11 +70,14 @@ pub fn im_requirement(
     leverage: u32,
     e: &Exposure,
 ) -> Result<Quote, ArithmeticError> {
-    let im = |size: Qty| notional(quote_per_tick_lot, size, mark).map(|n| initial_margin(n, leverage));
     let long = e.position.checked_add(e.open_buys)?;
     let short = e.position.checked_sub(e.open_sells)?;
-    let worst = im(e.position)?.max(im(long)?).max(im(short)?);
-    worst.checked_add(e.order_loss)
+    // IM never falls as |size| grows (N = |size| × mark × q with mark > 0, then ⌈N / lev⌉), so
+    // the worst of the three is the IM of the largest |size|: one product and one division
+    // instead of three (the order check computes this twice per order).
+    let largest = e.position.0.unsigned_abs().max(long.0.unsigned_abs()).max(short.0.unsigned_abs());
+    let n = narrow(i128::from(largest) * i128::from(mark.0) * i128::from(quote_per_tick_lot))?;
+    initial_margin(Quote(n), leverage).checked_add(e.order_loss)
 }
 
 /// The immediate loss of an order of `qty` at `price` against `mark`: what it gives up the
@@ -178,6 +181,29 @@ mod tests {
         // Long 10 with a 30-lot ask: flipping to short 20 needs IM on 20.
         let flip = Exposure { position: Qty(10), open_buys: Qty(0), open_sells: Qty(30), order_loss: Quote(0) };
         assert_eq!(im_requirement(q, Price(100), 10, &flip), Ok(Quote(200 * q)));
+    }
+
+    proptest::proptest! {
+        /// The requirement is the formula of the module docs, `max` of the three IMs plus the
+        /// order loss, computed the long way; overflow in either gives an error in both.
+        #[test]
+        fn the_requirement_is_the_worst_of_the_three_sizes(
+            position in -1_000_000_000i64..1_000_000_000,
+            buys in 0i64..1_000_000_000,
+            sells in 0i64..1_000_000_000,
+            loss in 0i64..1_000_000_000,
+            mark in 1i64..10_000_000_000,
+            q in 1i64..1_000_000,
+            leverage in 1u32..200,
+        ) {
+            let e = Exposure { position: Qty(position), open_buys: Qty(buys), open_sells: Qty(sells), order_loss: Quote(loss) };
+            let im = |size: i64| notional(q, Qty(size), Price(mark)).map(|n| initial_margin(n, leverage));
+            let long_way = (|| {
+                let worst = im(position)?.max(im(position + buys)?).max(im(position - sells)?);
+                worst.checked_add(Quote(loss))
+            })();
+            proptest::prop_assert_eq!(im_requirement(q, Price(mark), leverage, &e), long_way);
+        }
     }
 
     #[test]
