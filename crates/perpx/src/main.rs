@@ -58,6 +58,10 @@ enum Cmd {
         /// 64: one liquidation pass). 0: no gap.
         #[arg(long, default_value_t = 0)]
         liquidations: usize,
+        /// Don't follow the account streams (no fill-notice figures): the load alone, as the
+        /// bench measured before the streams (they cost the server a forward per notice).
+        #[arg(long)]
+        no_notices: bool,
     },
     /// Run the venue: the HTTP API over the engine. With no arguments it creates ./perpx-data
     /// with two demo markets, a demo oracle and demo keys (printed once). docs/API.md.
@@ -202,7 +206,18 @@ fn run_serve(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Cmd::Bench { url, admin_key, admin_secret, clients, rate, seconds, market, transport, liquidations } => {
+        Cmd::Bench {
+            url,
+            admin_key,
+            admin_secret,
+            clients,
+            rate,
+            seconds,
+            market,
+            transport,
+            liquidations,
+            no_notices,
+        } => {
             let c = bench::BenchConfig {
                 url: url.clone(),
                 admin_key: admin_key.clone(),
@@ -214,6 +229,7 @@ fn main() -> ExitCode {
                 first_account: 1_000_000,
                 transport: if transport == "ws" { bench::Transport::Ws } else { bench::Transport::Http },
                 liquidations: *liquidations,
+                notices: !*no_notices,
             };
             bench::run(&c).map(|report| println!("{report}"))
         }

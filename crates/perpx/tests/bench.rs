@@ -6,11 +6,11 @@ mod common;
 
 use serde_json::Value;
 
-fn bench(s: &common::Server, transport: &str, liquidations: &str) -> Value {
+fn bench(s: &common::Server, args: &[&str]) -> Value {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_perpx"))
         .args(["bench", "--url", &s.base, "--admin-key", &s.admin.key, "--admin-secret", &s.admin.secret])
-        .args(["--transport", transport, "--clients", "4", "--rate", "400", "--seconds", "1"])
-        .args(["--liquidations", liquidations])
+        .args(["--clients", "4", "--rate", "400", "--seconds", "1"])
+        .args(args)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -36,7 +36,7 @@ fn assert_fill_notices(report: &Value) {
 fn the_bench_times_fill_notices_to_both_sides_and_a_gaps_liquidation_and_adl_notices() {
     let s = common::start_with("bench-notices", false, "rate_limit_per_key = 100000\nrate_limit_per_ip = 100000\n");
 
-    let report = bench(&s, "ws", "3");
+    let report = bench(&s, &["--transport", "ws", "--liquidations", "3"]);
     assert_eq!(report["answers"]["ack"].as_u64(), Some(400), "{report}");
     assert_fill_notices(&report);
     // Three bankrupt longs with no bid and no liquidator: each is liquidated in the price
@@ -55,7 +55,7 @@ fn the_bench_times_fill_notices_to_both_sides_and_a_gaps_liquidation_and_adl_not
     assert_eq!(report["gap"]["mark"].as_str(), Some(s.mark("BTC-PERP").as_str()), "{report}");
 
     // Again over HTTP on the same server: the same victims are gapped a second time.
-    let report = bench(&s, "http", "2");
+    let report = bench(&s, &["--transport", "http", "--liquidations", "2"]);
     assert_eq!(report["statuses"]["200"].as_u64(), Some(400), "{report}");
     assert_fill_notices(&report);
     assert_eq!(
@@ -65,8 +65,11 @@ fn the_bench_times_fill_notices_to_both_sides_and_a_gaps_liquidation_and_adl_not
     );
     assert_eq!(count(&report, "adl_notice", "missing"), 0, "{report}");
 
-    // Without the gap there is no liquidation section.
-    let report = bench(&s, "ws", "0");
+    // Without the gap there is no liquidation section; without the streams no notice section.
+    let report = bench(&s, &["--transport", "ws"]);
     assert_fill_notices(&report);
     assert!(report.get("liquidation_notice").is_none() && report.get("gap").is_none(), "{report}");
+    let report = bench(&s, &["--transport", "ws", "--no-notices"]);
+    assert!(report["fills_acked"].as_u64().is_some_and(|n| n > 0), "{report}");
+    assert!(report.get("fill_notice_taker").is_none() && report.get("stream_errors").is_none(), "{report}");
 }
