@@ -205,7 +205,9 @@ fn key_of(k: &Value) -> (String, String) {
 
 /// The market's mark: (price in units, digits after the point).
 fn read_mark(c: &BenchConfig) -> Result<(i64, usize), String> {
-    let ticker: Value = ureq::get(format!("{}/api/v1/ticker?market={}", c.url, c.market))
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(HTTP_TIMEOUT)).build().into();
+    let ticker: Value = agent
+        .get(format!("{}/api/v1/ticker?market={}", c.url, c.market))
         .call()
         .map_err(|e| e.to_string())?
         .body_mut()

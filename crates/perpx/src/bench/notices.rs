@@ -193,10 +193,10 @@ impl Streams {
     }
 
     /// Stops the readers and returns why streams ended early, if any did.
-    pub fn close(self) -> Vec<String> {
+    pub fn close(mut self) -> Vec<String> {
         self.stop.store(true, Ordering::Relaxed);
         let mut errors = Vec::new();
-        for (account, s) in self.by_account {
+        for (account, s) in std::mem::take(&mut self.by_account) {
             if s.reader.join().is_err() {
                 errors.push(format!("account {account}: the stream reader panicked"));
             }
@@ -205,6 +205,13 @@ impl Streams {
             }
         }
         errors
+    }
+}
+
+/// A run that ends early (an error) still stops the readers: none outlives the bench.
+impl Drop for Streams {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
