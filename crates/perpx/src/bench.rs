@@ -7,15 +7,26 @@
 //! half takers (IOC orders that cross the makers' quotes): every ack is durable when received
 //! (output commit), and many carry fills. Bounded in time: it stops by itself.
 //!
-//! Two transports: `http` (one signed request per order, one request in flight per client)
-//! and `ws` ([`ws`]: one WebSocket per client, a signed `auth` once, then order messages
+//! Two transports: `http` ([`http`]: one signed request per order, one request in flight per
+//! client) and `ws` ([`ws`]: one WebSocket per client, a signed `auth` once, then order messages
 //! pipelined — many in flight per connection, answered on the same socket).
+//!
+//! **Notices.** Every bench account also follows its private account stream on a second,
+//! read-only WebSocket ([`notices`]): the taker's and the maker's fill notice of every trade
+//! are timed from the taker order's scheduled send time (`fill_notice_taker`,
+//! `fill_notice_maker`). With `--liquidations N` a gap scenario follows the load ([`gap`]): N
+//! leveraged accounts, the mark moved against them by the admin, and their liquidation notices
+//! and the ADL notices of the accounts deleveraged against them timed from the moment the price
+//! move was sent (`liquidation_notice`, `adl_notice`). Every wait is bounded; a notice that
+//! never comes is counted `missing`.
 
+mod gap;
+mod http;
+mod notices;
 mod ws;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hdrhistogram::Histogram;
 use perpx_server::auth::{sign, signed_bytes};
 use serde_json::{Value, json};
 
@@ -40,6 +51,10 @@ pub struct BenchConfig {
     pub first_account: u64,
     /// `http` or `ws`.
     pub transport: Transport,
+    /// Accounts the gap scenario drives into liquidation after the load (0: no scenario).
+    pub liquidations: usize,
+    /// Whether the bench accounts follow their account streams (the notice figures).
+    pub notices: bool,
 }
 
 /// How the clients send their orders.
@@ -55,6 +70,8 @@ pub enum Transport {
 pub(crate) struct Setup {
     /// (key, secret) per client.
     pub keys: Vec<(String, String)>,
+    /// The account of each client, in the order of `keys`.
+    pub accounts: Vec<u64>,
     /// The mark in the market's price units (ticks times the tick's decimals).
     pub mark_units: i64,
     /// Digits after the decimal point of the market's prices.
@@ -92,6 +109,9 @@ struct Client {
     last_ts: std::cell::Cell<i64>,
 }
 
+/// The longest the bench waits for one HTTP answer.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
 fn now_ms() -> i64 {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -99,7 +119,10 @@ fn now_ms() -> i64 {
 
 impl Client {
     fn new(url: &str, key: &str, secret: &str) -> Self {
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        // Bounded: a request the server never answers fails after HTTP_TIMEOUT instead of
+        // hanging the bench.
+        let agent =
+            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(HTTP_TIMEOUT)).build().into();
         Self {
             agent,
             url: url.to_owned(),
@@ -110,6 +133,18 @@ impl Client {
     }
 
     fn call(&self, method: &str, path: &str, body: &str) -> Result<(u16, Value), String> {
+        let (status, text) = self.call_text(method, path, body)?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// A POST that must succeed (set-up steps): its answer, or what went wrong.
+    fn post_ok(&self, path: &str, body: &Value) -> Result<Value, String> {
+        let (status, v) = self.call("POST", path, &body.to_string())?;
+        if status == 200 { Ok(v) } else { Err(format!("POST {path} {body}: {status} {v}")) }
+    }
+
+    /// [`Client::call`] with the answer's body as text.
+    fn call_text(&self, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
         let ts = now_ms().max(self.last_ts.get() + 1);
         self.last_ts.set(ts);
         let ts = ts.to_string();
@@ -133,7 +168,7 @@ impl Client {
         };
         let mut r = r.map_err(|e| e.to_string())?;
         let status = r.status().as_u16();
-        Ok((status, r.body_mut().read_json().unwrap_or(Value::Null)))
+        Ok((status, r.body_mut().read_to_string().unwrap_or_default()))
     }
 }
 
@@ -156,12 +191,23 @@ fn setup(c: &BenchConfig, clients: usize) -> Result<Setup, String> {
         if status != 200 {
             return Err(format!("deposit: {status} {v}"));
         }
-        keys.push((
-            k["key"].as_str().unwrap_or_default().to_owned(),
-            k["secret"].as_str().unwrap_or_default().to_owned(),
-        ));
+        keys.push(key_of(&k));
     }
-    let ticker: Value = ureq::get(format!("{}/api/v1/ticker?market={}", c.url, c.market))
+    let (mark_units, scale) = read_mark(c)?;
+    let accounts = (0..clients).map(|i| c.first_account + i as u64).collect();
+    Ok(Setup { keys, accounts, mark_units, scale })
+}
+
+/// (key, secret) of a `POST admin/keys` answer.
+fn key_of(k: &Value) -> (String, String) {
+    (k["key"].as_str().unwrap_or_default().to_owned(), k["secret"].as_str().unwrap_or_default().to_owned())
+}
+
+/// The market's mark: (price in units, digits after the point).
+fn read_mark(c: &BenchConfig) -> Result<(i64, usize), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(HTTP_TIMEOUT)).build().into();
+    let ticker: Value = agent
+        .get(format!("{}/api/v1/ticker?market={}", c.url, c.market))
         .call()
         .map_err(|e| e.to_string())?
         .body_mut()
@@ -169,86 +215,65 @@ fn setup(c: &BenchConfig, clients: usize) -> Result<Setup, String> {
         .map_err(|e| e.to_string())?;
     let mark = ticker["mark_price"].as_str().ok_or("the market has no mark")?.to_owned();
     let (whole, frac) = mark.split_once('.').unwrap_or((&mark, ""));
-    let scale = frac.len();
-    let mark_units: i64 = format!("{whole}{frac}").parse().map_err(|_| "bad mark")?;
-    Ok(Setup { keys, mark_units, scale })
+    let units: i64 = format!("{whole}{frac}").parse().map_err(|_| format!("bad mark {mark}"))?;
+    Ok((units, frac.len()))
 }
 
-/// Runs the load and returns the report (JSON).
+/// Runs the load (and the gap scenario, if asked) and returns the report (JSON).
 ///
 /// # Errors
-/// The set-up (keys, deposits, the market's mark) fails.
+/// The set-up (keys, deposits, the market's mark, the account streams) fails, or the gap
+/// scenario can't build its positions.
 pub fn run(c: &BenchConfig) -> Result<Value, String> {
+    if c.liquidations > gap::MAX_VICTIMS {
+        return Err(format!(
+            "--liquidations {} is more than {}: one liquidation pass, so every notice belongs to the price move's step",
+            c.liquidations,
+            gap::MAX_VICTIMS
+        ));
+    }
+    if c.liquidations > 0 && !c.notices {
+        return Err("--liquidations times notices: it needs the account streams (drop --no-notices)".into());
+    }
     let clients = c.clients.max(2);
     let setup = setup(c, clients)?;
-    if c.transport == Transport::Ws {
-        return ws::run(c, clients, &setup);
-    }
-    let per_client_ns = 1_000_000_000u64 * clients as u64 / c.rate.max(1);
-    let total = c.rate * c.seconds / clients as u64;
-    let start = Instant::now() + Duration::from_millis(200);
-    let handles: Vec<_> = setup
-        .keys
-        .iter()
-        .enumerate()
-        .map(|(i, (key, secret))| {
-            let client = Client::new(&c.url, key, secret);
-            let market = c.market.clone();
-            let maker = i % 2 == 0;
-            let (prices, taker_price) = setup.prices(maker);
-            let offset = Duration::from_nanos(per_client_ns * i as u64 / clients as u64);
-            std::thread::spawn(move || {
-                let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
-                let mut statuses = std::collections::BTreeMap::<u16, u64>::new();
-                for n in 0..total {
-                    let due = start + offset + Duration::from_nanos(per_client_ns * n);
-                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
-                    }
-                    let body = if maker {
-                        if n % 100 == 99 {
-                            client
-                                .call("POST", "/api/v1/orders/cancel-all", &json!({ "market": market }).to_string())
-                                .ok();
-                        }
-                        json!({ "market": market, "side": "buy", "order_type": "limit",
-                                "price": prices[(n % 20) as usize], "qty": "0.001" })
-                    } else {
-                        json!({ "market": market, "side": "sell", "order_type": "limit", "tif": "ioc",
-                                "price": taker_price, "qty": "0.001" })
-                    };
-                    let status = client.call("POST", "/api/v1/order", &body.to_string()).map_or(0, |r| r.0);
-                    let us = u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
-                    h.record(us.min(60_000_000)).ok();
-                    *statuses.entry(status).or_default() += 1;
-                }
-                (h, statuses)
-            })
-        })
-        .collect();
-    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
-    let mut statuses = std::collections::BTreeMap::<u16, u64>::new();
-    for h in handles {
-        let (hist, st) = h.join().map_err(|_| "a client thread panicked")?;
-        all.add(&hist).map_err(|e| e.to_string())?;
-        for (k, v) in st {
-            *statuses.entry(k).or_default() += v;
+    let mut streams = notices::Streams::default();
+    if c.notices {
+        for (account, (key, secret)) in setup.accounts.iter().zip(&setup.keys) {
+            streams.open(&c.url, *account, key, secret)?;
         }
     }
-    let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX).max(1);
-    let sent = all.len();
-    Ok(json!({
-        "clients": clients,
-        "target_rate": c.rate,
-        "orders": sent,
-        "achieved_rate": sent * 1_000 / elapsed_ms,
-        "statuses": statuses,
-        "ack_latency_us": {
-            "p50": all.value_at_quantile(0.5),
-            "p99": all.value_at_quantile(0.99),
-            "p999": all.value_at_quantile(0.999),
-            "max": all.max(),
-        },
-        "note": "latency from each order's scheduled send time (open loop); acks are durable when received",
-    }))
+    let (mut report, fills) = match c.transport {
+        Transport::Ws => ws::run(c, clients, &setup)?,
+        Transport::Http => http::run(c, clients, &setup)?,
+    };
+    report["fills_acked"] = json!(fills.len());
+    if !c.notices {
+        drop(streams.close());
+        return Ok(report);
+    }
+    let (taker, maker) = streams.fill_notices(&fills);
+    report["fill_notice_taker"] = taker;
+    report["fill_notice_maker"] = maker;
+    if c.liquidations > 0 {
+        let scenario = gap::run(c, &setup, &mut streams);
+        match scenario {
+            Ok(g) => {
+                for (k, v) in g {
+                    report[k] = v;
+                }
+            }
+            Err(e) => {
+                drop(streams.close());
+                return Err(format!("the gap scenario: {e}"));
+            }
+        }
+    }
+    report["stream_errors"] = json!(streams.close());
+    report["notice_note"] = json!(
+        "notice latency: fills from the taker order's scheduled send time, matched by trade id; \
+         liquidation and ADL from when the price move was sent; count received, missing never came \
+         within the wait"
+    );
+    Ok(report)
 }

@@ -25,7 +25,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Load-test a running `perpx serve`: concurrent signed clients, open loop at a target rate,
-    /// ack latency percentiles (docs/PERFORMANCE.md).
+    /// latency percentiles of acks, fill notices to both sides and (with `--liquidations`)
+    /// liquidation and ADL notices (docs/PERFORMANCE.md).
     Bench {
         /// The server.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -52,6 +53,15 @@ enum Cmd {
         /// WebSocket per client, a signed login, orders pipelined).
         #[arg(long, default_value = "http", value_parser = ["http", "ws"])]
         transport: String,
+        /// After the load, a price gap: this many leveraged accounts are driven into
+        /// liquidation (and ADL) by an admin mark move, and their notices are timed (at most
+        /// 64: one liquidation pass). 0: no gap.
+        #[arg(long, default_value_t = 0)]
+        liquidations: usize,
+        /// Don't follow the account streams (no fill-notice figures): the load alone, as the
+        /// bench measured before the streams (they cost the server a forward per notice).
+        #[arg(long)]
+        no_notices: bool,
     },
     /// Run the venue: the HTTP API over the engine. With no arguments it creates ./perpx-data
     /// with two demo markets, a demo oracle and demo keys (printed once). docs/API.md.
@@ -196,7 +206,18 @@ fn run_serve(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Cmd::Bench { url, admin_key, admin_secret, clients, rate, seconds, market, transport } => {
+        Cmd::Bench {
+            url,
+            admin_key,
+            admin_secret,
+            clients,
+            rate,
+            seconds,
+            market,
+            transport,
+            liquidations,
+            no_notices,
+        } => {
             let c = bench::BenchConfig {
                 url: url.clone(),
                 admin_key: admin_key.clone(),
@@ -207,6 +228,8 @@ fn main() -> ExitCode {
                 market: market.clone(),
                 first_account: 1_000_000,
                 transport: if transport == "ws" { bench::Transport::Ws } else { bench::Transport::Http },
+                liquidations: *liquidations,
+                notices: !*no_notices,
             };
             bench::run(&c).map(|report| println!("{report}"))
         }

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use tungstenite::protocol::Role;
 use tungstenite::{Message, WebSocket};
 
+use super::notices::{AckEvent, AckedFill, taker_fills};
 use super::{BenchConfig, Setup};
 
 /// How long a client waits for its last answers after its last message.
@@ -67,8 +68,8 @@ impl Write for WriteHalf {
     }
 }
 
-/// Connects, authenticates, and returns the two halves.
-fn connect(url: &str, key: &str, secret: &str) -> Result<(WebSocket<WriteHalf>, WebSocket<ReadHalf>), String> {
+/// Connects and authenticates (a signed `auth`); returns the socket once the server accepted.
+pub(super) fn login(url: &str, key: &str, secret: &str) -> Result<WebSocket<TcpStream>, String> {
     let host = url.trim_start_matches("http://").trim_end_matches('/');
     let tcp = TcpStream::connect(host).map_err(|e| format!("connect {host}: {e}"))?;
     tcp.set_nodelay(true).map_err(|e| e.to_string())?;
@@ -87,6 +88,12 @@ fn connect(url: &str, key: &str, secret: &str) -> Result<(WebSocket<WriteHalf>, 
             _ => {}
         }
     }
+    Ok(socket)
+}
+
+/// Connects, authenticates, and returns the two halves.
+fn connect(url: &str, key: &str, secret: &str) -> Result<(WebSocket<WriteHalf>, WebSocket<ReadHalf>), String> {
+    let socket = login(url, key, secret)?;
     // Nothing else is in flight: the server answers the auth and waits.
     let tcp = socket.into_inner();
     let reader = tcp.try_clone().map_err(|e| e.to_string())?;
@@ -97,12 +104,14 @@ fn connect(url: &str, key: &str, secret: &str) -> Result<(WebSocket<WriteHalf>, 
     ))
 }
 
-/// The fields of an answer the bench looks at (the events are skipped).
+/// The fields of an answer the bench looks at (of the events, those that name the trades).
 #[derive(serde::Deserialize)]
 struct Answer<'a> {
     op: &'a str,
     id: Option<u64>,
     code: Option<u16>,
+    #[serde(default, borrow)]
+    events: Vec<AckEvent<'a>>,
 }
 
 /// One client's results.
@@ -114,13 +123,16 @@ struct Outcome {
     unanswered: u64,
     /// When the last answer arrived.
     last: Option<Instant>,
+    /// The trades the acks reported, for the fill notices.
+    fills: Vec<AckedFill>,
 }
 
-/// Runs the WebSocket load; see the module docs.
+/// Runs the WebSocket load; see the module docs. Returns the report and the trades the acks
+/// reported.
 ///
 /// # Errors
 /// A client can't connect or authenticate.
-pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<Value, String> {
+pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec<AckedFill>), String> {
     let per_client_ns = 1_000_000_000u64 * clients as u64 / c.rate.max(1);
     let total = c.rate * c.seconds / clients as u64;
     let mut sockets = Vec::with_capacity(clients);
@@ -172,6 +184,7 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<Value, Stri
             let mut answers = BTreeMap::<String, u64>::new();
             let mut received = 0u64;
             let mut last = None;
+            let mut fills = Vec::new();
             let deadline = due(offset, total) + DRAIN;
             while received < total && Instant::now() < deadline {
                 let text = match reader.read() {
@@ -189,20 +202,23 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<Value, Stri
                     *answers.entry(format!("{}:{}", a.op, a.code.unwrap_or(0))).or_default() += 1;
                     continue;
                 };
-                let us = u64::try_from(due(offset, id).elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
+                let scheduled = due(offset, id);
+                let us = u64::try_from(scheduled.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
                 h.record(us.min(60_000_000)).ok();
+                taker_fills(&a.events, scheduled, &mut fills);
                 let kind = if a.op == "ack" { "ack".to_owned() } else { a.code.unwrap_or(0).to_string() };
                 *answers.entry(kind).or_default() += 1;
                 received += 1;
                 last = Some(Instant::now());
             }
-            Outcome { latency_us: h, answers, sent: 0, unanswered: total - received, last }
+            Outcome { latency_us: h, answers, sent: 0, unanswered: total - received, last, fills }
         });
         handles.push((write, read));
     }
     let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
     let mut answers = BTreeMap::<String, u64>::new();
     let (mut sent, mut unanswered, mut last) = (0, 0, start);
+    let mut fills = Vec::new();
     for (write, read) in handles {
         let n = write.join().map_err(|_| "a writer thread panicked")?;
         let mut o = read.join().map_err(|_| "a reader thread panicked")?;
@@ -214,10 +230,11 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<Value, Stri
         sent += o.sent;
         unanswered += o.unanswered.min(o.sent);
         last = last.max(o.last.unwrap_or(start));
+        fills.append(&mut o.fills);
     }
     let elapsed_ms = u64::try_from(last.duration_since(start).as_millis()).unwrap_or(u64::MAX).max(1);
     let acked = answers.get("ack").copied().unwrap_or(0);
-    Ok(json!({
+    let report = json!({
         "transport": "ws",
         "clients": clients,
         "target_rate": c.rate,
@@ -234,5 +251,6 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<Value, Stri
         },
         "note": "latency from each message's scheduled send time (open loop); acks are durable when received; \
                  acked_rate is acks from the first scheduled send to the last answer",
-    }))
+    });
+    Ok((report, fills))
 }
