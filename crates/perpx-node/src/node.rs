@@ -266,12 +266,23 @@ fn replay_worker(batches: mpsc::Receiver<ReplayBatch>, config: &NodeConfig) -> O
             ReplayBatch::Records(records) => {
                 for record in records {
                     let Some(replayer) = st.replayer.as_mut().filter(|_| st.failure.is_none()) else { break };
-                    match replayer.apply(record.seq, record.ts_ms, &record.payload, &record.events_digest) {
-                        Ok((_, events)) => {
+                    // Only the last `gate_capacity` records' events are kept: once the window is
+                    // full, the oldest entry's vector is reused for the next record's events.
+                    let mut events = if st.window.len() == config.gate_capacity {
+                        st.window.pop_front().map(|p| p.events).unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
+                    let applied = replayer.apply_into(
+                        record.seq,
+                        record.ts_ms,
+                        &record.payload,
+                        &record.events_digest,
+                        &mut events,
+                    );
+                    match applied {
+                        Ok(_) => {
                             st.replayed += 1;
-                            if st.window.len() == config.gate_capacity {
-                                st.window.pop_front();
-                            }
                             st.window.push_back(Published { seq: record.seq, events, redelivered: true });
                         }
                         Err(mismatch) => {

@@ -285,6 +285,27 @@ fn reduce_only_orders_only_reduce_and_leave_when_the_position_does() {
 }
 
 #[test]
+fn a_reduce_only_order_the_taker_never_reached_leaves_when_another_trade_closes_the_position() {
+    let mut v = Venue::new(10_000);
+    v.trade(B, A, Buy, 100, 5); // A long 5
+    v.ok(place(A, Sell, 105, 5, TimeInForce::Gtc, true)); // a take-profit, far from the touch
+    v.ok(place(A, Buy, 98, 1, TimeInForce::Gtc, false)); // and a plain bid, which stays
+    // A closes with a plain sell into C's bid: the take-profit has nothing left to reduce.
+    v.ok(place(C, Buy, 100, 5, TimeInForce::Gtc, false));
+    let ev = v.ok(place(A, Sell, 100, 5, TimeInForce::Ioc, false));
+    assert_eq!(v.position(A).0, 0);
+    let cancelled: Vec<(AccountId, CancelReason)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::OrderCancelled { account, reason, .. } => Some((*account, *reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cancelled, vec![(A, CancelReason::ReduceOnly)]);
+    assert_eq!(v.engine.market(M).unwrap().book.open_order_count(A), 1);
+}
+
+#[test]
 fn accounts_exist_once_funded() {
     let mut v = Venue::new(1_000);
     let stranger = AccountId(99);
