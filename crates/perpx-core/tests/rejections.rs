@@ -275,8 +275,8 @@ fn invalid_amends_and_cancels(c: &mut Ctx, bid: u64) {
         .engine
         .client_orders()
         .iter()
-        .find(|(_, e)| e.terminal.is_some())
-        .map(|((account, id), _)| (*account, id.clone()));
+        .find(|(_, _, e)| e.terminal.is_some())
+        .map(|(account, id, _)| (account, id.clone()));
     if let Some((account, id)) = terminal {
         let r = OrderRef::Client(id);
         c.rejects(

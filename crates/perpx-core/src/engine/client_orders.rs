@@ -33,7 +33,11 @@ pub struct ClientOrderEntry {
 /// The registry of held client order ids.
 #[derive(Debug, Clone, Default)]
 pub struct ClientOrders {
-    entries: BTreeMap<(AccountId, ClientOrderId), ClientOrderEntry>,
+    /// Held ids by account, then id: looked up with the caller's id, no key to build (a
+    /// `(account, id)` key cloned the id, an allocation, on every lookup; docs/PERFORMANCE.md).
+    entries: BTreeMap<AccountId, BTreeMap<ClientOrderId, ClientOrderEntry>>,
+    /// Number of held ids.
+    held: usize,
     expiry: VecDeque<(Timestamp, AccountId, ClientOrderId)>,
     /// The clock as of the last prune (the engine's clock; not hashed separately).
     now: Timestamp,
@@ -43,7 +47,19 @@ impl ClientOrders {
     /// The entry holding `(account, id)`, if any.
     #[must_use]
     pub fn get(&self, account: AccountId, id: &ClientOrderId) -> Option<&ClientOrderEntry> {
-        self.entries.get(&(account, id.clone()))
+        self.entries.get(&account)?.get(id)
+    }
+
+    /// Releases `(account, id)`.
+    fn release(&mut self, account: AccountId, id: &ClientOrderId) {
+        if let Some(ids) = self.entries.get_mut(&account) {
+            if ids.remove(id).is_some() {
+                self.held -= 1;
+            }
+            if ids.is_empty() {
+                self.entries.remove(&account);
+            }
+        }
     }
 
     /// Holds `(account, id)` for a newly accepted order until at least `expires_at`.
@@ -56,8 +72,9 @@ impl ClientOrders {
         expires_at: Timestamp,
     ) {
         let entry = ClientOrderEntry { order_id, market, terminal: None, expires_at };
-        let previous = self.entries.insert((account, id.clone()), entry);
+        let previous = self.entries.entry(account).or_default().insert(id.clone(), entry);
         assert!(previous.is_none(), "client id {id} of account {account} held twice");
+        self.held += 1;
         // A zero retention makes the id overdue at once: released when the order leaves.
         if expires_at > self.now {
             self.expiry.push_back((expires_at, account, id));
@@ -67,10 +84,10 @@ impl ClientOrders {
     /// Records that the order holding `(account, id)` left the book; an overdue id (its
     /// retention already over) is released at once.
     pub fn terminate(&mut self, account: AccountId, id: &ClientOrderId, status: OrderStatus, filled: Qty) {
-        let key = (account, id.clone());
-        let entry = self.entries.get_mut(&key).expect("terminated order's client id is held");
+        let entry = self.entries.get_mut(&account).and_then(|ids| ids.get_mut(id));
+        let entry = entry.expect("terminated order's client id is held");
         if entry.expires_at <= self.now {
-            self.entries.remove(&key);
+            self.release(account, id);
         } else {
             entry.terminal = Some((status, filled));
         }
@@ -85,10 +102,9 @@ impl ClientOrders {
                 break;
             }
             let (_, account, id) = self.expiry.pop_front().expect("front exists");
-            let key = (account, id);
-            let open = self.entries.get(&key).is_some_and(|e| e.terminal.is_none());
+            let open = self.get(account, &id).is_some_and(|e| e.terminal.is_none());
             if !open {
-                self.entries.remove(&key);
+                self.release(account, &id);
             }
         }
     }
@@ -96,18 +112,18 @@ impl ClientOrders {
     /// Number of held ids.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.held
     }
 
     /// Whether no id is held.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.held == 0
     }
 
     /// Every held id with its entry, sorted by account then id.
-    pub fn iter(&self) -> impl Iterator<Item = (&(AccountId, ClientOrderId), &ClientOrderEntry)> {
-        self.entries.iter()
+    pub fn iter(&self) -> impl Iterator<Item = (AccountId, &ClientOrderId, &ClientOrderEntry)> {
+        self.entries.iter().flat_map(|(account, ids)| ids.iter().map(|(id, e)| (*account, id, e)))
     }
 
     /// The expiry queue, front first: `(deadline, account, id)` of every held id whose
@@ -119,11 +135,17 @@ impl ClientOrders {
     /// A registry from its parts, as a snapshot carries them (`engine/snapshot.rs`). Nothing
     /// is checked here: the restore runs [`ClientOrders::check_invariants`] after.
     pub(crate) fn from_parts(
-        entries: BTreeMap<(AccountId, ClientOrderId), ClientOrderEntry>,
+        entries: impl IntoIterator<Item = (AccountId, ClientOrderId, ClientOrderEntry)>,
         expiry: VecDeque<(Timestamp, AccountId, ClientOrderId)>,
         now: Timestamp,
     ) -> Self {
-        Self { entries, expiry, now }
+        let mut registry = Self { entries: BTreeMap::new(), held: 0, expiry, now };
+        for (account, id, entry) in entries {
+            if registry.entries.entry(account).or_default().insert(id, entry).is_none() {
+                registry.held += 1;
+            }
+        }
+        registry
     }
 
     /// Checks that the expiry queue holds exactly the held ids whose deadline is still ahead,
@@ -138,13 +160,13 @@ impl ClientOrders {
                 return Err("client id expiry queue out of order".to_owned());
             }
             last = *deadline;
-            let e = self.entries.get(&(*account, id.clone()));
+            let e = self.get(*account, id);
             if !e.is_some_and(|e| e.expires_at == *deadline && *deadline > self.now) {
                 return Err(format!("expiry item for client id {id} of account {account} does not match its entry"));
             }
         }
         let mut queued = 0usize;
-        for ((account, id), e) in &self.entries {
+        for (account, id, e) in self.iter() {
             if e.expires_at > self.now {
                 queued += 1;
             } else if e.terminal.is_some() {
@@ -159,8 +181,8 @@ impl ClientOrders {
 
     /// Feeds the registry into the state hash.
     pub fn hash_into(&self, h: &mut StateHasher) {
-        h.u64(self.entries.len() as u64);
-        for ((account, id), e) in &self.entries {
+        h.u64(self.held as u64);
+        for (account, id, e) in self.iter() {
             h.u64(account.0).str(id.as_str()).u64(e.order_id.0).u64(u64::from(e.market.0));
             match e.terminal {
                 None => h.tag(0),

@@ -49,13 +49,13 @@ impl Engine {
         self.check_funding()?;
         self.check_liquidation()?;
         self.client_orders.check_invariants()?;
-        for ((account, cid), e) in self.client_orders.iter() {
+        for (account, cid, e) in self.client_orders.iter() {
             if e.terminal.is_none() {
                 let m = self.markets.get(e.market.index()).ok_or("client id held in an unknown market")?;
                 let open = m.book.get(e.order_id);
                 let armed = m.stops.get(&e.order_id);
-                let held_by_order = open.is_some_and(|o| o.account == *account && o.client_id.as_ref() == Some(cid));
-                let held_by_stop = armed.is_some_and(|s| s.account == *account && s.client_id.as_ref() == Some(cid));
+                let held_by_order = open.is_some_and(|o| o.account == account && o.client_id.as_ref() == Some(cid));
+                let held_by_stop = armed.is_some_and(|s| s.account == account && s.client_id.as_ref() == Some(cid));
                 if !held_by_order && !held_by_stop {
                     return Err(format!(
                         "client id {cid} of account {account} held open but order {} is not",

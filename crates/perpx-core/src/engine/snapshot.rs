@@ -163,8 +163,8 @@ impl Engine {
             markets: markets.iter().map(market_snapshot).collect(),
             client_orders: client_orders
                 .iter()
-                .map(|((account, client_id), entry)| ClientOrderSnapshot {
-                    account: *account,
+                .map(|(account, client_id, entry)| ClientOrderSnapshot {
+                    account,
                     client_id: client_id.clone(),
                     entry: entry.clone(),
                 })
@@ -398,6 +398,6 @@ fn restore_client_orders(
         }
         previous = Some((h.account, &h.client_id));
     }
-    let entries = held.into_iter().map(|h| ((h.account, h.client_id), h.entry)).collect();
+    let entries = held.into_iter().map(|h| (h.account, h.client_id, h.entry));
     Ok(ClientOrders::from_parts(entries, VecDeque::from(expiry), now))
 }
