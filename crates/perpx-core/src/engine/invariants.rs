@@ -205,7 +205,8 @@ impl Engine {
         for m in &self.markets {
             let sym = &m.spec.symbol;
             let mut per_account: BTreeMap<AccountId, u32> = BTreeMap::new();
-            for (id, s) in &m.stops {
+            m.stops.check_index().map_err(|e| format!("{sym}: {e}"))?;
+            for (id, s) in m.stops.keys().zip(m.stops.values()) {
                 if *id != s.id || id.0 >= self.next_order_id || m.book.get(*id).is_some() {
                     return Err(format!("{sym}: stop {id} is misfiled or also in the book"));
                 }

@@ -40,7 +40,7 @@ use crate::event::LiquidationScope;
 use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId};
 use crate::market::{FundingState, Market, MarketSpec, MarketStatus, OracleState};
 use crate::num::{Price, Qty, Quote, Timestamp};
-use crate::stop::StopOrder;
+use crate::stop::{ArmedStops, StopOrder};
 
 /// The engine's logical state after command `seq`: plain data, no derived index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -338,10 +338,10 @@ fn restore_market(
         }
         Ok(())
     };
-    let mut stops = BTreeMap::new();
+    let mut stops = ArmedStops::default();
     for s in m.stops {
         take_id("stop", s.id)?;
-        stops.insert(s.id, s);
+        stops.insert(s);
     }
     let mut book = Book::new();
     for o in m.orders {

@@ -18,11 +18,6 @@ fn reference(m: &Market, by: TriggerBy) -> Option<Price> {
     }
 }
 
-fn fires(m: &Market, s: &StopOrder) -> Option<Price> {
-    let r = reference(m, s.trigger_by)?;
-    is_triggered(s.side, s.kind.is_take_profit(), s.trigger, r).then_some(r)
-}
-
 impl Engine {
     /// Arms a stop or take-profit order.
     pub(crate) fn place_stop(&mut self, s: &NewStop, out: &mut Out<'_>) -> Result<(), RejectReason> {
@@ -82,7 +77,7 @@ impl Engine {
             client_id: s.client_id.clone(),
             placed_at: self.now,
         };
-        self.markets[s.market.index()].stops.insert(id, stop);
+        self.markets[s.market.index()].stops.insert(stop);
         out.push(EventKind::StopAccepted {
             stop_id: id,
             account: s.account,
@@ -123,7 +118,7 @@ impl Engine {
                 .markets
                 .iter()
                 .filter(|m| m.status == MarketStatus::Active && m.oracle.stage != OracleStage::Halted)
-                .find_map(|m| m.stops.values().find_map(|s| fires(m, s).map(|r| (m.id, s.id, r))));
+                .find_map(|m| m.stops.first_fired(m.mark, m.last_price).map(|(id, r)| (m.id, id, r)));
             let Some((market, id, reference)) = next else { break };
             budget -= 1;
             let stop = self.markets[market.index()].stops.remove(&id).expect("found above");

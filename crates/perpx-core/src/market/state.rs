@@ -1,6 +1,6 @@
 //! A live market: its validated spec, its mark price and its book.
 
-use std::collections::BTreeMap;
+use crate::stop::ArmedStops;
 
 use super::funding::FundingState;
 use super::oracle::{OracleStage, OracleState};
@@ -9,7 +9,6 @@ use crate::book::{Book, Side};
 use crate::command::{ParamChange, TimeInForce};
 use crate::engine::{StateHasher, stp_tag};
 use crate::ids::MarketId;
-use crate::ids::OrderId;
 use crate::num::Timestamp;
 use crate::num::{Price, Qty, Quote};
 use crate::stop::{StopKind, StopOrder, TriggerBy};
@@ -29,8 +28,8 @@ pub struct Market {
     pub book: Book,
     /// The last trade price, once the market has traded.
     pub last_price: Option<Price>,
-    /// Untriggered stop and take-profit orders, by id (placement order).
-    pub stops: BTreeMap<OrderId, StopOrder>,
+    /// Untriggered stop and take-profit orders, by id (placement order) and by trigger.
+    pub stops: ArmedStops,
     /// Trading, halted or delisted.
     pub status: MarketStatus,
     /// A scheduled parameter change and when it takes effect.
@@ -82,7 +81,7 @@ impl Market {
             mark: None,
             book: Book::new(),
             last_price: None,
-            stops: BTreeMap::new(),
+            stops: ArmedStops::default(),
             status: MarketStatus::Active,
             pending_change: None,
             oracle,
