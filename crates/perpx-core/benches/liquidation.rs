@@ -8,6 +8,11 @@
 //! (85,000 of them) is bankrupt and is taken over by the liquidator at ⌈700 × 0.99⌉ with the
 //! gap paid by the fund, 64 units per pass. The clone is made outside the measurement.
 //!
+//! `gap_30pct_100k_accounts_adl`: the same longs against 1,000 shorts of 100 lots each, with
+//! no liquidator, an empty fund and no bids left in the book, so every bankrupt long goes to
+//! auto-deleveraging against the shorts (the market's default policy): the waterfall's last
+//! layer, 85,000 times.
+//!
 //! Run: `cargo bench -p perpx-core --bench liquidation`. Figures: docs/PERFORMANCE.md.
 
 use std::hint::black_box;
@@ -49,8 +54,14 @@ fn spec() -> MarketSpec {
     }
 }
 
-/// The engine with 100,000 leveraged longs, the liquidator and the fund.
-fn setup() -> (Engine, i64) {
+/// Shorts that take the other side of the longs: one maker with everything (`backstop`, a
+/// registered liquidator and a capitalised fund), or 1,000 shorts of 100 lots and nothing
+/// else behind the market (ADL).
+const ADL_SHORTS: u64 = 1_000;
+
+/// The engine with 100,000 leveraged longs and, per `backstop`, the liquidator and the fund,
+/// or 1,000 shorts and nothing else.
+fn setup(backstop: bool) -> (Engine, i64) {
     let mut e = Engine::new(EngineConfig::default());
     let mut ts = 1;
     let mut apply = |e: &mut Engine, kind: CommandKind| {
@@ -72,11 +83,21 @@ fn setup() -> (Engine, i64) {
             reduce_only: false,
         })
     };
-    apply(&mut e, CommandKind::Deposit { account: AccountId(0), amount: Quote(1_000_000_000 * USD) });
-    apply(&mut e, CommandKind::Deposit { account: LIQUIDATOR, amount: Quote(100_000_000 * USD) });
-    apply(&mut e, CommandKind::SetLiquidator { account: LIQUIDATOR, active: true });
-    apply(&mut e, CommandKind::CapitaliseFund { fund: FundRef::Market(MARKET), amount: Quote(100_000_000 * USD) });
-    apply(&mut e, order(0, Side::Sell, i64::try_from(ACCOUNTS).unwrap(), TimeInForce::Gtc));
+    if backstop {
+        apply(&mut e, CommandKind::Deposit { account: AccountId(0), amount: Quote(1_000_000_000 * USD) });
+        apply(&mut e, CommandKind::Deposit { account: LIQUIDATOR, amount: Quote(100_000_000 * USD) });
+        apply(&mut e, CommandKind::SetLiquidator { account: LIQUIDATOR, active: true });
+        let fund = FundRef::Market(MARKET);
+        apply(&mut e, CommandKind::CapitaliseFund { fund, amount: Quote(100_000_000 * USD) });
+        apply(&mut e, order(0, Side::Sell, i64::try_from(ACCOUNTS).unwrap(), TimeInForce::Gtc));
+    } else {
+        let lots = i64::try_from(ACCOUNTS / ADL_SHORTS).unwrap();
+        for s in 0..ADL_SHORTS {
+            let short = ACCOUNTS + 1 + s;
+            apply(&mut e, CommandKind::Deposit { account: AccountId(short), amount: Quote(1_000_000 * USD) });
+            apply(&mut e, order(short, Side::Sell, lots, TimeInForce::Gtc));
+        }
+    }
     for a in 1..=ACCOUNTS {
         let leverage = 1 + u32::try_from(a % 20).unwrap();
         let deposit = 1_000 * USD / i64::from(leverage) + 1;
@@ -88,11 +109,20 @@ fn setup() -> (Engine, i64) {
 }
 
 fn bench(c: &mut Criterion) {
-    let (engine, ts) = setup();
     let mut g = c.benchmark_group("liquidation");
     g.sample_size(10);
     g.throughput(Throughput::Elements(ACCOUNTS));
-    g.bench_function("gap_30pct_100k_accounts", |b| {
+    for (name, backstop) in [("gap_30pct_100k_accounts", true), ("gap_30pct_100k_accounts_adl", false)] {
+        bench_gap(&mut g, name, backstop);
+    }
+    g.finish();
+}
+
+/// Applies the gap and ticks until no unit is queued; checks that the waterfall layer the case
+/// is about did the work.
+fn bench_gap(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, name: &str, backstop: bool) {
+    let (engine, ts) = setup(backstop);
+    g.bench_function(name, |b| {
         b.iter_batched(
             || (engine.clone(), Vec::with_capacity(1 << 20)),
             |(mut e, mut events)| {
@@ -101,20 +131,21 @@ fn bench(c: &mut Criterion) {
                     &Command { ts: Timestamp(t), kind: CommandKind::SetMark { market: MARKET, price: Price(700) } },
                     &mut events,
                 );
-                let mut passes = 1;
+                let (mut passes, mut deleveraged) = (1, 0usize);
                 while e.liquidation_queue().next().is_some() {
                     t += 1;
                     events.clear();
                     e.apply_into(black_box(&Command { ts: Timestamp(t), kind: CommandKind::Tick }), &mut events);
+                    deleveraged += events.iter().filter(|x| matches!(x.kind, EventKind::Deleveraged { .. })).count();
                     passes += 1;
                 }
                 assert!(passes > 1_000, "{passes} passes");
+                assert_eq!(deleveraged > 0, !backstop, "{deleveraged} deleveraging fills");
                 (e, events)
             },
             BatchSize::PerIteration,
         );
     });
-    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -29,6 +29,17 @@ pub struct AccountTable {
     slots: FxHashMap<AccountId, u32>,
     /// Whether the slots are in ascending id order (the walks read them in place).
     in_id_order: bool,
+    /// While on, the ids of the accounts handed out mutably (see [`AccountTable::log_changes`]).
+    changed: Option<ChangeLog>,
+}
+
+/// The accounts that may have changed since the log was last read.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeLog {
+    /// Ids, in the order they were handed out (with repeats).
+    pub ids: Vec<AccountId>,
+    /// Whether every account may have changed (a mutable walk over them all).
+    pub all: bool,
 }
 
 impl fmt::Debug for AccountTable {
@@ -76,7 +87,25 @@ impl AccountTable {
 
     /// The account `id`, mutably.
     pub fn get_mut(&mut self, id: &AccountId) -> Option<&mut Account> {
-        self.slot(*id).map(|s| &mut self.accounts[s])
+        let slot = self.slot(*id)?;
+        if let Some(log) = &mut self.changed {
+            log.ids.push(*id);
+        }
+        Some(&mut self.accounts[slot])
+    }
+
+    /// Starts (`true`) or stops logging which accounts are handed out mutably, so that a
+    /// figure derived from many accounts (the ADL ranking) can be brought up to date by
+    /// recomputing only theirs. Any mutable access counts, whatever it changes: the log can
+    /// name too many accounts, never too few. Starting clears the log.
+    pub fn log_changes(&mut self, on: bool) {
+        self.changed = on.then(ChangeLog::default);
+    }
+
+    /// The accounts handed out mutably since the log started or was last taken (`None` when
+    /// not logging); the log starts over.
+    pub fn take_changes(&mut self) -> Option<ChangeLog> {
+        self.changed.as_mut().map(std::mem::take)
     }
 
     /// Whether account `id` exists.
@@ -91,6 +120,9 @@ impl AccountTable {
             Some(s) => s,
             None => self.push(id, Account::default()),
         };
+        if let Some(log) = &mut self.changed {
+            log.ids.push(id);
+        }
         &mut self.accounts[slot]
     }
 
@@ -150,6 +182,9 @@ impl AccountTable {
     /// Every account, in ascending id order, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&AccountId, &mut Account)> {
         self.put_in_id_order();
+        if let Some(log) = &mut self.changed {
+            log.all = true;
+        }
         self.ids.iter().zip(self.accounts.iter_mut())
     }
 

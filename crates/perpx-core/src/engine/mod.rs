@@ -130,6 +130,8 @@ pub struct Engine {
     /// engine ran, on the positions exactly as the pass saw them. An observation, not state:
     /// it changes nothing the engine does and is left out of the state hash.
     adl_observed: Option<Vec<AdlComparison>>,
+    /// The ADL ranking kept through one liquidation pass (`None` between commands).
+    adl_cache: Option<adl::AdlRankingCache>,
 }
 
 /// Collects the events of one command, stamping each with its sequence number and time.
@@ -172,6 +174,7 @@ impl Engine {
             liquidators: BTreeSet::new(),
             risk_touched: Vec::new(),
             adl_observed: None,
+            adl_cache: None,
         }
     }
 

@@ -151,6 +151,8 @@ impl Engine {
             risk_touched,
             // An observer's log (the simulator's), not state.
             adl_observed: _,
+            // Lives only within a liquidation pass.
+            adl_cache: _,
         } = self;
         debug_assert!(risk_touched.is_empty(), "a snapshot is taken between commands");
         let expiring = client_order_expiry(client_orders);
@@ -256,6 +258,7 @@ impl Engine {
             liquidators,
             risk_touched: Vec::new(),
             adl_observed: None,
+            adl_cache: None,
         };
         engine.check_invariants().map_err(RestoreError::Invariant)?;
         Ok(engine)
