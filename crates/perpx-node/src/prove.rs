@@ -96,6 +96,8 @@ pub enum ProveError {
 #[derive(Debug)]
 struct Walk {
     replayer: Replayer,
+    /// One events buffer for every record replayed.
+    buffer: Vec<Event>,
     failure: Option<ProveError>,
     found: Option<(String, u64, Command, Vec<Event>, Engine)>,
     head_at_to: Option<ChainHead>,
@@ -121,8 +123,13 @@ pub fn prove<S: Storage + ?Sized>(storage: &S, seq: u64, to: Option<u64>) -> Res
         None => (Engine::new(EngineConfig::default()), None),
     };
     let start = engine.seq();
-    let walk =
-        RefCell::new(Walk { replayer: Replayer::new(engine, false), failure: None, found: None, head_at_to: None });
+    let walk = RefCell::new(Walk {
+        replayer: Replayer::new(engine, false),
+        buffer: Vec::new(),
+        failure: None,
+        found: None,
+        head_at_to: None,
+    });
     let visit = |v: &perpx_journal::VerifiedRecord<'_>| {
         let mut w = walk.borrow_mut();
         let w = &mut *w;
@@ -133,8 +140,9 @@ pub fn prove<S: Storage + ?Sized>(storage: &S, seq: u64, to: Option<u64>) -> Res
         if r.seq <= start || r.seq > seq || w.failure.is_some() {
             return;
         }
-        match w.replayer.apply(r.seq, r.ts_ms, r.payload, &r.events_digest) {
-            Ok((command, events)) if r.seq == seq => {
+        match w.replayer.apply_into(r.seq, r.ts_ms, r.payload, &r.events_digest, &mut w.buffer) {
+            Ok(command) if r.seq == seq => {
+                let events = std::mem::take(&mut w.buffer);
                 w.found = Some((v.segment.to_owned(), v.offset, command, events, w.replayer.engine().clone()));
             }
             Ok(_) => {}

@@ -121,6 +121,8 @@ pub enum VerifyError {
 #[derive(Debug)]
 struct Walk {
     replayer: Replayer,
+    /// One events buffer for every record (no vector allocated and freed per record).
+    buffer: Vec<perpx_core::Event>,
     failure: Option<VerifyError>,
     snapshot_checked: bool,
     rejected: u64,
@@ -148,6 +150,7 @@ pub fn verify_journal<S: Storage + ?Sized>(
     };
     let walk = RefCell::new(Walk {
         replayer: Replayer::new(Engine::new(config.clone()), false),
+        buffer: Vec::new(),
         failure: None,
         snapshot_checked: false,
         rejected: 0,
@@ -172,11 +175,11 @@ pub fn verify_journal<S: Storage + ?Sized>(
             return;
         }
         let r = &v.record;
-        match w.replayer.apply(r.seq, r.ts_ms, r.payload, &r.events_digest) {
-            Ok((_, events)) => {
+        match w.replayer.apply_into(r.seq, r.ts_ms, r.payload, &r.events_digest, &mut w.buffer) {
+            Ok(_) => {
                 w.records += 1;
-                w.events += events.len() as u64;
-                w.rejected += u64::from(events.iter().any(|e| matches!(e.kind, EventKind::Rejected { .. })));
+                w.events += w.buffer.len() as u64;
+                w.rejected += u64::from(w.buffer.iter().any(|e| matches!(e.kind, EventKind::Rejected { .. })));
                 if w.records % PROGRESS_EVERY_RECORDS == 0 {
                     report(w);
                 }
