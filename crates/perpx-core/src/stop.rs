@@ -121,13 +121,27 @@ const fn fires_upwards(side: Side, take_profit: bool) -> bool {
 /// placing stops (the `engine_mix` bench), walking them was about 10 % of the engine's
 /// instructions, and it grows with the number armed: 100,000 armed stops would cost 100,000
 /// checks per command. Measured gain: docs/PERFORMANCE.md ("Stops indexed by trigger").
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct ArmedStops {
     by_id: BTreeMap<OrderId, StopOrder>,
     /// `[reference][direction]` → (trigger, id): reference 0 mark, 1 last; direction 0 fires
     /// upwards (`reference ≥ trigger`), 1 downwards (`reference ≤ trigger`).
     triggers: [[BTreeSet<(Price, OrderId)>; 2]; 2],
+    /// The references (mark, last) at which the last check found nothing fired, until a stop
+    /// is armed: while they don't move nothing can fire (a stop that would fire at once is
+    /// refused when placed), so [`ArmedStops::check`] answers without looking. Most commands
+    /// move neither price. Derived: not state, not compared.
+    quiet_at: Option<(Option<Price>, Option<Price>)>,
 }
+
+/// The stops, not what was last checked.
+impl PartialEq for ArmedStops {
+    fn eq(&self, other: &Self) -> bool {
+        self.by_id == other.by_id && self.triggers == other.triggers
+    }
+}
+
+impl Eq for ArmedStops {}
 
 impl ArmedStops {
     fn slot(s: &StopOrder) -> (usize, usize) {
@@ -140,6 +154,7 @@ impl ArmedStops {
 
     /// Arms `stop` (its id must be new).
     pub(crate) fn insert(&mut self, stop: StopOrder) {
+        self.quiet_at = None;
         let (by, dir) = Self::slot(&stop);
         self.triggers[by][dir].insert((stop.trigger, stop.id));
         let previous = self.by_id.insert(stop.id, stop);
@@ -179,6 +194,17 @@ impl ArmedStops {
             }
         }
         first
+    }
+
+    /// [`ArmedStops::first_fired`] for the check after a command: when neither reference has
+    /// moved since a check that found nothing, and no stop was armed since, nothing has fired.
+    pub(crate) fn check(&mut self, mark: Option<Price>, last: Option<Price>) -> Option<(OrderId, Price)> {
+        if self.by_id.is_empty() || self.quiet_at == Some((mark, last)) {
+            return None;
+        }
+        let fired = self.first_fired(mark, last);
+        self.quiet_at = fired.is_none().then_some((mark, last));
+        fired
     }
 
     /// The stop `id`.

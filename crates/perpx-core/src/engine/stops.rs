@@ -116,9 +116,9 @@ impl Engine {
             // Halted markets (by an admin or a stale index) keep their stops armed until they resume.
             let next = self
                 .markets
-                .iter()
+                .iter_mut()
                 .filter(|m| m.status == MarketStatus::Active && m.oracle.stage != OracleStage::Halted)
-                .find_map(|m| m.stops.first_fired(m.mark, m.last_price).map(|(id, r)| (m.id, id, r)));
+                .find_map(|m| m.stops.check(m.mark, m.last_price).map(|(id, r)| (m.id, id, r)));
             let Some((market, id, reference)) = next else { break };
             budget -= 1;
             let stop = self.markets[market.index()].stops.remove(&id).expect("found above");
