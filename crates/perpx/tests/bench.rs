@@ -32,6 +32,11 @@ fn assert_fill_notices(report: &Value) {
     assert_eq!(report["stream_errors"], serde_json::json!([]), "{report}");
 }
 
+/// A notice section's received and missing counts.
+fn received_and_missing(report: &Value, section: &str) -> (u64, u64) {
+    (count(report, section, "count"), count(report, section, "missing"))
+}
+
 #[test]
 fn the_bench_times_fill_notices_to_both_sides_and_a_gaps_liquidation_and_adl_notices() {
     let s = common::start_with("bench-notices", false, "rate_limit_per_key = 100000\nrate_limit_per_ip = 100000\n");
@@ -41,15 +46,11 @@ fn the_bench_times_fill_notices_to_both_sides_and_a_gaps_liquidation_and_adl_not
     assert_fill_notices(&report);
     // Three bankrupt longs with no bid and no liquidator: each is liquidated in the price
     // move's step and ADL closes it against the shorts, each of which hears of it.
-    assert_eq!(
-        (count(&report, "liquidation_notice", "count"), count(&report, "liquidation_notice", "missing")),
-        (3, 0),
-        "{report}"
-    );
+    assert_eq!(received_and_missing(&report, "liquidation_notice"), (3, 0), "{report}");
     assert_eq!(count(&report, "liquidation_notice", "in_move_step"), 3, "{report}");
     let adl = count(&report, "adl_notice", "expected");
     assert!(adl >= 1, "the waterfall reached ADL: {report}");
-    assert_eq!((count(&report, "adl_notice", "count"), count(&report, "adl_notice", "missing")), (adl, 0), "{report}");
+    assert_eq!(received_and_missing(&report, "adl_notice"), (adl, 0), "{report}");
     assert_eq!(report["gap"]["victims"].as_u64(), Some(3), "{report}");
     // The load moves the mark (its book premium); the gap sets back the mark it started from.
     assert_eq!(report["gap"]["mark"].as_str(), Some(s.mark("BTC-PERP").as_str()), "{report}");
@@ -58,11 +59,7 @@ fn the_bench_times_fill_notices_to_both_sides_and_a_gaps_liquidation_and_adl_not
     let report = bench(&s, &["--transport", "http", "--liquidations", "2"]);
     assert_eq!(report["statuses"]["200"].as_u64(), Some(400), "{report}");
     assert_fill_notices(&report);
-    assert_eq!(
-        (count(&report, "liquidation_notice", "count"), count(&report, "liquidation_notice", "missing")),
-        (2, 0),
-        "{report}"
-    );
+    assert_eq!(received_and_missing(&report, "liquidation_notice"), (2, 0), "{report}");
     assert_eq!(count(&report, "adl_notice", "missing"), 0, "{report}");
 
     // Without the gap there is no liquidation section; without the streams no notice section.

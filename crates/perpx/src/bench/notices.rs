@@ -124,16 +124,7 @@ impl Streams {
         let subscribe = json!({ "op": "subscribe", "channel": "account" }).to_string();
         socket.send(Message::Text(subscribe.into())).map_err(|e| format!("account {account}: subscribe: {e}"))?;
         socket.get_ref().set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
-        loop {
-            let m = socket.read().map_err(|e| format!("account {account}: waiting for the subscription: {e}"))?;
-            let Message::Text(t) = m else { continue };
-            let v: Value = serde_json::from_str(&t).map_err(|e| e.to_string())?;
-            match v["op"].as_str() {
-                Some("subscribe") => break,
-                Some("error") => return Err(format!("account {account}: subscription refused: {v}")),
-                _ => {}
-            }
-        }
+        super::ws::await_op(&mut socket, "subscribe").map_err(|e| format!("account {account}: subscription: {e}"))?;
         // Short, so the reader sees the stop flag soon after it is set.
         socket.get_ref().set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
         let received = Arc::new(Mutex::new(Received::default()));

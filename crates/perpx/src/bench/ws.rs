@@ -78,17 +78,22 @@ pub(super) fn login(url: &str, key: &str, secret: &str) -> Result<WebSocket<TcpS
     let sig = sign(secret, &signed_bytes(&ts, "GET", "/ws", b""));
     let auth = json!({ "op": "auth", "key": key, "timestamp": ts, "signature": sig }).to_string();
     socket.send(Message::Text(auth.into())).map_err(|e| e.to_string())?;
+    await_op(&mut socket, "auth").map_err(|e| format!("auth: {e}"))?;
+    Ok(socket)
+}
+
+/// Reads until the server answers `op` (skipping anything else); an `error` answer is the
+/// error.
+pub(super) fn await_op(socket: &mut WebSocket<TcpStream>, op: &str) -> Result<(), String> {
     loop {
-        let m = socket.read().map_err(|e| format!("auth: {e}"))?;
-        let Message::Text(t) = m else { continue };
+        let Message::Text(t) = socket.read().map_err(|e| e.to_string())? else { continue };
         let v: Value = serde_json::from_str(&t).map_err(|e| e.to_string())?;
         match v["op"].as_str() {
-            Some("auth") => break,
-            Some("error") => return Err(format!("auth refused: {v}")),
+            Some(o) if o == op => return Ok(()),
+            Some("error") => return Err(format!("refused: {v}")),
             _ => {}
         }
     }
-    Ok(socket)
 }
 
 /// Connects, authenticates, and returns the two halves.
