@@ -19,6 +19,9 @@
 mod invariants;
 mod order;
 mod store;
+#[cfg(test)]
+mod tests;
+mod window;
 
 pub use order::{RestingOrder, Side};
 pub use store::{AccountOrderIds, Book, FrontFill, Level, LevelOrders, SideTotals};
