@@ -786,6 +786,27 @@ impl Book {
         let i = w.offset(price.0).expect("inside the window");
         w.flip_bit_for_test(i);
     }
+
+    /// Files level slot `l` at `price` in the window's table alone (no bit, no count).
+    pub(super) fn corrupt_window_slot_for_test(&mut self, side: Side, price: Price, l: u32) {
+        let w = &mut self.windows[side_ix(side)];
+        let i = w.offset(price.0).expect("inside the window");
+        w.set_slot_for_test(i, l);
+    }
+
+    /// Flips the summary bit of the bitmap word holding `price`.
+    pub(super) fn corrupt_window_summary_for_test(&mut self, side: Side, price: Price) {
+        let w = &mut self.windows[side_ix(side)];
+        let i = w.offset(price.0).expect("inside the window");
+        w.flip_summary_for_test(i / 64);
+    }
+
+    /// Moves a window level into the tree as well (reachable twice).
+    pub(super) fn corrupt_tree_copy_for_test(&mut self, side: Side, price: Price) {
+        let l = self.find(side, price).expect("a level");
+        self.tree_mut(side).insert(price, l);
+        self.level_of.insert(side, price, l);
+    }
 }
 
 /// Read-only access to the internals for the invariant checker.

@@ -291,6 +291,24 @@ fn the_checker_sees_a_broken_window() {
     broken.corrupt_best_for_test(Side::Buy, Price(400));
     assert!(broken.check_invariants().unwrap_err().contains("best"));
     let mut broken = book.clone();
-    broken.corrupt_window_bit_for_test(Side::Buy, Price(450));
-    assert!(broken.check_invariants().is_err());
+    broken.corrupt_window_bit_for_test(Side::Buy, Price(510));
+    assert!(broken.check_invariants().unwrap_err().contains("disagrees with its slot"));
+    // (500 opens a bitmap word of the window centred on it.) A slot in an otherwise empty
+    // bitmap word (the checker's fast path).
+    let far = Price(500 + i64::try_from(WINDOW / 4).unwrap());
+    let mut broken = book.clone();
+    broken.corrupt_window_slot_for_test(Side::Buy, far, 0);
+    assert!(broken.check_invariants().unwrap_err().contains("does not show"));
+    let mut broken = book.clone();
+    broken.corrupt_window_slot_for_test(Side::Buy, Price(501), 0);
+    assert!(broken.check_invariants().unwrap_err().contains("disagrees with its slot"));
+    let mut broken = book.clone();
+    broken.corrupt_window_summary_for_test(Side::Buy, Price(500));
+    assert!(broken.check_invariants().unwrap_err().contains("summary"));
+    let mut broken = book.clone();
+    broken.corrupt_window_summary_for_test(Side::Buy, far);
+    assert!(broken.check_invariants().unwrap_err().contains("summary"));
+    let mut broken = book;
+    broken.corrupt_tree_copy_for_test(Side::Buy, Price(500));
+    assert!(broken.check_invariants().unwrap_err().contains("inside the window"));
 }

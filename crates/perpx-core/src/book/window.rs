@@ -10,11 +10,15 @@
 //! window live in the book's hash map and tree as before (see `store.rs`), so correctness never
 //! depends on where the window sits.
 
-/// Ticks covered by a side's window: 4,096 prices, 16 KiB of slots and 512 bytes of bitmap a
-/// side, allocated when the side's first level arrives. It holds a book a few thousand ticks
-/// deep around where trading started (the benchmarks' books are ±250 to ±25,000 ticks deep;
-/// see docs/PERFORMANCE.md for what the deep one gains).
-pub(super) const WINDOW: usize = 4_096;
+/// Ticks covered by a side's window: 65,536 prices, 256 KiB of slots and 8 KiB of bitmap a
+/// side, allocated when the side's first level arrives (a side that never rests an order
+/// pays nothing). At tick 0.1 on a price of 86,000 that is ±3,277 (±3.8 %) around the centre.
+///
+/// Why this size (callgrind, instructions per command, `benches/book.rs`): the bare book
+/// `book_only` 1k 503 → 417 and 100k 648 → 515. A window of 4,096 ticks gave the same 416 on
+/// the 1k book (±250 ticks deep) but nothing on the 100k book (±25,000 ticks: 650), whose
+/// levels mostly fell outside it.
+pub(super) const WINDOW: usize = 65_536;
 
 /// `WINDOW` as an `i64` (it is far below `i64::MAX`).
 #[allow(clippy::cast_possible_wrap)]
@@ -195,6 +199,16 @@ impl Window {
     #[cfg(test)]
     pub(super) fn flip_bit_for_test(&mut self, i: usize) {
         self.bits[i / 64] ^= 1 << (i % 64);
+    }
+
+    #[cfg(test)]
+    pub(super) fn set_slot_for_test(&mut self, i: usize, l: u32) {
+        self.slots[i] = l;
+    }
+
+    #[cfg(test)]
+    pub(super) fn flip_summary_for_test(&mut self, word: usize) {
+        self.summary[word / 64] ^= 1 << (word % 64);
     }
 
     /// The "no level" value of the slot table.
