@@ -8,8 +8,8 @@
 //! best-price recomputation and the ordered walks scan (`trailing_zeros` / `leading_zeros`).
 //! Finding a level is then an index, and a level appearing or emptying sets or clears a bit.
 //! Measured with callgrind (instructions per command, `benches/book.rs`): `book_only` 1k
-//! 503 → 417, 100k 648 → 515; `book_mix` 1k 2,109 → 1,991; `engine_mix` 2,899 → 2,623
-//! (docs/PERFORMANCE.md).
+//! 503 → 417, 100k 648 → 515; `book_mix` 1k 2,171 → 2,051, 100k 2,308 → 2,143; `engine_mix`
+//! 2,738 → 2,462 (on `82f329c`; docs/PERFORMANCE.md).
 //!
 //! Prices outside a side's window keep the previous structures — a hash map (`LevelIndex`)
 //! for lookups and one `BTreeMap<Price, level slot>` per side for ordered walks — which hold
