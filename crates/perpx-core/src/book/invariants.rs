@@ -2,12 +2,16 @@
 
 use super::order::Side;
 use super::store::{Book, SideTotals};
-use crate::num::Qty;
+use super::window::{WINDOW, Window};
+use crate::num::{Price, Qty};
 
 impl Book {
     /// Checks that the book is never crossed, that every level's totals equal its orders, that
-    /// the queues are well linked and each order points at its level, that the price → level
-    /// maps, the level slab and the cached best prices agree, that the order index and
+    /// the queues are well linked and each order points at its level, that each side's window
+    /// (slot table, bitmap, summary, count) is consistent, that every live level is reached
+    /// exactly once through a window or the tree (never a tree price inside the window), that
+    /// the hash map agrees with the trees, that `levels()` walks them in price order, that the
+    /// cached best prices equal the true best, that the order index and
     /// per-account lists match the levels exactly, and that each account's order totals (count,
     /// size, value and exact price bounds per side) equal its orders.
     ///
@@ -22,22 +26,57 @@ impl Book {
         let raw = self.raw_parts();
         let mut seen = 0usize;
         let mut live_levels = 0usize;
+        // Each level slot reached exactly once, through a window or a tree.
+        let mut reached = vec![false; raw.levels.len()];
         for (ix, (side, tree)) in [(Side::Buy, raw.bids), (Side::Sell, raw.asks)].into_iter().enumerate() {
-            let tree_best = match side {
-                Side::Buy => tree.last_key_value().map(|(p, _)| *p),
-                Side::Sell => tree.first_key_value().map(|(p, _)| *p),
-            };
-            if raw.best[ix] != tree_best {
-                return Err(format!("{side:?}: cached best {:?} but the levels say {tree_best:?}", raw.best[ix]));
-            }
+            let window = &raw.windows[ix];
+            let mut entries = check_window(side, window)?;
             for (price, l) in tree {
-                live_levels += 1;
+                if window.offset(price.0).is_some() {
+                    return Err(format!("{side:?} {price}: in the tree but inside the window"));
+                }
                 if raw.level_of.get(side, *price) != Some(*l) {
                     return Err(format!("{side:?} {price}: level map and price tree disagree"));
                 }
-                let level = raw.levels.get(*l as usize).ok_or_else(|| format!("level slot {l} out of range"))?;
+                entries.push((*price, *l));
+            }
+            let true_best = match side {
+                Side::Buy => entries.iter().map(|(p, _)| *p).max(),
+                Side::Sell => entries.iter().map(|(p, _)| *p).min(),
+            };
+            if raw.best[ix] != true_best {
+                return Err(format!("{side:?}: cached best {:?} but the levels say {true_best:?}", raw.best[ix]));
+            }
+            if self.level_count(side) != entries.len() {
+                return Err(format!("{side:?}: level count {} but {} levels", self.level_count(side), entries.len()));
+            }
+            // The ordered walk: every level once, in priority order.
+            entries.sort_unstable_by_key(|(p, _)| *p);
+            if side == Side::Buy {
+                entries.reverse();
+            }
+            let walked: Vec<_> = self.levels(side).collect();
+            let same_walk = walked.len() == entries.len()
+                && walked
+                    .iter()
+                    .zip(&entries)
+                    .all(|((wp, wl), (p, l))| wp == p && std::ptr::eq(*wl, &raw.levels[*l as usize]));
+            if !same_walk {
+                return Err(format!("{side:?}: levels() does not walk the levels in price order"));
+            }
+            for (price, l) in &entries {
+                let (price, l) = (price, *l);
+                live_levels += 1;
+                let reach = reached.get_mut(l as usize).ok_or_else(|| format!("level slot {l} out of range"))?;
+                if std::mem::replace(reach, true) {
+                    return Err(format!("level slot {l} is reachable twice"));
+                }
+                let level = &raw.levels[l as usize];
                 if Book::level_key(level) != (side, *price) {
                     return Err(format!("level slot {l} is filed under {side:?} {price}"));
+                }
+                if !self.level_at(side, *price).is_some_and(|found| std::ptr::eq(found, level)) {
+                    return Err(format!("{side:?} {price}: level_at does not find level slot {l}"));
                 }
                 let (head, tail) = Book::level_ends(level);
                 let mut at = head;
@@ -51,7 +90,7 @@ impl Book {
                     if p != prev {
                         return Err(format!("order {}: prev link {p} != {prev}", order.id));
                     }
-                    if lv != *l {
+                    if lv != l {
                         return Err(format!("order {} points at level slot {lv}, rests in {l}", order.id));
                     }
                     if order.side != side || order.price != *price {
@@ -89,8 +128,15 @@ impl Book {
                 seen += count as usize;
             }
         }
-        if raw.level_of.len() != live_levels || raw.free_levels.len() + live_levels != raw.levels.len() {
+        let tree_levels = raw.bids.len() + raw.asks.len();
+        if raw.level_of.len() != tree_levels || raw.free_levels.len() + live_levels != raw.levels.len() {
             return Err("level map, free levels and level slab disagree".to_owned());
+        }
+        for l in raw.free_levels {
+            let reach = reached.get_mut(*l as usize).ok_or_else(|| format!("free level slot {l} out of range"))?;
+            if std::mem::replace(reach, true) {
+                return Err(format!("free level slot {l} is in use or freed twice"));
+            }
         }
         if seen != raw.index.len() {
             return Err(format!("{} orders indexed but {seen} in levels", raw.index.len()));
@@ -136,4 +182,59 @@ impl Book {
         }
         Ok(())
     }
+}
+
+/// Checks one side's window on its own — slot table, bitmap and summary agree, and the count is
+/// the number of occupied slots — and returns its `(price, level slot)` entries.
+fn check_window(side: Side, window: &Window) -> Result<Vec<(Price, u32)>, String> {
+    let (slots, bits, summary, len) = window.raw();
+    if slots.is_empty() {
+        return if bits.is_empty() && summary.is_empty() && len == 0 {
+            Ok(Vec::new())
+        } else {
+            Err(format!("{side:?}: unallocated window with bits or levels"))
+        };
+    }
+    if slots.len() != WINDOW || bits.len() != WINDOW / 64 || summary.len() != WINDOW.div_ceil(64 * 64) {
+        return Err(format!("{side:?}: window of {}/{}/{} entries", slots.len(), bits.len(), summary.len()));
+    }
+    if window.base().zip(window.top()).is_none_or(|(b, t)| t.checked_sub(b) != Some(WINDOW as i64 - 1)) {
+        return Err(format!("{side:?}: window bounds overflow"));
+    }
+    let mut entries = Vec::new();
+    let empty_word = [Window::EMPTY; 64];
+    for (j, word) in bits.iter().enumerate() {
+        if (summary[j / 64] >> (j % 64)) & 1 != u64::from(*word != 0) {
+            return Err(format!("{side:?}: summary bit of word {j} disagrees with the word"));
+        }
+        // An empty word's 64 slots in one slice comparison (a `memcmp`: the tests check
+        // after every command, in debug builds, and most of a window is empty).
+        if *word == 0 {
+            if slots[j * 64..(j + 1) * 64] != empty_word {
+                return Err(format!("{side:?}: a slot of window word {j} holds a level its bit does not show"));
+            }
+            continue;
+        }
+        for b in 0..64 {
+            let i = j * 64 + b;
+            let occupied = slots[i] != Window::EMPTY;
+            if occupied != ((word >> b) & 1 == 1) {
+                return Err(format!("{side:?}: window bit {i} disagrees with its slot"));
+            }
+            if occupied {
+                entries.push((Price(window.raw_price(i)), slots[i]));
+            }
+        }
+    }
+    let used_summary_bits = bits.len();
+    for (k, word) in summary.iter().enumerate() {
+        let extra = if (k + 1) * 64 <= used_summary_bits { 0 } else { word >> (used_summary_bits - k * 64) };
+        if extra != 0 {
+            return Err(format!("{side:?}: summary bits beyond the bitmap"));
+        }
+    }
+    if entries.len() != len {
+        return Err(format!("{side:?}: window counts {len} levels but holds {}", entries.len()));
+    }
+    Ok(entries)
 }

@@ -5,8 +5,10 @@
 //! is *decreased*; a price change or a size increase sends it to the back of its (new) level,
 //! as a new arrival would be, so nobody can jump the queue by amending.
 //!
-//! **Layout.** Levels live in a slab, found by price through a hash map and walked in price
-//! order through a `BTreeMap` per side; the best price of each side is cached;
+//! **Layout.** Levels live in a slab, found by price and walked in price order through a
+//! price-indexed table per side covering a window of ticks (slots indexed by `price - base`
+//! and a bitmap of occupied prices), with a hash map and a `BTreeMap` per side for the prices
+//! outside the window (see `store.rs`); the best price of each side is cached;
 //! each level is a doubly linked FIFO threaded through one slab of order nodes, so removing any
 //! order is O(1) after an O(1) hash lookup of its slot. Per account, the ids of its open orders
 //! are kept for cancel-all and limits, with the totals of each side that the margin check reads
@@ -19,6 +21,9 @@
 mod invariants;
 mod order;
 mod store;
+#[cfg(test)]
+mod tests;
+mod window;
 
 pub use order::{RestingOrder, Side};
 pub use store::{AccountOrderIds, Book, FrontFill, Level, LevelOrders, SideTotals};
