@@ -31,7 +31,10 @@ for s in "${steps[@]}"; do
     case "$s" in
         book | funding | liquidation) run cargo bench -p perpx-core --bench "$s" ;;
         journal) run cargo bench -p perpx-journal --bench journal ;;
-        memory) run cargo run --release -p perpx-core --example memory ;;
+        memory)
+            run cargo run --release -p perpx-core --example memory
+            # The same with glibc's mmap threshold fixed (see PERFORMANCE.md, "Memory").
+            run env MALLOC_MMAP_THRESHOLD_=131072 cargo run --release -p perpx-core --example memory ;;
         peers) run cargo run --release --manifest-path benches/peers/Cargo.toml ;;
     esac
 done
