@@ -127,6 +127,9 @@ pub struct ArmedStops {
     /// `[reference][direction]` → (trigger, id): reference 0 mark, 1 last; direction 0 fires
     /// upwards (`reference ≥ trigger`), 1 downwards (`reference ≤ trigger`).
     triggers: [[BTreeSet<(Price, OrderId)>; 2]; 2],
+    /// Each account's stop ids, ascending: the per-account limit and the cancellations of one
+    /// account's stops (cancel-all, liquidation, ADL) read these instead of every armed stop.
+    by_account: BTreeMap<AccountId, BTreeSet<OrderId>>,
     /// The references (mark, last) at which the last check found nothing fired, until a stop
     /// is armed: while they don't move nothing can fire (a stop that would fire at once is
     /// refused when placed), so [`ArmedStops::check`] answers without looking. Most commands
@@ -137,7 +140,7 @@ pub struct ArmedStops {
 /// The stops, not what was last checked.
 impl PartialEq for ArmedStops {
     fn eq(&self, other: &Self) -> bool {
-        self.by_id == other.by_id && self.triggers == other.triggers
+        self.by_id == other.by_id && self.triggers == other.triggers && self.by_account == other.by_account
     }
 }
 
@@ -157,6 +160,7 @@ impl ArmedStops {
         self.quiet_at = None;
         let (by, dir) = Self::slot(&stop);
         self.triggers[by][dir].insert((stop.trigger, stop.id));
+        self.by_account.entry(stop.account).or_default().insert(stop.id);
         let previous = self.by_id.insert(stop.id, stop);
         debug_assert!(previous.is_none(), "stop armed twice");
     }
@@ -166,6 +170,12 @@ impl ArmedStops {
         let stop = self.by_id.remove(id)?;
         let (by, dir) = Self::slot(&stop);
         self.triggers[by][dir].remove(&(stop.trigger, stop.id));
+        if let Some(ids) = self.by_account.get_mut(&stop.account) {
+            ids.remove(&stop.id);
+            if ids.is_empty() {
+                self.by_account.remove(&stop.account);
+            }
+        }
         Some(stop)
     }
 
@@ -205,6 +215,18 @@ impl ArmedStops {
         let fired = self.first_fired(mark, last);
         self.quiet_at = fired.is_none().then_some((mark, last));
         fired
+    }
+
+    /// How many stops `account` has armed here.
+    #[must_use]
+    pub fn count_of(&self, account: AccountId) -> usize {
+        self.by_account.get(&account).map_or(0, BTreeSet::len)
+    }
+
+    /// The ids of `account`'s armed stops, ascending.
+    #[must_use]
+    pub fn ids_of(&self, account: AccountId) -> Vec<OrderId> {
+        self.by_account.get(&account).map_or_else(Vec::new, |ids| ids.iter().copied().collect())
     }
 
     /// The stop `id`.
@@ -255,6 +277,13 @@ impl ArmedStops {
             if !self.triggers[by][dir].contains(&(s.trigger, s.id)) {
                 return Err(format!("stop {} is armed but missing from the trigger index", s.id));
             }
+            if !self.by_account.get(&s.account).is_some_and(|ids| ids.contains(&s.id)) {
+                return Err(format!("stop {} is armed but missing from its account's list", s.id));
+            }
+        }
+        let listed: usize = self.by_account.values().map(BTreeSet::len).sum();
+        if listed != self.by_id.len() || self.by_account.values().any(BTreeSet::is_empty) {
+            return Err(format!("{listed} stops in the accounts' lists, {} armed", self.by_id.len()));
         }
         Ok(())
     }
@@ -304,7 +333,7 @@ mod tests {
                 let kind = if shape & 1 == 0 { StopKind::StopMarket } else { StopKind::TakeProfitMarket };
                 armed.insert(StopOrder {
                     id: OrderId(i as u64),
-                    account: AccountId(1),
+                    account: AccountId(u64::from(shape >> 2)),
                     side: if shape & 2 == 0 { Side::Buy } else { Side::Sell },
                     kind,
                     trigger: Price(*trigger),
@@ -326,6 +355,12 @@ mod tests {
                 is_triggered(s.side, s.kind.is_take_profit(), s.trigger, r).then_some((s.id, r))
             });
             proptest::prop_assert_eq!(armed.first_fired(mark, last), scan);
+            for account in 0..2 {
+                let listed: Vec<OrderId> =
+                    armed.values().filter(|s| s.account == AccountId(account)).map(|s| s.id).collect();
+                proptest::prop_assert_eq!(armed.count_of(AccountId(account)), listed.len());
+                proptest::prop_assert_eq!(armed.ids_of(AccountId(account)), listed);
+            }
         }
     }
 }

@@ -323,9 +323,8 @@ impl Engine {
     ) -> Result<(), RejectReason> {
         let m = self.markets.get(market.index()).ok_or_else(|| RejectReason::UnknownMarket(market.to_string()))?;
         let account = self.account_ref(id)?;
-        let busy = account.position(market).size.0 != 0
-            || m.book.open_order_count(id) != 0
-            || m.stops.values().any(|s| s.account == id);
+        let busy =
+            account.position(market).size.0 != 0 || m.book.open_order_count(id) != 0 || m.stops.count_of(id) != 0;
         if busy {
             return Err(RejectReason::MarginModeChangeBlocked);
         }

@@ -266,9 +266,7 @@ impl Engine {
             for id in ids {
                 self.cancel_resting(market, id, CancelReason::Deleveraged, out);
             }
-            let stops: Vec<OrderId> =
-                self.markets[market.index()].stops.values().filter(|s| s.account == winner).map(|s| s.id).collect();
-            for stop in stops {
+            for stop in self.markets[market.index()].stops.ids_of(winner) {
                 self.cancel_stop(market, stop, CancelReason::Deleveraged, out);
             }
             if share > 0 {

@@ -28,7 +28,7 @@ use crate::account::{Account, MarginMode};
 use crate::book::Side;
 use crate::command::StpMode;
 use crate::event::{CancelReason, EventKind, FundRef, LiquidationOutcome, LiquidationScope};
-use crate::ids::{AccountId, MarketId, OrderId};
+use crate::ids::{AccountId, MarketId};
 use crate::market::{InsurancePolicy, Market};
 use crate::num::{Price, Qty, Quote};
 use crate::risk::liquidation::{BankruptcyPrice, buffered_maintenance, liquidation_fee};
@@ -374,9 +374,7 @@ impl Engine {
             for oid in ids {
                 self.cancel_resting(market, oid, CancelReason::Liquidation, out);
             }
-            let stops: Vec<OrderId> =
-                self.markets[market.index()].stops.values().filter(|s| s.account == id).map(|s| s.id).collect();
-            for stop in stops {
+            for stop in self.markets[market.index()].stops.ids_of(id) {
                 self.cancel_stop(market, stop, CancelReason::Liquidation, out);
             }
         }

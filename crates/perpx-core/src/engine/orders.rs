@@ -486,9 +486,7 @@ impl Engine {
             let mut ids = self.markets[id.index()].book.orders_of(account).collect::<Vec<_>>();
             ids.sort_unstable();
             self.cancel_ids(id, &ids, CancelReason::CancelAll, out);
-            let stops: Vec<OrderId> =
-                self.markets[id.index()].stops.values().filter(|s| s.account == account).map(|s| s.id).collect();
-            for stop in stops {
+            for stop in self.markets[id.index()].stops.ids_of(account) {
                 self.cancel_stop(id, stop, CancelReason::CancelAll, out);
             }
         }

@@ -50,7 +50,7 @@ impl Engine {
             }
             m.notional(price, s.qty).ok_or(RejectReason::NotionalOverflow)?;
         }
-        let held = m.stops.values().filter(|x| x.account == s.account).count();
+        let held = m.stops.count_of(s.account);
         if held >= limits.max_stops_per_account as usize {
             return Err(RejectReason::TooManyStops(limits.max_stops_per_account));
         }
