@@ -120,7 +120,7 @@ const fn fires_upwards(side: Side, take_profit: bool) -> bool {
 /// Why: the check ran over all armed stops after every command. With 1 % of the commands
 /// placing stops (the `engine_mix` bench), walking them was about 10 % of the engine's
 /// instructions, and it grows with the number armed: 100,000 armed stops would cost 100,000
-/// checks per command. Measured gain: docs/PERFORMANCE.md ("Stops indexed by trigger").
+/// checks per command. Measured gain: docs/PERFORMANCE.md ("… stops by trigger (session 5)").
 #[derive(Debug, Clone, Default)]
 pub struct ArmedStops {
     by_id: BTreeMap<OrderId, StopOrder>,

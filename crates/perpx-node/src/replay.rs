@@ -115,8 +115,9 @@ impl Replayer {
 
     /// As [`Replayer::apply`], with the events written into `events` (cleared first): a
     /// caller replaying millions of records reuses its buffers instead of allocating, growing
-    /// and freeing a vector per record (about 15 % of the recovery worker's instructions,
-    /// callgrind on `recovery_bench`; docs/PERFORMANCE.md).
+    /// and freeing a vector per record. With the stale reduce-only skip, the recovery worker's
+    /// instructions over a 300,000-record recovery fell 9 % (callgrind on `recovery_bench`;
+    /// docs/PERFORMANCE.md, "Recovery").
     ///
     /// # Errors
     /// As [`Replayer::apply`]; on a digest mismatch the error carries the events (taken out of

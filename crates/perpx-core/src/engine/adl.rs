@@ -74,7 +74,7 @@ fn rank_order(a: &AdlPosition, b: &AdlPosition) -> std::cmp::Ordering {
 /// rank computed and the side sorted — so a cascade served by ADL cost O(bankrupt × side).
 /// Within a pass no mark moves, so a holder's rank changes only when its account does (a fill,
 /// a settlement share, a fee). Measured on the liquidation bench's ADL case (85,000 bankrupt
-/// longs against 1,000 shorts): docs/PERFORMANCE.md, "ADL ranking kept through a pass".
+/// longs against 1,000 shorts): docs/PERFORMANCE.md, "Accounts in a slab; the ADL case and its ranking".
 #[derive(Debug, Clone)]
 pub(crate) struct AdlRankingCache {
     market: MarketId,
