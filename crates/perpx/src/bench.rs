@@ -27,6 +27,7 @@ mod ws;
 
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
 use perpx_server::auth::{sign, signed_bytes};
 use serde_json::{Value, json};
 
@@ -111,6 +112,30 @@ struct Client {
 
 /// The longest the bench waits for one HTTP answer.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest latency the histograms tell apart (µs): a minute; a longer one counts as a minute.
+const LATENCY_MAX_US: u64 = 60_000_000;
+
+/// A latency histogram in µs, 1 µs to a minute, three significant digits.
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).expect("histogram bounds")
+}
+
+/// Records `elapsed` in µs (at least 1, at most a minute).
+fn record_latency(h: &mut Histogram<u64>, elapsed: Duration) {
+    let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    h.record(us.clamp(1, LATENCY_MAX_US)).ok();
+}
+
+/// p50, p99, p99.9 and max of `h`, in µs.
+fn percentiles(h: &Histogram<u64>) -> Value {
+    json!({
+        "p50": h.value_at_quantile(0.5),
+        "p99": h.value_at_quantile(0.99),
+        "p999": h.value_at_quantile(0.999),
+        "max": h.max(),
+    })
+}
 
 fn now_ms() -> i64 {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 use super::notices::{AckEvent, AckedFill, taker_fills};
-use super::{BenchConfig, Client, Setup};
+use super::{BenchConfig, Client, Setup, latency_histogram, percentiles, record_latency};
 
 /// The part of a REST order answer the bench reads: its events (the trades it made).
 #[derive(serde::Deserialize)]
@@ -37,7 +36,7 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
             let (prices, taker_price) = setup.prices(maker);
             let offset = Duration::from_nanos(per_client_ns * i as u64 / clients as u64);
             std::thread::spawn(move || {
-                let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+                let mut h = latency_histogram();
                 let mut statuses = BTreeMap::<u16, u64>::new();
                 let mut fills = Vec::new();
                 for n in 0..total {
@@ -58,8 +57,7 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
                                 "price": taker_price, "qty": "0.001" })
                     };
                     let answer = client.call_text("POST", "/api/v1/order", &body.to_string());
-                    let us = u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
-                    h.record(us.min(60_000_000)).ok();
+                    record_latency(&mut h, due.elapsed());
                     let status = answer.as_ref().map_or(0, |r| r.0);
                     *statuses.entry(status).or_default() += 1;
                     if let Ok((200, text)) = &answer {
@@ -72,7 +70,7 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
             })
         })
         .collect();
-    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut all = latency_histogram();
     let mut statuses = BTreeMap::<u16, u64>::new();
     let mut fills = Vec::new();
     for h in handles {
@@ -91,12 +89,7 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
         "orders": sent,
         "achieved_rate": sent * 1_000 / elapsed_ms,
         "statuses": statuses,
-        "ack_latency_us": {
-            "p50": all.value_at_quantile(0.5),
-            "p99": all.value_at_quantile(0.99),
-            "p999": all.value_at_quantile(0.999),
-            "max": all.max(),
-        },
+        "ack_latency_us": percentiles(&all),
         "note": "latency from each order's scheduled send time (open loop); acks are durable when received",
     });
     Ok((report, fills))

@@ -255,15 +255,14 @@ pub struct Latency {
 
 impl Default for Latency {
     fn default() -> Self {
-        Self { histogram: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"), missing: 0 }
+        Self { histogram: super::latency_histogram(), missing: 0 }
     }
 }
 
 impl Latency {
     /// A notice that arrived at `arrived` for something that started at `from`.
     pub fn record(&mut self, arrived: Instant, from: Instant) {
-        let us = u64::try_from(arrived.saturating_duration_since(from).as_micros()).unwrap_or(u64::MAX);
-        self.histogram.record(us.clamp(1, 60_000_000)).ok();
+        super::record_latency(&mut self.histogram, arrived.saturating_duration_since(from));
     }
 
     /// The report: `count` received, `missing`, and the percentiles in µs (absent when nothing
@@ -272,10 +271,9 @@ impl Latency {
         let h = &self.histogram;
         let mut v = json!({ "count": h.len(), "missing": self.missing });
         if !h.is_empty() {
-            v["p50_us"] = json!(h.value_at_quantile(0.5));
-            v["p99_us"] = json!(h.value_at_quantile(0.99));
-            v["p999_us"] = json!(h.value_at_quantile(0.999));
-            v["max_us"] = json!(h.max());
+            for (name, value) in super::percentiles(h).as_object().into_iter().flatten() {
+                v[format!("{name}_us")] = value.clone();
+            }
         }
         v
     }

@@ -24,7 +24,7 @@ use tungstenite::protocol::Role;
 use tungstenite::{Message, WebSocket};
 
 use super::notices::{AckEvent, AckedFill, taker_fills};
-use super::{BenchConfig, Setup};
+use super::{BenchConfig, Setup, latency_histogram, percentiles, record_latency};
 
 /// How long a client waits for its last answers after its last message.
 pub const DRAIN: Duration = Duration::from_secs(10);
@@ -185,7 +185,7 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
             n
         });
         let read = std::thread::spawn(move || -> Outcome {
-            let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+            let mut h = latency_histogram();
             let mut answers = BTreeMap::<String, u64>::new();
             let mut received = 0u64;
             let mut last = None;
@@ -208,8 +208,7 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
                     continue;
                 };
                 let scheduled = due(offset, id);
-                let us = u64::try_from(scheduled.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
-                h.record(us.min(60_000_000)).ok();
+                record_latency(&mut h, scheduled.elapsed());
                 taker_fills(&a.events, scheduled, &mut fills);
                 let kind = if a.op == "ack" { "ack".to_owned() } else { a.code.unwrap_or(0).to_string() };
                 *answers.entry(kind).or_default() += 1;
@@ -220,7 +219,7 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
         });
         handles.push((write, read));
     }
-    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut all = latency_histogram();
     let mut answers = BTreeMap::<String, u64>::new();
     let (mut sent, mut unanswered, mut last) = (0, 0, start);
     let mut fills = Vec::new();
@@ -248,12 +247,7 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
         "unanswered": unanswered,
         "acked_rate": acked * 1_000 / elapsed_ms,
         "answers": answers,
-        "ack_latency_us": {
-            "p50": all.value_at_quantile(0.5),
-            "p99": all.value_at_quantile(0.99),
-            "p999": all.value_at_quantile(0.999),
-            "max": all.max(),
-        },
+        "ack_latency_us": percentiles(&all),
         "note": "latency from each message's scheduled send time (open loop); acks are durable when received; \
                  acked_rate is acks from the first scheduled send to the last answer",
     });
