@@ -7,7 +7,7 @@
 //! `funding_payment` event per position plus the market's `funding_settled`. The clone is made
 //! outside the measurement. The events go into an empty vector, as the node's `Engine::apply`
 //! does: its growth and first-touch page faults are part of what a settlement costs (about
-//! 55 ms of it here; a pre-sized vector hid the growth and measured no faster, since large
+//! 57 ms of it here; a pre-sized vector hid the growth and measured no faster, since large
 //! vectors grow by remapping, not copying).
 //!
 //! Run: `cargo bench -p perpx-core --bench funding`. Figures: docs/PERFORMANCE.md.

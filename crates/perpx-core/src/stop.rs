@@ -290,16 +290,6 @@ impl ArmedStops {
     }
 }
 
-impl FromIterator<StopOrder> for ArmedStops {
-    fn from_iter<I: IntoIterator<Item = StopOrder>>(iter: I) -> Self {
-        let mut stops = Self::default();
-        for s in iter {
-            stops.insert(s);
-        }
-        stops
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,11 +102,6 @@ impl<V> MarketMap<V> {
         self.entries.iter().map(|(m, v)| (m, v))
     }
 
-    /// The entries in ascending market order, values mutable.
-    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = (&MarketId, &mut V)> + ExactSizeIterator {
-        self.entries.iter_mut().map(|(m, v)| (&*m, v))
-    }
-
     /// The markets in ascending order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &MarketId> + ExactSizeIterator {
         self.entries.iter().map(|(m, _)| m)
@@ -115,11 +110,6 @@ impl<V> MarketMap<V> {
     /// The values in ascending market order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
         self.entries.iter().map(|(_, v)| v)
-    }
-
-    /// The values in ascending market order, mutable.
-    pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> + ExactSizeIterator {
-        self.entries.iter_mut().map(|(_, v)| v)
     }
 }
 
@@ -130,33 +120,13 @@ pub struct Entry<'a, V> {
     market: MarketId,
 }
 
-impl<'a, V> Entry<'a, V> {
-    /// The value, inserting `value` first if the market isn't listed.
-    pub fn or_insert(self, value: V) -> &'a mut V {
-        let i = match self.map.find(self.market) {
-            Ok(i) => i,
-            Err(i) => {
-                self.map.entries.insert(i, (self.market, value));
-                i
-            }
-        };
-        &mut self.map.entries[i].1
-    }
-
+impl<'a, V: Default> Entry<'a, V> {
     /// The value, inserting `V::default()` first if the market isn't listed.
-    pub fn or_default(self) -> &'a mut V
-    where
-        V: Default,
-    {
-        self.or_insert_with(V::default)
-    }
-
-    /// The value, inserting `make()` first if the market isn't listed.
-    pub fn or_insert_with(self, make: impl FnOnce() -> V) -> &'a mut V {
+    pub fn or_default(self) -> &'a mut V {
         let i = match self.map.find(self.market) {
             Ok(i) => i,
             Err(i) => {
-                self.map.entries.insert(i, (self.market, make()));
+                self.map.entries.insert(i, (self.market, V::default()));
                 i
             }
         };

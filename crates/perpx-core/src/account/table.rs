@@ -27,8 +27,9 @@ pub struct AccountTable {
     accounts: Vec<Account>,
     /// Slot of each id.
     slots: FxHashMap<AccountId, u32>,
-    /// Whether the slots are in ascending id order (the walks read them in place).
-    in_id_order: bool,
+    /// Whether an account was created out of id order since the slots were last sorted (until
+    /// then the walks read the slots in place).
+    out_of_id_order: bool,
     /// While on, the ids of the accounts handed out mutably (see [`AccountTable::log_changes`]).
     changed: Option<ChangeLog>,
 }
@@ -60,7 +61,7 @@ impl AccountTable {
     /// No accounts.
     #[must_use]
     pub fn new() -> Self {
-        Self { in_id_order: true, ..Self::default() }
+        Self::default()
     }
 
     /// How many accounts there are.
@@ -131,7 +132,7 @@ impl AccountTable {
         let slot = self.ids.len();
         let s = u32::try_from(slot).expect("fewer than 2^32 accounts");
         if self.ids.last().is_some_and(|last| *last > id) {
-            self.in_id_order = false;
+            self.out_of_id_order = true;
         }
         self.ids.push(id);
         self.accounts.push(account);
@@ -141,7 +142,7 @@ impl AccountTable {
 
     /// The slots in ascending id order.
     fn slots_in_id_order(&self) -> SlotOrder {
-        if self.in_id_order {
+        if !self.out_of_id_order {
             SlotOrder::InPlace(0..self.ids.len())
         } else {
             let mut slots: Vec<u32> = (0..u32::try_from(self.ids.len()).expect("fewer than 2^32 accounts")).collect();
@@ -153,7 +154,7 @@ impl AccountTable {
     /// Moves the accounts into ascending id order (after an account was created out of
     /// order), so that a mutable walk can read them in place.
     fn put_in_id_order(&mut self) {
-        if self.in_id_order {
+        if !self.out_of_id_order {
             return;
         }
         let mut pairs: Vec<(AccountId, Account)> =
@@ -165,7 +166,7 @@ impl AccountTable {
             self.ids.push(id);
             self.accounts.push(account);
         }
-        self.in_id_order = true;
+        self.out_of_id_order = false;
     }
 
     /// Every account, in ascending id order.

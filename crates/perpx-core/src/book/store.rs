@@ -396,6 +396,16 @@ impl Book {
         self.by_account.get(&account).map_or(0, |o| self.owners[*o as usize].slots.len())
     }
 
+    /// Whether `account` has a reduce-only order open here: the totals count every other
+    /// order, so the difference is the reduce-only ones (one lookup, no walk).
+    #[must_use]
+    pub fn has_reduce_only(&self, account: AccountId) -> bool {
+        self.by_account.get(&account).is_some_and(|o| {
+            let o = &self.owners[*o as usize];
+            o.slots.len() > o.totals.iter().map(|t| t.count as usize).sum::<usize>()
+        })
+    }
+
     /// The totals of `account`'s open non-reduce-only orders, `[buys, sells]` (zero if none).
     #[must_use]
     pub fn open_totals(&self, account: AccountId) -> [SideTotals; 2] {

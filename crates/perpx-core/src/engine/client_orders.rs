@@ -36,8 +36,6 @@ pub struct ClientOrders {
     /// Held ids by account, then id: looked up with the caller's id, no key to build (a
     /// `(account, id)` key cloned the id, an allocation, on every lookup; docs/PERFORMANCE.md).
     entries: BTreeMap<AccountId, BTreeMap<ClientOrderId, ClientOrderEntry>>,
-    /// Number of held ids.
-    held: usize,
     expiry: VecDeque<(Timestamp, AccountId, ClientOrderId)>,
     /// The clock as of the last prune (the engine's clock; not hashed separately).
     now: Timestamp,
@@ -53,9 +51,7 @@ impl ClientOrders {
     /// Releases `(account, id)`.
     fn release(&mut self, account: AccountId, id: &ClientOrderId) {
         if let Some(ids) = self.entries.get_mut(&account) {
-            if ids.remove(id).is_some() {
-                self.held -= 1;
-            }
+            ids.remove(id);
             if ids.is_empty() {
                 self.entries.remove(&account);
             }
@@ -74,7 +70,6 @@ impl ClientOrders {
         let entry = ClientOrderEntry { order_id, market, terminal: None, expires_at };
         let previous = self.entries.entry(account).or_default().insert(id.clone(), entry);
         assert!(previous.is_none(), "client id {id} of account {account} held twice");
-        self.held += 1;
         // A zero retention makes the id overdue at once: released when the order leaves.
         if expires_at > self.now {
             self.expiry.push_back((expires_at, account, id));
@@ -112,13 +107,13 @@ impl ClientOrders {
     /// Number of held ids.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.held
+        self.entries.values().map(BTreeMap::len).sum()
     }
 
     /// Whether no id is held.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.held == 0
+        self.entries.is_empty()
     }
 
     /// Every held id with its entry, sorted by account then id.
@@ -139,11 +134,9 @@ impl ClientOrders {
         expiry: VecDeque<(Timestamp, AccountId, ClientOrderId)>,
         now: Timestamp,
     ) -> Self {
-        let mut registry = Self { entries: BTreeMap::new(), held: 0, expiry, now };
+        let mut registry = Self { entries: BTreeMap::new(), expiry, now };
         for (account, id, entry) in entries {
-            if registry.entries.entry(account).or_default().insert(id, entry).is_none() {
-                registry.held += 1;
-            }
+            registry.entries.entry(account).or_default().insert(id, entry);
         }
         registry
     }
@@ -181,7 +174,7 @@ impl ClientOrders {
 
     /// Feeds the registry into the state hash.
     pub fn hash_into(&self, h: &mut StateHasher) {
-        h.u64(self.held as u64);
+        h.u64(self.len() as u64);
         for (account, id, e) in self.iter() {
             h.u64(account.0).str(id.as_str()).u64(e.order_id.0).u64(u64::from(e.market.0));
             match e.terminal {

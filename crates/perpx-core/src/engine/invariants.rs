@@ -206,9 +206,10 @@ impl Engine {
             let sym = &m.spec.symbol;
             let mut per_account: BTreeMap<AccountId, u32> = BTreeMap::new();
             m.stops.check_index().map_err(|e| format!("{sym}: {e}"))?;
-            for (id, s) in m.stops.keys().zip(m.stops.values()) {
-                if *id != s.id || id.0 >= self.next_order_id || m.book.get(*id).is_some() {
-                    return Err(format!("{sym}: stop {id} is misfiled or also in the book"));
+            for s in m.stops.values() {
+                let id = s.id;
+                if id.0 >= self.next_order_id || m.book.get(id).is_some() {
+                    return Err(format!("{sym}: stop {id} has an id not yet issued, or is also in the book"));
                 }
                 if !self.accounts.contains_key(&s.account) {
                     return Err(format!("{sym}: stop {id} belongs to unknown account {}", s.account));
@@ -220,7 +221,7 @@ impl Engine {
                 }
                 if let Some(cid) = &s.client_id {
                     let held = self.client_orders.get(s.account, cid);
-                    if !held.is_some_and(|e| e.order_id == *id && e.terminal.is_none()) {
+                    if !held.is_some_and(|e| e.order_id == id && e.terminal.is_none()) {
                         return Err(format!("{sym}: stop {id} does not hold client id {cid}"));
                     }
                 }

@@ -284,9 +284,9 @@ impl Engine {
     /// liquidation benchmark's cascade from 1,823 M to 1,286 M instructions (callgrind;
     /// docs/PERFORMANCE.md, "Liquidation cascade").
     pub(crate) fn liquidation_pass(&mut self, out: &mut Out<'_>) {
-        // ADL rankings are kept through the pass, brought up to date from the accounts changed.
+        // ADL rankings are kept through the pass, brought up to date from the accounts changed
+        // (the kept ranking is dropped at the end of every pass).
         self.accounts.log_changes(true);
-        self.adl_cache = None;
         let mut candidates = std::mem::take(&mut self.risk_touched);
         for m in &mut self.markets {
             if m.mark != m.checked_mark {
