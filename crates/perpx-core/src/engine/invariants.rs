@@ -137,6 +137,9 @@ impl Engine {
             if long != m.open_interest.0 {
                 return Err(format!("{}: open interest {} but Σ long is {long}", m.spec.symbol, m.open_interest));
             }
+            if m.order_band() != m.mark.map(|p| m.band_around(p)) {
+                return Err(format!("{}: the order band is not the band around the mark", m.spec.symbol));
+            }
             if m.checked_mark != m.mark && m.status != crate::market::MarketStatus::Delisted {
                 return Err(format!("{}: holders were not checked at the current mark", m.spec.symbol));
             }

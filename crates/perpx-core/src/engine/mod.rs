@@ -289,7 +289,7 @@ impl Engine {
         if !price.is_positive() {
             return Err(RejectReason::NonPositiveMark(price));
         }
-        m.mark = Some(price);
+        m.set_mark(Some(price));
         out.push(EventKind::MarkPriceSet { market, price });
         Ok(())
     }

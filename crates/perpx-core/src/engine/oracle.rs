@@ -110,7 +110,7 @@ impl Engine {
                 continue;
             }
             if let Some(mark) = Self::derived_mark(m, now).filter(|p| m.mark != Some(*p)) {
-                m.mark = Some(mark);
+                m.set_mark(Some(mark));
                 out.push(EventKind::MarkPriceSet { market: m.id, price: mark });
             }
         }
@@ -211,7 +211,7 @@ impl Engine {
         }
         if r.index.is_some() && (force_mark || index_moved) {
             if let Some(mark) = Self::derived_mark(m, now).filter(|p| m.mark != Some(*p)) {
-                m.mark = Some(mark);
+                m.set_mark(Some(mark));
                 out.push(EventKind::MarkPriceSet { market, price: mark });
             }
         }

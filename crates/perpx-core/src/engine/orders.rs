@@ -56,8 +56,7 @@ fn check_price(m: &Market, price: Price) -> Result<(), RejectReason> {
     if !price.is_positive() {
         return Err(RejectReason::NonPositivePrice(price));
     }
-    let mark = m.mark.ok_or(RejectReason::NoMarkPrice)?;
-    let (low, high) = m.band_around(mark);
+    let (low, high) = m.order_band().ok_or(RejectReason::NoMarkPrice)?;
     if price < low || price > high {
         return Err(RejectReason::PriceOutsideBand { price, low, high });
     }
@@ -149,7 +148,7 @@ impl Engine {
                 (Some(tif), price, price)
             }
             OrderType::Market => {
-                let (low, high) = m.band_around(mark);
+                let (low, high) = m.order_band().expect("a mark has its band");
                 let edge = if o.side == Side::Buy { high } else { low };
                 (None, edge, mark)
             }

@@ -272,6 +272,8 @@ fn market_snapshot(m: &Market) -> MarketSnapshot {
         spec,
         quote_per_tick_lot,
         mark,
+        // Derived from the mark.
+        band: _,
         book,
         last_price,
         stops,
@@ -354,11 +356,12 @@ fn restore_market(
         }
         book.insert(o);
     }
-    Ok(Market {
+    let mut market = Market {
         id,
         spec: m.spec,
         quote_per_tick_lot: m.quote_per_tick_lot,
-        mark: m.mark,
+        mark: None,
+        band: None,
         book,
         last_price: m.last_price,
         stops,
@@ -372,7 +375,9 @@ fn restore_market(
         open_interest: Qty::ZERO,
         checked_mark: m.checked_mark,
         traded: false,
-    })
+    };
+    market.set_mark(m.mark);
+    Ok(market)
 }
 
 /// The expiry queue of the registry: the held ids whose retention has not ended, in the order

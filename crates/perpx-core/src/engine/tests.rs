@@ -272,6 +272,23 @@ fn a_market_order_trades_up_to_the_band_edge_and_never_rests() {
     assert_eq!(v.book(Sell), vec![]);
 }
 
+#[test]
+fn limit_prices_are_checked_against_the_band_of_the_current_mark() {
+    let outside = RejectReason::PriceOutsideBand { price: Price(0), low: Price(0), high: Price(0) }.code();
+    let mut v = Venue::new();
+    v.ok(gtc(A, Buy, 95, 1)); // the band's low edge at mark 100
+    v.rejected(gtc(A, Buy, 94, 1), outside);
+    // Mark 96: [92, 100]. 94 is in, 101 is out, and an amend is checked the same way.
+    v.ok(CommandKind::SetMark { market: M, price: Price(96) });
+    assert_eq!(v.engine.market(M).unwrap().order_band(), Some((Price(92), Price(100))));
+    v.ok(gtc(A, Buy, 94, 1));
+    v.rejected(gtc(B, Sell, 101, 1), outside);
+    v.rejected(amend(A, 1, Some(91), None), outside);
+    // The band is kept with the mark; one that is not is an invariant breach.
+    v.engine.markets[M.index()].band = Some((Price(95), Price(105)));
+    assert!(v.engine.check_invariants().unwrap_err().contains("order band"));
+}
+
 // ---- amend --------------------------------------------------------------------------------
 
 #[test]
