@@ -102,7 +102,7 @@ impl PerpxEngine {
             ts: 0,
             refused: 0,
         };
-        e.admin(CommandKind::CreateMarket(spec(depth)));
+        e.admin(CommandKind::CreateMarket(Box::new(spec(depth))));
         e.admin(CommandKind::SetMark { market: MARKET, price: Price(i(MID)) });
         for a in 0..ids {
             e.admin(CommandKind::Deposit { account: AccountId(a), amount: Quote(10_000_000 * 1_000_000) });

@@ -351,7 +351,7 @@ impl Auditor {
                 let CommandKind::ScheduleParams { change, .. } = &cmd.kind else {
                     return Err("params scheduled by another command".into());
                 };
-                self.market(*market)?.pending = Some(change.clone());
+                self.market(*market)?.pending = Some((**change).clone());
             }
             EventKind::ParamsChanged { market } => {
                 let m = self.market(*market)?;

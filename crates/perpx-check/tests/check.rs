@@ -241,7 +241,7 @@ fn regression_a_timestamp_too_far_ahead_is_refused_not_worked() {
     let t0 = 1_700_000_000_000;
     // Before any market, the first command sets the clock however far it moves.
     engine.apply(&Command { ts: Timestamp(t0), kind: CommandKind::Tick });
-    engine.apply(&Command { ts: Timestamp(t0), kind: CommandKind::CreateMarket(fixtures::test_spec()) });
+    engine.apply(&Command { ts: Timestamp(t0), kind: CommandKind::CreateMarket(Box::new(fixtures::test_spec())) });
     let before = engine.state_hash();
     for ts in [i64::MAX, t0 + MAX_CLOCK_STEP_MS + 1] {
         let events = engine.apply(&Command { ts: Timestamp(ts), kind: CommandKind::Tick });

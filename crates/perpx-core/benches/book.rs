@@ -261,7 +261,7 @@ fn workload(shape: Shape, seed: u64) -> (Engine, Vec<Command>, Vec<Option<OrderI
     for m in 0..shape.markets {
         let mut spec = spec(live_orders);
         spec.symbol = ["BTC-PERP", "ETH-PERP"][m as usize].into();
-        let create = mix.cmd(CommandKind::CreateMarket(spec));
+        let create = mix.cmd(CommandKind::CreateMarket(Box::new(spec)));
         mix.apply(&create);
         let mark = mix.cmd(CommandKind::SetMark { market: MarketId(m), price: Price(MID) });
         mix.apply(&mark);

@@ -59,7 +59,7 @@ fn setup() -> Engine {
         assert!(!events.iter().any(|x| matches!(x.kind, EventKind::Rejected { .. })), "{events:?}");
         ts += 1;
     };
-    apply(&mut e, CommandKind::CreateMarket(spec()));
+    apply(&mut e, CommandKind::CreateMarket(Box::new(spec())));
     apply(&mut e, CommandKind::SetMark { market: MARKET, price: MARK });
     let order = |account, side, qty, tif| {
         CommandKind::PlaceOrder(NewOrder {

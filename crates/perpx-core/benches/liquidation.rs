@@ -69,7 +69,7 @@ fn setup(backstop: bool) -> (Engine, i64) {
         assert!(!events.iter().any(|x| matches!(x.kind, EventKind::Rejected { .. })), "{events:?}");
         ts += 1;
     };
-    apply(&mut e, CommandKind::CreateMarket(spec()));
+    apply(&mut e, CommandKind::CreateMarket(Box::new(spec())));
     apply(&mut e, CommandKind::SetMark { market: MARKET, price: Price(1_000) });
     let order = |account, side, qty, tif| {
         CommandKind::PlaceOrder(NewOrder {

@@ -79,7 +79,7 @@ fn main() {
     let accounts = args.next().unwrap_or(1_000_000);
     let levels = 100_000u32;
     let mut d = Driver { engine: Engine::new(EngineConfig::default()), ts: 0, events: Vec::with_capacity(64) };
-    d.run(CommandKind::CreateMarket(spec(levels * 2)));
+    d.run(CommandKind::CreateMarket(Box::new(spec(levels * 2))));
     d.run(CommandKind::SetMark { market: MARKET, price: Price(MID) });
 
     // Accounts: a deposit creates one.

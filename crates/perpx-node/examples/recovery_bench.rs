@@ -125,7 +125,7 @@ struct Workload {
 impl Workload {
     fn new(takers: u64) -> Self {
         let mut setup = VecDeque::new();
-        setup.push_back(CommandKind::CreateMarket(spec()));
+        setup.push_back(CommandKind::CreateMarket(Box::new(spec())));
         setup.push_back(CommandKind::SetMark { market: MARKET, price: Price(860_000) });
         for a in 1..=MAKERS + takers {
             let amount = if a <= MAKERS { 1_000_000_000_000_000 } else { 10_000_000_000_000 };

@@ -110,7 +110,7 @@ async fn serve_async(config: ServerConfig) -> Result<(), String> {
     let mut demo_markets = Vec::new();
     if config.demo && fresh {
         for spec in [demo::btc(), demo::eth()] {
-            submit_now(&sequencer, CommandKind::CreateMarket(spec)).await?;
+            submit_now(&sequencer, CommandKind::CreateMarket(Box::new(spec))).await?;
         }
         for account in [1, 2] {
             let amount = Quote(demo::DEMO_COLLATERAL * 1_000_000);

@@ -239,7 +239,7 @@ pub fn run(sc: &Scenario, o: &RunOptions<'_>) -> Result<RunOutput, SimError> {
         if let Some(p) = o.adl_policy {
             spec.liquidation.adl = p;
         }
-        d.setup(CommandKind::CreateMarket(spec))?;
+        d.setup(CommandKind::CreateMarket(Box::new(spec)))?;
     }
     let units: Vec<Units> = d.engine.markets().iter().map(Units::of).collect();
     let (commands, checks) = (d.obs.commands, d.obs.invariant_checks);

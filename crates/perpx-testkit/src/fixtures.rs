@@ -264,7 +264,7 @@ pub fn set_mark(ts: i64, market: u32, price: i64) -> Command {
 /// Creates a market.
 #[must_use]
 pub fn create_market(ts: i64, spec: MarketSpec) -> Command {
-    cmd(ts, CommandKind::CreateMarket(spec))
+    cmd(ts, CommandKind::CreateMarket(Box::new(spec)))
 }
 
 /// Advances time only.

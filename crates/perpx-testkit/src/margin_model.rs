@@ -533,7 +533,7 @@ impl MarginModel {
                     }
                     let quote_per_tick_lot = quote_per_tick_lot(spec)?;
                     self.markets.push(ModelMarket {
-                        spec: spec.clone(),
+                        spec: (**spec).clone(),
                         quote_per_tick_lot,
                         mark: None,
                         insurance_fund: 0,
@@ -1273,7 +1273,7 @@ mod tests {
             assert!(!events.iter().any(|e| matches!(e.kind, EventKind::Rejected { .. })), "{events:?}");
             model.observe(&cmd, &events).expect("the model follows the engine");
         };
-        run(&mut engine, &mut model, CommandKind::CreateMarket(spec));
+        run(&mut engine, &mut model, CommandKind::CreateMarket(Box::new(spec)));
         run(&mut engine, &mut model, CommandKind::SetMark { market, price: Price(100) });
         for account in [a, b, c] {
             run(&mut engine, &mut model, CommandKind::Deposit { account, amount: Quote(1_000 * USD) });

@@ -87,7 +87,10 @@ pub fn generate_from(venue: &VenueConfig, seed: u64, knobs: &MixKnobs) -> VenueS
         // The venue's markets come first; the oracle market right after them.
         if !created && i + 1 >= venue.markets.len() {
             created = true;
-            out.push(Command { ts: Timestamp(ts), kind: CommandKind::CreateMarket(oracle_spec(&mut rng, knobs)) });
+            out.push(Command {
+                ts: Timestamp(ts),
+                kind: CommandKind::CreateMarket(Box::new(oracle_spec(&mut rng, knobs))),
+            });
             continue;
         }
         if !created || !rng.random_ratio(knobs.mix_per_mille, 1000) {
@@ -135,7 +138,7 @@ pub fn generate_from(venue: &VenueConfig, seed: u64, knobs: &MixKnobs) -> VenueS
                     ..ParamChange::default()
                 };
                 let effective_at = Timestamp(ts + rng.random_range(1..120_000));
-                CommandKind::ScheduleParams { market, effective_at, change }
+                CommandKind::ScheduleParams { market, effective_at, change: Box::new(change) }
             }
             88..96 => CommandKind::Deposit {
                 account: AccountId(rng.random_range(2..=accounts)),

@@ -247,7 +247,7 @@ impl<'a> Gen<'a> {
             let id = MarketId(u32::try_from(self.model.markets().len()).expect("few markets"));
             self.live.push(Live { id, profile: profile.clone() });
             self.mark_after = Some(self.rng.random_range(0..=4));
-            return self.cmd(CommandKind::CreateMarket(profile.spec));
+            return self.cmd(CommandKind::CreateMarket(Box::new(profile.spec)));
         }
         if let Some(n) = self.mark_after {
             if n == 0 {
@@ -655,7 +655,7 @@ impl<'a> Gen<'a> {
                     self.extra_markets += 1;
                     MarketSpec { symbol: format!("X{}-PERP", self.extra_markets), ..fixtures::test_spec() }
                 };
-                self.cmd(CommandKind::CreateMarket(spec))
+                self.cmd(CommandKind::CreateMarket(Box::new(spec)))
             }
             13 => {
                 // An order in a market without a mark (if there is one), else a market order.

@@ -275,7 +275,7 @@ impl<'a> Gen<'a> {
     fn new(cfg: &'a VenueConfig) -> Self {
         let mut setup = VecDeque::new();
         for m in &cfg.markets {
-            setup.push_back(CommandKind::CreateMarket(m.spec.clone()));
+            setup.push_back(CommandKind::CreateMarket(Box::new(m.spec.clone())));
         }
         for (i, m) in cfg.markets.iter().enumerate() {
             setup.push_back(CommandKind::SetMark { market: Self::market_id(i), price: Price(m.mark) });

@@ -31,9 +31,6 @@ pub struct Header {
 }
 
 /// A decoded line.
-// A `Command` is as large as its largest kind (a market specification); lines are decoded one
-// at a time and consumed at once, so boxing would only add an allocation per line.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Line {
     /// The schema header.
@@ -471,7 +468,7 @@ fn order_ref(order_id: Option<u64>, client_id: Option<String>) -> Result<OrderRe
 
 fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason> {
     Ok(match kind {
-        WireKind::CreateMarket(spec) => CommandKind::CreateMarket(to_spec(*spec)?),
+        WireKind::CreateMarket(spec) => CommandKind::CreateMarket(Box::new(to_spec(*spec)?)),
         WireKind::SetMark { market, price } => {
             let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
             CommandKind::SetMark { market: m.id, price: parse_price(m, &price)? }
@@ -615,13 +612,13 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
         } => CommandKind::ScheduleParams {
             market: market_id(engine, &market)?,
             effective_at: Timestamp(effective_at),
-            change: ParamChange {
+            change: Box::new(ParamChange {
                 tiers: tiers.as_deref().map(to_tiers).transpose()?,
                 max_leverage,
                 maker_fee: maker_fee.map(|f| parse_rate("maker_fee", &f)).transpose()?,
                 taker_fee: taker_fee.map(|f| parse_rate("taker_fee", &f)).transpose()?,
                 funding_interval_ms: funding_interval_hours.map(hours_to_ms).transpose()?,
-            },
+            }),
         },
         WireKind::Delist { market, price } => {
             let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;

@@ -59,7 +59,7 @@ struct Venue {
 impl Venue {
     fn new(adl: AdlPolicy) -> Self {
         let mut v = Self { engine: Engine::default(), ts: 0 };
-        v.ok(CommandKind::CreateMarket(spec(adl)));
+        v.ok(CommandKind::CreateMarket(Box::new(spec(adl))));
         v
     }
 
@@ -251,7 +251,7 @@ proptest! {
             let mut v = Venue::new(policy);
             v.mark(100);
             v.fund(X, 10_000_000, 1);
-            v.ok(CommandKind::CreateMarket(MarketSpec { symbol: "HEDGE-PERP".into(), ..spec(policy) }));
+            v.ok(CommandKind::CreateMarket(Box::new(MarketSpec { symbol: "HEDGE-PERP".into(), ..spec(policy) })));
             v.ok(CommandKind::SetMark { market: MarketId(1), price: Price(100) });
             for (i, (size, extra, entry, isolated)) in winners.iter().enumerate() {
                 let a = AccountId(100 + i as u64);

@@ -226,7 +226,7 @@ fn an_interval_change_applies_from_the_next_period() {
     let mut v = venue(spec());
     v.trade(B, A, Buy, 100, 10);
     let change = ParamChange { funding_interval_ms: Some(HOUR_MS), ..ParamChange::default() };
-    v.ok(CommandKind::ScheduleParams { market: M, effective_at: Timestamp(HOUR_MS), change });
+    v.ok(CommandKind::ScheduleParams { market: M, effective_at: Timestamp(HOUR_MS), change: Box::new(change) });
     // The running 8-hour period keeps its end and its full rate.
     let ev = at(&mut v, H8, CommandKind::Tick);
     assert_eq!(settlement(&ev).0, BP);
@@ -237,7 +237,7 @@ fn an_interval_change_applies_from_the_next_period() {
     let bad = ParamChange { funding_interval_ms: Some(2 * HOUR_MS), ..ParamChange::default() };
     let effective_at = Timestamp(v.ts + 10);
     assert!(matches!(
-        v.rejected(CommandKind::ScheduleParams { market: M, effective_at, change: bad }),
+        v.rejected(CommandKind::ScheduleParams { market: M, effective_at, change: Box::new(bad) }),
         RejectReason::InvalidMarketSpec(_)
     ));
 }

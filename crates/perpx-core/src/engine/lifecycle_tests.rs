@@ -71,15 +71,19 @@ fn a_scheduled_change_is_announced_with_its_dry_run_and_takes_effect_on_time() {
     let change = ParamChange { tiers: Some(tiers), max_leverage: Some(10), ..ParamChange::default() };
     let at = Timestamp(v.ts + 1_000);
     assert_eq!(
-        v.rejected(CommandKind::ScheduleParams { market: M, effective_at: Timestamp(v.ts), change: change.clone() }),
+        v.rejected(CommandKind::ScheduleParams {
+            market: M,
+            effective_at: Timestamp(v.ts),
+            change: Box::new(change.clone())
+        }),
         RejectReason::ScheduleNotInFuture { effective_at: Timestamp(v.ts), now: Timestamp(v.ts) }
     );
     let bad = ParamChange { max_leverage: Some(50), ..change.clone() };
     assert!(matches!(
-        v.rejected(CommandKind::ScheduleParams { market: M, effective_at: at, change: bad }),
+        v.rejected(CommandKind::ScheduleParams { market: M, effective_at: at, change: Box::new(bad) }),
         RejectReason::InvalidMarketSpec(_)
     ));
-    let ev = v.ok(CommandKind::ScheduleParams { market: M, effective_at: at, change });
+    let ev = v.ok(CommandKind::ScheduleParams { market: M, effective_at: at, change: Box::new(change) });
     assert!(
         matches!(ev[0], EventKind::ParamsScheduled { accounts_below_maintenance: 1, replaced: false, .. }),
         "{ev:?}"

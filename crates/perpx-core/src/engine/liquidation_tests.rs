@@ -69,7 +69,7 @@ impl Venue {
 
     fn with(config: EngineConfig, spec: MarketSpec) -> Self {
         let mut v = Self { engine: Engine::new(config), ts: 0, check: true };
-        v.ok(CommandKind::CreateMarket(spec));
+        v.ok(CommandKind::CreateMarket(Box::new(spec)));
         v.ok(CommandKind::SetMark { market: M, price: Price(1_000) });
         v
     }
@@ -284,7 +284,7 @@ fn the_fee_after_a_close_that_leaves_other_positions_is_capped_at_equity_less_th
     s.tiers[0].maintenance_rate = bp(400);
     let mut v = Venue::new(s.clone());
     let eth = MarketId(1);
-    v.ok(CommandKind::CreateMarket(MarketSpec { symbol: "ETH-PERP".into(), ..s }));
+    v.ok(CommandKind::CreateMarket(Box::new(MarketSpec { symbol: "ETH-PERP".into(), ..s })));
     v.ok(CommandKind::SetMark { market: eth, price: Price(500) });
     v.deposit(A, 1_000);
     v.deposit(B, 1_000_000);
@@ -458,7 +458,7 @@ fn an_isolated_position_is_liquidated_on_its_own_margin_and_the_loss_stays_insid
 fn cross_bankruptcy_prices_value_the_other_positions_at_mark_and_are_recomputed_after_each_close() {
     let mut v = Venue::new(spec("BTC-PERP"));
     let n = MarketId(1);
-    v.ok(CommandKind::CreateMarket(spec("ETH-PERP")));
+    v.ok(CommandKind::CreateMarket(Box::new(spec("ETH-PERP"))));
     v.ok(CommandKind::SetMark { market: n, price: Price(1_000) });
     v.deposit(A, 1_500);
     v.deposit(B, 1_000_000);

@@ -67,7 +67,7 @@ impl Venue {
     /// As [`Venue::new`] with another engine config and market spec.
     pub(super) fn with(collateral: i64, config: EngineConfig, spec: MarketSpec) -> Self {
         let mut v = Self { engine: Engine::new(config), ts: 0 };
-        v.ok(CommandKind::CreateMarket(spec));
+        v.ok(CommandKind::CreateMarket(Box::new(spec)));
         v.ok(CommandKind::SetMark { market: M, price: Price(100) });
         for account in [A, B, C] {
             v.ok(CommandKind::Deposit { account, amount: usd(collateral) });

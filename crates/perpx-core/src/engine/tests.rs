@@ -59,7 +59,7 @@ impl Venue {
 
     fn with_config(config: EngineConfig) -> Self {
         let mut v = Self { engine: Engine::new(config), ts: 1_000 };
-        v.ok(CommandKind::CreateMarket(spec()));
+        v.ok(CommandKind::CreateMarket(Box::new(spec())));
         v.ok(CommandKind::SetMark { market: M, price: Price(100) });
         for account in [A, B, C] {
             v.ok(CommandKind::Deposit { account, amount: Quote(1_000_000 * 1_000_000) });
@@ -473,8 +473,11 @@ fn every_order_rejection_names_its_reason_and_changes_nothing() {
     v.rejected(gtc(A, Buy, i64::MAX, 1), 3008);
     v.rejected(CommandKind::PlaceOrder(NewOrder { market: MarketId(9), ..order(A, Buy, OrderType::Market, 1) }), 2001);
     v.rejected(CommandKind::SetMark { market: M, price: Price(0) }, 2006);
-    v.rejected(CommandKind::CreateMarket(spec()), 2003);
-    v.rejected(CommandKind::CreateMarket(MarketSpec { symbol: "X".into(), order_band: Rate(0), ..spec() }), 2004);
+    v.rejected(CommandKind::CreateMarket(Box::new(spec())), 2003);
+    v.rejected(
+        CommandKind::CreateMarket(Box::new(MarketSpec { symbol: "X".into(), order_band: Rate(0), ..spec() })),
+        2004,
+    );
     // time never goes backwards
     let before = v.engine.state_hash();
     let ev = v.engine.apply(&Command { ts: Timestamp(v.ts - 1), kind: CommandKind::Tick });
@@ -485,7 +488,7 @@ fn every_order_rejection_names_its_reason_and_changes_nothing() {
 #[test]
 fn orders_wait_for_a_mark_price() {
     let mut v = Venue::new();
-    v.ok(CommandKind::CreateMarket(MarketSpec { symbol: "NEW-PERP".into(), ..spec() }));
+    v.ok(CommandKind::CreateMarket(Box::new(MarketSpec { symbol: "NEW-PERP".into(), ..spec() })));
     let new = MarketId(1);
     v.rejected(CommandKind::PlaceOrder(NewOrder { market: new, ..order(A, Buy, OrderType::Market, 1) }), 2002);
     v.rejected(

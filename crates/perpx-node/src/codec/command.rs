@@ -175,7 +175,7 @@ fn put_kind(w: &mut Writer<'_>, kind: &CommandKind) {
 fn get_kind(r: &mut Reader<'_>) -> R<CommandKind> {
     let (t, at) = r.tag("command kind")?;
     Ok(match t {
-        tag::CREATE_MARKET => CommandKind::CreateMarket(get_spec(r)?),
+        tag::CREATE_MARKET => CommandKind::CreateMarket(Box::new(get_spec(r)?)),
         tag::SET_MARK => CommandKind::SetMark { market: get_market(r)?, price: get_price(r)? },
         tag::ORACLE_PRICE => {
             CommandKind::OraclePrice { market: get_market(r)?, source: r.u16("oracle source")?, price: get_price(r)? }
@@ -229,7 +229,7 @@ fn get_kind(r: &mut Reader<'_>) -> R<CommandKind> {
         tag::SCHEDULE_PARAMS => CommandKind::ScheduleParams {
             market: get_market(r)?,
             effective_at: get_ts(r)?,
-            change: get_param_change(r)?,
+            change: Box::new(get_param_change(r)?),
         },
         tag::DELIST => CommandKind::Delist { market: get_market(r)?, price: get_price(r)? },
         tag::SET_MARGIN_MODE => {

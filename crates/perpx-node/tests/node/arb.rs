@@ -220,7 +220,7 @@ fn new_stop() -> impl Strategy<Value = NewStop> {
 pub fn command_kind() -> impl Strategy<Value = CommandKind> {
     let mode = prop_oneof![Just(MarginMode::Cross), Just(MarginMode::Isolated)];
     prop_oneof![
-        market_spec().prop_map(CommandKind::CreateMarket),
+        market_spec().prop_map(|s| CommandKind::CreateMarket(Box::new(s))),
         (market(), price()).prop_map(|(market, price)| CommandKind::SetMark { market, price }),
         (market(), any::<u16>(), price()).prop_map(|(market, source, price)| CommandKind::OraclePrice {
             market,
@@ -260,7 +260,7 @@ pub fn command_kind() -> impl Strategy<Value = CommandKind> {
         (market(), any::<i64>(), param_change()).prop_map(|(market, at, change)| CommandKind::ScheduleParams {
             market,
             effective_at: Timestamp(at),
-            change
+            change: Box::new(change)
         }),
         (market(), price()).prop_map(|(market, price)| CommandKind::Delist { market, price }),
         (account(), market(), mode).prop_map(|(account, market, mode)| CommandKind::SetMarginMode {

@@ -82,7 +82,7 @@ pub fn one_of_each() -> Vec<Command> {
     let spec = pinned_spec();
     let (a, m) = (AccountId(7), MarketId(0));
     let kinds = vec![
-        CommandKind::CreateMarket(spec),
+        CommandKind::CreateMarket(Box::new(spec)),
         CommandKind::SetMark { market: m, price: Price(860_000) },
         CommandKind::OraclePrice { market: m, source: 1, price: Price(860_010) },
         CommandKind::SetLiquidator { account: a, active: true },
@@ -127,13 +127,13 @@ pub fn one_of_each() -> Vec<Command> {
         CommandKind::ScheduleParams {
             market: m,
             effective_at: Timestamp(1_700_000_100_000),
-            change: ParamChange {
+            change: Box::new(ParamChange {
                 tiers: Some(pinned_spec().tiers),
                 max_leverage: Some(100),
                 maker_fee: Some(Rate(-10_000)),
                 taker_fee: None,
                 funding_interval_ms: Some(4 * 3_600_000),
-            },
+            }),
         },
         CommandKind::Delist { market: m, price: Price(860_000) },
         CommandKind::SetMarginMode { account: a, market: m, mode: MarginMode::Isolated },

@@ -379,7 +379,7 @@ impl Checker<'_> {
             if markets.iter().any(|m| m.symbol == spec.symbol) {
                 return Err(self.at(offset, format!("market '{symbol}' is defined twice")));
             }
-            markets.push(spec);
+            markets.push(*spec);
         }
         if markets.is_empty() {
             return Err(top("at least one [[market]] is required".into()));

@@ -1251,7 +1251,7 @@ mod tests {
         /// funded.
         fn long_ten(spec: MarketSpec, config: EngineConfig) -> Self {
             let mut v = Self { engine: Engine::new(config.clone()), model: MarginModel::for_engine(&config), ts: 0 };
-            v.run(CommandKind::CreateMarket(spec));
+            v.run(CommandKind::CreateMarket(Box::new(spec)));
             v.run(CommandKind::SetMark { market: M, price: Price(1_000) });
             for (account, amount) in [(A, 1_000), (B, 1_000_000), (C, 1_000_000), (LIQ, 1_000_000)] {
                 v.run(CommandKind::Deposit { account, amount: Quote(amount * USD) });
@@ -1329,7 +1329,7 @@ mod tests {
         // 5,000 of collateral, 1,000 of it in the isolated long; mark 890: equity −100, B = 900.
         let config = EngineConfig::default();
         let mut v = Venue { engine: Engine::new(config.clone()), model: MarginModel::for_engine(&config), ts: 0 };
-        v.run(CommandKind::CreateMarket(spec()));
+        v.run(CommandKind::CreateMarket(Box::new(spec())));
         v.run(CommandKind::SetMark { market: M, price: Price(1_000) });
         for (account, amount) in [(A, 5_000), (B, 1_000_000)] {
             v.run(CommandKind::Deposit { account, amount: Quote(amount * USD) });
