@@ -41,7 +41,7 @@ use perpx_journal::{
     SkippedSnapshot, SnapshotError, Storage, StorageError, Ticket, TornTail, WriteError,
 };
 
-use crate::codec::{EventsDigester, encode_command_into, encode_snapshot};
+use crate::codec::{DecodeError, EventsDigester, decode_command, encode_command_into, encode_snapshot};
 use crate::replay::{ReplayMismatch, Replayer, SnapshotLoadError, load_snapshot};
 
 /// The most outputs a node may hold waiting for an fsync.
@@ -248,8 +248,18 @@ const REPLAY_QUEUE: usize = 8;
 enum ReplayBatch {
     /// The engine to replay into (from the snapshot, or fresh), or why there is none.
     Start(Box<Result<Replayer, NodeError>>),
-    /// Records in sequence order.
-    Records(Vec<perpx_journal::Record>),
+    /// Records in sequence order, their payloads decoded.
+    Records(Vec<DecodedRecord>),
+}
+
+/// A journal record as the reader hands it over: its command decoded (or why it doesn't
+/// decode) where the payload was read, so neither a payload copy nor the decoding reaches
+/// the replay worker — the busier of the two threads (docs/PERFORMANCE.md, session 6).
+struct DecodedRecord {
+    seq: u64,
+    ts_ms: i64,
+    command: Result<Command, DecodeError>,
+    events_digest: perpx_journal::Hash,
 }
 
 /// The replay worker of [`Node::open`]: applies every record it is handed, keeps the events of
@@ -273,10 +283,10 @@ fn replay_worker(batches: mpsc::Receiver<ReplayBatch>, config: &NodeConfig) -> O
                     } else {
                         Vec::new()
                     };
-                    let applied = replayer.apply_into(
+                    let applied = replayer.apply_decoded(
                         record.seq,
                         record.ts_ms,
-                        &record.payload,
+                        record.command,
                         &record.events_digest,
                         &mut events,
                     );
@@ -326,8 +336,9 @@ impl<S: Storage> Node<S> {
     /// [`NodeError::ConfigMismatch`], [`NodeError::Replay`] (names the record and what differed).
     pub fn open(storage: S, config: NodeConfig) -> Result<(Self, Recovered), NodeError> {
         config.validate()?;
-        // Two threads: this one reads the journal (segments, CRC32C, record hashes, links) while
-        // a worker decodes, applies and digests the records it hands over in batches. Measured
+        // Two threads: this one reads the journal (segments, CRC32C, record hashes, links) and
+        // decodes the commands, while a worker applies and digests the records it hands over in
+        // batches. Measured
         // in docs/PERFORMANCE.md ("Recovery"): the two halves overlap on two cores.
         let (recovery, state) = std::thread::scope(|scope| {
             let (to_worker, from_reader) = mpsc::sync_channel::<ReplayBatch>(REPLAY_QUEUE);
@@ -338,8 +349,13 @@ impl<S: Storage> Node<S> {
                 // A send fails only if the worker is gone, which the join below reports.
                 let _ = to_worker.send(ReplayBatch::Start(Box::new(started)));
             };
-            let replay = |record: perpx_journal::Record| {
-                batch.push(record);
+            let replay = |record: &perpx_journal::frame::RecordRef<'_>| {
+                batch.push(DecodedRecord {
+                    seq: record.seq,
+                    ts_ms: record.ts_ms,
+                    command: decode_command(record.payload),
+                    events_digest: record.events_digest,
+                });
                 if batch.len() == REPLAY_BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(REPLAY_BATCH));
                     let _ = to_worker.send(ReplayBatch::Records(full));

@@ -133,8 +133,28 @@ impl Replayer {
         recorded: &EventsDigest,
         events: &mut Vec<Event>,
     ) -> Result<Command, ReplayMismatch> {
+        self.apply_decoded(seq, ts_ms, decode_command(payload), recorded, events)
+    }
+
+    /// As [`Replayer::apply_into`], with the payload already decoded (`decoded` is what
+    /// `decode_command` gave for it): recovery decodes on the thread that reads the journal,
+    /// so the replay worker only applies and digests.
+    ///
+    /// # Errors
+    /// As [`Replayer::apply_into`].
+    ///
+    /// # Panics
+    /// As [`Replayer::apply`].
+    pub fn apply_decoded(
+        &mut self,
+        seq: u64,
+        ts_ms: i64,
+        decoded: Result<Command, DecodeError>,
+        recorded: &EventsDigest,
+        events: &mut Vec<Event>,
+    ) -> Result<Command, ReplayMismatch> {
         events.clear();
-        let command = decode_command(payload).map_err(ReplayMismatch::Decode)?;
+        let command = decoded.map_err(ReplayMismatch::Decode)?;
         if command.ts.0 != ts_ms {
             return Err(ReplayMismatch::Timestamp { record_ts: ts_ms, command_ts: command.ts.0 });
         }
