@@ -41,7 +41,10 @@ use perpx_journal::{
     SkippedSnapshot, SnapshotError, Storage, StorageError, Ticket, TornTail, WriteError,
 };
 
-use crate::codec::{DecodeError, EventsDigester, decode_command, encode_command_into, encode_snapshot};
+use crate::codec::{
+    DecodeError, EventsDigest, EventsDigester, decode_command, digest_of_encoding, encode_command_into,
+    encode_events_into, encode_snapshot,
+};
 use crate::replay::{ReplayMismatch, Replayer, SnapshotLoadError, load_snapshot};
 
 /// The most outputs a node may hold waiting for an fsync.
@@ -262,10 +265,48 @@ struct DecodedRecord {
     events_digest: perpx_journal::Hash,
 }
 
-/// The replay worker of [`Node::open`]: applies every record it is handed, keeps the events of
-/// the last `gate_capacity` records for redelivery, and stops applying at the first mismatch
+/// The canonical encodings of a batch's replayed events ([`encode_events_into`]), handed back
+/// from the replay worker to the reader, which hashes each and compares it with the record's
+/// digest: hashing was the worker's largest cost after the engine, and the reader had time to
+/// spare (docs/PERFORMANCE.md, session 6).
+struct EncodedEvents {
+    bytes: Vec<u8>,
+    /// Each record: its sequence number, where its encoding ends in `bytes`, its digest.
+    records: Vec<(u64, usize, EventsDigest)>,
+}
+
+/// A record whose replayed events do not hash to the digest it carries.
+#[derive(Debug, Clone, Copy)]
+struct DigestMismatch {
+    seq: u64,
+    recorded: EventsDigest,
+    replayed: EventsDigest,
+}
+
+impl EncodedEvents {
+    /// The first record of the batch whose events do not have its digest.
+    fn first_mismatch(&self) -> Option<DigestMismatch> {
+        let mut start = 0;
+        for &(seq, end, recorded) in &self.records {
+            let replayed = digest_of_encoding(&self.bytes[start..end]);
+            if replayed != recorded {
+                return Some(DigestMismatch { seq, recorded, replayed });
+            }
+            start = end;
+        }
+        None
+    }
+}
+
+/// The replay worker of [`Node::open`]: applies every record it is handed, sends the encoding of
+/// each batch's events back for the digest check, keeps the events of the last
+/// `gate_capacity` records for redelivery, and stops applying at the first mismatch it finds
 /// (the reader goes on to the end of the journal, as it must to find the head).
-fn replay_worker(batches: mpsc::Receiver<ReplayBatch>, config: &NodeConfig) -> OpenState {
+fn replay_worker(
+    batches: mpsc::Receiver<ReplayBatch>,
+    encoded: mpsc::Sender<EncodedEvents>,
+    config: &NodeConfig,
+) -> OpenState {
     let mut st = OpenState { replayer: None, failure: None, window: VecDeque::new(), replayed: 0 };
     for batch in batches {
         match batch {
@@ -274,6 +315,7 @@ fn replay_worker(batches: mpsc::Receiver<ReplayBatch>, config: &NodeConfig) -> O
                 Err(e) => st.failure = Some(e),
             },
             ReplayBatch::Records(records) => {
+                let mut batch = EncodedEvents { bytes: Vec::with_capacity(64 * 1024), records: Vec::new() };
                 for record in records {
                     let Some(replayer) = st.replayer.as_mut().filter(|_| st.failure.is_none()) else { break };
                     // Only the last `gate_capacity` records' events are kept: once the window is
@@ -283,15 +325,10 @@ fn replay_worker(batches: mpsc::Receiver<ReplayBatch>, config: &NodeConfig) -> O
                     } else {
                         Vec::new()
                     };
-                    let applied = replayer.apply_decoded(
-                        record.seq,
-                        record.ts_ms,
-                        record.command,
-                        &record.events_digest,
-                        &mut events,
-                    );
-                    match applied {
+                    match replayer.apply_undigested(record.seq, record.ts_ms, record.command, &mut events) {
                         Ok(_) => {
+                            encode_events_into(&events, &mut batch.bytes);
+                            batch.records.push((record.seq, batch.bytes.len(), record.events_digest));
                             st.replayed += 1;
                             st.window.push_back(Published { seq: record.seq, events, redelivered: true });
                         }
@@ -299,6 +336,10 @@ fn replay_worker(batches: mpsc::Receiver<ReplayBatch>, config: &NodeConfig) -> O
                             st.failure = Some(NodeError::Replay { seq: record.seq, mismatch: Box::new(mismatch) });
                         }
                     }
+                }
+                if !batch.records.is_empty() {
+                    // A send fails only if the reader has gone, which ends the recovery anyway.
+                    let _ = encoded.send(batch);
                 }
             }
         }
@@ -336,13 +377,25 @@ impl<S: Storage> Node<S> {
     /// [`NodeError::ConfigMismatch`], [`NodeError::Replay`] (names the record and what differed).
     pub fn open(storage: S, config: NodeConfig) -> Result<(Self, Recovered), NodeError> {
         config.validate()?;
-        // Two threads: this one reads the journal (segments, CRC32C, record hashes, links) and
-        // decodes the commands, while a worker applies and digests the records it hands over in
-        // batches. Measured
-        // in docs/PERFORMANCE.md ("Recovery"): the two halves overlap on two cores.
+        // Two threads: this one reads the journal (segments, CRC32C, record hashes, links),
+        // decodes the commands and hashes the replayed events, while a worker applies the
+        // records it is handed in batches and encodes their events. Measured in
+        // docs/PERFORMANCE.md ("Recovery"): the two halves overlap on two cores. A digest
+        // mismatch found this way names only the record; the journal is then replayed again on
+        // one thread to describe it (`describe_mismatch`).
+        let mut digest_mismatch: Option<DigestMismatch> = None;
         let (recovery, state) = std::thread::scope(|scope| {
             let (to_worker, from_reader) = mpsc::sync_channel::<ReplayBatch>(REPLAY_QUEUE);
-            let worker = scope.spawn(|| replay_worker(from_reader, &config));
+            // Unbounded: the reader drains it at every record, and a bound could deadlock the
+            // two threads against each other's full queue.
+            let (to_reader, from_worker) = mpsc::channel::<EncodedEvents>();
+            let worker_config = &config;
+            let worker = scope.spawn(move || replay_worker(from_reader, to_reader, worker_config));
+            let mut check = |encoded: EncodedEvents| {
+                if digest_mismatch.is_none() {
+                    digest_mismatch = encoded.first_mismatch();
+                }
+            };
             let mut batch = Vec::with_capacity(REPLAY_BATCH);
             let start = |snapshot: Option<&perpx_journal::Snapshot>| {
                 let started = start_engine(snapshot, &config.engine).map(|e| Replayer::new(e, config.check_invariants));
@@ -360,16 +413,26 @@ impl<S: Storage> Node<S> {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(REPLAY_BATCH));
                     let _ = to_worker.send(ReplayBatch::Records(full));
                 }
+                while let Ok(encoded) = from_worker.try_recv() {
+                    check(encoded);
+                }
             };
             let recovery = Journal::open_with_snapshot(storage, config.journal, start, replay);
             if !batch.is_empty() {
                 let _ = to_worker.send(ReplayBatch::Records(batch));
             }
             drop(to_worker);
+            // Until the worker ends and drops its sender.
+            for encoded in from_worker {
+                check(encoded);
+            }
             let state = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (recovery, state)
         });
         let recovery = recovery?;
+        if let Some(mismatch) = digest_mismatch {
+            return Err(describe_mismatch(recovery.writer.into_storage(), &config, mismatch));
+        }
         let OpenState { replayer, failure, window, replayed } = state;
         if let Some(failure) = failure {
             return Err(failure);
@@ -678,6 +741,37 @@ impl<S: Storage> Node<S> {
     pub fn into_storage(self) -> S {
         self.writer.into_storage()
     }
+}
+
+/// The error [`Node::open`] returns for a digest mismatch its two threads found at `found`:
+/// the journal replayed again on one thread with every check in order, which stops at the first
+/// record that does not replay (the one found, as the engine is deterministic) and describes
+/// it — its command and its events. Only a failed recovery pays for the second replay.
+fn describe_mismatch<S: Storage>(storage: S, config: &NodeConfig, found: DigestMismatch) -> NodeError {
+    let replayer = std::cell::RefCell::new(None);
+    let mut failure = None;
+    let mut events = Vec::new();
+    let start = |snapshot: Option<&perpx_journal::Snapshot>| {
+        *replayer.borrow_mut() =
+            start_engine(snapshot, &config.engine).ok().map(|e| Replayer::new(e, config.check_invariants));
+    };
+    let replay = |r: &perpx_journal::frame::RecordRef<'_>| {
+        if failure.is_some() {
+            return;
+        }
+        if let Some(replayer) = replayer.borrow_mut().as_mut() {
+            if let Err(mismatch) = replayer.apply_into(r.seq, r.ts_ms, r.payload, &r.events_digest, &mut events) {
+                failure = Some(NodeError::Replay { seq: r.seq, mismatch: Box::new(mismatch) });
+            }
+        }
+    };
+    if let Err(e) = Journal::open_with_snapshot(storage, config.journal, start, replay) {
+        return e.into();
+    }
+    failure.unwrap_or_else(|| NodeError::Replay {
+        seq: found.seq,
+        mismatch: Box::new(ReplayMismatch::Unrepeatable { recorded: found.recorded, replayed: found.replayed }),
+    })
 }
 
 /// The engine recovery starts from: restored from the snapshot (and checked against it and

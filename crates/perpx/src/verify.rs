@@ -103,6 +103,7 @@ pub fn error_json(e: &VerifyError) -> Value {
                 perpx_node::ReplayMismatch::Timestamp { .. } => "timestamp",
                 perpx_node::ReplayMismatch::Sequence { .. } => "sequence",
                 perpx_node::ReplayMismatch::EventsDigest { .. } => "events_digest",
+                perpx_node::ReplayMismatch::Unrepeatable { .. } => "events_digest_unrepeatable",
             };
             json!({ "kind": kind, "seq": seq, "segment": segment, "offset": offset, "message": message })
         }

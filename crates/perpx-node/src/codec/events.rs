@@ -46,13 +46,26 @@ impl EventsDigester {
     /// The digest of `events`.
     pub fn digest(&mut self, events: &[Event]) -> EventsDigest {
         self.buf.clear();
-        let mut w = Writer::new(&mut self.buf);
-        w.bytes(EVENTS_DIGEST_DOMAIN).u64(events.len() as u64);
-        for e in events {
-            put_event(&mut w, e);
-        }
-        *blake3::hash(&self.buf).as_bytes()
+        encode_events_into(events, &mut self.buf);
+        digest_of_encoding(&self.buf)
     }
+}
+
+/// Appends the byte stream the digest of `events` hashes (see the module docs) to `out`. With
+/// [`digest_of_encoding`], the two halves of [`events_digest`], for a caller that encodes on
+/// one thread and hashes on another (recovery: docs/PERFORMANCE.md, session 6).
+pub fn encode_events_into(events: &[Event], out: &mut Vec<u8>) {
+    let mut w = Writer::new(out);
+    w.bytes(EVENTS_DIGEST_DOMAIN).u64(events.len() as u64);
+    for e in events {
+        put_event(&mut w, e);
+    }
+}
+
+/// The digest of a byte stream [`encode_events_into`] wrote.
+#[must_use]
+pub fn digest_of_encoding(encoded: &[u8]) -> EventsDigest {
+    *blake3::hash(encoded).as_bytes()
 }
 
 /// Tags of the event kinds, fixed forever within version 1.

@@ -17,5 +17,7 @@ pub(crate) mod types;
 
 pub use bytes::DecodeError;
 pub use command::{COMMAND_CODEC_VERSION, decode_command, encode_command, encode_command_into};
-pub use events::{EVENTS_DIGEST_DOMAIN, EventsDigest, EventsDigester, events_digest};
+pub use events::{
+    EVENTS_DIGEST_DOMAIN, EventsDigest, EventsDigester, digest_of_encoding, encode_events_into, events_digest,
+};
 pub use snapshot::{SNAPSHOT_CODEC_VERSION, decode_snapshot, encode_snapshot};

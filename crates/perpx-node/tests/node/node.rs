@@ -177,6 +177,32 @@ fn a_snapshot_taken_with_other_engine_settings_is_refused() {
     assert!(matches!(err, NodeError::ConfigMismatch { seq: 40, .. }), "{err}");
 }
 
+/// Recovery hashes the replayed events on the reading thread, batches behind the replay: a
+/// digest mismatch deep in a long journal, past several batches, is still found, named and
+/// described (its command and events), and nothing after it hides it.
+#[test]
+fn a_digest_mismatch_deep_in_the_journal_is_named_and_described() {
+    let storage = MemStorage::new();
+    let mut journal = Journal::open(storage.clone(), JournalConfig::default()).unwrap();
+    let mut engine = perpx_core::Engine::default();
+    for i in 1..=1_500i64 {
+        let command = Command { ts: Timestamp(1_000 + i), kind: CommandKind::Tick };
+        let events = engine.apply(&command);
+        let digest = if i == 700 { [9u8; 32] } else { events_digest(&events) };
+        let _ticket = journal.writer.append(command.ts.0, &encode_command(&command), digest).unwrap();
+    }
+    journal.writer.commit().unwrap();
+    match Node::open(storage, NodeConfig::default()) {
+        Err(NodeError::Replay { seq: 700, mismatch }) => {
+            assert!(
+                matches!(&*mismatch, ReplayMismatch::EventsDigest { recorded, .. } if *recorded == [9; 32]),
+                "{mismatch}"
+            );
+        }
+        other => panic!("expected the mismatch at record 700, got {other:?}"),
+    }
+}
+
 /// A journal whose records do not replay as recorded: the payload does not decode, or the
 /// events differ. Recovery refuses it and names the record.
 #[test]
