@@ -148,7 +148,12 @@ impl Engine {
                 self.take_samples(i, due);
                 self.settle_funding(i, due, out);
             }
-            self.take_samples(i, self.now);
+            // Most commands fall between two samples: the check is made here, not behind a
+            // call (measured: the call's entry and exit were 46 instructions a command of
+            // `engine_mix`'s 2,197, two markets; callgrind, docs/PERFORMANCE.md session 6).
+            if self.markets[i].funding.next_sample_at <= self.now {
+                self.take_samples(i, self.now);
+            }
         }
     }
 
