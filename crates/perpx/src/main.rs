@@ -6,6 +6,14 @@ mod bench;
 mod proof;
 mod verify;
 
+/// mimalloc instead of glibc's allocator for every subcommand. Measured (docs/PERFORMANCE.md,
+/// "Server under load", session 6): under `perpx bench` at saturation glibc's `malloc`, `free`
+/// and their chunk bookkeeping were about 38 % of the engine thread's samples — the thread
+/// frees what the gateway threads allocated (commands, answer channels) and allocates what they
+/// free (answers, encoded events). The engine's results do not depend on the allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::PathBuf;
