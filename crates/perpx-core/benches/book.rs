@@ -32,6 +32,11 @@ use perpx_core::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+
+/// The allocator the `perpx` binary ships with (docs/PERFORMANCE.md, session 6), so the engine
+/// is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MARKET: MarketId = MarketId(0);
 const MID: i64 = 860_000; // 86,000.0 at tick 0.1
 

@@ -7,8 +7,9 @@
 //! `funding_payment` event per position plus the market's `funding_settled`. The clone is made
 //! outside the measurement. The events go into an empty vector, as the node's `Engine::apply`
 //! does: its growth and first-touch page faults are part of what a settlement costs (about
-//! 57 ms of it here; a pre-sized vector hid the growth and measured no faster, since large
-//! vectors grow by remapping, not copying).
+//! 57 ms of it on glibc's allocator; mimalloc, which the `perpx` binary and these benches use,
+//! backs such a vector with transparent huge pages and faults far less; a pre-sized vector hid
+//! the growth and measured no faster, since large vectors grow by remapping, not copying).
 //!
 //! Run: `cargo bench -p perpx-core --bench funding`. Figures: docs/PERFORMANCE.md.
 
@@ -21,6 +22,11 @@ use perpx_core::{
     AccountId, Command, CommandKind, Decimal, Engine, EngineConfig, EventKind, MarketId, MarketSpec, NewOrder,
     OrderType, Price, Qty, Quote, Rate, Side, StpMode, TimeInForce, Timestamp,
 };
+
+/// The allocator the `perpx` binary ships with (docs/PERFORMANCE.md, session 6), so the engine
+/// is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const MARKET: MarketId = MarketId(0);
 const POSITIONS: u64 = 1_000_000;

@@ -25,6 +25,11 @@ use perpx_core::{
     OrderType, Price, Qty, Quote, Rate, Side, StpMode, TimeInForce, Timestamp,
 };
 
+
+/// The allocator the `perpx` binary ships with (docs/PERFORMANCE.md, session 6), so the engine
+/// is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MARKET: MarketId = MarketId(0);
 const ACCOUNTS: u64 = 100_000;
 const USD: i64 = 1_000_000;
