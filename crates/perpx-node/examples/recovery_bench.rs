@@ -36,6 +36,11 @@ use perpx_node::{Node, NodeConfig, verify_journal};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+
+/// The allocator the `perpx` binary ships with (docs/PERFORMANCE.md, session 6): recovery runs
+/// there, in `perpx serve`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MAKERS: u64 = 20;
 /// The makers' quotes resting at most (a new quote beyond it cancels the oldest instead).
 const RESTING_MAX: usize = 400;
