@@ -36,11 +36,12 @@ pub struct EventJson {
 }
 
 impl EventJson {
-    /// Encodes `line`.
+    /// Encodes `line`. `to_raw_value` keeps the text serde_json wrote as it is, where
+    /// `RawValue::from_string` parsed it again to check it: about 7 % of the engine thread under
+    /// load (`perf`, docs/PERFORMANCE.md "Server under load", session 6).
     #[must_use]
     pub fn new(line: &perpx_wire::event::EventLine) -> Self {
-        let text = serde_json::to_string(line).unwrap_or_else(|_| "null".to_owned());
-        let raw = RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned());
+        let raw = serde_json::value::to_raw_value(line).unwrap_or_else(|_| RawValue::NULL.to_owned());
         Self { raw, value: OnceLock::new() }
     }
 
