@@ -32,7 +32,6 @@ use perpx_core::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-
 /// The allocator the `perpx` binary ships with (docs/PERFORMANCE.md, session 6), so the engine
 /// is measured as it runs there.
 #[global_allocator]

@@ -25,7 +25,6 @@ use perpx_core::{
     OrderType, Price, Qty, Quote, Rate, Side, StpMode, TimeInForce, Timestamp,
 };
 
-
 /// The allocator the `perpx` binary ships with (docs/PERFORMANCE.md, session 6), so the engine
 /// is measured as it runs there.
 #[global_allocator]

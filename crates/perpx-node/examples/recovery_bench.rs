@@ -36,7 +36,6 @@ use perpx_node::{Node, NodeConfig, verify_journal};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-
 /// The allocator the `perpx` binary ships with (docs/PERFORMANCE.md, session 6): recovery runs
 /// there, in `perpx serve`.
 #[global_allocator]
