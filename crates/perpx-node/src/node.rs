@@ -386,8 +386,9 @@ impl<S: Storage> Node<S> {
         let mut digest_mismatch: Option<DigestMismatch> = None;
         let (recovery, state) = std::thread::scope(|scope| {
             let (to_worker, from_reader) = mpsc::sync_channel::<ReplayBatch>(REPLAY_QUEUE);
-            // Unbounded: the reader drains it at every record, and a bound could deadlock the
-            // two threads against each other's full queue.
+            // Unbounded, so the two threads can never block on each other's full queue; it holds
+            // at most the batches the worker is ahead of the reader's checks, which the bounded
+            // queue above limits to `REPLAY_QUEUE` and the one in hand.
             let (to_reader, from_worker) = mpsc::channel::<EncodedEvents>();
             let worker_config = &config;
             let worker = scope.spawn(move || replay_worker(from_reader, to_reader, worker_config));
