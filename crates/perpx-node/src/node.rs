@@ -32,6 +32,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use perpx_core::{Command, Engine, EngineConfig, Event};
@@ -301,10 +302,12 @@ impl EncodedEvents {
 /// The replay worker of [`Node::open`]: applies every record it is handed, sends the encoding of
 /// each batch's events back for the digest check, keeps the events of the last
 /// `gate_capacity` records for redelivery, and stops applying at the first mismatch it finds
-/// (the reader goes on to the end of the journal, as it must to find the head).
+/// or once the reader has found one (`digest_failed`); the reader goes on to the end of the
+/// journal, as it must to find the head.
 fn replay_worker(
     batches: mpsc::Receiver<ReplayBatch>,
     encoded: mpsc::Sender<EncodedEvents>,
+    digest_failed: &AtomicBool,
     config: &NodeConfig,
 ) -> OpenState {
     let mut st = OpenState { replayer: None, failure: None, window: VecDeque::new(), replayed: 0 };
@@ -317,6 +320,11 @@ fn replay_worker(
             ReplayBatch::Records(records) => {
                 let mut batch = EncodedEvents { bytes: Vec::with_capacity(64 * 1024), records: Vec::new() };
                 for record in records {
+                    // The reader found a digest mismatch: what follows is replayed on a state that
+                    // already differs, and the one-thread replay describes the mismatch instead.
+                    if digest_failed.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let Some(replayer) = st.replayer.as_mut().filter(|_| st.failure.is_none()) else { break };
                     // Only the last `gate_capacity` records' events are kept: once the window is
                     // full, the oldest entry's vector is reused for the next record's events.
@@ -384,17 +392,19 @@ impl<S: Storage> Node<S> {
         // mismatch found this way names only the record; the journal is then replayed again on
         // one thread to describe it (`describe_mismatch`).
         let mut digest_mismatch: Option<DigestMismatch> = None;
-        let (recovery, state) = std::thread::scope(|scope| {
+        let digest_failed = AtomicBool::new(false);
+        let (recovery, joined) = std::thread::scope(|scope| {
             let (to_worker, from_reader) = mpsc::sync_channel::<ReplayBatch>(REPLAY_QUEUE);
             // Unbounded, so the two threads can never block on each other's full queue; it holds
             // at most the batches the worker is ahead of the reader's checks, which the bounded
             // queue above limits to `REPLAY_QUEUE` and the one in hand.
             let (to_reader, from_worker) = mpsc::channel::<EncodedEvents>();
-            let worker_config = &config;
-            let worker = scope.spawn(move || replay_worker(from_reader, to_reader, worker_config));
+            let (worker_config, failed) = (&config, &digest_failed);
+            let worker = scope.spawn(move || replay_worker(from_reader, to_reader, failed, worker_config));
             let mut check = |encoded: EncodedEvents| {
                 if digest_mismatch.is_none() {
                     digest_mismatch = encoded.first_mismatch();
+                    digest_failed.store(digest_mismatch.is_some(), Ordering::Relaxed);
                 }
             };
             let mut batch = Vec::with_capacity(REPLAY_BATCH);
@@ -427,13 +437,15 @@ impl<S: Storage> Node<S> {
             for encoded in from_worker {
                 check(encoded);
             }
-            let state = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (recovery, state)
+            (recovery, worker.join())
         });
         let recovery = recovery?;
         if let Some(mismatch) = digest_mismatch {
+            // Also when the worker panicked: records past the mismatch ran on a state that
+            // already differed (the one-thread replay stops before them).
             return Err(describe_mismatch(recovery.writer.into_storage(), &config, mismatch));
         }
+        let state = joined.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let OpenState { replayer, failure, window, replayed } = state;
         if let Some(failure) = failure {
             return Err(failure);
@@ -747,20 +759,23 @@ impl<S: Storage> Node<S> {
 /// The error [`Node::open`] returns for a digest mismatch its two threads found at `found`:
 /// the journal replayed again on one thread with every check in order, which stops at the first
 /// record that does not replay (the one found, as the engine is deterministic) and describes
-/// it — its command and its events. Only a failed recovery pays for the second replay.
+/// it — its command and its events. Only a failed recovery pays for the second replay. If that
+/// replay passes `found` without failing there, the engine did not repeat itself
+/// ([`ReplayMismatch::Unrepeatable`]); if the journal or the snapshot can't be read again, that
+/// error is returned (the storage failing is the more urgent news).
 fn describe_mismatch<S: Storage>(storage: S, config: &NodeConfig, found: DigestMismatch) -> NodeError {
     let replayer = std::cell::RefCell::new(None);
     let mut failure = None;
     let mut events = Vec::new();
     let start = |snapshot: Option<&perpx_journal::Snapshot>| {
         *replayer.borrow_mut() =
-            start_engine(snapshot, &config.engine).ok().map(|e| Replayer::new(e, config.check_invariants));
+            Some(start_engine(snapshot, &config.engine).map(|e| Replayer::new(e, config.check_invariants)));
     };
     let replay = |r: &perpx_journal::frame::RecordRef<'_>| {
-        if failure.is_some() {
+        if failure.is_some() || r.seq > found.seq {
             return;
         }
-        if let Some(replayer) = replayer.borrow_mut().as_mut() {
+        if let Some(Ok(replayer)) = replayer.borrow_mut().as_mut() {
             if let Err(mismatch) = replayer.apply_into(r.seq, r.ts_ms, r.payload, &r.events_digest, &mut events) {
                 failure = Some(NodeError::Replay { seq: r.seq, mismatch: Box::new(mismatch) });
             }
@@ -768,6 +783,9 @@ fn describe_mismatch<S: Storage>(storage: S, config: &NodeConfig, found: DigestM
     };
     if let Err(e) = Journal::open_with_snapshot(storage, config.journal, start, replay) {
         return e.into();
+    }
+    if let Some(Err(e)) = replayer.into_inner() {
+        return e;
     }
     failure.unwrap_or_else(|| NodeError::Replay {
         seq: found.seq,

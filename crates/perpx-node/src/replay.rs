@@ -153,8 +153,9 @@ impl Replayer {
     }
 
     /// As [`Replayer::apply_into`], with the payload already decoded (`decoded` is what
-    /// `decode_command` gave for it): recovery decodes on the thread that reads the journal,
-    /// so the replay worker only applies and digests.
+    /// `decode_command` gave for it), for a caller that decodes elsewhere (recovery decodes on
+    /// the thread that reads the journal, and checks digests there too: see
+    /// [`Replayer::apply_undigested`]).
     ///
     /// # Errors
     /// As [`Replayer::apply_into`].
