@@ -79,35 +79,25 @@ impl Record {
 pub fn record_hash(seq: u64, ts_ms: i64, payload: &[u8], events_digest: &Hash, prev_hash: &Hash) -> Hash {
     // The stream of a usual record (a command of a few dozen bytes) is laid out in one stack
     // buffer and hashed in one call; a larger one goes through the incremental hasher. The same
-    // bytes either way. Measured: blake3's per-`update` bookkeeping was about 850 instructions
+    // parts either way. Measured: blake3's per-`update` bookkeeping was about 850 instructions
     // a record over seven updates (callgrind on `recovery_bench`; docs/PERFORMANCE.md, session 6).
-    const FIXED: usize = RECORD_HASH_DOMAIN.len() + 8 + 8 + 8 + 32 + 32;
     const BUFFER: usize = 1024;
-    if payload.len() <= BUFFER - FIXED {
+    let (seq, ts_ms, len) = (seq.to_le_bytes(), ts_ms.to_le_bytes(), (payload.len() as u64).to_le_bytes());
+    let parts: [&[u8]; 7] = [RECORD_HASH_DOMAIN, &seq, &ts_ms, &len, payload, events_digest, prev_hash];
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    if total <= BUFFER {
         let mut buf = [0u8; BUFFER];
         let mut at = 0;
-        for part in [
-            &RECORD_HASH_DOMAIN[..],
-            &seq.to_le_bytes(),
-            &ts_ms.to_le_bytes(),
-            &(payload.len() as u64).to_le_bytes(),
-            payload,
-            events_digest,
-            prev_hash,
-        ] {
+        for part in parts {
             buf[at..at + part.len()].copy_from_slice(part);
             at += part.len();
         }
         return *blake3::hash(&buf[..at]).as_bytes();
     }
     let mut hasher = blake3::Hasher::new();
-    hasher.update(RECORD_HASH_DOMAIN);
-    hasher.update(&seq.to_le_bytes());
-    hasher.update(&ts_ms.to_le_bytes());
-    hasher.update(&(payload.len() as u64).to_le_bytes());
-    hasher.update(payload);
-    hasher.update(events_digest);
-    hasher.update(prev_hash);
+    for part in parts {
+        hasher.update(part);
+    }
     *hasher.finalize().as_bytes()
 }
 

@@ -149,28 +149,7 @@ impl Replayer {
         recorded: &EventsDigest,
         events: &mut Vec<Event>,
     ) -> Result<Command, ReplayMismatch> {
-        self.apply_decoded(seq, ts_ms, decode_command(payload), recorded, events)
-    }
-
-    /// As [`Replayer::apply_into`], with the payload already decoded (`decoded` is what
-    /// `decode_command` gave for it), for a caller that decodes elsewhere (recovery decodes on
-    /// the thread that reads the journal, and checks digests there too: see
-    /// [`Replayer::apply_undigested`]).
-    ///
-    /// # Errors
-    /// As [`Replayer::apply_into`].
-    ///
-    /// # Panics
-    /// As [`Replayer::apply`].
-    pub fn apply_decoded(
-        &mut self,
-        seq: u64,
-        ts_ms: i64,
-        decoded: Result<Command, DecodeError>,
-        recorded: &EventsDigest,
-        events: &mut Vec<Event>,
-    ) -> Result<Command, ReplayMismatch> {
-        let command = self.apply_undigested(seq, ts_ms, decoded, events)?;
+        let command = self.apply_undigested(seq, ts_ms, decode_command(payload), events)?;
         let replayed = self.digester.digest(events);
         if replayed != *recorded {
             return Err(ReplayMismatch::EventsDigest {
@@ -183,11 +162,13 @@ impl Replayer {
         Ok(command)
     }
 
-    /// Every check of [`Replayer::apply_decoded`] but the last: the caller compares the events
-    /// with the record's digest itself (recovery hashes them on the other thread).
+    /// Every check of [`Replayer::apply_into`] but the last, on a payload already decoded
+    /// (`decoded` is what `decode_command` gave for it): the caller compares the events with
+    /// the record's digest itself (recovery decodes and hashes on the thread that reads the
+    /// journal).
     ///
     /// # Errors
-    /// As [`Replayer::apply_decoded`], but never [`ReplayMismatch::EventsDigest`].
+    /// As [`Replayer::apply_into`], but never [`ReplayMismatch::EventsDigest`].
     ///
     /// # Panics
     /// As [`Replayer::apply`].

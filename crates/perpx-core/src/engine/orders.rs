@@ -148,7 +148,7 @@ impl Engine {
                 (Some(tif), price, price)
             }
             OrderType::Market => {
-                let (low, high) = m.order_band().expect("a mark has its band");
+                let (low, high) = m.order_band().ok_or(RejectReason::NoMarkPrice)?;
                 let edge = if o.side == Side::Buy { high } else { low };
                 (None, edge, mark)
             }
