@@ -6,10 +6,10 @@
 //! (rate 0.01 %, no premium samples), moving every position's collateral and emitting one
 //! `funding_payment` event per position plus the market's `funding_settled`. The clone is made
 //! outside the measurement. The events go into an empty vector, as the node's `Engine::apply`
-//! does: its growth and first-touch page faults are part of what a settlement costs (about
-//! 57 ms of it on glibc's allocator; mimalloc, which the `perpx` binary and these benches use,
-//! backs such a vector with transparent huge pages and faults far less; a pre-sized vector hid
-//! the growth and measured no faster, since large vectors grow by remapping, not copying).
+//! does: its first-touch page faults are part of what a settlement costs (mimalloc, which the
+//! `perpx` binary and these benches use, backs it with transparent huge pages). The settlement
+//! sizes the vector once for every holder: mimalloc grows a large vector by copying it, which
+//! was a third of the settlement (docs/PERFORMANCE.md, "Funding, session 7").
 //!
 //! Run: `cargo bench -p perpx-core --bench funding`. Figures: docs/PERFORMANCE.md.
 

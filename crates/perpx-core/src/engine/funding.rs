@@ -17,7 +17,7 @@
 //! costs stay inside it). Funding may leave a payer below maintenance; the same command's
 //! liquidation pass queues it (each payer is checked as it pays: [`Engine::pay_funding`]).
 
-use super::liquidation::unit_figures_of;
+use super::liquidation::{position_figures, unit_figures_of};
 use super::oracle::{index_at, next_expiry_after};
 use super::{Engine, Out};
 use crate::account::{MarginMode, Position};
@@ -288,8 +288,10 @@ impl Engine {
     /// Every holder's balance moved, but only a **payer** can have fallen below maintenance: a
     /// receiver only gained, at unchanged marks, and a unit that was already below was queued
     /// by an earlier pass (the invariant `check_invariants` holds after every command). So each
-    /// payer's unit is checked here, on the account in hand, and only one left below
-    /// maintenance (or whose figures don't fit) goes to the liquidation pass as touched; if
+    /// payer's unit is checked here, on the account in hand (from the position just paid when
+    /// it is the unit's only one: an isolated position, or a cross account in one market), and
+    /// only one left below maintenance (or whose figures don't fit) goes to the liquidation
+    /// pass as touched; if
     /// anything later in the command changes the account or a mark it holds, that makes it a
     /// candidate again. The pass then queues exactly the units it queued when it re-checked
     /// every holder of the market.
@@ -300,14 +302,21 @@ impl Engine {
     /// account. With one walk and payers checked here, the funding bench's tick went from
     /// 203 M to 42 M instructions over 100,000 positions (callgrind) and from 569 ms to 183 ms
     /// over 1,000,000 (`cargo bench -p perpx-core --bench funding`, back to back, load ≈ 2).
+    /// Session 7 (same bench, alternated with the build before): the events vector sized once
+    /// for every holder and the lone-position check took it from 37–39 ms to about 20 ms
+    /// (docs/PERFORMANCE.md, "Funding, session 7").
     fn pay_funding(&mut self, market: MarketId, f: Rate, out: &mut Out<'_>) -> Option<(u64, Quote, Quote)> {
         let markets = &self.markets;
         let m = &markets[market.index()];
         let q = i128::from(m.quote_per_tick_lot);
         let (mut paid, mut received, mut positions) = (0i128, 0i128, 0u64);
         let mut complete = true;
+        // One event per holder: sized once, the vector is not grown (and copied) a doubling at a
+        // time. Measured: docs/PERFORMANCE.md, "Funding, session 7".
+        out.events.reserve(m.holders[0].len() + m.holders[1].len());
         for (id, a) in self.accounts.iter_mut() {
             let isolated = a.mode(market) == MarginMode::Isolated;
+            let lone = a.positions.len() == 1;
             let Some(p) = a.positions.get_mut(&market).filter(|p| p.size.0 != 0) else { continue };
             let balance = if isolated { p.isolated_margin } else { a.collateral };
             let Some((amount, new_balance, new_total)) = funding_step(p, balance, m.mark, q, f) else {
@@ -337,8 +346,17 @@ impl Engine {
                 isolated_margin,
             });
             if amount.is_positive() {
-                let scope = if isolated { LiquidationScope::Isolated(market) } else { LiquidationScope::Cross };
-                if unit_figures_of(markets, a, scope).is_none_or(|(equity, mm)| equity < mm) {
+                // A unit whose only position is this one (isolated, or the account's only
+                // market) has its figures from the position in hand; a cross account with
+                // several markets sums them all.
+                let figures = if isolated || lone {
+                    let mark = m.mark.expect("a position paid at this mark");
+                    let p = a.positions.get(&market).expect("the position just paid");
+                    position_figures(m, mark, p).and_then(|(upnl, mm)| Some((new_balance.checked_add(upnl).ok()?, mm)))
+                } else {
+                    unit_figures_of(markets, a, LiquidationScope::Cross)
+                };
+                if figures.is_none_or(|(equity, mm)| equity < mm) {
                     self.risk_touched.push(*id);
                 }
             }

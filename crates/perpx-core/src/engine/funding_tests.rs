@@ -477,3 +477,57 @@ fn funding_that_takes_an_account_under_maintenance_liquidates_it_in_the_same_com
         .expect("liquidated in the same command");
     assert!(settled_at < queued_at);
 }
+
+#[test]
+fn funding_that_takes_an_isolated_position_under_maintenance_liquidates_it_in_the_same_command() {
+    // The isolated position pays from its own margin, and its own margin is what is checked.
+    let mut s = spec();
+    s.tick_size = crate::num::Decimal::new(1, 2);
+    let mut v = Venue::with(100, EngineConfig::default(), s);
+    v.ok(CommandKind::SetMark { market: M, price: Price(10_000) });
+    v.ok(CommandKind::SetMarginMode { account: A, market: M, mode: MarginMode::Isolated });
+    v.trade(B, A, Buy, 10_000, 10); // A long 10 @ 100.00: IM 1,000 / 20 = 50 moves in, less the 0.50 fee
+    let margin = v.engine.account(A).unwrap().position(M).isolated_margin;
+    assert_eq!(margin, Quote(49_500_000));
+    // Mark 96.99: the position's equity 49.50 − 30.10 = 19.40 against MM 2 % × 969.90 = 19.398,
+    // 0.2 cents above; the account's 50 USD of collateral is not the position's.
+    v.ok(CommandKind::SetMark { market: M, price: Price(9_699) });
+    // The settlement charges 0.01 % of 969.90 = 0.09699 from the position's margin.
+    let ev = at(&mut v, H8, CommandKind::Tick);
+    assert!(payments(&ev).contains(&(A, 96_990)));
+    assert!(ev.iter().any(|e| matches!(e,
+        EventKind::LiquidationQueued { account, scope: LiquidationScope::Isolated(m), .. } if *account == A && *m == M)));
+}
+
+#[test]
+fn funding_checks_a_cross_payer_on_all_its_markets() {
+    // A is long in M and short in N; N's loss is what leaves it close to maintenance, so a check
+    // of the paying market alone would miss that M's funding takes it under.
+    const N: MarketId = MarketId(1);
+    let mut s = spec();
+    s.tick_size = crate::num::Decimal::new(1, 2);
+    let mut v = Venue::with(100, EngineConfig::default(), s.clone());
+    s.symbol = "OTHER-PERP".into();
+    v.ok(CommandKind::CreateMarket(Box::new(s)));
+    for market in [M, N] {
+        v.ok(CommandKind::SetMark { market, price: Price(10_000) });
+    }
+    v.trade(B, A, Buy, 10_000, 10); // A long 10 in M @ 100.00, 0.50 fee
+    let in_n = |kind| match kind {
+        CommandKind::PlaceOrder(o) => CommandKind::PlaceOrder(crate::command::NewOrder { market: N, ..o }),
+        other => other,
+    };
+    v.ok(in_n(place(C, Buy, 10_000, 5, TimeInForce::Gtc, false)));
+    v.ok(in_n(place(A, Sell, 10_000, 5, TimeInForce::Ioc, false))); // short 5 in N, 0.25 fee
+    // N at 110.00: −50 on the short, MM 2 % × 550 = 11. M at 98.14: −18.60, MM 19.628. Equity
+    // 99.25 − 50 − 18.60 = 30.65 against MM 30.628: 2.2 cents above.
+    v.ok(CommandKind::SetMark { market: N, price: Price(11_000) });
+    v.ok(CommandKind::SetMark { market: M, price: Price(9_814) });
+    let m = v.engine.margin(A).unwrap();
+    assert_eq!((m.equity, m.maintenance_margin), (Quote(30_650_000), Quote(30_628_000)));
+    // M charges A 0.09814 (N then pays the short 0.055): A is queued in the same command.
+    let ev = at(&mut v, H8, CommandKind::Tick);
+    assert!(payments(&ev).contains(&(A, 98_140)));
+    assert!(ev.iter().any(|e| matches!(e,
+        EventKind::LiquidationQueued { account, scope: LiquidationScope::Cross, .. } if *account == A)));
+}

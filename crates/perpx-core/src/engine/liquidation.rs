@@ -24,13 +24,13 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::matching::{Settle, Taker};
 use super::{Engine, Out};
-use crate::account::{Account, MarginMode};
+use crate::account::{Account, MarginMode, Position};
 use crate::book::Side;
 use crate::command::StpMode;
 use crate::event::{CancelReason, EventKind, FundRef, LiquidationOutcome, LiquidationScope};
 use crate::ids::{AccountId, MarketId};
 use crate::market::{InsurancePolicy, Market};
-use crate::num::{Price, Qty, Quote};
+use crate::num::{Price, Qty, Quote, narrow};
 use crate::risk::liquidation::{BankruptcyPrice, buffered_maintenance, liquidation_fee};
 use crate::risk::margin::{maintenance_margin, notional};
 
@@ -113,14 +113,21 @@ pub(crate) fn unit_figures_of(markets: &[Market], a: &Account, scope: Liquidatio
             if a.mode(id) != MarginMode::Isolated || p.size.0 == 0 {
                 return None;
             }
-            let mark = m.mark?;
-            let q = m.quote_per_tick_lot;
-            let n = notional(q, p.size, mark).ok()?;
-            let upnl = crate::risk::position::unrealized_pnl(p.size, p.cost_basis, mark, q).ok()?;
-            let equity = p.isolated_margin.checked_add(upnl).ok()?;
-            Some((equity, maintenance_margin(&m.spec.tiers, n).ok()?))
+            let (upnl, mm) = position_figures(m, m.mark?, p)?;
+            Some((p.isolated_margin.checked_add(upnl).ok()?, mm))
         }
     }
+}
+
+/// One position's unrealised PnL and maintenance margin at `mark`, both from its signed
+/// notional `v = size × mark × q`: `upnl = v − cost basis`, `MM = maintenance(|v|)`
+/// ([`crate::risk::position::unrealized_pnl`], [`notional`], [`maintenance_margin`] with the
+/// product taken once); `None` if a figure doesn't fit.
+pub(crate) fn position_figures(m: &Market, mark: Price, p: &Position) -> Option<Figures> {
+    let v = i128::from(p.size.0) * i128::from(mark.0) * i128::from(m.quote_per_tick_lot);
+    let upnl = Quote(narrow(v - i128::from(p.cost_basis.0)).ok()?);
+    let n = Quote(narrow(v.abs()).ok()?);
+    Some((upnl, maintenance_margin(&m.spec.tiers, n).ok()?))
 }
 
 /// Calls `found` with each unit of `a` below maintenance and its figures: its cross positions
@@ -185,9 +192,9 @@ fn cross_figures_of(markets: &[Market], a: &Account) -> Option<Figures> {
         }
         let m = &markets[id.index()];
         let Some(mark) = m.mark else { continue };
-        let q = m.quote_per_tick_lot;
-        upnl += i128::from(crate::risk::position::unrealized_pnl(p.size, p.cost_basis, mark, q).ok()?.0);
-        mm += i128::from(maintenance_margin(&m.spec.tiers, notional(q, p.size, mark).ok()?).ok()?.0);
+        let (u, n) = position_figures(m, mark, p)?;
+        upnl += i128::from(u.0);
+        mm += i128::from(n.0);
     }
     let equity = i64::try_from(i128::from(a.collateral.0) + upnl).ok()?;
     Some((Quote(equity), Quote(i64::try_from(mm).ok()?)))
