@@ -87,3 +87,53 @@ fn the_file_storage_keeps_its_contract() {
     assert_eq!(storage.read("../escape").unwrap_err().kind, StorageErrorKind::InvalidPath);
     assert!(latest_valid_snapshot(&storage).unwrap().snapshot.is_none());
 }
+
+#[test]
+fn a_pipelined_commit_is_durable_only_once_its_detached_sync_returns_and_survives_rollovers() {
+    let dir = TempDir::new("pipelined");
+    // Commits only when asked, 512-byte segments: the batches below roll over several segments.
+    let config = small_config(SyncPolicy::EveryBatch);
+    {
+        let mut recovery = Journal::open(FileStorage::open(dir.path()).unwrap(), config).unwrap();
+        let writer = &mut recovery.writer;
+        assert!(writer.write_out().unwrap().is_none(), "nothing pending, nothing to sync");
+        let mut ts = 1_700_000_000_000i64;
+        for batch in 0..12u8 {
+            for i in 0..5u8 {
+                ts += 1;
+                let payload = vec![batch, i, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7];
+                let _ = writer.append(ts, &payload, [batch; 32]).unwrap();
+            }
+            let before = writer.durable_seq();
+            let (head, sync) = writer.write_out().unwrap().expect("the file storage syncs from another thread");
+            assert_eq!(head, writer.head());
+            // Written, not yet known durable: nothing may be released on it.
+            assert_eq!(writer.durable_seq(), before);
+            assert!(before < head.seq);
+            std::thread::spawn(move || sync.sync()).join().unwrap().unwrap();
+            writer.synced(head);
+            assert_eq!(writer.durable_seq(), head.seq);
+        }
+        // A stale report (a commit overtook it) moves nothing back.
+        let old = writer.durable_head();
+        let _ = writer.append(ts + 1, b"last", [9; 32]).unwrap();
+        let committed = writer.commit().unwrap();
+        writer.synced(old);
+        assert_eq!(writer.durable_head(), committed);
+        assert!(writer.stats().segments_created > 3, "the batches rolled over segments");
+    }
+    let storage = FileStorage::open(dir.path()).unwrap();
+    assert_eq!(verify_chain(&storage, |_| {}).unwrap().records, 61);
+    let recovery = Journal::open(storage, config).unwrap();
+    assert_eq!(recovery.head.seq, 61);
+}
+
+#[test]
+fn a_storage_without_a_detached_sync_leaves_commit_as_the_only_way() {
+    let config = small_config(SyncPolicy::EveryBatch);
+    let mut recovery = Journal::open(perpx_journal::MemStorage::new(), config).unwrap();
+    let _ = recovery.writer.append(1, b"x", [0; 32]).unwrap();
+    assert!(recovery.writer.write_out().unwrap().is_none());
+    assert_eq!(recovery.writer.durable_seq(), 0);
+    assert_eq!(recovery.writer.commit().unwrap().seq, 1);
+}

@@ -318,3 +318,55 @@ fn the_chain_starts_at_genesis_and_commands_are_the_payloads() {
         assert_eq!(record.ts_ms, c.ts.0);
     }
 }
+
+/// The pipelined commit the server uses: a batch is written, synced on another thread while the
+/// caller goes on, and its events come out only once `synced` reports that sync. A due snapshot
+/// takes the synchronous way (`write_out` gives `None`). On real files.
+#[test]
+fn a_batch_synced_on_another_thread_releases_its_events_only_then() {
+    let (engine, commands) = stream(9, 120);
+    let reference = Reference::run(&engine, &commands);
+    let dir = std::env::temp_dir().join(format!("perpx-node-test-pipelined-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = NodeConfig { snapshot_every: Some(40), ..small_node_config(&engine, SyncPolicy::EveryBatch) };
+    let storage = || perpx_journal::FileStorage::open(&dir).unwrap();
+    let (mut node, _) = Node::open(storage(), config.clone()).unwrap();
+    let (mut next, mut detached, mut synchronous) = (1u64, 0, 0);
+    // Takes what the node released: the next commands' events, in order, all durable.
+    let mut take = |node: &mut Node<perpx_journal::FileStorage>| {
+        for p in node.take_published() {
+            assert!(p.seq <= node.durable_head().seq, "{} published before it was durable", p.seq);
+            assert_eq!((p.seq, p.events.as_slice()), (next, reference.events_of(next)));
+            next += 1;
+        }
+        next
+    };
+    for batch in commands.chunks(8) {
+        for c in batch {
+            let _ = node.enqueue(c).unwrap();
+        }
+        match node.write_out().unwrap() {
+            Some((head, sync)) => {
+                detached += 1;
+                assert_eq!(head.seq, node.engine().seq());
+                assert!(node.durable_head().seq < head.seq);
+                // Written but not yet synced: the batch's events are still held.
+                assert!(take(&mut node) <= node.durable_head().seq + 1);
+                std::thread::spawn(move || sync.sync()).join().unwrap().unwrap();
+                assert_eq!(node.synced(head).unwrap(), head);
+            }
+            None => {
+                synchronous += 1;
+                let _ = node.flush().unwrap();
+            }
+        }
+        assert_eq!(take(&mut node), node.engine().seq() + 1, "every event out once its batch is durable");
+    }
+    assert!(detached > 5 && synchronous >= 3, "{detached} detached, {synchronous} synchronous (snapshots)");
+    drop(node);
+    let (node, recovered) = Node::open(storage(), config).unwrap();
+    assert_eq!(recovered.head.seq, commands.len() as u64);
+    assert_eq!(node.engine().state_hash(), reference.hash_at(commands.len() as u64));
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+}
