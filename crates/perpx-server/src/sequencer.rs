@@ -37,37 +37,11 @@ pub trait Store: Send {
     /// # Errors
     /// The storage failed: the server must stop (nothing after this point is acknowledged).
     fn sync(&mut self) -> Result<Option<(u64, String)>, String>;
-    /// Pipelined commit, step 1: writes every record so far **without** syncing and returns
-    /// the sync the committer thread runs, or `None` to make this batch durable with
-    /// [`Store::sync`] on the engine thread (no journal, nothing pending, a snapshot due).
-    ///
-    /// # Errors
-    /// The storage failed: the server must stop.
-    fn write_out(&mut self) -> Result<Option<PendingSync>, String> {
-        Ok(None)
-    }
-    /// Pipelined commit, step 2: the committer's sync of `head` succeeded.
-    ///
-    /// # Errors
-    /// The journal had stopped: the server must stop.
-    fn synced(&mut self, head: perpx_journal::ChainHead) -> Result<(), String> {
-        let _ = head;
-        Ok(())
-    }
     /// The outputs recovery found durable but perhaps never published (published again at
     /// start: consumers drop what they already have by sequence number).
     fn take_redelivered(&mut self) -> Vec<(u64, Vec<Event>)> {
         Vec::new()
     }
-}
-
-/// A batch written to the journal but not yet synced: the committer thread syncs it.
-#[derive(Debug)]
-pub struct PendingSync {
-    /// The journal's head once it is durable.
-    pub head: perpx_journal::ChainHead,
-    /// The fsync, runnable on the committer thread.
-    pub sync: perpx_journal::DetachedSync,
 }
 
 /// No durability: state lives in memory only.
@@ -95,17 +69,7 @@ impl Store for Journaled {
         self.0.engine()
     }
     fn apply(&mut self, command: &Command) -> Result<(Vec<Event>, Option<String>), String> {
-        let enqueued = match self.0.enqueue_with_events(command) {
-            // The node's gate filled with outputs whose syncs are still with the committer,
-            // and it committed them itself; the server has their events already (copied out
-            // at apply time). Free the outbox and go on: nothing was applied.
-            Err(perpx_node::NodeError::OutputsWaiting { .. }) => {
-                drop(self.0.take_published());
-                self.0.enqueue_with_events(command)
-            }
-            other => other,
-        };
-        let (_, hash, events) = enqueued.map_err(|e| e.to_string())?;
+        let (_, hash, events) = self.0.enqueue_with_events(command).map_err(|e| e.to_string())?;
         Ok((events, Some(hex::encode(hash))))
     }
     fn take_redelivered(&mut self) -> Vec<(u64, Vec<Event>)> {
@@ -116,15 +80,6 @@ impl Store for Journaled {
         // The events already left with the answers (encoded at apply time); free the outbox.
         drop(self.0.take_published());
         Ok(Some((head.seq, hex::encode(head.hash))))
-    }
-    fn write_out(&mut self) -> Result<Option<PendingSync>, String> {
-        let written = self.0.write_out().map_err(|e| e.to_string())?;
-        Ok(written.map(|(head, sync)| PendingSync { head, sync }))
-    }
-    fn synced(&mut self, head: perpx_journal::ChainHead) -> Result<(), String> {
-        self.0.synced(head).map_err(|e| e.to_string())?;
-        drop(self.0.take_published());
-        Ok(())
     }
 }
 
@@ -369,79 +324,13 @@ fn apply(
     Ok((Ack { seq, ts: command.ts.0, record_hash, events: encoded, rejection }, publication))
 }
 
-/// A batch on its way out, in order: made durable (by its pending sync on the committer
-/// thread, or already on the engine thread), then published and answered.
-struct Outgoing {
-    sync: Option<PendingSync>,
-    publications: Vec<Published>,
-    answers: Vec<Answer>,
-}
-
-/// Batches the engine thread may have handed to the committer and not seen synced: enough to
-/// keep both threads busy, few enough that a slow disk soon holds the engine thread back.
-const OUTGOING_CAPACITY: usize = 4;
-
-/// The committer thread: one fsync for every batch waiting (the newest batch's sync covers
-/// the earlier ones: older segments were sealed with an fsync when the journal rolled over),
-/// then each batch published and answered, in order. It reports each synced head back to the
-/// engine thread, whose node then releases those outputs.
-fn commit(
-    rx: &Receiver<Outgoing>,
-    synced: &std::sync::mpsc::Sender<perpx_journal::ChainHead>,
-    stats: &EngineStats,
-    publish: &tokio::sync::broadcast::Sender<Arc<Published>>,
-) {
-    while let Ok(first) = rx.recv() {
-        let mut batches = vec![first];
-        batches.extend(rx.try_iter());
-        if let Some(pending) = batches.iter().rev().find_map(|b| b.sync.as_ref()) {
-            let started = std::time::Instant::now();
-            if let Err(e) = pending.sync.sync() {
-                storage_failed(&e.to_string());
-            }
-            let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            stats.syncs.fetch_add(1, Ordering::Relaxed);
-            stats.sync_us_sum.fetch_add(us, Ordering::Relaxed);
-            stats.sync_us_max.fetch_max(us, Ordering::Relaxed);
-            let head = pending.head;
-            *stats.durable_head.lock().expect("stats lock") = Some((head.seq, hex::encode(head.hash)));
-            // The engine thread is gone only at shutdown, when nothing needs the report.
-            let _ = synced.send(head);
-        }
-        let durable_at = std::time::Instant::now();
-        for batch in batches {
-            for mut p in batch.publications {
-                p.durable_at = durable_at;
-                // No subscriber is not an error.
-                drop(publish.send(Arc::new(p)));
-            }
-            for a in batch.answers {
-                match a {
-                    Answer::Ack(reply, ack) => drop(reply.send(Ok(ack))),
-                    Answer::Refused(reply, r) => drop(reply.send(Err(r))),
-                    Answer::Read(reply, v) => drop(reply.send(v)),
-                }
-            }
-        }
-    }
-}
-
 fn run(
     mut store: Box<dyn Store>,
     rx: &Receiver<JobBox>,
     batch_max: usize,
-    stats: &Arc<EngineStats>,
+    stats: &EngineStats,
     publish: &tokio::sync::broadcast::Sender<Arc<Published>>,
 ) {
-    let (out, outgoing) = sync_channel::<Outgoing>(OUTGOING_CAPACITY);
-    let (synced_tx, synced) = std::sync::mpsc::channel();
-    let committer = {
-        let (stats, publish) = (Arc::clone(stats), publish.clone());
-        std::thread::Builder::new()
-            .name("perpx-commit".into())
-            .spawn(move || commit(&outgoing, &synced_tx, &stats, &publish))
-            .expect("the committer thread starts")
-    };
     let mut clock = store.engine().now().0;
     let mut answers: Vec<Answer> = Vec::new();
     let mut publications: Vec<Published> = Vec::new();
@@ -473,12 +362,6 @@ fn run(
                 Err(_) => break,
             }
         };
-        // What the committer made durable since: the node releases those outputs.
-        for head in synced.try_iter() {
-            if let Err(e) = store.synced(head) {
-                storage_failed(&e);
-            }
-        }
         let busy_from = std::time::Instant::now();
         // Group commit: every job waiting now (at most a queue's worth) shares one fsync.
         let batch = first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())).take(batch_max.max(1));
@@ -524,38 +407,34 @@ fn run(
                 }
             }
         }
-        // Output commit: nothing is answered before it is durable. The batch is written and
-        // handed to the committer thread, which fsyncs it while this thread applies the next
-        // one (docs/PERFORMANCE.md, "Session 7: the fsync off the engine thread"); when the
-        // store can't (no journal, or a snapshot due) it is synced here first.
+        // Output commit: nothing is answered before it is durable.
         let started = std::time::Instant::now();
         let busy_us = u64::try_from(started.duration_since(busy_from).as_micros()).unwrap_or(u64::MAX);
         stats.apply_us_sum.fetch_add(busy_us, Ordering::Relaxed);
-        let sync = match store.write_out() {
-            Ok(sync) => sync,
-            Err(e) => storage_failed(&e),
-        };
-        if sync.is_none() {
-            let synced = store.sync();
-            let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            stats.syncs.fetch_add(1, Ordering::Relaxed);
-            stats.sync_us_sum.fetch_add(us, Ordering::Relaxed);
-            stats.sync_us_max.fetch_max(us, Ordering::Relaxed);
-            match synced {
-                Ok(head) => *stats.durable_head.lock().expect("stats lock") = head,
-                Err(e) => storage_failed(&e),
+        let synced = store.sync();
+        let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        stats.syncs.fetch_add(1, Ordering::Relaxed);
+        stats.sync_us_sum.fetch_add(us, Ordering::Relaxed);
+        stats.sync_us_max.fetch_max(us, Ordering::Relaxed);
+        match synced {
+            Ok(head) => *stats.durable_head.lock().expect("stats lock") = head,
+            Err(e) => {
+                storage_failed(&e);
             }
         }
-        let batch =
-            Outgoing { sync, publications: std::mem::take(&mut publications), answers: std::mem::take(&mut answers) };
-        if out.send(batch).is_err() {
-            // The committer only stops after a storage failure, which ends the process.
-            break;
+        let durable_at = std::time::Instant::now();
+        for mut p in publications.drain(..) {
+            p.durable_at = durable_at;
+            // No subscriber is not an error.
+            drop(publish.send(Arc::new(p)));
         }
-    }
-    drop(out);
-    if committer.join().is_err() {
-        tracing::error!("the committer thread panicked");
+        for a in answers.drain(..) {
+            match a {
+                Answer::Ack(reply, ack) => drop(reply.send(Ok(ack))),
+                Answer::Refused(reply, r) => drop(reply.send(Err(r))),
+                Answer::Read(reply, v) => drop(reply.send(v)),
+            }
+        }
     }
     if let Err(e) = store.sync() {
         tracing::error!(error = %e, "final journal sync failed");
@@ -575,55 +454,4 @@ enum Answer {
     Ack(oneshot::Sender<Result<Ack, Refusal>>, Ack),
     Refused(oneshot::Sender<Result<Ack, Refusal>>, Refusal),
     Read(oneshot::Sender<Value>, Value),
-}
-
-#[cfg(test)]
-mod tests {
-    use perpx_core::{AccountId, Quote};
-    use perpx_node::{Node, NodeConfig};
-
-    use super::*;
-
-    /// A burst through the journaled engine thread: the committer fsyncs batches while the
-    /// engine applies the next ones (the node's gate is small, so it also commits by itself),
-    /// yet every answer comes in order and only once the journal's durable head covers it,
-    /// every publication in sequence order, and the journal on disk holds every command.
-    #[test]
-    fn a_burst_is_answered_in_order_only_once_durable_and_the_journal_holds_it_all() {
-        let dir = std::env::temp_dir().join(format!("perpx-server-sequencer-test-{}", std::process::id()));
-        drop(std::fs::remove_dir_all(&dir));
-        let config = NodeConfig { gate_capacity: 32, snapshot_every: Some(100), ..NodeConfig::default() };
-        let (node, _) = Node::open_dir(&dir, config.clone()).unwrap();
-        let (sequencer, engine_thread, mut publications) =
-            Sequencer::start(Box::new(Journaled(node)), 1_024, |first| first);
-        let commands = 600u64;
-        let replies: Vec<_> = (0..commands)
-            .map(|i| {
-                let kind = CommandKind::Deposit { account: AccountId(i % 7 + 1), amount: Quote(1_000 + i as i64) };
-                sequencer.submit(Submission::Kind(Box::new(kind))).unwrap()
-            })
-            .collect();
-        let mut last = 0;
-        for reply in replies {
-            let ack = reply.blocking_recv().unwrap().unwrap();
-            assert_eq!(ack.seq, last + 1, "answered in order");
-            last = ack.seq;
-            let durable = sequencer.stats.durable_head.lock().unwrap().as_ref().map_or(0, |h| h.0);
-            assert!(durable >= ack.seq, "answer {} before its record was durable ({durable})", ack.seq);
-        }
-        let mut published = 0;
-        while let Ok(p) = publications.try_recv() {
-            published += 1;
-            assert_eq!(p.seq, published, "published in sequence order");
-        }
-        assert_eq!(published, commands);
-        assert!(sequencer.stats.syncs.load(Ordering::Relaxed) > 0);
-        drop(sequencer);
-        engine_thread.join().unwrap();
-        let (node, recovered) = Node::open_dir(&dir, config).unwrap();
-        assert_eq!(recovered.head.seq, commands);
-        let balance: i64 = (1..=7).map(|a| node.engine().account(AccountId(a)).unwrap().collateral.0).sum();
-        assert_eq!(balance, (0..commands as i64).map(|i| 1_000 + i).sum::<i64>());
-        drop(std::fs::remove_dir_all(&dir));
-    }
 }
