@@ -103,8 +103,8 @@ pub use scan::TornTail;
 pub use segment::{FORMAT_VERSION, HeaderFault};
 pub use snapshot::{SkippedSnapshot, Snapshot, SnapshotFault, SnapshotScan, latest_valid_snapshot};
 pub use storage::{
-    CrashMode, DetachedSync, Fault, FaultPlan, FaultRates, FileStorage, FiredFault, MemStorage, OpRecord, Storage,
-    StorageError, StorageErrorKind, StorageOp,
+    CrashMode, Fault, FaultPlan, FaultRates, FileStorage, FiredFault, MemStorage, OpRecord, Storage, StorageError,
+    StorageErrorKind, StorageOp,
 };
 pub use verify::{ChainSummary, VerifiedRecord, VerifyProgress, verify_chain, verify_chain_with};
 pub use writer::{JournalWriter, SnapshotError, Ticket, WriteError, WriterStats};

@@ -19,7 +19,7 @@ use crate::limits::{PAYLOAD_BYTES_MAX, SNAPSHOT_BYTES_MAX};
 use crate::record::{ChainHead, Hash, record_hash};
 use crate::segment::{SEGMENT_HEADER_BYTES, SegmentHeader, TEMP_SUFFIX, segment_file_name};
 use crate::snapshot::write_snapshot_file;
-use crate::storage::{DetachedSync, Storage, StorageError, write_all};
+use crate::storage::{Storage, StorageError, write_all};
 use crate::{ArchiveError, ArchiveReport, Proof, ProofError, archive, latest_valid_snapshot, proof};
 
 /// The sequence number an append was given; durable once `durable_seq() >= seq`.
@@ -205,46 +205,6 @@ impl<S: Storage> JournalWriter<S> {
         self.check_running()?;
         self.guarded(Self::sync_now)?;
         Ok(self.durable)
-    }
-
-    /// Pipelined commit, step 1: writes every appended record to the storage **without**
-    /// syncing it and returns the head written with a [`DetachedSync`] of the active segment.
-    /// Another thread calls [`DetachedSync::sync`]; once it succeeds, the records through that
-    /// head are durable and [`JournalWriter::synced`] says so. (Every earlier segment was
-    /// sealed with an fsync when the writer rolled over, so the active one is all that is left
-    /// to sync.) Returns `None` if nothing is pending or the storage has no detached sync; then
-    /// [`JournalWriter::commit`] is the way.
-    ///
-    /// Why: an fsync takes hundreds of microseconds, and with it off the writer's thread the
-    /// next batch is applied while the last one reaches the disk (docs/JOURNAL.md).
-    ///
-    /// # Errors
-    /// [`WriteError::Stopped`].
-    pub fn write_out(&mut self) -> Result<Option<(ChainHead, DetachedSync)>, WriteError> {
-        self.check_running()?;
-        if self.durable == self.head {
-            return Ok(None);
-        }
-        self.guarded(Self::flush)?;
-        let path = self.active.path.clone();
-        let handle = self.storage.detached_sync(&path).map_err(|cause| {
-            self.stopped = Some(cause.clone());
-            WriteError::Stopped { cause }
-        })?;
-        Ok(handle.map(|h| (self.head, h)))
-    }
-
-    /// Pipelined commit, step 2: a [`DetachedSync`] taken by [`JournalWriter::write_out`] with
-    /// `head` succeeded, so the records through `head` are durable. A head at or before the
-    /// durable one (a commit overtook it) changes nothing.
-    pub fn synced(&mut self, head: ChainHead) {
-        if head.seq > self.durable.seq && head.seq <= self.head.seq {
-            self.stats.fsyncs += 1;
-            self.durable = head;
-            if self.durable == self.head {
-                self.oldest_pending_ms = None;
-            }
-        }
     }
 
     /// Tells the writer the time (ms; a time earlier than one seen before is ignored). Under

@@ -38,7 +38,7 @@ use std::sync::mpsc;
 use perpx_core::{Command, Engine, EngineConfig, Event};
 use perpx_journal::limits::PAYLOAD_BYTES_MAX;
 use perpx_journal::{
-    ArchiveError, ChainHead, DetachedSync, FileStorage, Journal, JournalConfig, JournalWriter, OpenError, OutputGate,
+    ArchiveError, ChainHead, FileStorage, Journal, JournalConfig, JournalWriter, OpenError, OutputGate,
     SkippedSnapshot, SnapshotError, Storage, StorageError, Ticket, TornTail, WriteError,
 };
 
@@ -592,40 +592,6 @@ impl<S: Storage> Node<S> {
         Ok(head)
     }
 
-    /// Pipelined output commit, step 1: writes every appended record **without** syncing it
-    /// and returns the head written with the handle whose [`DetachedSync::sync`], on another
-    /// thread, makes it durable; then [`Node::synced`]. Meanwhile the caller goes on applying
-    /// commands. Their events stay in the gate, and nothing may be published before that sync
-    /// returns.
-    ///
-    /// Returns `None` when nothing is pending, when the storage has no detached sync, or when
-    /// a snapshot is due: a snapshot is taken at a durable head with no output waiting, so
-    /// [`Node::flush`] (then [`Node::take_published`]) is the way that time.
-    ///
-    /// # Errors
-    /// [`NodeError::Stopped`].
-    pub fn write_out(&mut self) -> Result<Option<(ChainHead, DetachedSync)>, NodeError> {
-        self.check_running()?;
-        if self.snapshot_due() {
-            return Ok(None);
-        }
-        self.writer.write_out().map_err(stopped)
-    }
-
-    /// Pipelined output commit, step 2: the [`DetachedSync`] that [`Node::write_out`] returned
-    /// with `head` succeeded. Moves the outputs through `head` to the outbox and returns the
-    /// durable head. A head a flush already overtook changes nothing.
-    ///
-    /// # Errors
-    /// [`NodeError::Stopped`].
-    pub fn synced(&mut self, head: ChainHead) -> Result<ChainHead, NodeError> {
-        self.check_running()?;
-        self.writer.synced(head);
-        self.release();
-        self.maybe_snapshot();
-        Ok(self.writer.durable_head())
-    }
-
     /// Tells the journal the time (ms), which fsyncs under `SyncPolicy::EveryMillis` once the
     /// oldest waiting record is old enough; moves released events to the outbox. Returns the
     /// durable head.
@@ -695,22 +661,7 @@ impl<S: Storage> Node<S> {
         if self.waiting() > 0 || self.engine.seq() == 0 || self.writer.stopped().is_some() {
             return;
         }
-        if !self.snapshot_due() {
-            return;
-        }
-        match self.snapshot_now() {
-            Ok(_) => self.last_snapshot_error = None,
-            Err(e) => {
-                // Retry at the next interval, not at every commit.
-                self.last_snapshot_seq = self.engine.seq();
-                self.last_snapshot_error = Some(e);
-            }
-        }
-    }
-
-    /// Whether a snapshot is due by count (whether or not outputs are waiting).
-    fn snapshot_due(&self) -> bool {
-        match self.config.snapshot_every {
+        let due = match self.config.snapshot_every {
             // The first snapshot is due until one is written — `snapshot_now` notes it — not
             // merely tried: after a failed attempt it is tried again once `gate_capacity` more
             // commands have passed. (Noting it before the attempt left a journal without any
@@ -723,6 +674,17 @@ impl<S: Storage> Node<S> {
             }
             Some(every) => self.engine.seq() >= self.last_snapshot_seq.saturating_add(every),
             None => false,
+        };
+        if !due {
+            return;
+        }
+        match self.snapshot_now() {
+            Ok(_) => self.last_snapshot_error = None,
+            Err(e) => {
+                // Retry at the next interval, not at every commit.
+                self.last_snapshot_seq = self.engine.seq();
+                self.last_snapshot_error = Some(e);
+            }
         }
     }
 

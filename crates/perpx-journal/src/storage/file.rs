@@ -13,7 +13,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
-use super::{DetachedSync, Storage, StorageError, StorageErrorKind, StorageOp, check_path};
+use super::{Storage, StorageError, StorageErrorKind, StorageOp, check_path};
 use crate::limits::OPEN_FILES_MAX;
 
 /// A journal directory on the local file system.
@@ -134,13 +134,6 @@ impl Storage for FileStorage {
         }
         handle.dirty = false;
         Ok(())
-    }
-
-    fn detached_sync(&mut self, path: &str) -> Result<Option<DetachedSync>, StorageError> {
-        let fsync = self.fsync;
-        let handle = self.handle(StorageOp::Sync, path)?;
-        let file = handle.file.try_clone().map_err(|e| StorageError::from_io(StorageOp::Sync, path, &e))?;
-        Ok(Some(DetachedSync::new(file, path, fsync)))
     }
 
     fn sync_dir(&mut self, dir: &str) -> Result<(), StorageError> {

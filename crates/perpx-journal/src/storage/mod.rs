@@ -194,49 +194,6 @@ pub trait Storage {
     /// # Errors
     /// On an I/O failure.
     fn list(&self, dir: &str) -> Result<Vec<String>, StorageError>;
-
-    /// A handle that makes `path`'s contents durable from another thread (the same file
-    /// description the writes went through), or `None` if this storage has none: then only
-    /// [`Storage::sync`] makes data durable. The default is `None`.
-    ///
-    /// # Errors
-    /// On an I/O failure (or if `path` has no open handle to share).
-    fn detached_sync(&mut self, path: &str) -> Result<Option<DetachedSync>, StorageError> {
-        let _ = path;
-        Ok(None)
-    }
-}
-
-/// An fsync that runs away from the journal writer: a committer thread syncs one batch while
-/// the writer's thread goes on with the next ([`crate::JournalWriter::write_out`]).
-///
-/// It holds a duplicate of the descriptor the writes went through (`dup` shares the open file
-/// description, so a write-back error is reported to it as to the writer's own), and
-/// `fdatasync` makes everything written to the file before the call durable.
-#[derive(Debug)]
-pub struct DetachedSync {
-    file: std::fs::File,
-    path: String,
-    /// False for a storage opened without fsync (benchmarks only).
-    fsync: bool,
-}
-
-impl DetachedSync {
-    pub(crate) fn new(file: std::fs::File, path: &str, fsync: bool) -> Self {
-        Self { file, path: path.to_owned(), fsync }
-    }
-
-    /// `fdatasync`: everything written to the file before this call is durable when it returns
-    /// `Ok`. A failure is final: never retry (see the writer's module docs).
-    ///
-    /// # Errors
-    /// The operating system's error.
-    pub fn sync(&self) -> Result<(), StorageError> {
-        if !self.fsync {
-            return Ok(());
-        }
-        self.file.sync_data().map_err(|e| StorageError::from_io(StorageOp::Sync, &self.path, &e))
-    }
 }
 
 /// Writes all of `data`, looping over short writes. Each round takes at least one byte, so the
