@@ -455,13 +455,24 @@ proptest::proptest! {
     }
 }
 
-#[test]
-fn funding_that_takes_an_account_under_maintenance_liquidates_it_in_the_same_command() {
-    // Tick 0.01 so the mark can put A's equity a few cents above maintenance.
+/// The test market with tick 0.01, so that a mark can put an account a few cents above
+/// maintenance.
+fn spec_in_cents() -> MarketSpec {
     let mut s = spec();
     s.tick_size = crate::num::Decimal::new(1, 2);
-    let mut v = Venue::with(100, EngineConfig::default(), s);
+    s
+}
+
+/// That market at mark 100.00, with A, B and C holding 100 USD each.
+fn venue_in_cents() -> Venue {
+    let mut v = Venue::with(100, EngineConfig::default(), spec_in_cents());
     v.ok(CommandKind::SetMark { market: M, price: Price(10_000) });
+    v
+}
+
+#[test]
+fn funding_that_takes_an_account_under_maintenance_liquidates_it_in_the_same_command() {
+    let mut v = venue_in_cents();
     v.trade(B, A, Buy, 10_000, 10); // A long 10 @ 100.00 on 100 USD, 0.50 taker fee
     // Mark 91.89: equity 99.50 − 81.10 = 18.40 against MM 2 % × 918.90 = 18.378: 2.2 cents above.
     v.ok(CommandKind::SetMark { market: M, price: Price(9_189) });
@@ -481,10 +492,7 @@ fn funding_that_takes_an_account_under_maintenance_liquidates_it_in_the_same_com
 #[test]
 fn funding_that_takes_an_isolated_position_under_maintenance_liquidates_it_in_the_same_command() {
     // The isolated position pays from its own margin, and its own margin is what is checked.
-    let mut s = spec();
-    s.tick_size = crate::num::Decimal::new(1, 2);
-    let mut v = Venue::with(100, EngineConfig::default(), s);
-    v.ok(CommandKind::SetMark { market: M, price: Price(10_000) });
+    let mut v = venue_in_cents();
     v.ok(CommandKind::SetMarginMode { account: A, market: M, mode: MarginMode::Isolated });
     v.trade(B, A, Buy, 10_000, 10); // A long 10 @ 100.00: IM 1,000 / 20 = 50 moves in, less the 0.50 fee
     let margin = v.engine.account(A).unwrap().position(M).isolated_margin;
@@ -504,14 +512,9 @@ fn funding_checks_a_cross_payer_on_all_its_markets() {
     // A is long in M and short in N; N's loss is what leaves it close to maintenance, so a check
     // of the paying market alone would miss that M's funding takes it under.
     const N: MarketId = MarketId(1);
-    let mut s = spec();
-    s.tick_size = crate::num::Decimal::new(1, 2);
-    let mut v = Venue::with(100, EngineConfig::default(), s.clone());
-    s.symbol = "OTHER-PERP".into();
-    v.ok(CommandKind::CreateMarket(Box::new(s)));
-    for market in [M, N] {
-        v.ok(CommandKind::SetMark { market, price: Price(10_000) });
-    }
+    let mut v = venue_in_cents();
+    v.ok(CommandKind::CreateMarket(Box::new(MarketSpec { symbol: "OTHER-PERP".into(), ..spec_in_cents() })));
+    v.ok(CommandKind::SetMark { market: N, price: Price(10_000) });
     v.trade(B, A, Buy, 10_000, 10); // A long 10 in M @ 100.00, 0.50 fee
     let in_n = |kind| match kind {
         CommandKind::PlaceOrder(o) => CommandKind::PlaceOrder(crate::command::NewOrder { market: N, ..o }),
