@@ -291,9 +291,8 @@ impl Engine {
     /// payer's unit is checked here, on the account in hand (from the position just paid when
     /// it is the unit's only one: an isolated position, or a cross account in one market), and
     /// only one left below maintenance (or whose figures don't fit) goes to the liquidation
-    /// pass as touched; if
-    /// anything later in the command changes the account or a mark it holds, that makes it a
-    /// candidate again. The pass then queues exactly the units it queued when it re-checked
+    /// pass as touched; if anything later in the command changes the account or a mark it
+    /// holds, that makes it a candidate again. The pass then queues exactly the units it queued when it re-checked
     /// every holder of the market.
     ///
     /// Measured (docs/PERFORMANCE.md, "One walk, payers checked where they stand"): the pass's
@@ -303,7 +302,7 @@ impl Engine {
     /// 203 M to 42 M instructions over 100,000 positions (callgrind) and from 569 ms to 183 ms
     /// over 1,000,000 (`cargo bench -p perpx-core --bench funding`, back to back, load ≈ 2).
     /// Session 7 (same bench, alternated with the build before): the events vector sized once
-    /// for every holder and the lone-position check took it from 37–39 ms to about 20 ms
+    /// for every holder and the lone-position check took it from 37–46 ms to 19.7–23.8 ms
     /// (docs/PERFORMANCE.md, "Funding, session 7").
     fn pay_funding(&mut self, market: MarketId, f: Rate, out: &mut Out<'_>) -> Option<(u64, Quote, Quote)> {
         let markets = &self.markets;
