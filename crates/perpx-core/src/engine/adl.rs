@@ -236,7 +236,9 @@ impl Engine {
             });
         }
         let lots = allocate(policy, &ranking, left.0, give_up, value_per_lot);
-        let takes: Vec<(AdlPosition, i64)> = ranking.iter().copied().zip(lots).filter(|(_, t)| *t > 0).collect();
+        // Only the positions that give up lots are copied (a 96-byte entry each).
+        let takes: Vec<(AdlPosition, i64)> =
+            ranking.iter().zip(lots).filter(|(_, t)| *t > 0).map(|(p, t)| (*p, t)).collect();
         // Kept for the next unit of this pass; the winners changed below are recomputed then.
         self.adl_cache = Some(AdlRankingCache { market, sign: -sign, ranking });
         let taken: i64 = takes.iter().map(|(_, t)| *t).sum();

@@ -62,42 +62,60 @@ pub fn allocate(
     value_per_lot: i128,
 ) -> Vec<i64> {
     let mut take = vec![0i64; positions.len()];
+    if required <= 0 {
+        return take;
+    }
+    if policy == AdlPolicy::Queue {
+        queue(positions, required, &mut take);
+        return take;
+    }
     let total: i64 = positions.iter().map(|p| p.size).sum();
-    let required = required.min(total).max(0);
+    let required = required.min(total);
     if required == 0 {
         return take;
     }
     let winners: i64 = positions.iter().filter(|p| p.upnl > 0).map(|p| p.size).sum();
     let eligible = |p: &AdlPosition| winners < required || p.upnl > 0;
-    match policy {
-        AdlPolicy::Queue => {
-            let mut left = required;
-            // Winners first in rank order (their ranks are positive, losers' negative).
-            for (t, p) in take.iter_mut().zip(positions) {
-                let q = p.size.min(left);
-                *t = q;
-                left -= q;
-            }
-        }
-        AdlPolicy::ProRata => {
-            let sum: i128 = positions.iter().filter(|p| eligible(p)).map(|p| i128::from(p.size)).sum();
-            let mut rest = required;
-            let mut remainders: Vec<(i128, usize)> = Vec::new();
-            for (i, p) in positions.iter().enumerate().filter(|(_, p)| eligible(p)) {
-                let exact = i128::from(required) * i128::from(p.size);
-                take[i] = i64::try_from(exact / sum).expect("at most the size");
-                rest -= take[i];
-                remainders.push((exact % sum, i));
-            }
-            // Largest remainder first; ties in rank order (the index).
-            remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-            for (_, i) in remainders.into_iter().take(usize::try_from(rest).expect("fewer than the positions")) {
-                take[i] += 1;
-            }
-        }
-        AdlPolicy::LeverageDrain => drain(positions, &eligible, required, give_up_per_lot, value_per_lot, &mut take),
+    if policy == AdlPolicy::ProRata {
+        pro_rata(positions, &eligible, required, &mut take);
+    } else {
+        drain(positions, &eligible, required, give_up_per_lot, value_per_lot, &mut take);
     }
     take
+}
+
+/// The queue: winners first in rank order (their ranks are positive, losers' negative), each
+/// in full, until `required` is met or the side is used up. Only the positions taken are read:
+/// in a cascade served by ADL alone this runs once a bankrupt unit, over the whole opposite
+/// side (docs/PERFORMANCE.md, "Session 7: the ADL case").
+fn queue(positions: &[AdlPosition], required: i64, take: &mut [i64]) {
+    let mut left = required;
+    for (t, p) in take.iter_mut().zip(positions) {
+        if left == 0 {
+            break;
+        }
+        *t = p.size.min(left);
+        left -= *t;
+    }
+}
+
+/// Every eligible winner gives up the same fraction, `⌊required × size / Σ size⌋`, and the
+/// lots left over go one each to the largest remainders (ties in rank order).
+fn pro_rata(positions: &[AdlPosition], eligible: &dyn Fn(&AdlPosition) -> bool, required: i64, take: &mut [i64]) {
+    let sum: i128 = positions.iter().filter(|p| eligible(p)).map(|p| i128::from(p.size)).sum();
+    let mut rest = required;
+    let mut remainders: Vec<(i128, usize)> = Vec::new();
+    for (i, p) in positions.iter().enumerate().filter(|(_, p)| eligible(p)) {
+        let exact = i128::from(required) * i128::from(p.size);
+        take[i] = i64::try_from(exact / sum).expect("at most the size");
+        rest -= take[i];
+        remainders.push((exact % sum, i));
+    }
+    // Largest remainder first; ties in rank order (the index).
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, i) in remainders.into_iter().take(usize::try_from(rest).expect("fewer than the positions")) {
+        take[i] += 1;
+    }
 }
 
 /// A position's leverage after giving up `q < size` lots, as a fraction; `None` is infinite
@@ -330,5 +348,34 @@ mod tests {
         assert!(r.gini < q.gini);
         let d = outcome(AdlPolicy::LeverageDrain, &p, 20, 20, 120);
         assert!(d.max_leverage_left <= q.max_leverage_left && d.max_leverage_left <= r.max_leverage_left);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Every policy closes exactly `min(required, Σ size)` lots (nothing for a requirement
+        /// of zero or less), no position more than its size; the queue fills positions in rank
+        /// order, each in full before the next, and reads none after the last it takes.
+        #[test]
+        fn every_policy_closes_exactly_what_is_required_and_the_queue_in_rank_order(
+            sides in proptest::collection::vec((1i64..200, -5_000i128..5_000, 1i128..50_000), 0..40),
+            required in -5i64..3_000,
+        ) {
+            let positions: Vec<AdlPosition> =
+                sides.iter().enumerate().map(|(i, &(size, upnl, equity))| pos(i as u64, size, upnl, equity)).collect();
+            let total: i64 = positions.iter().map(|p| p.size).sum();
+            let expected = required.clamp(0, total);
+            for policy in [AdlPolicy::Queue, AdlPolicy::ProRata, AdlPolicy::LeverageDrain] {
+                let take = allocate(policy, &positions, required, 20, 120);
+                proptest::prop_assert_eq!(take.len(), positions.len());
+                proptest::prop_assert_eq!(take.iter().sum::<i64>(), expected, "{:?}", policy);
+                for (t, p) in take.iter().zip(&positions) {
+                    proptest::prop_assert!((0..=p.size).contains(t));
+                }
+                if policy == AdlPolicy::Queue {
+                    let partial = take.iter().zip(&positions).position(|(t, p)| *t < p.size).unwrap_or(take.len());
+                    proptest::prop_assert!(take[partial.min(take.len())..].iter().skip(1).all(|t| *t == 0));
+                }
+            }
+        }
     }
 }
