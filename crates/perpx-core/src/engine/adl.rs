@@ -20,6 +20,8 @@ use super::matching::Settle;
 use super::{Engine, Out};
 use crate::account::MarginMode;
 use crate::event::{CancelReason, EventKind, LiquidationScope};
+use rustc_hash::FxHashSet;
+
 use crate::ids::{AccountId, MarketId, OrderId};
 use crate::market::AdlPolicy;
 use crate::num::{Price, Qty, Quote};
@@ -66,6 +68,22 @@ fn rank_order(a: &AdlPosition, b: &AdlPosition) -> std::cmp::Ordering {
     b.rank.cmp(&a.rank).then(a.account.cmp(&b.account))
 }
 
+/// Replaces entry `i` of a ranking in rank order with `p` (the same account, re-ranked) and
+/// keeps the order, shifting only the entries between its old and its new place.
+fn move_ranked(ranking: &mut [AdlPosition], i: usize, p: AdlPosition) {
+    // The first place whose entry does not rank before `p`, counted with the old entry still
+    // at `i`: at or before `i`, the entries from there to `i` move down one; after it, the
+    // entries between move up one and `p` goes just before that place.
+    let at = ranking.partition_point(|x| rank_order(x, &p).is_lt());
+    if at <= i {
+        ranking[at..=i].rotate_right(1);
+        ranking[at] = p;
+    } else {
+        ranking[i..at].rotate_left(1);
+        ranking[at - 1] = p;
+    }
+}
+
 /// The ADL ranking of one side of one market, kept through one liquidation pass and brought up
 /// to date before each use by recomputing only the accounts changed since
 /// ([`crate::account::AccountTable::log_changes`]).
@@ -80,6 +98,8 @@ pub(crate) struct AdlRankingCache {
     market: MarketId,
     sign: i64,
     ranking: Vec<AdlPosition>,
+    /// The accounts in `ranking`: a changed account not among them is looked for no further.
+    members: FxHashSet<AccountId>,
 }
 
 impl Engine {
@@ -126,28 +146,49 @@ impl Engine {
     /// The ranking `deleverage` uses: the pass's cached one for this side with the accounts
     /// changed since its last use recomputed, or a fresh one. Debug builds (every test) check
     /// it against a fresh ranking each time.
-    fn pass_adl_ranking(&mut self, market: MarketId, sign: i64) -> Vec<AdlPosition> {
+    fn pass_adl_ranking(&mut self, market: MarketId, sign: i64) -> AdlRankingCache {
         let changes = self.accounts.take_changes();
         let cached = self.adl_cache.take().filter(|c| c.market == market && c.sign == sign);
-        let ranking = match (cached, changes) {
-            (Some(cache), Some(log)) if !log.all => {
+        let cache = match (cached, changes) {
+            (Some(mut cache), Some(log)) if !log.all => {
                 let mut ids = log.ids;
                 ids.sort_unstable();
                 ids.dedup();
-                let mut ranking = cache.ranking;
-                ranking.retain(|p| ids.binary_search(&p.account).is_err());
                 for id in ids {
-                    if let Some(p) = self.adl_position(id, market, sign) {
-                        let at = ranking.partition_point(|x| rank_order(x, &p).is_lt());
-                        ranking.insert(at, p);
-                    }
+                    self.rerank(&mut cache, id);
                 }
-                ranking
+                cache
             }
-            _ => self.adl_ranking(market, sign),
+            _ => {
+                let ranking = self.adl_ranking(market, sign);
+                let members = ranking.iter().map(|p| p.account).collect();
+                AdlRankingCache { market, sign, ranking, members }
+            }
         };
-        debug_assert_eq!(ranking, self.adl_ranking(market, sign), "the pass's ADL ranking drifted");
-        ranking
+        debug_assert_eq!(cache.ranking, self.adl_ranking(market, sign), "the pass's ADL ranking drifted");
+        cache
+    }
+
+    /// Brings account `id`'s entry in the kept ranking up to date: moved to its new place,
+    /// taken out, or put in. A move shifts only the entries between its old and new place, and
+    /// the queue's winners are at the front, so a unit served by ADL moves a few entries, not
+    /// the whole side (docs/PERFORMANCE.md, "Session 7: the ADL case").
+    fn rerank(&self, cache: &mut AdlRankingCache, id: AccountId) {
+        let ranking = &mut cache.ranking;
+        let old = if cache.members.contains(&id) { ranking.iter().position(|p| p.account == id) } else { None };
+        match (old, self.adl_position(id, cache.market, cache.sign)) {
+            (Some(i), Some(p)) => move_ranked(ranking, i, p),
+            (Some(i), None) => {
+                ranking.remove(i);
+                cache.members.remove(&id);
+            }
+            (None, Some(p)) => {
+                let at = ranking.partition_point(|x| rank_order(x, &p).is_lt());
+                ranking.insert(at, p);
+                cache.members.insert(id);
+            }
+            (None, None) => {}
+        }
     }
 
     /// A position's ADL percentile (the "lights" of other venues): `100 × (n − i) / n` for the
@@ -214,7 +255,8 @@ impl Engine {
         let bankrupt = equity.is_negative();
         let price = if bankrupt { b.adl_price(sign) } else { mark };
         let policy = self.markets[market.index()].spec.liquidation.adl;
-        let ranking = self.pass_adl_ranking(market, -sign);
+        let cache = self.pass_adl_ranking(market, -sign);
+        let ranking = &cache.ranking;
         debug_assert!(ranking.iter().all(|p| p.account != account), "the bankrupt side is not ranked");
         // What one lot costs its winner: the price against mark, plus at most the sub-tick rest
         // (`diff / |size|` a lot, counted rounded up so the plan never underestimates it).
@@ -231,16 +273,16 @@ impl Engine {
                 price,
                 mark,
                 policy,
-                outcomes: compare_on(&ranking, left.0, give_up, value_per_lot),
+                outcomes: compare_on(ranking, left.0, give_up, value_per_lot),
                 positions: ranking.clone(),
             });
         }
-        let lots = allocate(policy, &ranking, left.0, give_up, value_per_lot);
+        let lots = allocate(policy, ranking, left.0, give_up, value_per_lot);
         // Only the positions that give up lots are copied (a 96-byte entry each).
         let takes: Vec<(AdlPosition, i64)> =
             ranking.iter().zip(lots).filter(|(_, t)| *t > 0).map(|(p, t)| (*p, t)).collect();
         // Kept for the next unit of this pass; the winners changed below are recomputed then.
-        self.adl_cache = Some(AdlRankingCache { market, sign: -sign, ranking });
+        self.adl_cache = Some(cache);
         let taken: i64 = takes.iter().map(|(_, t)| *t).sum();
         if taken == 0 {
             return;
@@ -299,6 +341,39 @@ impl Engine {
             });
             out.push(wc.event(winner, market));
             out.push(ac.event(account, market));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(account: u64, rank: i128) -> AdlPosition {
+        AdlPosition { account: AccountId(account), rank, size: 1, upnl: 0, notional: 0, equity: 0, isolated: false }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Moving a re-ranked entry in place gives the ranking that taking it out and putting
+        /// it back in order gives, whether it moves up, down or stays.
+        #[test]
+        fn a_re_ranked_entry_lands_where_a_fresh_sort_puts_it(
+            ranks in proptest::collection::vec(-50i128..50, 1..40),
+            pick in 0usize..40,
+            new_rank in -60i128..60,
+        ) {
+            let mut ranking: Vec<AdlPosition> =
+                ranks.iter().enumerate().map(|(a, r)| entry(a as u64, *r)).collect();
+            ranking.sort_by(rank_order);
+            let i = pick % ranking.len();
+            let p = entry(ranking[i].account.0, new_rank);
+            let mut expected = ranking.clone();
+            expected.remove(i);
+            expected.push(p);
+            expected.sort_by(rank_order);
+            move_ranked(&mut ranking, i, p);
+            proptest::prop_assert_eq!(ranking, expected);
         }
     }
 }
