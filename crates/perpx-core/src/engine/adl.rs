@@ -16,12 +16,12 @@
 //! Deleveraged accounts pay no fee, lose their open orders and stops in that market, and are
 //! checked for liquidation again in the same pass.
 
+use rustc_hash::FxHashSet;
+
 use super::matching::Settle;
 use super::{Engine, Out};
 use crate::account::MarginMode;
 use crate::event::{CancelReason, EventKind, LiquidationScope};
-use rustc_hash::FxHashSet;
-
 use crate::ids::{AccountId, MarketId, OrderId};
 use crate::market::AdlPolicy;
 use crate::num::{Price, Qty, Quote};

@@ -17,7 +17,7 @@
 //! costs stay inside it). Funding may leave a payer below maintenance; the same command's
 //! liquidation pass queues it (each payer is checked as it pays: [`Engine::pay_funding`]).
 
-use super::liquidation::{position_figures, unit_figures_of};
+use super::liquidation::{lone_position_figures, unit_figures_of};
 use super::oracle::{index_at, next_expiry_after};
 use super::{Engine, Out};
 use crate::account::{MarginMode, Position};
@@ -292,8 +292,8 @@ impl Engine {
     /// it is the unit's only one: an isolated position, or a cross account in one market), and
     /// only one left below maintenance (or whose figures don't fit) goes to the liquidation
     /// pass as touched; if anything later in the command changes the account or a mark it
-    /// holds, that makes it a candidate again. The pass then queues exactly the units it queued when it re-checked
-    /// every holder of the market.
+    /// holds, that makes it a candidate again. The pass then queues exactly the units it queued
+    /// when it re-checked every holder of the market.
     ///
     /// Measured (docs/PERFORMANCE.md, "One walk, payers checked where they stand"): the pass's
     /// re-check of every holder was half of a settlement's instructions, and a validation walk
@@ -351,7 +351,7 @@ impl Engine {
                 let figures = if isolated || lone {
                     let mark = m.mark.expect("a position paid at this mark");
                     let p = a.positions.get(&market).expect("the position just paid");
-                    position_figures(m, mark, p).and_then(|(upnl, mm)| Some((new_balance.checked_add(upnl).ok()?, mm)))
+                    lone_position_figures(m, mark, p, new_balance)
                 } else {
                     unit_figures_of(markets, a, LiquidationScope::Cross)
                 };

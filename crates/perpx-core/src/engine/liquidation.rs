@@ -113,17 +113,24 @@ pub(crate) fn unit_figures_of(markets: &[Market], a: &Account, scope: Liquidatio
             if a.mode(id) != MarginMode::Isolated || p.size.0 == 0 {
                 return None;
             }
-            let (upnl, mm) = position_figures(m, m.mark?, p)?;
-            Some((p.isolated_margin.checked_add(upnl).ok()?, mm))
+            lone_position_figures(m, m.mark?, p, p.isolated_margin)
         }
     }
+}
+
+/// The figures of a unit whose only position is `p` and whose cash is `balance` (an isolated
+/// position and its margin, or a cross account in one market and its collateral):
+/// `(balance + upnl, MM)`; `None` if a figure doesn't fit.
+pub(crate) fn lone_position_figures(m: &Market, mark: Price, p: &Position, balance: Quote) -> Option<Figures> {
+    let (upnl, mm) = position_figures(m, mark, p)?;
+    Some((balance.checked_add(upnl).ok()?, mm))
 }
 
 /// One position's unrealised PnL and maintenance margin at `mark`, both from its signed
 /// notional `v = size × mark × q`: `upnl = v − cost basis`, `MM = maintenance(|v|)`
 /// ([`crate::risk::position::unrealized_pnl`], [`notional`], [`maintenance_margin`] with the
 /// product taken once); `None` if a figure doesn't fit.
-pub(crate) fn position_figures(m: &Market, mark: Price, p: &Position) -> Option<Figures> {
+fn position_figures(m: &Market, mark: Price, p: &Position) -> Option<Figures> {
     let v = i128::from(p.size.0) * i128::from(mark.0) * i128::from(m.quote_per_tick_lot);
     let upnl = Quote(narrow(v - i128::from(p.cost_basis.0)).ok()?);
     let n = Quote(narrow(v.abs()).ok()?);
