@@ -90,12 +90,32 @@ pub struct Ack {
     pub seq: u64,
     /// Its timestamp.
     pub ts: i64,
-    /// Its journal record's hash, when journaled.
-    pub record_hash: Option<String>,
-    /// Its events, in the JSON form of `docs/REPLAY.md` (shared with the publication).
-    pub events: Vec<Arc<crate::stream::EventJson>>,
     /// The engine's rejection of the command itself, if it was rejected: (code, name, message).
     pub rejection: Option<(u16, &'static str, String)>,
+    /// Its output as published: the events (in the JSON form of `docs/REPLAY.md`) and the
+    /// record hash. One shared allocation for the answer and the channels, where an `Arc` per
+    /// event was 6 % of the engine thread under load (docs/PERFORMANCE.md "Session 8").
+    pub output: Arc<Published>,
+}
+
+impl Ack {
+    /// Its journal record's hash (hex), when journaled.
+    #[must_use]
+    pub fn record_hash(&self) -> Option<&str> {
+        self.output.record_hash.as_deref()
+    }
+
+    /// Its events, serialized as a JSON array.
+    #[must_use]
+    pub fn events(&self) -> crate::stream::EventsJson<'_> {
+        crate::stream::EventsJson(&self.output.events)
+    }
+}
+
+/// What an answer needs besides the publication: filled in at apply time, sent once durable.
+struct AckHead {
+    ts: i64,
+    rejection: Option<(u16, &'static str, String)>,
 }
 
 /// A command refused before the engine saw it (it has no sequence number): code, name, message.
@@ -282,7 +302,7 @@ fn apply(
     clock: &mut i64,
     books: &mut BookTracker,
     kind: CommandKind,
-) -> Result<(Ack, Published), String> {
+) -> Result<(AckHead, Published), String> {
     *clock = wall_clock_ms().max(*clock);
     let command = Command { ts: Timestamp(*clock), kind };
     let (events, record_hash) = store.apply(&command)?;
@@ -291,7 +311,6 @@ fn apply(
     stats.seq.store(engine.seq(), Ordering::Relaxed);
     let market = command_market(&command.kind);
     let mut rejection = None;
-    let mut encoded = Vec::with_capacity(events.len());
     let mut published = Vec::with_capacity(events.len());
     for e in &events {
         match &e.kind {
@@ -308,20 +327,12 @@ fn apply(
             }
             _ => {}
         }
-        let p = PublishedEvent::encode(e, engine, market);
-        encoded.push(Arc::clone(&p.json));
-        published.push(p);
+        published.push(PublishedEvent::encode(e, engine, market));
     }
     let seq = engine.seq();
     let book = books.diffs(engine, seq, &events);
-    let publication = Published {
-        seq,
-        durable_at: std::time::Instant::now(),
-        events: published,
-        book,
-        record_hash: record_hash.clone(),
-    };
-    Ok((Ack { seq, ts: command.ts.0, record_hash, events: encoded, rejection }, publication))
+    let publication = Published { seq, durable_at: std::time::Instant::now(), events: published, book, record_hash };
+    Ok((AckHead { ts: command.ts.0, rejection }, publication))
 }
 
 fn run(
@@ -334,6 +345,7 @@ fn run(
     let mut clock = store.engine().now().0;
     let mut answers: Vec<Answer> = Vec::new();
     let mut publications: Vec<Published> = Vec::new();
+    let mut outputs: Vec<Arc<Published>> = Vec::new();
     let mut books = BookTracker::default();
     // What recovery redelivers goes out first, in order.
     for (seq, events) in store.take_redelivered() {
@@ -380,8 +392,8 @@ fn run(
                     };
                     match kind {
                         Ok(kind) => match apply(store.as_mut(), stats, &mut clock, &mut books, kind) {
-                            Ok((ack, p)) => {
-                                answers.push(Answer::Ack(reply, ack));
+                            Ok((head, p)) => {
+                                answers.push(Answer::Ack(reply, head, publications.len()));
                                 publications.push(p);
                             }
                             Err(e) => {
@@ -423,18 +435,25 @@ fn run(
             }
         }
         let durable_at = std::time::Instant::now();
-        for mut p in publications.drain(..) {
+        outputs.extend(publications.drain(..).map(|mut p| {
             p.durable_at = durable_at;
+            Arc::new(p)
+        }));
+        for p in &outputs {
             // No subscriber is not an error.
-            drop(publish.send(Arc::new(p)));
+            drop(publish.send(Arc::clone(p)));
         }
         for a in answers.drain(..) {
             match a {
-                Answer::Ack(reply, ack) => drop(reply.send(Ok(ack))),
+                Answer::Ack(reply, AckHead { ts, rejection }, i) => {
+                    let output = Arc::clone(&outputs[i]);
+                    drop(reply.send(Ok(Ack { seq: output.seq, ts, rejection, output })));
+                }
                 Answer::Refused(reply, r) => drop(reply.send(Err(r))),
                 Answer::Read(reply, v) => drop(reply.send(v)),
             }
         }
+        outputs.clear();
     }
     if let Err(e) = store.sync() {
         tracing::error!(error = %e, "final journal sync failed");
@@ -450,8 +469,9 @@ fn storage_failed(e: &str) -> ! {
     std::process::exit(75);
 }
 
+/// An answer held until its batch is durable (an acknowledgement names its publication by index).
 enum Answer {
-    Ack(oneshot::Sender<Result<Ack, Refusal>>, Ack),
+    Ack(oneshot::Sender<Result<Ack, Refusal>>, AckHead, usize),
     Refused(oneshot::Sender<Result<Ack, Refusal>>, Refusal),
     Read(oneshot::Sender<Value>, Value),
 }

@@ -98,11 +98,23 @@ pub fn format_units(units: i64, unit: Decimal) -> String {
     // Least significant first, padded to `scale + 1` digits ("0.001", not ".001").
     let mut digits = [b'0'; DIGITS_MAX];
     let mut n = 0;
-    let mut v = m.unsigned_abs();
-    while v > 0 || n == 0 {
-        digits[n] = b'0' + u8::try_from(v % 10).expect("a decimal digit");
-        v /= 10;
-        n += 1;
+    let v = m.unsigned_abs();
+    // Every real price and size fits in 64 bits, and a `u64` division is one instruction where
+    // a `u128` one is a library call (the `u128` loop was most of this function's time under
+    // load, docs/PERFORMANCE.md "Session 8").
+    if let Ok(mut v) = u64::try_from(v) {
+        while v > 0 || n == 0 {
+            digits[n] = b'0' + u8::try_from(v % 10).expect("a decimal digit");
+            v /= 10;
+            n += 1;
+        }
+    } else {
+        let mut v = v;
+        while v > 0 {
+            digits[n] = b'0' + u8::try_from(v % 10).expect("a decimal digit");
+            v /= 10;
+            n += 1;
+        }
     }
     if scale > 0 {
         n = n.max(scale + 1);

@@ -50,8 +50,8 @@ struct AckMessage<'a> {
     id: Option<u64>,
     seq: u64,
     ts: i64,
-    record_hash: &'a Option<String>,
-    events: &'a [std::sync::Arc<crate::stream::EventJson>],
+    record_hash: Option<&'a str>,
+    events: crate::stream::EventsJson<'a>,
 }
 
 #[derive(Serialize)]
@@ -88,7 +88,8 @@ fn error_text(id: Option<u64>, e: &ApiError) -> String {
 }
 
 fn ack_text(id: Option<u64>, ack: &Ack) -> String {
-    let m = AckMessage { op: "ack", id, seq: ack.seq, ts: ack.ts, record_hash: &ack.record_hash, events: &ack.events };
+    let m =
+        AckMessage { op: "ack", id, seq: ack.seq, ts: ack.ts, record_hash: ack.record_hash(), events: ack.events() };
     serde_json::to_string(&m).unwrap_or_default()
 }
 
@@ -105,7 +106,7 @@ fn answer_text(
             None => ack_text(id, &ack),
             Some((code, reason, message)) => {
                 let e = ApiError {
-                    seq: Some((ack.seq, ack.record_hash.clone())),
+                    seq: Some((ack.seq, ack.record_hash().map(str::to_owned))),
                     ..ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, *code, reason, message.clone())
                 };
                 error_text(id, &e)

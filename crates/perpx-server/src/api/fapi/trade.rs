@@ -127,11 +127,11 @@ fn order_command(s: &Shared, p: &mut Params) -> Result<Map<String, Value>, FapiE
 /// The order an acknowledgement created: its id is in its first `order_accepted` or
 /// `stop_accepted` for the account, and its whole life so far is in the same events.
 fn placed_order(ack: &Ack, account: u64) -> Option<OrderState> {
-    let first = ack.events.iter().find(|e| {
+    let first = ack.events().iter().find(|e| {
         e["account"].as_u64() == Some(account) && matches!(e["type"].as_str(), Some("order_accepted" | "stop_accepted"))
     })?;
     let id = first["order_id"].as_u64().or_else(|| first["stop_id"].as_u64())?;
-    OrderState::fold(id, ack.events.iter().map(|e| e.value()))
+    OrderState::fold(id, ack.events().iter().map(|e| e.value()))
 }
 
 /// Places an order from its parameters (all of them read: an unknown one is refused before
@@ -142,7 +142,7 @@ async fn place(s: &Shared, account: u64, mut p: Params) -> Result<Value, FapiErr
     let ack = submit(s, account, cmd).await?;
     let order = placed_order(&ack, account).ok_or_else(|| {
         // A duplicate client order id answers with the existing order's state instead.
-        let dup = ack.events.iter().find(|e| e["type"] == "duplicate_client_order_id");
+        let dup = ack.events().iter().find(|e| e["type"] == "duplicate_client_order_id");
         match dup {
             Some(d) => FapiError::new(
                 StatusCode::BAD_REQUEST,
