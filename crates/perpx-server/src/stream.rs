@@ -13,9 +13,10 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use perpx_core::Decimal;
 use perpx_core::book::Side;
 use perpx_core::{AccountId, Engine, Event, MarketId};
-use perpx_wire::units::{format_price, format_qty};
+use perpx_wire::units::{format_price, format_qty, format_units};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
@@ -130,7 +131,7 @@ pub struct Published {
     /// Its events.
     pub events: Vec<PublishedEvent>,
     /// Book diffs it caused, one per market.
-    pub book: Vec<Value>,
+    pub book: Vec<BookDiff>,
     /// Its journal record's hash (hex), when journaled.
     pub record_hash: Option<String>,
 }
@@ -204,9 +205,47 @@ fn ask_ahead(a: i64, b: i64) -> bool {
     a < b
 }
 
+/// One market's book change after a command: the levels that changed, in units. Formatted into
+/// the book channel's JSON only when a channel sends it, on the consumer's thread and at most
+/// once: with nobody following the book, no JSON is made at all (building it on the engine
+/// thread after every command was a tenth of that thread's time, docs/PERFORMANCE.md
+/// "Session 8").
+#[derive(Debug)]
+pub struct BookDiff {
+    /// The market's symbol.
+    pub market: String,
+    /// The sequence number of the command that changed the book.
+    pub seq: u64,
+    /// The sequence number of the market's previous book message (0: none).
+    pub prev_seq: u64,
+    tick: Decimal,
+    lot: Decimal,
+    /// Changed bid levels (price, size in units; size 0: the level is gone).
+    bids: Levels,
+    /// Changed ask levels.
+    asks: Levels,
+    json: OnceLock<Value>,
+}
+
+impl BookDiff {
+    /// The book channel's message: `{"channel": "book", "market", "seq", "prev_seq", "bids",
+    /// "asks"}`, each level `[price, size]` as decimal strings.
+    pub fn json(&self) -> &Value {
+        self.json.get_or_init(|| {
+            let fmt = |levels: &Levels| -> Vec<Value> {
+                levels.iter().map(|(p, q)| json!([format_units(*p, self.tick), format_units(*q, self.lot)])).collect()
+            };
+            json!({
+                "channel": "book", "market": self.market, "seq": self.seq, "prev_seq": self.prev_seq,
+                "bids": fmt(&self.bids), "asks": fmt(&self.asks),
+            })
+        })
+    }
+}
+
 impl BookTracker {
     /// The book diffs of the markets `events` touched, after the command with sequence `seq`.
-    pub fn diffs(&mut self, engine: &Engine, seq: u64, events: &[Event]) -> Vec<Value> {
+    pub fn diffs(&mut self, engine: &Engine, seq: u64, events: &[Event]) -> Vec<BookDiff> {
         let mut markets: Vec<MarketId> =
             events.iter().filter_map(|e| perpx_wire::routing::event_market(&e.kind)).collect();
         markets.sort_unstable();
@@ -220,17 +259,16 @@ impl BookTracker {
             if last.bids == self.bids && last.asks == self.asks {
                 continue;
             }
-            let (db, da) = (diff(&last.bids, &self.bids, bid_ahead), diff(&last.asks, &self.asks, ask_ahead));
-            let fmt = |levels: Vec<(i64, i64)>| -> Vec<Value> {
-                levels
-                    .into_iter()
-                    .map(|(p, q)| json!([format_price(m, perpx_core::Price(p)), format_qty(m, perpx_core::Qty(q))]))
-                    .collect()
-            };
-            out.push(json!({
-                "channel": "book", "market": m.spec.symbol, "seq": seq, "prev_seq": last.seq,
-                "bids": fmt(db), "asks": fmt(da),
-            }));
+            out.push(BookDiff {
+                market: m.spec.symbol.clone(),
+                seq,
+                prev_seq: last.seq,
+                tick: m.spec.tick_size,
+                lot: m.spec.lot_size,
+                bids: diff(&last.bids, &self.bids, bid_ahead),
+                asks: diff(&last.asks, &self.asks, ask_ahead),
+                json: OnceLock::new(),
+            });
             std::mem::swap(&mut last.bids, &mut self.bids);
             std::mem::swap(&mut last.asks, &mut self.asks);
             last.seq = seq;

@@ -139,11 +139,11 @@ impl Engine {
         let m = &self.markets[i];
         let market = m.id;
         let r = index_at(m, now);
-        // Source statuses, in source order.
-        let mut status: Vec<SourceStatus> = m.oracle.status.clone();
-        for (s, st) in status.iter_mut().enumerate() {
+        // Source statuses, in source order; those that changed are announced.
+        let mut changed_sources: Vec<(u16, SourceStatus, Option<Price>)> = Vec::new();
+        for (s, before) in m.oracle.status.iter().enumerate() {
             let id = u16::try_from(s).expect("bounded");
-            *st = if m.oracle.prices[s].is_none() {
+            let now_status = if m.oracle.prices[s].is_none() {
                 SourceStatus::Missing
             } else if r.used.contains(&id) {
                 SourceStatus::Used
@@ -152,20 +152,17 @@ impl Engine {
             } else {
                 SourceStatus::Stale
             };
+            if now_status != *before {
+                changed_sources.push((id, now_status, m.oracle.prices[s].map(|p| p.0)));
+            }
         }
-        let changed_sources: Vec<(u16, SourceStatus, Option<Price>)> = status
-            .iter()
-            .enumerate()
-            .filter(|(s, st)| m.oracle.status[*s] != **st)
-            .map(|(s, st)| (u16::try_from(s).expect("bounded"), *st, m.oracle.prices[s].map(|p| p.0)))
-            .collect();
         let lost_at = (r.index.is_none() && m.oracle.stage == OracleStage::Live && m.oracle.last_good_index.is_some())
             .then(|| Self::quorum_lost_at(m, now));
         let index_moved = r.index.is_some() && r.index != m.oracle.index;
 
         let m = &mut self.markets[i];
-        m.oracle.status = status;
         for (source, status, price) in changed_sources {
+            m.oracle.status[usize::from(source)] = status;
             out.push(EventKind::OracleSourceStatus { market, source, status, price });
         }
         m.oracle.index = r.index;

@@ -50,9 +50,10 @@ pub struct IndexResult {
     pub outliers: Vec<u16>,
 }
 
-/// The lower weighted median of `(price, weight)` pairs sorted by (price, source).
-fn weighted_median(sorted: &[(Price, u16, u32)]) -> Option<Price> {
-    let total: u64 = sorted.iter().map(|x| u64::from(x.2.max(1))).sum();
+/// The lower weighted median of `(price, weight)` pairs sorted by (price, source), each weight
+/// read through `weight` (the first, unweighted median counts every source once).
+fn weighted_median(sorted: &[(Price, u16, u32)], weight: impl Fn(u32) -> u32) -> Option<Price> {
+    let total: u64 = sorted.iter().map(|x| u64::from(weight(x.2).max(1))).sum();
     if total == 0 {
         return None;
     }
@@ -60,7 +61,7 @@ fn weighted_median(sorted: &[(Price, u16, u32)]) -> Option<Price> {
     let half = total.div_ceil(2);
     let mut acc = 0u64;
     for (p, _, w) in sorted {
-        acc += u64::from((*w).max(1));
+        acc += u64::from(weight(*w).max(1));
         if acc >= half {
             return Some(*p);
         }
@@ -69,6 +70,11 @@ fn weighted_median(sorted: &[(Price, u16, u32)]) -> Option<Price> {
 }
 
 /// Computes the index at `now` from the sources' latest prices.
+///
+/// It runs for every oracle market at every command (the mark moves with time), so it works in
+/// one vector: the fresh sources, filtered in place to the kept ones. Its temporary copies were
+/// half of the oracle step's time on the server's engine thread (docs/PERFORMANCE.md
+/// "Session 8").
 #[must_use]
 pub fn compute_index(sources: &[SourcePrice], now: Timestamp, p: &IndexParams) -> IndexResult {
     let mut r = IndexResult::default();
@@ -81,24 +87,22 @@ pub fn compute_index(sources: &[SourcePrice], now: Timestamp, p: &IndexParams) -
         }
     }
     fresh.sort_unstable_by_key(|x| (x.0, x.1));
-    let Some(first) = weighted_median(&fresh.iter().map(|x| (x.0, x.1, 1)).collect::<Vec<_>>()) else {
+    let Some(first) = weighted_median(&fresh, |_| 1) else {
         r.stale.sort_unstable();
         return r;
     };
     let band = mul_div_floor(i128::from(first.0), i128::from(p.outlier_band.0), Rate::SCALE).unwrap_or(i128::MAX);
-    let kept: Vec<(Price, u16, u32)> = fresh
-        .into_iter()
-        .filter(|x| {
-            let inside = (i128::from(x.0.0) - i128::from(first.0)).abs() <= band;
-            if !inside {
-                r.outliers.push(x.1);
-            }
-            inside
-        })
-        .collect();
+    fresh.retain(|x| {
+        let inside = (i128::from(x.0.0) - i128::from(first.0)).abs() <= band;
+        if !inside {
+            r.outliers.push(x.1);
+        }
+        inside
+    });
+    let kept = fresh;
     r.used = kept.iter().map(|x| x.1).collect();
     if kept.len() >= p.quorum.max(1) as usize {
-        r.index = weighted_median(&kept);
+        r.index = weighted_median(&kept, |w| w);
     }
     r.used.sort_unstable();
     r.stale.sort_unstable();

@@ -262,9 +262,8 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Send
         }
     }
     for diff in &p.book {
-        let market = diff["market"].as_str().unwrap_or_default();
-        if subs.book.iter().any(|(m, from)| m == market && p.seq > *from) {
-            send(diff.clone())?;
+        if subs.book.iter().any(|(m, from)| *m == diff.market && p.seq > *from) {
+            send(diff.json().clone())?;
         }
     }
     for e in &p.events {

@@ -298,10 +298,10 @@ async fn forward(s: &Shared, follow: &mut Follow, p: &Published) -> Vec<Value> {
     for (name, stream) in &follow.streams {
         match stream {
             Stream::Depth(market) => {
-                for d in p.book.iter().filter(|d| d["market"] == market.as_str()) {
-                    let prev = d["prev_seq"].as_u64().unwrap_or(0);
+                for d in p.book.iter().filter(|d| d.market == *market) {
+                    let (prev, levels) = (d.prev_seq, d.json());
                     let data = json!({ "e": "depthUpdate", "E": now, "T": now, "s": symbols.binance(market),
-                                       "U": prev + 1, "u": d["seq"], "pu": prev, "b": d["bids"], "a": d["asks"] });
+                                       "U": prev + 1, "u": d.seq, "pu": prev, "b": levels["bids"], "a": levels["asks"] });
                     out.push(wrap(follow, name, data));
                 }
             }
