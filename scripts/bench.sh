@@ -2,7 +2,7 @@
 # Reproduces the measured tables of docs/PERFORMANCE.md, each step echoed before it runs.
 #
 #     scripts/bench.sh                    # everything (about 15 minutes on the 2-core reference VM)
-#     scripts/bench.sh peers memory       # only some steps: book funding liquidation journal memory peers
+#     scripts/bench.sh peers memory       # only some steps: book funding liquidation journal engine_thread memory peers
 #
 # Not run in CI. Measure on a quiet machine, or say what else was running (the figures in
 # PERFORMANCE.md do). The 10-million-command recovery, the server under load and the simulator
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 steps=("$@")
-all=(book funding liquidation journal memory peers)
+all=(book funding liquidation journal engine_thread memory peers)
 [ ${#steps[@]} -eq 0 ] && steps=("${all[@]}")
 for s in "${steps[@]}"; do
     [[ " ${all[*]} " == *" $s "* ]] || { echo "unknown step: $s (${all[*]})" >&2; exit 2; }
@@ -31,6 +31,7 @@ for s in "${steps[@]}"; do
     case "$s" in
         book | funding | liquidation) run cargo bench -p perpx-core --bench "$s" ;;
         journal) run cargo bench -p perpx-journal --bench journal ;;
+        engine_thread) run cargo bench -p perpx-server --bench engine_thread ;;
         memory)
             run cargo run --release -p perpx-core --example memory
             # The same with glibc's mmap threshold fixed (see PERFORMANCE.md, "Memory").
