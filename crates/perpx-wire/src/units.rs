@@ -86,7 +86,7 @@ pub fn parse_qty(market: &Market, text: &str) -> Result<Qty, RejectReason> {
 ///
 /// This runs for every figure of every event the server publishes. `Decimal`'s `Display` (three
 /// allocations and the formatting machinery) was a tenth of the engine thread's time under
-/// load; then a digit-by-digit `u128` loop was a seventh of its instructions (a `u128` division
+/// load; then a digit-by-digit `u128` loop was a sixth of its instructions (a `u128` division
 /// is a library call). Every real price, size and amount fits in 64 bits, so the whole and
 /// fractional parts are printed by `itoa` (two digits at a time) into one string sized once
 /// (docs/PERFORMANCE.md "Session 8"); a product beyond 64 bits takes the slow path.
