@@ -122,6 +122,14 @@ fn refusals_carry_the_rest_codes_and_change_nothing() {
     let (_, orders) = s.signed(a, "GET", "/api/v1/orders", "");
     assert_eq!(orders["orders"], json!([]), "{orders}");
 
+    // A message longer than one read from the socket (the server reads 8 KiB at a time)
+    // arrives whole and is answered on the same connection.
+    let mut long = limit("buy", &below(&mark, 50), "0.010");
+    long["client_id"] = json!("x".repeat(20_000));
+    let got = call(&mut ws, "order", 11, &long);
+    assert_eq!((got["op"].as_str(), got["id"].as_u64()), (Some("error"), Some(11)), "{got}");
+    assert!(got["message"].as_str().is_some_and(|m| m.contains("client")), "{got}");
+
     // Malformed messages: no id, an id that isn't a number.
     let got = call(&mut ws, "order", 0, &json!({})).clone();
     assert_eq!(got["op"], "error");

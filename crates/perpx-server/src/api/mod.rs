@@ -165,6 +165,22 @@ pub(crate) async fn read_body(s: &Shared, body: Body) -> Result<Bytes, ApiError>
     axum::body::to_bytes(body, max).await.map_err(|_| ApiError::body_too_large(max))
 }
 
+/// The longest WebSocket message a client may send.
+const WS_MESSAGE_MAX: usize = 64 * 1024;
+
+/// How much a WebSocket connection reads from its socket at a time.
+///
+/// tungstenite zero-fills its read buffer's whole free space before every read, and its default
+/// buffer is 128 KiB: under load that `memset` was 8 % of the gateway threads' time
+/// (docs/PERFORMANCE.md "Session 8"). 8 KiB holds about 50 pipelined orders; a longer message
+/// still arrives whole, over several reads.
+const WS_READ_BUFFER: usize = 8 * 1024;
+
+/// A WebSocket upgrade with the server's limits.
+pub(crate) fn websocket(upgrade: axum::extract::ws::WebSocketUpgrade) -> axum::extract::ws::WebSocketUpgrade {
+    upgrade.max_message_size(WS_MESSAGE_MAX).read_buffer_size(WS_READ_BUFFER)
+}
+
 /// Rate-limits by client IP.
 pub(crate) fn limit_ip(s: &Shared, addr: SocketAddr) -> Result<(), ApiError> {
     let now = now_ms();

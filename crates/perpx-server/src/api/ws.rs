@@ -43,7 +43,7 @@ pub(super) async fn ws(
 ) -> Result<Response, ApiError> {
     limit_ip(&s, addr)?;
     let shared = Arc::clone(&s);
-    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |mut socket| async move {
+    Ok(super::websocket(upgrade).on_upgrade(move |mut socket| async move {
         // Binance clients open `/ws` too, then send `{"method": "SUBSCRIBE", ...}`: the first
         // message says which protocol the connection speaks.
         // A connection silent for 60 s is closed, as in the session itself.

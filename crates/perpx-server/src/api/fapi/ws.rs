@@ -97,7 +97,7 @@ pub(super) async fn user_stream(
         follow.user = Some((name, account));
     }
     let shared = Arc::clone(&s);
-    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| session(shared, socket, follow, None)))
+    Ok(crate::api::websocket(upgrade).on_upgrade(move |socket| session(shared, socket, follow, None)))
 }
 
 /// `/stream?streams=a/b/c`: combined market streams.
@@ -115,7 +115,7 @@ pub(super) async fn market_streams(
         follow.streams.insert(name.to_owned(), stream);
     }
     let shared = Arc::clone(&s);
-    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| session(shared, socket, follow, None)))
+    Ok(crate::api::websocket(upgrade).on_upgrade(move |socket| session(shared, socket, follow, None)))
 }
 
 /// A connection to the native `/ws` whose first message was a Binance request: served as a
