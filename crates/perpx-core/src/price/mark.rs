@@ -43,15 +43,19 @@ pub fn mark_price(m: &MarkInputs) -> Price {
     )
     .unwrap_or(0);
     let p1 = index + mul_div_floor(index, scaled, Rate::SCALE).unwrap_or(0);
-    let mut candidates = vec![p1];
-    if let Some(b) = m.basis_average {
-        candidates.push(index + i128::from(b));
+    // At most three candidates, kept on the stack: this runs for every oracle market at every
+    // command.
+    let mut candidates = [p1, 0, 0];
+    let mut n = 1;
+    for c in
+        [m.basis_average.map(|b| index + i128::from(b)), m.last_trade.map(|t| i128::from(t.0))].into_iter().flatten()
+    {
+        candidates[n] = c;
+        n += 1;
     }
-    if let Some(t) = m.last_trade {
-        candidates.push(i128::from(t.0));
-    }
+    let candidates = &mut candidates[..n];
     candidates.sort_unstable();
-    let median = candidates[(candidates.len() - 1) / 2];
+    let median = candidates[(n - 1) / 2];
     let band = mul_div_floor(index, i128::from(m.mark_band.0), Rate::SCALE).unwrap_or(0);
     let clamped = median.clamp(index - band, index + band).max(1);
     Price(i64::try_from(clamped).unwrap_or(i64::MAX))
