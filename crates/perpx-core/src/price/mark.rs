@@ -47,10 +47,12 @@ pub fn mark_price(m: &MarkInputs) -> Price {
     // command.
     let mut candidates = [p1, 0, 0];
     let mut n = 1;
-    for c in
-        [m.basis_average.map(|b| index + i128::from(b)), m.last_trade.map(|t| i128::from(t.0))].into_iter().flatten()
-    {
-        candidates[n] = c;
+    if let Some(b) = m.basis_average {
+        candidates[n] = index + i128::from(b);
+        n += 1;
+    }
+    if let Some(t) = m.last_trade {
+        candidates[n] = i128::from(t.0);
         n += 1;
     }
     let candidates = &mut candidates[..n];
