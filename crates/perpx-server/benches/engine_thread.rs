@@ -26,6 +26,7 @@ use perpx_core::{AccountId, CommandKind, Engine, EngineConfig, MarketId, Price, 
 use perpx_journal::FileStorage;
 use perpx_node::{Node, NodeConfig};
 use perpx_server::sequencer::{Journaled, Sequencer, Store, Submission, Volatile};
+use perpx_wire::units::format_units;
 use serde_json::{Value, json};
 
 #[global_allocator]
@@ -40,8 +41,9 @@ const MARK_TICKS: i64 = 860_000;
 /// Every maker's 100th message cancels its orders (the load tool's `CANCEL_EVERY`).
 const CANCEL_EVERY: usize = 100;
 
+/// A price of the demo's BTC-PERP as the API writes it.
 fn price(ticks: i64) -> String {
-    format!("{}.{}", ticks / 10, ticks % 10)
+    format_units(ticks, perpx_server::demo::btc().tick_size)
 }
 
 /// The load tool's four clients' messages, as the gateway hands them to the engine thread.

@@ -86,8 +86,6 @@ impl Store for Journaled {
 /// A command's acknowledgement, sent only once it is durable.
 #[derive(Debug, Clone)]
 pub struct Ack {
-    /// Its sequence number.
-    pub seq: u64,
     /// Its timestamp.
     pub ts: i64,
     /// The engine's rejection of the command itself, if it was rejected: (code, name, message).
@@ -99,6 +97,12 @@ pub struct Ack {
 }
 
 impl Ack {
+    /// Its sequence number.
+    #[must_use]
+    pub fn seq(&self) -> u64 {
+        self.output.seq
+    }
+
     /// Its journal record's hash (hex), when journaled.
     #[must_use]
     pub fn record_hash(&self) -> Option<&str> {
@@ -446,8 +450,7 @@ fn run(
         for a in answers.drain(..) {
             match a {
                 Answer::Ack(reply, AckHead { ts, rejection }, i) => {
-                    let output = Arc::clone(&outputs[i]);
-                    drop(reply.send(Ok(Ack { seq: output.seq, ts, rejection, output })));
+                    drop(reply.send(Ok(Ack { ts, rejection, output: Arc::clone(&outputs[i]) })));
                 }
                 Answer::Refused(reply, r) => drop(reply.send(Err(r))),
                 Answer::Read(reply, v) => drop(reply.send(v)),

@@ -31,7 +31,7 @@ pub(super) async fn command(
     // The command itself is in the journal at its sequence number; the entry says who sent it
     // (and, for a command refused before sequencing, why).
     let seq = match &result {
-        Ok(ack) => Some(ack.seq),
+        Ok(ack) => Some(ack.seq()),
         Err(e) => e.seq.as_ref().map(|(seq, _)| *seq),
     };
     let detail = json!({ "type": kind, "seq": seq, "error": result.as_ref().err().map(|e| e.code) });

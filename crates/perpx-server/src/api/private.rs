@@ -195,14 +195,16 @@ pub(super) async fn batch(
                 Ok(Ok(ack)) => match &ack.rejection {
                     None => Ok(ack),
                     Some((code, reason, message)) => Err(ApiError {
-                        seq: Some((ack.seq, ack.record_hash().map(str::to_owned))),
+                        seq: Some((ack.seq(), ack.record_hash().map(str::to_owned))),
                         ..ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, *code, reason, message.clone())
                     }),
                 },
             },
         };
         answers.push(match answer {
-            Ok(ack) => json!({ "ok": true, "seq": ack.seq, "record_hash": ack.record_hash(), "events": ack.events() }),
+            Ok(ack) => {
+                json!({ "ok": true, "seq": ack.seq(), "record_hash": ack.record_hash(), "events": ack.events() })
+            }
             Err(e) => json!({ "ok": false, "code": e.code, "reason": e.reason, "message": e.message,
                               "seq": e.seq.as_ref().map(|x| x.0) }),
         });

@@ -89,7 +89,7 @@ fn error_text(id: Option<u64>, e: &ApiError) -> String {
 
 fn ack_text(id: Option<u64>, ack: &Ack) -> String {
     let m =
-        AckMessage { op: "ack", id, seq: ack.seq, ts: ack.ts, record_hash: ack.record_hash(), events: ack.events() };
+        AckMessage { op: "ack", id, seq: ack.seq(), ts: ack.ts, record_hash: ack.record_hash(), events: ack.events() };
     serde_json::to_string(&m).unwrap_or_default()
 }
 
@@ -106,7 +106,7 @@ fn answer_text(
             None => ack_text(id, &ack),
             Some((code, reason, message)) => {
                 let e = ApiError {
-                    seq: Some((ack.seq, ack.record_hash().map(str::to_owned))),
+                    seq: Some((ack.seq(), ack.record_hash().map(str::to_owned))),
                     ..ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, *code, reason, message.clone())
                 };
                 error_text(id, &e)
