@@ -11,7 +11,9 @@
 //! on 20 prices below the mark (every 100th message a `cancel_all`), two takers selling 0.001
 //! BTC IOC through them, round robin. Commands are parsed on this thread as the gateway does
 //! (`Submission::parse`) and answered by the engine thread, a batch of [`BATCH`] at a time so
-//! they share a group commit. The journal is real (records, hashes, segment writes) on a
+//! they share a group commit; each answer's events are written out as JSON on this thread, as
+//! the gateway writes an ack, while the engine thread applies the next batch (pipelined, as
+//! the load tool's clients are). The journal is real (records, hashes, segment writes) on a
 //! storage that skips the fsync; the volatile case has no journal.
 //!
 //! ```sh
@@ -25,7 +27,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use perpx_core::{AccountId, CommandKind, Engine, EngineConfig, MarketId, Price, Quote};
 use perpx_journal::FileStorage;
 use perpx_node::{Node, NodeConfig};
-use perpx_server::sequencer::{Journaled, Sequencer, Store, Submission, Volatile};
+use perpx_server::sequencer::{Ack, Journaled, Refusal, Sequencer, Store, Submission, Volatile};
 use perpx_wire::units::format_units;
 use serde_json::{Value, json};
 
@@ -72,13 +74,27 @@ impl Mix {
     }
 }
 
-fn submit_all(seq: &Sequencer, subs: Vec<Submission>) {
-    let pending: Vec<_> = subs.into_iter().map(|s| seq.submit(s).expect("the queue has room")).collect();
+type Pending = Vec<tokio::sync::oneshot::Receiver<Result<Ack, Refusal>>>;
+
+/// Submits `subs` without waiting for their answers.
+fn submit(seq: &Sequencer, subs: Vec<Submission>) -> Pending {
+    subs.into_iter().map(|s| seq.submit(s).expect("the queue has room")).collect()
+}
+
+/// Waits for the answers, writing each answer's events as the WebSocket ack does (on this
+/// thread, as the gateway's: events are encoded by their first reader, so an ack's are encoded
+/// there).
+fn answer(pending: Pending) {
     for rx in pending {
         let ack = rx.blocking_recv().expect("answered").expect("decoded");
         assert!(ack.rejection.is_none(), "the mix is accepted: {:?}", ack.rejection);
-        black_box(ack);
+        let text = serde_json::to_string(&ack.events()).expect("events serialize");
+        black_box((ack, text));
     }
+}
+
+fn submit_all(seq: &Sequencer, subs: Vec<Submission>) {
+    answer(submit(seq, subs));
 }
 
 /// The oracle's three sources at the mark (sent before each iteration, as the demo feed does,
@@ -118,10 +134,17 @@ fn run(c: &mut Criterion, name: &str, store: Box<dyn Store>) {
     g.bench_function(name, |b| {
         b.iter(|| {
             submit_all(&seq, oracle_feed());
+            // Pipelined as the server's clients are: the next batch is in the engine thread's
+            // queue while this thread answers the last one.
+            let mut in_flight: Option<Pending> = None;
             for _ in 0..COMMANDS / BATCH {
                 let subs = (0..BATCH).map(|_| Submission::parse(mix.next()).expect("a well-formed command")).collect();
-                submit_all(&seq, subs);
+                let next = submit(&seq, subs);
+                if let Some(previous) = in_flight.replace(next) {
+                    answer(previous);
+                }
             }
+            answer(in_flight.take().expect("a batch was sent"));
         });
     });
     g.finish();

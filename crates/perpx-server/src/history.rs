@@ -417,10 +417,10 @@ fn write(conn: &mut Connection, batch: &[Arc<Published>]) -> Result<u64, String>
             let seq = i64::try_from(p.seq).unwrap_or(i64::MAX);
             for (i, e) in p.events.iter().enumerate() {
                 let idx = i64::try_from(i).unwrap_or(i64::MAX);
-                let head = EventHead::read(e.json.raw());
-                ins.execute(params![seq, idx, head.ts, head.kind, e.market, e.json.raw()])
+                let head = EventHead::read(e.json().raw());
+                ins.execute(params![seq, idx, head.ts, head.kind, e.market(), e.json().raw()])
                     .map_err(|e| e.to_string())?;
-                for a in &e.accounts {
+                for a in e.accounts() {
                     acc.execute(params![i64::try_from(a.0).unwrap_or(i64::MAX), seq, idx])
                         .map_err(|e| e.to_string())?;
                 }
@@ -487,6 +487,7 @@ pub fn rebuild(dir: &Path, journal_dir: &Path) -> Result<u64, String> {
     let storage = perpx_journal::FileStorage::open(journal_dir).map_err(|e| e.to_string())?;
     let mut replayer = perpx_node::Replayer::new(perpx_core::Engine::default(), false);
     let mut batch: Vec<Arc<Published>> = Vec::new();
+    let mut specs: crate::stream::Specs = Arc::new([]);
     let mut failure: Option<String> = None;
     let mut last = 0;
     perpx_journal::verify_chain_with(
@@ -499,9 +500,9 @@ pub fn rebuild(dir: &Path, journal_dir: &Path) -> Result<u64, String> {
             let r = &v.record;
             match replayer.apply(r.seq, r.ts_ms, r.payload, &r.events_digest) {
                 Ok((_, events)) => {
-                    let engine = replayer.engine();
+                    crate::stream::refresh_specs(&mut specs, replayer.engine());
                     let events =
-                        events.iter().map(|e| crate::stream::PublishedEvent::encode(e, engine, None)).collect();
+                        events.into_iter().map(|e| crate::stream::PublishedEvent::new(e, &specs, None)).collect();
                     batch.push(Arc::new(Published {
                         seq: r.seq,
                         durable_at: std::time::Instant::now(),

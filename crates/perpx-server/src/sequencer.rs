@@ -20,7 +20,7 @@ use perpx_core::{Command, CommandKind, Engine, Event, EventKind, MarketId, Times
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::stream::{BookTracker, Published, PublishedEvent};
+use crate::stream::{BookTracker, Published, PublishedEvent, Specs, refresh_specs};
 
 /// Where commands are applied and made durable: the engine alone ([`Volatile`]) or the engine
 /// on its journal ([`Journaled`], the `perpx-node` `Node`).
@@ -77,7 +77,8 @@ impl Store for Journaled {
     }
     fn sync(&mut self) -> Result<Option<(u64, String)>, String> {
         let head = self.0.flush().map_err(|e| e.to_string())?;
-        // The events already left with the answers (encoded at apply time); free the outbox.
+        // The events already left with the answers (moved into them at apply time); free the
+        // outbox.
         drop(self.0.take_published());
         Ok(Some((head.seq, hex::encode(head.hash))))
     }
@@ -169,7 +170,7 @@ pub struct EngineStats {
     pub sync_us_sum: AtomicU64,
     /// The longest sync (µs).
     pub sync_us_max: AtomicU64,
-    /// Σ of the time spent applying batches (decoding, applying, journaling, encoding), µs:
+    /// Σ of the time spent applying batches (decoding, applying, journaling, publishing), µs:
     /// with `sync_us_sum`, how busy the engine thread is.
     pub apply_us_sum: AtomicU64,
 }
@@ -298,13 +299,15 @@ fn command_market(kind: &CommandKind) -> Option<MarketId> {
 /// Commands' outputs kept for subscribers; one that falls further behind is cut off.
 pub const PUBLISH_CAPACITY: usize = 8_192;
 
-/// Applies one command: stamps, applies, records, encodes. The answer (and the publication) is
+/// Applies one command: stamps, applies, records, and wraps its events for publication (encoded
+/// later, by their first reader: [`PublishedEvent`]). The answer (and the publication) is
 /// sent by the caller after the batch is durable.
 fn apply(
     store: &mut dyn Store,
     stats: &EngineStats,
     clock: &mut i64,
     books: &mut BookTracker,
+    specs: &mut Specs,
     kind: CommandKind,
 ) -> Result<(AckHead, Published), String> {
     *clock = wall_clock_ms().max(*clock);
@@ -314,13 +317,13 @@ fn apply(
     stats.commands.fetch_add(1, Ordering::Relaxed);
     stats.seq.store(engine.seq(), Ordering::Relaxed);
     let market = command_market(&command.kind);
+    refresh_specs(specs, engine);
     let mut rejection = None;
-    let mut published = Vec::with_capacity(events.len());
     for e in &events {
         match &e.kind {
             EventKind::Rejected { reason, .. } if rejection.is_none() => {
                 *stats.rejects.lock().expect("stats lock").entry(reason.code()).or_default() += 1;
-                let m = market.and_then(|id| engine.market(id));
+                let m = market.and_then(|id| engine.market(id)).map(|m| &m.spec);
                 rejection = Some((reason.code(), reason.name(), perpx_wire::event::reject_message(reason, m)));
             }
             EventKind::LiquidationStarted { .. } => {
@@ -331,10 +334,10 @@ fn apply(
             }
             _ => {}
         }
-        published.push(PublishedEvent::encode(e, engine, market));
     }
     let seq = engine.seq();
     let book = books.diffs(engine, seq, &events);
+    let published = events.into_iter().map(|e| PublishedEvent::new(e, specs, market)).collect();
     let publication = Published { seq, durable_at: std::time::Instant::now(), events: published, book, record_hash };
     Ok((AckHead { ts: command.ts.0, rejection }, publication))
 }
@@ -352,9 +355,10 @@ fn run(
     let mut outputs: Vec<Arc<Published>> = Vec::new();
     let mut books = BookTracker::default();
     // What recovery redelivers goes out first, in order.
+    let mut specs: Specs = Arc::new([]);
     for (seq, events) in store.take_redelivered() {
-        let engine = store.engine();
-        let events = events.iter().map(|e| PublishedEvent::encode(e, engine, None)).collect();
+        refresh_specs(&mut specs, store.engine());
+        let events = events.into_iter().map(|e| PublishedEvent::new(e, &specs, None)).collect();
         drop(publish.send(Arc::new(Published {
             seq,
             durable_at: std::time::Instant::now(),
@@ -395,7 +399,7 @@ fn run(
                         }
                     };
                     match kind {
-                        Ok(kind) => match apply(store.as_mut(), stats, &mut clock, &mut books, kind) {
+                        Ok(kind) => match apply(store.as_mut(), stats, &mut clock, &mut books, &mut specs, kind) {
                             Ok((head, p)) => {
                                 answers.push(Answer::Ack(reply, head, publications.len()));
                                 publications.push(p);
@@ -416,7 +420,7 @@ fn run(
                 break;
             }
             stats.liquidation_ticks.fetch_add(1, Ordering::Relaxed);
-            match apply(store.as_mut(), stats, &mut clock, &mut books, CommandKind::Tick) {
+            match apply(store.as_mut(), stats, &mut clock, &mut books, &mut specs, CommandKind::Tick) {
                 Ok((_, p)) => publications.push(p),
                 Err(e) => {
                     storage_failed(&e);

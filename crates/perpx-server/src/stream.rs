@@ -1,6 +1,6 @@
-//! What the engine thread publishes once a batch is durable: every command's events (in the
-//! JSON of `docs/REPLAY.md`, with the accounts and market each concerns) and the book changes
-//! it caused, for the WebSocket channels (`api/ws.rs`).
+//! What the engine thread publishes once a batch is durable: every command's events (encoded to
+//! the JSON of `docs/REPLAY.md` by their first reader, with the accounts and market each
+//! concerns) and the book changes it caused, for the WebSocket channels (`api/ws.rs`).
 //!
 //! **Book diffs.** After each command that touched a market, the engine thread compares the
 //! market's top [`BOOK_DEPTH`] levels a side with those it last published and sends the levels
@@ -10,11 +10,12 @@
 //! taken at sequence `S`, is at most `S`); otherwise it missed one and resyncs.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use perpx_core::Decimal;
 use perpx_core::book::Side;
+use perpx_core::market::MarketSpec;
 use perpx_core::{AccountId, Engine, Event, MarketId};
 use perpx_wire::units::{format_price, format_qty, format_units};
 use serde_json::value::RawValue;
@@ -23,9 +24,10 @@ use serde_json::{Value, json};
 /// Levels a side the book channel follows.
 pub const BOOK_DEPTH: usize = 50;
 
-/// An event's JSON, encoded once on the engine thread as text and parsed into a [`Value`] only
-/// when a consumer looks inside it (a channel filtering by type, the Binance layer, the history
-/// writer): at most once, on the consumer's thread. A WebSocket ack sends the text as it is.
+/// An event's JSON, encoded once as text (by the first consumer that asks, on its thread:
+/// [`PublishedEvent::json`]) and parsed into a [`Value`] only when a consumer looks inside it
+/// (a channel rewriting it, the Binance layer): at most once. A WebSocket ack sends the text as
+/// it is.
 ///
 /// Why: building a `Value` (a map per event, a string per field) was a quarter of the engine
 /// thread's time under load (`perf`, docs/PERFORMANCE.md "Server under load"); writing text is
@@ -78,29 +80,75 @@ impl serde::Serialize for EventJson {
     }
 }
 
-/// One published event.
+/// The market specifications a publication's events are encoded with: a copy the engine
+/// thread takes when the number of markets changes. A copy encodes exactly as the engine would,
+/// as the fields an event's text reads are fixed when a market is created
+/// (`perpx_wire::event::MarketSpecs`).
+pub type Specs = Arc<[MarketSpec]>;
+
+/// Takes a new copy of the market specifications when a market was created (see [`Specs`]).
+pub(crate) fn refresh_specs(specs: &mut Specs, engine: &Engine) {
+    if specs.len() != engine.markets().len() {
+        *specs = engine.markets().iter().map(|m| m.spec.clone()).collect();
+    }
+}
+
+/// One published event: the engine's event, encoded to JSON when a consumer first asks for it.
+///
+/// Why not on the engine thread: encoding the events was 61 % of the engine thread's
+/// instructions under load (docs/PERFORMANCE.md, "Session 8"), and the engine thread is the one
+/// thread every command goes through. A consumer (a WebSocket connection, an answer, the history
+/// writer) encodes an event on its own thread, once for all consumers; an event nobody reads —
+/// the funding payment of an account with no connection — is never encoded. Consumers choosing
+/// events read [`PublishedEvent::kind`], [`PublishedEvent::market`] and
+/// [`PublishedEvent::accounts`] without encoding anything.
 #[derive(Debug)]
 pub struct PublishedEvent {
-    /// Its JSON form, shared with the command's answer (encoded once, never copied).
-    pub json: EventJson,
-    /// The accounts it concerns.
-    pub accounts: Vec<AccountId>,
-    /// Its market's symbol, if it has one.
-    pub market: Option<String>,
+    event: Event,
+    specs: Specs,
+    /// The market the command named, to format a rejection's figures.
+    command_market: Option<MarketId>,
+    json: OnceLock<EventJson>,
+    accounts: OnceLock<Vec<AccountId>>,
 }
 
 impl PublishedEvent {
-    /// `e` in its JSON form, against the engine state right after its command (`market`: the
-    /// command's, to format a rejection's figures).
+    /// `event`, to be encoded against `specs` (`command_market`: the command's, to format a
+    /// rejection's figures).
     #[must_use]
-    pub fn encode(e: &Event, engine: &Engine, market: Option<MarketId>) -> Self {
-        Self {
-            json: EventJson::new(&perpx_wire::event::encode_event(e, engine, market)),
-            accounts: perpx_wire::routing::event_accounts(&e.kind),
-            market: perpx_wire::routing::event_market(&e.kind)
-                .and_then(|m| engine.market(m))
-                .map(|m| m.spec.symbol.clone()),
-        }
+    pub fn new(event: Event, specs: &Specs, command_market: Option<MarketId>) -> Self {
+        Self { event, specs: Arc::clone(specs), command_market, json: OnceLock::new(), accounts: OnceLock::new() }
+    }
+
+    /// The engine's event.
+    #[must_use]
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    /// Its JSON form (`docs/REPLAY.md`), encoded on first use.
+    pub fn json(&self) -> &EventJson {
+        self.json.get_or_init(|| {
+            EventJson::new(&perpx_wire::event::encode_event(&self.event, &*self.specs, self.command_market))
+        })
+    }
+
+    /// Its JSON `type` (`fill`, `mark_price`, …), without encoding it.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        perpx_wire::event::wire_type(&self.event.kind)
+    }
+
+    /// Its market's symbol, if it has one.
+    #[must_use]
+    pub fn market(&self) -> Option<&str> {
+        let id = perpx_wire::routing::event_market(&self.event.kind)?;
+        self.specs.get(id.index()).map(|s| s.symbol.as_str())
+    }
+
+    /// The accounts it concerns.
+    pub fn accounts(&self) -> &[AccountId] {
+        self.accounts.get_or_init(|| perpx_wire::routing::event_accounts(&self.event.kind))
     }
 }
 
@@ -111,7 +159,7 @@ pub struct EventsJson<'a>(pub &'a [PublishedEvent]);
 impl<'a> EventsJson<'a> {
     /// The events in order.
     pub fn iter(&self) -> impl Iterator<Item = &'a EventJson> + 'a {
-        self.0.iter().map(|e| &e.json)
+        self.0.iter().map(PublishedEvent::json)
     }
 }
 
@@ -309,6 +357,43 @@ mod tests {
             }
             v
         })
+    }
+
+    /// A published event, encoded on demand against the copied specifications (refreshed as
+    /// the stream creates markets), reads exactly as the engine's own encoding right after its
+    /// command: the same text, and the type, market and accounts consumers choose by.
+    #[test]
+    fn a_published_event_encodes_on_demand_as_the_engine_would() {
+        for seed in [3, 7] {
+            let s = perpx_testkit::mixed_stream::generate(seed, 800);
+            let mut engine = Engine::new(s.engine.clone());
+            let mut specs: Specs = Arc::new([]);
+            let (mut refreshed, mut events_seen) = (0, 0);
+            for c in &s.commands {
+                let events = engine.apply(c);
+                let before = Arc::as_ptr(&specs);
+                refresh_specs(&mut specs, &engine);
+                refreshed += usize::from(!std::ptr::addr_eq(before, Arc::as_ptr(&specs)));
+                for e in events {
+                    let line = perpx_wire::event::encode_event(&e, &engine, None);
+                    let want = serde_json::to_string(&line).unwrap();
+                    let routed = perpx_wire::routing::event_accounts(&e.kind);
+                    let market = perpx_wire::routing::event_market(&e.kind)
+                        .and_then(|m| engine.market(m))
+                        .map(|m| m.spec.symbol.clone());
+                    let p = PublishedEvent::new(e, &specs, None);
+                    assert_eq!(p.json().raw(), want, "seed {seed}");
+                    let v: Value = serde_json::from_str(&want).unwrap();
+                    assert_eq!(p.kind(), v["type"], "seed {seed}: {want}");
+                    assert_eq!(p.market(), market.as_deref(), "seed {seed}: {want}");
+                    assert_eq!(p.accounts(), routed.as_slice());
+                    events_seen += 1;
+                }
+            }
+            // The venue's markets at the start, the oracle market mid-stream.
+            assert!(refreshed >= 2, "seed {seed}: specs copied {refreshed} times");
+            assert!(events_seen > 1_000, "seed {seed}: {events_seen} events");
+        }
     }
 
     #[test]

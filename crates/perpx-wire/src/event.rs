@@ -4,7 +4,7 @@
 use perpx_core::account::MarginMode;
 use perpx_core::command::{OrderType, StpMode, TimeInForce};
 use perpx_core::event::{Event, EventKind, FundRef, LiquidationOutcome, LiquidationScope, OrderStatus, QueuePriority};
-use perpx_core::market::{AdlPolicy, Market, OracleStage, SourceStatus};
+use perpx_core::market::{AdlPolicy, MarketSpec, OracleStage, SourceStatus};
 use perpx_core::stop::{StopKind, TriggerBy};
 use perpx_core::{Engine, MarketId, RejectReason, Side};
 use serde::Serialize;
@@ -411,13 +411,36 @@ pub fn source_status(s: SourceStatus) -> &'static str {
     }
 }
 
-fn market_of(engine: &Engine, id: MarketId) -> &Market {
-    engine.market(id).expect("events name existing markets")
+/// The market specifications an event's text is written with: a market's symbol, its tick and
+/// lot (the decimals) and its oracle sources' names. None of these changes once the market
+/// exists (`ScheduleParams` changes tiers, leverage, fees and the funding interval), so a copy
+/// taken after a command ([`MarketSpecs`] for a slice of specs) encodes its events exactly as
+/// the engine would, later and on another thread (the server's publications do this).
+pub trait MarketSpecs {
+    /// The specification of market `id`, if it exists.
+    fn spec(&self, id: MarketId) -> Option<&MarketSpec>;
+}
+
+impl MarketSpecs for Engine {
+    fn spec(&self, id: MarketId) -> Option<&MarketSpec> {
+        self.market(id).map(|m| &m.spec)
+    }
+}
+
+/// Specifications indexed by market id (`markets[id]`), as the engine numbers them.
+impl MarketSpecs for [MarketSpec] {
+    fn spec(&self, id: MarketId) -> Option<&MarketSpec> {
+        self.get(id.index())
+    }
+}
+
+fn market_of<M: MarketSpecs + ?Sized>(markets: &M, id: MarketId) -> &MarketSpec {
+    markets.spec(id).expect("events name existing markets")
 }
 
 /// A rejection's message, with figures in the market's decimals when the market is known.
 #[must_use]
-pub fn reject_message(reason: &RejectReason, market: Option<&Market>) -> String {
+pub fn reject_message(reason: &RejectReason, market: Option<&MarketSpec>) -> String {
     let Some(m) = market else {
         return reason.to_string();
     };
@@ -452,28 +475,28 @@ pub fn reject_message(reason: &RejectReason, market: Option<&Market>) -> String 
 /// Encodes one event. `command_market` is the market the command named, used to format the
 /// figures of a rejection.
 #[must_use]
-pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>) -> EventLine {
-    let sym = |id: MarketId| market_of(engine, id).spec.symbol.clone();
+pub fn encode_event<M: MarketSpecs + ?Sized>(e: &Event, markets: &M, command_market: Option<MarketId>) -> EventLine {
+    let sym = |id: MarketId| market_of(markets, id).symbol.clone();
     let event = match &e.kind {
         EventKind::MarketCreated { market, symbol } => {
             WireEvent::MarketCreated { market: symbol.clone(), market_id: market.0 }
         }
         EventKind::MarkPriceSet { market, price } => {
-            WireEvent::MarkPrice { market: sym(*market), price: format_price(market_of(engine, *market), *price) }
+            WireEvent::MarkPrice { market: sym(*market), price: format_price(market_of(markets, *market), *price) }
         }
         EventKind::IndexPrice { market, price, sources_used } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             WireEvent::IndexPrice {
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 price: format_price(m, *price),
                 sources_used: *sources_used,
             }
         }
         EventKind::OracleSourceStatus { market, source, status, price } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             WireEvent::OracleSource {
-                market: m.spec.symbol.clone(),
-                source: m.spec.oracle.sources.get(usize::from(*source)).map_or_else(String::new, |s| s.name.clone()),
+                market: m.symbol.clone(),
+                source: m.oracle.sources.get(usize::from(*source)).map_or_else(String::new, |s| s.name.clone()),
                 status: source_status(*status),
                 price: price.map(|p| format_price(m, p)),
             }
@@ -495,9 +518,9 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             to_insurance_fund,
             next_funding_time,
         } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             WireEvent::FundingSettled {
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 funding_time: funding_time.0,
                 rate: format_rate(*rate),
                 rate_8h: format_rate(*rate_8h),
@@ -512,10 +535,10 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             }
         }
         EventKind::FundingPayment { account, market, size, amount, collateral, isolated_margin } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             WireEvent::FundingPayment {
                 account: account.0,
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 size: format_qty(m, *size),
                 amount: format_quote(*amount),
                 collateral: format_quote(*collateral),
@@ -536,7 +559,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             stp: mode,
             reduce_only,
         } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             let (kind, price, t) = match order_type {
                 OrderType::Limit { price, tif: t } => ("limit", Some(format_price(m, *price)), Some(tif(*t))),
                 OrderType::Market => ("market", None, None),
@@ -544,7 +567,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             WireEvent::OrderAccepted {
                 order_id: order_id.0,
                 account: account.0,
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 side: side(*s),
                 order_type: kind,
                 price,
@@ -556,9 +579,9 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             }
         }
         EventKind::Fill(f) => {
-            let m = market_of(engine, f.market);
+            let m = market_of(markets, f.market);
             WireEvent::Fill {
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 trade_id: f.trade_id.0,
                 price: format_price(m, f.price),
                 qty: format_qty(m, f.qty),
@@ -574,11 +597,11 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             }
         }
         EventKind::OrderAmended { order_id, account, market, price, qty, priority } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             WireEvent::OrderAmended {
                 order_id: order_id.0,
                 account: account.0,
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 price: format_price(m, *price),
                 qty: format_qty(m, *qty),
                 priority: match priority {
@@ -588,17 +611,17 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             }
         }
         EventKind::OrderCancelled { order_id, account, market, qty, reason } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             WireEvent::OrderCancelled {
                 order_id: order_id.0,
                 account: account.0,
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 qty: format_qty(m, *qty),
                 reason: reason.name(),
             }
         }
         EventKind::DuplicateClientOrderId { account, client_id, order_id, market, status, filled, open } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             let (status, cancel) = match status {
                 OrderStatus::Open => ("open", None),
                 OrderStatus::Filled => ("filled", None),
@@ -608,7 +631,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
                 account: account.0,
                 client_id: client_id.to_string(),
                 order_id: order_id.0,
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 status,
                 cancel_reason: cancel,
                 filled: format_qty(m, *filled),
@@ -627,7 +650,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             reduce_only,
             client_id,
         } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             let stop_type = match kind {
                 StopKind::StopMarket => "stop_market",
                 StopKind::StopLimit { .. } => "stop_limit",
@@ -637,7 +660,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             WireEvent::StopAccepted {
                 stop_id: stop_id.0,
                 account: account.0,
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 side: side(*s),
                 stop_type,
                 trigger_price: format_price(m, *trigger),
@@ -664,10 +687,10 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
         }
         EventKind::ParamsChanged { market } => WireEvent::ParamsChanged { market: sym(*market) },
         EventKind::PositionSettled { account, market, size, price, realized, collateral } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             WireEvent::PositionSettled {
                 account: account.0,
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 size: format_qty(m, *size),
                 price: format_price(m, *price),
                 realized_pnl: format_quote(*realized),
@@ -675,24 +698,24 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             }
         }
         EventKind::MarketDelisted { market, price } => {
-            let m = market_of(engine, *market);
-            WireEvent::MarketDelisted { market: m.spec.symbol.clone(), price: format_price(m, *price) }
+            let m = market_of(markets, *market);
+            WireEvent::MarketDelisted { market: m.symbol.clone(), price: format_price(m, *price) }
         }
         EventKind::StopTriggered { stop_id, account, market, reference } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             WireEvent::StopTriggered {
                 stop_id: stop_id.0,
                 account: account.0,
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 reference_price: format_price(m, *reference),
             }
         }
         EventKind::TriggeredOrderRejected { stop_id, account, market, reason } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             WireEvent::TriggeredOrderRejected {
                 stop_id: stop_id.0,
                 account: account.0,
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 code: reason.code(),
                 reason: reason.name(),
                 message: reject_message(reason, Some(m)),
@@ -720,10 +743,10 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             collateral,
             isolated_margin,
         } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             WireEvent::PositionChanged {
                 account: account.0,
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 size: format_qty(m, *size),
                 cost_basis: format_quote(*cost_basis),
                 realized_pnl: format_quote(*realized),
@@ -748,7 +771,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
         EventKind::LiquidationQueued { account, scope, equity, maintenance_margin, queue_length } => {
             WireEvent::LiquidationQueued {
                 account: account.0,
-                scope: scope_name(engine, *scope),
+                scope: scope_name(markets, *scope),
                 equity: format_quote(*equity),
                 maintenance_margin: format_quote(*maintenance_margin),
                 queue_length: *queue_length,
@@ -756,21 +779,21 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
         }
         EventKind::LiquidationStarted { account, scope, equity, maintenance_margin } => WireEvent::LiquidationStarted {
             account: account.0,
-            scope: scope_name(engine, *scope),
+            scope: scope_name(markets, *scope),
             equity: format_quote(*equity),
             maintenance_margin: format_quote(*maintenance_margin),
         },
         EventKind::LiquidationAverted { account, scope, equity, maintenance_margin } => WireEvent::LiquidationAverted {
             account: account.0,
-            scope: scope_name(engine, *scope),
+            scope: scope_name(markets, *scope),
             equity: format_quote(*equity),
             maintenance_margin: format_quote(*maintenance_margin),
         },
         EventKind::LiquidationOrder { account, market, order_id, side: close_side, qty, limit, bankruptcy_price } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             WireEvent::LiquidationOrder {
                 account: account.0,
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 order_id: order_id.0,
                 side: side(*close_side),
                 qty: format_qty(m, *qty),
@@ -779,9 +802,9 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             }
         }
         EventKind::BackstopTakeover { market, account, liquidator, side: close_side, qty, price, gap_paid } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             WireEvent::BackstopTakeover {
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 account: account.0,
                 liquidator: liquidator.0,
                 side: side(*close_side),
@@ -791,9 +814,9 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             }
         }
         EventKind::Deleveraged { market, account, bankrupt, qty, price, settlement, profit_given_up, rank, policy } => {
-            let m = market_of(engine, *market);
+            let m = market_of(markets, *market);
             WireEvent::Deleveraged {
-                market: m.spec.symbol.clone(),
+                market: m.symbol.clone(),
                 account: account.0,
                 bankrupt: bankrupt.0,
                 qty: format_qty(m, *qty),
@@ -808,12 +831,12 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             account: account.0,
             market: sym(*market),
             amount: format_quote(*amount),
-            fund: fund_name(engine, *fund),
+            fund: fund_name(markets, *fund),
         },
         EventKind::DeficitCovered { account, market, fund, amount, balance } => WireEvent::DeficitCovered {
             account: account.0,
             market: sym(*market),
-            fund: fund_name(engine, *fund),
+            fund: fund_name(markets, *fund),
             amount: format_quote(*amount),
             balance: format_quote(*balance),
         },
@@ -823,7 +846,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
         EventKind::LiquidationFinished { account, scope, outcome, equity, maintenance_margin } => {
             WireEvent::LiquidationFinished {
                 account: account.0,
-                scope: scope_name(engine, *scope),
+                scope: scope_name(markets, *scope),
                 outcome: match outcome {
                     LiquidationOutcome::Partial => "partial",
                     LiquidationOutcome::ClosedOut => "closed_out",
@@ -837,7 +860,7 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             WireEvent::LiquidatorSet { account: account.0, active: *active }
         }
         EventKind::FundCapitalised { fund, amount, balance } => WireEvent::FundCapitalised {
-            fund: fund_name(engine, *fund),
+            fund: fund_name(markets, *fund),
             amount: format_quote(*amount),
             balance: format_quote(*balance),
         },
@@ -849,24 +872,76 @@ pub fn encode_event(e: &Event, engine: &Engine, command_market: Option<MarketId>
             client_id: client_id.as_ref().map(ToString::to_string),
             code: reason.code(),
             reason: reason.name(),
-            message: reject_message(reason, command_market.and_then(|id| engine.market(id))),
+            message: reject_message(reason, command_market.and_then(|id| markets.spec(id))),
         },
     };
     EventLine { seq: e.seq, ts: e.ts.0, event }
 }
 
+/// The `type` field [`encode_event`] writes for an event of this kind, without encoding it: a
+/// consumer choosing events by type (a WebSocket channel, the Binance layer) reads this and
+/// encodes only what it sends. A test checks it against the encoded `type` of every kind.
+#[must_use]
+pub fn wire_type(kind: &EventKind) -> &'static str {
+    use EventKind as E;
+    match kind {
+        E::MarketCreated { .. } => "market_created",
+        E::MarkPriceSet { .. } => "mark_price",
+        E::IndexPrice { .. } => "index_price",
+        E::OracleSourceStatus { .. } => "oracle_source",
+        E::OracleStageChanged { .. } => "oracle_stage",
+        E::FundingSettled { .. } => "funding_settled",
+        E::FundingPayment { .. } => "funding_payment",
+        E::FundingSkipped { .. } => "funding_skipped",
+        E::OrderAccepted { .. } => "order_accepted",
+        E::Fill(..) => "fill",
+        E::OrderAmended { .. } => "order_amended",
+        E::OrderCancelled { .. } => "order_cancelled",
+        E::DuplicateClientOrderId { .. } => "duplicate_client_order_id",
+        E::StopAccepted { .. } => "stop_accepted",
+        E::MarketHalted { .. } => "market_halted",
+        E::MarketResumed { .. } => "market_resumed",
+        E::ParamsScheduled { .. } => "params_scheduled",
+        E::ParamsChanged { .. } => "params_changed",
+        E::PositionSettled { .. } => "position_settled",
+        E::MarketDelisted { .. } => "market_delisted",
+        E::StopTriggered { .. } => "stop_triggered",
+        E::TriggeredOrderRejected { .. } => "triggered_order_rejected",
+        E::MarginModeSet { .. } => "margin_mode_set",
+        E::IsolatedMarginChanged { .. } => "isolated_margin_changed",
+        E::PositionChanged { .. } => "position_changed",
+        E::Deposited { .. } => "deposited",
+        E::Withdrawn { .. } => "withdrawn",
+        E::LeverageSet { .. } => "leverage_set",
+        E::LiquidationQueued { .. } => "liquidation_queued",
+        E::LiquidationStarted { .. } => "liquidation_started",
+        E::LiquidationAverted { .. } => "liquidation_averted",
+        E::LiquidationOrder { .. } => "liquidation_order",
+        E::BackstopTakeover { .. } => "backstop_takeover",
+        E::Deleveraged { .. } => "deleveraged",
+        E::LiquidationFee { .. } => "liquidation_fee",
+        E::DeficitCovered { .. } => "deficit_covered",
+        E::DeficitUncovered { .. } => "deficit_uncovered",
+        E::LiquidationFinished { .. } => "liquidation_finished",
+        E::LiquidatorSet { .. } => "liquidator_set",
+        E::FundCapitalised { .. } => "fund_capitalised",
+        E::AdminAudited { .. } => "admin_audited",
+        E::Rejected { .. } => "rejected",
+    }
+}
+
 /// `cross`, or `isolated:SYMBOL`.
-fn scope_name(engine: &Engine, scope: LiquidationScope) -> String {
+fn scope_name<M: MarketSpecs + ?Sized>(markets: &M, scope: LiquidationScope) -> String {
     match scope {
         LiquidationScope::Cross => "cross".into(),
-        LiquidationScope::Isolated(m) => format!("isolated:{}", market_of(engine, m).spec.symbol),
+        LiquidationScope::Isolated(m) => format!("isolated:{}", market_of(markets, m).symbol),
     }
 }
 
 /// `insurance:SYMBOL`, `shared_insurance` or `guaranty`.
-pub fn fund_name(engine: &Engine, fund: FundRef) -> String {
+pub fn fund_name<M: MarketSpecs + ?Sized>(markets: &M, fund: FundRef) -> String {
     match fund {
-        FundRef::Market(m) => format!("insurance:{}", market_of(engine, m).spec.symbol),
+        FundRef::Market(m) => format!("insurance:{}", market_of(markets, m).symbol),
         FundRef::Shared => "shared_insurance".into(),
         FundRef::Guaranty => "guaranty".into(),
     }
@@ -892,7 +967,7 @@ fn format_rank(rank: i128) -> String {
 /// Encodes a refusal of script line `line` (1-based).
 #[must_use]
 pub fn encode_refusal(r: &Refusal, line: usize, engine: &Engine) -> RefusalLine {
-    let market = r.market.as_deref().and_then(|s| engine.market_by_symbol(s));
+    let market = r.market.as_deref().and_then(|s| engine.market_by_symbol(s)).map(|m| &m.spec);
     RefusalLine {
         kind: "rejected",
         line,

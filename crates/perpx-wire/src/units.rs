@@ -1,6 +1,6 @@
 //! Decimal text ↔ integer units.
 
-use perpx_core::market::Market;
+use perpx_core::market::{Market, MarketSpec};
 use perpx_core::num::{Decimal, DecimalError};
 use perpx_core::{Price, Qty, Quote, Rate, RejectReason};
 
@@ -130,14 +130,14 @@ fn format_units_slow(units: i64, unit: Decimal) -> String {
 
 /// A price of `market` as text.
 #[must_use]
-pub fn format_price(market: &Market, p: Price) -> String {
-    format_units(p.0, market.spec.tick_size)
+pub fn format_price(market: &impl AsRef<MarketSpec>, p: Price) -> String {
+    format_units(p.0, market.as_ref().tick_size)
 }
 
 /// A size of `market` as text.
 #[must_use]
-pub fn format_qty(market: &Market, q: Qty) -> String {
-    format_units(q.0, market.spec.lot_size)
+pub fn format_qty(market: &impl AsRef<MarketSpec>, q: Qty) -> String {
+    format_units(q.0, market.as_ref().lot_size)
 }
 
 /// An amount of the settlement stablecoin as text, always 6 decimals.

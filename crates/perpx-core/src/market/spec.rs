@@ -89,6 +89,12 @@ pub struct MarketSpec {
     pub liquidation: LiquidationSpec,
 }
 
+impl AsRef<MarketSpec> for MarketSpec {
+    fn as_ref(&self) -> &MarketSpec {
+        self
+    }
+}
+
 /// A spec that passed validation, with the derived scale.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidMarket {

@@ -63,6 +63,13 @@ pub struct Market {
     pub checked_mark: Option<Price>,
 }
 
+/// A market's specification, for what reads only that (its text formats: `perpx-wire`).
+impl AsRef<MarketSpec> for Market {
+    fn as_ref(&self) -> &MarketSpec {
+        &self.spec
+    }
+}
+
 /// Where a market is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MarketStatus {

@@ -258,7 +258,7 @@ pub(super) async fn metrics(s: State) -> Result<Response, ApiError> {
     );
     line(
         "perpx_engine_apply_us_sum",
-        "Σ of the engine thread's time applying batches (decode, apply, journal, encode), µs.",
+        "Σ of the engine thread's time applying batches (decode, apply, journal, publish), µs.",
         "counter",
         one(st.apply_us_sum.load(Ordering::Relaxed)),
     );

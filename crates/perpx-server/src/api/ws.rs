@@ -267,22 +267,22 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Send
         }
     }
     for e in &p.events {
-        let kind = e.json["type"].as_str().unwrap_or_default();
-        let market = e.market.as_deref().unwrap_or_default();
+        let kind = e.kind();
+        let market = e.market().unwrap_or_default();
         if kind == "fill" && subs.trades.contains(market) {
-            let f = &e.json;
+            let f = e.json();
             send(json!({ "channel": "trades", "market": market, "seq": f["seq"], "ts": f["ts"],
                          "trade_id": f["trade_id"], "price": f["price"], "qty": f["qty"], "taker_side": f["taker_side"] }))?;
         }
         if matches!(kind, "mark_price" | "index_price" | "funding_settled") && subs.ticker.contains(market) {
-            let mut v = Value::clone(&e.json);
+            let mut v = Value::clone(e.json());
             v["channel"] = json!("ticker");
             send(v)?;
         }
         if subs.liquidations
             && matches!(kind, "liquidation_started" | "liquidation_finished" | "deleveraged" | "backstop_takeover")
         {
-            let mut v = Value::clone(&e.json);
+            let mut v = Value::clone(e.json());
             v["channel"] = json!("liquidations");
             for field in ["account", "bankrupt", "liquidator"] {
                 if let Some(id) = v.get(field).and_then(Value::as_u64) {
@@ -293,8 +293,8 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Send
         }
         if subs.account_channel {
             if let Some(a) = subs.account {
-                if e.accounts.iter().any(|x| x.0 == a) {
-                    let mut v = Value::clone(&e.json);
+                if e.accounts().iter().any(|x| x.0 == a) {
+                    let mut v = Value::clone(e.json());
                     v["channel"] = json!("account");
                     // A receipt: the record that holds it, for `perpx proof`.
                     v["record_hash"] = json!(p.record_hash);

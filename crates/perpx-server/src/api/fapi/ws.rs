@@ -306,8 +306,8 @@ async fn forward(s: &Shared, follow: &mut Follow, p: &Published) -> Vec<Value> {
                 }
             }
             Stream::AggTrade(market) => {
-                for e in p.events.iter().filter(|e| e.json["type"] == "fill" && e.market.as_deref() == Some(market)) {
-                    let mut data = super::public::agg_trade(&e.json);
+                for e in p.events.iter().filter(|e| e.kind() == "fill" && e.market() == Some(market)) {
+                    let mut data = super::public::agg_trade(e.json());
                     data["e"] = json!("aggTrade");
                     data["E"] = json!(now);
                     data["s"] = json!(symbols.binance(market));
@@ -326,7 +326,7 @@ async fn forward(s: &Shared, follow: &mut Follow, p: &Published) -> Vec<Value> {
 /// The user-data events of `account` in publication `p`.
 async fn user_events(s: &Shared, follow: &mut Follow, account: u64, p: &Published) -> Vec<Value> {
     let events: Vec<&Value> =
-        p.events.iter().filter(|e| e.accounts.iter().any(|a| a.0 == account)).map(|e| e.json.value()).collect();
+        p.events.iter().filter(|e| e.accounts().iter().any(|a| a.0 == account)).map(|e| e.json().value()).collect();
     if events.is_empty() {
         return Vec::new();
     }
@@ -407,7 +407,7 @@ async fn earlier_state(s: &Shared, order_id: u64, seq: u64) -> Option<OrderState
 /// `ACCOUNT_UPDATE`: the balance and positions after the command, with why they changed.
 async fn account_update(s: &Shared, account: u64, reason: &'static str, p: &Published) -> Option<Value> {
     let symbols = s.fapi.symbols.clone();
-    let ts = p.events.first().and_then(|e| e.json["ts"].as_i64()).unwrap_or(0);
+    let ts = p.events.first().map_or(0, |e| e.event().ts.0);
     crate::api::read(s, move |e| {
         let id = perpx_core::AccountId(account);
         let Some(a) = e.account(id) else { return Value::Null };
