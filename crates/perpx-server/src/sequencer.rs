@@ -20,18 +20,18 @@ use perpx_core::{Command, CommandKind, Engine, Event, EventKind, MarketId, Times
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::stream::{BookTracker, Published, PublishedEvent, Specs, refresh_specs};
+use crate::stream::{BookTracker, Published, PublishedEvent, RecordHashHex, Specs, refresh_specs};
 
 /// Where commands are applied and made durable: the engine alone ([`Volatile`]) or the engine
 /// on its journal ([`Journaled`], the `perpx-node` `Node`).
 pub trait Store: Send {
     /// The engine, as applied so far (possibly ahead of what is durable).
     fn engine(&self) -> &Engine;
-    /// Applies one command and records it; returns its events and its record's hash (hex).
+    /// Applies one command and records it; returns its events and its record's hash.
     ///
     /// # Errors
     /// The journal stopped (the command may have been applied, but it is never acknowledged).
-    fn apply(&mut self, command: &Command) -> Result<(Vec<Event>, Option<String>), String>;
+    fn apply(&mut self, command: &Command) -> Result<(Vec<Event>, Option<RecordHashHex>), String>;
     /// Makes every record so far durable; returns the durable head (sequence, hash hex).
     ///
     /// # Errors
@@ -52,7 +52,7 @@ impl Store for Volatile {
     fn engine(&self) -> &Engine {
         &self.0
     }
-    fn apply(&mut self, command: &Command) -> Result<(Vec<Event>, Option<String>), String> {
+    fn apply(&mut self, command: &Command) -> Result<(Vec<Event>, Option<RecordHashHex>), String> {
         Ok((self.0.apply(command), None))
     }
     fn sync(&mut self) -> Result<Option<(u64, String)>, String> {
@@ -68,9 +68,9 @@ impl Store for Journaled {
     fn engine(&self) -> &Engine {
         self.0.engine()
     }
-    fn apply(&mut self, command: &Command) -> Result<(Vec<Event>, Option<String>), String> {
+    fn apply(&mut self, command: &Command) -> Result<(Vec<Event>, Option<RecordHashHex>), String> {
         let (_, hash, events) = self.0.enqueue_with_events(command).map_err(|e| e.to_string())?;
-        Ok((events, Some(hex::encode(hash))))
+        Ok((events, Some(RecordHashHex::new(&hash))))
     }
     fn take_redelivered(&mut self) -> Vec<(u64, Vec<Event>)> {
         self.0.take_published().into_iter().map(|p| (p.seq, p.events)).collect()
@@ -107,7 +107,7 @@ impl Ack {
     /// Its journal record's hash (hex), when journaled.
     #[must_use]
     pub fn record_hash(&self) -> Option<&str> {
-        self.output.record_hash.as_deref()
+        self.output.record_hash.as_ref().map(RecordHashHex::as_str)
     }
 
     /// Its events, serialized as a JSON array.

@@ -180,8 +180,47 @@ pub struct Published {
     pub events: Vec<PublishedEvent>,
     /// Book diffs it caused, one per market.
     pub book: Vec<BookDiff>,
-    /// Its journal record's hash (hex), when journaled.
-    pub record_hash: Option<String>,
+    /// Its journal record's hash, when journaled.
+    pub record_hash: Option<RecordHashHex>,
+}
+
+/// A journal record's hash as the lower-case hex that answers and streams show, written into
+/// a fixed buffer on the engine thread. Why not `hex::encode`: collecting 64 `char`s into a
+/// `String` was 12 % of the engine thread's instructions once the events were no longer
+/// encoded there (callgrind on `benches/engine_thread.rs`, docs/PERFORMANCE.md "Session 9").
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RecordHashHex([u8; 64]);
+
+impl RecordHashHex {
+    /// The hex of `hash`.
+    #[must_use]
+    pub fn new(hash: &[u8; 32]) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(hash) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0f)];
+        }
+        Self(out)
+    }
+
+    /// The 64 hex digits.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
+}
+
+impl std::fmt::Debug for RecordHashHex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for RecordHashHex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 type Levels = Vec<(i64, i64)>;
@@ -394,6 +433,15 @@ mod tests {
             assert!(refreshed >= 2, "seed {seed}: specs copied {refreshed} times");
             assert!(events_seen > 1_000, "seed {seed}: {events_seen} events");
         }
+    }
+
+    #[test]
+    fn a_record_hash_is_written_as_lower_case_hex() {
+        let hash: [u8; 32] = std::array::from_fn(|i| u8::try_from(i * 8 + 7).unwrap());
+        let hex = RecordHashHex::new(&hash);
+        assert_eq!(hex.as_str(), hex::encode(hash), "as `hex::encode` wrote it");
+        assert_eq!(hex.as_str(), "070f171f272f373f474f575f676f777f878f979fa7afb7bfc7cfd7dfe7eff7ff");
+        assert_eq!(serde_json::to_value(Some(hex)).unwrap(), json!(hex.as_str()));
     }
 
     #[test]
