@@ -54,6 +54,25 @@ impl EventJson {
         self.raw.get()
     }
 
+    /// The event's text with `fields` (`"key":value` pairs, already JSON) put before its own:
+    /// a channel's message (`{"channel":"account",…}`) made without parsing the event and
+    /// writing it again. Parsing every notice into a `Value` to add two fields was most of the
+    /// gateway's notice forwarding (`perf`, docs/PERFORMANCE.md "Session 9"). The event's own
+    /// fields never use the names the channels add (`channel`, `record_hash`).
+    #[must_use]
+    pub fn with_leading_fields(&self, fields: &str) -> String {
+        let raw = self.raw.get();
+        let rest = raw.strip_prefix('{').expect("an event is a JSON object");
+        let mut out = String::with_capacity(raw.len() + fields.len() + 2);
+        out.push('{');
+        out.push_str(fields);
+        if rest != "}" {
+            out.push(',');
+        }
+        out.push_str(rest);
+        out
+    }
+
     /// The parsed form (parsed on first use).
     #[must_use]
     pub fn value(&self) -> &Value {
@@ -433,6 +452,22 @@ mod tests {
             assert!(refreshed >= 2, "seed {seed}: specs copied {refreshed} times");
             assert!(events_seen > 1_000, "seed {seed}: {events_seen} events");
         }
+    }
+
+    #[test]
+    fn leading_fields_are_put_before_the_events_own() {
+        let line = perpx_wire::event::EventLine {
+            seq: 7,
+            ts: 1_700_000_000_000,
+            event: perpx_wire::event::WireEvent::FundingSkipped { market: "BTC-PERP".into(), funding_time: 5 },
+        };
+        let e = EventJson::new(&line);
+        let text = e.with_leading_fields(r#""channel":"account","record_hash":null"#);
+        assert!(text.starts_with(r#"{"channel":"account","record_hash":null,"seq":7,"#), "{text}");
+        let mut want = e.value().clone();
+        want["channel"] = json!("account");
+        want["record_hash"] = Value::Null;
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), want);
     }
 
     #[test]

@@ -246,8 +246,8 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Send
     if !subs.any() {
         return Ok(());
     }
-    let send = |v: Value| -> Result<(), String> {
-        out.try_send(Message::Text(v.to_string().into()))
+    let send = |text: String| -> Result<(), String> {
+        out.try_send(Message::Text(text.into()))
             .map_err(|_| format!("slow consumer: more than {} messages unread", s.config.ws_send_buffer))?;
         let delay = u64::try_from(p.durable_at.elapsed().as_micros()).unwrap_or(u64::MAX);
         s.ws.sent.fetch_add(1, Ordering::Relaxed);
@@ -258,12 +258,12 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Send
     if subs.journal && p.record_hash.is_some() {
         subs.journal_pending = Some(json!({ "channel": "journal", "seq": p.seq, "hash": p.record_hash }));
         if let Some(head) = due_journal_head(subs) {
-            send(head)?;
+            send(head.to_string())?;
         }
     }
     for diff in &p.book {
         if subs.book.iter().any(|(m, from)| *m == diff.market && p.seq > *from) {
-            send(diff.json().clone())?;
+            send(diff.json().to_string())?;
         }
     }
     for e in &p.events {
@@ -271,13 +271,14 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Send
         let market = e.market().unwrap_or_default();
         if kind == "fill" && subs.trades.contains(market) {
             let f = e.json();
-            send(json!({ "channel": "trades", "market": market, "seq": f["seq"], "ts": f["ts"],
-                         "trade_id": f["trade_id"], "price": f["price"], "qty": f["qty"], "taker_side": f["taker_side"] }))?;
+            send(
+                json!({ "channel": "trades", "market": market, "seq": f["seq"], "ts": f["ts"],
+                        "trade_id": f["trade_id"], "price": f["price"], "qty": f["qty"], "taker_side": f["taker_side"] })
+                .to_string(),
+            )?;
         }
         if matches!(kind, "mark_price" | "index_price" | "funding_settled") && subs.ticker.contains(market) {
-            let mut v = Value::clone(e.json());
-            v["channel"] = json!("ticker");
-            send(v)?;
+            send(e.json().with_leading_fields(r#""channel":"ticker""#))?;
         }
         if subs.liquidations
             && matches!(kind, "liquidation_started" | "liquidation_finished" | "deleveraged" | "backstop_takeover")
@@ -289,16 +290,14 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Send
                     v[field] = json!(pseudonym(&s.ws.salt, id));
                 }
             }
-            send(v)?;
+            send(v.to_string())?;
         }
         if subs.account_channel {
             if let Some(a) = subs.account {
                 if e.accounts().iter().any(|x| x.0 == a) {
-                    let mut v = Value::clone(e.json());
-                    v["channel"] = json!("account");
                     // A receipt: the record that holds it, for `perpx proof`.
-                    v["record_hash"] = json!(p.record_hash);
-                    send(v)?;
+                    let hash = p.record_hash.as_ref().map_or("null".to_owned(), |h| format!("\"{}\"", h.as_str()));
+                    send(e.json().with_leading_fields(&format!(r#""channel":"account","record_hash":{hash}"#)))?;
                 }
             }
         }
