@@ -161,7 +161,7 @@ impl History {
     /// The database can't be opened.
     pub fn start(
         dir: &Path,
-        mut published: tokio::sync::broadcast::Receiver<Arc<Published>>,
+        mut published: tokio::sync::broadcast::Receiver<crate::sequencer::PublishedBatch>,
         retention_ms: i64,
     ) -> Result<Arc<Self>, String> {
         let path = dir.join("history.sqlite");
@@ -185,16 +185,19 @@ impl History {
                     let first = match published.blocking_recv() {
                         Ok(p) => p,
                         Err(RecvError::Lagged(n)) => {
-                            tracing::error!(skipped = n, "the history writer fell behind; rebuild it from the journal");
+                            tracing::error!(
+                                skipped_group_commits = n,
+                                "the history writer fell behind; rebuild it from the journal"
+                            );
                             gap.fetch_add(n, Ordering::Relaxed);
                             continue;
                         }
                         Err(RecvError::Closed) => return,
                     };
-                    let mut batch = vec![first];
+                    let mut batch: Vec<Arc<Published>> = first.to_vec();
                     while batch.len() < 4_096 {
                         match published.try_recv() {
-                            Ok(p) => batch.push(p),
+                            Ok(p) => batch.extend(p.iter().cloned()),
                             Err(_) => break,
                         }
                     }

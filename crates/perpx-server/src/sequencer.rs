@@ -190,8 +190,9 @@ pub struct Sequencer {
     tx: SyncSender<JobBox>,
     /// The engine's counters.
     pub stats: Arc<EngineStats>,
-    /// Every command's output, once durable (WebSocket channels subscribe here).
-    pub published: tokio::sync::broadcast::Sender<Arc<Published>>,
+    /// Every command's output, once durable, one message per group commit (WebSocket channels
+    /// subscribe here).
+    pub published: tokio::sync::broadcast::Sender<PublishedBatch>,
 }
 
 struct JobBox(Job);
@@ -215,7 +216,7 @@ impl Sequencer {
     pub fn start<T>(
         store: Box<dyn Store>,
         capacity: usize,
-        before: impl FnOnce(tokio::sync::broadcast::Receiver<Arc<Published>>) -> T,
+        before: impl FnOnce(tokio::sync::broadcast::Receiver<PublishedBatch>) -> T,
     ) -> (Self, std::thread::JoinHandle<()>, T) {
         let (tx, rx) = sync_channel(capacity);
         let stats = Arc::new(EngineStats::default());
@@ -296,8 +297,15 @@ fn command_market(kind: &CommandKind) -> Option<MarketId> {
     }
 }
 
-/// Commands' outputs kept for subscribers; one that falls further behind is cut off.
-pub const PUBLISH_CAPACITY: usize = 8_192;
+/// What one group commit published: its commands' outputs, in order, as one broadcast
+/// message. Why a batch and not one message a command: every subscribed connection's task is
+/// woken for every message, so at 60 k commands/s four notice streams took 240 k wake-ups a
+/// second and fell behind (docs/PERFORMANCE.md, "Session 9"); a group commit holds tens of
+/// commands under load.
+pub type PublishedBatch = Arc<[Arc<Published>]>;
+
+/// Group commits' outputs kept for subscribers; one that falls further behind is cut off.
+pub const PUBLISH_CAPACITY: usize = 1_024;
 
 /// Applies one command: stamps, applies, records, and wraps its events for publication (encoded
 /// later, by their first reader: [`PublishedEvent`]). The answer (and the publication) is
@@ -347,7 +355,7 @@ fn run(
     rx: &Receiver<JobBox>,
     batch_max: usize,
     stats: &EngineStats,
-    publish: &tokio::sync::broadcast::Sender<Arc<Published>>,
+    publish: &tokio::sync::broadcast::Sender<PublishedBatch>,
 ) {
     let mut clock = store.engine().now().0;
     let mut answers: Vec<Answer> = Vec::new();
@@ -359,13 +367,13 @@ fn run(
     for (seq, events) in store.take_redelivered() {
         refresh_specs(&mut specs, store.engine());
         let events = events.into_iter().map(|e| PublishedEvent::new(e, &specs, None)).collect();
-        drop(publish.send(Arc::new(Published {
+        drop(publish.send(Arc::new([Arc::new(Published {
             seq,
             durable_at: std::time::Instant::now(),
             events,
             book: Vec::new(),
             record_hash: None,
-        })));
+        })])));
     }
     loop {
         // Block for work, unless the liquidation queue needs draining.
@@ -447,9 +455,9 @@ fn run(
             p.durable_at = durable_at;
             Arc::new(p)
         }));
-        for p in &outputs {
+        if !outputs.is_empty() {
             // No subscriber is not an error.
-            drop(publish.send(Arc::clone(p)));
+            drop(publish.send(PublishedBatch::from(outputs.as_slice())));
         }
         for a in answers.drain(..) {
             match a {

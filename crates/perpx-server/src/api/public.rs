@@ -274,7 +274,7 @@ pub(super) async fn metrics(s: State) -> Result<Response, ApiError> {
         line("perpx_history_lag", "Commands the history read model is behind the engine.", "gauge", one(lag));
         line(
             "perpx_history_skipped_total",
-            "Publications the read model missed (rebuild needed).",
+            "Group commits whose publications the read model missed (rebuild needed).",
             "counter",
             one(h.gap.load(Ordering::Relaxed)),
         );

@@ -149,7 +149,7 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
     });
     // Subscribed to the publications at the first `subscribe`: a connection that only trades
     // is never woken by them, and can't be cut off for lagging behind streams it doesn't read.
-    let mut published: Option<tokio::sync::broadcast::Receiver<Arc<Published>>> = None;
+    let mut published: Option<tokio::sync::broadcast::Receiver<crate::sequencer::PublishedBatch>> = None;
     let mut subs = Subscriptions::default();
     let mut last_seen = Instant::now();
     let mut ping = tokio::time::interval(Duration::from_secs(20));
@@ -195,8 +195,8 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
                 }
             }
             p = async { match published.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => match p {
-                Ok(p) => {
-                    if let Err(reason) = forward(&s, &mut subs, &p, &out) {
+                Ok(batch) => {
+                    if let Some(reason) = batch.iter().find_map(|p| forward(&s, &mut subs, p, &out).err()) {
                         break Some(reason);
                     }
                 }

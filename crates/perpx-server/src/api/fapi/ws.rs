@@ -168,9 +168,16 @@ async fn session(
                 }
             }
             p = published.recv() => match p {
-                Ok(p) => {
-                    let msgs = forward(&s, &mut follow, &p).await;
-                    if let Some(r) = msgs.into_iter().find_map(|m| send(&out, m).err()) {
+                Ok(batch) => {
+                    let mut failed = None;
+                    for p in batch.iter() {
+                        let msgs = forward(&s, &mut follow, p).await;
+                        failed = msgs.into_iter().find_map(|m| send(&out, m).err());
+                        if failed.is_some() {
+                            break;
+                        }
+                    }
+                    if let Some(r) = failed {
                         break Some(r);
                     }
                 }
