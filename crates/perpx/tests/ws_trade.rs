@@ -208,6 +208,7 @@ fn the_bench_drives_the_websocket_and_http_paths() {
         if transport == "ws" {
             assert_eq!((report["sent"].as_u64(), report["unanswered"].as_u64()), (Some(200), Some(0)), "{report}");
             assert_eq!(report["answers"]["ack"].as_u64(), Some(200), "{report}");
+            assert_eq!(report["order_stream_errors"], serde_json::json!([]), "no order connection closed: {report}");
         } else {
             assert_eq!(report["orders"].as_u64(), Some(200), "{report}");
             assert_eq!(report["statuses"]["200"].as_u64(), Some(200), "{report}");

@@ -130,6 +130,9 @@ struct Outcome {
     last: Option<Instant>,
     /// The trades the acks reported, for the fill notices.
     fills: Vec<AckedFill>,
+    /// Why the connection ended before every answer came (the server's close frame, or the
+    /// read error), if it did: without it, `unanswered` would not say why.
+    closed: Option<String>,
 }
 
 /// Runs the WebSocket load; see the module docs. Returns the report and the trades the acks
@@ -190,17 +193,25 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
             let mut received = 0u64;
             let mut last = None;
             let mut fills = Vec::new();
+            let mut closed = None;
             let deadline = due(offset, total) + DRAIN;
             while received < total && Instant::now() < deadline {
                 let text = match reader.read() {
                     Ok(Message::Text(t)) => t,
+                    Ok(Message::Close(frame)) => {
+                        closed = Some(format!("client {i}: closed by the server: {frame:?}"));
+                        break;
+                    }
                     Ok(_) => continue,
                     Err(tungstenite::Error::Io(e))
                         if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
                     {
                         continue;
                     }
-                    Err(_) => break,
+                    Err(e) => {
+                        closed = Some(format!("client {i}: read failed: {e}"));
+                        break;
+                    }
                 };
                 let Ok(a) = serde_json::from_str::<Answer>(&text) else { continue };
                 let Some(id) = a.id else {
@@ -215,7 +226,7 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
                 received += 1;
                 last = Some(Instant::now());
             }
-            Outcome { latency_us: h, answers, sent: 0, unanswered: total - received, last, fills }
+            Outcome { latency_us: h, answers, sent: 0, unanswered: total - received, last, fills, closed }
         });
         handles.push((write, read));
     }
@@ -223,6 +234,7 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
     let mut answers = BTreeMap::<String, u64>::new();
     let (mut sent, mut unanswered, mut last) = (0, 0, start);
     let mut fills = Vec::new();
+    let mut closed = Vec::new();
     for (write, read) in handles {
         let n = write.join().map_err(|_| "a writer thread panicked")?;
         let mut o = read.join().map_err(|_| "a reader thread panicked")?;
@@ -235,6 +247,7 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
         unanswered += o.unanswered.min(o.sent);
         last = last.max(o.last.unwrap_or(start));
         fills.append(&mut o.fills);
+        closed.extend(o.closed);
     }
     let elapsed_ms = u64::try_from(last.duration_since(start).as_millis()).unwrap_or(u64::MAX).max(1);
     let acked = answers.get("ack").copied().unwrap_or(0);
@@ -247,6 +260,7 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
         "unanswered": unanswered,
         "acked_rate": acked * 1_000 / elapsed_ms,
         "answers": answers,
+        "order_stream_errors": closed,
         "ack_latency_us": percentiles(&all),
         "note": "latency from each message's scheduled send time (open loop); acks are durable when received; \
                  acked_rate is acks from the first scheduled send to the last answer",
