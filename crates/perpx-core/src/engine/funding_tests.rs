@@ -270,6 +270,49 @@ fn the_index_is_the_median_of_fresh_sources_and_outliers_are_reported() {
     assert_eq!(plain.rejected(oracle(0, 100)), RejectReason::UnknownOracleSource("0".into()));
 }
 
+/// The index is computed once and reused until a price arrives or a source's price expires
+/// (the engine re-evaluates the oracle at every command): an expiry is still noticed at the
+/// first command at or after it, and a cached result that is not the index now is an invariant
+/// violation.
+#[test]
+fn the_cached_index_holds_until_a_new_price_or_an_expiry() {
+    let mut v = venue(oracle_spec(&["a", "b", "c"], 8));
+    let t0 = v.ts + 1;
+    at(&mut v, t0, oracle(0, 100));
+    v.ok(oracle(1, 101));
+    v.ok(oracle(2, 102));
+    let now = |v: &Venue| v.engine.now();
+    let cached = |v: &Venue| v.engine.market(M).unwrap().index_cache.at(now(v)).cloned();
+    let full = cached(&v).expect("computed at the last price");
+    assert_eq!((full.index, full.used.clone()), (Some(Price(101)), vec![0, 1, 2]));
+    // Source a's price (at t0) is fresh up to t0 + 10,000: the same result, reused.
+    at(&mut v, t0 + 10_000, CommandKind::Tick);
+    assert_eq!(cached(&v), Some(full.clone()));
+    // From t0 + 10,001 it is stale: recomputed at the first command there.
+    let ev = at(&mut v, t0 + 10_001, CommandKind::Tick);
+    assert!(
+        ev.iter().any(|e| matches!(e, EventKind::OracleSourceStatus { source: 0, status: SourceStatus::Stale, .. })),
+        "{ev:?}"
+    );
+    assert_eq!(cached(&v).map(|r| r.used), Some(vec![1, 2]));
+    // A new price clears it; at t0 + 10,002 source b's price (from t0 + 1) has expired too.
+    let ev = v.ok(oracle(0, 103));
+    assert_eq!(now(&v).0, t0 + 10_002);
+    assert!(
+        ev.iter().any(|e| matches!(e, EventKind::OracleSourceStatus { source: 0, status: SourceStatus::Used, .. }))
+    );
+    assert!(
+        ev.iter().any(|e| matches!(e, EventKind::OracleSourceStatus { source: 1, status: SourceStatus::Stale, .. }))
+    );
+    assert_eq!(cached(&v).map(|r| r.used), Some(vec![0, 2]));
+    v.engine.check_invariants().unwrap();
+    // A wrong cached result is caught.
+    let t = now(&v);
+    v.engine.markets[M.index()].index_cache.set(t, None, crate::price::index::IndexResult::default());
+    let err = v.engine.check_invariants().unwrap_err();
+    assert!(err.contains("cached oracle index"), "{err}");
+}
+
 #[test]
 fn quorum_loss_walks_stale_reduce_only_halted_and_recovery_walks_back() {
     let mut v = venue(oracle_spec(&["a", "b", "c"], 8));

@@ -143,6 +143,11 @@ impl Engine {
             if m.checked_mark != m.mark && m.status != crate::market::MarketStatus::Delisted {
                 return Err(format!("{}: holders were not checked at the current mark", m.spec.symbol));
             }
+            if let Some(cached) = m.index_cache.at(self.now) {
+                if *cached != super::oracle::index_at(m, self.now) {
+                    return Err(format!("{}: the cached oracle index is not the index now", m.spec.symbol));
+                }
+            }
         }
         let queued = super::liquidation::QueuedUnits::of(self.liq_queue.iter().copied());
         if queued.len() != self.liq_queue.len() || queued != self.liq_queued {

@@ -80,6 +80,7 @@ impl Engine {
         let now = self.now;
         let m = &mut self.markets[market.index()];
         m.oracle.prices[usize::from(source)] = Some((price, now));
+        m.index_cache.clear();
         self.evaluate_oracle(market.index(), true, out);
         Ok(())
     }
@@ -136,9 +137,14 @@ impl Engine {
     /// (when the index moved, or `force_mark`) the mark — each change an event.
     fn evaluate_oracle(&mut self, i: usize, force_mark: bool, out: &mut Out<'_>) {
         let now = self.now;
+        let m = &mut self.markets[i];
+        if m.index_cache.at(now).is_none() {
+            let r = index_at(m, now);
+            m.index_cache.set(now, next_expiry_after(m, now), r);
+        }
         let m = &self.markets[i];
         let market = m.id;
-        let r = index_at(m, now);
+        let r = m.index_cache.at(now).expect("just computed");
         // Source statuses, in source order; those that changed are announced.
         let mut changed_sources: Vec<(u16, SourceStatus, Option<Price>)> = Vec::new();
         for (s, before) in m.oracle.status.iter().enumerate() {
@@ -159,17 +165,18 @@ impl Engine {
         let lost_at = (r.index.is_none() && m.oracle.stage == OracleStage::Live && m.oracle.last_good_index.is_some())
             .then(|| Self::quorum_lost_at(m, now));
         let index_moved = r.index.is_some() && r.index != m.oracle.index;
+        let (new_index, used) = (r.index, r.used.len());
 
         let m = &mut self.markets[i];
         for (source, status, price) in changed_sources {
             m.oracle.status[usize::from(source)] = status;
             out.push(EventKind::OracleSourceStatus { market, source, status, price });
         }
-        m.oracle.index = r.index;
-        if let Some(index) = r.index {
+        m.oracle.index = new_index;
+        if let Some(index) = new_index {
             m.oracle.last_good_index = Some(index);
             if index_moved {
-                let sources_used = u32::try_from(r.used.len()).expect("bounded");
+                let sources_used = u32::try_from(used).expect("bounded");
                 out.push(EventKind::IndexPrice { market, price: index, sources_used });
             }
             // Recovery: walk the stages back, one event each.
@@ -206,7 +213,7 @@ impl Engine {
                 out.push(EventKind::OracleStageChanged { market, stage: m.oracle.stage, since });
             }
         }
-        if r.index.is_some() && (force_mark || index_moved) {
+        if new_index.is_some() && (force_mark || index_moved) {
             if let Some(mark) = Self::derived_mark(m, now).filter(|p| m.mark != Some(*p)) {
                 m.set_mark(Some(mark));
                 out.push(EventKind::MarkPriceSet { market, price: mark });

@@ -288,6 +288,8 @@ fn market_snapshot(m: &Market) -> MarketSnapshot {
         checked_mark,
         // Transient: false between commands.
         traded: _,
+        // Derived from the oracle's prices and the clock.
+        index_cache: _,
     } = m;
     let mut orders = Vec::with_capacity(book.order_count());
     for side in [Side::Buy, Side::Sell] {
@@ -375,6 +377,7 @@ fn restore_market(
         open_interest: Qty::ZERO,
         checked_mark: m.checked_mark,
         traded: false,
+        index_cache: crate::market::IndexCache::default(),
     };
     market.set_mark(m.mark);
     Ok(market)

@@ -17,5 +17,6 @@ pub use oracle::{
     MAX_MARK_BASIS_SAMPLES, MAX_ORACLE_SOURCES, OracleSource, OracleSpec, OracleStage, OracleState, SourceStatus,
 };
 pub use spec::{MarginTier, MarketLimits, MarketSpec, ValidMarket};
+pub(crate) use state::IndexCache;
 pub use state::{Market, MarketStatus};
 pub use tiers::tier_for_notional;

@@ -11,6 +11,7 @@ use crate::engine::{StateHasher, stp_tag};
 use crate::ids::MarketId;
 use crate::num::Timestamp;
 use crate::num::{Price, Qty, Quote};
+use crate::price::index::IndexResult;
 use crate::stop::{StopKind, StopOrder, TriggerBy};
 
 /// A market as the engine holds it.
@@ -61,6 +62,40 @@ pub struct Market {
     /// The mark the last liquidation pass checked the holders at; `None` forces a check
     /// (funding settled, tiers changed). Equal to `mark` between commands.
     pub checked_mark: Option<Price>,
+    /// The last index evaluation and until when it holds (derived: not in snapshots or the
+    /// state hash; `Engine::check_invariants` recomputes it).
+    pub(crate) index_cache: IndexCache,
+}
+
+/// The oracle index computed at `at` and the first source expiry after it (`until`; `None`:
+/// no price can expire). The index reads only the sources' prices, their arrival times and the
+/// clock, and between two expiries no price changes freshness, so the same result holds for
+/// every `now` in `at..until` until a new price arrives (which clears it).
+///
+/// Why: the engine re-evaluates every oracle market at every command (the mark moves with
+/// time), and recomputing the index each time was 9 % of the server's engine thread
+/// (callgrind, docs/PERFORMANCE.md "Session 9").
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IndexCache(Option<(Timestamp, Option<Timestamp>, IndexResult)>);
+
+impl IndexCache {
+    /// The cached result, if it holds at `now`.
+    pub(crate) fn at(&self, now: Timestamp) -> Option<&IndexResult> {
+        match &self.0 {
+            Some((at, until, r)) if *at <= now && until.is_none_or(|u| now < u) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Keeps `result`, computed at `at`, valid until `until`.
+    pub(crate) fn set(&mut self, at: Timestamp, until: Option<Timestamp>, result: IndexResult) {
+        self.0 = Some((at, until, result));
+    }
+
+    /// Forgets the result (a source's price changed).
+    pub(crate) fn clear(&mut self) {
+        self.0 = None;
+    }
 }
 
 /// A market's specification, for what reads only that (its text formats: `perpx-wire`).
@@ -106,6 +141,7 @@ impl Market {
             open_interest: Qty::ZERO,
             checked_mark: None,
             traded: false,
+            index_cache: IndexCache::default(),
         }
     }
 
