@@ -18,6 +18,7 @@ use perpx_core::{AccountId, ClientOrderId, Engine, MarketId, OrderId, Price, Rat
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::event::MarketSpecs;
 use crate::units::{parse_price, parse_qty, parse_qty_in, parse_quote, parse_rate};
 
 /// The optional first line of a script: `{"schema": "perpx.replay", "version": 1}`.
@@ -55,7 +56,7 @@ pub struct Refusal {
     pub market: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum WireKind {
     CreateMarket(Box<WireMarketSpec>),
@@ -254,7 +255,7 @@ enum WireStp {
     ExpireBoth,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WireMarketSpec {
     symbol: String,
@@ -279,7 +280,7 @@ struct WireMarketSpec {
 
 /// The liquidation section; every field optional (defaults in `LiquidationSpec::default`).
 /// `shared_fund_max_draw` puts the market on the shared insurance fund with that cap.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WireLiquidation {
     #[serde(default)]
@@ -296,7 +297,7 @@ struct WireLiquidation {
     max_open_interest: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WireOracle {
     sources: Vec<WireSource>,
@@ -316,7 +317,7 @@ struct WireOracle {
     mark_basis_samples: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WireSource {
     name: String,
@@ -324,7 +325,7 @@ struct WireSource {
     weight: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WireFunding {
     #[serde(default)]
@@ -341,7 +342,7 @@ struct WireFunding {
     impact_notional: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WireTier {
     max_notional: String,
@@ -350,7 +351,7 @@ struct WireTier {
     maintenance_amount: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WireLimits {
     max_open_orders_per_account: u32,
@@ -423,7 +424,7 @@ pub fn decode_command(value: Value, ts: Timestamp, engine: &Engine) -> Result<Co
 /// engine (market symbols, tick and lot scales). Splitting [`decode_command`] in two lets a
 /// server parse on its request threads and leave only [`ParsedCommand::resolve`] to the
 /// engine thread; the result and every error are the same.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ParsedCommand(Box<WireKind>);
 
 /// The first half of [`decode_command`]: the shape (an object, no `ts`, a known `type`, known
@@ -445,13 +446,39 @@ impl ParsedCommand {
     ///
     /// # Errors
     /// As [`decode_command`], for what needs the engine.
-    pub fn resolve(self, ts: Timestamp, engine: &Engine) -> Result<Command, RejectReason> {
-        Ok(Command { ts, kind: to_kind(*self.0, engine)? })
+    pub fn resolve<M: MarketSpecs + ?Sized>(self, ts: Timestamp, markets: &M) -> Result<Command, RejectReason> {
+        Ok(Command { ts, kind: self.kind(markets)? })
+    }
+
+    /// The command's kind against `markets` (the engine, or a copy of its specifications).
+    ///
+    /// # Errors
+    /// As [`decode_command`], for what needs the markets.
+    pub fn kind<M: MarketSpecs + ?Sized>(self, markets: &M) -> Result<CommandKind, RejectReason> {
+        to_kind(*self.0, markets)
     }
 }
 
-fn market_id(engine: &Engine, symbol: &str) -> Result<MarketId, RejectReason> {
-    engine.market_by_symbol(symbol).map(|m| m.id).ok_or_else(|| RejectReason::UnknownMarket(symbol.to_owned()))
+fn market_id<M: MarketSpecs + ?Sized>(markets: &M, symbol: &str) -> Result<MarketId, RejectReason> {
+    named(markets, symbol).map(|m| m.id)
+}
+
+/// A market a command names: its id and specification.
+#[derive(Clone, Copy)]
+struct Named<'a> {
+    id: MarketId,
+    spec: &'a MarketSpec,
+}
+
+impl AsRef<MarketSpec> for Named<'_> {
+    fn as_ref(&self) -> &MarketSpec {
+        self.spec
+    }
+}
+
+fn named<'a, M: MarketSpecs + ?Sized>(markets: &'a M, symbol: &str) -> Result<Named<'a>, RejectReason> {
+    let (id, spec) = markets.by_symbol(symbol).ok_or_else(|| RejectReason::UnknownMarket(symbol.to_owned()))?;
+    Ok(Named { id, spec })
 }
 
 fn client_order_id(text: &str) -> Result<ClientOrderId, RejectReason> {
@@ -466,15 +493,15 @@ fn order_ref(order_id: Option<u64>, client_id: Option<String>) -> Result<OrderRe
     }
 }
 
-fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason> {
+fn to_kind<M: MarketSpecs + ?Sized>(kind: WireKind, markets: &M) -> Result<CommandKind, RejectReason> {
     Ok(match kind {
         WireKind::CreateMarket(spec) => CommandKind::CreateMarket(Box::new(to_spec(*spec)?)),
         WireKind::SetMark { market, price } => {
-            let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
-            CommandKind::SetMark { market: m.id, price: parse_price(m, &price)? }
+            let m = named(markets, &market)?;
+            CommandKind::SetMark { market: m.id, price: parse_price(&m, &price)? }
         }
         WireKind::OraclePrice { market, source, price } => {
-            let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
+            let m = named(markets, &market)?;
             let id = m
                 .spec
                 .oracle
@@ -483,13 +510,13 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
                 .position(|s| s.name == source)
                 .and_then(|i| u16::try_from(i).ok())
                 .ok_or(RejectReason::UnknownOracleSource(source))?;
-            CommandKind::OraclePrice { market: m.id, source: id, price: parse_price(m, &price)? }
+            CommandKind::OraclePrice { market: m.id, source: id, price: parse_price(&m, &price)? }
         }
         WireKind::PlaceOrder { account, market, side, order_type, price, qty, tif, client_id, stp, reduce_only } => {
-            let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
+            let m = named(markets, &market)?;
             let order_type = match (order_type, price, tif) {
                 (WireOrderType::Limit, Some(p), tif) => {
-                    OrderType::Limit { price: parse_price(m, &p)?, tif: to_tif(tif.unwrap_or(WireTif::Gtc)) }
+                    OrderType::Limit { price: parse_price(&m, &p)?, tif: to_tif(tif.unwrap_or(WireTif::Gtc)) }
                 }
                 (WireOrderType::Limit, None, _) => {
                     return Err(malformed("a limit order needs 'price'"));
@@ -504,32 +531,32 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
                 market: m.id,
                 side: to_side(side),
                 order_type,
-                qty: parse_qty(m, &qty)?,
+                qty: parse_qty(&m, &qty)?,
                 client_id: client_id.as_deref().map(client_order_id).transpose()?,
                 stp: to_stp(stp),
                 reduce_only,
             })
         }
         WireKind::AmendOrder { account, market, order_id, client_id, price, qty } => {
-            let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
+            let m = named(markets, &market)?;
             CommandKind::AmendOrder(Amend {
                 account: AccountId(account),
                 market: m.id,
                 order: order_ref(order_id, client_id)?,
-                price: price.map(|p| parse_price(m, &p)).transpose()?,
-                qty: qty.map(|q| parse_qty(m, &q)).transpose()?,
+                price: price.map(|p| parse_price(&m, &p)).transpose()?,
+                qty: qty.map(|q| parse_qty(&m, &q)).transpose()?,
             })
         }
         WireKind::CancelOrder { account, market, order_id, client_id } => CommandKind::CancelOrder {
             account: AccountId(account),
-            market: market_id(engine, &market)?,
+            market: market_id(markets, &market)?,
             order: order_ref(order_id, client_id)?,
         },
         WireKind::CancelAll { account, market } => CommandKind::CancelAll {
             account: AccountId(account),
-            market: market.map(|s| market_id(engine, &s)).transpose()?,
+            market: market.map(|s| market_id(markets, &s)).transpose()?,
         },
-        WireKind::MassCancel { market } => CommandKind::MassCancel { market: market_id(engine, &market)? },
+        WireKind::MassCancel { market } => CommandKind::MassCancel { market: market_id(markets, &market)? },
         WireKind::Tick {} => CommandKind::Tick,
         WireKind::AdminAudit { actor, action, detail } => CommandKind::AdminAudit { actor, action, detail },
         WireKind::PlaceStop {
@@ -546,10 +573,10 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
             stp,
             reduce_only,
         } => {
-            let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
+            let m = named(markets, &market)?;
             let limit = |price: Option<String>| -> Result<(Price, TimeInForce), RejectReason> {
                 let p = price.ok_or_else(|| malformed("a limit stop needs 'price'"))?;
-                Ok((parse_price(m, &p)?, to_tif(tif.unwrap_or(WireTif::Gtc))))
+                Ok((parse_price(&m, &p)?, to_tif(tif.unwrap_or(WireTif::Gtc))))
             };
             let market_only = |price: &Option<String>| {
                 if price.is_some() || tif.is_some() {
@@ -575,12 +602,12 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
                 market: m.id,
                 side: to_side(side),
                 kind,
-                trigger: parse_price(m, &trigger_price)?,
+                trigger: parse_price(&m, &trigger_price)?,
                 trigger_by: match trigger_by.unwrap_or(WireTriggerBy::Mark) {
                     WireTriggerBy::Mark => TriggerBy::Mark,
                     WireTriggerBy::Last => TriggerBy::Last,
                 },
-                qty: parse_qty(m, &qty)?,
+                qty: parse_qty(&m, &qty)?,
                 client_id: client_id.as_deref().map(client_order_id).transpose()?,
                 stp: to_stp(stp),
                 reduce_only,
@@ -588,7 +615,7 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
         }
         WireKind::SetMarginMode { account, market, mode } => CommandKind::SetMarginMode {
             account: AccountId(account),
-            market: market_id(engine, &market)?,
+            market: market_id(markets, &market)?,
             mode: match mode {
                 WireMarginMode::Cross => MarginMode::Cross,
                 WireMarginMode::Isolated => MarginMode::Isolated,
@@ -596,11 +623,11 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
         },
         WireKind::AdjustIsolatedMargin { account, market, amount } => CommandKind::AdjustIsolatedMargin {
             account: AccountId(account),
-            market: market_id(engine, &market)?,
+            market: market_id(markets, &market)?,
             amount: parse_quote("amount", &amount)?,
         },
-        WireKind::Halt { market } => CommandKind::Halt { market: market_id(engine, &market)? },
-        WireKind::Resume { market } => CommandKind::Resume { market: market_id(engine, &market)? },
+        WireKind::Halt { market } => CommandKind::Halt { market: market_id(markets, &market)? },
+        WireKind::Resume { market } => CommandKind::Resume { market: market_id(markets, &market)? },
         WireKind::ScheduleParams {
             market,
             effective_at,
@@ -610,7 +637,7 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
             taker_fee,
             funding_interval_hours,
         } => CommandKind::ScheduleParams {
-            market: market_id(engine, &market)?,
+            market: market_id(markets, &market)?,
             effective_at: Timestamp(effective_at),
             change: Box::new(ParamChange {
                 tiers: tiers.as_deref().map(to_tiers).transpose()?,
@@ -621,8 +648,8 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
             }),
         },
         WireKind::Delist { market, price } => {
-            let m = engine.market_by_symbol(&market).ok_or_else(|| RejectReason::UnknownMarket(market.clone()))?;
-            CommandKind::Delist { market: m.id, price: parse_price(m, &price)? }
+            let m = named(markets, &market)?;
+            CommandKind::Delist { market: m.id, price: parse_price(&m, &price)? }
         }
         WireKind::Deposit { account, amount } => {
             CommandKind::Deposit { account: AccountId(account), amount: parse_quote("amount", &amount)? }
@@ -632,7 +659,7 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
                 "shared_insurance" => FundRef::Shared,
                 "guaranty" => FundRef::Guaranty,
                 other => match other.strip_prefix("insurance:") {
-                    Some(symbol) => FundRef::Market(market_id(engine, symbol)?),
+                    Some(symbol) => FundRef::Market(market_id(markets, symbol)?),
                     None => {
                         return Err(malformed(format!(
                             "fund '{other}' is not insurance:SYMBOL, shared_insurance or guaranty"
@@ -649,7 +676,7 @@ fn to_kind(kind: WireKind, engine: &Engine) -> Result<CommandKind, RejectReason>
             CommandKind::Withdraw { account: AccountId(account), amount: parse_quote("amount", &amount)? }
         }
         WireKind::SetLeverage { account, market, leverage } => {
-            CommandKind::SetLeverage { account: AccountId(account), market: market_id(engine, &market)?, leverage }
+            CommandKind::SetLeverage { account: AccountId(account), market: market_id(markets, &market)?, leverage }
         }
     })
 }

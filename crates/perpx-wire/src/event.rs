@@ -419,11 +419,17 @@ pub fn source_status(s: SourceStatus) -> &'static str {
 pub trait MarketSpecs {
     /// The specification of market `id`, if it exists.
     fn spec(&self, id: MarketId) -> Option<&MarketSpec>;
+    /// The id and specification of the market named `symbol`, if it exists (symbols are never
+    /// reused, a delisted market's included).
+    fn by_symbol(&self, symbol: &str) -> Option<(MarketId, &MarketSpec)>;
 }
 
 impl MarketSpecs for Engine {
     fn spec(&self, id: MarketId) -> Option<&MarketSpec> {
         self.market(id).map(|m| &m.spec)
+    }
+    fn by_symbol(&self, symbol: &str) -> Option<(MarketId, &MarketSpec)> {
+        self.market_by_symbol(symbol).map(|m| (m.id, &m.spec))
     }
 }
 
@@ -431,6 +437,10 @@ impl MarketSpecs for Engine {
 impl MarketSpecs for [MarketSpec] {
     fn spec(&self, id: MarketId) -> Option<&MarketSpec> {
         self.get(id.index())
+    }
+    fn by_symbol(&self, symbol: &str) -> Option<(MarketId, &MarketSpec)> {
+        let i = self.iter().position(|s| s.symbol == symbol)?;
+        Some((MarketId(u32::try_from(i).ok()?), &self[i]))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Decimal text ↔ integer units.
 
-use perpx_core::market::{Market, MarketSpec};
+use perpx_core::market::MarketSpec;
 use perpx_core::num::{Decimal, DecimalError};
 use perpx_core::{Price, Qty, Quote, Rate, RejectReason};
 
@@ -44,8 +44,8 @@ pub fn parse_rate(field: &str, text: &str) -> Result<Rate, RejectReason> {
 /// # Errors
 /// [`RejectReason::PriceOffTick`] if it is not a whole number of ticks;
 /// [`RejectReason::InvalidNumber`] if it is not a decimal or too large.
-pub fn parse_price(market: &Market, text: &str) -> Result<Price, RejectReason> {
-    let tick = market.spec.tick_size;
+pub fn parse_price(market: &impl AsRef<MarketSpec>, text: &str) -> Result<Price, RejectReason> {
+    let tick = market.as_ref().tick_size;
     let d = Decimal::parse(text).map_err(|e| invalid("price", &e))?;
     match d.to_units(tick) {
         Ok(v) => Ok(Price(v)),
@@ -76,8 +76,8 @@ pub fn parse_qty_in(lot: Decimal, field: &str, text: &str) -> Result<Qty, Reject
 ///
 /// # Errors
 /// As [`parse_qty_in`].
-pub fn parse_qty(market: &Market, text: &str) -> Result<Qty, RejectReason> {
-    parse_qty_in(market.spec.lot_size, "qty", text)
+pub fn parse_qty(market: &impl AsRef<MarketSpec>, text: &str) -> Result<Qty, RejectReason> {
+    parse_qty_in(market.as_ref().lot_size, "qty", text)
 }
 
 /// Formats `units × unit` with `unit`'s decimals (prices print with the tick's decimals), as
