@@ -131,8 +131,9 @@ pub type Refusal = (u16, &'static str, String);
 pub enum Submission {
     /// A command in its JSON form (`{"type": ..., ...}`), decoded against the live engine.
     Json(Value),
-    /// A command parsed on the caller's thread ([`Submission::parse`]), resolved against the
-    /// live engine (markets, scales) on the engine thread.
+    /// A command parsed on the caller's thread ([`Submission::parse`]), resolved (markets,
+    /// scales) by [`Sequencer::submit`] against the copy of the market specifications, or on
+    /// the engine thread against the live engine when the copy can't.
     Parsed(perpx_wire::command::ParsedCommand),
     /// A command already built (boxed: a market specification is large).
     Kind(Box<CommandKind>),
