@@ -118,11 +118,18 @@ impl ChainHead {
 /// Lower-case hex of a hash, for messages and reports.
 #[must_use]
 pub fn hex(hash: &Hash) -> String {
+    hex_digits(hash).iter().copied().map(char::from).collect()
+}
+
+/// The 64 lower-case hex digits of a hash, as ASCII bytes in a fixed buffer: for a caller that
+/// writes one per command and can't afford a `String` each (the server's engine thread).
+#[must_use]
+pub fn hex_digits(hash: &Hash) -> [u8; 64] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for byte in hash {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    let mut out = [0u8; 64];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(hash) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
     }
     out
 }

@@ -216,13 +216,7 @@ impl RecordHashHex {
     /// The hex of `hash`.
     #[must_use]
     pub fn new(hash: &[u8; 32]) -> Self {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut out = [0u8; 64];
-        for (pair, byte) in out.chunks_exact_mut(2).zip(hash) {
-            pair[0] = DIGITS[usize::from(byte >> 4)];
-            pair[1] = DIGITS[usize::from(byte & 0x0f)];
-        }
-        Self(out)
+        Self(perpx_journal::record::hex_digits(hash))
     }
 
     /// The 64 hex digits.
