@@ -37,7 +37,8 @@ pub struct ServerConfig {
     pub max_batch: usize,
     /// The longest dead-man's switch timeout (ms).
     pub max_deadman_ms: i64,
-    /// Messages queued for one WebSocket client before it is cut off as slow.
+    /// Messages a WebSocket client may leave unsent before it is cut off as slow, checked as
+    /// each group commit's messages arrive (they go in together): `api::send_queue`.
     pub ws_send_buffer: usize,
     /// Trading commands one WebSocket connection may have queued or waiting for their commit;
     /// beyond it the server stops reading the socket until answers go out. Capped at

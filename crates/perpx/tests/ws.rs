@@ -226,6 +226,47 @@ fn liquidation_and_adl_reach_the_accounts_in_the_same_step() {
 }
 
 #[test]
+fn a_command_with_more_notices_than_the_send_queue_reaches_a_client_that_reads() {
+    // One `cancel_all` over 100 resting orders gives the account 100 notices in one command,
+    // more than the connection's queue of 64 holds. The bound applies to what is still unsent
+    // when a group commit's messages arrive, so a client that reads gets all of them (it used
+    // to be cut off here as a slow consumer before it could read the first).
+    let s = start_with("ws-burst", false, "ws_send_buffer = 64\n");
+    let a = &s.traders[0];
+    let mut ws = connect(&s);
+    auth(&mut ws, a);
+    let mark = ticks(&s.mark("BTC-PERP"));
+    for batch in 0..5i64 {
+        let commands: Vec<Value> = (0..20i64)
+            .map(|i| {
+                json!({ "type": "place_order", "market": "BTC-PERP", "side": "buy", "order_type": "limit",
+                        "price": price(mark - 10 - (batch * 20 + i) * 10), "qty": "0.001" })
+            })
+            .collect();
+        let (status, v) = s.signed(a, "POST", "/api/v1/batch", &json!({ "commands": commands }).to_string());
+        assert_eq!(status, 200, "{v}");
+    }
+    let (status, v) = s.signed(a, "POST", "/api/v1/orders/cancel-all", &json!({ "market": "BTC-PERP" }).to_string());
+    assert_eq!(status, 200, "{v}");
+    let (mut accepted, mut cancelled) = (0, 0);
+    while cancelled < 100 {
+        match ws.read().expect("the stream stays open") {
+            Message::Text(t) => {
+                let n: Value = serde_json::from_str(&t).unwrap();
+                match (n["channel"].as_str(), n["type"].as_str()) {
+                    (Some("account"), Some("order_accepted")) => accepted += 1,
+                    (Some("account"), Some("order_cancelled")) => cancelled += 1,
+                    _ => {}
+                }
+            }
+            Message::Close(f) => panic!("cut off after {accepted} accepted and {cancelled} cancelled: {f:?}"),
+            _ => {}
+        }
+    }
+    assert_eq!(accepted, 100, "every order's notice came before its cancellation's");
+}
+
+#[test]
 fn a_slow_consumer_is_cut_off_while_a_fast_one_keeps_up() {
     let s = start_with("ws-slow", false, "ws_send_buffer = 64\n");
     let a = &s.traders[0];

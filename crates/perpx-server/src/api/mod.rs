@@ -9,6 +9,7 @@ pub mod fapi;
 mod history;
 mod private;
 mod public;
+mod send_queue;
 mod ws;
 mod ws_trade;
 

@@ -29,8 +29,8 @@ use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::mpsc;
 
+use super::send_queue::send_queue;
 use super::{ApiError, Conn, Shared, State, limit_ip, now_ms, ws_trade};
 use crate::auth::{signed_bytes, verify};
 use crate::keys::Scope;
@@ -100,16 +100,13 @@ pub(crate) fn pseudonym(salt: &[u8; 16], account: u64) -> String {
     h.finalize().to_hex()[..12].to_owned()
 }
 
-/// The most messages the writer hands the socket in one flush.
-const WRITE_BATCH: usize = 64;
-
 fn close_frame(reason: &str) -> Message {
     Message::Close(Some(CloseFrame { code: 1008, reason: Utf8Bytes::from(reason.to_owned()) }))
 }
 
 async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message, axum::Error>>) {
     let (mut sink, mut stream) = socket.split();
-    let (out, mut out_rx) = mpsc::channel::<Message>(s.config.ws_send_buffer.max(1));
+    let (out, mut out_rx) = send_queue(s.config.ws_send_buffer);
     let (close_tx, mut close_rx) = tokio::sync::watch::channel::<Option<String>>(None);
     // The writer: the only task that touches the socket's sink. On a cut-off it skips what is
     // still queued and sends the close frame next (after the message in flight, if the client's
@@ -120,19 +117,8 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
                 biased;
                 _ = close_rx.changed() => break,
                 m = out_rx.recv() => match m {
-                    Some(m) => {
-                        // What is queued behind it goes out in the same write (one syscall for a
-                        // burst of answers, not one each), at most WRITE_BATCH messages.
-                        let burst = async {
-                            sink.feed(m).await?;
-                            for _ in 1..WRITE_BATCH {
-                                let Ok(m) = out_rx.try_recv() else { break };
-                                sink.feed(m).await?;
-                            }
-                            sink.flush().await
-                        };
-                        let sent = tokio::time::timeout(Duration::from_secs(60), burst).await;
-                        if !matches!(sent, Ok(Ok(()))) {
+                    Some(first) => {
+                        if out_rx.write_burst(&mut sink, first).await.is_err() {
                             return;
                         }
                     }
@@ -181,23 +167,34 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
                         if published.is_none() && text.contains("subscribe") {
                             published = Some(s.sequencer.published.subscribe());
                         }
-                        for reply in handle_op(&s, &mut subs, &text).await {
-                            if out.try_send(Message::Text(reply.to_string().into())).is_err() {
-                                break;
-                            }
+                        let replies = handle_op(&s, &mut subs, &text).await;
+                        if let Err(slow) = out.push(replies.iter().map(|r| Message::Text(r.to_string().into())).collect()) {
+                            break Some(slow.to_string());
                         }
                     }
                 }
             }
             Some(reply) = in_flight.next(), if !in_flight.is_empty() => {
-                if out.try_send(Message::Text(reply.into())).is_err() {
-                    break Some(format!("slow consumer: more than {} messages unread", s.config.ws_send_buffer));
+                if let Err(slow) = out.push_one(Message::Text(reply.into())) {
+                    break Some(slow.to_string());
                 }
             }
             p = async { match published.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => match p {
                 Ok(batch) => {
-                    if let Some(reason) = batch.iter().find_map(|p| forward(&s, &mut subs, p, &out).err()) {
-                        break Some(reason);
+                    // The whole group commit's messages go in as one (see `send_queue`).
+                    let mut messages = Vec::new();
+                    for p in batch.iter() {
+                        forward(&s, &mut subs, p, &mut messages);
+                    }
+                    let (count, durable_at) = (messages.len() as u64, batch.first().map(|p| p.durable_at));
+                    if let Err(slow) = out.push(messages) {
+                        break Some(slow.to_string());
+                    }
+                    if let (1.., Some(durable_at)) = (count, durable_at) {
+                        let delay = u64::try_from(durable_at.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        s.ws.sent.fetch_add(count, Ordering::Relaxed);
+                        s.ws.delay_us_sum.fetch_add(delay.saturating_mul(count), Ordering::Relaxed);
+                        s.ws.delay_us_max.fetch_max(delay, Ordering::Relaxed);
                     }
                 }
                 Err(RecvError::Lagged(n)) => break Some(format!("slow consumer: fell {n} messages behind")),
@@ -205,8 +202,8 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
             },
             _ = journal_tick.tick() => {
                 if let Some(head) = due_journal_head(&mut subs) {
-                    if out.try_send(Message::Text(head.to_string().into())).is_err() {
-                        break Some(format!("slow consumer: more than {} messages unread", s.config.ws_send_buffer));
+                    if let Err(slow) = out.push_one(Message::Text(head.to_string().into())) {
+                        break Some(slow.to_string());
                     }
                 }
             }
@@ -214,7 +211,9 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
                 if last_seen.elapsed() > Duration::from_secs(60) {
                     break Some("idle for 60 s".to_owned());
                 }
-                drop(out.try_send(Message::Ping(Vec::new().into())));
+                // A ping behind a full queue is not needed: the queue's messages show the
+                // connection is alive, or cut it off.
+                let _ = out.push_one(Message::Ping(Vec::new().into()));
             }
         }
     };
@@ -241,29 +240,21 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
     s.ws.connections.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Sends what `p` holds for this client; `Err` when the client can't keep up.
-fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Sender<Message>) -> Result<(), String> {
+/// Adds to `out` what `p` holds for this client.
+fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mut Vec<Message>) {
     if !subs.any() {
-        return Ok(());
+        return;
     }
-    let send = |text: String| -> Result<(), String> {
-        out.try_send(Message::Text(text.into()))
-            .map_err(|_| format!("slow consumer: more than {} messages unread", s.config.ws_send_buffer))?;
-        let delay = u64::try_from(p.durable_at.elapsed().as_micros()).unwrap_or(u64::MAX);
-        s.ws.sent.fetch_add(1, Ordering::Relaxed);
-        s.ws.delay_us_sum.fetch_add(delay, Ordering::Relaxed);
-        s.ws.delay_us_max.fetch_max(delay, Ordering::Relaxed);
-        Ok(())
-    };
+    let mut send = |text: String| out.push(Message::Text(text.into()));
     if subs.journal && p.record_hash.is_some() {
         subs.journal_pending = Some(json!({ "channel": "journal", "seq": p.seq, "hash": p.record_hash }));
         if let Some(head) = due_journal_head(subs) {
-            send(head.to_string())?;
+            send(head.to_string());
         }
     }
     for diff in &p.book {
         if subs.book.iter().any(|(m, from)| *m == diff.market && p.seq > *from) {
-            send(diff.json().to_string())?;
+            send(diff.json().to_string());
         }
     }
     for e in &p.events {
@@ -275,10 +266,10 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Send
                 json!({ "channel": "trades", "market": market, "seq": f["seq"], "ts": f["ts"],
                         "trade_id": f["trade_id"], "price": f["price"], "qty": f["qty"], "taker_side": f["taker_side"] })
                 .to_string(),
-            )?;
+            );
         }
         if matches!(kind, "mark_price" | "index_price" | "funding_settled") && subs.ticker.contains(market) {
-            send(e.json().with_leading_fields(r#""channel":"ticker""#))?;
+            send(e.json().with_leading_fields(r#""channel":"ticker""#));
         }
         if subs.liquidations
             && matches!(kind, "liquidation_started" | "liquidation_finished" | "deleveraged" | "backstop_takeover")
@@ -290,19 +281,18 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mpsc::Send
                     v[field] = json!(pseudonym(&s.ws.salt, id));
                 }
             }
-            send(v.to_string())?;
+            send(v.to_string());
         }
         if subs.account_channel {
             if let Some(a) = subs.account {
                 if e.accounts().iter().any(|x| x.0 == a) {
                     // A receipt: the record that holds it, for `perpx proof`.
                     let hash = p.record_hash.as_ref().map_or("null".to_owned(), |h| format!("\"{}\"", h.as_str()));
-                    send(e.json().with_leading_fields(&format!(r#""channel":"account","record_hash":{hash}"#)))?;
+                    send(e.json().with_leading_fields(&format!(r#""channel":"account","record_hash":{hash}"#)));
                 }
             }
         }
     }
-    Ok(())
 }
 
 /// The held journal head, if a second has passed since the last one was sent.

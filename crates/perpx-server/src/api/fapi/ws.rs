@@ -26,10 +26,10 @@ use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::mpsc;
 
 use super::orders::OrderState;
 use super::{FapiError, SymbolMap};
+use crate::api::send_queue::{SendQueue, send_queue};
 use crate::api::{Conn, Shared, State, now_ms};
 use crate::stream::Published;
 
@@ -133,11 +133,10 @@ async fn session(
     first: Option<Option<Result<Message, axum::Error>>>,
 ) {
     let (mut sink, mut incoming) = socket.split();
-    let (out, mut out_rx) = mpsc::channel::<Message>(s.config.ws_send_buffer.max(1));
+    let (out, mut out_rx) = send_queue(s.config.ws_send_buffer);
     let writer = tokio::spawn(async move {
-        while let Some(m) = out_rx.recv().await {
-            let close = matches!(m, Message::Close(_));
-            if !matches!(tokio::time::timeout(Duration::from_secs(60), sink.send(m)).await, Ok(Ok(()))) || close {
+        while let Some(first) = out_rx.recv().await {
+            if out_rx.write_burst(&mut sink, first).await != Ok(false) {
                 break;
             }
         }
@@ -147,9 +146,8 @@ async fn session(
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut last_seen = std::time::Instant::now();
     s.ws.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let send = |out: &mpsc::Sender<Message>, v: Value| -> Result<(), String> {
-        out.try_send(Message::Text(v.to_string().into()))
-            .map_err(|_| format!("slow consumer: more than {} messages unread", s.config.ws_send_buffer))
+    let send = |out: &SendQueue, values: Vec<Value>| -> Result<(), String> {
+        out.push(values.iter().map(|v| Message::Text(v.to_string().into())).collect()).map_err(|slow| slow.to_string())
     };
     let mut first = first;
     let reason: Option<String> = loop {
@@ -159,7 +157,7 @@ async fn session(
                 last_seen = std::time::Instant::now();
                 match msg {
                     Message::Text(t) => {
-                        if let Err(r) = send(&out, request(&s, &mut follow, &t)) {
+                        if let Err(r) = send(&out, vec![request(&s, &mut follow, &t)]) {
                             break Some(r);
                         }
                     }
@@ -169,15 +167,12 @@ async fn session(
             }
             p = published.recv() => match p {
                 Ok(batch) => {
-                    let mut failed = None;
+                    // The whole group commit's messages go in as one (see `send_queue`).
+                    let mut msgs = Vec::new();
                     for p in batch.iter() {
-                        let msgs = forward(&s, &mut follow, p).await;
-                        failed = msgs.into_iter().find_map(|m| send(&out, m).err());
-                        if failed.is_some() {
-                            break;
-                        }
+                        msgs.extend(forward(&s, &mut follow, p).await);
                     }
-                    if let Some(r) = failed {
+                    if let Err(r) = send(&out, msgs) {
                         break Some(r);
                     }
                 }
@@ -190,12 +185,12 @@ async fn session(
                 }
                 if let Some((key, _)) = &follow.user {
                     if super::signed::listen_key_account(&s, key).is_none() {
-                        drop(send(&out, json!({ "e": "listenKeyExpired", "E": now_ms(), "listenKey": key })));
+                        drop(send(&out, vec![json!({ "e": "listenKeyExpired", "E": now_ms(), "listenKey": key })]));
                         break Some("listen key expired".into());
                     }
                 }
                 let msgs = mark_prices(&s, &mut follow).await;
-                if let Some(r) = msgs.into_iter().find_map(|m| send(&out, m).err()) {
+                if let Err(r) = send(&out, msgs) {
                     break Some(r);
                 }
             }
@@ -203,7 +198,7 @@ async fn session(
     };
     if let Some(reason) = reason {
         s.ws.cut_off.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        drop(out.try_send(Message::Close(Some(CloseFrame { code: 1008, reason: Utf8Bytes::from(reason) }))));
+        out.force(vec![Message::Close(Some(CloseFrame { code: 1008, reason: Utf8Bytes::from(reason) }))]);
     }
     drop(out);
     drop(writer.await);
