@@ -12,9 +12,10 @@
 //! sequence number, positions, balances, liquidation and ADL notices, funding payments — pushed
 //! as soon as the command's batch is durable, before the REST answer leaves.
 //!
-//! A client that falls behind (its send buffer of `ws_send_buffer` messages full, or the
-//! publication channel overrun) is closed with code 1008 and a reason; it never slows the
-//! engine. The server pings every 20 s and closes a connection silent for 60 s.
+//! A client that falls behind (`ws_send_buffer` messages still unsent when more arrive: see
+//! [`super::send_queue`]; or the publication channel overrun) is closed with code 1008 and a
+//! reason; it never slows the engine. The server pings every 20 s and closes a connection
+//! silent for 60 s.
 
 use std::collections::BTreeSet;
 use std::future::Future;
