@@ -52,7 +52,7 @@ fn config() -> JournalConfig {
 fn append_batch<S: Storage>(writer: &mut JournalWriter<S>, ts: &mut i64, batch: u64, payload: &[u8]) -> u64 {
     *ts += 1;
     for _ in 0..batch {
-        let _ = writer.append(*ts, payload, [1; 32]).expect("append");
+        let _ = writer.append(*ts, payload, b"events").expect("append");
     }
     writer.commit().expect("commit").seq
 }
@@ -80,7 +80,7 @@ fn bench_verify(c: &mut Criterion) {
         let storage = FileStorage::open_without_fsync(&dir.0).expect("storage");
         let mut writer = Journal::open(storage, config()).expect("open").writer;
         for i in 0..SCAN_RECORDS {
-            let _ = writer.append(i64::try_from(i).expect("small"), &payload, [2; 32]).expect("append");
+            let _ = writer.append(i64::try_from(i).expect("small"), &payload, b"events").expect("append");
         }
         writer.commit().expect("commit");
     }

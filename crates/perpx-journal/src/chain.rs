@@ -4,16 +4,18 @@
 //! Segments are listed from `archive/` and the root together and ordered by first sequence
 //! number. For each segment the walker checks, in this order: size, header (magic, version,
 //! checksum, first sequence against the file name), continuity with the previous segment (first
-//! sequence due, chain anchor), then every frame (checksum, own hash, sequence, link to the
-//! previous hash), then the seal. The first failure is returned with its segment and offset.
+//! sequence due, chain anchor), then every frame (checksum; each record's sequence number; each
+//! commit's records, own hash and link to the previous commit), then the seal. The first failure
+//! is returned with its segment and offset. A commit's records are handed on only once the
+//! commit has passed: a visitor never sees a record that is not closed and checked.
 
 use std::ops::ControlFlow;
 
 use crate::corruption::Corruption;
 use crate::frame::RecordRef;
 use crate::limits::{SEGMENT_FILE_BYTES_MAX, SEGMENTS_MAX};
-use crate::record::ChainHead;
-use crate::scan::{ScanEnd, SegmentEnd, scan_frames};
+use crate::record::{ChainHead, Commit, Hash, records_digest};
+use crate::scan::{Item, ScanEnd, SegmentEnd, scan_frames};
 use crate::segment::{
     ARCHIVE_DIR, FORMAT_VERSION, HeaderFault, HeaderRead, SEGMENT_SUFFIX, SegmentHeader, parse_segment_file_name,
 };
@@ -91,8 +93,23 @@ pub(crate) struct Walker {
     anchored: bool,
 }
 
-/// A visitor of checked records: gets the segment, the frame offset and the record.
-pub(crate) type ChainVisitor<'v> = dyn FnMut(&SegmentFile, u64, &RecordRef<'_>) -> ControlFlow<()> + 'v;
+/// A commit that passed its checks, with its records, borrowing the segment's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed<'a> {
+    /// The segment's path.
+    pub segment: &'a str,
+    /// The byte offset of the commit frame.
+    pub offset: u64,
+    /// The records it closes, in order, each with the byte offset of its frame.
+    pub records: &'a [(u64, RecordRef<'a>)],
+    /// The commit.
+    pub commit: Commit,
+    /// The digest of its records' frames (computed, not stored: it is in the commit's hash).
+    pub records_digest: Hash,
+}
+
+/// A visitor of checked commits.
+pub(crate) type ChainVisitor<'v> = dyn FnMut(&SegmentFile, &Committed<'_>) -> ControlFlow<()> + 'v;
 
 impl Walker {
     /// A walk from the start of the chain: the first segment must begin at record 1 with the
@@ -132,10 +149,21 @@ impl Walker {
         let header = read_header(segment, &bytes)?;
         self.enter(segment, &header)?;
         let head = &mut self.head;
-        let mut check = |offset: u64, record: RecordRef<'_>| {
-            check_record(path, offset, &record, *head)?;
-            *head = record.head();
-            Ok(visit(segment, offset, &record))
+        let mut open: Vec<(u64, RecordRef<'_>)> = Vec::new();
+        let mut check = |offset: u64, item| match item {
+            Item::Record(record) => {
+                check_sequence(path, offset, &record, head.seq + 1 + open.len() as u64)?;
+                open.push((offset, record));
+                Ok(ControlFlow::Continue(()))
+            }
+            Item::Commit(commit) => {
+                let records_digest = check_commit(path, offset, &bytes, &open, &commit, *head)?;
+                let committed = Committed { segment: path, offset, records: &open, commit, records_digest };
+                let flow = visit(segment, &committed);
+                *head = commit.head();
+                open.clear();
+                Ok(flow)
+            }
         };
         match scan_frames(path, &bytes, is_last, &mut check)? {
             ScanEnd::Stopped => Ok(None),
@@ -194,21 +222,45 @@ fn read_header(segment: &SegmentFile, bytes: &[u8]) -> Result<SegmentHeader, Cor
     }
 }
 
-/// Checks one record against its own hash and the head before it.
-fn check_record(path: &str, offset: u64, record: &RecordRef<'_>, before: ChainHead) -> Result<(), Corruption> {
+/// Checks that a record has the sequence number due.
+fn check_sequence(path: &str, offset: u64, record: &RecordRef<'_>, expected: u64) -> Result<(), Corruption> {
     let segment = || path.to_owned();
-    if record.compute_hash() != record.hash {
-        return Err(Corruption::HashMismatch { segment: segment(), offset, seq: record.seq });
-    }
-    let expected = before.seq + 1;
     if record.seq > expected {
         return Err(Corruption::SequenceGap { segment: segment(), offset, expected, found: record.seq });
     }
     if record.seq < expected {
         return Err(Corruption::SequenceRewind { segment: segment(), offset, expected, found: record.seq });
     }
-    if record.prev_hash != before.hash {
-        return Err(Corruption::ChainBreak { segment: segment(), offset, seq: record.seq });
-    }
     Ok(())
+}
+
+/// Checks a commit against the records it follows (`open`, whose frames run from the first's
+/// offset to the commit's in `bytes`), its own hash and the head before it; returns its records'
+/// digest.
+fn check_commit(
+    path: &str,
+    offset: u64,
+    bytes: &[u8],
+    open: &[(u64, RecordRef<'_>)],
+    commit: &Commit,
+    before: ChainHead,
+) -> Result<Hash, Corruption> {
+    let segment = || path.to_owned();
+    let (first_seq, last_seq) = (commit.first_seq, commit.last_seq);
+    let (Some((start, first)), Some((_, last))) = (open.first(), open.last()) else {
+        return Err(Corruption::CommitMismatch { segment: segment(), offset, first_seq, last_seq, records: None });
+    };
+    if (first.seq, last.seq) != (first_seq, last_seq) {
+        let records = Some((first.seq, last.seq));
+        return Err(Corruption::CommitMismatch { segment: segment(), offset, first_seq, last_seq, records });
+    }
+    let frames = usize::try_from(*start).ok().zip(usize::try_from(offset).ok()).and_then(|(a, b)| bytes.get(a..b));
+    let digest = records_digest(frames.expect("the scan read the records before the commit"));
+    if commit.compute_hash(&digest) != commit.hash {
+        return Err(Corruption::HashMismatch { segment: segment(), offset, first_seq, last_seq });
+    }
+    if commit.prev_hash != before.hash {
+        return Err(Corruption::ChainBreak { segment: segment(), offset, first_seq });
+    }
+    Ok(digest)
 }

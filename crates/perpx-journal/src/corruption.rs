@@ -68,15 +68,45 @@ pub enum Corruption {
         /// How it ends.
         reason: Truncation,
     },
-    /// A record's stored hash differs from the hash of its fields (a rewritten record).
-    #[error("segment {segment} at byte {offset}: record {seq} does not match its own hash")]
+    /// A commit's stored hash differs from the hash of its fields and records (a rewritten
+    /// record or commit).
+    #[error(
+        "segment {segment} at byte {offset}: the commit of records {first_seq}..={last_seq} does not match its hash"
+    )]
     HashMismatch {
         /// The segment's path.
         segment: String,
-        /// Offset of the frame.
+        /// Offset of the commit frame.
         offset: u64,
-        /// The record's sequence number.
-        seq: u64,
+        /// Its first record.
+        first_seq: u64,
+        /// Its last record.
+        last_seq: u64,
+    },
+    /// A commit does not name the records it follows (since the previous commit).
+    #[error(
+        "segment {segment} at byte {offset}: a commit of records {first_seq}..={last_seq} follows records {}",
+        match records { Some((first, last)) => format!("{first}..={last}"), None => "none".to_owned() }
+    )]
+    CommitMismatch {
+        /// The segment's path.
+        segment: String,
+        /// Offset of the commit frame.
+        offset: u64,
+        /// The first record it names.
+        first_seq: u64,
+        /// The last record it names.
+        last_seq: u64,
+        /// The records it follows, first and last (none: it follows another commit).
+        records: Option<(u64, u64)>,
+    },
+    /// Records before a seal are not closed by a commit: the writer always commits first.
+    #[error("segment {segment} at byte {offset}: records not closed by a commit before the seal")]
+    UncommittedRecords {
+        /// The segment's path.
+        segment: String,
+        /// Offset of the first record not closed.
+        offset: u64,
     },
     /// A record's sequence number is higher than the next one: records are missing here (or a
     /// later record was moved here).
@@ -104,15 +134,18 @@ pub enum Corruption {
         /// The one found.
         found: u64,
     },
-    /// A record's `prev_hash` is not the hash of the record before it.
-    #[error("segment {segment} at byte {offset}: chain broken, record {seq} does not link to record {}", seq.saturating_sub(1))]
+    /// A commit's `prev_hash` is not the hash of the commit before it.
+    #[error(
+        "segment {segment} at byte {offset}: chain broken, the commit from record {first_seq} does not link to the one ending at record {}",
+        first_seq.saturating_sub(1)
+    )]
     ChainBreak {
         /// The segment's path.
         segment: String,
-        /// Offset of the frame.
+        /// Offset of the commit frame.
         offset: u64,
-        /// The record's sequence number.
-        seq: u64,
+        /// The commit's first record.
+        first_seq: u64,
     },
     /// A segment's first sequence number is past the one due: a whole segment is missing.
     #[error(
@@ -203,6 +236,8 @@ impl Corruption {
             | Corruption::BadFrame { segment, .. }
             | Corruption::TruncatedSegment { segment, .. }
             | Corruption::HashMismatch { segment, .. }
+            | Corruption::CommitMismatch { segment, .. }
+            | Corruption::UncommittedRecords { segment, .. }
             | Corruption::SequenceGap { segment, .. }
             | Corruption::SequenceRewind { segment, .. }
             | Corruption::ChainBreak { segment, .. }

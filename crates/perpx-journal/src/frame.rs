@@ -4,9 +4,11 @@
 //! frame  = body_len u32 LE ‖ body_crc u32 LE ‖ head_crc u32 LE ‖ body
 //!          body_crc = CRC32C(body), head_crc = CRC32C(body_len ‖ body_crc)
 //! body   = kind u8 ‖ …
-//! record = 0x01 ‖ seq u64 ‖ ts_ms i64 ‖ payload_len u32 ‖ payload ‖ events_digest[32]
-//!               ‖ prev_hash[32] ‖ hash[32]                       (117 + payload_len bytes)
+//! record = 0x01 ‖ seq u64 ‖ ts_ms i64 ‖ payload_len u32 ‖ payload ‖ events_check u32
+//!                                                                 (25 + payload_len bytes)
 //! seal   = 0x02 ‖ last_seq u64 ‖ last_hash[32]                  (41 bytes)
+//! commit = 0x03 ‖ first_seq u64 ‖ last_seq u64 ‖ events_digest[32] ‖ prev_hash[32] ‖ hash[32]
+//!                                                                 (113 bytes)
 //! ```
 //!
 //! The length prefix has its own checksum (`head_crc`) so that a flipped bit in a length is
@@ -16,7 +18,7 @@
 
 use crate::bytes::{array_at, u32_at, u64_at};
 use crate::limits::PAYLOAD_BYTES_MAX;
-use crate::record::{ChainHead, Hash, Record, record_hash};
+use crate::record::{ChainHead, Commit, Record};
 
 /// Bytes of the frame header (`body_len`, `body_crc`, `head_crc`).
 pub const FRAME_HEADER_BYTES: usize = 12;
@@ -24,14 +26,20 @@ pub const FRAME_HEADER_BYTES: usize = 12;
 pub const KIND_RECORD: u8 = 1;
 /// Body kind of a seal (the last frame of a segment that was rolled over).
 pub const KIND_SEAL: u8 = 2;
+/// Body kind of a commit (closes the records before it since the previous commit).
+pub const KIND_COMMIT: u8 = 3;
 /// Body bytes of a record besides its payload.
-pub const RECORD_BODY_FIXED_BYTES: usize = 1 + 8 + 8 + 4 + 32 * 3;
+pub const RECORD_BODY_FIXED_BYTES: usize = 1 + 8 + 8 + 4 + 4;
 /// Body bytes of a seal.
 pub const SEAL_BODY_BYTES: usize = 1 + 8 + 32;
 /// Bytes of a whole seal frame.
 pub const SEAL_FRAME_BYTES: usize = FRAME_HEADER_BYTES + SEAL_BODY_BYTES;
+/// Body bytes of a commit.
+pub const COMMIT_BODY_BYTES: usize = 1 + 8 + 8 + 32 * 3;
+/// Bytes of a whole commit frame.
+pub const COMMIT_FRAME_BYTES: usize = FRAME_HEADER_BYTES + COMMIT_BODY_BYTES;
 /// Smallest valid body.
-pub const BODY_BYTES_MIN: usize = SEAL_BODY_BYTES;
+pub const BODY_BYTES_MIN: usize = RECORD_BODY_FIXED_BYTES;
 /// Largest valid body.
 pub const BODY_BYTES_MAX: usize = RECORD_BODY_FIXED_BYTES + PAYLOAD_BYTES_MAX;
 
@@ -50,38 +58,23 @@ pub struct RecordRef<'a> {
     pub ts_ms: i64,
     /// The encoded command.
     pub payload: &'a [u8],
-    /// Digest of the command's events.
-    pub events_digest: Hash,
-    /// Hash of the previous record.
-    pub prev_hash: Hash,
-    /// Stored hash of this record.
-    pub hash: Hash,
+    /// CRC32C of the encoding of the command's events.
+    pub events_check: u32,
 }
 
 impl RecordRef<'_> {
-    /// The hash the fields give.
-    #[must_use]
-    pub fn compute_hash(&self) -> Hash {
-        record_hash(self.seq, self.ts_ms, self.payload, &self.events_digest, &self.prev_hash)
-    }
-
     /// An owned copy.
     #[must_use]
     pub fn to_record(&self) -> Record {
-        Record {
-            seq: self.seq,
-            ts_ms: self.ts_ms,
-            payload: self.payload.to_vec(),
-            events_digest: self.events_digest,
-            prev_hash: self.prev_hash,
-            hash: self.hash,
-        }
+        Record { seq: self.seq, ts_ms: self.ts_ms, payload: self.payload.to_vec(), events_check: self.events_check }
     }
+}
 
-    /// The chain head this record forms.
+impl Record {
+    /// The record, borrowed as it is read from a segment.
     #[must_use]
-    pub fn head(&self) -> ChainHead {
-        ChainHead { seq: self.seq, hash: self.hash }
+    pub fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef { seq: self.seq, ts_ms: self.ts_ms, payload: &self.payload, events_check: self.events_check }
     }
 }
 
@@ -90,7 +83,9 @@ impl RecordRef<'_> {
 pub enum Body<'a> {
     /// A journaled command.
     Record(RecordRef<'a>),
-    /// The segment is closed; its last record is this head.
+    /// The records since the previous commit are closed and linked to the chain.
+    Commit(Commit),
+    /// The segment is closed; its last commit is this head.
     Seal(ChainHead),
 }
 
@@ -150,13 +145,24 @@ pub fn encode_record(out: &mut Vec<u8>, record: &RecordRef<'_>) {
     out.extend_from_slice(&record.ts_ms.to_le_bytes());
     out.extend_from_slice(&payload_len.to_le_bytes());
     out.extend_from_slice(record.payload);
-    out.extend_from_slice(&record.events_digest);
-    out.extend_from_slice(&record.prev_hash);
-    out.extend_from_slice(&record.hash);
+    out.extend_from_slice(&record.events_check.to_le_bytes());
     finish_frame(out, start);
 }
 
-/// Appends a seal frame naming the segment's last record.
+/// Appends the frame of a commit to `out`.
+pub fn encode_commit(out: &mut Vec<u8>, commit: &Commit) {
+    let start = out.len();
+    out.extend_from_slice(&[0; FRAME_HEADER_BYTES]);
+    out.push(KIND_COMMIT);
+    out.extend_from_slice(&commit.first_seq.to_le_bytes());
+    out.extend_from_slice(&commit.last_seq.to_le_bytes());
+    out.extend_from_slice(&commit.events_digest);
+    out.extend_from_slice(&commit.prev_hash);
+    out.extend_from_slice(&commit.hash);
+    finish_frame(out, start);
+}
+
+/// Appends a seal frame naming the segment's last commit.
 pub fn encode_seal(out: &mut Vec<u8>, last: ChainHead) {
     let start = out.len();
     out.extend_from_slice(&[0; FRAME_HEADER_BYTES]);
@@ -208,9 +214,6 @@ pub fn read_frame(bytes: &[u8]) -> FrameRead<'_> {
 fn decode_body(body: &[u8]) -> Result<Body<'_>, FrameFault> {
     match body[0] {
         KIND_RECORD => {
-            if body.len() < RECORD_BODY_FIXED_BYTES {
-                return Err(FrameFault::Malformed);
-            }
             let payload_len = u32_at(body, 17) as usize;
             if body.len() != RECORD_BODY_FIXED_BYTES + payload_len {
                 return Err(FrameFault::Malformed);
@@ -220,15 +223,20 @@ fn decode_body(body: &[u8]) -> Result<Body<'_>, FrameFault> {
                 seq: u64_at(body, 1),
                 ts_ms: i64::from_le_bytes(array_at(body, 9)),
                 payload: &body[21..tail],
-                events_digest: array_at(body, tail),
-                prev_hash: array_at(body, tail + 32),
-                hash: array_at(body, tail + 64),
+                events_check: u32_at(body, tail),
             }))
         }
+        KIND_COMMIT if body.len() == COMMIT_BODY_BYTES => Ok(Body::Commit(Commit {
+            first_seq: u64_at(body, 1),
+            last_seq: u64_at(body, 9),
+            events_digest: array_at(body, 17),
+            prev_hash: array_at(body, 49),
+            hash: array_at(body, 81),
+        })),
         KIND_SEAL if body.len() == SEAL_BODY_BYTES => {
             Ok(Body::Seal(ChainHead { seq: u64_at(body, 1), hash: array_at(body, 9) }))
         }
-        KIND_SEAL => Err(FrameFault::Malformed),
+        KIND_SEAL | KIND_COMMIT => Err(FrameFault::Malformed),
         kind => Err(FrameFault::UnknownKind(kind)),
     }
 }

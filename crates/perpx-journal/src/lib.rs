@@ -3,11 +3,12 @@
 //! The durability layer and public proof of perpx: every command the engine sees, rejections
 //! included, in sequence, in a hash-chained, segmented, checksummed log; snapshots of the engine
 //! state; crash recovery; proofs that a record is in the chain. The journal knows nothing of the
-//! engine: a record's payload (the encoded command) and its events digest are opaque bytes.
+//! engine: a record's payload (the encoded command) and its events' encoding are opaque bytes.
 //! The byte-level format is in `docs/JOURNAL.md`.
 //!
 //! Where to start reading:
-//! - [`record`]: the record and its blake3 chain; [`frame`] and [`segment`]: the bytes on disk;
+//! - [`record`]: the record, the commit and their blake3 chain; [`frame`] and [`segment`]: the
+//!   bytes on disk;
 //! - [`storage`]: the storage trait, the real [`FileStorage`] and the fault-injecting
 //!   [`MemStorage`];
 //! - [`writer`]: appends, group commit, rollover, the stop-on-failure rule;
@@ -24,7 +25,7 @@
 //! let writer = &mut recovery.writer;
 //! let mut gate = OutputGate::new(1024);
 //! // For each command: apply it to the engine, journal it, hold its events.
-//! let ticket = writer.append(1_700_000_000_000, b"encoded command", [7; 32]).unwrap();
+//! let ticket = writer.append(1_700_000_000_000, b"encoded command", b"encoded events").unwrap();
 //! gate.hold(ticket, "events of the command").unwrap();
 //! assert_eq!(gate.release(writer.durable_seq()).count(), 0); // not durable: nothing published
 //! writer.commit().unwrap(); // one write and one fsync for the whole batch
@@ -91,13 +92,15 @@ pub mod verify;
 pub mod writer;
 
 pub use archive::{ArchiveError, ArchiveReport};
-pub use chain::ReadError;
+pub use chain::{Committed, ReadError};
 pub use config::{ConfigError, JournalConfig, SyncPolicy};
 pub use corruption::{Corruption, Truncation};
 pub use frame::FrameFault;
 pub use gate::{GateFull, OutputGate};
-pub use proof::{Proof, ProofError, ProofVerifyError, build_proof, verify_proof};
-pub use record::{ChainHead, FIRST_SEQ, GENESIS_HASH, Hash, Record, record_hash};
+pub use proof::{CommitLink, Proof, ProofError, ProofVerifyError, build_proof, verify_proof};
+pub use record::{
+    ChainHead, Commit, FIRST_SEQ, GENESIS_HASH, Hash, Record, commit_hash, events_digest, push_events, records_digest,
+};
 pub use recover::{Journal, OpenError, Recovery};
 pub use scan::TornTail;
 pub use segment::{FORMAT_VERSION, HeaderFault};
@@ -106,5 +109,5 @@ pub use storage::{
     CrashMode, Fault, FaultPlan, FaultRates, FileStorage, FiredFault, MemStorage, OpRecord, Storage, StorageError,
     StorageErrorKind, StorageOp,
 };
-pub use verify::{ChainSummary, VerifiedRecord, VerifyProgress, verify_chain, verify_chain_with};
+pub use verify::{ChainSummary, VerifyProgress, verify_chain, verify_chain_with};
 pub use writer::{JournalWriter, SnapshotError, Ticket, WriteError, WriterStats};

@@ -4,9 +4,10 @@
 //! 1. Segments are listed (archive and active); the newest valid snapshot is found, invalid
 //!    newer ones skipped and reported.
 //! 2. The walk starts at the segment holding the snapshot's record (or at genesis without a
-//!    snapshot) and checks every frame, hash, sequence number and link to the end. The first
-//!    record after the snapshot must link to the snapshot's `chain_head_hash`.
-//! 3. A torn last record of the last segment is truncated and reported with the bytes dropped.
+//!    snapshot) and checks every frame, sequence number, commit hash and link to the end. The
+//!    first commit after the snapshot must link to the snapshot's `chain_head_hash`.
+//! 3. A torn tail of the last segment (an unfinished write: records without their commit, a
+//!    frame cut short) is truncated and reported with the bytes dropped.
 //!    Any other damage stops the open with a [`Corruption`] naming segment and offset.
 //! 4. The last segment's valid bytes are rewritten through a fresh copy (written, fsync'd,
 //!    renamed over it, directory fsync'd): that cuts the torn tail, and makes durable what was
@@ -16,11 +17,10 @@
 
 use std::ops::ControlFlow;
 
-use crate::chain::{ReadError, SegmentFile, Walker, list_segments};
+use crate::chain::{Committed, ReadError, SegmentFile, Walker, list_segments};
 use crate::config::{ConfigError, JournalConfig};
 use crate::corruption::Corruption;
-use crate::frame::RecordRef;
-use crate::record::{ChainHead, Record};
+use crate::record::{ChainHead, Commit, Record};
 use crate::scan::{SegmentEnd, TornTail};
 use crate::segment::SegmentHeader;
 use crate::segment::TEMP_SUFFIX;
@@ -41,7 +41,9 @@ pub enum OpenError {
     #[error(transparent)]
     Corruption(#[from] Corruption),
     /// The newest valid snapshot does not belong to this chain.
-    #[error("snapshot at {seq} does not match the journal: its chain head hash is not the hash of record {seq}")]
+    #[error(
+        "snapshot at {seq} does not match the journal: its chain head hash is not the hash of the commit ending at record {seq}"
+    )]
     SnapshotMismatch {
         /// The snapshot's sequence number.
         seq: u64,
@@ -81,6 +83,8 @@ pub struct Recovery<S: Storage> {
     /// The records after the snapshot, in order ([`Journal::open`]; empty with
     /// [`Journal::open_with`], which hands them to its visitor).
     pub records: Vec<Record>,
+    /// The commits that close them, in order (likewise).
+    pub commits: Vec<Commit>,
     /// The torn last record that was truncated, if any.
     pub torn_tail: Option<TornTail>,
     /// The chain head after recovery (everything up to it is durable).
@@ -93,18 +97,22 @@ impl Journal {
     /// # Errors
     /// See [`OpenError`].
     pub fn open<S: Storage>(storage: S, config: JournalConfig) -> Result<Recovery<S>, OpenError> {
-        let mut records = Vec::new();
-        let mut recovery = Self::open_with(storage, config, |record| records.push(record.to_record()))?;
+        let (mut records, mut commits) = (Vec::new(), Vec::new());
+        let mut recovery = Self::open_with(storage, config, |c| {
+            records.extend(c.records.iter().map(|(_, r)| r.to_record()));
+            commits.push(c.commit);
+        })?;
         recovery.records = records;
+        recovery.commits = commits;
         Ok(recovery)
     }
 
-    /// Opens (or creates) the journal in `storage`, handing each record after the snapshot to
-    /// `replay` in order. On an error, discard whatever `replay` received: the journal is not
-    /// usable as it is.
+    /// Opens (or creates) the journal in `storage`, handing each commit after the snapshot, with
+    /// its records, to `replay` in order, once it has passed its checks. On an error, discard
+    /// whatever `replay` received: the journal is not usable as it is.
     ///
-    /// A record is lent, not given: its payload is a slice of the segment read, so a replay that
-    /// decodes it at once allocates nothing per record ([`RecordRef::to_record`] makes an owned
+    /// Records are lent, not given: a payload is a slice of the segment read, so a replay that
+    /// decodes it at once allocates nothing per record (`RecordRef::to_record` makes an owned
     /// copy). Measured: the allocation of every record's payload on the reader, freed on the
     /// replay worker, was about 9 % of a recovery's profile (docs/PERFORMANCE.md, session 6).
     ///
@@ -113,7 +121,7 @@ impl Journal {
     pub fn open_with<S: Storage>(
         storage: S,
         config: JournalConfig,
-        replay: impl FnMut(&RecordRef<'_>),
+        replay: impl FnMut(&Committed<'_>),
     ) -> Result<Recovery<S>, OpenError> {
         Self::open_with_snapshot(storage, config, |_| {}, replay)
     }
@@ -127,7 +135,7 @@ impl Journal {
         mut storage: S,
         config: JournalConfig,
         start: impl FnOnce(Option<&Snapshot>),
-        mut replay: impl FnMut(&RecordRef<'_>),
+        mut replay: impl FnMut(&Committed<'_>),
     ) -> Result<Recovery<S>, OpenError> {
         config.validate()?;
         let segments = list_segments(&storage)?;
@@ -140,6 +148,7 @@ impl Journal {
             snapshot: snapshot.clone(),
             skipped_snapshots: scan.skipped.clone(),
             records: Vec::new(),
+            commits: Vec::new(),
             torn_tail,
             head,
         };
@@ -199,14 +208,14 @@ fn persist_segment<S: Storage>(storage: &mut S, path: &str, valid_len: u64) -> R
     storage.sync_dir("")
 }
 
-/// Walks from the segment holding record `base.seq` to the end, replaying records after it and
-/// checking that the first of them links to `base.hash`. Returns the head and the last segment's
-/// header and end.
+/// Walks from the segment holding record `base.seq` to the end, replaying the commits after it
+/// and checking that the first of them links to `base.hash` (`base` must be a commit's end).
+/// Returns the head and the last segment's header and end.
 fn walk_from<S: Storage>(
     storage: &S,
     segments: &[SegmentFile],
     base: ChainHead,
-    replay: &mut impl FnMut(&RecordRef<'_>),
+    replay: &mut impl FnMut(&Committed<'_>),
 ) -> Result<(ChainHead, SegmentHeader, SegmentEnd), OpenError> {
     let (start, mut walker) = if base.seq == 0 {
         (0, Walker::from_genesis())
@@ -225,14 +234,17 @@ fn walk_from<S: Storage>(
         }
     };
     let mut mismatch = false;
-    let mut visit = |_: &SegmentFile, _: u64, record: &RecordRef<'_>| {
-        if record.seq == base.seq + 1 && record.prev_hash != base.hash {
+    let mut visit = |_: &SegmentFile, c: &Committed<'_>| {
+        let commit = &c.commit;
+        if commit.last_seq <= base.seq {
+            return ControlFlow::Continue(());
+        }
+        // The snapshot must be at a commit's end, and the next commit must link to it.
+        if commit.first_seq <= base.seq || (commit.first_seq == base.seq + 1 && commit.prev_hash != base.hash) {
             mismatch = true;
             return ControlFlow::Break(());
         }
-        if record.seq > base.seq {
-            replay(record);
-        }
+        replay(c);
         ControlFlow::Continue(())
     };
     let mut last = None;

@@ -24,7 +24,7 @@ use crate::record::Hash;
 /// Magic bytes at the start of every segment.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"PERPXJNL";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// Bytes of the segment header.
 pub const SEGMENT_HEADER_BYTES: usize = 64;
 /// File extension of segments.

@@ -1,15 +1,14 @@
 //! Full verification: every segment, archived first, from the genesis record to the head.
 //!
-//! Checks every header, every CRC32C, every record hash, every sequence number and every link,
+//! Checks every header, every CRC32C, every sequence number, every commit hash and every link,
 //! and stops at the first mismatch with its segment and byte offset. It only reads: a torn tail
 //! is reported in the summary, not repaired. Compare `head` with a published head to detect a
 //! journal cut after a segment boundary, which no local check can see.
 
 use std::ops::ControlFlow;
 
-use crate::chain::{ReadError, Walker, list_segments};
+use crate::chain::{Committed, ReadError, Walker, list_segments};
 use crate::corruption::Corruption;
-use crate::frame::RecordRef;
 use crate::record::ChainHead;
 use crate::scan::TornTail;
 use crate::storage::Storage;
@@ -46,18 +45,6 @@ pub struct ChainSummary {
     pub torn_tail: Option<TornTail>,
 }
 
-/// A record met by [`verify_chain_with`], handed over once its own checks (checksums, hash,
-/// sequence number, link) have passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VerifiedRecord<'a> {
-    /// The segment holding it.
-    pub segment: &'a str,
-    /// The byte offset of its frame in the segment.
-    pub offset: u64,
-    /// The record, borrowing its payload from the segment.
-    pub record: RecordRef<'a>,
-}
-
 /// Verifies the whole chain; see the module docs.
 ///
 /// # Errors
@@ -69,8 +56,8 @@ pub fn verify_chain<S: Storage + ?Sized>(
     verify_chain_with(storage, progress, |_| {})
 }
 
-/// [`verify_chain`], handing every record to `visit` in chain order as it passes its checks
-/// (to replay the payloads, for instance). A corruption found later in the walk still fails
+/// [`verify_chain`], handing every commit, with its records, to `visit` in chain order as it
+/// passes its checks (to replay the payloads, for instance). A corruption found later in the walk still fails
 /// the verification, after `visit` has seen the records before it.
 ///
 /// # Errors
@@ -78,7 +65,7 @@ pub fn verify_chain<S: Storage + ?Sized>(
 pub fn verify_chain_with<S: Storage + ?Sized>(
     storage: &S,
     mut progress: impl FnMut(&VerifyProgress<'_>),
-    mut visit: impl FnMut(&VerifiedRecord<'_>),
+    mut visit: impl FnMut(&Committed<'_>),
 ) -> Result<ChainSummary, ReadError> {
     let segments = list_segments(storage)?;
     if let Some(last) = segments.last().filter(|s| s.archived) {
@@ -96,8 +83,8 @@ pub fn verify_chain_with<S: Storage + ?Sized>(
     for (i, segment) in segments.iter().enumerate() {
         let is_last = i + 1 == segments.len();
         let (_, end) = walker
-            .walk(storage, segment, is_last, &mut |file, offset, record| {
-                visit(&VerifiedRecord { segment: &file.path, offset, record: *record });
+            .walk(storage, segment, is_last, &mut |_, committed| {
+                visit(committed);
                 ControlFlow::Continue(())
             })?
             .expect("the visitor never stops the walk");

@@ -2,9 +2,11 @@
 //! segments over, and stops for good at the first storage failure.
 //!
 //! The writer is synchronous and deterministic: no threads, no clock (time comes in through
-//! [`JournalWriter::tick`]). [`JournalWriter::append`] chains and buffers a record and returns
-//! its [`Ticket`]; the record is durable once [`JournalWriter::durable_seq`] has reached the
-//! ticket, which happens only after an fsync that covers it. An [`OutputGate`](crate::OutputGate)
+//! [`JournalWriter::tick`]). [`JournalWriter::append`] buffers a record and returns its
+//! [`Ticket`]; every write closes the records buffered since the last one with a commit frame,
+//! which links them to the chain (see [`crate::record`]). A record is durable once
+//! [`JournalWriter::durable_seq`] has reached its ticket, which happens only after an fsync
+//! that covers its commit. An [`OutputGate`](crate::OutputGate)
 //! holds what a command produced until then.
 //!
 //! **A storage failure stops the writer.** After a failed write or fsync it refuses everything
@@ -14,9 +16,13 @@
 //! recover from what is on disk.
 
 use crate::config::{JournalConfig, SyncPolicy};
-use crate::frame::{RecordRef, SEAL_FRAME_BYTES, encode_record, encode_seal, record_frame_bytes};
+use crate::frame::{
+    COMMIT_FRAME_BYTES, RecordRef, SEAL_FRAME_BYTES, encode_commit, encode_record, encode_seal, record_frame_bytes,
+};
 use crate::limits::{PAYLOAD_BYTES_MAX, SNAPSHOT_BYTES_MAX};
-use crate::record::{ChainHead, Hash, record_hash};
+use crate::record::{
+    ChainHead, Commit, Hash, commit_hash, events_digest, events_entry_finish, events_entry_start, records_digest,
+};
 use crate::segment::{SEGMENT_HEADER_BYTES, SegmentHeader, TEMP_SUFFIX, segment_file_name};
 use crate::snapshot::write_snapshot_file;
 use crate::storage::{Storage, StorageError, write_all};
@@ -115,6 +121,14 @@ pub struct JournalWriter<S: Storage> {
     active: ActiveSegment,
     /// Frames appended but not yet written.
     buffer: Vec<u8>,
+    /// The records not yet closed by a commit: the first one's sequence number and where its
+    /// frame starts in `buffer` (they run from there to the end of it).
+    open: Option<(u64, usize)>,
+    /// The events stream of the records not yet closed (see [`crate::record::events_digest`]).
+    events: Vec<u8>,
+    /// The last record appended.
+    last_seq: u64,
+    /// The last commit.
     head: ChainHead,
     durable: ChainHead,
     now_ms: i64,
@@ -148,6 +162,9 @@ impl<S: Storage> JournalWriter<S> {
         Self {
             storage,
             buffer: Vec::with_capacity(config.batch_bytes_max),
+            open: None,
+            events: Vec::new(),
+            last_seq: head.seq,
             config,
             active,
             head,
@@ -159,29 +176,47 @@ impl<S: Storage> JournalWriter<S> {
         }
     }
 
-    /// Chains and buffers a record; returns its ticket. Under `EveryRecords(n)` this may write and
-    /// fsync; a segment rollover (which fsyncs the full segment) may happen first.
+    /// Buffers a record of the command `payload` whose events encode to `events`; returns its
+    /// ticket. Under `EveryRecords(n)` this may write and fsync; a segment rollover (which
+    /// fsyncs the full segment) may happen first.
     ///
     /// # Errors
     /// [`WriteError::PayloadTooLarge`] (nothing appended, the writer goes on), or
     /// [`WriteError::Stopped`]: the writer is, or has just become, stopped. After a `Stopped`
     /// error the record may or may not be on disk; it was never acknowledged, and recovery
     /// decides whether it exists.
-    pub fn append(&mut self, ts_ms: i64, payload: &[u8], events_digest: Hash) -> Result<Ticket, WriteError> {
+    pub fn append(&mut self, ts_ms: i64, payload: &[u8], events: &[u8]) -> Result<Ticket, WriteError> {
+        self.append_with_events(ts_ms, payload, |stream| stream.extend_from_slice(events))
+    }
+
+    /// [`JournalWriter::append`], with the events' encoding written by `write_events` straight
+    /// into the commit's events stream (appended to the `Vec` it is given) instead of copied
+    /// from a buffer of the caller's.
+    ///
+    /// # Errors
+    /// As [`JournalWriter::append`].
+    pub fn append_with_events(
+        &mut self,
+        ts_ms: i64,
+        payload: &[u8],
+        write_events: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<Ticket, WriteError> {
         self.check_running()?;
         if payload.len() > PAYLOAD_BYTES_MAX {
             return Err(WriteError::PayloadTooLarge { len: payload.len(), max: PAYLOAD_BYTES_MAX });
         }
         let frame_bytes = record_frame_bytes(payload.len()) as u64;
-        let would_be = self.active.bytes + frame_bytes + SEAL_FRAME_BYTES as u64;
+        let would_be = self.active.bytes + frame_bytes + (COMMIT_FRAME_BYTES + SEAL_FRAME_BYTES) as u64;
         if self.active.records > 0 && would_be > self.config.segment_bytes_target {
             self.guarded(Self::roll)?;
         }
-        let seq = self.head.seq + 1;
-        let prev_hash = self.head.hash;
-        let hash = record_hash(seq, ts_ms, payload, &events_digest, &prev_hash);
-        encode_record(&mut self.buffer, &RecordRef { seq, ts_ms, payload, events_digest, prev_hash, hash });
-        self.head = ChainHead { seq, hash };
+        let seq = self.last_seq + 1;
+        let entry = events_entry_start(&mut self.events);
+        write_events(&mut self.events);
+        let events_check = events_entry_finish(&mut self.events, entry);
+        self.open.get_or_insert((seq, self.buffer.len()));
+        encode_record(&mut self.buffer, &RecordRef { seq, ts_ms, payload, events_check });
+        self.last_seq = seq;
         self.active.bytes += frame_bytes;
         self.active.records += 1;
         self.stats.records_appended += 1;
@@ -237,10 +272,17 @@ impl<S: Storage> JournalWriter<S> {
         self.durable
     }
 
-    /// The head of everything appended, durable or not.
+    /// The last commit, durable or not. Records appended since are not in a commit yet: the
+    /// next write closes them.
     #[must_use]
     pub fn head(&self) -> ChainHead {
         self.head
+    }
+
+    /// The last record appended, committed or not.
+    #[must_use]
+    pub fn appended_seq(&self) -> u64 {
+        self.last_seq
     }
 
     /// Whether the record of `ticket` is durable.
@@ -252,7 +294,7 @@ impl<S: Storage> JournalWriter<S> {
     /// Records appended but not yet durable.
     #[must_use]
     pub fn pending_records(&self) -> u64 {
-        self.head.seq - self.durable.seq
+        self.last_seq - self.durable.seq
     }
 
     /// The failure that stopped the writer, if it is stopped.
@@ -368,8 +410,24 @@ impl<S: Storage> JournalWriter<S> {
         })
     }
 
-    /// Writes the buffered frames (no fsync).
+    /// Closes the records appended since the last commit with a commit frame.
+    fn close_commit(&mut self) {
+        let Some((first_seq, start)) = self.open.take() else { return };
+        let records = records_digest(&self.buffer[start..]);
+        let events = events_digest(&self.events);
+        self.events.clear();
+        let prev_hash = self.head.hash;
+        let hash = commit_hash(first_seq, self.last_seq, &records, &events, &prev_hash);
+        let commit = Commit { first_seq, last_seq: self.last_seq, events_digest: events, prev_hash, hash };
+        encode_commit(&mut self.buffer, &commit);
+        self.active.bytes += COMMIT_FRAME_BYTES as u64;
+        self.head = commit.head();
+    }
+
+    /// Closes the open commit and writes the buffered frames (no fsync): every write ends with
+    /// a commit frame.
     fn flush(&mut self) -> Result<(), StorageError> {
+        self.close_commit();
         if self.buffer.is_empty() {
             return Ok(());
         }
@@ -381,7 +439,7 @@ impl<S: Storage> JournalWriter<S> {
 
     /// Writes and fsyncs the active segment; everything appended becomes durable.
     fn sync_now(&mut self) -> Result<(), StorageError> {
-        if self.durable == self.head {
+        if self.durable.seq == self.last_seq {
             return Ok(());
         }
         self.flush()?;
@@ -398,6 +456,7 @@ impl<S: Storage> JournalWriter<S> {
 
     /// Seals the active segment (durably) and starts the next one.
     fn roll(&mut self) -> Result<(), StorageError> {
+        self.close_commit();
         encode_seal(&mut self.buffer, self.head);
         self.flush()?;
         self.storage.sync(&self.active.path)?;

@@ -2,21 +2,25 @@ use super::*;
 use crate::record::{GENESIS_HASH, Record, hex};
 
 fn sample() -> Record {
-    Record::new(1, 1_700_000_000_000, b"place BTC-PERP buy 0.1 @ 86000".to_vec(), [0xAB; 32], GENESIS_HASH)
+    Record {
+        seq: 1,
+        ts_ms: 1_700_000_000_000,
+        payload: b"place BTC-PERP buy 0.1 @ 86000".to_vec(),
+        events_check: 0xABCD_0123,
+    }
 }
 
 fn frame_of(record: &Record) -> Vec<u8> {
     let mut out = Vec::new();
-    let r = RecordRef {
-        seq: record.seq,
-        ts_ms: record.ts_ms,
-        payload: &record.payload,
-        events_digest: record.events_digest,
-        prev_hash: record.prev_hash,
-        hash: record.hash,
-    };
-    encode_record(&mut out, &r);
+    encode_record(&mut out, &record.as_ref());
     out
+}
+
+fn sample_commit() -> Commit {
+    let mut commit =
+        Commit { first_seq: 1, last_seq: 1, events_digest: [0xAB; 32], prev_hash: GENESIS_HASH, hash: [0; 32] };
+    commit.hash = commit.compute_hash(&crate::record::records_digest(&frame_of(&sample())));
+    commit
 }
 
 #[test]
@@ -28,10 +32,18 @@ fn a_record_frame_reads_back_as_the_same_record() {
         FrameRead::Valid { body: Body::Record(r), len } => {
             assert_eq!(len, bytes.len());
             assert_eq!(r.to_record(), record);
-            assert_eq!(r.compute_hash(), record.hash);
         }
         other => panic!("expected a valid record, got {other:?}"),
     }
+}
+
+#[test]
+fn a_commit_frame_reads_back_as_the_same_commit() {
+    let commit = sample_commit();
+    let mut bytes = Vec::new();
+    encode_commit(&mut bytes, &commit);
+    assert_eq!(bytes.len(), COMMIT_FRAME_BYTES);
+    assert_eq!(read_frame(&bytes), FrameRead::Valid { body: Body::Commit(commit), len: COMMIT_FRAME_BYTES });
 }
 
 #[test]
@@ -48,17 +60,27 @@ fn the_format_is_pinned_byte_for_byte() {
     // If this changes, the on-disk format changed: bump FORMAT_VERSION and update docs/JOURNAL.md.
     let record = sample();
     let bytes = frame_of(&record);
-    assert_eq!(&bytes[..4], &(147u32).to_le_bytes(), "body length = 117 + 30-byte payload");
+    assert_eq!(&bytes[..4], &(55u32).to_le_bytes(), "body length = 25 + 30-byte payload");
     assert_eq!(bytes[12], KIND_RECORD);
     assert_eq!(&bytes[13..21], &1u64.to_le_bytes());
     assert_eq!(&bytes[21..29], &1_700_000_000_000i64.to_le_bytes());
     assert_eq!(&bytes[29..33], &30u32.to_le_bytes());
     assert_eq!(&bytes[33..63], record.payload.as_slice());
-    assert_eq!(&bytes[bytes.len() - 32..], &record.hash);
-    assert_eq!(hex(&record.hash), PINNED_HASH);
+    assert_eq!(&bytes[63..67], &0xABCD_0123u32.to_le_bytes());
+    let commit = sample_commit();
+    let mut frame = Vec::new();
+    encode_commit(&mut frame, &commit);
+    assert_eq!(&frame[..4], &(113u32).to_le_bytes());
+    assert_eq!(frame[12], KIND_COMMIT);
+    assert_eq!(&frame[13..21], &1u64.to_le_bytes());
+    assert_eq!(&frame[21..29], &1u64.to_le_bytes());
+    assert_eq!(&frame[29..61], &[0xAB; 32]);
+    assert_eq!(&frame[61..93], &GENESIS_HASH);
+    assert_eq!(&frame[93..125], &commit.hash);
+    assert_eq!(hex(&commit.hash), PINNED_HASH);
 }
 
-const PINNED_HASH: &str = "3ab5eebc2917168301f3782fe88d315a8e9eb03bee5b138079e2ad9a6ecd7e7d";
+const PINNED_HASH: &str = "6db9d13b5ff719f8e6b7f17a1731474c6e6a625e2d4eb38152ef42115c35b22a";
 
 #[test]
 fn a_flipped_bit_anywhere_in_the_body_fails_the_body_checksum() {

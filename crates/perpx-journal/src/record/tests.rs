@@ -1,58 +1,68 @@
 use super::*;
 
-/// The documented byte stream of a record, built the slow, obvious way.
-fn documented_stream(seq: u64, ts_ms: i64, payload: &[u8], events_digest: &Hash, prev_hash: &Hash) -> Vec<u8> {
+/// The documented byte stream of a commit hash, built the slow, obvious way.
+fn documented_stream(first: u64, last: u64, records: &Hash, events: &Hash, prev: &Hash) -> Vec<u8> {
     let mut stream = Vec::new();
-    stream.extend_from_slice(b"perpx-journal/record/v1\0");
-    stream.extend_from_slice(&seq.to_le_bytes());
-    stream.extend_from_slice(&ts_ms.to_le_bytes());
-    stream.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    stream.extend_from_slice(payload);
-    stream.extend_from_slice(events_digest);
-    stream.extend_from_slice(prev_hash);
+    stream.extend_from_slice(b"perpx-journal/commit/v2\0");
+    stream.extend_from_slice(&first.to_le_bytes());
+    stream.extend_from_slice(&last.to_le_bytes());
+    stream.extend_from_slice(records);
+    stream.extend_from_slice(events);
+    stream.extend_from_slice(prev);
     stream
 }
 
 #[test]
-fn the_hash_is_blake3_of_the_documented_byte_stream() {
-    let payload = b"cancel order 7".to_vec();
-    let record = Record::new(5, -3, payload.clone(), [1; 32], [2; 32]);
-    assert_eq!(record.hash, *blake3::hash(&documented_stream(5, -3, &payload, &[1; 32], &[2; 32])).as_bytes());
-    assert!(record.hash_is_valid());
-}
-
-/// Short payloads are hashed from one stack buffer, long ones incrementally: both give the
-/// hash of the documented stream, on either side of the switch and far beyond it.
-#[test]
-fn the_hash_is_the_same_for_payloads_on_either_side_of_the_buffer() {
-    for len in [0, 1, 63, 64, 800, 911, 912, 913, 1024, 5000, crate::limits::PAYLOAD_BYTES_MAX] {
-        let payload: Vec<u8> = (0..len).map(|i| u8::try_from(i % 251).expect("below 251")).collect();
-        let expected = *blake3::hash(&documented_stream(9, 7, &payload, &[3; 32], &[4; 32])).as_bytes();
-        assert_eq!(record_hash(9, 7, &payload, &[3; 32], &[4; 32]), expected, "payload of {len} bytes");
-    }
+fn the_commit_hash_is_blake3_of_the_documented_byte_stream() {
+    let expected = *blake3::hash(&documented_stream(5, 9, &[1; 32], &[2; 32], &[3; 32])).as_bytes();
+    assert_eq!(commit_hash(5, 9, &[1; 32], &[2; 32], &[3; 32]), expected);
 }
 
 #[test]
-fn changing_any_field_changes_the_hash() {
-    let base = Record::new(5, 100, b"abc".to_vec(), [1; 32], [2; 32]);
+fn the_digests_are_blake3_derived_keys_of_their_own_contexts() {
+    let bytes = b"some frames";
+    assert_eq!(records_digest(bytes), blake3::derive_key(RECORDS_CONTEXT, bytes));
+    assert_eq!(events_digest(bytes), blake3::derive_key(EVENTS_CONTEXT, bytes));
+    assert_ne!(records_digest(bytes), events_digest(bytes), "the two contexts never collide");
+}
+
+#[test]
+fn changing_any_field_changes_the_commit_hash() {
+    let base = commit_hash(5, 9, &[1; 32], &[2; 32], &[3; 32]);
     let variants = [
-        Record::new(6, 100, b"abc".to_vec(), [1; 32], [2; 32]),
-        Record::new(5, 101, b"abc".to_vec(), [1; 32], [2; 32]),
-        Record::new(5, 100, b"abd".to_vec(), [1; 32], [2; 32]),
-        Record::new(5, 100, b"abc\0".to_vec(), [1; 32], [2; 32]),
-        Record::new(5, 100, b"abc".to_vec(), [3; 32], [2; 32]),
-        Record::new(5, 100, b"abc".to_vec(), [1; 32], [4; 32]),
+        commit_hash(6, 9, &[1; 32], &[2; 32], &[3; 32]),
+        commit_hash(5, 10, &[1; 32], &[2; 32], &[3; 32]),
+        commit_hash(5, 9, &[4; 32], &[2; 32], &[3; 32]),
+        commit_hash(5, 9, &[1; 32], &[4; 32], &[3; 32]),
+        commit_hash(5, 9, &[1; 32], &[2; 32], &[4; 32]),
     ];
     for variant in variants {
-        assert_ne!(variant.hash, base.hash, "{variant:?}");
+        assert_ne!(variant, base);
     }
 }
 
 #[test]
-fn a_record_with_an_edited_field_no_longer_matches_its_hash() {
-    let mut record = Record::new(1, 0, b"x".to_vec(), [0; 32], GENESIS_HASH);
-    record.payload[0] = b'y';
-    assert!(!record.hash_is_valid());
+fn an_events_stream_is_each_records_length_and_encoding() {
+    let mut stream = Vec::new();
+    let first = push_events(&mut stream, b"abc");
+    let start = events_entry_start(&mut stream);
+    stream.extend_from_slice(b"");
+    let second = events_entry_finish(&mut stream, start);
+    assert_eq!(stream, [&3u32.to_le_bytes()[..], b"abc", &0u32.to_le_bytes()].concat());
+    assert_eq!((first, second), (crc32c::crc32c(b"abc"), crc32c::crc32c(b"")));
+}
+
+#[test]
+fn a_commit_with_an_edited_field_no_longer_matches_its_hash() {
+    let records = [7; 32];
+    let mut commit =
+        Commit { first_seq: 1, last_seq: 3, events_digest: [1; 32], prev_hash: GENESIS_HASH, hash: [0; 32] };
+    commit.hash = commit.compute_hash(&records);
+    assert_eq!(commit.head(), ChainHead { seq: 3, hash: commit.hash });
+    let mut edited = commit;
+    edited.events_digest[0] ^= 1;
+    assert_ne!(edited.compute_hash(&records), edited.hash);
+    assert_ne!(commit.compute_hash(&[8; 32]), commit.hash, "other records");
 }
 
 #[test]

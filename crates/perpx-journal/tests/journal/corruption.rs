@@ -7,21 +7,26 @@ use std::mem::discriminant;
 use perpx_journal::frame::{RecordRef, encode_record};
 use perpx_journal::segment::parse_segment_file_name;
 use perpx_journal::{
-    Corruption, HeaderFault, Journal, MemStorage, OpenError, ReadError, Storage, SyncPolicy, Truncation, verify_chain,
+    Corruption, HeaderFault, Journal, MemStorage, OpenError, ReadError, Storage, SyncPolicy, Truncation,
+    records_digest, verify_chain,
 };
 
 use crate::support::{FrameAt, frames, journal_with, segment_paths, small_config};
 
-/// A journal of 20 records over several segments, and its third segment (a middle one) with
-/// its frames.
+/// A journal of 20 records over several segments, and a middle segment that starts with two
+/// records (then their commit, …, a commit and the seal), with its frames.
 fn damaged_journal() -> (MemStorage, String, Vec<FrameAt>) {
     let (storage, _) = journal_with(20);
     let segments = segment_paths(&storage);
     assert!(segments.len() >= 6, "the journal spans several segments");
-    let middle = segments[2].clone();
-    let frames = frames(&storage.read(&middle).unwrap());
-    assert!(frames.len() >= 3 && frames.last().unwrap().seq.is_none(), "two records or more, then the seal");
-    (storage, middle, frames)
+    for middle in &segments[2..segments.len() - 1] {
+        let frames = frames(&storage.read(middle).unwrap());
+        let n = frames.len();
+        if n >= 4 && frames[0].seq.is_some() && frames[1].seq.is_some() && frames[n - 2].commit {
+            return (storage, middle.clone(), frames);
+        }
+    }
+    panic!("no middle segment starts with two records");
 }
 
 /// Opening fails with a corruption; verification fails with the same one.
@@ -126,52 +131,104 @@ fn a_missing_segment_is_named_by_the_segment_after_the_gap() {
     );
 }
 
-/// Rewrites the record of `frame` with another payload: a valid frame (CRC recomputed), with its
-/// own hash recomputed too when `rehash`.
-fn rewrite_record(storage: &MemStorage, path: &str, frame: FrameAt, rehash: bool) {
+/// Rewrites record `frames[i]` with another payload: a valid frame (CRC recomputed); with
+/// `rehash`, the commit that closes it is re-hashed over the forged record too. Returns the
+/// commit's index in `frames`.
+fn rewrite_record(storage: &MemStorage, path: &str, frames: &[FrameAt], i: usize, rehash: bool) -> usize {
+    use perpx_journal::frame::{Body, FrameRead, encode_commit, read_frame};
     let bytes = storage.read(path).unwrap();
-    let original = match perpx_journal::frame::read_frame(&bytes[frame.offset..]) {
-        perpx_journal::frame::FrameRead::Valid { body: perpx_journal::frame::Body::Record(r), .. } => r.to_record(),
-        other => panic!("not a record: {other:?}"),
+    let FrameRead::Valid { body: Body::Record(original), .. } = read_frame(&bytes[frames[i].offset..]) else {
+        panic!("not a record");
     };
-    let mut forged = original.clone();
-    forged.payload = vec![0xEE; original.payload.len()];
-    if rehash {
-        forged.hash = forged.compute_hash();
-    }
+    let forged = vec![0xEE; original.payload.len()];
     let mut encoded = Vec::new();
-    encode_record(
-        &mut encoded,
-        &RecordRef {
-            seq: forged.seq,
-            ts_ms: forged.ts_ms,
-            payload: &forged.payload,
-            events_digest: forged.events_digest,
-            prev_hash: forged.prev_hash,
-            hash: forged.hash,
-        },
-    );
-    assert_eq!(encoded.len(), frame.len);
+    encode_record(&mut encoded, &RecordRef { payload: &forged, ..original });
+    assert_eq!(encoded.len(), frames[i].len);
+    let frame = frames[i];
     storage.corrupt(path, |b| b[frame.offset..frame.offset + frame.len].copy_from_slice(&encoded));
+    let commit_at = i + frames[i..].iter().position(|f| f.commit).expect("a commit closes the record");
+    if rehash {
+        let first = frames[..i].iter().rposition(|f| f.commit).map_or(0, |c| c + 1);
+        let bytes = storage.read(path).unwrap();
+        let c = frames[commit_at];
+        let FrameRead::Valid { body: Body::Commit(mut commit), .. } = read_frame(&bytes[c.offset..]) else {
+            panic!("not a commit");
+        };
+        commit.hash = commit.compute_hash(&records_digest(&bytes[frames[first].offset..c.offset]));
+        let mut encoded = Vec::new();
+        encode_commit(&mut encoded, &commit);
+        storage.corrupt(path, |b| b[c.offset..c.offset + c.len].copy_from_slice(&encoded));
+    }
+    commit_at
 }
 
 #[test]
-fn a_record_rewritten_with_a_fresh_checksum_fails_its_own_hash() {
+fn a_record_rewritten_with_a_fresh_checksum_fails_its_commits_hash() {
     let (storage, middle, frames) = damaged_journal();
-    rewrite_record(&storage, &middle, frames[0], false);
+    let c = rewrite_record(&storage, &middle, &frames, 0, false);
     assert_eq!(
         corruption_of(&storage),
-        Corruption::HashMismatch { segment: middle, offset: frames[0].offset as u64, seq: seq_of(&frames[0]) }
+        Corruption::HashMismatch {
+            segment: middle,
+            offset: frames[c].offset as u64,
+            first_seq: seq_of(&frames[0]),
+            last_seq: seq_of(&frames[c - 1]),
+        }
     );
 }
 
 #[test]
-fn a_record_rewritten_and_rehashed_breaks_the_link_of_the_next_record() {
+fn a_record_rewritten_and_its_commit_rehashed_breaks_the_next_link() {
     let (storage, middle, frames) = damaged_journal();
-    rewrite_record(&storage, &middle, frames[0], true);
+    let c = rewrite_record(&storage, &middle, &frames, 0, true);
+    let n = frames.len();
+    // The next link is the next commit's `prev_hash`, or the seal when the commit was the
+    // segment's last.
+    let expected = match frames[c + 1..].iter().position(|f| f.commit) {
+        Some(i) => Corruption::ChainBreak {
+            segment: middle,
+            offset: frames[c + 1 + i].offset as u64,
+            first_seq: seq_of(&frames[c - 1]) + 1,
+        },
+        None => Corruption::SealMismatch { segment: middle, offset: frames[n - 1].offset as u64 },
+    };
+    assert_eq!(corruption_of(&storage), expected);
+}
+
+#[test]
+fn records_before_a_seal_without_their_commit_are_corruption() {
+    let (storage, middle, frames) = damaged_journal();
+    let n = frames.len();
+    let commit = frames[n - 2];
+    storage.corrupt(&middle, |b| {
+        b.drain(commit.offset..commit.offset + commit.len);
+    });
+    let first_open = frames[..n - 2].iter().rposition(|f| f.commit).map_or(0, |c| c + 1);
     assert_eq!(
         corruption_of(&storage),
-        Corruption::ChainBreak { segment: middle, offset: frames[1].offset as u64, seq: seq_of(&frames[1]) }
+        Corruption::UncommittedRecords { segment: middle, offset: frames[first_open].offset as u64 }
+    );
+}
+
+#[test]
+fn a_commit_that_does_not_name_the_records_before_it_is_corruption() {
+    let (storage, middle, frames) = damaged_journal();
+    let c = frames.iter().position(|f| f.commit).unwrap();
+    let commit = frames[c];
+    // The commit repeated right after itself: the second follows no records.
+    storage.corrupt(&middle, |b| {
+        let copy = b[commit.offset..commit.offset + commit.len].to_vec();
+        b.splice(commit.offset + commit.len..commit.offset + commit.len, copy);
+    });
+    assert_eq!(
+        corruption_of(&storage),
+        Corruption::CommitMismatch {
+            segment: middle,
+            offset: (commit.offset + commit.len) as u64,
+            first_seq: seq_of(&frames[0]),
+            last_seq: seq_of(&frames[c - 1]),
+            records: None,
+        }
     );
 }
 
@@ -191,32 +248,34 @@ fn bytes_after_a_seal_are_corruption() {
 }
 
 #[test]
-fn damage_in_the_last_segment_before_its_last_record_is_corruption_not_a_torn_tail() {
+fn damage_in_the_last_segment_before_its_last_frame_is_corruption_not_a_torn_tail() {
     let storage = MemStorage::new();
     let config = perpx_journal::JournalConfig { segment_bytes_target: 1 << 20, ..small_config(SyncPolicy::EveryBatch) };
     let mut recovery = Journal::open(storage.clone(), config).unwrap();
     for i in 0..5 {
-        let _ = recovery.writer.append(i, b"some command", [0; 32]).unwrap();
+        let _ = recovery.writer.append(i, b"some command", b"events").unwrap();
     }
     recovery.writer.commit().unwrap();
     let segment = recovery.writer.active_segment().to_owned();
     let frames = frames(&storage.read(&segment).unwrap());
-    assert_eq!(frames.len(), 5);
+    assert_eq!(frames.len(), 6, "five records and their commit");
 
     let damaged = storage.crash(perpx_journal::CrashMode::PowerLoss);
-    damaged.corrupt(&segment, |b| b[frames[3].offset + 40] ^= 0x80);
+    damaged.corrupt(&segment, |b| b[frames[3].offset + 20] ^= 0x80);
     assert_eq!(
         corruption_of(&damaged),
         Corruption::ChecksumMismatch { segment: segment.clone(), offset: frames[3].offset as u64 }
     );
 
-    // The very last record with a bad checksum and nothing after it looks exactly like a torn
-    // write: it is truncated and reported (docs/JOURNAL.md, "what recovery cannot tell").
+    // The very last frame, the commit, with a bad checksum and nothing after it looks exactly
+    // like a torn write: the whole commit is truncated and reported (docs/JOURNAL.md, "what
+    // recovery cannot tell").
     let last = storage.crash(perpx_journal::CrashMode::PowerLoss);
-    last.corrupt(&segment, |b| b[frames[4].offset + 40] ^= 0x80);
+    last.corrupt(&segment, |b| b[frames[5].offset + 40] ^= 0x80);
     let recovered = Journal::open(last, config).unwrap();
-    assert_eq!(recovered.head.seq, 4);
-    assert_eq!(recovered.torn_tail.unwrap().bytes_dropped, frames[4].len as u64);
+    assert_eq!(recovered.head.seq, 0);
+    let dropped: usize = frames.iter().map(|f| f.len).sum();
+    assert_eq!(recovered.torn_tail.unwrap().bytes_dropped, dropped as u64);
 }
 
 #[test]
@@ -255,7 +314,7 @@ fn every_kind_of_damage_has_its_own_error() {
         },
         {
             let (s, m, f) = damaged_journal();
-            rewrite_record(&s, &m, f[0], true);
+            rewrite_record(&s, &m, &f, 0, true);
             corruption_of(&s)
         },
     ];

@@ -38,7 +38,7 @@ fn a_failed_fsync_stops_the_writer_for_good_and_nothing_acknowledged_is_lost() {
     // in particular, the fsync is never retried.
     let ops_before = storage.op_count();
     let refused = WriteError::Stopped { cause: cause.clone() };
-    assert_eq!(writer.append(1, b"after", [0; 32]), Err(refused.clone()));
+    assert_eq!(writer.append(1, b"after", b"events"), Err(refused.clone()));
     assert_eq!(writer.commit(), Err(refused.clone()));
     assert_eq!(writer.tick(i64::MAX), Err(refused.clone()));
     assert!(refused.to_string().contains("never retries an fsync"), "{refused}");

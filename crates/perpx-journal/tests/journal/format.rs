@@ -14,7 +14,7 @@ fn open_error(storage: &MemStorage) -> OpenError {
 }
 
 #[test]
-fn a_new_journal_starts_with_a_version_1_segment_anchored_at_genesis() {
+fn a_new_journal_starts_with_a_version_2_segment_anchored_at_genesis() {
     let storage = MemStorage::new();
     let recovery = Journal::open(storage.clone(), JournalConfig::default()).unwrap();
     assert_eq!(recovery.head.seq, 0);
@@ -23,7 +23,7 @@ fn a_new_journal_starts_with_a_version_1_segment_anchored_at_genesis() {
     let bytes = storage.read("00000000000000000001.seg").unwrap();
     assert_eq!(bytes.len(), SEGMENT_HEADER_BYTES);
     assert_eq!(&bytes[..8], b"PERPXJNL");
-    assert_eq!(&bytes[8..10], &1u16.to_le_bytes());
+    assert_eq!(&bytes[8..10], &2u16.to_le_bytes());
     assert_eq!(&bytes[10..12], &[0, 0]);
     assert_eq!(&bytes[12..20], &1u64.to_le_bytes());
     assert_eq!(&bytes[20..52], &GENESIS_HASH);
@@ -33,7 +33,7 @@ fn a_new_journal_starts_with_a_version_1_segment_anchored_at_genesis() {
 
 #[test]
 fn a_segment_of_another_format_version_is_refused_by_name() {
-    for version in [0u16, 2, 7] {
+    for version in [0u16, 1, 3, 7] {
         let (storage, _) = journal_with(10);
         let first = segment_paths(&storage)[0].clone();
         let header = SegmentHeader { first_seq: 1, anchor: GENESIS_HASH };

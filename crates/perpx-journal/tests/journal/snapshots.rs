@@ -18,7 +18,7 @@ fn config() -> perpx_journal::JournalConfig {
 fn snapshot_at(storage: &MemStorage, model: &Model, seq: u64) {
     let mut recovery = Journal::open(storage.clone(), config()).unwrap();
     let (state_hash, state) = state_at(model, seq);
-    let head_hash = model.submitted[usize::try_from(seq).unwrap() - 1].hash;
+    let head_hash = model.heads[&seq];
     recovery.writer.write_snapshot(seq, state_hash, head_hash, &state).unwrap();
 }
 
@@ -99,7 +99,7 @@ fn a_crash_at_every_step_of_a_snapshot_write_leaves_the_previous_snapshot_valid(
             disk.set_plan(FaultPlan::none().at(at, Fault::Crash { torn_bytes: 40 }));
             let mut recovery = Journal::open(disk.clone(), config()).unwrap();
             let (state_hash, state) = state_at(&model, 20);
-            let result = recovery.writer.write_snapshot(20, state_hash, model.submitted[19].hash, &state);
+            let result = recovery.writer.write_snapshot(20, state_hash, model.heads[&20], &state);
             assert!(matches!(result, Err(SnapshotError::Storage(_))), "op {at}: {result:?}");
 
             let restarted = disk.crash(mode);
@@ -118,14 +118,14 @@ fn a_snapshot_must_cover_only_durable_records_of_this_chain() {
     let (storage, model) = journal_with(10);
     let mut recovery = Journal::open(storage, config()).unwrap();
     let writer = &mut recovery.writer;
-    let _ = writer.append(0, b"not yet durable", [0; 32]).unwrap();
+    let _ = writer.append(0, b"not yet durable", b"events").unwrap();
     assert_eq!(writer.write_snapshot(0, [0; 32], [0; 32], b""), Err(SnapshotError::SeqZero));
     assert_eq!(
         writer.write_snapshot(11, [0; 32], writer.head().hash, b""),
         Err(SnapshotError::NotDurable { seq: 11, durable_seq: 10 })
     );
     assert_eq!(writer.write_snapshot(10, [0; 32], [7; 32], b""), Err(SnapshotError::ChainHeadMismatch { seq: 10 }));
-    assert!(writer.write_snapshot(10, [0; 32], model.submitted[9].hash, b"state").is_ok());
+    assert!(writer.write_snapshot(10, [0; 32], model.heads[&10], b"state").is_ok());
 }
 
 #[test]
@@ -225,7 +225,7 @@ fn open_with_snapshot_shows_the_snapshot_before_the_records_after_it() {
         storage.clone(),
         config(),
         |s| seen.borrow_mut().push(format!("snapshot {:?}", s.map(|s| s.seq))),
-        |r| seen.borrow_mut().push(format!("record {}", r.seq)),
+        |c| seen.borrow_mut().extend(c.records.iter().map(|(_, r)| format!("record {}", r.seq))),
     )
     .unwrap();
     let expected: Vec<String> =
@@ -234,8 +234,8 @@ fn open_with_snapshot_shows_the_snapshot_before_the_records_after_it() {
     assert_eq!(recovery.head, model.head());
 }
 
-/// `verify_chain_with` hands over every record of the chain, archive included, in order, with
-/// the segment and the offset it was read at.
+/// `verify_chain_with` hands over every commit of the chain with its records, archive included,
+/// in order, with the segment and the offsets they were read at.
 #[test]
 fn verify_chain_with_visits_every_record_with_its_segment_and_offset() {
     let (storage, model) = journal_with(20);
@@ -246,8 +246,9 @@ fn verify_chain_with_visits_every_record_with_its_segment_and_offset() {
     let summary = perpx_journal::verify_chain_with(
         &storage,
         |_| {},
-        |v| {
-            visited.push((v.segment.to_owned(), v.offset, v.record.to_record()));
+        |c| {
+            visited.extend(c.records.iter().map(|(offset, r)| (c.segment.to_owned(), *offset, r.to_record())));
+            assert!(c.offset > c.records.last().unwrap().0, "the commit follows its records");
         },
     )
     .unwrap();
