@@ -153,11 +153,50 @@ pub fn events_entry_start(stream: &mut Vec<u8>) -> usize {
 /// # Panics
 /// If the encoding is 4 GiB or longer.
 pub fn events_entry_finish(stream: &mut [u8], start: usize) -> u32 {
-    let events = &stream[start + 4..];
-    let len = u32::try_from(events.len()).expect("an events encoding under 4 GiB");
-    let check = crc32c::crc32c(events);
+    events_entry_end(stream, start);
+    events_check(&stream[start + 4..])
+}
+
+/// Fills in the length of the entry begun at `start`, without computing its check (for a
+/// caller that checks it elsewhere).
+///
+/// # Panics
+/// If the encoding is 4 GiB or longer.
+pub fn events_entry_end(stream: &mut [u8], start: usize) {
+    let len = u32::try_from(stream.len() - start - 4).expect("an events encoding under 4 GiB");
     stream[start..start + 4].copy_from_slice(&len.to_le_bytes());
-    check
+}
+
+/// A record's `events_check`: the CRC32C of its events' encoding.
+#[must_use]
+pub fn events_check(events: &[u8]) -> u32 {
+    crc32c::crc32c(events)
+}
+
+/// A commit's events digest computed piece by piece, for a reader that gets the stream in
+/// parts (recovery, from its replay worker's batches). Hand it large pieces: blake3 hashes
+/// many 1-KiB chunks at once only within one call.
+#[derive(Debug, Clone)]
+pub struct EventsDigester(blake3::Hasher);
+
+impl Default for EventsDigester {
+    fn default() -> Self {
+        Self(blake3::Hasher::new_derive_key(EVENTS_CONTEXT))
+    }
+}
+
+impl EventsDigester {
+    /// Adds the next part of the stream.
+    pub fn update(&mut self, part: &[u8]) {
+        self.0.update(part);
+    }
+
+    /// The digest of the stream so far ([`events_digest`] of it); starts the next one.
+    pub fn finish(&mut self) -> Hash {
+        let digest = *self.0.finalize().as_bytes();
+        self.0.reset();
+        digest
+    }
 }
 
 /// A position in the chain: a commit's last sequence number and its hash.

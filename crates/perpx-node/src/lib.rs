@@ -4,9 +4,10 @@
 //! `perpx proof` check. `perpx-core` knows nothing of bytes on disk and `perpx-journal`
 //! nothing of the engine; this crate is the seam.
 //!
-//! - [`codec`]: the binary encodings the journal carries — commands (record payloads), the
-//!   events digest (a record's `events_digest`) and engine snapshots — versioned, hand-written
-//!   with explicit tags, and refusing bad bytes with a typed [`codec::DecodeError`];
+//! - [`codec`]: the binary encodings the journal carries — commands (record payloads), events
+//!   (checked by each record's `events_check` and each commit's `events_digest`) and engine
+//!   snapshots — versioned, hand-written with explicit tags, and refusing bad bytes with a
+//!   typed [`codec::DecodeError`];
 //! - [`node`]: [`Node`], the engine and the journal writer with output commit (events leave
 //!   only once their record is durable), group commit, snapshots, and recovery that replays
 //!   and checks the journal and redelivers what may not have been published;

@@ -1,7 +1,8 @@
 //! The node: the engine and its journal writer, with output commit.
 //!
 //! **Submitting.** For each command the node encodes it, applies it to the engine, appends a
-//! record (the payload and the digest of the events) and holds the events in an
+//! record (the payload, and the encoding of the events for the commit's digest) and holds the
+//! events in an
 //! [`OutputGate`] under the record's ticket. Events leave the node only once the record is
 //! durable, in sequence order, through the *outbox*: [`Node::submit`] and
 //! [`Node::submit_batch`] commit (one write and one fsync for the whole batch — group commit)
@@ -24,7 +25,8 @@
 //!
 //! **Recovery.** [`Node::open`] restores the engine from the newest valid snapshot (checking
 //! its state hash), replays every record after it — each one checked: the payload decodes, the
-//! timestamps agree, the events digest matches — and puts the events of the last
+//! timestamps agree, the events match the record's check and the commit's digest — and puts the
+//! events of the last
 //! `gate_capacity` replayed records back in the outbox, marked `redelivered`. By the bound
 //! above, every durable command whose events had not left the previous process is among them:
 //! nothing that became durable goes unpublished. Some of them may have left before the crash;
@@ -37,15 +39,13 @@ use std::sync::mpsc;
 
 use perpx_core::{Command, Engine, EngineConfig, Event};
 use perpx_journal::limits::PAYLOAD_BYTES_MAX;
+use perpx_journal::record::{events_entry_end, events_entry_start, hex};
 use perpx_journal::{
-    ArchiveError, ChainHead, FileStorage, Journal, JournalConfig, JournalWriter, OpenError, OutputGate,
-    SkippedSnapshot, SnapshotError, Storage, StorageError, Ticket, TornTail, WriteError,
+    ArchiveError, ChainHead, EventsDigester, FileStorage, Journal, JournalConfig, JournalWriter, OpenError,
+    OutputGate, SkippedSnapshot, SnapshotError, Storage, StorageError, Ticket, TornTail, WriteError, events_check,
 };
 
-use crate::codec::{
-    DecodeError, EventsDigest, EventsDigester, decode_command, digest_of_encoding, encode_command_into,
-    encode_events_into, encode_snapshot,
-};
+use crate::codec::{DecodeError, decode_command, encode_command_into, encode_events_into, encode_snapshot};
 use crate::replay::{ReplayMismatch, Replayer, SnapshotLoadError, load_snapshot};
 
 /// The most outputs a node may hold waiting for an fsync.
@@ -234,7 +234,6 @@ pub struct Node<S: Storage> {
     outbox: VecDeque<Published>,
     config: NodeConfig,
     payload: Vec<u8>,
-    digester: EventsDigester,
     last_snapshot_seq: u64,
     /// Whether the journal has (or this node tried to write) a snapshot recording the engine
     /// settings.
@@ -263,51 +262,78 @@ struct DecodedRecord {
     seq: u64,
     ts_ms: i64,
     command: Result<Command, DecodeError>,
-    events_digest: perpx_journal::Hash,
+    events_check: u32,
 }
 
-/// The canonical encodings of a batch's replayed events ([`encode_events_into`]), handed back
-/// from the replay worker to the reader, which hashes each and compares it with the record's
-/// digest: hashing was the worker's largest cost after the engine, and the reader had time to
+/// The encodings of a batch's replayed events, as entries of a journal events stream (each
+/// its length and the encoding), handed back from the replay worker to the reader, which checks
+/// them: hashing was the worker's largest cost after the engine, and the reader had time to
 /// spare (docs/PERFORMANCE.md, session 6).
 struct EncodedEvents {
     bytes: Vec<u8>,
-    /// Each record: its sequence number, where its encoding ends in `bytes`, its digest.
-    records: Vec<(u64, usize, EventsDigest)>,
+    /// Each record: its sequence number, where its entry ends in `bytes`, its `events_check`.
+    records: Vec<(u64, usize, u32)>,
 }
 
-/// A record whose replayed events do not hash to the digest it carries.
-#[derive(Debug, Clone, Copy)]
-struct DigestMismatch {
+/// Replayed events that differ from the journal's: at a record (its check) or at a commit (its
+/// digest, when every check held).
+#[derive(Debug, Clone)]
+struct EventsMismatch {
     seq: u64,
-    recorded: EventsDigest,
-    replayed: EventsDigest,
+    what: String,
 }
 
-impl EncodedEvents {
-    /// The first record of the batch whose events do not have its digest.
-    fn first_mismatch(&self) -> Option<DigestMismatch> {
-        let mut start = 0;
-        for &(seq, end, recorded) in &self.records {
-            let replayed = digest_of_encoding(&self.bytes[start..end]);
+/// The reader's check of the replayed events: each record's `events_check`, and each commit's
+/// events digest, fed one large piece per commit and batch (blake3 hashes many chunks at once
+/// only within one call).
+#[derive(Debug, Default)]
+struct EventsChecker {
+    /// The commits read whose events are not all checked yet: last record and events digest.
+    commits: VecDeque<(u64, perpx_journal::Hash)>,
+    digester: EventsDigester,
+    mismatch: Option<EventsMismatch>,
+}
+
+impl EventsChecker {
+    fn check(&mut self, encoded: &EncodedEvents) {
+        if self.mismatch.is_some() {
+            return;
+        }
+        let (mut start, mut piece) = (0, 0);
+        for &(seq, end, recorded) in &encoded.records {
+            let replayed = events_check(&encoded.bytes[start + 4..end]);
             if replayed != recorded {
-                return Some(DigestMismatch { seq, recorded, replayed });
+                let what = format!("events check {recorded:08x} recorded, {replayed:08x} replayed");
+                self.mismatch = Some(EventsMismatch { seq, what });
+                return;
             }
             start = end;
+            let &(last, digest) = self.commits.front().expect("a commit is read before its records are replayed");
+            if seq == last {
+                self.digester.update(&encoded.bytes[piece..end]);
+                piece = end;
+                let replayed = self.digester.finish();
+                if replayed != digest {
+                    let what = format!("events digest {} recorded, {} replayed", hex(&digest), hex(&replayed));
+                    self.mismatch = Some(EventsMismatch { seq, what });
+                    return;
+                }
+                self.commits.pop_front();
+            }
         }
-        None
+        self.digester.update(&encoded.bytes[piece..]);
     }
 }
 
 /// The replay worker of [`Node::open`]: applies every record it is handed, sends the encoding of
-/// each batch's events back for the digest check, keeps the events of the last
+/// each batch's events back for the reader's checks, keeps the events of the last
 /// `gate_capacity` records for redelivery, and stops applying at the first mismatch it finds
-/// or once the reader has found one (`digest_failed`); the reader goes on to the end of the
+/// or once the reader has found one (`events_failed`); the reader goes on to the end of the
 /// journal, as it must to find the head.
 fn replay_worker(
     batches: mpsc::Receiver<ReplayBatch>,
     encoded: mpsc::Sender<EncodedEvents>,
-    digest_failed: &AtomicBool,
+    events_failed: &AtomicBool,
     config: &NodeConfig,
 ) -> OpenState {
     let mut st = OpenState { replayer: None, failure: None, window: VecDeque::new(), replayed: 0 };
@@ -320,9 +346,9 @@ fn replay_worker(
             ReplayBatch::Records(records) => {
                 let mut batch = EncodedEvents { bytes: Vec::with_capacity(64 * 1024), records: Vec::new() };
                 for record in records {
-                    // The reader found a digest mismatch: what follows is replayed on a state that
-                    // already differs, and the one-thread replay describes the mismatch instead.
-                    if digest_failed.load(Ordering::Relaxed) {
+                    // The reader found replayed events that differ: what follows is replayed on a
+                    // state that already differs, and the one-thread replay describes it instead.
+                    if events_failed.load(Ordering::Relaxed) {
                         break;
                     }
                     let Some(replayer) = st.replayer.as_mut().filter(|_| st.failure.is_none()) else { break };
@@ -335,8 +361,10 @@ fn replay_worker(
                     };
                     match replayer.apply_undigested(record.seq, record.ts_ms, record.command, &mut events) {
                         Ok(_) => {
+                            let entry = events_entry_start(&mut batch.bytes);
                             encode_events_into(&events, &mut batch.bytes);
-                            batch.records.push((record.seq, batch.bytes.len(), record.events_digest));
+                            events_entry_end(&mut batch.bytes, entry);
+                            batch.records.push((record.seq, batch.bytes.len(), record.events_check));
                             st.replayed += 1;
                             st.window.push_back(Published { seq: record.seq, events, redelivered: true });
                         }
@@ -385,27 +413,25 @@ impl<S: Storage> Node<S> {
     /// [`NodeError::ConfigMismatch`], [`NodeError::Replay`] (names the record and what differed).
     pub fn open(storage: S, config: NodeConfig) -> Result<(Self, Recovered), NodeError> {
         config.validate()?;
-        // Two threads: this one reads the journal (segments, CRC32C, record hashes, links),
-        // decodes the commands and hashes the replayed events, while a worker applies the
+        // Two threads: this one reads the journal (segments, CRC32C, commit hashes, links),
+        // decodes the commands and checks the replayed events, while a worker applies the
         // records it is handed in batches and encodes their events. Measured in
-        // docs/PERFORMANCE.md ("Recovery"): the two halves overlap on two cores. A digest
-        // mismatch found this way names only the record; the journal is then replayed again on
-        // one thread to describe it (`describe_mismatch`).
-        let mut digest_mismatch: Option<DigestMismatch> = None;
-        let digest_failed = AtomicBool::new(false);
+        // docs/PERFORMANCE.md ("Recovery"): the two halves overlap on two cores. A mismatch of
+        // the events found this way names only the record or commit; the journal is then
+        // replayed again on one thread to describe it (`describe_mismatch`).
+        let mut checker = EventsChecker::default();
+        let events_failed = AtomicBool::new(false);
         let (recovery, joined) = std::thread::scope(|scope| {
             let (to_worker, from_reader) = mpsc::sync_channel::<ReplayBatch>(REPLAY_QUEUE);
             // Unbounded, so the two threads can never block on each other's full queue; it holds
             // at most the batches the worker is ahead of the reader's checks, which the bounded
             // queue above limits to `REPLAY_QUEUE` and the one in hand.
             let (to_reader, from_worker) = mpsc::channel::<EncodedEvents>();
-            let (worker_config, failed) = (&config, &digest_failed);
+            let (worker_config, failed) = (&config, &events_failed);
             let worker = scope.spawn(move || replay_worker(from_reader, to_reader, failed, worker_config));
-            let mut check = |encoded: EncodedEvents| {
-                if digest_mismatch.is_none() {
-                    digest_mismatch = encoded.first_mismatch();
-                    digest_failed.store(digest_mismatch.is_some(), Ordering::Relaxed);
-                }
+            let check = |encoded: EncodedEvents, checker: &mut EventsChecker| {
+                checker.check(&encoded);
+                events_failed.store(checker.mismatch.is_some(), Ordering::Relaxed);
             };
             let mut batch = Vec::with_capacity(REPLAY_BATCH);
             let start = |snapshot: Option<&perpx_journal::Snapshot>| {
@@ -413,19 +439,23 @@ impl<S: Storage> Node<S> {
                 // A send fails only if the worker is gone, which the join below reports.
                 let _ = to_worker.send(ReplayBatch::Start(Box::new(started)));
             };
-            let replay = |record: &perpx_journal::frame::RecordRef<'_>| {
-                batch.push(DecodedRecord {
-                    seq: record.seq,
-                    ts_ms: record.ts_ms,
-                    command: decode_command(record.payload),
-                    events_digest: record.events_digest,
-                });
-                if batch.len() == REPLAY_BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(REPLAY_BATCH));
-                    let _ = to_worker.send(ReplayBatch::Records(full));
+            let replay = |committed: &perpx_journal::Committed<'_>| {
+                let commit = &committed.commit;
+                checker.commits.push_back((commit.last_seq, commit.events_digest));
+                for (_, record) in committed.records {
+                    batch.push(DecodedRecord {
+                        seq: record.seq,
+                        ts_ms: record.ts_ms,
+                        command: decode_command(record.payload),
+                        events_check: record.events_check,
+                    });
+                    if batch.len() == REPLAY_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(REPLAY_BATCH));
+                        let _ = to_worker.send(ReplayBatch::Records(full));
+                    }
                 }
                 while let Ok(encoded) = from_worker.try_recv() {
-                    check(encoded);
+                    check(encoded, &mut checker);
                 }
             };
             let recovery = Journal::open_with_snapshot(storage, config.journal, start, replay);
@@ -435,12 +465,12 @@ impl<S: Storage> Node<S> {
             drop(to_worker);
             // Until the worker ends and drops its sender.
             for encoded in from_worker {
-                check(encoded);
+                check(encoded, &mut checker);
             }
             (recovery, worker.join())
         });
         let recovery = recovery?;
-        if let Some(mismatch) = digest_mismatch {
+        if let Some(mismatch) = checker.mismatch {
             // Also when the worker panicked: records past the mismatch ran on a state that
             // already differed (the one-thread replay stops before them).
             return Err(describe_mismatch(recovery.writer.into_storage(), &config, mismatch));
@@ -472,7 +502,6 @@ impl<S: Storage> Node<S> {
             settings_recorded: report.snapshot_seq.is_some(),
             config,
             payload: Vec::with_capacity(256),
-            digester: EventsDigester::default(),
             last_snapshot_error: None,
         };
         Ok((node, report))
@@ -534,18 +563,15 @@ impl<S: Storage> Node<S> {
         self.enqueue_inner(cmd, false).map(|(ticket, _)| ticket)
     }
 
-    /// [`Node::enqueue`], also returning a copy of the command's events and its record's hash
-    /// at once — for a server that must encode the events against the engine state right after
-    /// the command (its book, its marks), while the originals wait in the gate for durability.
+    /// [`Node::enqueue`], also returning a copy of the command's events at once — for a server
+    /// that must encode the events against the engine state right after the command (its book,
+    /// its marks), while the originals wait in the gate for durability. The hash that commits
+    /// to the record is the one [`Node::flush`] returns.
     ///
     /// # Errors
     /// As [`Node::enqueue`].
-    pub fn enqueue_with_events(
-        &mut self,
-        cmd: &Command,
-    ) -> Result<(Ticket, perpx_journal::Hash, Vec<Event>), NodeError> {
-        let (ticket, events) = self.enqueue_inner(cmd, true)?;
-        Ok((ticket, self.writer.head().hash, events))
+    pub fn enqueue_with_events(&mut self, cmd: &Command) -> Result<(Ticket, Vec<Event>), NodeError> {
+        self.enqueue_inner(cmd, true)
     }
 
     fn enqueue_inner(&mut self, cmd: &Command, copy: bool) -> Result<(Ticket, Vec<Event>), NodeError> {
@@ -570,8 +596,10 @@ impl<S: Storage> Node<S> {
                 panic!("engine invariant broken by command {} ({cmd:?}): {e}", self.engine.seq());
             }
         }
-        let digest = self.digester.digest(&events);
-        let ticket = self.writer.append(cmd.ts.0, &self.payload, digest).map_err(stopped)?;
+        let ticket = self
+            .writer
+            .append_with_events(cmd.ts.0, &self.payload, |stream| encode_events_into(&events, stream))
+            .map_err(stopped)?;
         assert_eq!(ticket.seq, self.engine.seq(), "journal and engine sequence numbers agree");
         let copied = if copy { events.clone() } else { Vec::new() };
         let output = Published { seq: ticket.seq, events, redelivered: false };
@@ -581,7 +609,7 @@ impl<S: Storage> Node<S> {
     }
 
     /// Writes and fsyncs every appended record and moves the released events to the outbox.
-    /// Returns the durable head.
+    /// Returns the durable head: the commit that closes the records appended so far.
     ///
     /// # Errors
     /// [`NodeError::Stopped`].
@@ -756,28 +784,27 @@ impl<S: Storage> Node<S> {
     }
 }
 
-/// The error [`Node::open`] returns for a digest mismatch its two threads found at `found`:
-/// the journal replayed again on one thread with every check in order, which stops at the first
-/// record that does not replay (the one found, as the engine is deterministic) and describes
-/// it — its command and its events. Only a failed recovery pays for the second replay. If that
-/// replay passes `found` without failing there, the engine did not repeat itself
-/// ([`ReplayMismatch::Unrepeatable`]); if the journal or the snapshot can't be read again, that
-/// error is returned (the storage failing is the more urgent news).
-fn describe_mismatch<S: Storage>(storage: S, config: &NodeConfig, found: DigestMismatch) -> NodeError {
+/// The error [`Node::open`] returns for replayed events its two threads found different at
+/// `found`: the journal replayed again on one thread with every check in order, which stops at
+/// the first record or commit that does not replay (the one found, as the engine is
+/// deterministic) and describes it — the command and its events. Only a failed recovery pays
+/// for the second replay. If that replay passes `found` without failing there, the engine did
+/// not repeat itself ([`ReplayMismatch::Unrepeatable`]); if the journal or the snapshot can't be
+/// read again, that error is returned (the storage failing is the more urgent news).
+fn describe_mismatch<S: Storage>(storage: S, config: &NodeConfig, found: EventsMismatch) -> NodeError {
     let replayer = std::cell::RefCell::new(None);
     let mut failure = None;
-    let mut events = Vec::new();
     let start = |snapshot: Option<&perpx_journal::Snapshot>| {
         *replayer.borrow_mut() =
             Some(start_engine(snapshot, &config.engine).map(|e| Replayer::new(e, config.check_invariants)));
     };
-    let replay = |r: &perpx_journal::frame::RecordRef<'_>| {
-        if failure.is_some() || r.seq > found.seq {
+    let replay = |c: &perpx_journal::Committed<'_>| {
+        if failure.is_some() || c.commit.first_seq > found.seq {
             return;
         }
         if let Some(Ok(replayer)) = replayer.borrow_mut().as_mut() {
-            if let Err(mismatch) = replayer.apply_into(r.seq, r.ts_ms, r.payload, &r.events_digest, &mut events) {
-                failure = Some(NodeError::Replay { seq: r.seq, mismatch: Box::new(mismatch) });
+            if let Err((seq, mismatch)) = replayer.apply_commit(c, |_, _, _| {}) {
+                failure = Some(NodeError::Replay { seq, mismatch: Box::new(mismatch) });
             }
         }
     };
@@ -789,7 +816,7 @@ fn describe_mismatch<S: Storage>(storage: S, config: &NodeConfig, found: DigestM
     }
     failure.unwrap_or_else(|| NodeError::Replay {
         seq: found.seq,
-        mismatch: Box::new(ReplayMismatch::Unrepeatable { recorded: found.recorded, replayed: found.replayed }),
+        mismatch: Box::new(ReplayMismatch::Unrepeatable { first: found.what }),
     })
 }
 

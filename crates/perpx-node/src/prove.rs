@@ -1,10 +1,11 @@
 //! `perpx proof`: a record, what it did, and the chain linking it to a head — verified.
 //!
 //! The journal is walked once from genesis (every check of `perpx verify`'s chain step), and
-//! the commands up to the record are replayed — from the newest valid snapshot when it is
-//! before the record, else from genesis — to show the command's events and check them against
-//! the record's digest. Then the proof (the record and every record after it up to the head) is
-//! built and verified against the head the walk found.
+//! the commands up to the record's commit are replayed — from the newest valid snapshot when it
+//! is before the record, else from genesis — to show the command's events and check them
+//! against the record's check and the commit's digest. Then the proof (the commit holding the
+//! record, and every commit after it up to the head) is built and verified against the head
+//! the walk found.
 
 use std::cell::RefCell;
 
@@ -14,13 +15,12 @@ use perpx_journal::{
     latest_valid_snapshot, verify_chain_with, verify_proof,
 };
 
-use crate::codec::{EventsDigest, events_digest};
 use crate::replay::{ReplayMismatch, Replayer, SnapshotLoadError, load_snapshot, snapshot_config};
 
 /// A verified proof with the record's command and events.
 #[derive(Debug, Clone)]
 pub struct ProofReport {
-    /// The record, its links and the head; verified.
+    /// The record, its commit, the links and the head; verified.
     pub proof: Proof,
     /// The segment holding the record.
     pub segment: String,
@@ -28,11 +28,10 @@ pub struct ProofReport {
     pub offset: u64,
     /// The decoded command.
     pub command: Command,
-    /// The events the replay produced for it.
+    /// The events the replay produced for it (their check is the record's, and its commit's
+    /// events digest held).
     pub events: Vec<Event>,
-    /// Their digest (equal to the record's).
-    pub events_digest: EventsDigest,
-    /// The engine right after the command (to name markets and format numbers).
+    /// The engine after the record's commit (to name markets and format numbers).
     pub engine: Engine,
     /// The snapshot the replay started from, if any.
     pub replayed_from: Option<u64>,
@@ -49,6 +48,14 @@ pub enum ProveError {
     /// The chain is broken.
     #[error(transparent)]
     Chain(ReadError),
+    /// The head asked for is inside a commit: heads are commits' last records.
+    #[error("record {to} is not a head: its commit ends at record {commit_end}")]
+    NotAHead {
+        /// The head asked for.
+        to: u64,
+        /// Where its commit ends.
+        commit_end: u64,
+    },
     /// The record or the head is not in the journal.
     #[error("record {seq} is not in the journal, whose last record is {head}")]
     NotFound {
@@ -96,8 +103,6 @@ pub enum ProveError {
 #[derive(Debug)]
 struct Walk {
     replayer: Replayer,
-    /// One events buffer for every record replayed.
-    buffer: Vec<Event>,
     failure: Option<ProveError>,
     found: Option<(String, u64, Command, Vec<Event>, Engine)>,
     head_at_to: Option<ChainHead>,
@@ -125,32 +130,42 @@ pub fn prove<S: Storage + ?Sized>(storage: &S, seq: u64, to: Option<u64>) -> Res
     let start = engine.seq();
     let walk = RefCell::new(Walk {
         replayer: Replayer::new(engine, false),
-        buffer: Vec::new(),
         failure: None,
         found: None,
         head_at_to: None,
     });
-    let visit = |v: &perpx_journal::VerifiedRecord<'_>| {
+    let visit = |c: &perpx_journal::Committed<'_>| {
         let mut w = walk.borrow_mut();
         let w = &mut *w;
-        let r = &v.record;
-        if Some(r.seq) == to {
-            w.head_at_to = Some(r.head());
+        let commit = &c.commit;
+        if let Some(to) = to.filter(|to| (commit.first_seq..=commit.last_seq).contains(to)) {
+            if to == commit.last_seq {
+                w.head_at_to = Some(commit.head());
+            } else if w.failure.is_none() {
+                w.failure = Some(ProveError::NotAHead { to, commit_end: commit.last_seq });
+            }
         }
-        if r.seq <= start || r.seq > seq || w.failure.is_some() {
+        if commit.last_seq <= start || commit.first_seq > seq || w.failure.is_some() {
             return;
         }
-        match w.replayer.apply_into(r.seq, r.ts_ms, r.payload, &r.events_digest, &mut w.buffer) {
-            Ok(command) if r.seq == seq => {
-                let events = std::mem::take(&mut w.buffer);
-                w.found = Some((v.segment.to_owned(), v.offset, command, events, w.replayer.engine().clone()));
+        let mut found = None;
+        match w.replayer.apply_commit(c, |r, command, events| {
+            if r.seq == seq {
+                found = Some((command.clone(), events.to_vec()));
             }
-            Ok(_) => {}
-            Err(mismatch) => {
+        }) {
+            Ok(()) => {
+                if let Some((command, events)) = found {
+                    let offset = c.records.iter().find(|(_, r)| r.seq == seq).map_or(c.offset, |(o, _)| *o);
+                    w.found = Some((c.segment.to_owned(), offset, command, events, w.replayer.engine().clone()));
+                }
+            }
+            Err((failed, mismatch)) => {
+                let offset = c.records.iter().find(|(_, r)| r.seq == failed).map_or(c.offset, |(o, _)| *o);
                 w.failure = Some(ProveError::Replay {
-                    seq: r.seq,
-                    segment: v.segment.to_owned(),
-                    offset: v.offset,
+                    seq: failed,
+                    segment: c.segment.to_owned(),
+                    offset,
                     mismatch: Box::new(mismatch),
                 });
             }
@@ -171,15 +186,12 @@ pub fn prove<S: Storage + ?Sized>(storage: &S, seq: u64, to: Option<u64>) -> Res
     };
     let proof = build_proof(storage, seq, trusted.seq)?;
     verify_proof(&proof, &trusted)?;
-    let events_digest = events_digest(&events);
-    debug_assert_eq!(events_digest, proof.record.events_digest, "the replay checked the digest");
     Ok(ProofReport {
         proof,
         segment,
         offset,
         command,
         events,
-        events_digest,
         engine,
         replayed_from,
         journal_head: chain.head,

@@ -3,15 +3,18 @@
 //! and starting an engine from a snapshot file.
 //!
 //! A record is replayed in four checks: its payload decodes; its timestamp is its command's;
-//! the engine is at the sequence number before it; and the events the engine produces have the
-//! digest the record carries. The first that fails is a [`ReplayMismatch`].
+//! the engine is at the sequence number before it; and the encoding of the events the engine
+//! produces has the record's `events_check` (a CRC32C, which names the record that went wrong).
+//! Then the commit's events digest (blake3 over all its records' events) is compared: that is
+//! the check a hash chain proves. The first that fails is a [`ReplayMismatch`].
 
 use perpx_core::engine::RestoreError;
 use perpx_core::{Command, Engine, EngineConfig, Event};
-use perpx_journal::Snapshot;
-use perpx_journal::record::hex;
+use perpx_journal::frame::RecordRef;
+use perpx_journal::record::{events_entry_finish, events_entry_start, hex};
+use perpx_journal::{Committed, Hash, Snapshot, events_digest};
 
-use crate::codec::{DecodeError, EventsDigest, EventsDigester, decode_command, decode_snapshot};
+use crate::codec::{DecodeError, decode_command, decode_snapshot, encode_events_into};
 
 /// Why a record did not replay as it was recorded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,36 +38,49 @@ pub enum ReplayMismatch {
         /// The engine's last command.
         engine_seq: u64,
     },
-    /// The replayed events are not the recorded ones.
+    /// The replayed events are not the recorded ones: their encoding does not have the record's
+    /// check.
     #[error(
-        "the replayed events differ from the recorded ones: events digest {} recorded, {} replayed ({} events: {})",
-        hex(recorded), hex(replayed), events.len(), describe(events)
+        "the replayed events differ from the recorded ones: events check {recorded:08x} recorded, {replayed:08x} replayed ({} events: {})",
+        events.len(), describe(events)
     )]
-    EventsDigest {
-        /// The digest in the record.
-        recorded: EventsDigest,
-        /// The digest of the replayed events.
-        replayed: EventsDigest,
+    Events {
+        /// The record's `events_check`.
+        recorded: u32,
+        /// The check of the replayed events.
+        replayed: u32,
         /// The command.
         command: Box<Command>,
         /// The replayed events.
         events: Vec<Event>,
     },
-    /// A replay's events did not have the recorded digest, but a second replay of the same
-    /// records did: the engine did not repeat itself, which no journal damage explains.
-    /// ([`crate::Node::open`] finds a digest mismatch on two threads, then replays again on one
-    /// to describe it; see its docs.)
+    /// Every record's events had its check, but the commit's events digest differs: the events
+    /// differ in a way the checks missed (the digest is the commitment; the checks only name
+    /// records).
     #[error(
-        "the replayed events differ from the recorded ones (events digest {} recorded, {} replayed), but not on a \
-         second replay: the engine is not deterministic",
-        hex(recorded),
-        hex(replayed)
+        "the replayed events of records {first_seq}..={last_seq} differ from the recorded ones: events digest {} recorded, {} replayed",
+        hex(recorded), hex(replayed)
+    )]
+    CommitEvents {
+        /// The commit's first record.
+        first_seq: u64,
+        /// Its last record.
+        last_seq: u64,
+        /// The commit's events digest.
+        recorded: Hash,
+        /// The digest of the replayed events.
+        replayed: Hash,
+    },
+    /// A replay's events differed from the recorded ones, but not on a second replay of the
+    /// same records: the engine did not repeat itself, which no journal damage explains.
+    /// ([`crate::Node::open`] finds a mismatch on two threads, then replays again on one to
+    /// describe it; see its docs.)
+    #[error(
+        "the replayed events differed from the recorded ones ({first}), but not on a second replay: the engine is not deterministic"
     )]
     Unrepeatable {
-        /// The digest in the record.
-        recorded: EventsDigest,
-        /// The digest of the first replay's events.
-        replayed: EventsDigest,
+        /// What the first replay found.
+        first: String,
     },
 }
 
@@ -86,15 +102,17 @@ fn describe(events: &[Event]) -> String {
 #[derive(Debug)]
 pub struct Replayer {
     engine: Engine,
-    digester: EventsDigester,
     check_invariants: bool,
+    /// The events of the record being replayed, and the commit's events stream: reused.
+    events: Vec<Event>,
+    stream: Vec<u8>,
 }
 
 impl Replayer {
     /// A replayer starting from `engine`.
     #[must_use]
     pub fn new(engine: Engine, check_invariants: bool) -> Self {
-        Self { engine, digester: EventsDigester::default(), check_invariants }
+        Self { engine, check_invariants, events: Vec::new(), stream: Vec::new() }
     }
 
     /// The engine.
@@ -109,69 +127,64 @@ impl Replayer {
         self.engine
     }
 
-    /// Replays one record; returns its command and events.
+    /// Replays the records of one commit in order, each checked (see the module docs), handing
+    /// each record, its command and its events to `each` as it passes; then checks the
+    /// commit's events digest.
     ///
     /// # Errors
-    /// The first check that fails; the engine is unchanged unless the events differ (then it
-    /// has applied the command).
+    /// The record (its sequence number) and the first check that failed. The engine has applied
+    /// the records before it, and the failing one too if only its events differ.
     ///
     /// # Panics
     /// With `check_invariants`, if an engine invariant breaks (an engine bug).
-    pub fn apply(
+    pub fn apply_commit(
         &mut self,
-        seq: u64,
-        ts_ms: i64,
-        payload: &[u8],
-        recorded: &EventsDigest,
-    ) -> Result<(Command, Vec<Event>), ReplayMismatch> {
-        let mut events = Vec::new();
-        let command = self.apply_into(seq, ts_ms, payload, recorded, &mut events)?;
-        Ok((command, events))
-    }
-
-    /// As [`Replayer::apply`], with the events written into `events` (cleared first): a
-    /// caller replaying millions of records reuses its buffers instead of allocating, growing
-    /// and freeing a vector per record. With the stale reduce-only skip, the recovery worker's
-    /// instructions over a 300,000-record recovery fell 9 % (callgrind on `recovery_bench`;
-    /// docs/PERFORMANCE.md, "Recovery").
-    ///
-    /// # Errors
-    /// As [`Replayer::apply`]; on a digest mismatch the error carries the events (taken out of
-    /// `events`).
-    ///
-    /// # Panics
-    /// As [`Replayer::apply`].
-    pub fn apply_into(
-        &mut self,
-        seq: u64,
-        ts_ms: i64,
-        payload: &[u8],
-        recorded: &EventsDigest,
-        events: &mut Vec<Event>,
-    ) -> Result<Command, ReplayMismatch> {
-        let command = self.apply_undigested(seq, ts_ms, decode_command(payload), events)?;
-        let replayed = self.digester.digest(events);
-        if replayed != *recorded {
-            return Err(ReplayMismatch::EventsDigest {
-                recorded: *recorded,
-                replayed,
-                command: Box::new(command),
-                events: std::mem::take(events),
-            });
+        committed: &Committed<'_>,
+        mut each: impl FnMut(&RecordRef<'_>, &Command, &[Event]),
+    ) -> Result<(), (u64, ReplayMismatch)> {
+        self.stream.clear();
+        let mut events = std::mem::take(&mut self.events);
+        for (_, record) in committed.records {
+            let applied = self.apply_undigested(record.seq, record.ts_ms, decode_command(record.payload), &mut events);
+            let command = applied.map_err(|mismatch| (record.seq, mismatch))?;
+            let entry = events_entry_start(&mut self.stream);
+            encode_events_into(&events, &mut self.stream);
+            let replayed = events_entry_finish(&mut self.stream, entry);
+            if replayed != record.events_check {
+                let mismatch = ReplayMismatch::Events {
+                    recorded: record.events_check,
+                    replayed,
+                    command: Box::new(command),
+                    events: std::mem::take(&mut events),
+                };
+                return Err((record.seq, mismatch));
+            }
+            each(record, &command, &events);
         }
-        Ok(command)
+        self.events = events;
+        let commit = &committed.commit;
+        let replayed = events_digest(&self.stream);
+        if replayed != commit.events_digest {
+            let mismatch = ReplayMismatch::CommitEvents {
+                first_seq: commit.first_seq,
+                last_seq: commit.last_seq,
+                recorded: commit.events_digest,
+                replayed,
+            };
+            return Err((commit.last_seq, mismatch));
+        }
+        Ok(())
     }
 
-    /// Every check of [`Replayer::apply_into`] but the last, on a payload already decoded
-    /// (`decoded` is what `decode_command` gave for it): the caller compares the events with
-    /// the record's digest itself (recovery decodes and hashes on the thread that reads the
-    /// journal).
+    /// Every check of [`Replayer::apply_commit`] but the events', for one record whose payload
+    /// is already decoded (`decoded` is what `decode_command` gave for it): the caller checks
+    /// the events itself (recovery decodes and hashes on the thread that reads the journal).
     ///
     /// # Errors
-    /// As [`Replayer::apply_into`], but never [`ReplayMismatch::EventsDigest`].
+    /// The decoding, timestamp or sequence mismatch.
     ///
     /// # Panics
-    /// As [`Replayer::apply`].
+    /// As [`Replayer::apply_commit`].
     pub fn apply_undigested(
         &mut self,
         seq: u64,

@@ -1,10 +1,10 @@
 //! `perpx verify`: check a journal end to end, without changing it.
 //!
-//! 1. The chain, from genesis, archive included: every header, checksum, record hash, sequence
-//!    number and link ([`perpx_journal::verify_chain_with`]).
+//! 1. The chain, from genesis, archive included: every header, checksum, sequence number,
+//!    commit hash and link ([`perpx_journal::verify_chain_with`]).
 //! 2. Every command replayed through a fresh engine (with the settings of the newest valid
 //!    snapshot, or the defaults): each payload must decode, carry its record's timestamp, and
-//!    produce events with the recorded digest.
+//!    produce events with the record's check, and each commit's events their digest.
 //! 3. At the newest valid snapshot's sequence number, the replayed engine must have the
 //!    snapshot's state hash, and its state must equal the snapshot's decoded state.
 //!
@@ -121,8 +121,6 @@ pub enum VerifyError {
 #[derive(Debug)]
 struct Walk {
     replayer: Replayer,
-    /// One events buffer for every record (no vector allocated and freed per record).
-    buffer: Vec<perpx_core::Event>,
     failure: Option<VerifyError>,
     snapshot_checked: bool,
     rejected: u64,
@@ -150,7 +148,6 @@ pub fn verify_journal<S: Storage + ?Sized>(
     };
     let walk = RefCell::new(Walk {
         replayer: Replayer::new(Engine::new(config.clone()), false),
-        buffer: Vec::new(),
         failure: None,
         snapshot_checked: false,
         rejected: 0,
@@ -168,45 +165,47 @@ pub fn verify_journal<S: Storage + ?Sized>(
         w.segments = (p.segments_done, p.segments_total, p.bytes);
         report(&w);
     };
-    let on_record = |v: &perpx_journal::VerifiedRecord<'_>| {
+    let on_commit = |c: &perpx_journal::Committed<'_>| {
         let mut w = walk.borrow_mut();
         let w = &mut *w;
         if w.failure.is_some() {
             return;
         }
-        let r = &v.record;
-        match w.replayer.apply_into(r.seq, r.ts_ms, r.payload, &r.events_digest, &mut w.buffer) {
-            Ok(_) => {
-                w.records += 1;
-                w.events += w.buffer.len() as u64;
-                w.rejected += u64::from(w.buffer.iter().any(|e| matches!(e.kind, EventKind::Rejected { .. })));
-                if w.records % PROGRESS_EVERY_RECORDS == 0 {
-                    report(w);
-                }
-            }
-            Err(mismatch) => {
-                w.failure = Some(VerifyError::Replay {
-                    seq: r.seq,
-                    segment: v.segment.to_owned(),
-                    offset: v.offset,
-                    mismatch: Box::new(mismatch),
-                });
-                return;
-            }
+        let (mut records, mut events, mut rejected) = (0, 0, 0);
+        let replayed = w.replayer.apply_commit(c, |_, _, e| {
+            records += 1;
+            events += e.len() as u64;
+            rejected += u64::from(e.iter().any(|e| matches!(e.kind, EventKind::Rejected { .. })));
+        });
+        let before = w.records;
+        (w.records, w.events, w.rejected) = (w.records + records, w.events + events, w.rejected + rejected);
+        if let Err((seq, mismatch)) = replayed {
+            let offset = c.records.iter().find(|(_, r)| r.seq == seq).map_or(c.offset, |(o, _)| *o);
+            let segment = c.segment.to_owned();
+            w.failure = Some(VerifyError::Replay { seq, segment, offset, mismatch: Box::new(mismatch) });
+            return;
         }
-        if let Some(s) = snapshot.as_ref().filter(|s| s.seq == r.seq) {
+        if before / PROGRESS_EVERY_RECORDS != w.records / PROGRESS_EVERY_RECORDS {
+            report(w);
+        }
+        let commit = &c.commit;
+        if let Some(s) = snapshot.as_ref().filter(|s| (commit.first_seq..=commit.last_seq).contains(&s.seq)) {
             w.snapshot_checked = true;
-            if let Err(detail) = compare_with_snapshot(w.replayer.engine(), s) {
-                w.failure = Some(VerifyError::SnapshotState {
-                    seq: s.seq,
-                    segment: v.segment.to_owned(),
-                    offset: v.offset,
-                    detail,
-                });
+            let (segment, offset) = (c.segment.to_owned(), c.offset);
+            let compared = if s.seq == commit.last_seq {
+                compare_with_snapshot(w.replayer.engine(), s)
+            } else {
+                Err(format!(
+                    "the snapshot is inside the commit of records {}..={}: a snapshot is taken at a commit's end",
+                    commit.first_seq, commit.last_seq
+                ))
+            };
+            if let Err(detail) = compared {
+                w.failure = Some(VerifyError::SnapshotState { seq: s.seq, segment, offset, detail });
             }
         }
     };
-    let chain = verify_chain_with(storage, on_segment, on_record);
+    let chain = verify_chain_with(storage, on_segment, on_commit);
     let walk = walk.into_inner();
     if let Some(failure) = walk.failure {
         return Err(failure);

@@ -476,7 +476,8 @@ pub fn stored_seq(dir: &Path) -> Result<u64, String> {
 }
 
 /// Rebuilds `dir/history.sqlite` from the journal in `journal_dir`: every record replayed
-/// through a fresh engine (each checked against its recorded events digest), its events
+/// through a fresh engine (each checked against its record's events check and its commit's
+/// events digest), its events
 /// encoded and written as the live writer would. Returns the last sequence number written.
 ///
 /// # Errors
@@ -496,32 +497,34 @@ pub fn rebuild(dir: &Path, journal_dir: &Path) -> Result<u64, String> {
     perpx_journal::verify_chain_with(
         &storage,
         |_| {},
-        |v| {
+        |c| {
             if failure.is_some() {
                 return;
             }
-            let r = &v.record;
-            match replayer.apply(r.seq, r.ts_ms, r.payload, &r.events_digest) {
-                Ok((_, events)) => {
-                    crate::stream::refresh_specs(&mut specs, replayer.engine());
-                    let events =
-                        events.into_iter().map(|e| crate::stream::PublishedEvent::new(e, &specs, None)).collect();
-                    batch.push(Arc::new(Published {
-                        seq: r.seq,
-                        durable_at: std::time::Instant::now(),
-                        events,
-                        book: Vec::new(),
-                        record_hash: None,
-                    }));
-                    if batch.len() >= 4_096 {
-                        match write(&mut conn, &batch) {
-                            Ok(seq) => last = seq,
-                            Err(e) => failure = Some(e),
-                        }
-                        batch.clear();
-                    }
+            let mut replayed = Vec::with_capacity(c.records.len());
+            if let Err((seq, e)) = replayer.apply_commit(c, |r, _, events| replayed.push((r.seq, events.to_vec()))) {
+                failure = Some(format!("record {seq}: {e}"));
+                return;
+            }
+            // Markets never change once created: the specs after the commit encode every event
+            // of it as the live engine did.
+            crate::stream::refresh_specs(&mut specs, replayer.engine());
+            for (seq, events) in replayed {
+                let events = events.into_iter().map(|e| crate::stream::PublishedEvent::new(e, &specs, None)).collect();
+                batch.push(Arc::new(Published {
+                    seq,
+                    durable_at: std::time::Instant::now(),
+                    events,
+                    book: Vec::new(),
+                    head: None,
+                }));
+            }
+            if batch.len() >= 4_096 {
+                match write(&mut conn, &batch) {
+                    Ok(seq) => last = seq,
+                    Err(e) => failure = Some(e),
                 }
-                Err(e) => failure = Some(format!("record {}: {e}", r.seq)),
+                batch.clear();
             }
         },
     )

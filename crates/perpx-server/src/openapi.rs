@@ -126,7 +126,7 @@ pub fn spec() -> Value {
         let mut op = json!({
             "summary": summary,
             "responses": {
-                "200": { "description": "OK; private answers carry `seq` and `record_hash`" },
+                "200": { "description": "OK; private answers carry `seq`, `head_seq` and `head_hash`" },
                 "4XX": { "description": "`{\"code\", \"reason\", \"message\"}` (docs/API.md)" },
             },
         });

@@ -20,23 +20,23 @@ use perpx_core::{Command, CommandKind, Engine, Event, EventKind, MarketId, Times
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::stream::{BookTracker, Published, PublishedEvent, RecordHashHex, Specs, refresh_specs};
+use crate::stream::{BookTracker, DurableHead, HashHex, Published, PublishedEvent, Specs, refresh_specs};
 
 /// Where commands are applied and made durable: the engine alone ([`Volatile`]) or the engine
 /// on its journal ([`Journaled`], the `perpx-node` `Node`).
 pub trait Store: Send {
     /// The engine, as applied so far (possibly ahead of what is durable).
     fn engine(&self) -> &Engine;
-    /// Applies one command and records it; returns its events and its record's hash.
+    /// Applies one command and records it; returns its events.
     ///
     /// # Errors
     /// The journal stopped (the command may have been applied, but it is never acknowledged).
-    fn apply(&mut self, command: &Command) -> Result<(Vec<Event>, Option<RecordHashHex>), String>;
-    /// Makes every record so far durable; returns the durable head (sequence, hash hex).
+    fn apply(&mut self, command: &Command) -> Result<Vec<Event>, String>;
+    /// Makes every record so far durable; returns the durable head (sequence, hash).
     ///
     /// # Errors
     /// The storage failed: the server must stop (nothing after this point is acknowledged).
-    fn sync(&mut self) -> Result<Option<(u64, String)>, String>;
+    fn sync(&mut self) -> Result<Option<(u64, perpx_journal::Hash)>, String>;
     /// The outputs recovery found durable but perhaps never published (published again at
     /// start: consumers drop what they already have by sequence number).
     fn take_redelivered(&mut self) -> Vec<(u64, Vec<Event>)> {
@@ -52,10 +52,10 @@ impl Store for Volatile {
     fn engine(&self) -> &Engine {
         &self.0
     }
-    fn apply(&mut self, command: &Command) -> Result<(Vec<Event>, Option<RecordHashHex>), String> {
-        Ok((self.0.apply(command), None))
+    fn apply(&mut self, command: &Command) -> Result<Vec<Event>, String> {
+        Ok(self.0.apply(command))
     }
-    fn sync(&mut self) -> Result<Option<(u64, String)>, String> {
+    fn sync(&mut self) -> Result<Option<(u64, perpx_journal::Hash)>, String> {
         Ok(None)
     }
 }
@@ -68,19 +68,19 @@ impl Store for Journaled {
     fn engine(&self) -> &Engine {
         self.0.engine()
     }
-    fn apply(&mut self, command: &Command) -> Result<(Vec<Event>, Option<RecordHashHex>), String> {
-        let (_, hash, events) = self.0.enqueue_with_events(command).map_err(|e| e.to_string())?;
-        Ok((events, Some(RecordHashHex::new(&hash))))
+    fn apply(&mut self, command: &Command) -> Result<Vec<Event>, String> {
+        let (_, events) = self.0.enqueue_with_events(command).map_err(|e| e.to_string())?;
+        Ok(events)
     }
     fn take_redelivered(&mut self) -> Vec<(u64, Vec<Event>)> {
         self.0.take_published().into_iter().map(|p| (p.seq, p.events)).collect()
     }
-    fn sync(&mut self) -> Result<Option<(u64, String)>, String> {
+    fn sync(&mut self) -> Result<Option<(u64, perpx_journal::Hash)>, String> {
         let head = self.0.flush().map_err(|e| e.to_string())?;
         // The events already left with the answers (moved into them at apply time); free the
         // outbox.
         drop(self.0.take_published());
-        Ok(Some((head.seq, hex::encode(head.hash))))
+        Ok(Some((head.seq, head.hash)))
     }
 }
 
@@ -92,7 +92,7 @@ pub struct Ack {
     /// The engine's rejection of the command itself, if it was rejected: (code, name, message).
     pub rejection: Option<(u16, &'static str, String)>,
     /// Its output as published: the events (in the JSON form of `docs/REPLAY.md`) and the
-    /// record hash. One shared allocation for the answer and the channels, where an `Arc` per
+    /// durable head. One shared allocation for the answer and the channels, where an `Arc` per
     /// event was 6 % of the engine thread under load (docs/PERFORMANCE.md "Session 8").
     pub output: Arc<Published>,
 }
@@ -104,10 +104,10 @@ impl Ack {
         self.output.seq
     }
 
-    /// Its journal record's hash (hex), when journaled.
+    /// The journal head that made it durable, when journaled.
     #[must_use]
-    pub fn record_hash(&self) -> Option<&str> {
-        self.output.record_hash.as_ref().map(RecordHashHex::as_str)
+    pub fn head(&self) -> Option<&DurableHead> {
+        self.output.head.as_ref()
     }
 
     /// Its events, serialized as a JSON array.
@@ -163,8 +163,8 @@ pub struct EngineStats {
     pub adl_trades: AtomicU64,
     /// The last sequence number applied.
     pub seq: AtomicU64,
-    /// The journal's durable head (sequence, hash hex), when journaled.
-    pub durable_head: Mutex<Option<(u64, String)>>,
+    /// The journal's durable head, when journaled.
+    pub durable_head: Mutex<Option<DurableHead>>,
     /// Group commits (one write and fsync per batch), their Σ and max duration in µs.
     pub syncs: AtomicU64,
     /// Σ of the sync durations (µs).
@@ -345,7 +345,7 @@ fn apply(
 ) -> Result<(AckHead, Published), String> {
     *clock = wall_clock_ms().max(*clock);
     let command = Command { ts: Timestamp(*clock), kind };
-    let (events, record_hash) = store.apply(&command)?;
+    let events = store.apply(&command)?;
     let engine = store.engine();
     stats.commands.fetch_add(1, Ordering::Relaxed);
     stats.seq.store(engine.seq(), Ordering::Relaxed);
@@ -371,7 +371,8 @@ fn apply(
     let seq = engine.seq();
     let book = books.diffs(engine, seq, &events);
     let published = events.into_iter().map(|e| PublishedEvent::new(e, specs, market)).collect();
-    let publication = Published { seq, durable_at: std::time::Instant::now(), events: published, book, record_hash };
+    // The head is known once the batch is durable (`run`).
+    let publication = Published { seq, durable_at: std::time::Instant::now(), events: published, book, head: None };
     Ok((AckHead { ts: command.ts.0, rejection }, publication))
 }
 
@@ -398,7 +399,7 @@ fn run(
             durable_at: std::time::Instant::now(),
             events,
             book: Vec::new(),
-            record_hash: None,
+            head: None,
         })])));
     }
     loop {
@@ -470,15 +471,17 @@ fn run(
         stats.syncs.fetch_add(1, Ordering::Relaxed);
         stats.sync_us_sum.fetch_add(us, Ordering::Relaxed);
         stats.sync_us_max.fetch_max(us, Ordering::Relaxed);
-        match synced {
-            Ok(head) => *stats.durable_head.lock().expect("stats lock") = head,
+        let head = match synced {
+            Ok(head) => head.map(|(seq, hash)| DurableHead { seq, hash: HashHex::new(&hash) }),
             Err(e) => {
                 storage_failed(&e);
             }
-        }
+        };
+        *stats.durable_head.lock().expect("stats lock") = head;
         let durable_at = std::time::Instant::now();
         outputs.extend(publications.drain(..).map(|mut p| {
             p.durable_at = durable_at;
+            p.head = head;
             Arc::new(p)
         }));
         if !outputs.is_empty() {

@@ -58,7 +58,7 @@ impl EventJson {
     /// a channel's message (`{"channel":"account",…}`) made without parsing the event and
     /// writing it again. Parsing every notice into a `Value` to add two fields was most of the
     /// gateway's notice forwarding (`perf`, docs/PERFORMANCE.md "Session 9"). The event's own
-    /// fields never use the names the channels add (`channel`, `record_hash`).
+    /// fields never use the names the channels add (`channel`, `head_seq`, `head_hash`).
     #[must_use]
     pub fn with_leading_fields(&self, fields: &str) -> String {
         let raw = self.raw.get();
@@ -199,20 +199,29 @@ pub struct Published {
     pub events: Vec<PublishedEvent>,
     /// Book diffs it caused, one per market.
     pub book: Vec<BookDiff>,
-    /// Its journal record's hash, when journaled.
-    pub record_hash: Option<RecordHashHex>,
+    /// The journal head that made it durable, when journaled.
+    pub head: Option<DurableHead>,
 }
 
-/// A journal record's hash as the lower-case hex that answers and streams show, written into
-/// a fixed buffer on the engine thread. Why not `hex::encode`: collecting 64 `char`s into a
-/// `String` was 12 % of the engine thread's instructions once the events were no longer
-/// encoded there; with this buffer the thread went from 73.5 M to 68.4 M instructions per
-/// 4,096 journaled commands (callgrind on `benches/engine_thread.rs`, docs/PERFORMANCE.md
-/// "Session 9").
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct RecordHashHex([u8; 64]);
+/// The journal's durable head after a group commit: the last record of the commit that closed
+/// the batch and the commit's hash. It commits to every command of the batch (and all before):
+/// the receipt a client keeps, and the head `perpx proof` proves a command against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurableHead {
+    /// The head's sequence number: the commit's last record.
+    pub seq: u64,
+    /// The commit's hash, as hex.
+    pub hash: HashHex,
+}
 
-impl RecordHashHex {
+/// A journal hash as the lower-case hex that answers and streams show, written into a fixed
+/// buffer on the engine thread (once a group commit). Why not `hex::encode`: collecting 64
+/// `char`s into a `String` was 12 % of the engine thread's instructions when it ran once a
+/// command (callgrind on `benches/engine_thread.rs`, docs/PERFORMANCE.md "Session 9").
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HashHex([u8; 64]);
+
+impl HashHex {
     /// The hex of `hash`.
     #[must_use]
     pub fn new(hash: &[u8; 32]) -> Self {
@@ -226,13 +235,13 @@ impl RecordHashHex {
     }
 }
 
-impl std::fmt::Debug for RecordHashHex {
+impl std::fmt::Debug for HashHex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl serde::Serialize for RecordHashHex {
+impl serde::Serialize for HashHex {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
     }
@@ -458,18 +467,18 @@ mod tests {
             event: perpx_wire::event::WireEvent::FundingSkipped { market: "BTC-PERP".into(), funding_time: 5 },
         };
         let e = EventJson::new(&line);
-        let text = e.with_leading_fields(r#""channel":"account","record_hash":null"#);
-        assert!(text.starts_with(r#"{"channel":"account","record_hash":null,"seq":7,"#), "{text}");
+        let text = e.with_leading_fields(r#""channel":"account","head_hash":null"#);
+        assert!(text.starts_with(r#"{"channel":"account","head_hash":null,"seq":7,"#), "{text}");
         let mut want = e.value().clone();
         want["channel"] = json!("account");
-        want["record_hash"] = Value::Null;
+        want["head_hash"] = Value::Null;
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), want);
     }
 
     #[test]
-    fn a_record_hash_is_written_as_lower_case_hex() {
+    fn a_head_hash_is_written_as_lower_case_hex() {
         let hash: [u8; 32] = std::array::from_fn(|i| u8::try_from(i * 8 + 7).unwrap());
-        let hex = RecordHashHex::new(&hash);
+        let hex = HashHex::new(&hash);
         assert_eq!(hex.as_str(), hex::encode(hash), "as `hex::encode` wrote it");
         assert_eq!(hex.as_str(), "070f171f272f373f474f575f676f777f878f979fa7afb7bfc7cfd7dfe7eff7ff");
         assert_eq!(serde_json::to_value(Some(hex)).unwrap(), json!(hex.as_str()));

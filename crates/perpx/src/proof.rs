@@ -1,10 +1,10 @@
-//! `perpx proof DIR --seq N`: a record, its decoded command, its events, and every record
-//! linking it to the chain head, as JSON — verified (`perpx_node::prove`).
+//! `perpx proof DIR --seq N`: a record, its decoded command, its events, the commit that holds
+//! it, and every commit linking it to the chain head, as JSON — verified (`perpx_node::prove`).
 
 use std::path::Path;
 
-use perpx_journal::Record;
 use perpx_journal::record::hex;
+use perpx_journal::{CommitLink, Record};
 use perpx_node::{ProofReport, prove};
 use perpx_wire::command_json::command_line;
 use perpx_wire::event::encode_event;
@@ -25,9 +25,17 @@ fn record_json(r: &Record) -> Value {
         "seq": r.seq,
         "ts_ms": r.ts_ms,
         "payload": hex_bytes(&r.payload),
-        "events_digest": hex(&r.events_digest),
-        "prev_hash": hex(&r.prev_hash),
-        "hash": hex(&r.hash),
+        "events_check": format!("{:08x}", r.events_check),
+    })
+}
+
+fn link_json(l: &CommitLink) -> Value {
+    json!({
+        "first_seq": l.first_seq,
+        "last_seq": l.last_seq,
+        "records_digest": hex(&l.records_digest),
+        "events_digest": hex(&l.events_digest),
+        "hash": hex(&l.hash),
     })
 }
 
@@ -38,17 +46,25 @@ fn proof_json(p: &ProofReport) -> Value {
         .iter()
         .map(|e| serde_json::to_value(encode_event(e, &p.engine, market)).unwrap_or(Value::Null))
         .collect();
+    let commit = &p.proof.commit;
     json!({
-        "seq": p.proof.record.seq,
+        "seq": p.proof.seq,
         "segment": p.segment,
         "offset": p.offset,
-        "record": record_json(&p.proof.record),
+        "record": p.proof.record().map(record_json),
+        "commit": {
+            "first_seq": commit.first_seq,
+            "last_seq": commit.last_seq,
+            "events_digest": hex(&commit.events_digest),
+            "prev_hash": hex(&commit.prev_hash),
+            "hash": hex(&commit.hash),
+            "records": p.proof.records.iter().map(record_json).collect::<Vec<_>>(),
+        },
         // The replay line (`docs/REPLAY.md`), or the engine's form if the schema can't say it.
         "command": command_line(&p.command, &p.engine).unwrap_or_else(|| Value::String(format!("{:?}", p.command))),
         "events": events,
-        "events_digest_replayed": hex(&p.events_digest),
         "replayed_from_snapshot": p.replayed_from,
-        "links": p.proof.links.iter().map(record_json).collect::<Vec<_>>(),
+        "links": p.proof.links.iter().map(link_json).collect::<Vec<_>>(),
         "head": { "seq": p.proof.head.seq, "hash": hex(&p.proof.head.hash) },
         "journal_head": { "seq": p.journal_head.seq, "hash": hex(&p.journal_head.hash) },
         "verified": true,

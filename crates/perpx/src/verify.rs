@@ -102,8 +102,9 @@ pub fn error_json(e: &VerifyError) -> Value {
                 perpx_node::ReplayMismatch::Decode(_) => "payload_decode",
                 perpx_node::ReplayMismatch::Timestamp { .. } => "timestamp",
                 perpx_node::ReplayMismatch::Sequence { .. } => "sequence",
-                perpx_node::ReplayMismatch::EventsDigest { .. } => "events_digest",
-                perpx_node::ReplayMismatch::Unrepeatable { .. } => "events_digest_unrepeatable",
+                perpx_node::ReplayMismatch::Events { .. } => "events",
+                perpx_node::ReplayMismatch::CommitEvents { .. } => "commit_events",
+                perpx_node::ReplayMismatch::Unrepeatable { .. } => "events_unrepeatable",
             };
             json!({ "kind": kind, "seq": seq, "segment": segment, "offset": offset, "message": message })
         }

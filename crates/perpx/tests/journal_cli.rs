@@ -6,7 +6,7 @@ use std::process::Output;
 
 use perpx_core::{Command, Engine, EngineConfig};
 use perpx_journal::{FileStorage, Journal, JournalConfig, SyncPolicy};
-use perpx_node::codec::{encode_command, events_digest};
+use perpx_node::codec::{encode_command, encode_events};
 use perpx_node::{Node, NodeConfig};
 use perpx_testkit::mixed_stream;
 use serde_json::Value;
@@ -120,8 +120,8 @@ fn verify_names_the_first_record_whose_events_differ() {
     let mut journal = Journal::open(storage, config).unwrap();
     let mut engine = Engine::default();
     for (i, c) in commands.iter().enumerate() {
-        let digest = if i + 1 == 77 { [0xab; 32] } else { events_digest(&engine.apply(c)) };
-        let _ticket = journal.writer.append(c.ts.0, &encode_command(c), digest).unwrap();
+        let events = if i + 1 == 77 { Vec::new() } else { encode_events(&engine.apply(c)) };
+        let _ticket = journal.writer.append(c.ts.0, &encode_command(c), &events).unwrap();
     }
     journal.writer.commit().unwrap();
     drop(journal);
@@ -129,12 +129,12 @@ fn verify_names_the_first_record_whose_events_differ() {
     let out = perpx(&["verify", "--quiet", dir.0.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let error = &stdout_json(&out)["error"];
-    assert_eq!(error["kind"], "events_digest");
+    assert_eq!(error["kind"], "events");
     assert_eq!(error["seq"], 77);
     assert!(error["segment"].as_str().unwrap().ends_with(".seg"));
     let message = error["message"].as_str().unwrap();
     assert!(message.starts_with("record 77 (segment "), "{message}");
-    assert!(message.contains("events digest abababab"), "{message}");
+    assert!(message.contains("events check 00000000 recorded"), "{message}");
 }
 
 #[test]
@@ -149,11 +149,16 @@ fn proof_shows_the_record_its_command_events_and_links_and_verifies() {
     let proof = stdout_json(&out);
     assert_eq!(proof["verified"], true);
     assert_eq!(proof["record"]["seq"], 120);
-    assert_eq!(proof["links"].as_array().unwrap().len(), 30);
+    let commit = &proof["commit"];
+    let (first, last) = (commit["first_seq"].as_u64().unwrap(), commit["last_seq"].as_u64().unwrap());
+    assert!(first <= 120 && 120 <= last, "{commit}");
+    assert_eq!(commit["records"].as_array().unwrap().len() as u64, last - first + 1);
+    let links = proof["links"].as_array().unwrap();
+    assert_eq!(links[0]["first_seq"].as_u64(), Some(last + 1), "the links follow the commit");
+    assert!(links.windows(2).all(|w| w[1]["first_seq"].as_u64() == w[0]["last_seq"].as_u64().map(|s| s + 1)));
     assert_eq!(proof["head"]["seq"], 150);
-    assert_eq!(proof["links"][0]["prev_hash"], proof["record"]["hash"]);
-    assert_eq!(proof["links"][29]["hash"], proof["head"]["hash"]);
-    assert_eq!(proof["events_digest_replayed"], proof["record"]["events_digest"]);
+    assert_eq!(links.last().unwrap()["hash"], proof["head"]["hash"]);
+    assert!(links.iter().all(|l| l.get("payload").is_none()), "links carry digests, not commands");
     assert_eq!(proof["replayed_from_snapshot"], 110);
     let c = &commands[119];
     assert_eq!(proof["record"]["payload"].as_str().unwrap().len(), encode_command(c).len() * 2);
@@ -167,7 +172,9 @@ fn proof_shows_the_record_its_command_events_and_links_and_verifies() {
     let out = perpx(&["proof", d, "--seq", "10", "--to", "20"]);
     assert!(out.status.success());
     let proof = stdout_json(&out);
-    assert_eq!((proof["head"]["seq"].as_u64(), proof["links"].as_array().unwrap().len()), (Some(20), 10));
+    let last_link = proof["links"].as_array().unwrap().last().cloned().unwrap_or_default();
+    assert_eq!(proof["head"]["seq"].as_u64(), Some(20));
+    assert!(last_link.is_null() || last_link["last_seq"] == 20, "{last_link}");
     assert_eq!(proof["replayed_from_snapshot"], Value::Null, "before the snapshot: replayed from genesis");
 
     let out = perpx(&["proof", d, "--seq", "151"]);

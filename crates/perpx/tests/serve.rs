@@ -199,7 +199,7 @@ fn a_restart_finds_every_acknowledged_order_and_fill() {
     for i in 0..3 {
         let (status, v) = s.signed(a, "POST", "/api/v1/order", &order("BTC-PERP", "buy", &px(low - i), "0.010", "gtc"));
         assert_eq!(status, 200, "{v}");
-        assert!(v["record_hash"].as_str().is_some_and(|h| h.len() == 64), "acknowledged with its record: {v}");
+        assert!(v["head_hash"].as_str().is_some_and(|h| h.len() == 64), "acknowledged with its durable head: {v}");
     }
     s.signed(a, "POST", "/api/v1/order", &order("BTC-PERP", "sell", &mark, "0.020", "gtc"));
     let (status, v) = s.signed(b, "POST", "/api/v1/order", &order("BTC-PERP", "buy", &mark, "0.020", "ioc"));

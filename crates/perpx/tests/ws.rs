@@ -187,7 +187,11 @@ fn each_account_sees_its_fill_with_the_rest_sequence_number() {
     for ws in [&mut wa, &mut wb] {
         let fill = until(ws, |v| v["type"] == "fill");
         assert_eq!((fill["seq"].as_u64(), fill["price"].as_str()), (Some(seq), Some(mark.as_str())));
-        assert_eq!(fill["record_hash"], ack["record_hash"], "the notice carries the same receipt as the answer");
+        assert_eq!(
+            (&fill["head_seq"], &fill["head_hash"]),
+            (&ack["head_seq"], &ack["head_hash"]),
+            "the notice carries the same receipt as the answer"
+        );
         let pos = until(ws, |v| v["type"] == "position_changed");
         assert_eq!(pos["seq"].as_u64(), Some(seq));
     }
@@ -338,9 +342,9 @@ fn the_journal_head_is_published_and_matches_the_endpoint() {
     let (status, ack) = s.signed(a, "POST", "/api/v1/order", &order("BTC-PERP", "sell", &mark, "0.010", "gtc"));
     assert_eq!(status, 200, "{ack}");
     let head = until(&mut ws, |v| v["channel"] == "journal");
-    assert_eq!((head["seq"].as_u64(), &head["hash"]), (ack["seq"].as_u64(), &ack["record_hash"]));
+    assert_eq!((head["seq"].as_u64(), &head["hash"]), (ack["head_seq"].as_u64(), &ack["head_hash"]));
     let (_, rest) = s.get("/api/v1/journal/head");
-    assert_eq!((rest["seq"].as_u64(), &rest["hash"]), (ack["seq"].as_u64(), &ack["record_hash"]));
+    assert_eq!((rest["seq"].as_u64(), &rest["hash"]), (ack["head_seq"].as_u64(), &ack["head_hash"]));
     // Two more commands inside the same second, then nothing: the once-a-second limit holds
     // the last head back, and it still arrives.
     for _ in 0..2 {

@@ -53,7 +53,8 @@ fn orders_are_acked_with_their_sequence_number_and_pipelined_in_order() {
     assert_eq!(status, 200);
     assert!(head["seq"].as_u64().unwrap() >= seq, "acked only once durable: {head}");
     assert_eq!(ack["events"][0]["type"], "order_accepted", "{ack}");
-    assert!(ack["record_hash"].as_str().is_some_and(|h| h.len() == 64), "{ack}");
+    assert!(ack["head_hash"].as_str().is_some_and(|h| h.len() == 64), "{ack}");
+    assert!(ack["head_seq"].as_u64() >= ack["seq"].as_u64(), "the head that made it durable holds it: {ack}");
     let order_id = ack["events"][0]["order_id"].as_u64().unwrap();
     let (_, orders) = s.signed(a, "GET", "/api/v1/orders", "");
     assert!(orders["orders"].as_array().unwrap().iter().any(|o| o["order_id"].as_u64() == Some(order_id)));
@@ -114,7 +115,7 @@ fn refusals_carry_the_rest_codes_and_change_nothing() {
     let (status, rest) = s.signed(a, "POST", "/api/v1/order", &huge.to_string());
     assert_eq!(status, 422, "{rest}");
     assert_eq!((got["op"].as_str(), &got["code"]), (Some("error"), &rest["code"]), "{got}");
-    assert!(got["seq"].as_u64().is_some() && got["record_hash"].as_str().is_some(), "{got}");
+    assert!(got["seq"].as_u64().is_some() && got["head_hash"].as_str().is_some(), "{got}");
     let after = s.account(a);
     for field in ["collateral", "equity", "positions"] {
         assert_eq!(after[field], account[field], "{field}");

@@ -1,19 +1,20 @@
-//! The events digest: blake3 over a canonical encoding of the events one command produced.
+//! The events encoding: a canonical encoding of the events one command produced.
 //!
 //! ```text
-//! digest = blake3( "perpx-events/v1\0"            16 bytes, domain separation
-//!                ‖ count          u64 LE
-//!                ‖ event × count  seq u64, ts i64, kind tag u8, the kind's fields )
+//! encoding = "perpx-events/v1\0"            16 bytes, domain separation
+//!          ‖ count          u64 LE
+//!          ‖ event × count  seq u64, ts i64, kind tag u8, the kind's fields
 //! ```
 //!
-//! A record carries the digest of its command's events, so a replay can check, command by
-//! command, that it produced exactly what the live engine produced — and the record hash binds
-//! the digest into the chain, so a proof of a record also proves what the command did. The
-//! encoding is one-way (nothing decodes it) but must be injective: every field of every event
-//! is written, strings and lists with their length, enumerations with explicit tags, and a
-//! rejection as its stable reject code followed by its figures (not its message text, which
-//! may be reworded). A command with no events (a `tick` that moved nothing) has the digest of
-//! an empty list.
+//! The journal keeps, for each record, a CRC32C of its command's encoding (`events_check`), and
+//! for each commit the blake3 digest of its records' encodings (`events_digest`, see
+//! `perpx_journal::record`), so a replay can check that it produced exactly what the live
+//! engine produced — and the commit hash binds the digest into the chain, so a proof of a
+//! record also proves what the command did. The encoding is one-way (nothing decodes it) but
+//! must be injective: every field of every event is written, strings and lists with their
+//! length, enumerations with explicit tags, and a rejection as its stable reject code followed
+//! by its figures (not its message text, which may be reworded). A command with no events (a
+//! `tick` that moved nothing) is encoded as an empty list.
 
 use perpx_core::event::{Fill, LiquidationOutcome, QueuePriority};
 use perpx_core::{Event, EventKind, RejectReason};
@@ -24,48 +25,25 @@ use super::types::{
     put_order_type, put_scope, put_stop_kind, side_tag, source_status_tag, stp_tag, trigger_by_tag,
 };
 
-/// The domain of the digest; its version changes if the encoding ever does.
+/// The domain of the encoding; its version changes if the encoding ever does.
 pub const EVENTS_DIGEST_DOMAIN: &[u8; 16] = b"perpx-events/v1\0";
 
-/// A 32-byte events digest.
-pub type EventsDigest = [u8; 32];
-
-/// The digest of `events` (see the module docs).
+/// The encoding of `events` (see the module docs).
 #[must_use]
-pub fn events_digest(events: &[Event]) -> EventsDigest {
-    EventsDigester::default().digest(events)
+pub fn encode_events(events: &[Event]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_events_into(events, &mut out);
+    out
 }
 
-/// Computes events digests with one reused buffer.
-#[derive(Debug, Default)]
-pub struct EventsDigester {
-    buf: Vec<u8>,
-}
-
-impl EventsDigester {
-    /// The digest of `events`.
-    pub fn digest(&mut self, events: &[Event]) -> EventsDigest {
-        self.buf.clear();
-        encode_events_into(events, &mut self.buf);
-        digest_of_encoding(&self.buf)
-    }
-}
-
-/// Appends the byte stream the digest of `events` hashes (see the module docs) to `out`. With
-/// [`digest_of_encoding`], the two halves of [`events_digest`], for a caller that encodes on
-/// one thread and hashes on another (recovery: docs/PERFORMANCE.md, session 6).
+/// Appends the encoding of `events` (see the module docs) to `out`: straight into a journal
+/// commit's events stream, or a buffer the replay reuses.
 pub fn encode_events_into(events: &[Event], out: &mut Vec<u8>) {
     let mut w = Writer::new(out);
     w.bytes(EVENTS_DIGEST_DOMAIN).u64(events.len() as u64);
     for e in events {
         put_event(&mut w, e);
     }
-}
-
-/// The digest of a byte stream [`encode_events_into`] wrote.
-#[must_use]
-pub fn digest_of_encoding(encoded: &[u8]) -> EventsDigest {
-    *blake3::hash(encoded).as_bytes()
 }
 
 /// Tags of the event kinds, fixed forever within version 1.

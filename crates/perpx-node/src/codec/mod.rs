@@ -1,5 +1,6 @@
-//! The binary encodings the journal carries for the engine: commands (record payloads), the
-//! events digest (a record's `events_digest`) and engine snapshots (a snapshot file's state).
+//! The binary encodings the journal carries for the engine: commands (record payloads), events
+//! (checked by a record's `events_check` and a commit's `events_digest`) and engine snapshots (a
+//! snapshot file's state).
 //!
 //! All three are hand-written over the same fixed-width little-endian primitives
 //! ([`bytes`]), with explicit tags for every enumeration (`types`), rather than derived from
@@ -17,7 +18,5 @@ pub(crate) mod types;
 
 pub use bytes::DecodeError;
 pub use command::{COMMAND_CODEC_VERSION, decode_command, encode_command, encode_command_into};
-pub use events::{
-    EVENTS_DIGEST_DOMAIN, EventsDigest, EventsDigester, digest_of_encoding, encode_events_into, events_digest,
-};
+pub use events::{EVENTS_DIGEST_DOMAIN, encode_events, encode_events_into};
 pub use snapshot::{SNAPSHOT_CODEC_VERSION, decode_snapshot, encode_snapshot};

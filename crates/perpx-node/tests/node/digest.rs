@@ -1,5 +1,6 @@
-//! The events digest (`docs/JOURNAL.md`, "Events digest"): pinned, sensitive to every event and
-//! to their order, and without collisions over every event real streams produce.
+//! The events encoding (`docs/JOURNAL.md`, "Events encoding"), through blake3 of it: pinned,
+//! sensitive to every event and to their order, and injective over every event real streams
+//! produce.
 
 use std::collections::HashMap;
 
@@ -7,7 +8,12 @@ use perpx_core::event::{Fill, FundRef, LiquidationScope};
 use perpx_core::{
     AccountId, Engine, Event, EventKind, MarketId, OrderId, Price, Qty, Quote, RejectReason, Side, Timestamp, TradeId,
 };
-use perpx_node::codec::{EVENTS_DIGEST_DOMAIN, events_digest};
+use perpx_node::codec::{EVENTS_DIGEST_DOMAIN, encode_events};
+
+/// blake3 of the encoding: equal digests mean equal encodings.
+fn events_digest(events: &[Event]) -> [u8; 32] {
+    *blake3::hash(&encode_events(events)).as_bytes()
+}
 use perpx_testkit::mixed_stream;
 
 fn handmade() -> Vec<Event> {

@@ -5,7 +5,7 @@ use perpx_core::{Command, CommandKind, EngineConfig, Timestamp};
 use perpx_journal::{
     CrashMode, Fault, FaultPlan, GENESIS_HASH, Journal, JournalConfig, MemStorage, Storage, StorageOp, SyncPolicy,
 };
-use perpx_node::codec::{encode_command, events_digest};
+use perpx_node::codec::{encode_command, encode_events};
 use perpx_node::{Node, NodeConfig, NodeError, ReplayMismatch, SnapshotLoadError};
 use perpx_testkit::mixed_stream;
 
@@ -177,25 +177,27 @@ fn a_snapshot_taken_with_other_engine_settings_is_refused() {
     assert!(matches!(err, NodeError::ConfigMismatch { seq: 40, .. }), "{err}");
 }
 
-/// Recovery hashes the replayed events on the reading thread, batches behind the replay: a
-/// digest mismatch deep in a long journal, past several batches, is still found, named and
-/// described (its command and events), and nothing after it hides it.
+/// Recovery checks the replayed events on the reading thread, batches behind the replay: a
+/// mismatch deep in a long journal, past several batches, is still found, named and described
+/// (its command and events), and nothing after it hides it.
 #[test]
-fn a_digest_mismatch_deep_in_the_journal_is_named_and_described() {
+fn an_events_mismatch_deep_in_the_journal_is_named_and_described() {
     let storage = MemStorage::new();
     let mut journal = Journal::open(storage.clone(), JournalConfig::default()).unwrap();
     let mut engine = perpx_core::Engine::default();
     for i in 1..=1_500i64 {
         let command = Command { ts: Timestamp(1_000 + i), kind: CommandKind::Tick };
-        let events = engine.apply(&command);
-        let digest = if i == 700 { [9u8; 32] } else { events_digest(&events) };
-        let _ticket = journal.writer.append(command.ts.0, &encode_command(&command), digest).unwrap();
+        let events = if i == 700 { b"not these events".to_vec() } else { encode_events(&engine.apply(&command)) };
+        let _ticket = journal.writer.append(command.ts.0, &encode_command(&command), &events).unwrap();
+        if i % 300 == 0 {
+            journal.writer.commit().unwrap();
+        }
     }
     journal.writer.commit().unwrap();
     match Node::open(storage, NodeConfig::default()) {
         Err(NodeError::Replay { seq: 700, mismatch }) => {
             assert!(
-                matches!(&*mismatch, ReplayMismatch::EventsDigest { recorded, .. } if *recorded == [9; 32]),
+                matches!(&*mismatch, ReplayMismatch::Events { recorded, .. } if *recorded == perpx_journal::events_check(b"not these events")),
                 "{mismatch}"
             );
         }
@@ -208,17 +210,17 @@ fn a_digest_mismatch_deep_in_the_journal_is_named_and_described() {
 #[test]
 fn records_that_do_not_replay_as_recorded_are_refused() {
     let commands = one_of_each();
-    let good = |c: &Command| events_digest(&perpx_core::Engine::default().apply(c));
-    for (case, payload, digest) in [
-        ("decode", vec![1u8, 2, 3], [0u8; 32]),
-        ("digest", encode_command(&commands[0]), [9u8; 32]),
-        ("timestamp", encode_command(&Command { ts: Timestamp(99), kind: CommandKind::Tick }), [0; 32]),
+    let good = |c: &Command| encode_events(&perpx_core::Engine::default().apply(c));
+    for (case, payload, events) in [
+        ("decode", vec![1u8, 2, 3], Vec::new()),
+        ("events", encode_command(&commands[0]), b"other events".to_vec()),
+        ("timestamp", encode_command(&Command { ts: Timestamp(99), kind: CommandKind::Tick }), Vec::new()),
         ("ok", encode_command(&commands[0]), good(&commands[0])),
     ] {
         let storage = MemStorage::new();
         let mut journal = Journal::open(storage.clone(), JournalConfig::default()).unwrap();
         let ts = commands[0].ts.0;
-        let _ticket = journal.writer.append(ts, &payload, digest).unwrap();
+        let _ticket = journal.writer.append(ts, &payload, &events).unwrap();
         journal.writer.commit().unwrap();
         let result = Node::open(storage, NodeConfig::default());
         match (case, result) {
@@ -226,8 +228,8 @@ fn records_that_do_not_replay_as_recorded_are_refused() {
             ("decode", Err(NodeError::Replay { seq: 1, mismatch })) => {
                 assert!(matches!(*mismatch, ReplayMismatch::Decode(_)), "{mismatch}");
             }
-            ("digest", Err(NodeError::Replay { seq: 1, mismatch })) => {
-                assert!(matches!(*mismatch, ReplayMismatch::EventsDigest { .. }), "{mismatch}");
+            ("events", Err(NodeError::Replay { seq: 1, mismatch })) => {
+                assert!(matches!(*mismatch, ReplayMismatch::Events { .. }), "{mismatch}");
                 assert!(mismatch.to_string().contains("MarketCreated"), "{mismatch}");
             }
             ("timestamp", Err(NodeError::Replay { seq: 1, mismatch })) => {
@@ -309,10 +311,19 @@ fn the_chain_starts_at_genesis_and_commands_are_the_payloads() {
     let (mut node, _) = Node::open(storage.clone(), NodeConfig::default()).unwrap();
     node.submit_batch(&commands).unwrap();
     drop(node);
-    let mut records = Vec::new();
-    perpx_journal::verify_chain_with(&storage, |_| {}, |v| records.push(v.record.to_record())).unwrap();
+    let (mut records, mut commits) = (Vec::new(), Vec::new());
+    perpx_journal::verify_chain_with(
+        &storage,
+        |_| {},
+        |c| {
+            records.extend(c.records.iter().map(|(_, r)| r.to_record()));
+            commits.push(c.commit);
+        },
+    )
+    .unwrap();
     assert_eq!(records.len(), commands.len());
-    assert_eq!(records[0].prev_hash, GENESIS_HASH);
+    assert_eq!(commits.len(), 1, "one batch, one commit");
+    assert_eq!(commits[0].prev_hash, GENESIS_HASH);
     for (record, c) in records.iter().zip(&commands) {
         assert_eq!(record.payload, encode_command(c));
         assert_eq!(record.ts_ms, c.ts.0);

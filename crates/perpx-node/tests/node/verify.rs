@@ -4,7 +4,7 @@
 
 use perpx_core::{Command, Engine, EngineConfig};
 use perpx_journal::{Journal, JournalConfig, MemStorage, ReadError, Storage, SyncPolicy};
-use perpx_node::codec::{encode_command, encode_snapshot, events_digest};
+use perpx_node::codec::{encode_command, encode_events, encode_snapshot};
 use perpx_node::{Node, NodeConfig, ProveError, ReplayMismatch, VerifyError, prove, verify_journal};
 use perpx_testkit::mixed_stream;
 
@@ -35,7 +35,7 @@ fn node_journal(engine: &EngineConfig, commands: &[Command]) -> MemStorage {
 fn raw_journal(
     engine: &EngineConfig,
     commands: &[Command],
-    digest_of: impl Fn(u64, [u8; 32]) -> [u8; 32],
+    events_of: impl Fn(u64, Vec<u8>) -> Vec<u8>,
 ) -> MemStorage {
     let storage = MemStorage::new();
     let config =
@@ -43,8 +43,8 @@ fn raw_journal(
     let mut journal = Journal::open(storage.clone(), config).unwrap();
     let mut e = Engine::new(engine.clone());
     for (i, c) in commands.iter().enumerate() {
-        let digest = digest_of(i as u64 + 1, events_digest(&e.apply(c)));
-        let _ticket = journal.writer.append(c.ts.0, &encode_command(c), digest).unwrap();
+        let events = events_of(i as u64 + 1, encode_events(&e.apply(c)));
+        let _ticket = journal.writer.append(c.ts.0, &encode_command(c), &events).unwrap();
     }
     journal.writer.commit().unwrap();
     storage
@@ -83,27 +83,27 @@ fn a_flipped_bit_is_reported_with_its_segment_and_offset() {
 #[test]
 fn a_record_whose_events_differ_is_named_with_its_segment_and_offset() {
     let (engine, commands) = stream(23, 80);
-    let storage = raw_journal(&engine, &commands, |seq, d| if seq == 37 { [0; 32] } else { d });
+    let storage = raw_journal(&engine, &commands, |seq, e| if seq == 37 { Vec::new() } else { e });
     let err = verify_journal(&storage, Some(engine.clone()), |_| {}).unwrap_err();
     let VerifyError::Replay { seq: 37, segment, offset, mismatch } = &err else { panic!("{err}") };
-    assert!(matches!(&**mismatch, ReplayMismatch::EventsDigest { recorded, .. } if *recorded == [0; 32]), "{err}");
+    assert!(matches!(&**mismatch, ReplayMismatch::Events { recorded, .. } if *recorded == 0), "{err}");
     assert!(segment.ends_with(".seg") && *offset >= 64, "{err}");
     let message = err.to_string();
     assert!(
         message.starts_with(&format!("record 37 (segment {segment}, offset {offset}): the replayed events differ"))
     );
-    assert!(message.contains("events digest 0000000000"), "{message}");
+    assert!(message.contains("events check 00000000 recorded"), "{message}");
 
     // Without the engine settings, a journal that has no snapshot is replayed with the defaults,
     // and the first command they change is reported.
-    let err = verify_journal(&raw_journal(&engine, &commands, |_, d| d), None, |_| {});
+    let err = verify_journal(&raw_journal(&engine, &commands, |_, e| e), None, |_| {});
     assert!(matches!(err, Ok(_) | Err(VerifyError::Replay { .. })));
 }
 
 #[test]
 fn a_snapshot_that_is_not_the_replayed_state_is_reported() {
     let (engine, commands) = stream(24, 50);
-    let storage = raw_journal(&engine, &commands, |_, d| d);
+    let storage = raw_journal(&engine, &commands, |_, e| e);
     let mut journal = Journal::open(storage.clone(), JournalConfig::default()).unwrap();
     let head = journal.head;
     let mut e = Engine::new(engine.clone());
@@ -122,16 +122,21 @@ fn a_proof_carries_the_command_its_events_and_the_links_to_the_head() {
     let (engine, commands) = stream(25, 150);
     let reference = Reference::run(&engine, &commands);
     let storage = node_journal(&engine, &commands);
-    for (seq, to) in [(1, None), (40, None), (100, Some(120)), (150, None)] {
+    // A head is a commit's last record: one inside a commit is refused, naming the commit's end.
+    let to_120 = match prove(&storage, 100, Some(120)) {
+        Ok(_) => 120,
+        Err(ProveError::NotAHead { to: 120, commit_end }) => commit_end,
+        Err(e) => panic!("{e}"),
+    };
+    for (seq, to) in [(1, None), (40, None), (100, Some(to_120)), (150, None)] {
         let report = prove(&storage, seq, to).unwrap_or_else(|e| panic!("{seq}: {e}"));
         let head = to.unwrap_or(150);
-        assert_eq!(report.proof.record.seq, seq);
-        assert_eq!(report.proof.links.len() as u64, head - seq);
+        assert_eq!(report.proof.record().map(|r| r.seq), Some(seq));
+        assert!(report.proof.links.len() as u64 <= head - report.proof.commit.last_seq);
         assert_eq!(report.proof.head.seq, head);
         assert_eq!(report.command, commands[usize::try_from(seq).unwrap() - 1]);
         assert_eq!(report.events, reference.events_of(seq));
-        assert_eq!(report.events_digest, report.proof.record.events_digest);
-        assert_eq!(report.engine.state_hash(), reference.hash_at(seq));
+        assert_eq!(report.engine.state_hash(), reference.hash_at(report.proof.commit.last_seq));
         // Records after a snapshot are replayed from it; earlier ones from genesis.
         assert_eq!(report.replayed_from.is_some(), seq > 135, "{seq}");
     }

@@ -22,8 +22,9 @@ pub struct ApiError {
     pub message: String,
     /// When to retry (429, 503).
     pub retry_after_ms: Option<i64>,
-    /// For an engine rejection: the command's sequence number and record hash (it is journaled).
-    pub seq: Option<(u64, Option<String>)>,
+    /// For an engine rejection: the command's sequence number and the journal head that made
+    /// it durable (it is journaled).
+    pub seq: Option<(u64, Option<crate::stream::DurableHead>)>,
 }
 
 impl ApiError {
@@ -146,10 +147,11 @@ impl From<QueueError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({ "code": self.code, "reason": self.reason, "message": self.message });
-        if let Some((seq, hash)) = &self.seq {
+        if let Some((seq, head)) = &self.seq {
             body["seq"] = json!(seq);
-            if let Some(h) = hash {
-                body["record_hash"] = json!(h);
+            if let Some(h) = head {
+                body["head_seq"] = json!(h.seq);
+                body["head_hash"] = json!(h.hash);
             }
         }
         if let Some(ms) = self.retry_after_ms {

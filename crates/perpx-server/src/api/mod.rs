@@ -282,7 +282,8 @@ fn for_account_id(account: Option<u64>, kind: &str, mut m: Map<String, Value>) -
 
 /// The JSON answer of an acknowledged command.
 fn ack_json(ack: &Ack) -> Value {
-    json!({ "seq": ack.seq(), "ts": ack.ts, "record_hash": ack.record_hash(), "events": ack.events() })
+    json!({ "seq": ack.seq(), "ts": ack.ts, "head_seq": ack.head().map(|h| h.seq), "head_hash": ack.head().map(|h| h.hash),
+            "events": ack.events() })
 }
 
 /// Submits a command and waits for its durable acknowledgement. An engine rejection is a 422
@@ -295,7 +296,7 @@ pub(crate) async fn submit(s: &Shared, sub: Submission) -> Result<Ack, ApiError>
         let status =
             if *code == 2001 || *code == 4005 { StatusCode::NOT_FOUND } else { StatusCode::UNPROCESSABLE_ENTITY };
         return Err(ApiError {
-            seq: Some((ack.seq(), ack.record_hash().map(str::to_owned))),
+            seq: Some((ack.seq(), ack.head().copied())),
             ..ApiError::new(status, *code, reason, message.clone())
         });
     }

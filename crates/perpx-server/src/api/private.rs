@@ -195,7 +195,7 @@ pub(super) async fn batch(
                 Ok(Ok(ack)) => match &ack.rejection {
                     None => Ok(ack),
                     Some((code, reason, message)) => Err(ApiError {
-                        seq: Some((ack.seq(), ack.record_hash().map(str::to_owned))),
+                        seq: Some((ack.seq(), ack.head().copied())),
                         ..ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, *code, reason, message.clone())
                     }),
                 },
@@ -203,10 +203,12 @@ pub(super) async fn batch(
         };
         answers.push(match answer {
             Ok(ack) => {
-                json!({ "ok": true, "seq": ack.seq(), "record_hash": ack.record_hash(), "events": ack.events() })
+                json!({ "ok": true, "seq": ack.seq(), "head_seq": ack.head().map(|h| h.seq),
+                        "head_hash": ack.head().map(|h| h.hash), "events": ack.events() })
             }
             Err(e) => json!({ "ok": false, "code": e.code, "reason": e.reason, "message": e.message,
-                              "seq": e.seq.as_ref().map(|x| x.0) }),
+                              "seq": e.seq.as_ref().map(|x| x.0), "head_seq": e.seq.and_then(|x| x.1).map(|h| h.seq),
+                              "head_hash": e.seq.and_then(|x| x.1).map(|h| h.hash) }),
         });
     }
     Ok(ok(json!({ "results": answers })))

@@ -47,11 +47,12 @@ pub(super) async fn state_hash(s: State) -> Result<Response, ApiError> {
     Ok(ok(v))
 }
 
-/// The journal's durable head: sequence number and record hash (null when volatile).
+/// The journal's durable head: the last commit's last sequence number and hash (null when
+/// volatile).
 pub(super) async fn journal_head(s: State) -> Response {
-    let head = s.sequencer.stats.durable_head.lock().expect("stats lock").clone();
+    let head = *s.sequencer.stats.durable_head.lock().expect("stats lock");
     ok(match head {
-        Some((seq, hash)) => json!({ "seq": seq, "hash": hash }),
+        Some(h) => json!({ "seq": h.seq, "hash": h.hash }),
         None => json!({ "seq": s.sequencer.stats.seq.load(Ordering::Relaxed), "hash": null }),
     })
 }

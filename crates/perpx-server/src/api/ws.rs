@@ -247,8 +247,8 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mut Vec<Me
         return;
     }
     let mut send = |text: String| out.push(Message::Text(text.into()));
-    if subs.journal && p.record_hash.is_some() {
-        subs.journal_pending = Some(json!({ "channel": "journal", "seq": p.seq, "hash": p.record_hash }));
+    if let (true, Some(head)) = (subs.journal, p.head) {
+        subs.journal_pending = Some(json!({ "channel": "journal", "seq": head.seq, "hash": head.hash }));
         if let Some(head) = due_journal_head(subs) {
             send(head.to_string());
         }
@@ -287,9 +287,11 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mut Vec<Me
         if subs.account_channel {
             if let Some(a) = subs.account {
                 if e.accounts().iter().any(|x| x.0 == a) {
-                    // A receipt: the record that holds it, for `perpx proof`.
-                    let hash = p.record_hash.as_ref().map_or("null".to_owned(), |h| format!("\"{}\"", h.as_str()));
-                    send(e.json().with_leading_fields(&format!(r#""channel":"account","record_hash":{hash}"#)));
+                    // A receipt: the durable head that holds it, for `perpx proof`.
+                    let head = p.head.map_or(r#""head_seq":null,"head_hash":null"#.to_owned(), |h| {
+                        format!(r#""head_seq":{},"head_hash":"{}""#, h.seq, h.hash.as_str())
+                    });
+                    send(e.json().with_leading_fields(&format!(r#""channel":"account",{head}"#)));
                 }
             }
         }

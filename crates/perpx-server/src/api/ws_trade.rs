@@ -1,14 +1,14 @@
 //! Order entry over the native WebSocket (`/ws`): after a signed `auth` (once per connection),
 //! a client sends `{"op": "order" | "amend" | "cancel" | "cancel_all", "id": N, ...}` — the
 //! fields of the REST endpoint's body — and gets `{"op": "ack", "id": N, "seq", "ts",
-//! "record_hash", "events"}` or `{"op": "error", "id": N, "code", "reason", "message"}` on the
+//! "head_seq", "head_hash", "events"}` or `{"op": "error", "id": N, "code", "reason", "message"}` on the
 //! same socket.
 //!
 //! **The same path as REST.** The body becomes the same JSON command (`for_account`: the account
 //! comes from the key, never from the message), is decoded and validated by the engine thread
 //! against the live engine, and is answered only once its journal record is durable (output
 //! commit). Refusals carry the REST codes: 1xxx–5xxx from the engine (a rejection has its `seq`
-//! and `record_hash`: it is journaled, nothing changed), 6006 without the `trade` scope, 6002 if
+//! and the durable head: it is journaled, nothing changed), 6006 without the `trade` scope, 6002 if
 //! the key was revoked or rotated since `auth` (log in again), 6001 before a login, 6007 over the key's rate limit (each message takes one
 //! token of `rate_limit_per_key`, like a REST request), 6008 when the engine queue is full.
 //!
@@ -50,7 +50,8 @@ struct AckMessage<'a> {
     id: Option<u64>,
     seq: u64,
     ts: i64,
-    record_hash: Option<&'a str>,
+    head_seq: Option<u64>,
+    head_hash: Option<&'a str>,
     events: crate::stream::EventsJson<'a>,
 }
 
@@ -64,15 +65,17 @@ struct ErrorMessage<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     seq: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    record_hash: Option<&'a str>,
+    head_seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    head_hash: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after_ms: Option<i64>,
 }
 
 fn error_text(id: Option<u64>, e: &ApiError) -> String {
-    let (seq, record_hash) = match &e.seq {
-        Some((seq, hash)) => (Some(*seq), hash.as_deref()),
-        None => (None, None),
+    let (seq, head_seq, head_hash) = match &e.seq {
+        Some((seq, head)) => (Some(*seq), head.as_ref().map(|h| h.seq), head.as_ref().map(|h| h.hash.as_str())),
+        None => (None, None, None),
     };
     let m = ErrorMessage {
         op: "error",
@@ -81,15 +84,24 @@ fn error_text(id: Option<u64>, e: &ApiError) -> String {
         reason: e.reason,
         message: &e.message,
         seq,
-        record_hash,
+        head_seq,
+        head_hash,
         retry_after_ms: e.retry_after_ms,
     };
     serde_json::to_string(&m).unwrap_or_default()
 }
 
 fn ack_text(id: Option<u64>, ack: &Ack) -> String {
-    let m =
-        AckMessage { op: "ack", id, seq: ack.seq(), ts: ack.ts, record_hash: ack.record_hash(), events: ack.events() };
+    let head = ack.head();
+    let m = AckMessage {
+        op: "ack",
+        id,
+        seq: ack.seq(),
+        ts: ack.ts,
+        head_seq: head.map(|h| h.seq),
+        head_hash: head.map(|h| h.hash.as_str()),
+        events: ack.events(),
+    };
     serde_json::to_string(&m).unwrap_or_default()
 }
 
@@ -106,7 +118,7 @@ fn answer_text(
             None => ack_text(id, &ack),
             Some((code, reason, message)) => {
                 let e = ApiError {
-                    seq: Some((ack.seq(), ack.record_hash().map(str::to_owned))),
+                    seq: Some((ack.seq(), ack.head().copied())),
                     ..ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, *code, reason, message.clone())
                 };
                 error_text(id, &e)

@@ -382,7 +382,7 @@ async fn user_events(s: &Shared, follow: &mut Follow, account: u64, p: &Publishe
             out.push(json!({
                 "e": "ADL_NOTICE", "E": now, "T": e["ts"], "s": symbols.binance(e["market"].as_str().unwrap_or_default()),
                 "q": e["qty"], "p": e["price"], "profitGivenUp": e["profit_given_up"], "rank": e["rank"],
-                "policy": e["policy"], "seq": e["seq"], "recordHash": p.record_hash,
+                "policy": e["policy"], "seq": e["seq"], "headSeq": p.head.map(|h| h.seq), "headHash": p.head.map(|h| h.hash),
             }));
         }
     }
