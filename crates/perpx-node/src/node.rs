@@ -41,8 +41,8 @@ use perpx_core::{Command, Engine, EngineConfig, Event};
 use perpx_journal::limits::PAYLOAD_BYTES_MAX;
 use perpx_journal::record::{events_entry_end, events_entry_start, hex};
 use perpx_journal::{
-    ArchiveError, ChainHead, EventsDigester, FileStorage, Journal, JournalConfig, JournalWriter, OpenError,
-    OutputGate, SkippedSnapshot, SnapshotError, Storage, StorageError, Ticket, TornTail, WriteError, events_check,
+    ArchiveError, ChainHead, EventsDigester, FileStorage, Journal, JournalConfig, JournalWriter, OpenError, OutputGate,
+    SkippedSnapshot, SnapshotError, Storage, StorageError, Ticket, TornTail, WriteError, events_check,
 };
 
 use crate::codec::{DecodeError, decode_command, encode_command_into, encode_events_into, encode_snapshot};

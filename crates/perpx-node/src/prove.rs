@@ -128,12 +128,8 @@ pub fn prove<S: Storage + ?Sized>(storage: &S, seq: u64, to: Option<u64>) -> Res
         None => (Engine::new(EngineConfig::default()), None),
     };
     let start = engine.seq();
-    let walk = RefCell::new(Walk {
-        replayer: Replayer::new(engine, false),
-        failure: None,
-        found: None,
-        head_at_to: None,
-    });
+    let walk =
+        RefCell::new(Walk { replayer: Replayer::new(engine, false), failure: None, found: None, head_at_to: None });
     let visit = |c: &perpx_journal::Committed<'_>| {
         let mut w = walk.borrow_mut();
         let w = &mut *w;
@@ -186,14 +182,5 @@ pub fn prove<S: Storage + ?Sized>(storage: &S, seq: u64, to: Option<u64>) -> Res
     };
     let proof = build_proof(storage, seq, trusted.seq)?;
     verify_proof(&proof, &trusted)?;
-    Ok(ProofReport {
-        proof,
-        segment,
-        offset,
-        command,
-        events,
-        engine,
-        replayed_from,
-        journal_head: chain.head,
-    })
+    Ok(ProofReport { proof, segment, offset, command, events, engine, replayed_from, journal_head: chain.head })
 }

@@ -59,7 +59,8 @@ pub enum ReplayMismatch {
     /// records).
     #[error(
         "the replayed events of records {first_seq}..={last_seq} differ from the recorded ones: events digest {} recorded, {} replayed",
-        hex(recorded), hex(replayed)
+        hex(recorded),
+        hex(replayed)
     )]
     CommitEvents {
         /// The commit's first record.

@@ -329,3 +329,37 @@ fn the_chain_starts_at_genesis_and_commands_are_the_payloads() {
         assert_eq!(record.ts_ms, c.ts.0);
     }
 }
+
+/// Every record's events can have their check while the commit's digest differs (the checks
+/// are CRCs, not a commitment): the replay still refuses the commit, naming its range.
+#[test]
+fn a_commit_whose_events_digest_differs_is_refused_even_when_every_check_holds() {
+    let commands = one_of_each();
+    let storage = MemStorage::new();
+    let (mut node, _) = Node::open(storage.clone(), NodeConfig::default()).unwrap();
+    node.submit_batch(&commands).unwrap();
+    drop(node);
+    let (mut honest, mut forged) = (Vec::new(), Vec::new());
+    perpx_journal::verify_chain_with(
+        &storage,
+        |_| {},
+        |c| {
+            let mut replayer = perpx_node::Replayer::new(perpx_core::Engine::default(), true);
+            honest.push(replayer.apply_commit(c, |_, _, _| {}));
+            let mut other = *c;
+            other.commit.events_digest[0] ^= 1;
+            let mut replayer = perpx_node::Replayer::new(perpx_core::Engine::default(), true);
+            forged.push(replayer.apply_commit(&other, |_, _, _| {}));
+        },
+    )
+    .unwrap();
+    assert_eq!(honest.len(), 1);
+    assert!(honest[0].is_ok(), "{:?}", honest[0]);
+    let last = commands.len() as u64;
+    match &forged[0] {
+        Err((seq, ReplayMismatch::CommitEvents { first_seq: 1, last_seq, .. })) => {
+            assert_eq!((*seq, *last_seq), (last, last));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -32,11 +32,7 @@ fn node_journal(engine: &EngineConfig, commands: &[Command]) -> MemStorage {
 }
 
 /// A journal written record by record with `digest_of(seq, events)` as each events digest.
-fn raw_journal(
-    engine: &EngineConfig,
-    commands: &[Command],
-    events_of: impl Fn(u64, Vec<u8>) -> Vec<u8>,
-) -> MemStorage {
+fn raw_journal(engine: &EngineConfig, commands: &[Command], events_of: impl Fn(u64, Vec<u8>) -> Vec<u8>) -> MemStorage {
     let storage = MemStorage::new();
     let config =
         JournalConfig { sync_policy: SyncPolicy::EveryBatch, segment_bytes_target: 2048, batch_bytes_max: 4096 };

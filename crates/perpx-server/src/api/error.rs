@@ -24,7 +24,7 @@ pub struct ApiError {
     pub retry_after_ms: Option<i64>,
     /// For an engine rejection: the command's sequence number and the journal head that made
     /// it durable (it is journaled).
-    pub seq: Option<(u64, Option<crate::stream::DurableHead>)>,
+    pub seq: Option<(u64, Option<Box<crate::stream::DurableHead>>)>,
 }
 
 impl ApiError {

@@ -296,7 +296,7 @@ pub(crate) async fn submit(s: &Shared, sub: Submission) -> Result<Ack, ApiError>
         let status =
             if *code == 2001 || *code == 4005 { StatusCode::NOT_FOUND } else { StatusCode::UNPROCESSABLE_ENTITY };
         return Err(ApiError {
-            seq: Some((ack.seq(), ack.head().copied())),
+            seq: Some((ack.seq(), ack.head().copied().map(Box::new))),
             ..ApiError::new(status, *code, reason, message.clone())
         });
     }

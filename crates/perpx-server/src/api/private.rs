@@ -195,7 +195,7 @@ pub(super) async fn batch(
                 Ok(Ok(ack)) => match &ack.rejection {
                     None => Ok(ack),
                     Some((code, reason, message)) => Err(ApiError {
-                        seq: Some((ack.seq(), ack.head().copied())),
+                        seq: Some((ack.seq(), ack.head().copied().map(Box::new))),
                         ..ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, *code, reason, message.clone())
                     }),
                 },
@@ -207,8 +207,9 @@ pub(super) async fn batch(
                         "head_hash": ack.head().map(|h| h.hash), "events": ack.events() })
             }
             Err(e) => json!({ "ok": false, "code": e.code, "reason": e.reason, "message": e.message,
-                              "seq": e.seq.as_ref().map(|x| x.0), "head_seq": e.seq.and_then(|x| x.1).map(|h| h.seq),
-                              "head_hash": e.seq.and_then(|x| x.1).map(|h| h.hash) }),
+                              "seq": e.seq.as_ref().map(|x| x.0),
+                              "head_seq": e.seq.as_ref().and_then(|x| x.1.as_deref()).map(|h| h.seq),
+                              "head_hash": e.seq.as_ref().and_then(|x| x.1.as_deref()).map(|h| h.hash) }),
         });
     }
     Ok(ok(json!({ "results": answers })))

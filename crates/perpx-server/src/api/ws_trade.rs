@@ -74,7 +74,7 @@ struct ErrorMessage<'a> {
 
 fn error_text(id: Option<u64>, e: &ApiError) -> String {
     let (seq, head_seq, head_hash) = match &e.seq {
-        Some((seq, head)) => (Some(*seq), head.as_ref().map(|h| h.seq), head.as_ref().map(|h| h.hash.as_str())),
+        Some((seq, head)) => (Some(*seq), head.as_deref().map(|h| h.seq), head.as_deref().map(|h| h.hash.as_str())),
         None => (None, None, None),
     };
     let m = ErrorMessage {
@@ -118,7 +118,7 @@ fn answer_text(
             None => ack_text(id, &ack),
             Some((code, reason, message)) => {
                 let e = ApiError {
-                    seq: Some((ack.seq(), ack.head().copied())),
+                    seq: Some((ack.seq(), ack.head().copied().map(Box::new))),
                     ..ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, *code, reason, message.clone())
                 };
                 error_text(id, &e)
