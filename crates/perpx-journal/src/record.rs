@@ -173,32 +173,6 @@ pub fn events_check(events: &[u8]) -> u32 {
     crc32c::crc32c(events)
 }
 
-/// A commit's events digest computed piece by piece, for a reader that gets the stream in
-/// parts (recovery, from its replay worker's batches). Hand it large pieces: blake3 hashes
-/// many 1-KiB chunks at once only within one call.
-#[derive(Debug, Clone)]
-pub struct EventsDigester(blake3::Hasher);
-
-impl Default for EventsDigester {
-    fn default() -> Self {
-        Self(blake3::Hasher::new_derive_key(EVENTS_CONTEXT))
-    }
-}
-
-impl EventsDigester {
-    /// Adds the next part of the stream.
-    pub fn update(&mut self, part: &[u8]) {
-        self.0.update(part);
-    }
-
-    /// The digest of the stream so far ([`events_digest`] of it); starts the next one.
-    pub fn finish(&mut self) -> Hash {
-        let digest = *self.0.finalize().as_bytes();
-        self.0.reset();
-        digest
-    }
-}
-
 /// A position in the chain: a commit's last sequence number and its hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChainHead {

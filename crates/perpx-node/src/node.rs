@@ -39,10 +39,10 @@ use std::sync::mpsc;
 
 use perpx_core::{Command, Engine, EngineConfig, Event};
 use perpx_journal::limits::PAYLOAD_BYTES_MAX;
-use perpx_journal::record::{events_entry_end, events_entry_start, hex};
+use perpx_journal::record::{events_entry_finish, events_entry_start, hex};
 use perpx_journal::{
-    ArchiveError, ChainHead, EventsDigester, FileStorage, Journal, JournalConfig, JournalWriter, OpenError, OutputGate,
-    SkippedSnapshot, SnapshotError, Storage, StorageError, Ticket, TornTail, WriteError, events_check,
+    ArchiveError, ChainHead, FileStorage, Journal, JournalConfig, JournalWriter, OpenError, OutputGate,
+    SkippedSnapshot, SnapshotError, Storage, StorageError, Ticket, TornTail, WriteError, events_digest,
 };
 
 use crate::codec::{DecodeError, decode_command, encode_command_into, encode_events_into, encode_snapshot};
@@ -265,15 +265,12 @@ struct DecodedRecord {
     events_check: u32,
 }
 
-/// The encodings of a batch's replayed events, as entries of a journal events stream (each
-/// its length and the encoding), handed back from the replay worker to the reader, which checks
-/// them: hashing was the worker's largest cost after the engine, and the reader had time to
-/// spare (docs/PERFORMANCE.md, session 6).
-struct EncodedEvents {
-    bytes: Vec<u8>,
-    /// Each record: its sequence number, where its entry ends in `bytes`, its `events_check`.
-    records: Vec<(u64, usize, u32)>,
-}
+/// A batch's records as the replay worker hands them back to the reader: each one's events,
+/// moved, not encoded, with its recorded `events_check`. The reader encodes and checks them and
+/// keeps the redelivery window: with the hashing gone from the reader (journal format 2), the
+/// worker, which also encoded the events, was the busier thread (docs/PERFORMANCE.md, session
+/// 10). Its event vectors come back to it empty for reuse.
+type ReplayedBatch = Vec<(u64, u32, Vec<Event>)>;
 
 /// Replayed events that differ from the journal's: at a record (its check) or at a commit (its
 /// digest, when every check held).
@@ -283,60 +280,78 @@ struct EventsMismatch {
     what: String,
 }
 
-/// The reader's check of the replayed events: each record's `events_check`, and each commit's
-/// events digest, fed one large piece per commit and batch (blake3 hashes many chunks at once
-/// only within one call).
-#[derive(Debug, Default)]
+/// The reader's side of the replay: each record's events encoded into its commit's events
+/// stream and checked against the record's `events_check`; each commit's stream digested in one
+/// call (blake3 hashes many chunks at once only within one call) and compared with the
+/// commit's digest; the events of the last `capacity` records kept for redelivery.
+#[derive(Debug)]
 struct EventsChecker {
-    /// The commits read whose events are not all checked yet: last record and events digest.
+    /// The commits read whose records are not all checked yet: last record and events digest.
     commits: VecDeque<(u64, perpx_journal::Hash)>,
-    digester: EventsDigester,
+    /// The events stream of the commit being checked.
+    stream: Vec<u8>,
     mismatch: Option<EventsMismatch>,
+    window: VecDeque<Published>,
+    capacity: usize,
 }
 
 impl EventsChecker {
-    fn check(&mut self, encoded: &EncodedEvents) {
-        if self.mismatch.is_some() {
-            return;
-        }
-        let (mut start, mut piece) = (0, 0);
-        for &(seq, end, recorded) in &encoded.records {
-            let replayed = events_check(&encoded.bytes[start + 4..end]);
+    fn new(capacity: usize) -> Self {
+        Self { commits: VecDeque::new(), stream: Vec::new(), mismatch: None, window: VecDeque::new(), capacity }
+    }
+
+    /// Checks a batch; returns the event vectors to give back to the worker, emptied.
+    fn check(&mut self, batch: ReplayedBatch) -> Vec<Vec<Event>> {
+        let mut spare = Vec::new();
+        for (seq, recorded, mut events) in batch {
+            if self.mismatch.is_some() {
+                events.clear();
+                spare.push(events);
+                continue;
+            }
+            let entry = events_entry_start(&mut self.stream);
+            encode_events_into(&events, &mut self.stream);
+            let replayed = events_entry_finish(&mut self.stream, entry);
             if replayed != recorded {
                 let what = format!("events check {recorded:08x} recorded, {replayed:08x} replayed");
                 self.mismatch = Some(EventsMismatch { seq, what });
-                return;
+                continue;
             }
-            start = end;
             let &(last, digest) = self.commits.front().expect("a commit is read before its records are replayed");
             if seq == last {
-                self.digester.update(&encoded.bytes[piece..end]);
-                piece = end;
-                let replayed = self.digester.finish();
+                let replayed = events_digest(&self.stream);
+                self.stream.clear();
+                self.commits.pop_front();
                 if replayed != digest {
                     let what = format!("events digest {} recorded, {} replayed", hex(&digest), hex(&replayed));
                     self.mismatch = Some(EventsMismatch { seq, what });
-                    return;
+                    continue;
                 }
-                self.commits.pop_front();
+            }
+            self.window.push_back(Published { seq, events, redelivered: true });
+            if self.window.len() > self.capacity {
+                if let Some(mut old) = self.window.pop_front().map(|p| p.events) {
+                    old.clear();
+                    spare.push(old);
+                }
             }
         }
-        self.digester.update(&encoded.bytes[piece..]);
+        spare
     }
 }
 
-/// The replay worker of [`Node::open`]: applies every record it is handed, sends the encoding of
-/// each batch's events back for the reader's checks, keeps the events of the last
-/// `gate_capacity` records for redelivery, and stops applying at the first mismatch it finds
-/// or once the reader has found one (`events_failed`); the reader goes on to the end of the
-/// journal, as it must to find the head.
+/// The replay worker of [`Node::open`]: applies every record it is handed, sends each batch's
+/// events back for the reader's checks (reusing the vectors the reader returns), and stops
+/// applying at the first mismatch it finds or once the reader has found one
+/// (`events_failed`); the reader goes on to the end of the journal, as it must to find the head.
 fn replay_worker(
     batches: mpsc::Receiver<ReplayBatch>,
-    encoded: mpsc::Sender<EncodedEvents>,
+    replayed: mpsc::Sender<ReplayedBatch>,
+    returned: mpsc::Receiver<Vec<Vec<Event>>>,
     events_failed: &AtomicBool,
-    config: &NodeConfig,
 ) -> OpenState {
-    let mut st = OpenState { replayer: None, failure: None, window: VecDeque::new(), replayed: 0 };
+    let mut st = OpenState { replayer: None, failure: None, replayed: 0 };
+    let mut spare: Vec<Vec<Event>> = Vec::new();
     for batch in batches {
         match batch {
             ReplayBatch::Start(started) => match *started {
@@ -344,7 +359,7 @@ fn replay_worker(
                 Err(e) => st.failure = Some(e),
             },
             ReplayBatch::Records(records) => {
-                let mut batch = EncodedEvents { bytes: Vec::with_capacity(64 * 1024), records: Vec::new() };
+                let mut batch = Vec::with_capacity(records.len());
                 for record in records {
                     // The reader found replayed events that differ: what follows is replayed on a
                     // state that already differs, and the one-thread replay describes it instead.
@@ -352,30 +367,25 @@ fn replay_worker(
                         break;
                     }
                     let Some(replayer) = st.replayer.as_mut().filter(|_| st.failure.is_none()) else { break };
-                    // Only the last `gate_capacity` records' events are kept: once the window is
-                    // full, the oldest entry's vector is reused for the next record's events.
-                    let mut events = if st.window.len() == config.gate_capacity {
-                        st.window.pop_front().map(|p| p.events).unwrap_or_default()
-                    } else {
-                        Vec::new()
-                    };
+                    if spare.is_empty() {
+                        while let Ok(more) = returned.try_recv() {
+                            spare.extend(more);
+                        }
+                    }
+                    let mut events = spare.pop().unwrap_or_default();
                     match replayer.apply_undigested(record.seq, record.ts_ms, record.command, &mut events) {
                         Ok(_) => {
-                            let entry = events_entry_start(&mut batch.bytes);
-                            encode_events_into(&events, &mut batch.bytes);
-                            events_entry_end(&mut batch.bytes, entry);
-                            batch.records.push((record.seq, batch.bytes.len(), record.events_check));
+                            batch.push((record.seq, record.events_check, events));
                             st.replayed += 1;
-                            st.window.push_back(Published { seq: record.seq, events, redelivered: true });
                         }
                         Err(mismatch) => {
                             st.failure = Some(NodeError::Replay { seq: record.seq, mismatch: Box::new(mismatch) });
                         }
                     }
                 }
-                if !batch.records.is_empty() {
+                if !batch.is_empty() {
                     // A send fails only if the reader has gone, which ends the recovery anyway.
-                    let _ = encoded.send(batch);
+                    let _ = replayed.send(batch);
                 }
             }
         }
@@ -388,7 +398,6 @@ fn replay_worker(
 struct OpenState {
     replayer: Option<Replayer>,
     failure: Option<NodeError>,
-    window: VecDeque<Published>,
     replayed: u64,
 }
 
@@ -414,24 +423,29 @@ impl<S: Storage> Node<S> {
     pub fn open(storage: S, config: NodeConfig) -> Result<(Self, Recovered), NodeError> {
         config.validate()?;
         // Two threads: this one reads the journal (segments, CRC32C, commit hashes, links),
-        // decodes the commands and checks the replayed events, while a worker applies the
-        // records it is handed in batches and encodes their events. Measured in
-        // docs/PERFORMANCE.md ("Recovery"): the two halves overlap on two cores. A mismatch of
+        // decodes the commands, and encodes and checks the replayed events, while a worker
+        // applies the records it is handed in batches. Measured in docs/PERFORMANCE.md
+        // ("Recovery", sessions 6 and 10): the two halves overlap on two cores. A mismatch of
         // the events found this way names only the record or commit; the journal is then
         // replayed again on one thread to describe it (`describe_mismatch`).
-        let mut checker = EventsChecker::default();
+        let mut checker = EventsChecker::new(config.gate_capacity);
         let events_failed = AtomicBool::new(false);
         let (recovery, joined) = std::thread::scope(|scope| {
             let (to_worker, from_reader) = mpsc::sync_channel::<ReplayBatch>(REPLAY_QUEUE);
             // Unbounded, so the two threads can never block on each other's full queue; it holds
             // at most the batches the worker is ahead of the reader's checks, which the bounded
             // queue above limits to `REPLAY_QUEUE` and the one in hand.
-            let (to_reader, from_worker) = mpsc::channel::<EncodedEvents>();
-            let (worker_config, failed) = (&config, &events_failed);
-            let worker = scope.spawn(move || replay_worker(from_reader, to_reader, failed, worker_config));
-            let check = |encoded: EncodedEvents, checker: &mut EventsChecker| {
-                checker.check(&encoded);
+            let (to_reader, from_worker) = mpsc::channel::<ReplayedBatch>();
+            let (give_back, returned) = mpsc::channel::<Vec<Vec<Event>>>();
+            let failed = &events_failed;
+            let worker = scope.spawn(move || replay_worker(from_reader, to_reader, returned, failed));
+            let check = |batch: ReplayedBatch, checker: &mut EventsChecker| {
+                let spare = checker.check(batch);
                 events_failed.store(checker.mismatch.is_some(), Ordering::Relaxed);
+                if !spare.is_empty() {
+                    // Fails only once the worker has ended; the vectors are dropped then.
+                    let _ = give_back.send(spare);
+                }
             };
             let mut batch = Vec::with_capacity(REPLAY_BATCH);
             let start = |snapshot: Option<&perpx_journal::Snapshot>| {
@@ -476,7 +490,8 @@ impl<S: Storage> Node<S> {
             return Err(describe_mismatch(recovery.writer.into_storage(), &config, mismatch));
         }
         let state = joined.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        let OpenState { replayer, failure, window, replayed } = state;
+        let OpenState { replayer, failure, replayed } = state;
+        let window = std::mem::take(&mut checker.window);
         if let Some(failure) = failure {
             return Err(failure);
         }

@@ -75,15 +75,3 @@ fn hex_is_lower_case_and_64_characters() {
     assert!(text.starts_with("ab00"));
     assert!(text.ends_with("01"));
 }
-
-#[test]
-fn an_events_stream_digested_in_parts_has_the_digest_of_the_whole() {
-    let stream: Vec<u8> = (0..50_000u32).map(|i| u8::try_from(i % 253).unwrap()).collect();
-    let mut digester = EventsDigester::default();
-    for part in stream.chunks(7_777) {
-        digester.update(part);
-    }
-    assert_eq!(digester.finish(), events_digest(&stream));
-    digester.update(b"next");
-    assert_eq!(digester.finish(), events_digest(b"next"), "finish starts the next stream");
-}
