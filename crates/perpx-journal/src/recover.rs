@@ -85,7 +85,7 @@ pub struct Recovery<S: Storage> {
     pub records: Vec<Record>,
     /// The commits that close them, in order (likewise).
     pub commits: Vec<Commit>,
-    /// The torn last record that was truncated, if any.
+    /// The torn tail that was truncated (an unfinished last write), if any.
     pub torn_tail: Option<TornTail>,
     /// The chain head after recovery (everything up to it is durable).
     pub head: ChainHead,

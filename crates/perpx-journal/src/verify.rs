@@ -39,9 +39,9 @@ pub struct ChainSummary {
     pub records: u64,
     /// Bytes verified (valid part of every segment).
     pub bytes: u64,
-    /// The last record.
+    /// The head: the last commit's last record and hash.
     pub head: ChainHead,
-    /// A torn last record, left in place.
+    /// A torn tail (an unfinished last write), left in place.
     pub torn_tail: Option<TornTail>,
 }
 
