@@ -2,16 +2,17 @@
 # Reproduces the measured tables of docs/PERFORMANCE.md, each step echoed before it runs.
 #
 #     scripts/bench.sh                    # everything (about 15 minutes on the 2-core reference VM)
-#     scripts/bench.sh peers memory       # only some steps: book funding liquidation journal engine_thread memory peers
+#     scripts/bench.sh peers memory       # only some steps: book funding liquidation journal recovery engine_thread memory peers
 #
 # Not run in CI. Measure on a quiet machine, or say what else was running (the figures in
-# PERFORMANCE.md do). The 10-million-command recovery, the server under load and the simulator
-# have their own commands in PERFORMANCE.md: they take minutes each and need a data directory.
+# PERFORMANCE.md do). `recovery` writes a 2-million-command journal to a temporary directory and
+# recovers it three times (the replay figure); the 10-million-command recovery, the server under
+# load and the simulator have their own commands in PERFORMANCE.md: they take minutes each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 steps=("$@")
-all=(book funding liquidation journal engine_thread memory peers)
+all=(book funding liquidation journal recovery engine_thread memory peers)
 [ ${#steps[@]} -eq 0 ] && steps=("${all[@]}")
 for s in "${steps[@]}"; do
     [[ " ${all[*]} " == *" $s "* ]] || { echo "unknown step: $s (${all[*]})" >&2; exit 2; }
@@ -31,6 +32,13 @@ for s in "${steps[@]}"; do
     case "$s" in
         book | funding | liquidation) run cargo bench -p perpx-core --bench "$s" ;;
         journal) run cargo bench -p perpx-journal --bench journal ;;
+        recovery)
+            dir=$(mktemp -d)
+            run cargo run --release -p perpx-node --example recovery_bench -- --commands 2000000 --keep --dir "$dir"
+            for _ in 1 2 3; do
+                run cargo run --release -p perpx-node --example recovery_bench -- --commands 2000000 --reuse --no-baseline --dir "$dir"
+            done
+            rm -rf "$dir" ;;
         engine_thread) run cargo bench -p perpx-server --bench engine_thread ;;
         memory)
             run cargo run --release -p perpx-core --example memory
