@@ -100,7 +100,7 @@ pub use gate::{GateFull, OutputGate};
 pub use proof::{CommitLink, Proof, ProofError, ProofVerifyError, build_proof, verify_proof};
 pub use record::{
     ChainHead, Commit, FIRST_SEQ, GENESIS_HASH, Hash, Record, commit_hash, events_check, events_digest, push_events,
-    records_digest,
+    push_events_with, records_digest,
 };
 pub use recover::{Journal, OpenError, Recovery};
 pub use scan::TornTail;

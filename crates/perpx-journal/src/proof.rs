@@ -50,6 +50,14 @@ pub struct CommitLink {
     pub hash: Hash,
 }
 
+impl CommitLink {
+    /// The chain head this commit forms.
+    #[must_use]
+    pub fn head(&self) -> ChainHead {
+        ChainHead { seq: self.last_seq, hash: self.hash }
+    }
+}
+
 impl Proof {
     /// The proven record.
     #[must_use]
@@ -209,7 +217,7 @@ pub fn build_proof<S: Storage + ?Sized>(storage: &S, seq: u64, to_seq: u64) -> R
     if end > to_seq {
         return Err(ProofError::NotAHead { to_seq, commit_end: end });
     }
-    let head = links.last().map_or(commit.head(), |l| ChainHead { seq: l.last_seq, hash: l.hash });
+    let head = links.last().map_or(commit.head(), CommitLink::head);
     Ok(Proof { seq, records, commit, links, head })
 }
 
@@ -244,7 +252,7 @@ pub fn verify_proof(proof: &Proof, trusted_head: &ChainHead) -> Result<(), Proof
         if hash != link.hash || link.last_seq < link.first_seq {
             return Err(ProofVerifyError::LinkHash { first_seq: link.first_seq, last_seq: link.last_seq });
         }
-        head = ChainHead { seq: link.last_seq, hash };
+        head = link.head();
     }
     if head != *trusted_head {
         return Err(ProofVerifyError::HeadMismatch { computed_seq: head.seq, trusted_seq: trusted_head.seq });

@@ -128,43 +128,26 @@ pub fn events_digest(stream: &[u8]) -> Hash {
 }
 
 /// Appends one record's events to a commit's events stream; returns the record's
-/// `events_check`. A caller that writes the encoding in place uses [`events_entry_start`] and
-/// [`events_entry_finish`] instead, to the same bytes.
+/// `events_check`.
 ///
 /// # Panics
 /// If `events` is 4 GiB or longer.
 pub fn push_events(stream: &mut Vec<u8>, events: &[u8]) -> u32 {
-    let start = events_entry_start(stream);
-    stream.extend_from_slice(events);
-    events_entry_finish(stream, start)
+    push_events_with(stream, |s| s.extend_from_slice(events))
 }
 
-/// Reserves the length of a record's entry in an events stream; the encoding follows, then
-/// [`events_entry_finish`] with the returned position.
-pub fn events_entry_start(stream: &mut Vec<u8>) -> usize {
+/// [`push_events`], with the encoding written by `write` straight into the stream (appended to
+/// the `Vec` it is given) instead of copied from a buffer of the caller's.
+///
+/// # Panics
+/// If the encoding is 4 GiB or longer.
+pub fn push_events_with(stream: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) -> u32 {
     let start = stream.len();
     stream.extend_from_slice(&[0; 4]);
-    start
-}
-
-/// Fills in the length of the entry begun at `start` (its encoding runs to the end of
-/// `stream`); returns the record's `events_check`.
-///
-/// # Panics
-/// If the encoding is 4 GiB or longer.
-pub fn events_entry_finish(stream: &mut [u8], start: usize) -> u32 {
-    events_entry_end(stream, start);
-    events_check(&stream[start + 4..])
-}
-
-/// Fills in the length of the entry begun at `start`, without computing its check (for a
-/// caller that checks it elsewhere).
-///
-/// # Panics
-/// If the encoding is 4 GiB or longer.
-pub fn events_entry_end(stream: &mut [u8], start: usize) {
+    write(stream);
     let len = u32::try_from(stream.len() - start - 4).expect("an events encoding under 4 GiB");
     stream[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    events_check(&stream[start + 4..])
 }
 
 /// A record's `events_check`: the CRC32C of its events' encoding.

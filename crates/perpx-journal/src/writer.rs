@@ -20,9 +20,7 @@ use crate::frame::{
     COMMIT_FRAME_BYTES, RecordRef, SEAL_FRAME_BYTES, encode_commit, encode_record, encode_seal, record_frame_bytes,
 };
 use crate::limits::{PAYLOAD_BYTES_MAX, SNAPSHOT_BYTES_MAX};
-use crate::record::{
-    ChainHead, Commit, Hash, commit_hash, events_digest, events_entry_finish, events_entry_start, records_digest,
-};
+use crate::record::{ChainHead, Commit, Hash, commit_hash, events_digest, push_events_with, records_digest};
 use crate::segment::{SEGMENT_HEADER_BYTES, SegmentHeader, TEMP_SUFFIX, segment_file_name};
 use crate::snapshot::write_snapshot_file;
 use crate::storage::{Storage, StorageError, write_all};
@@ -211,9 +209,7 @@ impl<S: Storage> JournalWriter<S> {
             self.guarded(Self::roll)?;
         }
         let seq = self.last_seq + 1;
-        let entry = events_entry_start(&mut self.events);
-        write_events(&mut self.events);
-        let events_check = events_entry_finish(&mut self.events, entry);
+        let events_check = push_events_with(&mut self.events, write_events);
         self.open.get_or_insert((seq, self.buffer.len()));
         encode_record(&mut self.buffer, &RecordRef { seq, ts_ms, payload, events_check });
         self.last_seq = seq;

@@ -39,10 +39,11 @@ use std::sync::mpsc;
 
 use perpx_core::{Command, Engine, EngineConfig, Event};
 use perpx_journal::limits::PAYLOAD_BYTES_MAX;
-use perpx_journal::record::{events_entry_finish, events_entry_start, hex};
+use perpx_journal::record::hex;
 use perpx_journal::{
     ArchiveError, ChainHead, FileStorage, Journal, JournalConfig, JournalWriter, OpenError, OutputGate,
     SkippedSnapshot, SnapshotError, Storage, StorageError, Ticket, TornTail, WriteError, events_digest,
+    push_events_with,
 };
 
 use crate::codec::{DecodeError, decode_command, encode_command_into, encode_events_into, encode_snapshot};
@@ -309,9 +310,7 @@ impl EventsChecker {
                 spare.push(events);
                 continue;
             }
-            let entry = events_entry_start(&mut self.stream);
-            encode_events_into(&events, &mut self.stream);
-            let replayed = events_entry_finish(&mut self.stream, entry);
+            let replayed = push_events_with(&mut self.stream, |s| encode_events_into(&events, s));
             if replayed != recorded {
                 let what = format!("events check {recorded:08x} recorded, {replayed:08x} replayed");
                 self.mismatch = Some(EventsMismatch { seq, what });

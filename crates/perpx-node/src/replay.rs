@@ -11,8 +11,8 @@
 use perpx_core::engine::RestoreError;
 use perpx_core::{Command, Engine, EngineConfig, Event};
 use perpx_journal::frame::RecordRef;
-use perpx_journal::record::{events_entry_finish, events_entry_start, hex};
-use perpx_journal::{Committed, Hash, Snapshot, events_digest};
+use perpx_journal::record::hex;
+use perpx_journal::{Committed, Hash, Snapshot, events_digest, push_events_with};
 
 use crate::codec::{DecodeError, decode_command, decode_snapshot, encode_events_into};
 
@@ -148,9 +148,7 @@ impl Replayer {
         for (_, record) in committed.records {
             let applied = self.apply_undigested(record.seq, record.ts_ms, decode_command(record.payload), &mut events);
             let command = applied.map_err(|mismatch| (record.seq, mismatch))?;
-            let entry = events_entry_start(&mut self.stream);
-            encode_events_into(&events, &mut self.stream);
-            let replayed = events_entry_finish(&mut self.stream, entry);
+            let replayed = push_events_with(&mut self.stream, |s| encode_events_into(&events, s));
             if replayed != record.events_check {
                 let mismatch = ReplayMismatch::Events {
                     recorded: record.events_check,

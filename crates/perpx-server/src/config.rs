@@ -40,9 +40,9 @@ pub struct ServerConfig {
     /// Messages a WebSocket client may leave unsent before it is cut off as slow, checked as
     /// each group commit's messages arrive (they go in together): `api::send_queue`. 8,192 by
     /// default: at 60 k orders/s on the reference machine a connection's writer was seen idle
-    /// for 25–47 ms with messages waiting (both cores shared with the load tool), and a busy
-    /// account's stream of 45 k messages/s outran 1,024 in about 23 ms (docs/PERFORMANCE.md,
-    /// session 10). About 3 MB of typical notices.
+    /// for 25–47 ms with messages waiting (both cores shared with the load tool), and a notice
+    /// stream of 40 k messages/s (measured) outran 1,024 in about 25 ms (docs/PERFORMANCE.md,
+    /// session 10). About 2.5 MB of the bench's notices (about 310 bytes each, measured).
     pub ws_send_buffer: usize,
     /// Trading commands one WebSocket connection may have queued or waiting for their commit;
     /// beyond it the server stops reading the socket until answers go out. Capped at

@@ -101,14 +101,6 @@ fn tampered_proofs_fail_at_the_first_broken_link() {
 }
 
 #[test]
-fn a_link_carries_no_command() {
-    // What a link shows of a commit: its range and three digests, 120 bytes.
-    let (proof, _, _) = proof_of(20, 1, 20);
-    let link = proof.links[0];
-    assert_eq!(std::mem::size_of_val(&link), 8 + 8 + 32 * 3);
-}
-
-#[test]
 fn proofs_are_only_given_for_durable_records_in_range_up_to_a_head() {
     let (storage, model) = journal_with(10);
     let mut recovery = Journal::open(storage.clone(), small_config(SyncPolicy::EveryBatch)).unwrap();

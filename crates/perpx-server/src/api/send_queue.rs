@@ -100,12 +100,12 @@ impl SendQueueReader {
     }
 
     /// More queued messages, if any, without waiting.
-    pub(crate) fn try_recv(&mut self) -> Option<Vec<Message>> {
+    fn try_recv(&mut self) -> Option<Vec<Message>> {
         self.rx.try_recv().ok()
     }
 
     /// `count` messages were handed to the socket: they no longer count against the limit.
-    pub(crate) fn written(&self, count: usize) {
+    fn written(&self, count: usize) {
         self.queued.fetch_sub(count, Ordering::AcqRel);
     }
 

@@ -184,9 +184,7 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
                 Ok(batch) => {
                     // The whole group commit's messages go in as one (see `send_queue`).
                     let mut messages = Vec::new();
-                    for p in batch.iter() {
-                        forward(&s, &mut subs, p, &mut messages);
-                    }
+                    forward(&s, &mut subs, &batch, &mut messages);
                     let (count, durable_at) = (messages.len() as u64, batch.first().map(|p| p.durable_at));
                     if let Err(slow) = out.push(messages) {
                         break Some(slow.to_string());
@@ -241,18 +239,34 @@ async fn session(s: Arc<Shared>, socket: WebSocket, first: Option<Result<Message
     s.ws.connections.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Adds to `out` what `p` holds for this client.
-fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mut Vec<Message>) {
+/// Adds to `out` what a group commit's publications hold for this client.
+fn forward(s: &Shared, subs: &mut Subscriptions, batch: &[Arc<Published>], out: &mut Vec<Message>) {
     if !subs.any() {
         return;
     }
-    let mut send = |text: String| out.push(Message::Text(text.into()));
-    if let (true, Some(head)) = (subs.journal, p.head) {
+    // Every publication of a group commit has the same durable head: the journal channel's
+    // news, and the receipt on each account notice.
+    let head = batch.last().and_then(|p| p.head);
+    if let (true, Some(head)) = (subs.journal, head) {
         subs.journal_pending = Some(json!({ "channel": "journal", "seq": head.seq, "hash": head.hash }));
-        if let Some(head) = due_journal_head(subs) {
-            send(head.to_string());
+        if let Some(message) = due_journal_head(subs) {
+            out.push(Message::Text(message.to_string().into()));
         }
     }
+    let account_fields = match (subs.account_channel, head) {
+        (false, _) => String::new(),
+        (true, None) => r#""channel":"account","head_seq":null,"head_hash":null"#.to_owned(),
+        (true, Some(h)) => format!(r#""channel":"account","head_seq":{},"head_hash":"{}""#, h.seq, h.hash.as_str()),
+    };
+    for p in batch {
+        forward_publication(s, subs, p, &account_fields, out);
+    }
+}
+
+/// Adds to `out` what `p` holds for this client on its book, trades, ticker, liquidations and
+/// account channels; `account_fields` lead each account notice.
+fn forward_publication(s: &Shared, subs: &Subscriptions, p: &Published, account_fields: &str, out: &mut Vec<Message>) {
+    let mut send = |text: String| out.push(Message::Text(text.into()));
     for diff in &p.book {
         if subs.book.iter().any(|(m, from)| *m == diff.market && p.seq > *from) {
             send(diff.json().to_string());
@@ -287,11 +301,8 @@ fn forward(s: &Shared, subs: &mut Subscriptions, p: &Published, out: &mut Vec<Me
         if subs.account_channel {
             if let Some(a) = subs.account {
                 if e.accounts().iter().any(|x| x.0 == a) {
-                    // A receipt: the durable head that holds it, for `perpx proof`.
-                    let head = p.head.map_or(r#""head_seq":null,"head_hash":null"#.to_owned(), |h| {
-                        format!(r#""head_seq":{},"head_hash":"{}""#, h.seq, h.hash.as_str())
-                    });
-                    send(e.json().with_leading_fields(&format!(r#""channel":"account",{head}"#)));
+                    // With its receipt: the durable head that holds it, for `perpx proof`.
+                    send(e.json().with_leading_fields(account_fields));
                 }
             }
         }
