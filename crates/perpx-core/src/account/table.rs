@@ -32,6 +32,9 @@ pub struct AccountTable {
     out_of_id_order: bool,
     /// While on, the ids of the accounts handed out mutably (see [`AccountTable::log_changes`]).
     changed: Option<ChangeLog>,
+    /// Always on: the accounts handed out mutably since the liquidation pass last took them
+    /// ([`AccountTable::take_changed`]).
+    unchecked: ChangeLog,
 }
 
 /// The accounts that may have changed since the log was last read.
@@ -92,6 +95,7 @@ impl AccountTable {
         if let Some(log) = &mut self.changed {
             log.ids.push(*id);
         }
+        self.unchecked.ids.push(*id);
         Some(&mut self.accounts[slot])
     }
 
@@ -109,6 +113,18 @@ impl AccountTable {
         self.changed.as_mut().map(std::mem::take)
     }
 
+    /// Moves the ids of the accounts handed out mutably since the last call onto `into` (with
+    /// repeats); returns whether every account may have changed (a mutable walk over them all).
+    ///
+    /// Always on, unlike [`AccountTable::log_changes`]: the liquidation pass re-checks exactly
+    /// these accounts (and the holders a mark move reaches), so any change to a balance or a
+    /// position, by whatever command, is seen by the next pass and refreshes the account's safe
+    /// bands ([`crate::market::SafeBand`]). It can name too many accounts, never too few.
+    pub fn take_changed(&mut self, into: &mut Vec<AccountId>) -> bool {
+        into.append(&mut self.unchecked.ids);
+        std::mem::take(&mut self.unchecked.all)
+    }
+
     /// Whether account `id` exists.
     #[must_use]
     pub fn contains_key(&self, id: &AccountId) -> bool {
@@ -124,6 +140,7 @@ impl AccountTable {
         if let Some(log) = &mut self.changed {
             log.ids.push(id);
         }
+        self.unchecked.ids.push(id);
         &mut self.accounts[slot]
     }
 
@@ -182,6 +199,20 @@ impl AccountTable {
 
     /// Every account, in ascending id order, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&AccountId, &mut Account)> {
+        self.put_in_id_order();
+        if let Some(log) = &mut self.changed {
+            log.all = true;
+        }
+        self.unchecked.all = true;
+        self.ids.iter().zip(self.accounts.iter_mut())
+    }
+
+    /// Every account, in ascending id order, mutably, **without** noting them for the next
+    /// liquidation pass ([`AccountTable::take_changed`]): for a walk that answers for the
+    /// re-check itself. Funding settlement does: it checks each payer in hand and narrows the
+    /// paying side's safe bands by what a payment can cost (`Engine::pay_funding`), where noting
+    /// every account would make the pass re-check every holder after every settlement.
+    pub fn iter_mut_rechecked_by_caller(&mut self) -> impl Iterator<Item = (&AccountId, &mut Account)> {
         self.put_in_id_order();
         if let Some(log) = &mut self.changed {
             log.all = true;

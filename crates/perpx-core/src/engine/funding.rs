@@ -247,6 +247,7 @@ impl Engine {
             Some((positions, paid, received)) => {
                 let remainder = Quote(paid.0 - received.0);
                 self.credit_fund(market, remainder);
+                self.shrink_payers_bands(i, f);
                 out.events[at].kind = EventKind::FundingSettled {
                     market,
                     funding_time: due,
@@ -279,21 +280,35 @@ impl Engine {
         st.missed = 0;
     }
 
+    /// Narrows the safe bands of market `i`'s paying side (longs at a positive rate, shorts at
+    /// a negative one) by what a settlement at rate `f` can take from a lot: the payers were
+    /// not noted for the liquidation pass ([`Engine::pay_funding`] checks them in hand), so
+    /// their bands must allow for the payment ([`crate::market::SafeBand`], "Funding").
+    fn shrink_payers_bands(&mut self, i: usize, f: Rate) {
+        let m = &mut self.markets[i];
+        let (Some(mark), false) = (m.mark, f.0 == 0) else { return };
+        let side = usize::from(f.0 < 0);
+        let t = crate::market::funding_shrink(mark, m.quote_per_tick_lot, f, m.max_maintenance_rate());
+        m.band_shrink[side] = m.band_shrink[side].saturating_add(t);
+    }
+
     /// Pays every position of `market` its funding at rate `f` and the market's mark, in one
     /// walk over the accounts in id order, with one `funding_payment` event each; returns the
     /// number of positions, Σ paid and Σ received. If any amount, balance, total or fund would
     /// not fit, it undoes what it paid ([`Engine::unpay_funding`]) and returns `None`: then
     /// nothing is paid (the caller drops the events).
     ///
-    /// Every holder's balance moved, but only a **payer** can have fallen below maintenance: a
-    /// receiver only gained, at unchanged marks, and a unit that was already below was queued
+    /// The walk does not note the accounts for the liquidation pass (which would re-check every
+    /// holder): every holder's balance moved, but only a **payer** can have fallen below
+    /// maintenance: a receiver only gained, at unchanged marks, and a unit that was already below was queued
     /// by an earlier pass (the invariant `check_invariants` holds after every command). So each
     /// payer's unit is checked here, on the account in hand (from the position just paid when
     /// it is the unit's only one: an isolated position, or a cross account in one market), and
     /// only one left below maintenance (or whose figures don't fit) goes to the liquidation
     /// pass as touched; if anything later in the command changes the account or a mark it
     /// holds, that makes it a candidate again. The pass then queues exactly the units it queued
-    /// when it re-checked every holder of the market.
+    /// when it re-checked every holder of the market. The payers' safe bands are narrowed after
+    /// the walk by what a payment can cost ([`Engine::shrink_payers_bands`]).
     ///
     /// Measured (docs/PERFORMANCE.md, "One walk, payers checked where they stand"): the pass's
     /// re-check of every holder was half of a settlement's instructions, and a validation walk
@@ -313,7 +328,7 @@ impl Engine {
         // One event per holder: sized once, the vector is not grown (and copied) a doubling at a
         // time. Measured: docs/PERFORMANCE.md, "Funding, session 7".
         out.events.reserve(m.holders[0].len() + m.holders[1].len());
-        for (id, a) in self.accounts.iter_mut() {
+        for (id, a) in self.accounts.iter_mut_rechecked_by_caller() {
             let isolated = a.mode(market) == MarginMode::Isolated;
             let lone = a.positions.len() == 1;
             let Some(p) = a.positions.get_mut(&market).filter(|p| p.size.0 != 0) else { continue };
@@ -379,7 +394,7 @@ impl Engine {
         let m = &self.markets[market.index()];
         let q = i128::from(m.quote_per_tick_lot);
         let mut left = positions;
-        for (_, a) in self.accounts.iter_mut() {
+        for (_, a) in self.accounts.iter_mut_rechecked_by_caller() {
             if left == 0 {
                 break;
             }

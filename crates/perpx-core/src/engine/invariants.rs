@@ -131,9 +131,10 @@ impl Engine {
                 }
                 long += p.size.0.max(0);
             }
-            if holders != m.holders {
+            if holders.iter().zip(&m.holders).any(|(want, have)| !want.iter().eq(have.keys())) {
                 return Err(format!("{}: holders index differs from the positions", m.spec.symbol));
             }
+            self.check_safe_bands(m)?;
             if long != m.open_interest.0 {
                 return Err(format!("{}: open interest {} but Σ long is {long}", m.spec.symbol, m.open_interest));
             }
@@ -159,6 +160,45 @@ impl Engine {
                     return Err(format!(
                         "account {id} {scope:?} is below maintenance (equity {equity}, MM {mm}) but not queued"
                     ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every holder's safe band is sound: its unit is the position's alone, and at both ends
+    /// of the band (as the side's shrink reads it), all else unchanged, the unit is at least
+    /// one micro-unit above maintenance, which by the concavity of headroom in the mark holds
+    /// across the band (`crate::market::SafeBand`). This checks the band's formula, the
+    /// funding shrink, and that every change to an account reached the liquidation pass.
+    fn check_safe_bands(&self, m: &crate::market::Market) -> Result<(), String> {
+        use crate::account::MarginMode;
+        for (side, holders) in m.holders.iter().enumerate() {
+            for (id, band) in holders {
+                let Some((lo, hi)) = band.ends(m.band_shrink[side]) else { continue };
+                let a = &self.accounts[id];
+                let p = a.position(m.id);
+                let isolated = a.mode(m.id) == MarginMode::Isolated;
+                let shared = !isolated
+                    && a.positions
+                        .iter()
+                        .any(|(mid, q)| *mid != m.id && q.size.0 != 0 && a.mode(*mid) == MarginMode::Cross);
+                if shared {
+                    return Err(format!(
+                        "account {id} has a safe band in {} for a unit of several positions",
+                        m.spec.symbol
+                    ));
+                }
+                let cash = if isolated { p.isolated_margin } else { a.collateral };
+                for end in [lo, hi] {
+                    let sound = super::liquidation::lone_position_figures(m, end, &p, cash)
+                        .is_some_and(|(equity, mm)| equity.0 >= mm.0.saturating_add(1));
+                    if !sound {
+                        return Err(format!(
+                            "account {id}'s safe band [{lo}, {hi}] in {} reaches maintenance at {end}",
+                            m.spec.symbol
+                        ));
+                    }
                 }
             }
         }

@@ -204,7 +204,7 @@ impl Engine {
         let m = &mut self.markets[market.index()];
         m.status = MarketStatus::Delisted;
         m.pending_change = None;
-        m.holders.iter_mut().for_each(std::collections::BTreeSet::clear);
+        m.holders.iter_mut().for_each(std::collections::BTreeMap::clear);
         m.open_interest = crate::num::Qty::ZERO;
         out.push(EventKind::MarketDelisted { market, price });
         Ok(())

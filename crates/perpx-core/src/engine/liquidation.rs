@@ -29,7 +29,7 @@ use crate::book::Side;
 use crate::command::StpMode;
 use crate::event::{CancelReason, EventKind, FundRef, LiquidationOutcome, LiquidationScope};
 use crate::ids::{AccountId, MarketId};
-use crate::market::{InsurancePolicy, Market};
+use crate::market::{InsurancePolicy, Market, SafeBand};
 use crate::num::{Price, Qty, Quote, narrow};
 use crate::risk::liquidation::{BankruptcyPrice, buffered_maintenance, liquidation_fee};
 use crate::risk::margin::{maintenance_margin, notional};
@@ -140,18 +140,59 @@ fn position_figures(m: &Market, mark: Price, p: &Position) -> Option<Figures> {
 /// Calls `found` with each unit of `a` below maintenance and its figures: its cross positions
 /// (or a negative cross balance with no position left), then each isolated position, in
 /// market order.
-fn underwater_units_of(markets: &[Market], a: &Account, mut found: impl FnMut(LiquidationScope, Figures)) {
-    let scopes = a
-        .positions
-        .iter()
-        .filter(|(m, p)| p.size.0 != 0 && a.mode(**m) == MarginMode::Isolated)
-        .map(|(m, _)| LiquidationScope::Isolated(*m));
-    for scope in std::iter::once(LiquidationScope::Cross).chain(scopes) {
-        if let Some((e, mm)) = unit_figures_of(markets, a, scope) {
-            if e < mm {
-                found(scope, (e, mm));
-            }
+fn underwater_units_of(markets: &[Market], a: &Account, found: impl FnMut(LiquidationScope, Figures)) {
+    check_units_of(markets, a, found, |_, _, _| {});
+}
+
+/// [`underwater_units_of`], and `band` with the safe band of each of `a`'s positions, `(market,
+/// side, band)`, from the same figures: a position that is its unit's only one (isolated, or
+/// the account's one cross position) and is at or above maintenance gets the band around the
+/// mark ([`SafeBand::around`]); every other position gets [`SafeBand::NONE`] (re-checked at
+/// every move).
+fn check_units_of(
+    markets: &[Market],
+    a: &Account,
+    mut found: impl FnMut(LiquidationScope, Figures),
+    mut band: impl FnMut(MarketId, usize, SafeBand),
+) {
+    let cross_positions = a.positions.iter().filter(|(m, p)| p.size.0 != 0 && a.mode(**m) == MarginMode::Cross).count();
+    let cross = cross_figures_of(markets, a);
+    if let Some((e, mm)) = cross {
+        if e < mm {
+            found(LiquidationScope::Cross, (e, mm));
         }
+    }
+    for (mid, p) in &a.positions {
+        if p.size.0 == 0 {
+            continue;
+        }
+        let m = &markets[mid.index()];
+        let figures = if a.mode(*mid) == MarginMode::Isolated {
+            let figures = m.mark.and_then(|mark| lone_position_figures(m, mark, p, p.isolated_margin));
+            if let Some((e, mm)) = figures {
+                if e < mm {
+                    found(LiquidationScope::Isolated(*mid), (e, mm));
+                }
+            }
+            figures
+        } else if cross_positions == 1 {
+            cross
+        } else {
+            None
+        };
+        let side = usize::from(p.size.0 < 0);
+        let b = match (figures, m.mark) {
+            (Some((e, mm)), Some(mark)) if e >= mm => SafeBand::around(
+                mark,
+                p.size,
+                Quote(e.0 - mm.0),
+                m.quote_per_tick_lot,
+                m.max_maintenance_rate(),
+                m.band_shrink[side],
+            ),
+            _ => SafeBand::NONE,
+        };
+        band(*mid, side, b);
     }
 }
 
@@ -302,9 +343,18 @@ impl Engine {
         // (the kept ranking is dropped at the end of every pass).
         self.accounts.log_changes(true);
         let mut candidates = std::mem::take(&mut self.risk_touched);
+        self.take_changed_accounts(&mut candidates);
         for m in &mut self.markets {
             if m.mark != m.checked_mark {
-                candidates.extend(m.holders.iter().flatten().copied());
+                match (m.checked_mark, m.mark) {
+                    // A move: the holders whose safe band it leaves.
+                    (Some(_), Some(mark)) => {
+                        candidates.extend(m.holders_outside_band(0, mark));
+                        candidates.extend(m.holders_outside_band(1, mark));
+                    }
+                    // The first mark, new tiers: every holder.
+                    _ => candidates.extend(m.holders.iter().flat_map(|h| h.keys()).copied()),
+                }
                 m.checked_mark = m.mark;
             }
         }
@@ -317,6 +367,7 @@ impl Engine {
             self.liquidate(account, scope, out);
             // Counterparties and deleveraged winners are checked in the same pass.
             std::mem::swap(&mut candidates, &mut self.risk_touched);
+            self.take_changed_accounts(&mut candidates);
             self.enqueue_underwater(&mut candidates, out);
         }
         self.risk_touched.clear();
@@ -324,8 +375,26 @@ impl Engine {
         self.adl_cache = None;
     }
 
+    /// Drops every holder's safe band, so the next mark move re-checks every holder (as the
+    /// engine did before the bands): the tests compare the two.
+    #[cfg(test)]
+    pub(crate) fn forget_safe_bands(&mut self) {
+        for m in &mut self.markets {
+            m.holders.iter_mut().flat_map(|h| h.values_mut()).for_each(|b| *b = SafeBand::NONE);
+        }
+    }
+
+    /// Adds to `candidates` every account changed since the last call (every account, after a
+    /// mutable walk over them all): see [`crate::account::AccountTable::take_changed`].
+    fn take_changed_accounts(&mut self, candidates: &mut Vec<AccountId>) {
+        if self.accounts.take_changed(candidates) {
+            candidates.extend(self.accounts.keys().copied());
+        }
+    }
+
     /// Queues the underwater units of `candidates` (in account order, each once) that aren't
     /// queued yet, cancelling their orders and stops: from here the account is cancel-only.
+    /// Sets the safe band of every position of every candidate from the same figures.
     /// Leaves `candidates` empty.
     fn enqueue_underwater(&mut self, candidates: &mut Vec<AccountId>, out: &mut Out<'_>) {
         // A stable sort: it merges runs, and the candidates are the touched accounts followed
@@ -336,6 +405,7 @@ impl Engine {
         // First every candidate's underwater units (figures come from positions and balances,
         // which the cancellations below don't change), then the queueing in the same order.
         let mut units: Vec<(AccountId, LiquidationScope, Figures)> = Vec::new();
+        let mut bands = std::mem::take(&mut self.band_updates);
         if candidates.len() >= DENSE_CHECK_MIN && candidates.len() * 4 >= self.accounts.len() {
             // Most accounts are candidates (a mark move checks every holder): one walk over the
             // accounts in id order instead of a tree descent per candidate, which also reads
@@ -344,7 +414,12 @@ impl Engine {
             for (id, a) in &self.accounts {
                 while wanted.next_if(|w| w < id).is_some() {}
                 if wanted.next_if_eq(id).is_some() {
-                    underwater_units_of(&self.markets, a, |scope, f| units.push((*id, scope, f)));
+                    check_units_of(
+                        &self.markets,
+                        a,
+                        |scope, f| units.push((*id, scope, f)),
+                        |m, side, b| bands.push((*id, m, side, b)),
+                    );
                 }
                 if wanted.peek().is_none() {
                     break;
@@ -353,10 +428,21 @@ impl Engine {
         } else {
             for &id in candidates.iter() {
                 if let Some(a) = self.accounts.get(&id) {
-                    underwater_units_of(&self.markets, a, |scope, f| units.push((id, scope, f)));
+                    check_units_of(
+                        &self.markets,
+                        a,
+                        |scope, f| units.push((id, scope, f)),
+                        |m, side, b| bands.push((id, m, side, b)),
+                    );
                 }
             }
         }
+        for (id, m, side, b) in bands.drain(..) {
+            if let Some(band) = self.markets[m.index()].holders[side].get_mut(&id) {
+                *band = b;
+            }
+        }
+        self.band_updates = bands;
         for (id, scope, (equity, mm)) in units {
             if !self.liq_queued.insert((id, scope)) {
                 continue;

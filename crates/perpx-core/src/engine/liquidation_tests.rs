@@ -240,6 +240,74 @@ fn the_liquidation_price_is_where_equity_meets_maintenance() {
     assert!(v.mark(947).iter().any(|e| matches!(e, EventKind::LiquidationQueued { .. })));
 }
 
+/// A's safe band in market `M` as `(lo, hi)`, if it has one.
+fn band(v: &Venue, a: AccountId) -> Option<(i64, i64)> {
+    let m = &v.engine.markets[M.index()];
+    let side = usize::from(v.size(a) < 0);
+    m.holders[side][&a].ends(m.band_shrink[side]).map(|(lo, hi)| (lo.0, hi.0))
+}
+
+#[test]
+fn a_holder_is_rechecked_only_when_the_mark_leaves_its_safe_band() {
+    let mut v = long_ten(spec("BTC-PERP"));
+    // Long 10 @ 1,000 on 1,000 USD, MM 5 %: headroom 1,000 − 500 = 500 USD at 1,000. A tick
+    // costs at most 10 × (1 + 5 %) = 10.5 USD of it, so the band is ±⌊(500 − 2 µ) / 10.5⌋ = ±47.
+    assert_eq!(band(&v, A), Some((953, 1_047)));
+    // A move inside it re-checks nobody: the band stays as computed at 1,000.
+    v.mark(960);
+    assert_eq!(band(&v, A), Some((953, 1_047)));
+    // A move out of it re-checks A, whose band is computed again around 950: equity 500, MM
+    // 475, so ±⌊25 / 10.5⌋ = ±2 — down to 948, the liquidation price itself.
+    v.mark(950);
+    assert_eq!(band(&v, A), Some((948, 952)));
+    assert_eq!(v.engine.liquidation_price(A, M), Some(Price(948)));
+    assert!(v.mark(948).iter().all(|e| !matches!(e, EventKind::LiquidationQueued { .. })));
+    assert!(v.mark(947).iter().any(|e| matches!(e, EventKind::LiquidationQueued { account: A, .. })));
+}
+
+#[test]
+fn any_change_to_a_holder_recomputes_its_band_and_a_shared_unit_has_none() {
+    let mut v = long_ten(spec("BTC-PERP"));
+    assert_eq!(band(&v, A), Some((953, 1_047)));
+    // A deposit widens it, a withdrawal narrows it: each reaches the next pass.
+    v.deposit(A, 500);
+    assert_eq!(band(&v, A), Some((905, 1_095)));
+    v.ok(CommandKind::Withdraw { account: A, amount: usd(500) });
+    assert_eq!(band(&v, A), Some((953, 1_047)));
+    // A second cross position shares the headroom between two marks: no band in either.
+    v.deposit(A, 1_000);
+    v.ok(CommandKind::CreateMarket(Box::new(spec("ETH-PERP"))));
+    let eth = MarketId(1);
+    v.ok(CommandKind::SetMark { market: eth, price: Price(1_000) });
+    v.ok(CommandKind::SetLeverage { account: A, market: eth, leverage: 10 });
+    v.ok(order(B, Sell, 1_000, 1, TimeInForce::Gtc).with_market(eth));
+    v.ok(order(A, Buy, 1_000, 1, TimeInForce::Ioc).with_market(eth));
+    assert_eq!(band(&v, A), None);
+    assert!(v.engine.markets[eth.index()].holders[0][&A].ends(0).is_none());
+}
+
+#[test]
+fn a_funding_settlement_narrows_the_payers_bands_by_what_a_lot_can_pay() {
+    let mut v = long_ten(spec("BTC-PERP"));
+    let (lo, hi) = band(&v, A).unwrap();
+    // Eight hours on, a Tick settles the period at the interest rate (mark = index: no
+    // premium): positive, so the longs pay and their side narrows; the shorts' does not.
+    v.ts += 8 * crate::market::HOUR_MS;
+    let ev = v.ok(CommandKind::Tick);
+    let rate = ev
+        .iter()
+        .find_map(|e| match e {
+            EventKind::FundingSettled { rate, .. } => Some(*rate),
+            _ => None,
+        })
+        .expect("a settlement");
+    assert!(rate.0 > 0, "{rate:?}");
+    let shrink = v.engine.markets[M.index()].band_shrink;
+    let t = crate::market::funding_shrink(Price(1_000), 1_000_000, rate, bp(500));
+    assert_eq!(shrink, [t, 0]);
+    assert_eq!(band(&v, A), Some((lo + t, hi - t)));
+}
+
 #[test]
 fn a_partial_close_is_the_smallest_that_clears_the_buffer() {
     let mut v = long_ten(spec("BTC-PERP"));
@@ -655,6 +723,65 @@ proptest! {
             prop_assert_eq!(v.engine.liquidation_queue().count(), 0);
         }
         prop_assert_eq!(v.engine.ledger().uncovered, Quote(0));
+    }
+}
+
+proptest! {
+    /// The safe bands change which holders a pass re-checks, never what it finds: random
+    /// traders (cross and isolated), a random walk of the mark with small steps and jumps,
+    /// funding settlements, deposits, withdrawals and margin moves give, command by command,
+    /// the same events as the same engine re-checking every holder at every move (its bands
+    /// dropped before each command), and every band stays sound (`check_invariants`).
+    #[test]
+    fn the_safe_bands_never_change_what_a_pass_finds(
+        traders in prop::collection::vec(trader(), 2..10),
+        steps in prop::collection::vec((-40i64..=40, 0u8..10, 0usize..10, 1i64..200), 10..60),
+        per_pass in 1u32..4,
+    ) {
+        let config = EngineConfig { max_liquidations_per_pass: per_pass, ..EngineConfig::default() };
+        let mut v = Venue::with(config, spec("BTC-PERP"));
+        let maker = AccountId(50);
+        v.deposit(maker, 10_000_000);
+        v.deposit(LIQ, 1_000_000);
+        v.ok(CommandKind::SetLiquidator { account: LIQ, active: true });
+        for (i, t) in traders.iter().enumerate() {
+            let a = AccountId(100 + i as u64);
+            v.deposit(a, t.deposit);
+            if t.isolated {
+                v.ok(CommandKind::SetMarginMode { account: a, market: M, mode: crate::account::MarginMode::Isolated });
+            }
+            v.leverage(a, t.leverage);
+            let side = if t.long { Buy } else { Sell };
+            v.order(maker, side.opposite(), 1_000, t.lots, TimeInForce::Gtc);
+            v.run(order(a, side, 1_000, t.lots, TimeInForce::Ioc));
+            v.run(CommandKind::CancelAll { account: maker, market: Some(M) });
+        }
+        let mut full = v.engine.clone();
+        let mut mark = 1_000i64;
+        for (step, what, who, amount) in steps {
+            let a = AccountId(100 + (who % traders.len()) as u64);
+            let kind = match what {
+                // Mostly small moves (within most bands), sometimes a jump of up to 40 %.
+                0..=5 => {
+                    let pct = if what == 0 { step } else { step / 10 };
+                    mark = (mark * (1_000 + 10 * pct) / 1_000).max(1);
+                    CommandKind::SetMark { market: M, price: Price(mark) }
+                }
+                6 => {
+                    v.ts += 8 * crate::market::HOUR_MS;
+                    CommandKind::Tick
+                }
+                7 => CommandKind::Withdraw { account: a, amount: usd(amount) },
+                8 => CommandKind::Deposit { account: a, amount: usd(amount) },
+                _ => CommandKind::AdjustIsolatedMargin { account: a, market: M, amount: usd(amount - 100) },
+            };
+            full.forget_safe_bands();
+            let cmd = Command { ts: Timestamp(v.ts + 1), kind: kind.clone() };
+            let expected = full.apply(&cmd);
+            let got = v.run(kind);
+            let expected: Vec<EventKind> = expected.into_iter().map(|e| e.kind).collect();
+            prop_assert_eq!(got, expected);
+        }
     }
 }
 

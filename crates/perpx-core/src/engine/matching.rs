@@ -291,7 +291,8 @@ impl Engine {
                 m.holders[i].remove(&account);
             }
             if let Some(i) = side_of(size) {
-                m.holders[i].insert(account);
+                // No band until the liquidation pass checks it (it is noted as changed).
+                m.holders[i].insert(account, crate::market::SafeBand::NONE);
             }
         }
         m.open_interest = Qty(m.open_interest.0 - size_before.0.max(0) + size.0.max(0));

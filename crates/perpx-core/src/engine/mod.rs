@@ -126,6 +126,9 @@ pub struct Engine {
     /// Accounts whose position or collateral changed in the running command: the liquidation
     /// pass checks them (empty between commands).
     risk_touched: Vec<AccountId>,
+    /// Scratch for the safe bands the liquidation pass computes, `(account, market, side,
+    /// band)`, kept for its capacity (empty between passes).
+    band_updates: Vec<(AccountId, crate::ids::MarketId, usize, crate::market::SafeBand)>,
     /// When observed (the simulator), what each ADL policy would have done at every ADL the
     /// engine ran, on the positions exactly as the pass saw them. An observation, not state:
     /// it changes nothing the engine does and is left out of the state hash.
@@ -173,6 +176,7 @@ impl Engine {
             liq_queued: QueuedUnits::default(),
             liquidators: BTreeSet::new(),
             risk_touched: Vec::new(),
+            band_updates: Vec::new(),
             adl_observed: None,
             adl_cache: None,
         }

@@ -12,6 +12,7 @@
 //! | symbol → market map | the markets' symbols |
 //! | book level slabs, price → level maps, best prices, order index, per-account order lists | the resting orders, inserted level by level in queue order |
 //! | holders by side, open interest | the accounts' positions |
+//! | holders' safe bands, band shrink | nothing: none until the next check (every holder at the next mark move) |
 //! | liquidation queue lookup set | the queue |
 //!
 //! A restored engine has the same [`Engine::state_hash`] as the one the snapshot was taken
@@ -149,6 +150,8 @@ impl Engine {
             liq_queued: _,
             liquidators,
             risk_touched,
+            // Scratch of the liquidation pass.
+            band_updates: _,
             // An observer's log (the simulator's), not state.
             adl_observed: _,
             // Lives only within a liquidation pass.
@@ -231,7 +234,7 @@ impl Engine {
                     inconsistent(format!("account {account} has a position in unknown market {market}"))
                 })?;
                 if p.size.0 != 0 {
-                    m.holders[usize::from(p.size.0 < 0)].insert(*account);
+                    m.holders[usize::from(p.size.0 < 0)].insert(*account, crate::market::SafeBand::NONE);
                 }
                 let long = m.open_interest.checked_add(Qty(p.size.0.max(0)));
                 m.open_interest = long.map_err(|_| inconsistent("open interest overflows"))?;
@@ -257,6 +260,7 @@ impl Engine {
             liq_queued,
             liquidators,
             risk_touched: Vec::new(),
+            band_updates: Vec::new(),
             adl_observed: None,
             adl_cache: None,
         };
@@ -284,6 +288,7 @@ fn market_snapshot(m: &Market) -> MarketSnapshot {
         insurance_fund,
         shared_net_draw,
         holders: _,
+        band_shrink: _,
         open_interest: _,
         checked_mark,
         // Transient: false between commands.
@@ -373,7 +378,8 @@ fn restore_market(
         funding: m.funding,
         insurance_fund: m.insurance_fund,
         shared_net_draw: m.shared_net_draw,
-        holders: [BTreeSet::new(), BTreeSet::new()],
+        holders: [BTreeMap::new(), BTreeMap::new()],
+        band_shrink: [0, 0],
         open_interest: Qty::ZERO,
         checked_mark: m.checked_mark,
         traded: false,

@@ -7,6 +7,7 @@
 mod funding;
 mod liquidation;
 mod oracle;
+mod safe_band;
 mod spec;
 mod state;
 mod tiers;
@@ -16,6 +17,8 @@ pub use liquidation::{AdlPolicy, InsurancePolicy, LiquidationSpec};
 pub use oracle::{
     MAX_MARK_BASIS_SAMPLES, MAX_ORACLE_SOURCES, OracleSource, OracleSpec, OracleStage, OracleState, SourceStatus,
 };
+pub use safe_band::SafeBand;
+pub(crate) use safe_band::funding_shrink;
 pub use spec::{MarginTier, MarketLimits, MarketSpec, ValidMarket};
 pub(crate) use state::IndexCache;
 pub use state::{Market, MarketStatus};

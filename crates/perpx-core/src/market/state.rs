@@ -4,6 +4,7 @@ use crate::stop::ArmedStops;
 
 use super::funding::FundingState;
 use super::oracle::{OracleStage, OracleState};
+use super::safe_band::SafeBand;
 use super::spec::{MarketSpec, ValidMarket};
 use crate::book::{Book, Side};
 use crate::command::{ParamChange, TimeInForce};
@@ -51,9 +52,14 @@ pub struct Market {
     /// Under the `shared` policy: what the market has drawn from the shared fund net of what
     /// it paid in (negative when it paid in more).
     pub shared_net_draw: Quote,
-    /// Accounts with a position here, by side (longs, shorts): a mark move checks exactly them
-    /// for liquidation, and ADL ranks only the side opposite a bankrupt position.
-    pub holders: [std::collections::BTreeSet<crate::ids::AccountId>; 2],
+    /// Accounts with a position here, by side (longs, shorts), each with its unit's safe band:
+    /// a mark move re-checks for liquidation exactly the holders whose band it leaves, and ADL
+    /// ranks only the side opposite a bankrupt position.
+    pub holders: [std::collections::BTreeMap<crate::ids::AccountId, SafeBand>; 2],
+    /// How many ticks every band of each side has narrowed by since funding settlements began
+    /// ([`crate::market::SafeBand`]): raised for the paying side at each settlement. Derived, like
+    /// the bands.
+    pub band_shrink: [i64; 2],
     /// Σ long size (= Σ short size).
     pub open_interest: Qty,
     /// Whether the market traded in the running command (its mark is re-derived after step 3);
@@ -137,7 +143,8 @@ impl Market {
             funding,
             insurance_fund: Quote::ZERO,
             shared_net_draw: Quote::ZERO,
-            holders: [std::collections::BTreeSet::new(), std::collections::BTreeSet::new()],
+            holders: [std::collections::BTreeMap::new(), std::collections::BTreeMap::new()],
+            band_shrink: [0, 0],
             open_interest: Qty::ZERO,
             checked_mark: None,
             traded: false,
@@ -146,9 +153,26 @@ impl Market {
     }
 
     /// The holders of positions of sign `sign` (+1 longs, −1 shorts).
+    pub fn holders_of(&self, sign: i64) -> std::collections::btree_map::Keys<'_, crate::ids::AccountId, SafeBand> {
+        self.holders[usize::from(sign < 0)].keys()
+    }
+
+    /// The largest maintenance rate of the market's tiers (the last tier's: rates never
+    /// decrease), the slope bound of its safe bands.
     #[must_use]
-    pub fn holders_of(&self, sign: i64) -> &std::collections::BTreeSet<crate::ids::AccountId> {
-        &self.holders[usize::from(sign < 0)]
+    pub fn max_maintenance_rate(&self) -> crate::num::Rate {
+        self.spec.tiers.last().map_or(crate::num::Rate(0), |t| t.maintenance_rate)
+    }
+
+    /// Every holder of `side` (0 longs, 1 shorts) whose safe band does not hold `mark`: the
+    /// holders a move to `mark` re-checks.
+    pub(crate) fn holders_outside_band(
+        &self,
+        side: usize,
+        mark: Price,
+    ) -> impl Iterator<Item = crate::ids::AccountId> + '_ {
+        let shrink = self.band_shrink[side];
+        self.holders[side].iter().filter(move |(_, b)| !b.holds(mark, shrink)).map(|(id, _)| *id)
     }
 
     /// Where the market is in the stale-index policy.
