@@ -9,8 +9,17 @@
 //! Expiry is a FIFO of deadlines; time only moves forward, so pruning pops from the front.
 //! An entry whose deadline passes while its order is still open becomes *overdue*: it leaves
 //! the queue and is released the moment its order leaves the book.
+//!
+//! The held ids sit in hash maps, found in one probe each; anything that reads them in order
+//! (the state hash, snapshots, the invariant checks) sorts them first ([`ClientOrders::iter`]).
+//! Why: as nested `BTreeMap`s, every lookup compared the id's text with `memcmp` at each node of
+//! a tree of thousands of ids per market maker; holding, finding and releasing ids were 14 % of
+//! the engine's instructions on the recovery benchmark's workload, where 30 % of the quotes carry
+//! an id (callgrind; docs/PERFORMANCE.md, "Session 11").
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 
 use super::hash::StateHasher;
 use crate::event::OrderStatus;
@@ -35,7 +44,8 @@ pub struct ClientOrderEntry {
 pub struct ClientOrders {
     /// Held ids by account, then id: looked up with the caller's id, no key to build (a
     /// `(account, id)` key cloned the id, an allocation, on every lookup; docs/PERFORMANCE.md).
-    entries: BTreeMap<AccountId, BTreeMap<ClientOrderId, ClientOrderEntry>>,
+    /// Never iterated into an output unsorted.
+    entries: FxHashMap<AccountId, FxHashMap<ClientOrderId, ClientOrderEntry>>,
     expiry: VecDeque<(Timestamp, AccountId, ClientOrderId)>,
     /// The clock as of the last prune (the engine's clock; not hashed separately).
     now: Timestamp,
@@ -107,7 +117,7 @@ impl ClientOrders {
     /// Number of held ids.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.values().map(BTreeMap::len).sum()
+        self.entries.values().map(FxHashMap::len).sum()
     }
 
     /// Whether no id is held.
@@ -116,9 +126,13 @@ impl ClientOrders {
         self.entries.is_empty()
     }
 
-    /// Every held id with its entry, sorted by account then id.
+    /// Every held id with its entry, sorted by account then id (sorted here, at each call:
+    /// the callers are the state hash, snapshots and the invariant checks).
     pub fn iter(&self) -> impl Iterator<Item = (AccountId, &ClientOrderId, &ClientOrderEntry)> {
-        self.entries.iter().flat_map(|(account, ids)| ids.iter().map(|(id, e)| (*account, id, e)))
+        let mut held: Vec<(AccountId, &ClientOrderId, &ClientOrderEntry)> =
+            self.entries.iter().flat_map(|(account, ids)| ids.iter().map(|(id, e)| (*account, id, e))).collect();
+        held.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        held.into_iter()
     }
 
     /// The expiry queue, front first: `(deadline, account, id)` of every held id whose
@@ -134,7 +148,7 @@ impl ClientOrders {
         expiry: VecDeque<(Timestamp, AccountId, ClientOrderId)>,
         now: Timestamp,
     ) -> Self {
-        let mut registry = Self { entries: BTreeMap::new(), expiry, now };
+        let mut registry = Self { entries: FxHashMap::default(), expiry, now };
         for (account, id, entry) in entries {
             registry.entries.entry(account).or_default().insert(id, entry);
         }
