@@ -120,8 +120,11 @@ impl AccountTable {
     /// these accounts (and the holders a mark move reaches), so any change to a balance or a
     /// position, by whatever command, is seen by the next pass and refreshes the account's safe
     /// bands ([`crate::market::SafeBand`]). It can name too many accounts, never too few.
+    #[inline]
     pub fn take_changed(&mut self, into: &mut Vec<AccountId>) -> bool {
-        into.append(&mut self.unchecked.ids);
+        if !self.unchecked.ids.is_empty() {
+            into.append(&mut self.unchecked.ids);
+        }
         std::mem::take(&mut self.unchecked.all)
     }
 

@@ -131,7 +131,12 @@ impl Engine {
                 }
                 long += p.size.0.max(0);
             }
-            if holders.iter().zip(&m.holders).any(|(want, have)| !want.iter().eq(have.keys())) {
+            let banded = m
+                .safe_bands
+                .iter()
+                .zip(&holders)
+                .all(|(b, h)| b.len() == h.len() && h.iter().all(|id| b.contains_key(id)));
+            if holders != m.holders || !banded {
                 return Err(format!("{}: holders index differs from the positions", m.spec.symbol));
             }
             self.check_safe_bands(m)?;
@@ -173,8 +178,8 @@ impl Engine {
     /// funding shrink, and that every change to an account reached the liquidation pass.
     fn check_safe_bands(&self, m: &crate::market::Market) -> Result<(), String> {
         use crate::account::MarginMode;
-        for (side, holders) in m.holders.iter().enumerate() {
-            for (id, band) in holders {
+        for (side, bands) in m.safe_bands.iter().enumerate() {
+            for (id, band) in bands {
                 let Some((lo, hi)) = band.ends(m.band_shrink[side]) else { continue };
                 let a = &self.accounts[id];
                 let p = a.position(m.id);

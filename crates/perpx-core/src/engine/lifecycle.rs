@@ -191,7 +191,6 @@ impl Engine {
             // An isolated position's own margin goes back to collateral with its settlement.
             let released = std::mem::take(&mut pos.isolated_margin);
             a.collateral = Quote(a.collateral.0 + realized.0 + released.0);
-            self.risk_touched.push(id);
             out.push(EventKind::PositionSettled {
                 account: id,
                 market,
@@ -204,7 +203,7 @@ impl Engine {
         let m = &mut self.markets[market.index()];
         m.status = MarketStatus::Delisted;
         m.pending_change = None;
-        m.holders.iter_mut().for_each(std::collections::BTreeMap::clear);
+        m.clear_holders();
         m.open_interest = crate::num::Qty::ZERO;
         out.push(EventKind::MarketDelisted { market, price });
         Ok(())

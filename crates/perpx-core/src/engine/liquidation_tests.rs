@@ -244,7 +244,7 @@ fn the_liquidation_price_is_where_equity_meets_maintenance() {
 fn band(v: &Venue, a: AccountId) -> Option<(i64, i64)> {
     let m = &v.engine.markets[M.index()];
     let side = usize::from(v.size(a) < 0);
-    m.holders[side][&a].ends(m.band_shrink[side]).map(|(lo, hi)| (lo.0, hi.0))
+    m.safe_bands[side][&a].ends(m.band_shrink[side]).map(|(lo, hi)| (lo.0, hi.0))
 }
 
 #[test]
@@ -283,7 +283,7 @@ fn any_change_to_a_holder_recomputes_its_band_and_a_shared_unit_has_none() {
     v.ok(order(B, Sell, 1_000, 1, TimeInForce::Gtc).with_market(eth));
     v.ok(order(A, Buy, 1_000, 1, TimeInForce::Ioc).with_market(eth));
     assert_eq!(band(&v, A), None);
-    assert!(v.engine.markets[eth.index()].holders[0][&A].ends(0).is_none());
+    assert!(v.engine.markets[eth.index()].safe_bands[0][&A].ends(0).is_none());
 }
 
 #[test]

@@ -209,7 +209,7 @@ impl Engine {
     /// Settles one side of a fill: the position moves; realised PnL less the fee goes to
     /// collateral (cross) or stays in the position's own margin (isolated, with the closed share
     /// of the margin released — [`isolated_margin_on_fill`]); the fee goes to the fee account.
-    /// The account is noted for the liquidation pass, and the market's holders and open interest
+    /// The account is noted for the liquidation pass (by the account table's `get_mut`), and the market's holders and open interest
     /// follow the position.
     ///
     /// # Panics
@@ -288,15 +288,15 @@ impl Engine {
         let side_of = |s: Qty| (s.0 != 0).then_some(usize::from(s.0 < 0));
         if side_of(size_before) != side_of(size) {
             if let Some(i) = side_of(size_before) {
-                m.holders[i].remove(&account);
+                m.remove_holder(i, account);
             }
             if let Some(i) = side_of(size) {
-                // No band until the liquidation pass checks it (it is noted as changed).
-                m.holders[i].insert(account, crate::market::SafeBand::NONE);
+                // No safe band until the liquidation pass checks it (the account is noted as
+                // changed by the `get_mut` above).
+                m.add_holder(i, account);
             }
         }
         m.open_interest = Qty(m.open_interest.0 - size_before.0.max(0) + size.0.max(0));
-        self.risk_touched.push(account);
         PositionChange { size, cost_basis, realized: eff.realized, fee, collateral, isolated_margin }
     }
 }

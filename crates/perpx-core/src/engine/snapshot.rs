@@ -234,7 +234,7 @@ impl Engine {
                     inconsistent(format!("account {account} has a position in unknown market {market}"))
                 })?;
                 if p.size.0 != 0 {
-                    m.holders[usize::from(p.size.0 < 0)].insert(*account, crate::market::SafeBand::NONE);
+                    m.add_holder(usize::from(p.size.0 < 0), *account);
                 }
                 let long = m.open_interest.checked_add(Qty(p.size.0.max(0)));
                 m.open_interest = long.map_err(|_| inconsistent("open interest overflows"))?;
@@ -288,6 +288,7 @@ fn market_snapshot(m: &Market) -> MarketSnapshot {
         insurance_fund,
         shared_net_draw,
         holders: _,
+        safe_bands: _,
         band_shrink: _,
         open_interest: _,
         checked_mark,
@@ -378,7 +379,8 @@ fn restore_market(
         funding: m.funding,
         insurance_fund: m.insurance_fund,
         shared_net_draw: m.shared_net_draw,
-        holders: [BTreeMap::new(), BTreeMap::new()],
+        holders: [BTreeSet::new(), BTreeSet::new()],
+        safe_bands: [rustc_hash::FxHashMap::default(), rustc_hash::FxHashMap::default()],
         band_shrink: [0, 0],
         open_interest: Qty::ZERO,
         checked_mark: m.checked_mark,

@@ -20,10 +20,12 @@
 //! maintenance. The band is `[P − D, P + D]` with
 //!
 //! ```text
-//! D = ⌊(H − 2)·S / (|s|·q·(S + r̄))⌋
+//! D = ⌊(H − 2) / k⌋,   k = |s|·q + ⌈|s|·q·r̄ / S⌉ ≥ |s|·q·(S + r̄) / S
 //! ```
 //!
-//! (`S` = `Rate::SCALE`), and no band at all when `H < 2`.
+//! (`S` = `Rate::SCALE`; `k` rounded up, so the band is if anything narrower, and `D` is one
+//! 64-bit division where the exact quotient took a 128-bit one, half the band's cost on
+//! `engine_mix`), and no band at all when `H < 2`.
 //!
 //! **Funding.** A settlement takes from each payer at most
 //! `⌈|s|·P·q·|f|/S⌉ ≤ |s|·(P·q·|f| + S)/S`. Rather than recompute every payer's band (a
@@ -77,12 +79,23 @@ impl SafeBand {
     /// positive prices or a notional that fits an `i64`.
     #[must_use]
     pub fn around(mark: Price, size: Qty, headroom: Quote, q: i64, max_rate: Rate, shrink: i64) -> Self {
-        let h = i128::from(headroom.0) - 2;
-        let per_tick = i128::from(size.0).abs() * i128::from(q) * (Rate::SCALE + i128::from(max_rate.0));
+        const S: i64 = 100_000_000;
+        const _: () = assert!(S as i128 == Rate::SCALE);
+        let h = headroom.0.saturating_sub(2);
+        let Ok(sq) = i64::try_from(i128::from(size.0).abs() * i128::from(q)) else { return Self::NONE };
+        // ⌈sq·r̄ / S⌉, in 64 bits when the product fits (a division by a constant).
+        let r = max_rate.0.max(0);
+        let slope = match sq.checked_mul(r) {
+            Some(p) => p / S + i64::from(p % S != 0),
+            None => {
+                i64::try_from((i128::from(sq) * i128::from(r) + (Rate::SCALE - 1)) / Rate::SCALE).unwrap_or(i64::MAX)
+            }
+        };
+        let per_tick = sq.saturating_add(slope);
         if h < 0 || per_tick <= 0 || mark.0 <= 0 {
             return Self::NONE;
         }
-        let d = h * Rate::SCALE / per_tick;
+        let d = i128::from(h / per_tick);
         let lo = (i128::from(mark.0) - d).max(1);
         let hi = i128::from(mark.0) + d;
         // The highest notional in the band must fit, as the figures at the mark did.
@@ -128,14 +141,22 @@ mod tests {
 
     #[test]
     fn the_band_is_the_headroom_over_the_worst_loss_a_tick() {
-        // 10 lots at 1 micro-unit a tick-lot, MM rate at most 1 %: a tick costs at most
-        // 10 × 1.01 = 10.1 micro-units of headroom; 1,012 − 2 = 1,010 of headroom is 100 ticks.
-        let b = SafeBand::around(Price(5_000), Qty(10), Quote(1_012), 1, Rate(1_000_000), 0);
+        // 10 lots at 1 USD a tick-lot, MM rate at most 1 %: a tick costs at most
+        // 10 × 1.01 = 10.1 USD of headroom; 1,010 USD (and the 2 µ kept back) is 100 ticks.
+        let b = SafeBand::around(Price(5_000), Qty(10), Quote(1_010_000_002), 1_000_000, Rate(1_000_000), 0);
         assert_eq!(b.ends(0), Some((Price(4_900), Price(5_100))));
         assert!(b.holds(Price(4_900), 0) && b.holds(Price(5_100), 0));
         assert!(!b.holds(Price(4_899), 0) && !b.holds(Price(5_101), 0));
         // Shorts and longs alike: the band is symmetric, the size's sign doesn't matter.
-        assert_eq!(SafeBand::around(Price(5_000), Qty(-10), Quote(1_012), 1, Rate(1_000_000), 0), b);
+        assert_eq!(SafeBand::around(Price(5_000), Qty(-10), Quote(1_010_000_002), 1_000_000, Rate(1_000_000), 0), b);
+    }
+
+    #[test]
+    fn the_cost_of_a_tick_is_rounded_up_to_the_micro_unit_so_the_band_only_narrows() {
+        // 10 lots at 1 micro-unit a tick-lot: 10.1 µ a tick, counted as 11: 1,010 µ of
+        // headroom is 91 ticks, not 100.
+        let b = SafeBand::around(Price(5_000), Qty(10), Quote(1_012), 1, Rate(1_000_000), 0);
+        assert_eq!(b.ends(0), Some((Price(4_909), Price(5_091))));
     }
 
     #[test]
@@ -153,7 +174,7 @@ mod tests {
     fn a_band_reads_narrower_as_the_side_shrinks() {
         // Computed when the side's shrink was 7: read at 7 it is as computed, 3 ticks later
         // it is 3 ticks narrower at both ends, and it empties once the shrink passes its half.
-        let b = SafeBand::around(Price(5_000), Qty(10), Quote(1_012), 1, Rate(1_000_000), 7);
+        let b = SafeBand::around(Price(5_000), Qty(10), Quote(1_010_000_002), 1_000_000, Rate(1_000_000), 7);
         assert_eq!(b.ends(7), Some((Price(4_900), Price(5_100))));
         assert_eq!(b.ends(10), Some((Price(4_903), Price(5_097))));
         assert!(!b.holds(Price(4_902), 10));

@@ -52,10 +52,16 @@ pub struct Market {
     /// Under the `shared` policy: what the market has drawn from the shared fund net of what
     /// it paid in (negative when it paid in more).
     pub shared_net_draw: Quote,
-    /// Accounts with a position here, by side (longs, shorts), each with its unit's safe band:
-    /// a mark move re-checks for liquidation exactly the holders whose band it leaves, and ADL
-    /// ranks only the side opposite a bankrupt position.
-    pub holders: [std::collections::BTreeMap<crate::ids::AccountId, SafeBand>; 2],
+    /// Accounts with a position here, by side (longs, shorts): ADL ranks only the side opposite
+    /// a bankrupt position, and funding and the console read them. Change them with
+    /// [`Market::add_holder`] and [`Market::remove_holder`], which keep `safe_bands` in step.
+    pub holders: [std::collections::BTreeSet<crate::ids::AccountId>; 2],
+    /// The same holders by side, each with its unit's safe band: a mark move re-checks for
+    /// liquidation exactly the holders whose band it leaves. A hash map beside the ordered
+    /// set, as the liquidation pass sets the band of every account it checks: a probe, where a
+    /// descent of a 10,000-holder tree was half the band's cost on `engine_mix` (callgrind;
+    /// docs/PERFORMANCE.md, "Session 11"). Its order reaches no output (candidates are sorted).
+    pub(crate) safe_bands: [rustc_hash::FxHashMap<crate::ids::AccountId, SafeBand>; 2],
     /// How many ticks every band of each side has narrowed by since funding settlements began
     /// ([`crate::market::SafeBand`]): raised for the paying side at each settlement. Derived, like
     /// the bands.
@@ -143,7 +149,8 @@ impl Market {
             funding,
             insurance_fund: Quote::ZERO,
             shared_net_draw: Quote::ZERO,
-            holders: [std::collections::BTreeMap::new(), std::collections::BTreeMap::new()],
+            holders: [std::collections::BTreeSet::new(), std::collections::BTreeSet::new()],
+            safe_bands: [rustc_hash::FxHashMap::default(), rustc_hash::FxHashMap::default()],
             band_shrink: [0, 0],
             open_interest: Qty::ZERO,
             checked_mark: None,
@@ -153,8 +160,35 @@ impl Market {
     }
 
     /// The holders of positions of sign `sign` (+1 longs, −1 shorts).
-    pub fn holders_of(&self, sign: i64) -> std::collections::btree_map::Keys<'_, crate::ids::AccountId, SafeBand> {
-        self.holders[usize::from(sign < 0)].keys()
+    #[must_use]
+    pub fn holders_of(&self, sign: i64) -> &std::collections::BTreeSet<crate::ids::AccountId> {
+        &self.holders[usize::from(sign < 0)]
+    }
+
+    /// Adds `id` to the holders of `side` (0 longs, 1 shorts), without a safe band until the
+    /// liquidation pass checks it.
+    pub(crate) fn add_holder(&mut self, side: usize, id: crate::ids::AccountId) {
+        self.holders[side].insert(id);
+        self.safe_bands[side].insert(id, SafeBand::NONE);
+    }
+
+    /// Removes `id` from the holders of `side`.
+    pub(crate) fn remove_holder(&mut self, side: usize, id: crate::ids::AccountId) {
+        self.holders[side].remove(&id);
+        self.safe_bands[side].remove(&id);
+    }
+
+    /// Removes every holder (a delisted market settled every position).
+    pub(crate) fn clear_holders(&mut self) {
+        self.holders.iter_mut().for_each(std::collections::BTreeSet::clear);
+        self.safe_bands.iter_mut().for_each(rustc_hash::FxHashMap::clear);
+    }
+
+    /// Sets the safe band of holder `id` of `side` (nothing if it holds nothing there).
+    pub(crate) fn set_safe_band(&mut self, side: usize, id: crate::ids::AccountId, band: SafeBand) {
+        if let Some(b) = self.safe_bands[side].get_mut(&id) {
+            *b = band;
+        }
     }
 
     /// The largest maintenance rate of the market's tiers (the last tier's: rates never
@@ -172,7 +206,7 @@ impl Market {
         mark: Price,
     ) -> impl Iterator<Item = crate::ids::AccountId> + '_ {
         let shrink = self.band_shrink[side];
-        self.holders[side].iter().filter(move |(_, b)| !b.holds(mark, shrink)).map(|(id, _)| *id)
+        self.safe_bands[side].iter().filter(move |(_, b)| !b.holds(mark, shrink)).map(|(id, _)| *id)
     }
 
     /// Where the market is in the stale-index policy.
