@@ -15,7 +15,7 @@
 //! Why: as nested `BTreeMap`s, every lookup compared the id's text with `memcmp` at each node of
 //! a tree of thousands of ids per market maker; holding, finding and releasing ids were 14 % of
 //! the engine's instructions on the recovery benchmark's workload, where 30 % of the quotes carry
-//! an id (callgrind; docs/PERFORMANCE.md, "Session 11").
+//! an id (callgrind; docs/PERFORMANCE.md, "Session 11: the engine on the replay worker").
 
 use std::collections::VecDeque;
 

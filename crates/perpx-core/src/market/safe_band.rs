@@ -7,7 +7,7 @@
 //! unit valuations per mark tick. Each holder now carries, in the market's holder index, the
 //! range of marks over which its unit provably stays at or above maintenance, and a mark move
 //! re-checks only the holders whose range it leaves (measured: docs/PERFORMANCE.md, "Session
-//! 11: safe bands").
+//! 11: the engine on the replay worker").
 //!
 //! **The bound.** A unit whose only position is `s` lots here (an isolated position, or a
 //! cross account with one position), with headroom `H = equity − MM ≥ 0` at mark `P`: at mark
