@@ -666,6 +666,23 @@ fn trader() -> impl Strategy<Value = Trader> {
         .prop_map(|(deposit, leverage, long, lots, isolated)| Trader { deposit, leverage, long, lots, isolated })
 }
 
+/// Trader `i` (account `100 + i`) deposits, picks its mode and leverage, and takes its position
+/// at 1,000 from `maker`'s quote; an order the margin refuses is fine (the quote is cancelled).
+fn open_traders(v: &mut Venue, maker: AccountId, traders: &[Trader]) {
+    for (i, t) in traders.iter().enumerate() {
+        let a = AccountId(100 + i as u64);
+        v.deposit(a, t.deposit);
+        if t.isolated {
+            v.ok(CommandKind::SetMarginMode { account: a, market: M, mode: crate::account::MarginMode::Isolated });
+        }
+        v.leverage(a, t.leverage);
+        let side = if t.long { Buy } else { Sell };
+        v.order(maker, side.opposite(), 1_000, t.lots, TimeInForce::Gtc);
+        v.run(order(a, side, 1_000, t.lots, TimeInForce::Ioc));
+        v.run(CommandKind::CancelAll { account: maker, market: Some(M) });
+    }
+}
+
 proptest! {
     /// Random traders, leverages, books and funds, then price paths with 20–50 % gaps: after
     /// every command the invariants hold (money to the unit, open interest, every unit below
@@ -691,19 +708,7 @@ proptest! {
         if fund > 0 {
             v.ok(CommandKind::CapitaliseFund { fund: FundRef::Market(M), amount: usd(fund) });
         }
-        for (i, t) in traders.iter().enumerate() {
-            let a = AccountId(100 + i as u64);
-            v.deposit(a, t.deposit);
-            if t.isolated {
-                v.ok(CommandKind::SetMarginMode { account: a, market: M, mode: crate::account::MarginMode::Isolated });
-            }
-            v.leverage(a, t.leverage);
-            let side = if t.long { Buy } else { Sell };
-            v.order(maker, side.opposite(), 1_000, t.lots, TimeInForce::Gtc);
-            // Refused when the margin doesn't allow it: that is fine, the rest is cancelled.
-            v.run(order(a, side, 1_000, t.lots, TimeInForce::Ioc));
-            v.run(CommandKind::CancelAll { account: maker, market: Some(M) });
-        }
+        open_traders(&mut v, maker, &traders);
         let mut mark = 1_000i64;
         for (pct, up) in gaps {
             mark = if up { mark * (100 + pct) / 100 } else { (mark * (100 - pct) / 100).max(1) };
@@ -744,18 +749,7 @@ proptest! {
         v.deposit(maker, 10_000_000);
         v.deposit(LIQ, 1_000_000);
         v.ok(CommandKind::SetLiquidator { account: LIQ, active: true });
-        for (i, t) in traders.iter().enumerate() {
-            let a = AccountId(100 + i as u64);
-            v.deposit(a, t.deposit);
-            if t.isolated {
-                v.ok(CommandKind::SetMarginMode { account: a, market: M, mode: crate::account::MarginMode::Isolated });
-            }
-            v.leverage(a, t.leverage);
-            let side = if t.long { Buy } else { Sell };
-            v.order(maker, side.opposite(), 1_000, t.lots, TimeInForce::Gtc);
-            v.run(order(a, side, 1_000, t.lots, TimeInForce::Ioc));
-            v.run(CommandKind::CancelAll { account: maker, market: Some(M) });
-        }
+        open_traders(&mut v, maker, &traders);
         let mut full = v.engine.clone();
         let mut mark = 1_000i64;
         for (step, what, who, amount) in steps {
