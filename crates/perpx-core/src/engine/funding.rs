@@ -300,8 +300,8 @@ impl Engine {
     ///
     /// The walk does not note the accounts for the liquidation pass (which would re-check every
     /// holder): every holder's balance moved, but only a **payer** can have fallen below
-    /// maintenance: a receiver only gained, at unchanged marks, and a unit that was already below was queued
-    /// by an earlier pass (the invariant `check_invariants` holds after every command). So each
+    /// maintenance: a receiver only gained, at unchanged marks, and a unit that was already
+    /// below was queued by an earlier pass (the invariant `check_invariants` holds after every command). So each
     /// payer's unit is checked here, on the account in hand (from the position just paid when
     /// it is the unit's only one: an isolated position, or a cross account in one market), and
     /// only one left below maintenance (or whose figures don't fit) goes to the liquidation

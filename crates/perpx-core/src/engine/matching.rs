@@ -209,8 +209,8 @@ impl Engine {
     /// Settles one side of a fill: the position moves; realised PnL less the fee goes to
     /// collateral (cross) or stays in the position's own margin (isolated, with the closed share
     /// of the margin released — [`isolated_margin_on_fill`]); the fee goes to the fee account.
-    /// The account is noted for the liquidation pass (by the account table's `get_mut`), and the market's holders and open interest
-    /// follow the position.
+    /// The account is noted for the liquidation pass (by the account table's `get_mut`), and
+    /// the market's holders and open interest follow the position.
     ///
     /// # Panics
     /// On arithmetic overflow: order sizes and notionals are validated, so an overflow here means

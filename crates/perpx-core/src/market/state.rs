@@ -60,7 +60,8 @@ pub struct Market {
     /// liquidation exactly the holders whose band it leaves. A hash map beside the ordered
     /// set, as the liquidation pass sets the band of every account it checks: a probe, where a
     /// descent of a 10,000-holder tree was half the band's cost on `engine_mix` (callgrind;
-    /// docs/PERFORMANCE.md, "Session 11: the engine on the replay worker"). Its order reaches no output (candidates are sorted).
+    /// docs/PERFORMANCE.md, "Session 11: the engine on the replay worker"). Its order reaches
+    /// no output (candidates are sorted).
     pub(crate) safe_bands: [rustc_hash::FxHashMap<crate::ids::AccountId, SafeBand>; 2],
     /// How many ticks every band of each side has narrowed by since funding settlements began
     /// ([`crate::market::SafeBand`]): raised for the paying side at each settlement. Derived, like
