@@ -128,6 +128,13 @@ impl AccountTable {
         std::mem::take(&mut self.unchecked.all)
     }
 
+    /// Notes `id` for the next liquidation pass as if it had been handed out mutably: for a
+    /// walk that changed accounts unlogged ([`AccountTable::iter_mut_rechecked_by_caller`]) and
+    /// found this one in need of the check.
+    pub fn note_changed(&mut self, id: AccountId) {
+        self.unchecked.ids.push(id);
+    }
+
     /// Whether account `id` exists.
     #[must_use]
     pub fn contains_key(&self, id: &AccountId) -> bool {
@@ -202,12 +209,8 @@ impl AccountTable {
 
     /// Every account, in ascending id order, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&AccountId, &mut Account)> {
-        self.put_in_id_order();
-        if let Some(log) = &mut self.changed {
-            log.all = true;
-        }
         self.unchecked.all = true;
-        self.ids.iter().zip(self.accounts.iter_mut())
+        self.iter_mut_rechecked_by_caller()
     }
 
     /// Every account, in ascending id order, mutably, **without** noting them for the next

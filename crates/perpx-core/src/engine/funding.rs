@@ -242,7 +242,6 @@ impl Engine {
         // is what stays if any figure doesn't fit.
         let at = out.events.len();
         out.push(EventKind::FundingSkipped { market, funding_time: due });
-        let touched = self.risk_touched.len();
         match self.pay_funding(market, f, out) {
             Some((positions, paid, received)) => {
                 let remainder = Quote(paid.0 - received.0);
@@ -265,7 +264,6 @@ impl Engine {
             }
             None => {
                 out.events.truncate(at + 1);
-                self.risk_touched.truncate(touched);
             }
         }
         let st = &mut self.markets[i].funding;
@@ -304,8 +302,8 @@ impl Engine {
     /// below was queued by an earlier pass (the invariant `check_invariants` holds after every command). So each
     /// payer's unit is checked here, on the account in hand (from the position just paid when
     /// it is the unit's only one: an isolated position, or a cross account in one market), and
-    /// only one left below maintenance (or whose figures don't fit) goes to the liquidation
-    /// pass as touched; if anything later in the command changes the account or a mark it
+    /// only one left below maintenance (or whose figures don't fit) is noted for the liquidation
+    /// pass ([`crate::account::AccountTable::note_changed`]); if anything later in the command changes the account or a mark it
     /// holds, that makes it a candidate again. The pass then queues exactly the units it queued
     /// when it re-checked every holder of the market. The payers' safe bands are narrowed after
     /// the walk by what a payment can cost ([`Engine::shrink_payers_bands`]).
@@ -328,6 +326,7 @@ impl Engine {
         // One event per holder: sized once, the vector is not grown (and copied) a doubling at a
         // time. Measured: docs/PERFORMANCE.md, "Funding, session 7".
         out.events.reserve(m.holders[0].len() + m.holders[1].len());
+        let mut underwater = Vec::new();
         for (id, a) in self.accounts.iter_mut_rechecked_by_caller() {
             let isolated = a.mode(market) == MarginMode::Isolated;
             let lone = a.positions.len() == 1;
@@ -371,7 +370,7 @@ impl Engine {
                     unit_figures_of(markets, a, LiquidationScope::Cross)
                 };
                 if figures.is_none_or(|(equity, mm)| equity < mm) {
-                    self.risk_touched.push(*id);
+                    underwater.push(*id);
                 }
             }
         }
@@ -382,6 +381,9 @@ impl Engine {
             if m.insurance_fund.checked_add(remainder).is_ok()
                 && self.ledger.insurance_fund.checked_add(remainder).is_ok()
             {
+                for id in underwater {
+                    self.accounts.note_changed(id);
+                }
                 return Some((positions, paid, received));
             }
         }

@@ -342,7 +342,7 @@ impl Engine {
         // ADL rankings are kept through the pass, brought up to date from the accounts changed
         // (the kept ranking is dropped at the end of every pass).
         self.accounts.log_changes(true);
-        let mut candidates = std::mem::take(&mut self.risk_touched);
+        let mut candidates = Vec::new();
         self.take_changed_accounts(&mut candidates);
         for m in &mut self.markets {
             if m.mark != m.checked_mark {
@@ -370,11 +370,9 @@ impl Engine {
             self.liq_queued.remove((account, scope));
             self.liquidate(account, scope, out);
             // Counterparties and deleveraged winners are checked in the same pass.
-            std::mem::swap(&mut candidates, &mut self.risk_touched);
             self.take_changed_accounts(&mut candidates);
             self.enqueue_underwater(&mut candidates, out);
         }
-        self.risk_touched.clear();
         self.accounts.log_changes(false);
         self.adl_cache = None;
     }

@@ -123,9 +123,6 @@ pub struct Engine {
     liq_queued: QueuedUnits,
     /// Registered backstop liquidators.
     liquidators: BTreeSet<AccountId>,
-    /// Accounts whose position or collateral changed in the running command: the liquidation
-    /// pass checks them (empty between commands).
-    risk_touched: Vec<AccountId>,
     /// Scratch for the safe bands the liquidation pass computes, `(account, market, side,
     /// band)`, kept for its capacity (empty between passes).
     band_updates: Vec<(AccountId, crate::ids::MarketId, usize, crate::market::SafeBand)>,
@@ -175,7 +172,6 @@ impl Engine {
             liq_queue: VecDeque::new(),
             liq_queued: QueuedUnits::default(),
             liquidators: BTreeSet::new(),
-            risk_touched: Vec::new(),
             band_updates: Vec::new(),
             adl_observed: None,
             adl_cache: None,

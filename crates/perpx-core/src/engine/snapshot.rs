@@ -149,7 +149,6 @@ impl Engine {
             liq_queue,
             liq_queued: _,
             liquidators,
-            risk_touched,
             // Scratch of the liquidation pass.
             band_updates: _,
             // An observer's log (the simulator's), not state.
@@ -157,7 +156,6 @@ impl Engine {
             // Lives only within a liquidation pass.
             adl_cache: _,
         } = self;
-        debug_assert!(risk_touched.is_empty(), "a snapshot is taken between commands");
         let expiring = client_order_expiry(client_orders);
         EngineSnapshot {
             config: config.clone(),
@@ -259,7 +257,6 @@ impl Engine {
             liq_queue: VecDeque::from(liquidation_queue),
             liq_queued,
             liquidators,
-            risk_touched: Vec::new(),
             band_updates: Vec::new(),
             adl_observed: None,
             adl_cache: None,

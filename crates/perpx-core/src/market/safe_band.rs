@@ -24,8 +24,8 @@
 //! ```
 //!
 //! (`S` = `Rate::SCALE`; `k` rounded up, so the band is if anything narrower, and `D` is one
-//! 64-bit division where the exact quotient took a 128-bit one, half the band's cost on
-//! `engine_mix`), and no band at all when `H < 2`.
+//! 64-bit division where the exact quotient took a 128-bit one), and no band at all when
+//! `H < 2`.
 //!
 //! **Funding.** A settlement takes from each payer at most
 //! `⌈|s|·P·q·|f|/S⌉ ≤ |s|·(P·q·|f| + S)/S`. Rather than recompute every payer's band (a

@@ -58,10 +58,10 @@ pub struct Market {
     pub holders: [std::collections::BTreeSet<crate::ids::AccountId>; 2],
     /// The same holders by side, each with its unit's safe band: a mark move re-checks for
     /// liquidation exactly the holders whose band it leaves. A hash map beside the ordered
-    /// set, as the liquidation pass sets the band of every account it checks: a probe, where a
-    /// descent of a 10,000-holder tree was half the band's cost on `engine_mix` (callgrind;
-    /// docs/PERFORMANCE.md, "Session 11: the engine on the replay worker"). Its order reaches
-    /// no output (candidates are sorted).
+    /// set, as the liquidation pass sets the band of every account it checks: a probe instead
+    /// of a tree descent (with the band's 64-bit division, the recovery workload's engine went
+    /// from 1,670 M to 1,622 M instructions; docs/PERFORMANCE.md, "Session 11: the engine on
+    /// the replay worker"). Its order reaches no output (candidates are sorted).
     pub(crate) safe_bands: [rustc_hash::FxHashMap<crate::ids::AccountId, SafeBand>; 2],
     /// How many ticks every band of each side has narrowed by since funding settlements began
     /// ([`crate::market::SafeBand`]): raised for the paying side at each settlement. Derived, like
