@@ -95,7 +95,10 @@ impl Engine {
     }
 
     pub(crate) fn account_ref(&self, id: AccountId) -> Result<&Account, RejectReason> {
-        self.accounts.get(&id).ok_or(RejectReason::UnknownAccount(id.0))
+        match self.accounts.get(&id) {
+            Some(a) => Ok(a),
+            None => Err(RejectReason::UnknownAccount(id.0)),
+        }
     }
 
     /// The leverage `account` uses in `market`.
@@ -344,7 +347,7 @@ impl Engine {
             return Err(RejectReason::UnknownMarket(market.to_string()));
         }
         self.account_ref(id)?;
-        let iso = self.isolated(id, market)?.ok_or(RejectReason::NotIsolated)?;
+        let Some(iso) = self.isolated(id, market)? else { return Err(RejectReason::NotIsolated) };
         if amount.is_positive() {
             let available = self.margin(id)?.withdrawable();
             if amount > available {

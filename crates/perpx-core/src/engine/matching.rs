@@ -13,6 +13,8 @@
 //! Every fill is settled at once on both accounts ([`Engine::settle_fill`]): position, cost
 //! basis, realised PnL into collateral, and the maker and taker fees into the fee account.
 
+use smallvec::SmallVec;
+
 use super::{ClientOrders, Engine, Out};
 use crate::account::{MarginMode, default_leverage};
 use crate::book::{RestingOrder, Side};
@@ -49,7 +51,9 @@ pub(crate) struct Matched {
     /// Whether a reduce-only taker ran out of position to reduce.
     pub stopped_by_reduce_only: bool,
     /// Accounts whose positions changed (the taker's, then makers' in fill order; may repeat).
-    pub traded: Vec<AccountId>,
+    /// Inline up to four fills: a `Vec` here was an allocation, and a reallocation as it grew,
+    /// per matching taker (docs/PERFORMANCE.md, "Session 12").
+    pub traded: SmallVec<[AccountId; 8]>,
 }
 
 /// How much of `want` the taker could fill right now, following the matcher's exact path
@@ -118,7 +122,7 @@ impl Engine {
     pub(crate) fn match_taker(&mut self, market: MarketId, taker: &Taker, qty: Qty, out: &mut Out<'_>) -> Matched {
         let maker_side = taker.side.opposite();
         let mut m =
-            Matched { remaining: qty, stopped_by_stp: false, stopped_by_reduce_only: false, traded: Vec::new() };
+            Matched { remaining: qty, stopped_by_stp: false, stopped_by_reduce_only: false, traded: SmallVec::new() };
         while m.remaining.is_positive() {
             let book = &self.markets[market.index()].book;
             let Some(front) = book.front(maker_side) else { break };

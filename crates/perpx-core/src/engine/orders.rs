@@ -56,7 +56,7 @@ fn check_price(m: &Market, price: Price) -> Result<(), RejectReason> {
     if !price.is_positive() {
         return Err(RejectReason::NonPositivePrice(price));
     }
-    let (low, high) = m.order_band().ok_or(RejectReason::NoMarkPrice)?;
+    let Some((low, high)) = m.order_band() else { return Err(RejectReason::NoMarkPrice) };
     if price < low || price > high {
         return Err(RejectReason::PriceOutsideBand { price, low, high });
     }
@@ -141,20 +141,21 @@ impl Engine {
         if o.qty < m.spec.min_qty {
             return Err(RejectReason::QtyBelowMin { qty: o.qty, min: m.spec.min_qty });
         }
-        let mark = m.mark.ok_or(RejectReason::NoMarkPrice)?;
+        let Some(mark) = m.mark else { return Err(RejectReason::NoMarkPrice) };
         let (tif, limit, reference) = match o.order_type {
             OrderType::Limit { price, tif } => {
                 check_price(m, price)?;
                 (Some(tif), price, price)
             }
             OrderType::Market => {
-                let (low, high) = m.order_band().ok_or(RejectReason::NoMarkPrice)?;
+                let Some((low, high)) = m.order_band() else { return Err(RejectReason::NoMarkPrice) };
                 let edge = if o.side == Side::Buy { high } else { low };
                 (None, edge, mark)
             }
         };
-        m.notional(limit, o.qty).ok_or(RejectReason::NotionalOverflow)?;
-        let notional = m.notional(reference, o.qty).ok_or(RejectReason::NotionalOverflow)?;
+        let (Some(_), Some(notional)) = (m.notional(limit, o.qty), m.notional(reference, o.qty)) else {
+            return Err(RejectReason::NotionalOverflow);
+        };
         if notional < m.spec.min_notional {
             return Err(RejectReason::NotionalBelowMin { notional, min: m.spec.min_notional });
         }
@@ -234,7 +235,7 @@ impl Engine {
         });
         let matched = self.match_taker(o.market, &taker, o.qty, out);
         let filled = Qty(o.qty.0 - matched.remaining.0);
-        let mut order = RestingOrder {
+        let order = RestingOrder {
             id,
             account: o.account,
             side: o.side,
@@ -266,7 +267,7 @@ impl Engine {
                 None => Some(CancelReason::MarketRemainder),
             }
         };
-        self.finish_taker(o.market, &mut order, rest_reason, out);
+        self.finish_taker(o.market, order, rest_reason, out);
         self.cancel_stale_reduce_only(o.market, &matched.traded, out);
         Ok(())
     }
@@ -299,21 +300,15 @@ impl Engine {
     }
 
     /// After matching: rest the open rest, or cancel it with `reason`, or record the fill.
-    fn finish_taker(
-        &mut self,
-        market: MarketId,
-        order: &mut RestingOrder,
-        reason: Option<CancelReason>,
-        out: &mut Out<'_>,
-    ) {
+    fn finish_taker(&mut self, market: MarketId, order: RestingOrder, reason: Option<CancelReason>, out: &mut Out<'_>) {
         if !order.qty.is_positive() {
-            retire(&mut self.client_orders, order, OrderStatus::Filled);
+            retire(&mut self.client_orders, &order, OrderStatus::Filled);
             return;
         }
         match reason {
-            None => self.markets[market.index()].book.insert(order.clone()),
+            None => self.markets[market.index()].book.insert(order),
             Some(reason) => {
-                retire(&mut self.client_orders, order, OrderStatus::Cancelled(reason));
+                retire(&mut self.client_orders, &order, OrderStatus::Cancelled(reason));
                 out.push(EventKind::OrderCancelled {
                     order_id: order.id,
                     account: order.account,
@@ -378,11 +373,13 @@ impl Engine {
                 check_level_room(m, side, price)?;
             }
         }
-        m.notional(price, qty).ok_or(RejectReason::NotionalOverflow)?;
+        if m.notional(price, qty).is_none() {
+            return Err(RejectReason::NotionalOverflow);
+        }
         // Margin: an amend that raises the requirement is checked like a new order — the
         // change is the new order minus the old one (reduce-only orders reserve nothing).
         if !current.reduce_only {
-            let mark = m.mark.ok_or(RejectReason::NoMarkPrice)?;
+            let Some(mark) = m.mark else { return Err(RejectReason::NoMarkPrice) };
             let loss = |p: Price, q: Qty| order_loss(m.quote_per_tick_lot, side == Side::Buy, p, q, mark);
             let loss_delta = loss(price, qty)
                 .and_then(|new| loss(old_price, old_qty).and_then(|old| new.checked_sub(old)))
@@ -430,7 +427,7 @@ impl Engine {
             } else {
                 None
             };
-            self.finish_taker(a.market, &mut order, reason, out);
+            self.finish_taker(a.market, order, reason, out);
             self.cancel_stale_reduce_only(a.market, &matched.traded, out);
         } else if price == old_price && qty < old_qty {
             book.reduce_qty(id, qty);

@@ -48,7 +48,9 @@ impl Engine {
             if !price.is_positive() {
                 return Err(RejectReason::NonPositivePrice(price));
             }
-            m.notional(price, s.qty).ok_or(RejectReason::NotionalOverflow)?;
+            if m.notional(price, s.qty).is_none() {
+                return Err(RejectReason::NotionalOverflow);
+            }
         }
         let held = m.stops.count_of(s.account);
         if held >= limits.max_stops_per_account as usize {
