@@ -254,6 +254,33 @@ fn leverage_is_bounded_by_the_market_and_by_the_tier_of_the_resulting_notional()
     );
 }
 
+/// An amend that adds neither size nor immediate loss raises neither the requirement nor the
+/// notional reachable, so it is never refused for them — not even when a mark move has put the
+/// account beyond its tier. Growing the order, or moving it through the mark, is checked.
+#[test]
+fn an_account_beyond_its_tier_can_still_move_and_shrink_its_orders_but_not_grow_them() {
+    let mut v = Venue::new(100_000);
+    v.ok(place(A, Buy, 99, 100, TimeInForce::Gtc, false)); // 10,000 at mark 100: tier 1, 20x
+    let bid = v.engine.market(M).unwrap().book.orders_of(A).next().unwrap();
+    v.mark(104); // the same bid now reaches 10,400: tier 2, max 5x, and A is at 20x
+    let amend = |price: i64, qty: i64| {
+        CommandKind::AmendOrder(crate::command::Amend {
+            account: A,
+            market: M,
+            order: crate::command::OrderRef::Id(bid),
+            price: Some(Price(price)),
+            qty: Some(Qty(qty)),
+        })
+    };
+    let beyond = RejectReason::LeverageAboveTier { leverage: 20, max: 5 };
+    assert_eq!(v.rejected(amend(99, 101)), beyond, "growing is checked");
+    assert_eq!(v.rejected(amend(105, 100)), beyond, "a buy moved above the mark is checked");
+    v.ok(amend(100, 100)); // moved, still below the mark: no loss added
+    v.ok(amend(100, 99)); // shrunk, still beyond the tier (99 lots × 104 = 10,296 USD)
+    let o = v.engine.market(M).unwrap().book.get(bid).unwrap();
+    assert_eq!((o.price, o.qty), (Price(100), Qty(99)));
+}
+
 #[test]
 fn reduce_only_orders_only_reduce_and_leave_when_the_position_does() {
     let mut v = Venue::new(10_000);
