@@ -83,7 +83,10 @@ impl ClientOrderId {
         std::str::from_utf8(self.as_bytes()).expect("checked ASCII on creation")
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    /// The id's bytes: its ASCII text, without [`ClientOrderId::as_str`]'s UTF-8 check (an
+    /// encoder writing the text as bytes needs none).
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
         &self.0.bytes[..usize::from(self.0.len)]
     }
 }

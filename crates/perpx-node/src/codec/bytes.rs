@@ -127,8 +127,14 @@ impl<'a> Writer<'a> {
     }
 
     pub(crate) fn str(&mut self, s: &str) -> &mut Self {
-        self.len(s.len());
-        self.out.extend_from_slice(s.as_bytes());
+        self.text_bytes(s.as_bytes())
+    }
+
+    /// The bytes of a text, written as [`Writer::str`] writes the text: for a text held as
+    /// bytes known to be ASCII (a client order id), with no UTF-8 check to pass first.
+    pub(crate) fn text_bytes(&mut self, b: &[u8]) -> &mut Self {
+        self.len(b.len());
+        self.out.extend_from_slice(b);
         self
     }
 
@@ -244,10 +250,16 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn str(&mut self, what: &'static str) -> Result<String, DecodeError> {
+        self.str_ref(what).map(str::to_owned)
+    }
+
+    /// [`Reader::str`] borrowed from the input, for text that is checked and copied into
+    /// another type anyway (a client order id): no `String` to allocate and free.
+    pub(crate) fn str_ref(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
         let len = self.u32(what)? as usize;
         let at = self.at;
         let bytes = self.take(len, what)?;
-        String::from_utf8(bytes.to_vec()).map_err(|e| DecodeError::Invalid { what, offset: at, detail: e.to_string() })
+        std::str::from_utf8(bytes).map_err(|e| DecodeError::Invalid { what, offset: at, detail: e.to_string() })
     }
 
     /// Tag 0 (none) or 1 and the value.

@@ -21,8 +21,8 @@ use perpx_core::{Event, EventKind, RejectReason};
 
 use super::bytes::Writer;
 use super::types::{
-    adl_tag, cancel_reason_tag, margin_mode_tag, oracle_stage_tag, put_fund, put_opt_client_id, put_order_status,
-    put_order_type, put_scope, put_stop_kind, side_tag, source_status_tag, stp_tag, trigger_by_tag,
+    adl_tag, cancel_reason_tag, margin_mode_tag, oracle_stage_tag, put_client_id, put_fund, put_opt_client_id,
+    put_order_status, put_order_type, put_scope, put_stop_kind, side_tag, source_status_tag, stp_tag, trigger_by_tag,
 };
 
 /// The domain of the encoding; its version changes if the encoding ever does.
@@ -182,7 +182,9 @@ fn put_kind(w: &mut Writer<'_>, kind: &EventKind) {
             w.u8(cancel_reason_tag(*reason));
         }
         EventKind::DuplicateClientOrderId { account, client_id, order_id, market, status, filled, open } => {
-            w.u8(tag::DUPLICATE_CLIENT_ORDER_ID).u64(account.0).str(client_id.as_str()).u64(order_id.0);
+            w.u8(tag::DUPLICATE_CLIENT_ORDER_ID).u64(account.0);
+            put_client_id(w, client_id);
+            w.u64(order_id.0);
             w.u32(market.0);
             put_order_status(w, *status);
             w.i64(filled.0).i64(open.0);

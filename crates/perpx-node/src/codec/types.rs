@@ -55,14 +55,14 @@ pub(crate) fn get_ts(r: &mut Reader<'_>) -> R<Timestamp> {
 }
 
 pub(crate) fn put_client_id(w: &mut Writer<'_>, id: &ClientOrderId) {
-    w.str(id.as_str());
+    w.text_bytes(id.as_bytes());
 }
 
 /// A client order id, checked against the id rules (1–36 characters of `A–Z a–z 0–9 . : / _ -`).
 pub(crate) fn get_client_id(r: &mut Reader<'_>) -> R<ClientOrderId> {
     let offset = r.offset();
-    let text = r.str("client order id")?;
-    ClientOrderId::new(&text).map_err(|bad| DecodeError::Invalid {
+    let text = r.str_ref("client order id")?;
+    ClientOrderId::new(text).map_err(|bad| DecodeError::Invalid {
         what: "client order id",
         offset,
         detail: format!("'{bad}' breaks the client order id rules"),
