@@ -128,6 +128,14 @@ impl AccountTable {
         std::mem::take(&mut self.unchecked.all)
     }
 
+    /// Whether [`AccountTable::take_changed`] has anything to give: an account handed out
+    /// mutably since it was last called, or a walk over them all.
+    #[inline]
+    #[must_use]
+    pub fn has_unchecked(&self) -> bool {
+        !self.unchecked.ids.is_empty() || self.unchecked.all
+    }
+
     /// Notes `id` for the next liquidation pass as if it had been handed out mutably: for a
     /// walk that changed accounts unlogged ([`AccountTable::iter_mut_rechecked_by_caller`]) and
     /// found this one in need of the check.

@@ -100,8 +100,18 @@ impl ClientOrders {
 
     /// Advances the registry's clock to `now`: releases every id whose deadline has come and
     /// whose order has left the book; ids whose order is still open become overdue.
+    #[inline]
     pub fn prune(&mut self, now: Timestamp) {
         self.now = now;
+        // Most commands release nothing: the check inline, the work behind a call.
+        if self.expiry.front().is_some_and(|(deadline, _, _)| *deadline <= now) {
+            self.release_due(now);
+        }
+    }
+
+    /// [`ClientOrders::prune`] once a deadline has come.
+    #[inline(never)]
+    fn release_due(&mut self, now: Timestamp) {
         while let Some((deadline, _, _)) = self.expiry.front() {
             if *deadline > now {
                 break;

@@ -339,6 +339,15 @@ impl Engine {
     /// liquidation benchmark's cascade from 1,823 M to 1,286 M instructions (callgrind;
     /// docs/PERFORMANCE.md, "Liquidation cascade").
     pub(crate) fn liquidation_pass(&mut self, out: &mut Out<'_>) {
+        // Most commands: no account changed, no mark moved, nobody queued — nothing to do, and
+        // the pass's set-up skipped (with `ClientOrders::prune`'s check inlined, the engine's
+        // instructions −4.7 % on the recovery workload; docs/PERFORMANCE.md, "Session 12").
+        if !self.accounts.has_unchecked()
+            && self.liq_queue.is_empty()
+            && self.markets.iter().all(|m| m.mark == m.checked_mark)
+        {
+            return;
+        }
         // ADL rankings are kept through the pass, brought up to date from the accounts changed
         // (the kept ranking is dropped at the end of every pass).
         self.accounts.log_changes(true);
