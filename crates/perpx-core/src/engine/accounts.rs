@@ -95,10 +95,8 @@ impl Engine {
     }
 
     pub(crate) fn account_ref(&self, id: AccountId) -> Result<&Account, RejectReason> {
-        match self.accounts.get(&id) {
-            Some(a) => Ok(a),
-            None => Err(RejectReason::UnknownAccount(id.0)),
-        }
+        let Some(a) = self.accounts.get(&id) else { return Err(RejectReason::UnknownAccount(id.0)) };
+        Ok(a)
     }
 
     /// The leverage `account` uses in `market`.
