@@ -408,7 +408,8 @@ impl BareBook {
             }
             CommandKind::AmendOrder(a) => {
                 let OrderRef::Id(id) = a.order else { return };
-                let Some(o) = self.book.get(id) else { return };
+                let Some(at) = self.book.locate(id) else { return };
+                let o = self.book.order_at(at);
                 let (side, account) = (o.side, o.account);
                 let price = a.price.unwrap_or(o.price);
                 let qty = a.qty.unwrap_or(o.qty);
@@ -416,9 +417,9 @@ impl BareBook {
                     self.book.remove(id);
                     self.limit(id, account, side, price, qty.0, true);
                 } else if price == o.price && qty < o.qty {
-                    self.book.reduce_qty(id, qty);
+                    self.book.reduce_qty_at(at, qty);
                 } else {
-                    self.book.requeue(id, price, qty, Timestamp(self.ts));
+                    self.book.requeue_at(at, price, qty, Timestamp(self.ts));
                 }
             }
             _ => {}

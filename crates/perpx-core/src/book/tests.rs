@@ -157,9 +157,11 @@ fn run(centre: i64, ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::Reduce(i) => {
                 let (id, side) = live[i % live.len()];
-                let o = book.get(OrderId(id)).expect("live order").clone();
+                // Through the handle, as the engine's amend does (`requeue` goes by id).
+                let at = book.locate(OrderId(id)).expect("live order");
+                let o = book.order_at(at).clone();
                 if o.qty.0 > 1 {
-                    book.reduce_qty(o.id, Qty(o.qty.0 - 1));
+                    book.reduce_qty_at(at, Qty(o.qty.0 - 1));
                     let q = model[ix(side)].get_mut(&o.price).expect("model level");
                     q.iter_mut().find(|(x, _)| *x == o.id).expect("model order").1 -= 1;
                 }
@@ -311,4 +313,18 @@ fn the_checker_sees_a_broken_window() {
     let mut broken = book;
     broken.corrupt_tree_copy_for_test(Side::Buy, Price(500));
     assert!(broken.check_invariants().unwrap_err().contains("inside the window"));
+}
+
+#[test]
+#[should_panic(expected = "stale order slot: order 1 is no longer at slot 0")]
+fn a_slot_handle_refuses_a_slot_that_now_holds_another_order() {
+    let mut book = Book::new();
+    book.insert(order(1, Side::Buy, Price(500), 3));
+    let at = book.locate(OrderId(1)).expect("open");
+    assert_eq!(book.order_at(at).qty, Qty(3));
+    book.remove(OrderId(1)).unwrap();
+    // The freed slot is reused by the next order: the handle must not reach it.
+    book.insert(order(2, Side::Buy, Price(500), 5));
+    assert!(book.locate(OrderId(1)).is_none());
+    book.requeue_at(at, Price(501), Qty(1), Timestamp(2));
 }

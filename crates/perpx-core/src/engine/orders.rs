@@ -6,7 +6,7 @@
 use super::accounts::ExtraOrder;
 use super::matching::{Taker, fillable, retire};
 use super::{ClientOrderEntry, Engine, Out};
-use crate::book::{RestingOrder, Side};
+use crate::book::{OrderSlot, RestingOrder, Side};
 use crate::command::{Amend, NewOrder, OrderRef, OrderType, TimeInForce};
 use crate::event::{CancelReason, EventKind, OrderStatus, QueuePriority};
 use crate::ids::{AccountId, ClientOrderId, MarketId, OrderId};
@@ -321,11 +321,12 @@ impl Engine {
     }
 
     /// Finds an account's open order in a market by id or client id.
-    fn resolve(&self, account: AccountId, market: MarketId, r: &OrderRef) -> Result<OrderId, RejectReason> {
+    fn resolve(&self, account: AccountId, market: MarketId, r: &OrderRef) -> Result<OrderSlot, RejectReason> {
         let id = self.resolve_id(account, market, r)?;
         // Another account's order is "unknown" to this one: existence is not leaked.
-        match self.markets[market.index()].book.get(id) {
-            Some(o) if o.account == account => Ok(id),
+        let book = &self.markets[market.index()].book;
+        match book.locate(id) {
+            Some(at) if book.order_at(at).account == account => Ok(at),
             _ => Err(RejectReason::UnknownOrder(r.to_string())),
         }
     }
@@ -353,9 +354,10 @@ impl Engine {
     pub(crate) fn amend(&mut self, a: &Amend, out: &mut Out<'_>) -> Result<(), RejectReason> {
         self.check_trading(a.market)?;
         self.check_not_liquidating(a.account)?;
-        let id = self.resolve(a.account, a.market, &a.order)?;
+        let at = self.resolve(a.account, a.market, &a.order)?;
+        let id = at.id();
         let m = self.market_ref(a.market)?;
-        let current = m.book.get(id).expect("resolved order is open");
+        let current = m.book.order_at(at);
         let (side, old_price, old_qty, post_only, stp) =
             (current.side, current.price, current.qty, current.post_only, current.stp);
         self.check_reduce_only_stage(a.market, current.reduce_only)?;
@@ -437,10 +439,10 @@ impl Engine {
             self.finish_taker(a.market, order, reason, out);
             self.cancel_stale_reduce_only(a.market, &matched.traded, out);
         } else if price == old_price && qty < old_qty {
-            book.reduce_qty(id, qty);
+            book.reduce_qty_at(at, qty);
             out.push(amended(QueuePriority::Kept));
         } else {
-            book.requeue(id, price, qty, now);
+            book.requeue_at(at, price, qty, now);
             out.push(amended(QueuePriority::Lost));
         }
         Ok(())
@@ -465,7 +467,7 @@ impl Engine {
             self.cancel_stop(market, id, CancelReason::UserRequest, out);
             return Ok(());
         }
-        let id = self.resolve(account, market, r)?;
+        let id = self.resolve(account, market, r)?.id();
         self.cancel_ids(market, &[id], CancelReason::UserRequest, out);
         Ok(())
     }
