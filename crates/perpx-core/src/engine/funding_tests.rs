@@ -197,6 +197,40 @@ fn a_funding_time_with_no_positions_settles_nothing_and_the_next_period_begins()
 }
 
 #[test]
+fn commands_between_due_times_skip_the_walk_and_the_first_one_at_a_due_time_settles() {
+    // Step 1 runs only from the earliest due time on (`Engine::clock_work_due`); the commands
+    // before it change nothing there, and the one stamped at the funding time settles.
+    let mut v = venue(spec());
+    let due = v.engine.clock_work_due;
+    assert_eq!(due, v.engine.next_clock_work());
+    assert!(due.0 > v.ts && due.0 <= H8, "the next sample or settlement, at the latest the funding time");
+    let ev = at(&mut v, H8 - 1, CommandKind::Tick);
+    assert!(settled(&ev).is_empty());
+    let ev = at(&mut v, H8, CommandKind::Tick);
+    assert_eq!(settled(&ev).len(), 1, "settled at the funding time itself");
+    assert_eq!(v.engine.clock_work_due, v.engine.next_clock_work());
+    assert!(v.engine.clock_work_due.0 > H8);
+    // A change scheduled between the due times is applied on time: scheduling makes the next
+    // command look (the test `a_scheduled_change_..._takes_effect_on_time` fails without it).
+    let change = ParamChange { taker_fee: Some(Rate(60_000)), ..ParamChange::default() };
+    let effective_at = Timestamp(H8 + 10);
+    v.ok(CommandKind::ScheduleParams { market: M, effective_at, change: Box::new(change) });
+    assert_eq!(v.engine.clock_work_due, Timestamp(i64::MIN));
+    let ev = at(&mut v, H8 + 10, CommandKind::Tick);
+    assert!(ev.iter().any(|e| matches!(e, EventKind::ParamsChanged { .. })));
+}
+
+#[test]
+fn the_checker_sees_step_one_skipped_past_a_due_time() {
+    // A check that can't fail is no check: a skip that runs past a due sample is caught.
+    let mut v = venue(spec());
+    v.engine.check_invariants().unwrap();
+    v.engine.clock_work_due = Timestamp(i64::MAX);
+    let err = v.engine.check_invariants().unwrap_err();
+    assert!(err.contains("step 1 skips until"), "{err}");
+}
+
+#[test]
 fn a_settlement_uses_positions_as_they_were_before_the_command_that_triggers_it() {
     let mut v = venue(spec());
     v.ok(place(B, Sell, 100, 10, TimeInForce::Gtc, false));

@@ -99,6 +99,7 @@ impl Engine {
         let below =
             trial.accounts.keys().filter(|a| trial.margin(**a).is_ok_and(|s| s.equity < s.maintenance_margin)).count();
         let replaced = self.markets[market.index()].pending_change.replace((effective_at, change.clone())).is_some();
+        self.clock_work_due = Timestamp(i64::MIN);
         out.push(EventKind::ParamsScheduled {
             market,
             effective_at,

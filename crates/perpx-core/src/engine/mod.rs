@@ -111,6 +111,12 @@ pub struct Engine {
     /// The engine clock: the last command's timestamp.
     now: Timestamp,
     markets: Vec<Market>,
+    /// No market has step-1 work — a funding sample or settlement, or a scheduled parameter
+    /// change — before this time, so a command stamped earlier skips step 1's walk over the
+    /// markets. Derived, never state: `Timestamp(i64::MIN)` ("look at the next command") after
+    /// anything that schedules such work, recomputed by each walk, and checked by
+    /// `check_invariants` never to be later than the earliest due time.
+    clock_work_due: Timestamp,
     symbols: BTreeMap<String, MarketId>,
     next_order_id: u64,
     next_trade_id: u64,
@@ -163,6 +169,7 @@ impl Engine {
             seq: 0,
             now: Timestamp(0),
             markets: Vec::new(),
+            clock_work_due: Timestamp(i64::MIN),
             symbols: BTreeMap::new(),
             next_order_id: 1,
             next_trade_id: 1,
@@ -214,8 +221,11 @@ impl Engine {
         // Step 1: advance time.
         self.now = cmd.ts;
         self.client_orders.prune(self.now);
-        self.advance_funding(&mut out);
-        self.apply_due_params(&mut out);
+        if self.now >= self.clock_work_due {
+            self.advance_funding(&mut out);
+            self.apply_due_params(&mut out);
+            self.clock_work_due = self.next_clock_work();
+        }
         self.advance_oracles(&mut out);
         // Step 2: the command itself.
         if let Err(reason) = self.dispatch(&cmd.kind, &mut out) {
@@ -277,6 +287,7 @@ impl Engine {
         let id = MarketId(u32::try_from(self.markets.len()).expect("bounded by max_markets"));
         self.symbols.insert(spec.symbol.clone(), id);
         self.markets.push(Market::new(id, valid, self.now));
+        self.clock_work_due = Timestamp(i64::MIN);
         out.push(EventKind::MarketCreated { market: id, symbol: spec.symbol.clone() });
         Ok(())
     }

@@ -140,6 +140,8 @@ impl Engine {
             seq,
             now,
             markets,
+            // Derived: the restored engine looks at its next command.
+            clock_work_due: _,
             symbols: _,
             next_order_id,
             next_trade_id,
@@ -248,6 +250,7 @@ impl Engine {
             seq,
             now,
             markets,
+            clock_work_due: Timestamp(i64::MIN),
             symbols,
             next_order_id,
             next_trade_id,
