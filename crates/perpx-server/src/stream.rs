@@ -255,6 +255,9 @@ struct LastBook {
     bids: Levels,
     asks: Levels,
     seq: u64,
+    /// The book's change counts (`Book::side_changes`, `[bids, asks]`) when `bids` and `asks`
+    /// were read; `None` before the first read.
+    read_at: Option<[u64; 2]>,
 }
 
 /// The engine thread's memory of what each book looked like when last published.
@@ -363,10 +366,23 @@ impl BookTracker {
         let mut out = Vec::new();
         for id in markets {
             let Some(m) = engine.market(id) else { continue };
-            top_into(m, Side::Buy, &mut self.bids);
-            top_into(m, Side::Sell, &mut self.asks);
             let last = self.last.entry(id).or_default();
-            if last.bids == self.bids && last.asks == self.asks {
+            // A side the command did not change (the same change count as at the last read)
+            // keeps its levels, and is neither re-read nor compared: most commands change one
+            // side (docs/PERFORMANCE.md, "Session 13").
+            let now = [m.book.side_changes(Side::Buy), m.book.side_changes(Side::Sell)];
+            let moved = |s: usize| last.read_at.is_none_or(|at| at[s] != now[s]);
+            let (bids_moved, asks_moved) = (moved(0), moved(1));
+            last.read_at = Some(now);
+            if bids_moved {
+                top_into(m, Side::Buy, &mut self.bids);
+            }
+            if asks_moved {
+                top_into(m, Side::Sell, &mut self.asks);
+            }
+            let bids_differ = bids_moved && last.bids != self.bids;
+            let asks_differ = asks_moved && last.asks != self.asks;
+            if !bids_differ && !asks_differ {
                 continue;
             }
             out.push(BookDiff {
@@ -375,12 +391,16 @@ impl BookTracker {
                 prev_seq: last.seq,
                 tick: m.spec.tick_size,
                 lot: m.spec.lot_size,
-                bids: diff(&last.bids, &self.bids, bid_ahead),
-                asks: diff(&last.asks, &self.asks, ask_ahead),
+                bids: if bids_differ { diff(&last.bids, &self.bids, bid_ahead) } else { Levels::new() },
+                asks: if asks_differ { diff(&last.asks, &self.asks, ask_ahead) } else { Levels::new() },
                 json: OnceLock::new(),
             });
-            std::mem::swap(&mut last.bids, &mut self.bids);
-            std::mem::swap(&mut last.asks, &mut self.asks);
+            if bids_differ {
+                std::mem::swap(&mut last.bids, &mut self.bids);
+            }
+            if asks_differ {
+                std::mem::swap(&mut last.asks, &mut self.asks);
+            }
             last.seq = seq;
         }
         out
@@ -420,6 +440,50 @@ mod tests {
             }
             v
         })
+    }
+
+    /// A follower that applies every published book diff to its own copy holds, after every
+    /// command, exactly the top levels of each side, though the tracker re-reads only the sides
+    /// whose change count moved.
+    #[test]
+    fn a_follower_of_the_diffs_holds_the_top_levels_after_every_command() {
+        use std::collections::BTreeMap;
+        for seed in [3, 7, 11] {
+            let s = perpx_testkit::mixed_stream::generate(seed, 1_500);
+            let mut engine = Engine::new(s.engine.clone());
+            let mut tracker = BookTracker::default();
+            let mut follower: HashMap<MarketId, [BTreeMap<i64, i64>; 2]> = HashMap::new();
+            let (mut one_sided, mut diffs_seen) = (0, 0);
+            for c in &s.commands {
+                let events = engine.apply(c);
+                for d in tracker.diffs(&engine, engine.seq(), &events) {
+                    let id = engine.market_by_symbol(&d.market).expect("a market of the engine").id;
+                    let book = follower.entry(id).or_default();
+                    for (side, levels) in [(0, &d.bids), (1, &d.asks)] {
+                        for (p, q) in levels {
+                            if *q == 0 {
+                                book[side].remove(p)
+                            } else {
+                                book[side].insert(*p, *q)
+                            };
+                        }
+                    }
+                    one_sided += usize::from(d.bids.is_empty() != d.asks.is_empty());
+                    diffs_seen += 1;
+                }
+                for (id, book) in &follower {
+                    let m = engine.market(*id).expect("a market of the engine");
+                    let (mut bids, mut asks) = (Levels::new(), Levels::new());
+                    top_into(m, Side::Buy, &mut bids);
+                    top_into(m, Side::Sell, &mut asks);
+                    let held_bids: Levels = book[0].iter().rev().map(|(p, q)| (*p, *q)).collect();
+                    let held_asks: Levels = book[1].iter().map(|(p, q)| (*p, *q)).collect();
+                    assert_eq!((held_bids, held_asks), (bids, asks), "seed {seed}, after seq {}", engine.seq());
+                }
+            }
+            assert!(diffs_seen > 200, "seed {seed}: {diffs_seen} diffs");
+            assert!(one_sided > 50, "seed {seed}: {one_sided} one-sided diffs");
+        }
     }
 
     /// A published event, encoded on demand against the copied specifications (refreshed as

@@ -158,6 +158,8 @@ pub struct Book {
     /// docs/PERFORMANCE.md, "Per-account order totals").
     owners: Vec<AccountOrders>,
     free_owners: Vec<u32>,
+    /// Changes to each side's levels so far, `[bids, asks]` ([`Book::side_changes`]).
+    side_changes: [u64; 2],
 }
 
 /// Totals of one account's open orders on one side of one book, kept in step with the book on
@@ -359,6 +361,15 @@ impl Book {
     #[must_use]
     pub fn best_price(&self, side: Side) -> Option<Price> {
         self.best[side_ix(side)]
+    }
+
+    /// How many times `side`'s levels have changed in this book (an order joined or left a
+    /// level, or its size changed): equal counts mean the side is exactly as it was, so a
+    /// reader of the top levels (the server's book channel) re-reads only a side that moved.
+    /// A count of this book value, not state: a clone keeps it, a restored book starts at 0.
+    #[must_use]
+    pub fn side_changes(&self, side: Side) -> u64 {
+        self.side_changes[side_ix(side)]
     }
 
     fn best_level(&self, side: Side) -> Option<&Level> {
@@ -591,6 +602,7 @@ impl Book {
 
     /// Appends slot `i` (holding an order at `price` on `side`) at the back of its level.
     fn link_back(&mut self, side: Side, price: Price, i: u32, qty: Qty) {
+        self.side_changes[side_ix(side)] += 1;
         let l = self.level_for(side, price);
         let level = &mut self.levels[l as usize];
         let old_tail = level.tail;
@@ -623,6 +635,7 @@ impl Book {
             self.slots[next as usize].prev = prev;
         }
         let level = &mut self.levels[l as usize];
+        self.side_changes[side_ix(level.side)] += 1;
         if level.head == i {
             level.head = next;
         }
@@ -745,6 +758,7 @@ impl Book {
         let (order_id, account, remaining, counted) = (order.id, order.account, order.qty, !order.reduce_only);
         let level = &mut self.levels[l as usize];
         level.total = Qty(level.total.0 - qty.0);
+        self.side_changes[side_ix(side)] += 1;
         if counted {
             self.retotal_qty(owner, side, price, -qty.0);
         }
@@ -782,6 +796,7 @@ impl Book {
         let (side, price, counted) = (order.side, order.price, !order.reduce_only);
         let level = &mut self.levels[slot.level as usize];
         level.total = Qty(level.total.0 - delta);
+        self.side_changes[side_ix(side)] += 1;
         if counted {
             self.retotal_qty(owner, side, price, -delta);
         }

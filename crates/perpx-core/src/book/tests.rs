@@ -328,3 +328,27 @@ fn a_slot_handle_refuses_a_slot_that_now_holds_another_order() {
     assert!(book.locate(OrderId(1)).is_none());
     book.requeue_at(at, Price(501), Qty(1), Timestamp(2));
 }
+
+#[test]
+fn every_change_to_a_side_moves_its_change_count_and_only_its_own() {
+    let mut book = Book::new();
+    let counts = |b: &Book| [b.side_changes(Side::Buy), b.side_changes(Side::Sell)];
+    let mut before = counts(&book);
+    let mut step = |book: &mut Book, moved: Side, change: &dyn Fn(&mut Book)| {
+        change(book);
+        let after = counts(book);
+        assert!(after[ix(moved)] > before[ix(moved)], "{moved:?} count did not move");
+        assert_eq!(after[1 - ix(moved)], before[1 - ix(moved)], "the other side's count moved");
+        before = after;
+    };
+    step(&mut book, Side::Buy, &|b| b.insert(order(1, Side::Buy, Price(500), 5)));
+    step(&mut book, Side::Sell, &|b| b.insert(order(2, Side::Sell, Price(510), 5)));
+    step(&mut book, Side::Buy, &|b| b.reduce_qty(OrderId(1), Qty(4)));
+    step(&mut book, Side::Buy, &|b| b.requeue(OrderId(1), Price(501), Qty(4), Timestamp(1)));
+    step(&mut book, Side::Sell, &|b| {
+        b.fill_front(Side::Sell, Qty(1));
+    });
+    step(&mut book, Side::Buy, &|b| {
+        b.remove(OrderId(1)).unwrap();
+    });
+}
