@@ -368,8 +368,9 @@ impl BookTracker {
             let Some(m) = engine.market(id) else { continue };
             let last = self.last.entry(id).or_default();
             // A side the command did not change (the same change count as at the last read)
-            // keeps its levels, and is neither re-read nor compared: most commands change one
-            // side (docs/PERFORMANCE.md, "Session 13").
+            // keeps its levels, and is neither re-read nor compared: an order that rests, a
+            // cancel or an amend that does not trade changes one side (measured:
+            // docs/PERFORMANCE.md, "Session 13").
             let now = [m.book.side_changes(Side::Buy), m.book.side_changes(Side::Sell)];
             let moved = |s: usize| last.read_at.is_none_or(|at| at[s] != now[s]);
             let (bids_moved, asks_moved) = (moved(0), moved(1));
