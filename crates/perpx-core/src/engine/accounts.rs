@@ -178,14 +178,30 @@ impl Engine {
         maintenance: bool,
         s: &mut MarginSummary,
     ) -> Result<(), RejectReason> {
-        let q = m.quote_per_tick_lot;
         let leverage = self.leverage_of(account, m);
+        let im = im_requirement(m.quote_per_tick_lot, mark, leverage, e).map_err(overflow)?;
+        Self::add_market_part(account, m, mark, leverage, im, maintenance, s)
+    }
+
+    /// [`Engine::add_market_margin`] with the market's leverage and IM requirement `im` already
+    /// worked out: the order check has both in hand for the order's market (working them out
+    /// again was 8 % of the check's instructions on `engine_mix`; docs/PERFORMANCE.md,
+    /// "Session 13"). The notional is computed only where it is used.
+    fn add_market_part(
+        account: &Account,
+        m: &Market,
+        mark: Price,
+        leverage: u32,
+        im: Quote,
+        maintenance: bool,
+        s: &mut MarginSummary,
+    ) -> Result<(), RejectReason> {
+        let q = m.quote_per_tick_lot;
         let p = account.position(m.id);
-        let im = im_requirement(q, mark, leverage, e).map_err(overflow)?;
-        let n = notional(q, p.size, mark).map_err(overflow)?;
         if account.mode(m.id) == MarginMode::Isolated {
             // The position stands on its own margin; the account's collateral backs only the
             // orders' increment over the position's IM.
+            let n = notional(q, p.size, mark).map_err(overflow)?;
             let orders_only = Quote(im.0 - initial_margin(n, leverage).0);
             s.initial_margin = s.initial_margin.checked_add(orders_only).map_err(overflow)?;
             return Ok(());
@@ -194,6 +210,7 @@ impl Engine {
         s.unrealized_pnl = s.unrealized_pnl.checked_add(upnl).map_err(overflow)?;
         s.initial_margin = s.initial_margin.checked_add(im).map_err(overflow)?;
         if maintenance {
+            let n = notional(q, p.size, mark).map_err(overflow)?;
             let mm = maintenance_margin(&m.spec.tiers, n).map_err(overflow)?;
             s.maintenance_margin = s.maintenance_margin.checked_add(mm).map_err(overflow)?;
         }
@@ -264,7 +281,7 @@ impl Engine {
         let mut s = MarginSummary { collateral: account.collateral, ..MarginSummary::default() };
         for other in &self.markets {
             if other.id == m.id {
-                self.add_market_margin(account, m, mark, &e2, false, &mut s)?;
+                Self::add_market_part(account, m, mark, leverage, after, false, &mut s)?;
                 continue;
             }
             if account.position(other.id).size == Qty::ZERO && other.book.open_order_count(id) == 0 {
