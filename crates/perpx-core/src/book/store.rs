@@ -404,14 +404,13 @@ impl Book {
     /// If the book changed since `at` was found and the slot no longer holds that order.
     #[must_use]
     pub fn order_at(&self, at: OrderSlot) -> &RestingOrder {
-        self.slot_holding(at).0
+        self.slots[self.held_slot(at) as usize].order.as_ref().expect("checked by held_slot")
     }
 
-    /// The order at `at` and its slot, checked to be the one `at` was found for.
-    fn slot_holding(&self, at: OrderSlot) -> (&RestingOrder, usize) {
-        let i = at.slot as usize;
-        match self.slots.get(i).and_then(|s| s.order.as_ref()) {
-            Some(o) if o.id == at.id => (o, i),
+    /// The slot of `at`, checked to still hold the order it was found for.
+    fn held_slot(&self, at: OrderSlot) -> u32 {
+        match self.slots.get(at.slot as usize).and_then(|s| s.order.as_ref()) {
+            Some(o) if o.id == at.id => at.slot,
             _ => panic!("stale order slot: order {} is no longer at slot {}", at.id, at.slot),
         }
     }
@@ -786,8 +785,8 @@ impl Book {
     /// # Panics
     /// If the slot no longer holds the order, or `new_qty` is not in `1..current` (engine bugs).
     pub fn reduce_qty_at(&mut self, at: OrderSlot, new_qty: Qty) {
-        let (_, i) = self.slot_holding(at);
-        let slot = &mut self.slots[i];
+        let i = self.held_slot(at);
+        let slot = &mut self.slots[i as usize];
         let owner = slot.owner;
         let order = slot.order.as_mut().expect("indexed slot holds an order");
         assert!(new_qty.is_positive() && new_qty < order.qty, "reduce to {new_qty} from {}", order.qty);
@@ -818,7 +817,7 @@ impl Book {
     /// If the slot no longer holds the order, or `qty` is not positive (engine bugs).
     pub fn requeue_at(&mut self, at: OrderSlot, price: Price, qty: Qty, queued_at: Timestamp) {
         assert!(qty.is_positive(), "requeue to a non-positive size");
-        let i = u32::try_from(self.slot_holding(at).1).expect("slots are u32");
+        let i = self.held_slot(at);
         self.unlink(i);
         let (owner, side, old_price, old_qty, counted) = {
             let slot = &mut self.slots[i as usize];

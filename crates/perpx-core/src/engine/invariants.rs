@@ -215,12 +215,9 @@ impl Engine {
     /// its sources, and the stale stage is `live` exactly when no outage is running; funding
     /// totals of positions are never negative.
     fn check_funding(&self) -> Result<(), String> {
-        if self.clock_work_due > self.next_clock_work() {
-            return Err(format!(
-                "step 1 skips until {} but work is due at {}",
-                self.clock_work_due.0,
-                self.next_clock_work().0
-            ));
+        let due = self.next_clock_work();
+        if self.clock_work_due > due {
+            return Err(format!("step 1 skips until {} but work is due at {}", self.clock_work_due.0, due.0));
         }
         for m in &self.markets {
             let sym = &m.spec.symbol;
