@@ -321,6 +321,12 @@ impl Engine {
     }
 
     /// Finds an account's open order in a market by id or client id.
+    ///
+    /// Inlined, with `resolve_id`, into the amend and cancel paths. The gain is more than the
+    /// calls' frames: as calls, each also wrote its `Result` to memory for the caller to read
+    /// back and match (our reading of the difference). `engine_mix` 148.90 M → 141.17 M instructions (−5.2 %), `book_mix` 1k 127.27 M →
+    /// 119.34 M (callgrind, docs/PERFORMANCE.md "Session 14").
+    #[inline(always)]
     fn resolve(&self, account: AccountId, market: MarketId, r: &OrderRef) -> Result<OrderSlot, RejectReason> {
         let id = self.resolve_id(account, market, r)?;
         // Another account's order is "unknown" to this one: existence is not leaked.
@@ -332,6 +338,7 @@ impl Engine {
     }
 
     /// The id an order reference names (book order or stop), without checking where it is.
+    #[inline(always)]
     fn resolve_id(&self, account: AccountId, market: MarketId, r: &OrderRef) -> Result<OrderId, RejectReason> {
         self.market_ref(market)?;
         let unknown = || RejectReason::UnknownOrder(r.to_string());
