@@ -27,6 +27,11 @@ impl Engine {
     /// by a stale index, or delisted. The admin status and the oracle stage are independent;
     /// the stricter applies (an admin `resume` does not lift an oracle halt, nor a recovered
     /// index an admin halt).
+    ///
+    /// Inlined (it runs for every order and amend): `engine_mix` 140.54 M → 138.33 M
+    /// instructions, `book_mix` 1k 118.93 M → 116.73 M (callgrind, docs/PERFORMANCE.md
+    /// "Session 14").
+    #[inline(always)]
     pub(crate) fn check_trading(&self, market: MarketId) -> Result<(), RejectReason> {
         let m = self.markets.get(market.index()).ok_or_else(|| RejectReason::UnknownMarket(market.to_string()))?;
         match (m.status, m.oracle.stage) {
