@@ -718,11 +718,7 @@ impl Book {
             entry.slots.swap_remove(pos);
         }
         if entry.slots.is_empty() {
-            // The entry keeps its list's allocation for the next account that takes it: with
-            // many accounts, one's last order leaving and another's first arriving is common,
-            // and a fresh list each time cost `engine_mix` 0.45 % (callgrind,
-            // docs/PERFORMANCE.md "Session 14").
-            entry.totals = [SideTotals::default(); 2];
+            *entry = AccountOrders::default();
             self.free_owners.push(owner);
             self.by_account.remove(&order.account);
         } else if !order.reduce_only && entry.totals[side_ix(order.side)].sub(order.price, order.qty) {

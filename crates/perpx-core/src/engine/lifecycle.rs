@@ -28,9 +28,8 @@ impl Engine {
     /// the stricter applies (an admin `resume` does not lift an oracle halt, nor a recovered
     /// index an admin halt).
     ///
-    /// Inlined (it runs for every order and amend): `engine_mix` 140.54 M → 138.33 M
-    /// instructions, `book_mix` 1k 118.93 M → 116.73 M (callgrind, docs/PERFORMANCE.md
-    /// "Session 14").
+    /// Inlined (it runs for every order and amend): `engine_mix` −1.6 % instructions,
+    /// `book_mix` 1k −1.9 % (callgrind, docs/PERFORMANCE.md "Session 14").
     #[inline(always)]
     pub(crate) fn check_trading(&self, market: MarketId) -> Result<(), RejectReason> {
         let m = self.markets.get(market.index()).ok_or_else(|| RejectReason::UnknownMarket(market.to_string()))?;

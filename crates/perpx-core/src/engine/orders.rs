@@ -65,9 +65,9 @@ fn check_price(m: &Market, price: Price) -> Result<(), RejectReason> {
 
 /// A new resting order may not open a price level beyond the market's limit.
 ///
-/// Inlined (every order and amend asks): `engine_mix` 138.33 M → 137.32 M instructions
-/// (callgrind, docs/PERFORMANCE.md "Session 14"); inlining `Out::push` as well bought only
-/// 0.3 % more for a copy at each of its call sites, and was not kept.
+/// Inlined (every order and amend asks): `engine_mix` −0.7 % instructions (callgrind,
+/// docs/PERFORMANCE.md "Session 14"); inlining `Out::push` as well bought only 0.3 % more, for
+/// a copy at each of its call sites, and was not kept.
 #[inline(always)]
 fn check_level_room(m: &Market, side: Side, price: Price) -> Result<(), RejectReason> {
     let max = m.spec.limits.max_price_levels;
@@ -329,8 +329,8 @@ impl Engine {
     ///
     /// Inlined, with `resolve_id`, into the amend and cancel paths. The gain is more than the
     /// calls' frames: as calls, each also wrote its `Result` to memory for the caller to read
-    /// back and match (our reading of the difference). `engine_mix` 148.90 M → 141.17 M instructions (−5.2 %), `book_mix` 1k 127.27 M →
-    /// 119.34 M (callgrind, docs/PERFORMANCE.md "Session 14").
+    /// back and match (our reading of the difference). `engine_mix` −5.2 % instructions,
+    /// `book_mix` 1k −6.2 % (callgrind, docs/PERFORMANCE.md "Session 14").
     #[inline(always)]
     fn resolve(&self, account: AccountId, market: MarketId, r: &OrderRef) -> Result<OrderSlot, RejectReason> {
         let id = self.resolve_id(account, market, r)?;
