@@ -605,9 +605,10 @@ impl Book {
     /// Appends slot `i` (holding an order at `price` on `side`) at the back of its level.
     ///
     /// Inlined into its callers, as are `unlink` and `level_for`: an amend is an unlink and a
-    /// link, and their calls' opening and closing lines (saving and restoring registers) were
-    /// about a fifth of its instructions. `book_only` 1k 40.92 M → 36.28 M instructions
-    /// (−11 %), 100k 50.69 M → 45.74 M (callgrind, docs/PERFORMANCE.md "Session 14").
+    /// link, and the opening and closing lines of the two calls (saving and restoring
+    /// registers) held 7 % of the bare book's instructions. With the calls gone, `book_only` 1k
+    /// 40.92 M → 36.28 M instructions (−11 %), 100k 50.69 M → 45.74 M (callgrind,
+    /// docs/PERFORMANCE.md "Session 14").
     #[inline(always)]
     fn link_back(&mut self, side: Side, price: Price, i: u32, qty: Qty) {
         self.side_changes[side_ix(side)] += 1;
