@@ -58,7 +58,7 @@ pub struct Refusal {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-enum WireKind {
+pub(crate) enum WireKind {
     CreateMarket(Box<WireMarketSpec>),
     SetMark {
         market: String,
@@ -201,28 +201,28 @@ enum WireKind {
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum WireSide {
+pub(crate) enum WireSide {
     Buy,
     Sell,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum WireOrderType {
+pub(crate) enum WireOrderType {
     Limit,
     Market,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum WireMarginMode {
+pub(crate) enum WireMarginMode {
     Cross,
     Isolated,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum WireStopType {
+pub(crate) enum WireStopType {
     StopMarket,
     StopLimit,
     TakeProfitMarket,
@@ -231,14 +231,14 @@ enum WireStopType {
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum WireTriggerBy {
+pub(crate) enum WireTriggerBy {
     Mark,
     Last,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum WireTif {
+pub(crate) enum WireTif {
     Gtc,
     Ioc,
     Fok,
@@ -249,7 +249,7 @@ enum WireTif {
 #[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum WireStp {
+pub(crate) enum WireStp {
     ExpireTaker,
     ExpireMaker,
     ExpireBoth,
@@ -257,7 +257,7 @@ enum WireStp {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireMarketSpec {
+pub(crate) struct WireMarketSpec {
     symbol: String,
     tick_size: String,
     lot_size: String,
@@ -344,7 +344,7 @@ struct WireFunding {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireTier {
+pub(crate) struct WireTier {
     max_notional: String,
     max_leverage: u32,
     maintenance_rate: String,
@@ -442,6 +442,12 @@ pub fn parse_command(value: Value) -> Result<ParsedCommand, RejectReason> {
 }
 
 impl ParsedCommand {
+    /// A command whose shape was checked by another parser of this crate
+    /// ([`crate::trade_message`]).
+    pub(crate) fn from_kind(kind: WireKind) -> Self {
+        Self(Box::new(kind))
+    }
+
     /// The second half of [`decode_command`]: markets, prices and sizes against `engine`.
     ///
     /// # Errors

@@ -11,7 +11,8 @@
 //! - [`command_json`]: `Command` → its JSON command line (the inverse, for `perpx proof`);
 //! - [`event`]: `Event` → JSON, with decimals formatted by the market's tick and lot.
 //! - [`replay`]: a whole script through a fresh engine, events out, state hash last;
-//! - [`routing`]: which market and which accounts an event concerns.
+//! - [`routing`]: which market and which accounts an event concerns;
+//! - [`trade_message`]: the native WebSocket's trading messages, parsed in one pass.
 //!
 //! The schema is versioned ([`SCHEMA_VERSION`]) and documented in `docs/REPLAY.md`.
 
@@ -21,6 +22,7 @@ pub mod command_json;
 pub mod event;
 pub mod replay;
 pub mod routing;
+pub mod trade_message;
 pub mod units;
 
 /// The version of the JSON schema of commands and events.

@@ -274,10 +274,16 @@ fn for_account_id(account: Option<u64>, kind: &str, mut m: Map<String, Value>) -
     if m.contains_key("account") || m.contains_key("type") {
         return Err(ApiError::bad_request("'account' and 'type' come from the key and the endpoint, not the body"));
     }
-    let account = account.ok_or_else(|| ApiError::bad_request("this key acts for no account"))?;
+    let account = acting_account(account)?;
     m.insert("type".into(), json!(kind));
     m.insert("account".into(), json!(account));
     Ok(Value::Object(m))
+}
+
+/// The account a key acts for, which every trading command names: refused for a key that acts
+/// for none.
+fn acting_account(account: Option<u64>) -> Result<u64, ApiError> {
+    account.ok_or_else(|| ApiError::bad_request("this key acts for no account"))
 }
 
 /// The JSON answer of an acknowledged command.

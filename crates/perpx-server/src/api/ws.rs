@@ -324,12 +324,16 @@ fn error(code: u16, message: &str) -> Value {
 
 /// A trading message (`ws_trade`), queued or refused; `None` for any other message.
 fn trade_op(s: &Shared, subs: &Subscriptions, text: &str) -> Option<ws_trade::Entry> {
+    let key = subs.key.as_ref().map(|(k, secret)| (k.as_str(), secret.as_str()));
+    // A well-formed order, amend or cancel: read in one pass (`perpx_wire::trade_message`).
+    if let Some(message) = perpx_wire::trade_message::TradeMessage::parse(text) {
+        return Some(ws_trade::parsed_entry(s, key, message));
+    }
     // Only a message that names a trading op is parsed here; the rest go to `handle_op`.
     let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(text) else { return None };
     let op = m.get("op").and_then(Value::as_str)?;
     let (_, wire_type) = ws_trade::TRADE_OPS.iter().find(|(name, _)| *name == op)?;
     m.remove("op");
-    let key = subs.key.as_ref().map(|(k, secret)| (k.as_str(), secret.as_str()));
     Some(ws_trade::entry(s, key, wire_type, m))
 }
 
