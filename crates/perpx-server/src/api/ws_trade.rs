@@ -269,6 +269,12 @@ mod tests {
             r#"{"op":"cancel","id":1,"market":"BTC-PERP","price":"1"}"#,
             r#"{"op":"subscribe","channel":"trades","market":"BTC-PERP"}"#,
             r#"{"op":"order","id":1,"market":"BTC-PERP","side":"buy","order_type":"market","qty":"1"} x"#,
+            // The op read off the message's start: the rest must still be the op's message.
+            r#"{"op":"order","op":"cancel","id":1,"market":"BTC-PERP","order_id":5}"#,
+            r#"{"op":"cancel","id":1,"market":"BTC-PERP","side":"buy","order_type":"market","qty":"1"}"#,
+            r#"{"op":"ord\"er","id":1,"market":"BTC-PERP","side":"buy","order_type":"market","qty":"1"}"#,
+            r#"{"op":"cancel_all","id":1,"#,
+            r#"{"op":"cancel_all"}"#,
         ] {
             assert!(one_pass(text).is_none(), "taken in one pass: {text}");
         }
