@@ -44,7 +44,10 @@ struct Op<'a> {
     op: &'a str,
 }
 
-/// `op` is read by [`Op`]; each struct below names it only so that it is not an unknown field.
+/// `op` is read by [`leading_op`] or [`Op`]; each struct below names it only so that it is not
+/// an unknown field. The structs repeat the fields of their `WireKind` variant, less `account`,
+/// rather than share them: serde's `flatten` can't be combined with `deny_unknown_fields`. The
+/// server's property test (`api::ws_trade`) holds the two to the same commands.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Order {
