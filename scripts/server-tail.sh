@@ -6,7 +6,9 @@
 #
 #     scripts/server-tail.sh [RATE [ROUNDS]]     # default 30000 orders/s, 2 rounds; about 2 minutes
 #
-# Uses target/release/perpx (build it first: cargo build --release). Each server gets a fresh
+# Uses target/release/perpx (build it first: cargo build --release) as the server and as the
+# load tool; PERPX_SERVER and PERPX_CLIENT name other binaries for either (to compare builds
+# under one client: docs/PERFORMANCE.md, "Session 15"). Each server gets a fresh
 # data directory, the rate limits lifted, history off and a 65,536-command queue, as the
 # server-under-load sections of PERFORMANCE.md; the bench is 4 WebSocket clients for 10 s, acks
 # only. Needs /usr/bin/time (the bench's CPU) and python3. Not run in CI.
@@ -14,8 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-30000}
 rounds=${2:-2}
-bin=target/release/perpx
-[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+bin=${PERPX_SERVER:-target/release/perpx}
+client=${PERPX_CLIENT:-target/release/perpx}
+for b in "$bin" "$client"; do [ -x "$b" ] || { echo "build first: cargo build --release ($b)" >&2; exit 2; }; done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 port=18097
@@ -45,7 +48,7 @@ serve() {
         (sleep 1.5; python3 scripts/io-stalls.py --dir "$work" --seconds 7 > "$work/probe.out") &
         probe=$!
     fi
-    /usr/bin/time -f "%U %S" -o "$data/bench.cpu" "$bin" bench --url "http://127.0.0.1:$port" --admin-key "$key" --admin-secret "$secret" \
+    /usr/bin/time -f "%U %S" -o "$data/bench.cpu" "$client" bench --url "http://127.0.0.1:$port" --admin-key "$key" --admin-secret "$secret" \
         --transport ws --clients 4 --rate "$rate" --seconds 10 --no-notices > "$data/bench.out" 2>&1
     [ -n "$probe" ] && wait "$probe"
     local stolen=$(( $(steal) - s0 ))

@@ -260,7 +260,7 @@ fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
 
 /// The account a key acts for.
 fn account_of(key: &ApiKey) -> Result<u64, ApiError> {
-    key.account.ok_or_else(|| ApiError::bad_request("this key acts for no account"))
+    acting_account(key.account)
 }
 
 /// Builds a command of `kind` for the key's account from a request body: the account comes from
@@ -280,8 +280,8 @@ fn for_account_id(account: Option<u64>, kind: &str, mut m: Map<String, Value>) -
     Ok(Value::Object(m))
 }
 
-/// The account a key acts for, which every trading command names: refused for a key that acts
-/// for none.
+/// The account a key acts for (the key's `account`, when only that was kept): refused for a key
+/// that acts for none.
 fn acting_account(account: Option<u64>) -> Result<u64, ApiError> {
     account.ok_or_else(|| ApiError::bad_request("this key acts for no account"))
 }

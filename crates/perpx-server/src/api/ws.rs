@@ -330,10 +330,7 @@ fn trade_op(s: &Shared, subs: &Subscriptions, text: &str) -> Option<ws_trade::En
         return Some(ws_trade::parsed_entry(s, key, message));
     }
     // Only a message that names a trading op is parsed here; the rest go to `handle_op`.
-    let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(text) else { return None };
-    let op = m.get("op").and_then(Value::as_str)?;
-    let (_, wire_type) = ws_trade::TRADE_OPS.iter().find(|(name, _)| *name == op)?;
-    m.remove("op");
+    let (wire_type, m) = ws_trade::general_message(text)?;
     Some(ws_trade::entry(s, key, wire_type, m))
 }
 

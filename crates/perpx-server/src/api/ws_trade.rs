@@ -35,7 +35,7 @@ use crate::keys::Scope;
 use crate::sequencer::{Ack, QueueError, Refusal, Submission};
 
 /// The ops this module answers, and the wire command type of each.
-pub(super) const TRADE_OPS: [(&str, &str); 4] =
+const TRADE_OPS: [(&str, &str); 4] =
     [("order", "place_order"), ("amend", "amend_order"), ("cancel", "cancel_order"), ("cancel_all", "cancel_all")];
 
 /// An answer on its way: a refusal known at once, or a command waiting for its commit.
@@ -129,6 +129,16 @@ fn answer_text(
     }
 }
 
+/// A trading message read the general way: its op's wire command type and its fields without
+/// the `op`; `None` for a message that is not a JSON object naming a trading op.
+pub(super) fn general_message(text: &str) -> Option<(&'static str, Map<String, Value>)> {
+    let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(text) else { return None };
+    let op = m.get("op").and_then(Value::as_str)?;
+    let (_, wire_type) = TRADE_OPS.iter().find(|(name, _)| *name == op)?;
+    m.remove("op");
+    Some((wire_type, m))
+}
+
 /// Checks and queues one trading message (`m` without its `op`), for the key (id, secret) that
 /// authenticated the connection (`None`: it did not). The general path, for what
 /// [`TradeMessage::parse`] did not take: its errors are the precise ones.
@@ -209,9 +219,8 @@ mod tests {
     //! takes, the general path takes too, with the same `id` and the same command; and it
     //! takes every well-formed message the general path takes, bar those that repeat a key.
     use proptest::prelude::*;
-    use serde_json::Value;
 
-    use super::{TRADE_OPS, TradeMessage, for_account_id};
+    use super::{TradeMessage, for_account_id, general_message};
     use crate::sequencer::Submission;
 
     const ACCOUNT: u64 = 7;
@@ -219,10 +228,7 @@ mod tests {
     /// The general path of `ws::trade_op` and `entry`, past the login and the key's checks:
     /// `None` for a message that is not a trading message; the `id` and the command, or why not.
     fn general(text: &str) -> Option<Result<(u64, String), String>> {
-        let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(text) else { return None };
-        let op = m.get("op").and_then(Value::as_str)?;
-        let (_, wire_type) = TRADE_OPS.iter().find(|(name, _)| *name == op)?;
-        m.remove("op");
+        let (wire_type, mut m) = general_message(text)?;
         let Some(id) = m.remove("id").and_then(|v| v.as_u64()) else { return Some(Err("id".into())) };
         let command = for_account_id(Some(ACCOUNT), wire_type, m)
             .map_err(|e| e.message)
