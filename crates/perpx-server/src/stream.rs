@@ -34,24 +34,24 @@ pub const BOOK_DEPTH: usize = 50;
 /// a few times cheaper, and most answers never need the parsed form.
 #[derive(Debug)]
 pub struct EventJson {
-    raw: Box<RawValue>,
+    text: Box<str>,
+    raw: OnceLock<Box<RawValue>>,
     value: OnceLock<Value>,
 }
 
 impl EventJson {
-    /// Encodes `line`. `to_raw_value` keeps the text serde_json wrote as it is, where
-    /// `RawValue::from_string` parsed it again to check it: about 7 % of the engine thread under
-    /// load (`perf`, docs/PERFORMANCE.md "Server under load", session 6).
+    /// Wraps `text`, an event's JSON as `perpx_wire::event::write_event` writes it (so valid
+    /// JSON, not checked again: a check is a parse, about 7 % of the engine thread under load
+    /// when it was done here; docs/PERFORMANCE.md "Server under load", session 6).
     #[must_use]
-    pub fn new(line: &perpx_wire::event::EventLine) -> Self {
-        let raw = serde_json::value::to_raw_value(line).unwrap_or_else(|_| RawValue::NULL.to_owned());
-        Self { raw, value: OnceLock::new() }
+    pub fn new(text: String) -> Self {
+        Self { text: text.into_boxed_str(), raw: OnceLock::new(), value: OnceLock::new() }
     }
 
     /// The JSON text.
     #[must_use]
     pub fn raw(&self) -> &str {
-        self.raw.get()
+        &self.text
     }
 
     /// The event's text with `fields` (`"key":value` pairs, already JSON) put before its own:
@@ -61,7 +61,7 @@ impl EventJson {
     /// fields never use the names the channels add (`channel`, `head_seq`, `head_hash`).
     #[must_use]
     pub fn with_leading_fields(&self, fields: &str) -> String {
-        let raw = self.raw.get();
+        let raw = self.raw();
         let rest = raw.strip_prefix('{').expect("an event is a JSON object");
         let mut out = String::with_capacity(raw.len() + fields.len() + 2);
         out.push('{');
@@ -76,7 +76,7 @@ impl EventJson {
     /// The parsed form (parsed on first use).
     #[must_use]
     pub fn value(&self) -> &Value {
-        self.value.get_or_init(|| serde_json::from_str(self.raw.get()).unwrap_or(Value::Null))
+        self.value.get_or_init(|| serde_json::from_str(&self.text).unwrap_or(Value::Null))
     }
 }
 
@@ -89,13 +89,19 @@ impl std::ops::Deref for EventJson {
 
 impl std::fmt::Display for EventJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.raw.get())
+        f.write_str(&self.text)
     }
 }
 
+/// Serialized as its text, unchanged. Only the answers built with serde (REST, history) take
+/// this path; it checks the text once, on first use, as serde_json's `RawValue` requires. The
+/// WebSocket ack writes the text as it is (`api::ws_trade`).
 impl serde::Serialize for EventJson {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.raw.serialize(s)
+        let raw = self.raw.get_or_init(|| {
+            RawValue::from_string(self.text.to_string()).unwrap_or_else(|_| RawValue::NULL.to_owned())
+        });
+        raw.serialize(s)
     }
 }
 
@@ -148,7 +154,7 @@ impl PublishedEvent {
     /// Its JSON form (`docs/REPLAY.md`), encoded on first use.
     pub fn json(&self) -> &EventJson {
         self.json.get_or_init(|| {
-            EventJson::new(&perpx_wire::event::encode_event(&self.event, &*self.specs, self.command_market))
+            EventJson::new(perpx_wire::event::event_text(&self.event, &*self.specs, self.command_market))
         })
     }
 
@@ -503,8 +509,7 @@ mod tests {
                 refresh_specs(&mut specs, &engine);
                 refreshed += usize::from(!std::ptr::addr_eq(before, Arc::as_ptr(&specs)));
                 for e in events {
-                    let line = perpx_wire::event::encode_event(&e, &engine, None);
-                    let want = serde_json::to_string(&line).unwrap();
+                    let want = perpx_wire::event::event_text(&e, &engine, None);
                     let routed = perpx_wire::routing::event_accounts(&e.kind);
                     let market = perpx_wire::routing::event_market(&e.kind)
                         .and_then(|m| engine.market(m))
@@ -526,12 +531,12 @@ mod tests {
 
     #[test]
     fn leading_fields_are_put_before_the_events_own() {
-        let line = perpx_wire::event::EventLine {
+        let event = Event {
             seq: 7,
-            ts: 1_700_000_000_000,
-            event: perpx_wire::event::WireEvent::FundingSkipped { market: "BTC-PERP".into(), funding_time: 5 },
+            ts: perpx_core::Timestamp(1_700_000_000_000),
+            kind: perpx_core::EventKind::FundingSkipped { market: MarketId(0), funding_time: perpx_core::Timestamp(5) },
         };
-        let e = EventJson::new(&line);
+        let e = EventJson::new(perpx_wire::event::event_text(&event, &[perpx_testkit::fixtures::btc_spec()][..], None));
         let text = e.with_leading_fields(r#""channel":"account","head_hash":null"#);
         assert!(text.starts_with(r#"{"channel":"account","head_hash":null,"seq":7,"#), "{text}");
         let mut want = e.value().clone();

@@ -4,25 +4,14 @@
 use perpx_core::account::MarginMode;
 use perpx_core::command::{OrderType, StpMode, TimeInForce};
 use perpx_core::event::{Event, EventKind, FundRef, LiquidationOutcome, LiquidationScope, OrderStatus, QueuePriority};
-use perpx_core::market::{AdlPolicy, MarketSpec, OracleStage, SourceStatus};
+use perpx_core::market::{MarketSpec, OracleStage, SourceStatus};
 use perpx_core::stop::{StopKind, TriggerBy};
-use perpx_core::{Engine, MarketId, RejectReason, Side};
+use perpx_core::{Engine, MarketId, Price, Qty, Quote, RejectReason, Side};
 use serde::Serialize;
 
 use crate::command::Refusal;
-use crate::units::{format_price, format_qty, format_quote, format_rate};
-
-/// One event as a JSON line: sequence number, timestamp, then the event.
-#[derive(Debug, Clone, Serialize)]
-pub struct EventLine {
-    /// The command's sequence number.
-    pub seq: u64,
-    /// The command's timestamp (ms).
-    pub ts: i64,
-    /// The event.
-    #[serde(flatten)]
-    pub event: WireEvent,
-}
+use crate::json_object::JsonObject;
+use crate::units::{QUOTE_UNIT, format_price, format_qty, format_quote, format_rate};
 
 /// A refusal of a line that never reached the engine (so it has no sequence number).
 #[derive(Debug, Clone, Serialize)]
@@ -47,313 +36,6 @@ pub struct RefusalLine {
     pub reason: &'static str,
     /// Plain message.
     pub message: String,
-}
-
-/// The JSON shape of each event kind.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-#[allow(missing_docs)]
-pub enum WireEvent {
-    MarketCreated {
-        market: String,
-        market_id: u32,
-    },
-    MarkPrice {
-        market: String,
-        price: String,
-    },
-    IndexPrice {
-        market: String,
-        price: String,
-        sources_used: u32,
-    },
-    OracleSource {
-        market: String,
-        source: String,
-        status: &'static str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        price: Option<String>,
-    },
-    OracleStage {
-        market: String,
-        stage: &'static str,
-        since: i64,
-    },
-    FundingSettled {
-        market: String,
-        funding_time: i64,
-        rate: String,
-        rate_8h: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        mark_price: Option<String>,
-        samples: u64,
-        missed_samples: u64,
-        positions: u64,
-        paid: String,
-        received: String,
-        to_insurance_fund: String,
-        next_funding_time: i64,
-    },
-    FundingPayment {
-        account: u64,
-        market: String,
-        size: String,
-        amount: String,
-        collateral: String,
-        isolated_margin: String,
-    },
-    FundingSkipped {
-        market: String,
-        funding_time: i64,
-    },
-    OrderAccepted {
-        order_id: u64,
-        account: u64,
-        market: String,
-        side: &'static str,
-        order_type: &'static str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        price: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        tif: Option<&'static str>,
-        qty: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        client_id: Option<String>,
-        stp: &'static str,
-        reduce_only: bool,
-    },
-    Fill {
-        market: String,
-        trade_id: u64,
-        price: String,
-        qty: String,
-        taker_side: &'static str,
-        maker_order_id: u64,
-        maker_account: u64,
-        maker_remaining: String,
-        taker_order_id: u64,
-        taker_account: u64,
-        taker_remaining: String,
-        maker_fee: String,
-        taker_fee: String,
-    },
-    StopAccepted {
-        stop_id: u64,
-        account: u64,
-        market: String,
-        side: &'static str,
-        stop_type: &'static str,
-        trigger_price: String,
-        trigger_by: &'static str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        price: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        tif: Option<&'static str>,
-        qty: String,
-        reduce_only: bool,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        client_id: Option<String>,
-    },
-    MarketHalted {
-        market: String,
-    },
-    MarketResumed {
-        market: String,
-    },
-    ParamsScheduled {
-        market: String,
-        effective_at: i64,
-        accounts_below_maintenance: u32,
-        replaced: bool,
-    },
-    ParamsChanged {
-        market: String,
-    },
-    PositionSettled {
-        account: u64,
-        market: String,
-        size: String,
-        price: String,
-        realized_pnl: String,
-        collateral: String,
-    },
-    MarketDelisted {
-        market: String,
-        price: String,
-    },
-    StopTriggered {
-        stop_id: u64,
-        account: u64,
-        market: String,
-        reference_price: String,
-    },
-    TriggeredOrderRejected {
-        stop_id: u64,
-        account: u64,
-        market: String,
-        code: u16,
-        reason: &'static str,
-        message: String,
-    },
-    PositionChanged {
-        account: u64,
-        market: String,
-        size: String,
-        cost_basis: String,
-        realized_pnl: String,
-        fee: String,
-        collateral: String,
-        isolated_margin: String,
-    },
-    MarginModeSet {
-        account: u64,
-        market: String,
-        mode: &'static str,
-    },
-    IsolatedMarginChanged {
-        account: u64,
-        market: String,
-        amount: String,
-        isolated_margin: String,
-        collateral: String,
-    },
-    Deposited {
-        account: u64,
-        amount: String,
-        collateral: String,
-    },
-    Withdrawn {
-        account: u64,
-        amount: String,
-        collateral: String,
-    },
-    LeverageSet {
-        account: u64,
-        market: String,
-        leverage: u32,
-    },
-    LiquidationQueued {
-        account: u64,
-        scope: String,
-        equity: String,
-        maintenance_margin: String,
-        queue_length: u64,
-    },
-    LiquidationStarted {
-        account: u64,
-        scope: String,
-        equity: String,
-        maintenance_margin: String,
-    },
-    LiquidationAverted {
-        account: u64,
-        scope: String,
-        equity: String,
-        maintenance_margin: String,
-    },
-    LiquidationOrder {
-        account: u64,
-        market: String,
-        order_id: u64,
-        side: &'static str,
-        qty: String,
-        limit: String,
-        bankruptcy_price: String,
-    },
-    BackstopTakeover {
-        market: String,
-        account: u64,
-        liquidator: u64,
-        side: &'static str,
-        qty: String,
-        price: String,
-        gap_paid: String,
-    },
-    Deleveraged {
-        market: String,
-        account: u64,
-        bankrupt: u64,
-        qty: String,
-        price: String,
-        settlement: String,
-        profit_given_up: String,
-        rank: String,
-        policy: &'static str,
-    },
-    LiquidationFee {
-        account: u64,
-        market: String,
-        amount: String,
-        fund: String,
-    },
-    DeficitCovered {
-        account: u64,
-        market: String,
-        fund: String,
-        amount: String,
-        balance: String,
-    },
-    DeficitUncovered {
-        account: u64,
-        market: String,
-        amount: String,
-    },
-    LiquidationFinished {
-        account: u64,
-        scope: String,
-        outcome: &'static str,
-        equity: String,
-        maintenance_margin: String,
-    },
-    LiquidatorSet {
-        account: u64,
-        active: bool,
-    },
-    FundCapitalised {
-        fund: String,
-        amount: String,
-        balance: String,
-    },
-    AdminAudited {
-        actor: String,
-        action: String,
-        detail: String,
-    },
-    OrderAmended {
-        order_id: u64,
-        account: u64,
-        market: String,
-        price: String,
-        qty: String,
-        priority: &'static str,
-    },
-    OrderCancelled {
-        order_id: u64,
-        account: u64,
-        market: String,
-        qty: String,
-        reason: &'static str,
-    },
-    DuplicateClientOrderId {
-        account: u64,
-        client_id: String,
-        order_id: u64,
-        market: String,
-        status: &'static str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        cancel_reason: Option<&'static str>,
-        filled: String,
-        open: String,
-    },
-    Rejected {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        account: Option<u64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        client_id: Option<String>,
-        code: u16,
-        reason: &'static str,
-        message: String,
-    },
 }
 
 fn side(s: Side) -> &'static str {
@@ -482,37 +164,62 @@ pub fn reject_message(reason: &RejectReason, market: Option<&MarketSpec>) -> Str
     }
 }
 
-/// Encodes one event. `command_market` is the market the command named, used to format the
-/// figures of a rejection.
+/// One event's JSON text (`docs/REPLAY.md`): `seq`, `ts`, `type`, then the kind's fields, every
+/// figure a decimal string in its market's precision. `command_market` is the market the
+/// command named, used to format the figures of a rejection's message.
 #[must_use]
-pub fn encode_event<M: MarketSpecs + ?Sized>(e: &Event, markets: &M, command_market: Option<MarketId>) -> EventLine {
-    let sym = |id: MarketId| market_of(markets, id).symbol.clone();
-    let event = match &e.kind {
+pub fn event_text<M: MarketSpecs + ?Sized>(e: &Event, markets: &M, command_market: Option<MarketId>) -> String {
+    let mut out = String::with_capacity(256);
+    write_event(e, markets, command_market, &mut out);
+    out
+}
+
+/// [`event_text`] appended to `out`.
+///
+/// Written field by field ([`JsonObject`]), with no intermediate strings: the server writes
+/// every event it publishes this way, and a serde-derived struct of strings was 42 % of its
+/// gateway's instructions an order (docs/PERFORMANCE.md "Session 16"). The field names and order
+/// are the format: `tests/every_event_kind.expected.jsonl` pins every kind's text.
+pub fn write_event<M: MarketSpecs + ?Sized>(
+    e: &Event,
+    markets: &M,
+    command_market: Option<MarketId>,
+    out: &mut String,
+) {
+    let mut o = JsonObject::begin(out);
+    o.u64("seq", e.seq);
+    o.i64("ts", e.ts.0);
+    o.name("type", wire_type(&e.kind));
+    let spec = |id: MarketId| market_of(markets, id);
+    match &e.kind {
         EventKind::MarketCreated { market, symbol } => {
-            WireEvent::MarketCreated { market: symbol.clone(), market_id: market.0 }
+            o.str("market", symbol);
+            o.u64("market_id", u64::from(market.0));
         }
-        EventKind::MarkPriceSet { market, price } => {
-            WireEvent::MarkPrice { market: sym(*market), price: format_price(market_of(markets, *market), *price) }
+        EventKind::MarkPriceSet { market, price: p } => {
+            let m = spec(*market);
+            o.str("market", &m.symbol);
+            price(&mut o, "price", m, *p);
         }
-        EventKind::IndexPrice { market, price, sources_used } => {
-            let m = market_of(markets, *market);
-            WireEvent::IndexPrice {
-                market: m.symbol.clone(),
-                price: format_price(m, *price),
-                sources_used: *sources_used,
-            }
+        EventKind::IndexPrice { market, price: p, sources_used } => {
+            let m = spec(*market);
+            o.str("market", &m.symbol);
+            price(&mut o, "price", m, *p);
+            o.u64("sources_used", u64::from(*sources_used));
         }
-        EventKind::OracleSourceStatus { market, source, status, price } => {
-            let m = market_of(markets, *market);
-            WireEvent::OracleSource {
-                market: m.symbol.clone(),
-                source: m.oracle.sources.get(usize::from(*source)).map_or_else(String::new, |s| s.name.clone()),
-                status: source_status(*status),
-                price: price.map(|p| format_price(m, p)),
+        EventKind::OracleSourceStatus { market, source, status, price: p } => {
+            let m = spec(*market);
+            o.str("market", &m.symbol);
+            o.str("source", m.oracle.sources.get(usize::from(*source)).map_or("", |s| s.name.as_str()));
+            o.name("status", source_status(*status));
+            if let Some(p) = p {
+                price(&mut o, "price", m, *p);
             }
         }
         EventKind::OracleStageChanged { market, stage, since } => {
-            WireEvent::OracleStage { market: sym(*market), stage: oracle_stage(*stage), since: since.0 }
+            o.str("market", &spec(*market).symbol);
+            o.name("stage", oracle_stage(*stage));
+            o.i64("since", since.0);
         }
         EventKind::FundingSettled {
             market,
@@ -528,35 +235,34 @@ pub fn encode_event<M: MarketSpecs + ?Sized>(e: &Event, markets: &M, command_mar
             to_insurance_fund,
             next_funding_time,
         } => {
-            let m = market_of(markets, *market);
-            WireEvent::FundingSettled {
-                market: m.symbol.clone(),
-                funding_time: funding_time.0,
-                rate: format_rate(*rate),
-                rate_8h: format_rate(*rate_8h),
-                mark_price: mark.map(|p| format_price(m, p)),
-                samples: *samples,
-                missed_samples: *missed_samples,
-                positions: *positions,
-                paid: format_quote(*paid),
-                received: format_quote(*received),
-                to_insurance_fund: format_quote(*to_insurance_fund),
-                next_funding_time: next_funding_time.0,
+            let m = spec(*market);
+            o.str("market", &m.symbol);
+            o.i64("funding_time", funding_time.0);
+            o.str("rate", &format_rate(*rate));
+            o.str("rate_8h", &format_rate(*rate_8h));
+            if let Some(p) = mark {
+                price(&mut o, "mark_price", m, *p);
             }
+            o.u64("samples", *samples);
+            o.u64("missed_samples", *missed_samples);
+            o.u64("positions", *positions);
+            quote(&mut o, "paid", *paid);
+            quote(&mut o, "received", *received);
+            quote(&mut o, "to_insurance_fund", *to_insurance_fund);
+            o.i64("next_funding_time", next_funding_time.0);
         }
         EventKind::FundingPayment { account, market, size, amount, collateral, isolated_margin } => {
-            let m = market_of(markets, *market);
-            WireEvent::FundingPayment {
-                account: account.0,
-                market: m.symbol.clone(),
-                size: format_qty(m, *size),
-                amount: format_quote(*amount),
-                collateral: format_quote(*collateral),
-                isolated_margin: format_quote(*isolated_margin),
-            }
+            let m = spec(*market);
+            o.u64("account", account.0);
+            o.str("market", &m.symbol);
+            qty(&mut o, "size", m, *size);
+            quote(&mut o, "amount", *amount);
+            quote(&mut o, "collateral", *collateral);
+            quote(&mut o, "isolated_margin", *isolated_margin);
         }
         EventKind::FundingSkipped { market, funding_time } => {
-            WireEvent::FundingSkipped { market: sym(*market), funding_time: funding_time.0 }
+            o.str("market", &spec(*market).symbol);
+            o.i64("funding_time", funding_time.0);
         }
         EventKind::OrderAccepted {
             order_id,
@@ -564,89 +270,86 @@ pub fn encode_event<M: MarketSpecs + ?Sized>(e: &Event, markets: &M, command_mar
             market,
             side: s,
             order_type,
-            qty,
+            qty: q,
             client_id,
             stp: mode,
             reduce_only,
         } => {
-            let m = market_of(markets, *market);
-            let (kind, price, t) = match order_type {
-                OrderType::Limit { price, tif: t } => ("limit", Some(format_price(m, *price)), Some(tif(*t))),
-                OrderType::Market => ("market", None, None),
-            };
-            WireEvent::OrderAccepted {
-                order_id: order_id.0,
-                account: account.0,
-                market: m.symbol.clone(),
-                side: side(*s),
-                order_type: kind,
-                price,
-                tif: t,
-                qty: format_qty(m, *qty),
-                client_id: client_id.as_ref().map(ToString::to_string),
-                stp: stp(*mode),
-                reduce_only: *reduce_only,
+            let m = spec(*market);
+            o.u64("order_id", order_id.0);
+            o.u64("account", account.0);
+            o.str("market", &m.symbol);
+            o.name("side", side(*s));
+            match order_type {
+                OrderType::Limit { price: p, tif: t } => {
+                    o.name("order_type", "limit");
+                    price(&mut o, "price", m, *p);
+                    o.name("tif", tif(*t));
+                }
+                OrderType::Market => o.name("order_type", "market"),
             }
+            qty(&mut o, "qty", m, *q);
+            if let Some(c) = client_id {
+                o.str("client_id", c.as_str());
+            }
+            o.name("stp", stp(*mode));
+            o.bool("reduce_only", *reduce_only);
         }
         EventKind::Fill(f) => {
-            let m = market_of(markets, f.market);
-            WireEvent::Fill {
-                market: m.symbol.clone(),
-                trade_id: f.trade_id.0,
-                price: format_price(m, f.price),
-                qty: format_qty(m, f.qty),
-                taker_side: side(f.taker_side),
-                maker_order_id: f.maker_order.0,
-                maker_account: f.maker_account.0,
-                maker_remaining: format_qty(m, f.maker_remaining),
-                taker_order_id: f.taker_order.0,
-                taker_account: f.taker_account.0,
-                taker_remaining: format_qty(m, f.taker_remaining),
-                maker_fee: format_quote(f.maker_fee),
-                taker_fee: format_quote(f.taker_fee),
-            }
+            let m = spec(f.market);
+            o.str("market", &m.symbol);
+            o.u64("trade_id", f.trade_id.0);
+            price(&mut o, "price", m, f.price);
+            qty(&mut o, "qty", m, f.qty);
+            o.name("taker_side", side(f.taker_side));
+            o.u64("maker_order_id", f.maker_order.0);
+            o.u64("maker_account", f.maker_account.0);
+            qty(&mut o, "maker_remaining", m, f.maker_remaining);
+            o.u64("taker_order_id", f.taker_order.0);
+            o.u64("taker_account", f.taker_account.0);
+            qty(&mut o, "taker_remaining", m, f.taker_remaining);
+            quote(&mut o, "maker_fee", f.maker_fee);
+            quote(&mut o, "taker_fee", f.taker_fee);
         }
-        EventKind::OrderAmended { order_id, account, market, price, qty, priority } => {
-            let m = market_of(markets, *market);
-            WireEvent::OrderAmended {
-                order_id: order_id.0,
-                account: account.0,
-                market: m.symbol.clone(),
-                price: format_price(m, *price),
-                qty: format_qty(m, *qty),
-                priority: match priority {
+        EventKind::OrderAmended { order_id, account, market, price: p, qty: q, priority } => {
+            let m = spec(*market);
+            o.u64("order_id", order_id.0);
+            o.u64("account", account.0);
+            o.str("market", &m.symbol);
+            price(&mut o, "price", m, *p);
+            qty(&mut o, "qty", m, *q);
+            o.name(
+                "priority",
+                match priority {
                     QueuePriority::Kept => "kept",
                     QueuePriority::Lost => "lost",
                 },
-            }
+            );
         }
-        EventKind::OrderCancelled { order_id, account, market, qty, reason } => {
-            let m = market_of(markets, *market);
-            WireEvent::OrderCancelled {
-                order_id: order_id.0,
-                account: account.0,
-                market: m.symbol.clone(),
-                qty: format_qty(m, *qty),
-                reason: reason.name(),
-            }
+        EventKind::OrderCancelled { order_id, account, market, qty: q, reason } => {
+            let m = spec(*market);
+            o.u64("order_id", order_id.0);
+            o.u64("account", account.0);
+            o.str("market", &m.symbol);
+            qty(&mut o, "qty", m, *q);
+            o.name("reason", reason.name());
         }
         EventKind::DuplicateClientOrderId { account, client_id, order_id, market, status, filled, open } => {
-            let m = market_of(markets, *market);
-            let (status, cancel) = match status {
-                OrderStatus::Open => ("open", None),
-                OrderStatus::Filled => ("filled", None),
-                OrderStatus::Cancelled(r) => ("cancelled", Some(r.name())),
-            };
-            WireEvent::DuplicateClientOrderId {
-                account: account.0,
-                client_id: client_id.to_string(),
-                order_id: order_id.0,
-                market: m.symbol.clone(),
-                status,
-                cancel_reason: cancel,
-                filled: format_qty(m, *filled),
-                open: format_qty(m, *open),
+            let m = spec(*market);
+            o.u64("account", account.0);
+            o.str("client_id", client_id.as_str());
+            o.u64("order_id", order_id.0);
+            o.str("market", &m.symbol);
+            match status {
+                OrderStatus::Open => o.name("status", "open"),
+                OrderStatus::Filled => o.name("status", "filled"),
+                OrderStatus::Cancelled(r) => {
+                    o.name("status", "cancelled");
+                    o.name("cancel_reason", r.name());
+                }
             }
+            qty(&mut o, "filled", m, *filled);
+            qty(&mut o, "open", m, *open);
         }
         EventKind::StopAccepted {
             stop_id,
@@ -656,92 +359,94 @@ pub fn encode_event<M: MarketSpecs + ?Sized>(e: &Event, markets: &M, command_mar
             kind,
             trigger,
             trigger_by,
-            qty,
+            qty: q,
             reduce_only,
             client_id,
         } => {
-            let m = market_of(markets, *market);
-            let stop_type = match kind {
-                StopKind::StopMarket => "stop_market",
-                StopKind::StopLimit { .. } => "stop_limit",
-                StopKind::TakeProfitMarket => "take_profit_market",
-                StopKind::TakeProfitLimit { .. } => "take_profit_limit",
-            };
-            WireEvent::StopAccepted {
-                stop_id: stop_id.0,
-                account: account.0,
-                market: m.symbol.clone(),
-                side: side(*s),
-                stop_type,
-                trigger_price: format_price(m, *trigger),
-                trigger_by: match trigger_by {
+            let m = spec(*market);
+            o.u64("stop_id", stop_id.0);
+            o.u64("account", account.0);
+            o.str("market", &m.symbol);
+            o.name("side", side(*s));
+            o.name(
+                "stop_type",
+                match kind {
+                    StopKind::StopMarket => "stop_market",
+                    StopKind::StopLimit { .. } => "stop_limit",
+                    StopKind::TakeProfitMarket => "take_profit_market",
+                    StopKind::TakeProfitLimit { .. } => "take_profit_limit",
+                },
+            );
+            price(&mut o, "trigger_price", m, *trigger);
+            o.name(
+                "trigger_by",
+                match trigger_by {
                     TriggerBy::Mark => "mark",
                     TriggerBy::Last => "last",
                 },
-                price: kind.limit().map(|(p, _)| format_price(m, p)),
-                tif: kind.limit().map(|(_, t)| tif(t)),
-                qty: format_qty(m, *qty),
-                reduce_only: *reduce_only,
-                client_id: client_id.as_ref().map(ToString::to_string),
+            );
+            if let Some((p, t)) = kind.limit() {
+                price(&mut o, "price", m, p);
+                o.name("tif", tif(t));
+            }
+            qty(&mut o, "qty", m, *q);
+            o.bool("reduce_only", *reduce_only);
+            if let Some(c) = client_id {
+                o.str("client_id", c.as_str());
             }
         }
-        EventKind::MarketHalted { market } => WireEvent::MarketHalted { market: sym(*market) },
-        EventKind::MarketResumed { market } => WireEvent::MarketResumed { market: sym(*market) },
+        EventKind::MarketHalted { market }
+        | EventKind::MarketResumed { market }
+        | EventKind::ParamsChanged { market } => {
+            o.str("market", &spec(*market).symbol);
+        }
         EventKind::ParamsScheduled { market, effective_at, accounts_below_maintenance, replaced } => {
-            WireEvent::ParamsScheduled {
-                market: sym(*market),
-                effective_at: effective_at.0,
-                accounts_below_maintenance: *accounts_below_maintenance,
-                replaced: *replaced,
-            }
+            o.str("market", &spec(*market).symbol);
+            o.i64("effective_at", effective_at.0);
+            o.u64("accounts_below_maintenance", u64::from(*accounts_below_maintenance));
+            o.bool("replaced", *replaced);
         }
-        EventKind::ParamsChanged { market } => WireEvent::ParamsChanged { market: sym(*market) },
-        EventKind::PositionSettled { account, market, size, price, realized, collateral } => {
-            let m = market_of(markets, *market);
-            WireEvent::PositionSettled {
-                account: account.0,
-                market: m.symbol.clone(),
-                size: format_qty(m, *size),
-                price: format_price(m, *price),
-                realized_pnl: format_quote(*realized),
-                collateral: format_quote(*collateral),
-            }
+        EventKind::PositionSettled { account, market, size, price: p, realized, collateral } => {
+            let m = spec(*market);
+            o.u64("account", account.0);
+            o.str("market", &m.symbol);
+            qty(&mut o, "size", m, *size);
+            price(&mut o, "price", m, *p);
+            quote(&mut o, "realized_pnl", *realized);
+            quote(&mut o, "collateral", *collateral);
         }
-        EventKind::MarketDelisted { market, price } => {
-            let m = market_of(markets, *market);
-            WireEvent::MarketDelisted { market: m.symbol.clone(), price: format_price(m, *price) }
+        EventKind::MarketDelisted { market, price: p } => {
+            let m = spec(*market);
+            o.str("market", &m.symbol);
+            price(&mut o, "price", m, *p);
         }
         EventKind::StopTriggered { stop_id, account, market, reference } => {
-            let m = market_of(markets, *market);
-            WireEvent::StopTriggered {
-                stop_id: stop_id.0,
-                account: account.0,
-                market: m.symbol.clone(),
-                reference_price: format_price(m, *reference),
-            }
+            let m = spec(*market);
+            o.u64("stop_id", stop_id.0);
+            o.u64("account", account.0);
+            o.str("market", &m.symbol);
+            price(&mut o, "reference_price", m, *reference);
         }
         EventKind::TriggeredOrderRejected { stop_id, account, market, reason } => {
-            let m = market_of(markets, *market);
-            WireEvent::TriggeredOrderRejected {
-                stop_id: stop_id.0,
-                account: account.0,
-                market: m.symbol.clone(),
-                code: reason.code(),
-                reason: reason.name(),
-                message: reject_message(reason, Some(m)),
-            }
+            let m = spec(*market);
+            o.u64("stop_id", stop_id.0);
+            o.u64("account", account.0);
+            o.str("market", &m.symbol);
+            o.u64("code", u64::from(reason.code()));
+            o.name("reason", reason.name());
+            o.str("message", &reject_message(reason, Some(m)));
         }
         EventKind::MarginModeSet { account, market, mode } => {
-            WireEvent::MarginModeSet { account: account.0, market: sym(*market), mode: margin_mode(*mode) }
+            o.u64("account", account.0);
+            o.str("market", &spec(*market).symbol);
+            o.name("mode", margin_mode(*mode));
         }
         EventKind::IsolatedMarginChanged { account, market, amount, isolated_margin, collateral } => {
-            WireEvent::IsolatedMarginChanged {
-                account: account.0,
-                market: sym(*market),
-                amount: format_quote(*amount),
-                isolated_margin: format_quote(*isolated_margin),
-                collateral: format_quote(*collateral),
-            }
+            o.u64("account", account.0);
+            o.str("market", &spec(*market).symbol);
+            quote(&mut o, "amount", *amount);
+            quote(&mut o, "isolated_margin", *isolated_margin);
+            quote(&mut o, "collateral", *collateral);
         }
         EventKind::PositionChanged {
             account,
@@ -753,142 +458,167 @@ pub fn encode_event<M: MarketSpecs + ?Sized>(e: &Event, markets: &M, command_mar
             collateral,
             isolated_margin,
         } => {
-            let m = market_of(markets, *market);
-            WireEvent::PositionChanged {
-                account: account.0,
-                market: m.symbol.clone(),
-                size: format_qty(m, *size),
-                cost_basis: format_quote(*cost_basis),
-                realized_pnl: format_quote(*realized),
-                fee: format_quote(*fee),
-                collateral: format_quote(*collateral),
-                isolated_margin: format_quote(*isolated_margin),
-            }
+            let m = spec(*market);
+            o.u64("account", account.0);
+            o.str("market", &m.symbol);
+            qty(&mut o, "size", m, *size);
+            quote(&mut o, "cost_basis", *cost_basis);
+            quote(&mut o, "realized_pnl", *realized);
+            quote(&mut o, "fee", *fee);
+            quote(&mut o, "collateral", *collateral);
+            quote(&mut o, "isolated_margin", *isolated_margin);
         }
-        EventKind::Deposited { account, amount, collateral } => WireEvent::Deposited {
-            account: account.0,
-            amount: format_quote(*amount),
-            collateral: format_quote(*collateral),
-        },
-        EventKind::Withdrawn { account, amount, collateral } => WireEvent::Withdrawn {
-            account: account.0,
-            amount: format_quote(*amount),
-            collateral: format_quote(*collateral),
-        },
+        EventKind::Deposited { account, amount, collateral } | EventKind::Withdrawn { account, amount, collateral } => {
+            o.u64("account", account.0);
+            quote(&mut o, "amount", *amount);
+            quote(&mut o, "collateral", *collateral);
+        }
         EventKind::LeverageSet { account, market, leverage } => {
-            WireEvent::LeverageSet { account: account.0, market: sym(*market), leverage: *leverage }
+            o.u64("account", account.0);
+            o.str("market", &spec(*market).symbol);
+            o.u64("leverage", u64::from(*leverage));
         }
         EventKind::LiquidationQueued { account, scope, equity, maintenance_margin, queue_length } => {
-            WireEvent::LiquidationQueued {
-                account: account.0,
-                scope: scope_name(markets, *scope),
-                equity: format_quote(*equity),
-                maintenance_margin: format_quote(*maintenance_margin),
-                queue_length: *queue_length,
-            }
+            o.u64("account", account.0);
+            o.str("scope", &scope_name(markets, *scope));
+            quote(&mut o, "equity", *equity);
+            quote(&mut o, "maintenance_margin", *maintenance_margin);
+            o.u64("queue_length", *queue_length);
         }
-        EventKind::LiquidationStarted { account, scope, equity, maintenance_margin } => WireEvent::LiquidationStarted {
-            account: account.0,
-            scope: scope_name(markets, *scope),
-            equity: format_quote(*equity),
-            maintenance_margin: format_quote(*maintenance_margin),
-        },
-        EventKind::LiquidationAverted { account, scope, equity, maintenance_margin } => WireEvent::LiquidationAverted {
-            account: account.0,
-            scope: scope_name(markets, *scope),
-            equity: format_quote(*equity),
-            maintenance_margin: format_quote(*maintenance_margin),
-        },
-        EventKind::LiquidationOrder { account, market, order_id, side: close_side, qty, limit, bankruptcy_price } => {
-            let m = market_of(markets, *market);
-            WireEvent::LiquidationOrder {
-                account: account.0,
-                market: m.symbol.clone(),
-                order_id: order_id.0,
-                side: side(*close_side),
-                qty: format_qty(m, *qty),
-                limit: format_price(m, *limit),
-                bankruptcy_price: format_price(m, *bankruptcy_price),
-            }
+        EventKind::LiquidationStarted { account, scope, equity, maintenance_margin }
+        | EventKind::LiquidationAverted { account, scope, equity, maintenance_margin } => {
+            o.u64("account", account.0);
+            o.str("scope", &scope_name(markets, *scope));
+            quote(&mut o, "equity", *equity);
+            quote(&mut o, "maintenance_margin", *maintenance_margin);
         }
-        EventKind::BackstopTakeover { market, account, liquidator, side: close_side, qty, price, gap_paid } => {
-            let m = market_of(markets, *market);
-            WireEvent::BackstopTakeover {
-                market: m.symbol.clone(),
-                account: account.0,
-                liquidator: liquidator.0,
-                side: side(*close_side),
-                qty: format_qty(m, *qty),
-                price: format_price(m, *price),
-                gap_paid: format_quote(*gap_paid),
-            }
+        EventKind::LiquidationOrder {
+            account,
+            market,
+            order_id,
+            side: close_side,
+            qty: q,
+            limit,
+            bankruptcy_price,
+        } => {
+            let m = spec(*market);
+            o.u64("account", account.0);
+            o.str("market", &m.symbol);
+            o.u64("order_id", order_id.0);
+            o.name("side", side(*close_side));
+            qty(&mut o, "qty", m, *q);
+            price(&mut o, "limit", m, *limit);
+            price(&mut o, "bankruptcy_price", m, *bankruptcy_price);
         }
-        EventKind::Deleveraged { market, account, bankrupt, qty, price, settlement, profit_given_up, rank, policy } => {
-            let m = market_of(markets, *market);
-            WireEvent::Deleveraged {
-                market: m.symbol.clone(),
-                account: account.0,
-                bankrupt: bankrupt.0,
-                qty: format_qty(m, *qty),
-                price: format_price(m, *price),
-                settlement: format_quote(*settlement),
-                profit_given_up: format_quote(*profit_given_up),
-                rank: format_rank(*rank),
-                policy: adl_policy_name(*policy),
-            }
+        EventKind::BackstopTakeover { market, account, liquidator, side: close_side, qty: q, price: p, gap_paid } => {
+            let m = spec(*market);
+            o.str("market", &m.symbol);
+            o.u64("account", account.0);
+            o.u64("liquidator", liquidator.0);
+            o.name("side", side(*close_side));
+            qty(&mut o, "qty", m, *q);
+            price(&mut o, "price", m, *p);
+            quote(&mut o, "gap_paid", *gap_paid);
         }
-        EventKind::LiquidationFee { account, market, amount, fund } => WireEvent::LiquidationFee {
-            account: account.0,
-            market: sym(*market),
-            amount: format_quote(*amount),
-            fund: fund_name(markets, *fund),
-        },
-        EventKind::DeficitCovered { account, market, fund, amount, balance } => WireEvent::DeficitCovered {
-            account: account.0,
-            market: sym(*market),
-            fund: fund_name(markets, *fund),
-            amount: format_quote(*amount),
-            balance: format_quote(*balance),
-        },
+        EventKind::Deleveraged {
+            market,
+            account,
+            bankrupt,
+            qty: q,
+            price: p,
+            settlement,
+            profit_given_up,
+            rank,
+            policy,
+        } => {
+            let m = spec(*market);
+            o.str("market", &m.symbol);
+            o.u64("account", account.0);
+            o.u64("bankrupt", bankrupt.0);
+            qty(&mut o, "qty", m, *q);
+            price(&mut o, "price", m, *p);
+            quote(&mut o, "settlement", *settlement);
+            quote(&mut o, "profit_given_up", *profit_given_up);
+            o.str("rank", &format_rank(*rank));
+            o.name("policy", policy.name());
+        }
+        EventKind::LiquidationFee { account, market, amount, fund } => {
+            o.u64("account", account.0);
+            o.str("market", &spec(*market).symbol);
+            quote(&mut o, "amount", *amount);
+            o.str("fund", &fund_name(markets, *fund));
+        }
+        EventKind::DeficitCovered { account, market, fund, amount, balance } => {
+            o.u64("account", account.0);
+            o.str("market", &spec(*market).symbol);
+            o.str("fund", &fund_name(markets, *fund));
+            quote(&mut o, "amount", *amount);
+            quote(&mut o, "balance", *balance);
+        }
         EventKind::DeficitUncovered { account, market, amount } => {
-            WireEvent::DeficitUncovered { account: account.0, market: sym(*market), amount: format_quote(*amount) }
+            o.u64("account", account.0);
+            o.str("market", &spec(*market).symbol);
+            quote(&mut o, "amount", *amount);
         }
         EventKind::LiquidationFinished { account, scope, outcome, equity, maintenance_margin } => {
-            WireEvent::LiquidationFinished {
-                account: account.0,
-                scope: scope_name(markets, *scope),
-                outcome: match outcome {
+            o.u64("account", account.0);
+            o.str("scope", &scope_name(markets, *scope));
+            o.name(
+                "outcome",
+                match outcome {
                     LiquidationOutcome::Partial => "partial",
                     LiquidationOutcome::ClosedOut => "closed_out",
                     LiquidationOutcome::Stalled => "stalled",
                 },
-                equity: format_quote(*equity),
-                maintenance_margin: format_quote(*maintenance_margin),
-            }
+            );
+            quote(&mut o, "equity", *equity);
+            quote(&mut o, "maintenance_margin", *maintenance_margin);
         }
         EventKind::LiquidatorSet { account, active } => {
-            WireEvent::LiquidatorSet { account: account.0, active: *active }
+            o.u64("account", account.0);
+            o.bool("active", *active);
         }
-        EventKind::FundCapitalised { fund, amount, balance } => WireEvent::FundCapitalised {
-            fund: fund_name(markets, *fund),
-            amount: format_quote(*amount),
-            balance: format_quote(*balance),
-        },
+        EventKind::FundCapitalised { fund, amount, balance } => {
+            o.str("fund", &fund_name(markets, *fund));
+            quote(&mut o, "amount", *amount);
+            quote(&mut o, "balance", *balance);
+        }
         EventKind::AdminAudited { actor, action, detail } => {
-            WireEvent::AdminAudited { actor: actor.clone(), action: action.clone(), detail: detail.clone() }
+            o.str("actor", actor);
+            o.str("action", action);
+            o.str("detail", detail);
         }
-        EventKind::Rejected { account, client_id, reason } => WireEvent::Rejected {
-            account: account.map(|a| a.0),
-            client_id: client_id.as_ref().map(ToString::to_string),
-            code: reason.code(),
-            reason: reason.name(),
-            message: reject_message(reason, command_market.and_then(|id| markets.spec(id))),
-        },
-    };
-    EventLine { seq: e.seq, ts: e.ts.0, event }
+        EventKind::Rejected { account, client_id, reason } => {
+            if let Some(a) = account {
+                o.u64("account", a.0);
+            }
+            if let Some(c) = client_id {
+                o.str("client_id", c.as_str());
+            }
+            o.u64("code", u64::from(reason.code()));
+            o.name("reason", reason.name());
+            o.str("message", &reject_message(reason, command_market.and_then(|id| markets.spec(id))));
+        }
+    }
+    o.end();
 }
 
-/// The `type` field [`encode_event`] writes for an event of this kind, without encoding it: a
+/// A price, in `m`'s tick decimals.
+fn price(o: &mut JsonObject<'_>, key: &'static str, m: &MarketSpec, p: Price) {
+    o.units(key, p.0, m.tick_size);
+}
+
+/// A size, in `m`'s lot decimals.
+fn qty(o: &mut JsonObject<'_>, key: &'static str, m: &MarketSpec, q: Qty) {
+    o.units(key, q.0, m.lot_size);
+}
+
+/// An amount of the settlement stablecoin, 6 decimals.
+fn quote(o: &mut JsonObject<'_>, key: &'static str, q: Quote) {
+    o.units(key, q.0, QUOTE_UNIT);
+}
+
+/// The `type` field [`write_event`] writes for an event of this kind, without encoding it: a
 /// consumer choosing events by type (a WebSocket channel, the Binance layer) reads this and
 /// encodes only what it sends. A test checks it against the encoded `type` of every kind.
 #[must_use]
@@ -955,10 +685,6 @@ pub fn fund_name<M: MarketSpecs + ?Sized>(markets: &M, fund: FundRef) -> String 
         FundRef::Shared => "shared_insurance".into(),
         FundRef::Guaranty => "guaranty".into(),
     }
-}
-
-fn adl_policy_name(p: AdlPolicy) -> &'static str {
-    p.name()
 }
 
 /// An ADL rank (units of 1e-8) as a decimal with 8 places; the saturated ends as `inf`/`-inf`.

@@ -9,7 +9,8 @@
 //! - [`account`]: the account view (collateral, margin, positions);
 //! - [`command`]: a JSON command line → `Command`, with typed refusals;
 //! - [`command_json`]: `Command` → its JSON command line (the inverse, for `perpx proof`);
-//! - [`event`]: `Event` → JSON, with decimals formatted by the market's tick and lot.
+//! - [`event`]: `Event` → JSON, with decimals formatted by the market's tick and lot;
+//! - [`json_object`]: the JSON object writer the events are written with;
 //! - [`replay`]: a whole script through a fresh engine, events out, state hash last;
 //! - [`routing`]: which market and which accounts an event concerns;
 //! - [`trade_message`]: the native WebSocket's trading messages, parsed in one pass.
@@ -20,6 +21,7 @@ pub mod account;
 pub mod command;
 pub mod command_json;
 pub mod event;
+pub mod json_object;
 pub mod replay;
 pub mod routing;
 pub mod trade_message;

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::SCHEMA_VERSION;
 use crate::account::{account_view, market_view};
 use crate::command::{Line, decode_line};
-use crate::event::{encode_event, encode_refusal};
+use crate::event::{encode_refusal, write_event};
 
 /// How to replay.
 #[derive(Debug, Clone, Default)]
@@ -137,6 +137,7 @@ pub fn replay<R: BufRead, W: Write>(
         state_hash: String::new(),
     };
     let mut events = Vec::new();
+    let mut line = String::new();
     for (i, text) in input.lines().enumerate() {
         let line_no = i + 1;
         let text = text?;
@@ -161,7 +162,10 @@ pub fn replay<R: BufRead, W: Write>(
                         EventKind::Fill(_) => summary.fills += 1,
                         _ => {}
                     }
-                    write_json(output, &encode_event(e, &engine, market))?;
+                    line.clear();
+                    write_event(e, &engine, market, &mut line);
+                    line.push('\n');
+                    output.write_all(line.as_bytes())?;
                 }
                 if options.check_invariants {
                     engine.check_invariants().map_err(|detail| ReplayError::Invariant {

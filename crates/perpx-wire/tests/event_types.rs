@@ -11,7 +11,7 @@ use perpx_testkit::mixed_stream;
 use perpx_wire::event::wire_type;
 
 fn encoded<M: perpx_wire::event::MarketSpecs + ?Sized>(e: &perpx_core::Event, markets: &M) -> String {
-    serde_json::to_string(&perpx_wire::event::encode_event(e, markets, None)).unwrap()
+    perpx_wire::event::event_text(e, markets, None)
 }
 
 /// Mixed streams (venue traffic, liquidations, ADL, funding, the oracle, admin commands), every

@@ -7,7 +7,7 @@ use perpx_journal::record::hex;
 use perpx_journal::{CommitLink, Record};
 use perpx_node::{ProofReport, prove};
 use perpx_wire::command_json::command_line;
-use perpx_wire::event::encode_event;
+use perpx_wire::event::event_text;
 use perpx_wire::replay::command_market;
 use serde_json::{Value, json};
 
@@ -44,7 +44,7 @@ fn proof_json(p: &ProofReport) -> Value {
     let events: Vec<Value> = p
         .events
         .iter()
-        .map(|e| serde_json::to_value(encode_event(e, &p.engine, market)).unwrap_or(Value::Null))
+        .map(|e| serde_json::from_str(&event_text(e, &p.engine, market)).unwrap_or(Value::Null))
         .collect();
     let commit = &p.proof.commit;
     json!({

@@ -28,6 +28,7 @@ use std::pin::Pin;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use perpx_wire::json_object::JsonObject;
 use perpx_wire::trade_message::TradeMessage;
 
 use super::{ApiError, Shared, acting_account, for_account_id, now_ms};
@@ -44,17 +45,6 @@ pub(super) enum Entry {
     Now(String),
     /// Answer when the command is durable.
     Later(Pin<Box<dyn Future<Output = String> + Send>>),
-}
-
-#[derive(Serialize)]
-struct AckMessage<'a> {
-    op: &'static str,
-    id: Option<u64>,
-    seq: u64,
-    ts: i64,
-    head_seq: Option<u64>,
-    head_hash: Option<&'a str>,
-    events: crate::stream::EventsJson<'a>,
 }
 
 #[derive(Serialize)]
@@ -93,18 +83,33 @@ fn error_text(id: Option<u64>, e: &ApiError) -> String {
     serde_json::to_string(&m).unwrap_or_default()
 }
 
+/// `{"op":"ack","id","seq","ts","head_seq","head_hash","events"}`, the events' text copied in
+/// as it is: written by hand, as the events are (`perpx_wire::json_object`), since serde_json
+/// went through every event's text again to copy it (docs/PERFORMANCE.md "Session 16").
 fn ack_text(id: Option<u64>, ack: &Ack) -> String {
-    let head = ack.head();
-    let m = AckMessage {
-        op: "ack",
-        id,
-        seq: ack.seq(),
-        ts: ack.ts,
-        head_seq: head.map(|h| h.seq),
-        head_hash: head.map(|h| h.hash.as_str()),
-        events: ack.events(),
-    };
-    serde_json::to_string(&m).unwrap_or_default()
+    let events = ack.events();
+    let mut out = String::with_capacity(160 + events.iter().map(|e| e.raw().len() + 1).sum::<usize>());
+    let mut o = JsonObject::begin(&mut out);
+    o.name("op", "ack");
+    match id {
+        Some(id) => o.u64("id", id),
+        None => o.null("id"),
+    }
+    o.u64("seq", ack.seq());
+    o.i64("ts", ack.ts);
+    match ack.head() {
+        Some(h) => {
+            o.u64("head_seq", h.seq);
+            o.str("head_hash", h.hash.as_str());
+        }
+        None => {
+            o.null("head_seq");
+            o.null("head_hash");
+        }
+    }
+    o.json_array("events", events.iter().map(crate::stream::EventJson::raw));
+    o.end();
+    out
 }
 
 /// The answer to a command once the engine thread has answered it: REST's codes, an engine
