@@ -98,9 +98,9 @@ impl std::fmt::Display for EventJson {
 /// WebSocket ack writes the text as it is (`api::ws_trade`).
 impl serde::Serialize for EventJson {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let raw = self.raw.get_or_init(|| {
-            RawValue::from_string(self.text.to_string()).unwrap_or_else(|_| RawValue::NULL.to_owned())
-        });
+        let raw = self
+            .raw
+            .get_or_init(|| RawValue::from_string(self.text.to_string()).unwrap_or_else(|_| RawValue::NULL.to_owned()));
         raw.serialize(s)
     }
 }
