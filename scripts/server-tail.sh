@@ -53,10 +53,14 @@ serve() {
     [ -n "$probe" ] && wait "$probe"
     local stolen=$(( $(steal) - s0 ))
     curl -s "http://127.0.0.1:$port/metrics" > "$data/metrics.txt"
-    # CPU seconds of the server's engine thread and gateway (tokio) threads, and of the bench.
+    # CPU seconds of the server's engine thread and gateway (tokio) threads (of which in user
+    # space), and of the bench.
     local cpu
-    cpu=$(for t in /proc/"$server"/task/*; do echo "$(cat "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done |
-        awk -v hz="$(getconf CLK_TCK)" '{a[$1] += $2} END {printf "engine %.2f s, gateway %.2f s", a["perpx-engine"] / hz, a["tokio-rt-worker"] / hz}')
+    cpu=$(for t in /proc/"$server"/task/*; do echo "$(cat "$t/comm") $(awk '{print $14, $15}' "$t/stat")"; done |
+        awk -v hz="$(getconf CLK_TCK)" '{u[$1] += $2; k[$1] += $3}
+            END {printf "engine %.2f s (user %.2f), gateway %.2f s (user %.2f)",
+                (u["perpx-engine"] + k["perpx-engine"]) / hz, u["perpx-engine"] / hz,
+                (u["tokio-rt-worker"] + k["tokio-rt-worker"]) / hz, u["tokio-rt-worker"] / hz}')
     cpu="$cpu, bench $(awk '{printf "%.2f s", $1 + $2}' "$data/bench.cpu")"
     kill "$server"; wait "$server" 2>/dev/null || true
     python3 - "$mode" "$data/bench.out" "$data/metrics.txt" "$stolen" "$cpu" <<'EOF'
