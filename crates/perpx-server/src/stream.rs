@@ -258,6 +258,8 @@ type Levels = Vec<(i64, i64)>;
 /// What a market's book looked like when last published.
 #[derive(Debug, Default)]
 struct LastBook {
+    /// The market's symbol, shared by its diffs (a count, not a copy, per diff).
+    symbol: Option<Arc<str>>,
     bids: Levels,
     asks: Levels,
     seq: u64,
@@ -274,6 +276,10 @@ pub struct BookTracker {
     /// that touched a market, so it allocates nothing unless the book changed).
     bids: Levels,
     asks: Levels,
+    /// The markets a command's events name, and the levels a diff found gone: scratch space
+    /// kept from command to command, so that a command allocates only the diffs it publishes.
+    markets: Vec<MarketId>,
+    gone: Levels,
 }
 
 /// Reads `market`'s top [`BOOK_DEPTH`] levels of `side` into `out`, in priority order.
@@ -287,10 +293,10 @@ fn top_into(m: &perpx_core::market::Market, side: Side, out: &mut Levels) {
 /// resized, with its size, then each level of `old` gone from `new`, with size 0.
 ///
 /// One merge walk over the two sorted lists: linear, where comparing every level with every
-/// other took up to 2 × 50 × 50 comparisons a command on a full book.
-fn diff(old: &Levels, new: &Levels, ahead: fn(i64, i64) -> bool) -> Vec<(i64, i64)> {
+/// other took up to 2 × 50 × 50 comparisons a command on a full book. `gone` is scratch space.
+fn diff(old: &Levels, new: &Levels, ahead: fn(i64, i64) -> bool, gone: &mut Levels) -> Vec<(i64, i64)> {
     let mut changed = Vec::new();
-    let mut gone = Vec::new();
+    gone.clear();
     let (mut i, mut j) = (0, 0);
     while i < old.len() && j < new.len() {
         let ((po, qo), (pn, qn)) = (old[i], new[j]);
@@ -310,7 +316,7 @@ fn diff(old: &Levels, new: &Levels, ahead: fn(i64, i64) -> bool) -> Vec<(i64, i6
     }
     changed.extend_from_slice(&new[j..]);
     gone.extend(old[i..].iter().map(|(p, _)| (*p, 0)));
-    changed.append(&mut gone);
+    changed.extend_from_slice(gone);
     changed
 }
 
@@ -332,7 +338,7 @@ fn ask_ahead(a: i64, b: i64) -> bool {
 #[derive(Debug)]
 pub struct BookDiff {
     /// The market's symbol.
-    pub market: String,
+    pub market: Arc<str>,
     /// The sequence number of the command that changed the book.
     pub seq: u64,
     /// The sequence number of the market's previous book message (0: none).
@@ -365,12 +371,13 @@ impl BookDiff {
 impl BookTracker {
     /// The book diffs of the markets `events` touched, after the command with sequence `seq`.
     pub fn diffs(&mut self, engine: &Engine, seq: u64, events: &[Event]) -> Vec<BookDiff> {
-        let mut markets: Vec<MarketId> =
-            events.iter().filter_map(|e| perpx_wire::routing::event_market(&e.kind)).collect();
+        let mut markets = std::mem::take(&mut self.markets);
+        markets.clear();
+        markets.extend(events.iter().filter_map(|e| perpx_wire::routing::event_market(&e.kind)));
         markets.sort_unstable();
         markets.dedup();
         let mut out = Vec::new();
-        for id in markets {
+        for &id in &markets {
             let Some(m) = engine.market(id) else { continue };
             let last = self.last.entry(id).or_default();
             // A side the command did not change (the same change count as at the last read)
@@ -392,14 +399,15 @@ impl BookTracker {
             if !bids_differ && !asks_differ {
                 continue;
             }
+            let symbol = last.symbol.get_or_insert_with(|| Arc::from(m.spec.symbol.as_str()));
             out.push(BookDiff {
-                market: m.spec.symbol.clone(),
+                market: Arc::clone(symbol),
                 seq,
                 prev_seq: last.seq,
                 tick: m.spec.tick_size,
                 lot: m.spec.lot_size,
-                bids: if bids_differ { diff(&last.bids, &self.bids, bid_ahead) } else { Levels::new() },
-                asks: if asks_differ { diff(&last.asks, &self.asks, ask_ahead) } else { Levels::new() },
+                bids: if bids_differ { diff(&last.bids, &self.bids, bid_ahead, &mut self.gone) } else { Levels::new() },
+                asks: if asks_differ { diff(&last.asks, &self.asks, ask_ahead, &mut self.gone) } else { Levels::new() },
                 json: OnceLock::new(),
             });
             if bids_differ {
@@ -410,6 +418,7 @@ impl BookTracker {
             }
             last.seq = seq;
         }
+        self.markets = markets;
         out
     }
 }
@@ -558,9 +567,9 @@ mod tests {
     fn a_diff_names_new_resized_and_gone_levels() {
         let old = vec![(103, 1), (102, 2), (100, 5)];
         let new = vec![(104, 1), (102, 3), (100, 5), (99, 1)];
-        assert_eq!(diff(&old, &new, bid_ahead), vec![(104, 1), (102, 3), (99, 1), (103, 0)]);
-        assert_eq!(diff(&old, &old, bid_ahead), vec![]);
-        assert_eq!(diff(&old, &vec![], bid_ahead), vec![(103, 0), (102, 0), (100, 0)]);
+        assert_eq!(diff(&old, &new, bid_ahead, &mut Vec::new()), vec![(104, 1), (102, 3), (99, 1), (103, 0)]);
+        assert_eq!(diff(&old, &old, bid_ahead, &mut Vec::new()), vec![]);
+        assert_eq!(diff(&old, &vec![], bid_ahead, &mut vec![(1, 1)]), vec![(103, 0), (102, 0), (100, 0)]);
     }
 
     proptest! {
@@ -570,7 +579,7 @@ mod tests {
             (bids, old, new) in any::<bool>().prop_flat_map(|b| (Just(b), side(b), side(b)))
         ) {
             let ahead = if bids { bid_ahead } else { ask_ahead };
-            prop_assert_eq!(diff(&old, &new, ahead), diff_by_definition(&old, &new));
+            prop_assert_eq!(diff(&old, &new, ahead, &mut vec![(7, 7)]), diff_by_definition(&old, &new));
         }
     }
 }

@@ -268,7 +268,7 @@ fn forward(s: &Shared, subs: &mut Subscriptions, batch: &[Arc<Published>], out: 
 fn forward_publication(s: &Shared, subs: &Subscriptions, p: &Published, account_fields: &str, out: &mut Vec<Message>) {
     let mut send = |text: String| out.push(Message::Text(text.into()));
     for diff in &p.book {
-        if subs.book.iter().any(|(m, from)| *m == diff.market && p.seq > *from) {
+        if subs.book.iter().any(|(m, from)| **m == *diff.market && p.seq > *from) {
             send(diff.json().to_string());
         }
     }

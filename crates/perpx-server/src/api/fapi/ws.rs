@@ -300,7 +300,7 @@ async fn forward(s: &Shared, follow: &mut Follow, p: &Published) -> Vec<Value> {
     for (name, stream) in &follow.streams {
         match stream {
             Stream::Depth(market) => {
-                for d in p.book.iter().filter(|d| d.market == *market) {
+                for d in p.book.iter().filter(|d| *d.market == **market) {
                     let (prev, levels) = (d.prev_seq, d.json());
                     let data = json!({ "e": "depthUpdate", "E": now, "T": now, "s": symbols.binance(market),
                                        "U": prev + 1, "u": d.seq, "pu": prev, "b": levels["bids"], "a": levels["asks"] });
