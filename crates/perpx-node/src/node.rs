@@ -577,18 +577,24 @@ impl<S: Storage> Node<S> {
         self.enqueue_inner(cmd, false).map(|(ticket, _)| ticket)
     }
 
-    /// [`Node::enqueue`], also returning a copy of the command's events at once — for a server
-    /// that must encode the events against the engine state right after the command (its book,
-    /// its marks), while the originals wait in the gate for durability. The hash that commits
-    /// to the record is the one [`Node::flush`] returns.
+    /// [`Node::enqueue`], handing the command's events to the caller at once — for a server
+    /// that holds its answers until the record is durable itself, and must encode the events
+    /// against the engine state right after the command (its book, its marks). The record's
+    /// place in the gate is held as for [`Node::enqueue`], and its output still comes out of
+    /// [`Node::take_published`] once durable, with no events. The hash that commits to the
+    /// record is the one [`Node::flush`] returns.
+    ///
+    /// Why not a copy kept in the gate: the server dropped it unread after every flush, and
+    /// cloning then freeing every event was about a tenth of its engine thread's samples
+    /// under load (docs/PERFORMANCE.md "Session 16").
     ///
     /// # Errors
     /// As [`Node::enqueue`].
-    pub fn enqueue_with_events(&mut self, cmd: &Command) -> Result<(Ticket, Vec<Event>), NodeError> {
+    pub fn enqueue_taking_events(&mut self, cmd: &Command) -> Result<(Ticket, Vec<Event>), NodeError> {
         self.enqueue_inner(cmd, true)
     }
 
-    fn enqueue_inner(&mut self, cmd: &Command, copy: bool) -> Result<(Ticket, Vec<Event>), NodeError> {
+    fn enqueue_inner(&mut self, cmd: &Command, take: bool) -> Result<(Ticket, Vec<Event>), NodeError> {
         self.check_running()?;
         self.payload.clear();
         encode_command_into(cmd, &mut self.payload);
@@ -615,11 +621,11 @@ impl<S: Storage> Node<S> {
             .append_with_events(cmd.ts.0, &self.payload, |stream| encode_events_into(&events, stream))
             .map_err(stopped)?;
         assert_eq!(ticket.seq, self.engine.seq(), "journal and engine sequence numbers agree");
-        let copied = if copy { events.clone() } else { Vec::new() };
-        let output = Published { seq: ticket.seq, events, redelivered: false };
+        let (kept, taken) = if take { (Vec::new(), events) } else { (events, Vec::new()) };
+        let output = Published { seq: ticket.seq, events: kept, redelivered: false };
         self.gate.hold(ticket, output).expect("the gate had room");
         self.release();
-        Ok((ticket, copied))
+        Ok((ticket, taken))
     }
 
     /// Writes and fsyncs every appended record and moves the released events to the outbox.

@@ -69,7 +69,7 @@ impl Store for Journaled {
         self.0.engine()
     }
     fn apply(&mut self, command: &Command) -> Result<Vec<Event>, String> {
-        let (_, events) = self.0.enqueue_with_events(command).map_err(|e| e.to_string())?;
+        let (_, events) = self.0.enqueue_taking_events(command).map_err(|e| e.to_string())?;
         Ok(events)
     }
     fn take_redelivered(&mut self) -> Vec<(u64, Vec<Event>)> {
@@ -77,8 +77,8 @@ impl Store for Journaled {
     }
     fn sync(&mut self) -> Result<Option<(u64, perpx_journal::Hash)>, String> {
         let head = self.0.flush().map_err(|e| e.to_string())?;
-        // The events already left with the answers (moved into them at apply time); free the
-        // outbox.
+        // The events already left with the answers (taken at apply time); the outbox holds only
+        // the released records' places.
         drop(self.0.take_published());
         Ok(Some((head.seq, head.hash)))
     }

@@ -91,6 +91,36 @@ fn pipelined_events_wait_for_the_fsync_that_covers_them() {
     assert_eq!(next, commands.len() as u64 + 1);
 }
 
+/// `enqueue_taking_events` hands each command's events over at once, exactly the engine's, and
+/// still holds the record's place: its output comes out of the outbox only once durable, in
+/// order, with no events left in it; and the journal reopens at the flushed head, to the same
+/// engine.
+#[test]
+fn taken_events_leave_only_the_records_place_in_the_gate() {
+    let (engine, commands) = stream(5, 60);
+    let reference = Reference::run(&engine, &commands);
+    let storage = MemStorage::new();
+    let (mut node, _) = Node::open(storage.clone(), small_node_config(&engine, SyncPolicy::EveryRecords(4))).unwrap();
+    let mut next = 1;
+    for c in &commands {
+        let (ticket, events) = node.enqueue_taking_events(c).unwrap();
+        assert_eq!(events, reference.events_of(ticket.seq), "command {}", ticket.seq);
+        let durable = node.durable_head().seq;
+        for p in node.take_published() {
+            assert!(p.seq <= durable, "released {} before it was durable ({durable})", p.seq);
+            assert_eq!((p.seq, p.events.len()), (next, 0));
+            next += 1;
+        }
+    }
+    let head = node.flush().unwrap();
+    next += node.take_published().len() as u64;
+    assert_eq!(next, commands.len() as u64 + 1);
+    drop(node);
+    let (reopened, recovered) = Node::open(storage, small_node_config(&engine, SyncPolicy::EveryRecords(4))).unwrap();
+    assert_eq!((recovered.head.seq, recovered.head.hash), (head.seq, head.hash));
+    assert_eq!(reopened.engine().state_hash(), reference.hash_at(commands.len() as u64));
+}
+
 /// At most `gate_capacity` outputs wait inside the node: a full gate is committed, and a full
 /// outbox refuses new commands (applying nothing) until it is taken.
 #[test]
