@@ -21,8 +21,6 @@ fn encoded<M: perpx_wire::event::MarketSpecs + ?Sized>(e: &perpx_core::Event, ma
 /// text of each kind.
 fn every_event(seeds: &[u64]) -> BTreeMap<&'static str, String> {
     let mut first = BTreeMap::new();
-    let dump = std::env::var_os("PERPX_DUMP_EVENTS").map(|p| std::fs::File::create(p).unwrap());
-    let mut dump = dump.map(std::io::BufWriter::new);
     for &seed in seeds {
         let s = mixed_stream::generate(seed, 1_500);
         let mut engine = Engine::new(s.engine.clone());
@@ -38,10 +36,6 @@ fn every_event(seeds: &[u64]) -> BTreeMap<&'static str, String> {
                 assert_eq!(line, copied, "seed {seed}: encoded from copied specs");
                 let value: serde_json::Value = serde_json::from_str(&line).unwrap();
                 assert_eq!(value["type"], wire_type(&e.kind), "seed {seed}: {line}");
-                if let Some(d) = dump.as_mut() {
-                    use std::io::Write;
-                    writeln!(d, "{line}").unwrap();
-                }
                 first.entry(wire_type(&e.kind)).or_insert(line);
             }
         }
