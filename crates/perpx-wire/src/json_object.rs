@@ -6,7 +6,7 @@
 //! value for characters to escape. Here a key is a constant known to need no escaping
 //! (lower-case letters, digits and `_`), a figure's digits go straight into the text, and only
 //! free text (names, messages, client ids) is escaped. On the server's gateway this cut the
-//! instructions an order by about a fifth (docs/PERFORMANCE.md "Session 16").
+//! instructions an order by a quarter (docs/PERFORMANCE.md "Session 16").
 //!
 //! The output is serde_json's compact form byte for byte: the same escapes for free text
 //! ([`write_escaped`], checked against serde_json by a property test) and the same integers.
