@@ -26,4 +26,4 @@ mod tests;
 mod window;
 
 pub use order::{RestingOrder, Side};
-pub use store::{AccountOrderIds, Book, FrontFill, Level, LevelOrders, OrderSlot, SideTotals};
+pub use store::{AccountOrderIds, Book, FrontFill, Level, LevelIter, LevelOrders, OrderSlot, SideTotals};

@@ -180,6 +180,11 @@ impl Window {
         self.next_from(0).map(|i| self.price_at(i))
     }
 
+    /// An iterator over none of the window's levels.
+    pub(super) fn iter_none(&self, descending: bool) -> WindowIter<'_> {
+        WindowIter { window: self, at: None, descending }
+    }
+
     /// The levels held, `(price, level slot)`, ascending or descending.
     pub(super) fn iter(&self, descending: bool) -> WindowIter<'_> {
         let at = if descending { self.prev_from(usize::MAX) } else { self.next_from(0) };
