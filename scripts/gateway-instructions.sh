@@ -17,6 +17,7 @@
 #     callgrind_annotate --inclusive=yes DIR/data-1200/cg.*-02 DIR/data-1200/cg.*-03
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/admin-key.sh
 bin=${1:-target/release/perpx}
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 2; }
 command -v valgrind > /dev/null || { echo "needs valgrind" >&2; exit 2; }
@@ -38,10 +39,8 @@ run() {
     valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$data/cg.%p" \
         "$bin" serve --data-dir "$data" --config "$data/perpx.toml" --listen "127.0.0.1:$port" > "$data/serve.log" 2>&1 &
     local server=$!
-    for _ in $(seq 600); do grep -q "admin key" "$data/serve.log" && break; sleep 0.1; done
     local key secret
-    key=$(grep 'admin key' "$data/serve.log" | grep -oE '"key":"[^"]+"' | cut -d'"' -f4)
-    secret=$(grep 'admin key' "$data/serve.log" | grep -oE '"secret":"[^"]+"' | cut -d'"' -f4)
+    read_admin_key "$data/serve.log" 600
     sleep 2
     "$bin" bench --url "http://127.0.0.1:$port" --admin-key "$key" --admin-secret "$secret" \
         --transport ws --clients 4 --rate "$1" --seconds 10 --no-notices > "$data/bench.out" 2>&1

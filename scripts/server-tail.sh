@@ -14,6 +14,7 @@
 # only. Needs /usr/bin/time (the bench's CPU) and python3. Not run in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/admin-key.sh
 rate=${1:-30000}
 rounds=${2:-2}
 bin=${PERPX_SERVER:-target/release/perpx}
@@ -38,10 +39,8 @@ serve() {
     config "$mode" > "$data/perpx.toml"
     "$bin" serve --data-dir "$data" --config "$data/perpx.toml" --listen "127.0.0.1:$port" > "$data/serve.log" 2>&1 &
     local server=$!
-    for _ in $(seq 100); do grep -q "admin key" "$data/serve.log" && break; sleep 0.1; done
     local key secret
-    key=$(grep 'admin key' "$data/serve.log" | grep -oE '"key":"[^"]+"' | cut -d'"' -f4)
-    secret=$(grep 'admin key' "$data/serve.log" | grep -oE '"secret":"[^"]+"' | cut -d'"' -f4)
+    read_admin_key "$data/serve.log" 100
     local s0 probe=""
     s0=$(steal)
     if [ "${2:-}" = probe ]; then

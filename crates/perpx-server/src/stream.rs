@@ -371,15 +371,15 @@ impl BookDiff {
 impl BookTracker {
     /// The book diffs of the markets `events` touched, after the command with sequence `seq`.
     pub fn diffs(&mut self, engine: &Engine, seq: u64, events: &[Event]) -> Vec<BookDiff> {
-        let mut markets = std::mem::take(&mut self.markets);
+        let Self { last: published, bids, asks, markets, gone } = self;
         markets.clear();
         markets.extend(events.iter().filter_map(|e| perpx_wire::routing::event_market(&e.kind)));
         markets.sort_unstable();
         markets.dedup();
         let mut out = Vec::new();
-        for &id in &markets {
+        for &id in markets.iter() {
             let Some(m) = engine.market(id) else { continue };
-            let last = self.last.entry(id).or_default();
+            let last = published.entry(id).or_default();
             // A side the command did not change (the same change count as at the last read)
             // keeps its levels, and is neither re-read nor compared: an order that rests, a
             // cancel or an amend that does not trade changes one side (measured:
@@ -389,13 +389,13 @@ impl BookTracker {
             let (bids_moved, asks_moved) = (moved(0), moved(1));
             last.read_at = Some(now);
             if bids_moved {
-                top_into(m, Side::Buy, &mut self.bids);
+                top_into(m, Side::Buy, bids);
             }
             if asks_moved {
-                top_into(m, Side::Sell, &mut self.asks);
+                top_into(m, Side::Sell, asks);
             }
-            let bids_differ = bids_moved && last.bids != self.bids;
-            let asks_differ = asks_moved && last.asks != self.asks;
+            let bids_differ = bids_moved && last.bids != *bids;
+            let asks_differ = asks_moved && last.asks != *asks;
             if !bids_differ && !asks_differ {
                 continue;
             }
@@ -406,19 +406,18 @@ impl BookTracker {
                 prev_seq: last.seq,
                 tick: m.spec.tick_size,
                 lot: m.spec.lot_size,
-                bids: if bids_differ { diff(&last.bids, &self.bids, bid_ahead, &mut self.gone) } else { Levels::new() },
-                asks: if asks_differ { diff(&last.asks, &self.asks, ask_ahead, &mut self.gone) } else { Levels::new() },
+                bids: if bids_differ { diff(&last.bids, bids, bid_ahead, gone) } else { Levels::new() },
+                asks: if asks_differ { diff(&last.asks, asks, ask_ahead, gone) } else { Levels::new() },
                 json: OnceLock::new(),
             });
             if bids_differ {
-                std::mem::swap(&mut last.bids, &mut self.bids);
+                std::mem::swap(&mut last.bids, bids);
             }
             if asks_differ {
-                std::mem::swap(&mut last.asks, &mut self.asks);
+                std::mem::swap(&mut last.asks, asks);
             }
             last.seq = seq;
         }
-        self.markets = markets;
         out
     }
 }

@@ -4,22 +4,24 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use perpx_core::Engine;
 use perpx_core::market::MarketSpec;
 use perpx_testkit::mixed_stream;
-use perpx_wire::event::wire_type;
-
-fn encoded<M: perpx_wire::event::MarketSpecs + ?Sized>(e: &perpx_core::Event, markets: &M) -> String {
-    perpx_wire::event::event_text(e, markets, None)
-}
+use perpx_wire::event::{event_text, wire_type};
 
 /// Mixed streams (venue traffic, liquidations, ADL, funding, the oracle, admin commands), every
 /// event: its text is JSON whose `type` field is `wire_type` of its kind; and encoding it against
 /// specs copied when the market count last changed — as the server's publications do — gives
 /// the same text as encoding it against the engine right after its command. Returns the first
-/// text of each kind.
-fn every_event(seeds: &[u64]) -> BTreeMap<&'static str, String> {
+/// text of each kind; the streams run once for both tests.
+fn every_event() -> &'static BTreeMap<&'static str, String> {
+    static FIRST: OnceLock<BTreeMap<&'static str, String>> = OnceLock::new();
+    FIRST.get_or_init(|| every_event_of(&[1, 2, 3, 7, 11, 13, 17, 19]))
+}
+
+fn every_event_of(seeds: &[u64]) -> BTreeMap<&'static str, String> {
     let mut first = BTreeMap::new();
     for &seed in seeds {
         let s = mixed_stream::generate(seed, 1_500);
@@ -31,8 +33,8 @@ fn every_event(seeds: &[u64]) -> BTreeMap<&'static str, String> {
                 specs = engine.markets().iter().map(|m| m.spec.clone()).collect();
             }
             for e in &events {
-                let line = encoded(e, &engine);
-                let copied = encoded(e, specs.as_slice());
+                let line = event_text(e, &engine, None);
+                let copied = event_text(e, specs.as_slice(), None);
                 assert_eq!(line, copied, "seed {seed}: encoded from copied specs");
                 let value: serde_json::Value = serde_json::from_str(&line).unwrap();
                 assert_eq!(value["type"], wire_type(&e.kind), "seed {seed}: {line}");
@@ -45,7 +47,7 @@ fn every_event(seeds: &[u64]) -> BTreeMap<&'static str, String> {
 
 #[test]
 fn wire_type_is_the_encoded_type_and_copied_specs_encode_like_the_engine() {
-    let seen = every_event(&[1, 2, 3, 7, 11]);
+    let seen = every_event();
     // The streams reach the kinds consumers choose by: trades, marks, funding, liquidations,
     // ADL, rejections, and the admin side.
     for kind in [
@@ -75,7 +77,7 @@ fn wire_type_is_the_encoded_type_and_copied_specs_encode_like_the_engine() {
 /// the diff.
 #[test]
 fn every_event_kind_reads_as_its_golden_line() {
-    let lines: String = every_event(&[1, 2, 3, 7, 11, 13, 17, 19]).into_values().map(|l| l + "\n").collect();
+    let lines: String = every_event().values().map(|l| format!("{l}\n")).collect();
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/every_event_kind.expected.jsonl");
     if std::env::var_os("PERPX_UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &lines).unwrap();
@@ -98,8 +100,9 @@ fn the_rarer_kinds_read_as_documented() {
 
     let specs = [perpx_testkit::fixtures::btc_spec()];
     let btc = MarketId(0);
-    let text =
-        |kind: EventKind| encoded(&perpx_core::Event { seq: 9, ts: Timestamp(1_700_000_000_000), kind }, &specs[..]);
+    let text = |kind: EventKind| {
+        event_text(&perpx_core::Event { seq: 9, ts: Timestamp(1_700_000_000_000), kind }, &specs[..], None)
+    };
     let head = r#"{"seq":9,"ts":1700000000000,"type":"#;
     let cases = [
         (

@@ -529,22 +529,16 @@ impl Book {
             Side::Buy => &self.bids,
             Side::Sell => &self.asks,
         };
-        let (Some(base), Some(top)) = (w.base(), w.top()) else {
+        let (better, window, worse) = if let (Some(base), Some(top)) = (w.base(), w.top()) {
+            let below = tree.range(..Price(base));
+            let above = tree.range((Bound::Excluded(Price(top)), Bound::Unbounded));
+            let (better, worse) = if descending { (above, below) } else { (below, above) };
+            (better, w.iter(descending), worse)
+        } else {
             // Never used: the tree holds every level (none at all, in fact).
-            let none = Price(i64::MIN)..Price(i64::MIN);
-            return LevelIter {
-                book: self,
-                better: tree.range(..),
-                window: w.iter_none(descending),
-                worse: tree.range(none),
-                stage: Stage::Better,
-                descending,
-            };
+            (tree.range(..), w.iter_none(descending), tree.range(Price(i64::MIN)..Price(i64::MIN)))
         };
-        let below = tree.range(..Price(base));
-        let above = tree.range((Bound::Excluded(Price(top)), Bound::Unbounded));
-        let (better, worse) = if descending { (above, below) } else { (below, above) };
-        LevelIter { book: self, better, window: w.iter(descending), worse, stage: Stage::Better, descending }
+        LevelIter { book: self, better, window, worse, stage: Stage::Better, descending }
     }
 
     /// The orders of `level` in queue order.
