@@ -87,10 +87,12 @@ pub(crate) fn list_segments<S: Storage + ?Sized>(storage: &S) -> Result<Vec<Segm
 }
 
 /// Walks records segment after segment, checking every link.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Walker {
     head: ChainHead,
     anchored: bool,
+    /// The segment being walked, read into the same buffer each time ([`Storage::read_into`]).
+    bytes: Vec<u8>,
 }
 
 /// A commit that passed its checks, with its records, borrowing the segment's bytes.
@@ -115,13 +117,13 @@ impl Walker {
     /// A walk from the start of the chain: the first segment must begin at record 1 with the
     /// genesis anchor.
     pub(crate) fn from_genesis() -> Self {
-        Self { head: ChainHead::GENESIS, anchored: true }
+        Self { head: ChainHead::GENESIS, anchored: true, bytes: Vec::new() }
     }
 
     /// A walk from the middle: the first segment's header is taken as the starting point (the
     /// caller checks it against something trusted, such as a snapshot or a published head).
     pub(crate) fn from_first_segment() -> Self {
-        Self { head: ChainHead::GENESIS, anchored: false }
+        Self { head: ChainHead::GENESIS, anchored: false, bytes: Vec::new() }
     }
 
     /// The last record checked (or the starting point).
@@ -145,8 +147,23 @@ impl Walker {
         if bytes_on_disk > SEGMENT_FILE_BYTES_MAX {
             return Err(Corruption::SegmentTooLarge { segment: path.to_owned(), bytes: bytes_on_disk }.into());
         }
-        let bytes = storage.read(path)?;
-        let header = read_header(segment, &bytes)?;
+        let mut bytes = std::mem::take(&mut self.bytes);
+        storage.read_into(path, &mut bytes)?;
+        let walked = self.check(segment, &bytes, is_last, visit);
+        self.bytes = bytes;
+        walked
+    }
+
+    /// Checks one segment's bytes, visiting its records; `None` if the visitor stopped.
+    fn check(
+        &mut self,
+        segment: &SegmentFile,
+        bytes: &[u8],
+        is_last: bool,
+        visit: &mut ChainVisitor<'_>,
+    ) -> Result<Option<(SegmentHeader, SegmentEnd)>, ReadError> {
+        let path = segment.path.as_str();
+        let header = read_header(segment, bytes)?;
         self.enter(segment, &header)?;
         let head = &mut self.head;
         let mut open: Vec<(u64, RecordRef<'_>)> = Vec::new();
@@ -157,7 +174,7 @@ impl Walker {
                 Ok(ControlFlow::Continue(()))
             }
             Item::Commit(commit) => {
-                let records_digest = check_commit(path, offset, &bytes, &open, &commit, *head)?;
+                let records_digest = check_commit(path, offset, bytes, &open, &commit, *head)?;
                 let committed = Committed { segment: path, offset, records: &open, commit, records_digest };
                 let flow = visit(segment, &committed);
                 *head = commit.head();
@@ -165,7 +182,7 @@ impl Walker {
                 Ok(flow)
             }
         };
-        match scan_frames(path, &bytes, is_last, &mut check)? {
+        match scan_frames(path, bytes, is_last, &mut check)? {
             ScanEnd::Stopped => Ok(None),
             ScanEnd::End(end) => match end.seal {
                 Some((offset, seal)) if seal != self.head => {

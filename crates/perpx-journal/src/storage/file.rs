@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Storage, StorageError, StorageErrorKind, StorageOp, check_path};
@@ -163,9 +163,20 @@ impl Storage for FileStorage {
         handle.file.set_len(len).map_err(|e| StorageError::from_io(StorageOp::Truncate, path, &e))
     }
 
-    fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+    fn read_into(&self, path: &str, buf: &mut Vec<u8>) -> Result<(), StorageError> {
         let full = self.full(StorageOp::Read, path, false)?;
-        fs::read(full).map_err(|e| StorageError::from_io(StorageOp::Read, path, &e))
+        let io = |e: std::io::Error| StorageError::from_io(StorageOp::Read, path, &e);
+        let mut file = File::open(full).map_err(io)?;
+        let len = usize::try_from(file.metadata().map_err(io)?.len()).unwrap_or(usize::MAX);
+        buf.clear();
+        if buf.capacity() < len {
+            // A fresh buffer rather than a grown one: growing copies the old allocation over
+            // (64 MiB for a segment 5 bytes longer than the one before), and the room to spare
+            // lets the next segments, a few bytes longer or shorter, fit without it.
+            *buf = Vec::with_capacity(len.saturating_add(len / 8));
+        }
+        // `read_to_end` on a `File` reads into the spare capacity without zeroing it first.
+        file.read_to_end(buf).map(drop).map_err(io)
     }
 
     fn file_len(&self, path: &str) -> Result<u64, StorageError> {

@@ -485,13 +485,15 @@ impl Storage for MemStorage {
         Ok(())
     }
 
-    fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+    fn read_into(&self, path: &str, buf: &mut Vec<u8>) -> Result<(), StorageError> {
         let op = StorageOp::Read;
         check_path(op, path, false)?;
         let state = self.state();
         state.check_alive(op, path)?;
         let ino = state.file_or_not_found(op, path)?;
-        Ok(state.inodes[ino].live.clone())
+        buf.clear();
+        buf.extend_from_slice(&state.inodes[ino].live);
+        Ok(())
     }
 
     fn file_len(&self, path: &str) -> Result<u64, StorageError> {

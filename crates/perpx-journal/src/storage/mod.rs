@@ -174,7 +174,22 @@ pub trait Storage {
     ///
     /// # Errors
     /// On an I/O failure or if the file does not exist.
-    fn read(&self, path: &str) -> Result<Vec<u8>, StorageError>;
+    fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+        let mut bytes = Vec::new();
+        self.read_into(path, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// The whole contents of `path`, in `buf` (its old contents replaced).
+    ///
+    /// For reads of one file after another into the same buffer, as recovery reads segments:
+    /// a buffer kept across the reads keeps its memory, where a fresh one for each 64-MiB
+    /// segment had the kernel fault in and zero 64 MiB of new pages every time (7 % of a
+    /// recovery's CPU; docs/PERFORMANCE.md, "Session 17").
+    ///
+    /// # Errors
+    /// On an I/O failure or if the file does not exist; `buf`'s contents are then unspecified.
+    fn read_into(&self, path: &str, buf: &mut Vec<u8>) -> Result<(), StorageError>;
 
     /// The length of `path` in bytes.
     ///

@@ -87,3 +87,33 @@ fn the_file_storage_keeps_its_contract() {
     assert_eq!(storage.read("../escape").unwrap_err().kind, StorageErrorKind::InvalidPath);
     assert!(latest_valid_snapshot(&storage).unwrap().snapshot.is_none());
 }
+
+/// `read_into` replaces the buffer's contents with the file's, whatever the buffer held and
+/// whether it must grow, on both storages; a missing file is an error.
+#[test]
+fn reading_into_a_kept_buffer_gives_each_file_whole() {
+    fn check(storage: &mut impl Storage) {
+        let files: [(&str, Vec<u8>); 3] = [
+            ("a.seg", (0..=200).collect()),
+            ("b.seg", vec![7; 3]),
+            ("c.seg", (0..5_000u32).map(|i| u8::try_from(i % 251).unwrap()).collect()),
+        ];
+        for (path, bytes) in &files {
+            storage.create(path).unwrap();
+            let mut done = 0;
+            while done < bytes.len() {
+                done += storage.write(path, &bytes[done..]).unwrap();
+            }
+        }
+        let mut buf = vec![0xAA; 64];
+        for (path, bytes) in files.iter().chain(files.iter().rev()) {
+            storage.read_into(path, &mut buf).unwrap();
+            assert_eq!(&buf, bytes, "{path}");
+            assert_eq!(storage.read(path).unwrap(), *bytes, "{path}");
+        }
+        assert_eq!(storage.read_into("missing.seg", &mut buf).unwrap_err().kind, StorageErrorKind::NotFound);
+    }
+    let dir = TempDir::new("read-into");
+    check(&mut FileStorage::open(dir.path()).unwrap());
+    check(&mut perpx_journal::MemStorage::new());
+}
