@@ -16,6 +16,7 @@ use crate::num::{Price, Qty, Quote, narrow};
 use crate::reject::RejectReason;
 use crate::risk::margin::{
     Exposure, im_requirement, initial_margin, maintenance_margin, notional, order_loss, order_loss_from_totals,
+    worst_notional,
 };
 use crate::risk::position::unrealized_pnl;
 
@@ -231,17 +232,9 @@ impl Engine {
         self.margin_summary(id)
     }
 
-    /// The largest position notional an exposure can reach (all buys or all sells filling).
-    fn worst_notional(m: &Market, mark: Price, e: &Exposure) -> Result<Quote, RejectReason> {
-        let long = e.position.checked_add(e.open_buys).map_err(overflow)?;
-        let short = e.position.checked_sub(e.open_sells).map_err(overflow)?;
-        let q = m.quote_per_tick_lot;
-        Ok(notional(q, long, mark).map_err(overflow)?.max(notional(q, short, mark).map_err(overflow)?))
-    }
-
-    /// Checks that the tier of the worst notional reachable allows `leverage`.
-    pub(crate) fn check_tier(m: &Market, mark: Price, e: &Exposure, leverage: u32) -> Result<(), RejectReason> {
-        let worst = Self::worst_notional(m, mark, e)?;
+    /// Checks that the tier of `worst`, the largest notional the exposure can reach
+    /// ([`worst_notional`]), allows `leverage`.
+    pub(crate) fn check_tier(m: &Market, worst: Quote, leverage: u32) -> Result<(), RejectReason> {
         let max = tier_for_notional(&m.spec.tiers, worst).max_leverage;
         if leverage > max {
             return Err(RejectReason::LeverageAboveTier { leverage, max });
@@ -274,11 +267,14 @@ impl Engine {
             Side::Buy => e2.open_buys = e2.open_buys.checked_add(extra.qty).map_err(overflow)?,
             Side::Sell => e2.open_sells = e2.open_sells.checked_add(extra.qty).map_err(overflow)?,
         }
-        Self::check_tier(m, mark, &e2, leverage)?;
-        e2.order_loss = e2.order_loss.checked_add(extra.loss).map_err(overflow)?;
         let q = m.quote_per_tick_lot;
+        // The tier and the IM with the order both take its worst notional: one product for
+        // the two (they were three; docs/PERFORMANCE.md, "Session 17").
+        let worst = worst_notional(q, mark, &e2).map_err(overflow)?;
+        Self::check_tier(m, worst, leverage)?;
+        e2.order_loss = e2.order_loss.checked_add(extra.loss).map_err(overflow)?;
         let before = im_requirement(q, mark, leverage, &e).map_err(overflow)?;
-        let after = im_requirement(q, mark, leverage, &e2).map_err(overflow)?;
+        let after = initial_margin(worst, leverage).checked_add(e2.order_loss).map_err(overflow)?;
         if after <= before {
             return Ok(());
         }
@@ -444,7 +440,7 @@ impl Engine {
         }
         if let Some(mark) = m.mark {
             let e = self.exposure(id, account, m, mark)?;
-            Self::check_tier(m, mark, &e, leverage)?;
+            Self::check_tier(m, worst_notional(m.quote_per_tick_lot, mark, &e).map_err(overflow)?, leverage)?;
         }
         let before = self.margin(id)?;
         let previous = self.accounts.get_mut(&id).expect("checked").leverage.insert(market, leverage);

@@ -59,8 +59,25 @@ pub struct Exposure {
     pub order_loss: Quote,
 }
 
+/// The notional of the largest position one market's exposure can reach at `mark`: all its
+/// buys filled, all its sells filled, or neither —
+/// `max(|pos|, |pos + buys|, |pos − sells|) × mark × q`. Both the IM requirement and the
+/// margin tier are taken at it.
+///
+/// # Errors
+/// [`ArithmeticError::Overflow`] if a size or the notional does not fit.
+pub fn worst_notional(quote_per_tick_lot: i64, mark: Price, e: &Exposure) -> Result<Quote, ArithmeticError> {
+    let long = e.position.checked_add(e.open_buys)?;
+    let short = e.position.checked_sub(e.open_sells)?;
+    let largest = e.position.0.unsigned_abs().max(long.0.unsigned_abs()).max(short.0.unsigned_abs());
+    narrow(i128::from(largest) * i128::from(mark.0) * i128::from(quote_per_tick_lot)).map(Quote)
+}
+
 /// The IM requirement of one market's exposure at `mark` and `leverage`:
-/// `max(IM(|pos|), IM(|pos + buys|), IM(|pos − sells|)) + order_loss`.
+/// `max(IM(|pos|), IM(|pos + buys|), IM(|pos − sells|)) + order_loss`, which is
+/// `IM(worst_notional) + order_loss`: IM never falls as |size| grows (N = |size| × mark × q
+/// with mark > 0, then ⌈N / lev⌉), so the worst of the three is the IM of the largest |size|,
+/// one product and one division instead of three.
 ///
 /// # Errors
 /// [`ArithmeticError::Overflow`] if a notional does not fit.
@@ -70,14 +87,7 @@ pub fn im_requirement(
     leverage: u32,
     e: &Exposure,
 ) -> Result<Quote, ArithmeticError> {
-    let long = e.position.checked_add(e.open_buys)?;
-    let short = e.position.checked_sub(e.open_sells)?;
-    // IM never falls as |size| grows (N = |size| × mark × q with mark > 0, then ⌈N / lev⌉), so
-    // the worst of the three is the IM of the largest |size|: one product and one division
-    // instead of three (the order check computes this twice per order).
-    let largest = e.position.0.unsigned_abs().max(long.0.unsigned_abs()).max(short.0.unsigned_abs());
-    let n = narrow(i128::from(largest) * i128::from(mark.0) * i128::from(quote_per_tick_lot))?;
-    initial_margin(Quote(n), leverage).checked_add(e.order_loss)
+    initial_margin(worst_notional(quote_per_tick_lot, mark, e)?, leverage).checked_add(e.order_loss)
 }
 
 /// The immediate loss of an order of `qty` at `price` against `mark`: what it gives up the
@@ -203,6 +213,11 @@ mod tests {
                 worst.checked_add(Quote(loss))
             })();
             proptest::prop_assert_eq!(im_requirement(q, Price(mark), leverage, &e), long_way);
+            // The worst notional, which the margin tier is taken at, is the larger of the two
+            // one-sided fills' (the position itself lies between them).
+            let side = |size: i64| notional(q, Qty(size), Price(mark));
+            let sides = side(position + buys).and_then(|long| Ok(long.max(side(position - sells)?)));
+            proptest::prop_assert_eq!(worst_notional(q, Price(mark), &e), sides);
         }
     }
 
