@@ -18,9 +18,11 @@
 //!    the insurance fund, then the guaranty fund, and what is left is recorded as `uncovered`.
 
 use std::collections::BTreeSet;
+use std::collections::hash_map::Entry;
 use std::ops::Bound;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use super::matching::{Settle, Taker};
 use super::{Engine, Out};
@@ -42,17 +44,24 @@ type Figures = (Quote, Quote);
 const DENSE_CHECK_MIN: usize = 1_024;
 
 /// The units in the liquidation queue, for lookups: whether a unit is queued, and whether an
-/// account has any unit queued (it is then cancel-only). Hash sets, never iterated: nothing
-/// about their order reaches an output.
+/// account has any unit queued (it is then cancel-only). A hash map by account of its queued
+/// scopes (sorted, almost always one), never iterated: nothing about its order reaches an
+/// output.
 ///
 /// Measured: as a `BTreeSet<(AccountId, LiquidationScope)>` of the 85,000 queued units of the
 /// liquidation benchmark, its insert, remove and per-account range were 11 % of the cascade's
-/// instructions; with these sets (and no allocation per unit) the cascade went from 1,286 M to
-/// 1,129 M instructions (callgrind; docs/PERFORMANCE.md, "Liquidation cascade").
+/// instructions; with hash sets (and no allocation per unit) the cascade went from 1,286 M to
+/// 1,129 M instructions (callgrind; docs/PERFORMANCE.md, "Liquidation cascade"). Those were
+/// two sets, the units and a count per account, so every insert probed two tables and every
+/// removal three, each probe a likely cache miss among 85,000 entries: in a `perf` profile of
+/// the cascade, the probes of the removal inlined into the pass were most of a fifth of its
+/// samples. One map by account probes once per insert or removal (docs/PERFORMANCE.md,
+/// "Session 17").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct QueuedUnits {
-    units: FxHashSet<(AccountId, LiquidationScope)>,
-    per_account: FxHashMap<AccountId, u32>,
+    by_account: FxHashMap<AccountId, SmallVec<[LiquidationScope; 2]>>,
+    /// Σ scopes over the accounts.
+    units: usize,
 }
 
 impl QueuedUnits {
@@ -66,38 +75,41 @@ impl QueuedUnits {
     }
 
     /// Adds a unit; false if it was there.
-    pub(crate) fn insert(&mut self, unit: (AccountId, LiquidationScope)) -> bool {
-        let new = self.units.insert(unit);
-        if new {
-            *self.per_account.entry(unit.0).or_default() += 1;
+    pub(crate) fn insert(&mut self, (account, scope): (AccountId, LiquidationScope)) -> bool {
+        let scopes = self.by_account.entry(account).or_default();
+        match scopes.binary_search(&scope) {
+            Ok(_) => false,
+            Err(at) => {
+                scopes.insert(at, scope);
+                self.units += 1;
+                true
+            }
         }
-        new
     }
 
     /// Removes a unit; false if it wasn't there.
-    pub(crate) fn remove(&mut self, unit: (AccountId, LiquidationScope)) -> bool {
-        let was = self.units.remove(&unit);
-        if was {
-            let n = self.per_account.get_mut(&unit.0).expect("counted with its units");
-            *n -= 1;
-            if *n == 0 {
-                self.per_account.remove(&unit.0);
-            }
+    pub(crate) fn remove(&mut self, (account, scope): (AccountId, LiquidationScope)) -> bool {
+        let Entry::Occupied(mut scopes) = self.by_account.entry(account) else { return false };
+        let Ok(at) = scopes.get().binary_search(&scope) else { return false };
+        scopes.get_mut().remove(at);
+        if scopes.get().is_empty() {
+            scopes.remove();
         }
-        was
+        self.units -= 1;
+        true
     }
 
-    pub(crate) fn contains(&self, unit: (AccountId, LiquidationScope)) -> bool {
-        self.units.contains(&unit)
+    pub(crate) fn contains(&self, (account, scope): (AccountId, LiquidationScope)) -> bool {
+        self.by_account.get(&account).is_some_and(|scopes| scopes.binary_search(&scope).is_ok())
     }
 
     /// Whether any unit of `account` is queued.
     pub(crate) fn has_account(&self, account: AccountId) -> bool {
-        self.per_account.contains_key(&account)
+        self.by_account.contains_key(&account)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.units.len()
+        self.units
     }
 }
 

@@ -836,3 +836,28 @@ fn a_mark_move_over_thousands_of_holders_queues_exactly_the_units_below_maintena
     assert!(queued.len() > 1_000 && queued.iter().any(|u| matches!(u.1, LiquidationScope::Isolated(_))));
     assert_eq!(queued, expected);
 }
+
+/// The queue's lookup set: an account is cancel-only while any of its units is queued; a unit
+/// is counted once however often it is added; the set is the same whatever the order the
+/// units came in (restored from a snapshot's queue, it must equal the live one).
+#[test]
+fn queued_units_are_a_set_by_account() {
+    use super::liquidation::QueuedUnits;
+    use crate::event::LiquidationScope::{Cross, Isolated};
+    let mut q = QueuedUnits::default();
+    assert!(q.insert((A, Isolated(MarketId(1)))));
+    assert!(q.insert((A, Cross)));
+    assert!(!q.insert((A, Cross)), "already queued");
+    assert!(q.insert((B, Isolated(M))));
+    assert_eq!(q.len(), 3);
+    assert!(q.has_account(A) && q.has_account(B) && !q.has_account(C));
+    assert!(q.contains((A, Cross)) && q.contains((A, Isolated(MarketId(1)))) && !q.contains((A, Isolated(M))));
+    assert_eq!(q, QueuedUnits::of([(B, Isolated(M)), (A, Cross), (A, Isolated(MarketId(1))), (A, Cross)].into_iter()));
+    assert!(!q.remove((A, Isolated(M))), "never queued");
+    assert!(q.remove((A, Cross)));
+    assert!(q.has_account(A), "its isolated unit is still queued");
+    assert!(q.remove((A, Isolated(MarketId(1)))));
+    assert!(!q.has_account(A) && !q.remove((A, Cross)));
+    assert_eq!(q.len(), 1);
+    assert_eq!(q, QueuedUnits::of(std::iter::once((B, Isolated(M)))));
+}
