@@ -109,7 +109,7 @@ impl Engine {
     pub fn adl_ranking(&self, market: MarketId, sign: i64) -> Vec<AdlPosition> {
         let Some(m) = self.markets.get(market.index()) else { return Vec::new() };
         let mut ranked: Vec<AdlPosition> =
-            m.holders_of(sign).iter().filter_map(|id| self.adl_position(*id, market, sign)).collect();
+            m.holders_of(sign).filter_map(|id| self.adl_position(id, market, sign)).collect();
         ranked.sort_by(rank_order);
         ranked
     }

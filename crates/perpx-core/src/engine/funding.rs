@@ -342,7 +342,7 @@ impl Engine {
         let mut complete = true;
         // One event per holder: sized once, the vector is not grown (and copied) a doubling at a
         // time. Measured: docs/PERFORMANCE.md, "Funding, session 7".
-        out.events.reserve(m.holders[0].len() + m.holders[1].len());
+        out.events.reserve(m.holder_count());
         let mut underwater = Vec::new();
         for (id, a) in self.accounts.iter_mut_rechecked_by_caller() {
             let isolated = a.mode(market) == MarginMode::Isolated;

@@ -131,12 +131,8 @@ impl Engine {
                 }
                 long += p.size.0.max(0);
             }
-            let banded = m
-                .safe_bands
-                .iter()
-                .zip(&holders)
-                .all(|(b, h)| b.len() == h.len() && h.iter().all(|id| b.contains_key(id)));
-            if holders != m.holders || !banded {
+            let indexed = [1, -1].map(|sign| m.holders_of(sign).collect::<BTreeSet<_>>());
+            if holders != indexed {
                 return Err(format!("{}: holders index differs from the positions", m.spec.symbol));
             }
             self.check_safe_bands(m)?;

@@ -377,8 +377,12 @@ impl Engine {
                         candidates.extend(m.holders_outside_band(1, mark));
                         candidates[from..].sort_unstable();
                     }
-                    // The first mark, new tiers: every holder.
-                    _ => candidates.extend(m.holders.iter().flatten().copied()),
+                    // The first mark, new tiers: every holder (sorted likewise).
+                    _ => {
+                        let from = candidates.len();
+                        candidates.extend(m.holders_of(1).chain(m.holders_of(-1)));
+                        candidates[from..].sort_unstable();
+                    }
                 }
                 m.checked_mark = m.mark;
             }

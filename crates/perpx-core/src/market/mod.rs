@@ -21,5 +21,5 @@ pub use safe_band::SafeBand;
 pub(crate) use safe_band::funding_shrink;
 pub use spec::{MarginTier, MarketLimits, MarketSpec, ValidMarket};
 pub(crate) use state::IndexCache;
-pub use state::{Market, MarketStatus};
+pub use state::{HolderIds, Market, MarketStatus};
 pub use tiers::tier_for_notional;

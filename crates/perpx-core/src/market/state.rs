@@ -52,16 +52,18 @@ pub struct Market {
     /// Under the `shared` policy: what the market has drawn from the shared fund net of what
     /// it paid in (negative when it paid in more).
     pub shared_net_draw: Quote,
-    /// Accounts with a position here, by side (longs, shorts): ADL ranks only the side opposite
-    /// a bankrupt position, and funding and the console read them. Change them with
-    /// [`Market::add_holder`] and [`Market::remove_holder`], which keep `safe_bands` in step.
-    pub holders: [std::collections::BTreeSet<crate::ids::AccountId>; 2],
-    /// The same holders by side, each with its unit's safe band: a mark move re-checks for
-    /// liquidation exactly the holders whose band it leaves. A hash map beside the ordered
-    /// set, as the liquidation pass sets the band of every account it checks: a probe instead
-    /// of a tree descent (with the band's 64-bit division, the recovery workload's engine went
-    /// from 1,670 M to 1,622 M instructions; docs/PERFORMANCE.md, "Session 11: the engine on
-    /// the replay worker"). Its order reaches no output (candidates are sorted).
+    /// Accounts with a position here, by side (longs, shorts), each with its unit's safe
+    /// band: ADL ranks only the side opposite a bankrupt position, funding and the console
+    /// read them, and a mark move re-checks for liquidation exactly the holders whose band it
+    /// leaves. Change them with [`Market::add_holder`] and [`Market::remove_holder`].
+    ///
+    /// A hash map, whose order reaches no output (the readers sort what they take from it):
+    /// the liquidation pass sets the band of every account it checks, a probe instead of a
+    /// tree descent (with the band's 64-bit division, the recovery workload's engine went from
+    /// 1,670 M to 1,622 M instructions; docs/PERFORMANCE.md, "Session 11: the engine on the
+    /// replay worker"). An ordered set of the same holders was kept beside it until session
+    /// 17: each position opened or closed also inserted into or removed from a 100,000-entry
+    /// B-tree (5.5 % of the 30 % gap's instructions; docs/PERFORMANCE.md, "Session 17").
     pub(crate) safe_bands: [rustc_hash::FxHashMap<crate::ids::AccountId, SafeBand>; 2],
     /// How many ticks every band of each side has narrowed by since funding settlements began
     /// ([`crate::market::SafeBand`]): raised for the paying side at each settlement. Derived, like
@@ -112,6 +114,24 @@ impl IndexCache {
 }
 
 /// A market's specification, for what reads only that (its text formats: `perpx-wire`).
+/// The holders of one side of a market ([`Market::holders_of`]), in no particular order.
+#[derive(Debug, Clone)]
+pub struct HolderIds<'a>(std::collections::hash_map::Keys<'a, crate::ids::AccountId, SafeBand>);
+
+impl Iterator for HolderIds<'_> {
+    type Item = crate::ids::AccountId;
+
+    fn next(&mut self) -> Option<crate::ids::AccountId> {
+        self.0.next().copied()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl ExactSizeIterator for HolderIds<'_> {}
+
 impl AsRef<MarketSpec> for Market {
     fn as_ref(&self) -> &MarketSpec {
         &self.spec
@@ -150,7 +170,6 @@ impl Market {
             funding,
             insurance_fund: Quote::ZERO,
             shared_net_draw: Quote::ZERO,
-            holders: [std::collections::BTreeSet::new(), std::collections::BTreeSet::new()],
             safe_bands: [rustc_hash::FxHashMap::default(), rustc_hash::FxHashMap::default()],
             band_shrink: [0, 0],
             open_interest: Qty::ZERO,
@@ -160,28 +179,32 @@ impl Market {
         }
     }
 
-    /// The holders of positions of sign `sign` (+1 longs, −1 shorts).
+    /// The holders of positions of sign `sign` (+1 longs, −1 shorts), in no particular order:
+    /// sort what reaches an output.
     #[must_use]
-    pub fn holders_of(&self, sign: i64) -> &std::collections::BTreeSet<crate::ids::AccountId> {
-        &self.holders[usize::from(sign < 0)]
+    pub fn holders_of(&self, sign: i64) -> HolderIds<'_> {
+        HolderIds(self.safe_bands[usize::from(sign < 0)].keys())
+    }
+
+    /// How many accounts hold a position here, both sides.
+    #[must_use]
+    pub fn holder_count(&self) -> usize {
+        self.safe_bands[0].len() + self.safe_bands[1].len()
     }
 
     /// Adds `id` to the holders of `side` (0 longs, 1 shorts), without a safe band until the
     /// liquidation pass checks it.
     pub(crate) fn add_holder(&mut self, side: usize, id: crate::ids::AccountId) {
-        self.holders[side].insert(id);
         self.safe_bands[side].insert(id, SafeBand::NONE);
     }
 
     /// Removes `id` from the holders of `side`.
     pub(crate) fn remove_holder(&mut self, side: usize, id: crate::ids::AccountId) {
-        self.holders[side].remove(&id);
         self.safe_bands[side].remove(&id);
     }
 
     /// Removes every holder (a delisted market settled every position).
     pub(crate) fn clear_holders(&mut self) {
-        self.holders.iter_mut().for_each(std::collections::BTreeSet::clear);
         self.safe_bands.iter_mut().for_each(rustc_hash::FxHashMap::clear);
     }
 

@@ -94,9 +94,9 @@ fn narrow(x: i128) -> i64 {
 fn market_risk(e: &Engine, m: &perpx_core::market::Market, salt: &[u8; 16], depth: usize) -> Value {
     let side = |sign: i64| {
         let holders = m.holders_of(sign);
+        let count = holders.len();
         let oi: i64 = holders
-            .iter()
-            .filter_map(|a: &AccountId| e.account(*a))
+            .filter_map(|a: AccountId| e.account(a))
             .map(|a| a.position(m.id).size.0.abs())
             .fold(0i64, i64::saturating_add);
         let ranking = e.adl_ranking(m.id, sign);
@@ -118,7 +118,7 @@ fn market_risk(e: &Engine, m: &perpx_core::market::Market, salt: &[u8; 16], dept
                 })
             })
             .collect();
-        json!({ "open_interest": format_qty(m, Qty(oi)), "holders": holders.len(), "adl_queue": queue })
+        json!({ "open_interest": format_qty(m, Qty(oi)), "holders": count, "adl_queue": queue })
     };
     let view = perpx_wire::account::market_view(e, m.id);
     json!({
