@@ -113,7 +113,6 @@ impl IndexCache {
     }
 }
 
-/// A market's specification, for what reads only that (its text formats: `perpx-wire`).
 /// The holders of one side of a market ([`Market::holders_of`]), in no particular order.
 #[derive(Debug, Clone)]
 pub struct HolderIds<'a>(std::collections::hash_map::Keys<'a, crate::ids::AccountId, SafeBand>);
@@ -132,6 +131,7 @@ impl Iterator for HolderIds<'_> {
 
 impl ExactSizeIterator for HolderIds<'_> {}
 
+/// A market's specification, for what reads only that (its text formats: `perpx-wire`).
 impl AsRef<MarketSpec> for Market {
     fn as_ref(&self) -> &MarketSpec {
         &self.spec
