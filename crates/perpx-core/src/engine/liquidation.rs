@@ -60,8 +60,6 @@ const DENSE_CHECK_MIN: usize = 1_024;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct QueuedUnits {
     by_account: FxHashMap<AccountId, SmallVec<[LiquidationScope; 2]>>,
-    /// Σ scopes over the accounts.
-    units: usize,
 }
 
 impl QueuedUnits {
@@ -81,7 +79,6 @@ impl QueuedUnits {
             Ok(_) => false,
             Err(at) => {
                 scopes.insert(at, scope);
-                self.units += 1;
                 true
             }
         }
@@ -95,7 +92,6 @@ impl QueuedUnits {
         if scopes.get().is_empty() {
             scopes.remove();
         }
-        self.units -= 1;
         true
     }
 
@@ -108,8 +104,10 @@ impl QueuedUnits {
         self.by_account.contains_key(&account)
     }
 
+    /// How many units are queued: a walk over the accounts, for the snapshot's and the
+    /// invariants' checks only.
     pub(crate) fn len(&self) -> usize {
-        self.units
+        self.by_account.values().map(SmallVec::len).sum()
     }
 }
 
@@ -367,23 +365,19 @@ impl Engine {
         self.take_changed_accounts(&mut candidates);
         for m in &mut self.markets {
             if m.mark != m.checked_mark {
+                let from = candidates.len();
                 match (m.checked_mark, m.mark) {
                     // A move: the holders whose safe band it leaves.
-                    // (They come in hash order: sorted here, as one run for the merging sort
-                    // in `enqueue_underwater`.)
                     (Some(_), Some(mark)) => {
-                        let from = candidates.len();
                         candidates.extend(m.holders_outside_band(0, mark));
                         candidates.extend(m.holders_outside_band(1, mark));
-                        candidates[from..].sort_unstable();
                     }
-                    // The first mark, new tiers: every holder (sorted likewise).
-                    _ => {
-                        let from = candidates.len();
-                        candidates.extend(m.holders_of(1).chain(m.holders_of(-1)));
-                        candidates[from..].sort_unstable();
-                    }
+                    // The first mark, new tiers: every holder.
+                    _ => candidates.extend(m.holders_of(1).chain(m.holders_of(-1))),
                 }
+                // They come in hash order: sorted here, as one run for the merging sort in
+                // `enqueue_underwater`.
+                candidates[from..].sort_unstable();
                 m.checked_mark = m.mark;
             }
         }

@@ -184,8 +184,8 @@ pub trait Storage {
     ///
     /// For reads of one file after another into the same buffer, as recovery reads segments:
     /// a buffer kept across the reads keeps its memory, where a fresh one for each 64-MiB
-    /// segment had the kernel fault in and zero 64 MiB of new pages every time (7 % of a
-    /// recovery's CPU; docs/PERFORMANCE.md, "Session 17").
+    /// segment had the kernel fault in and zero 64 MiB of new pages every time (4.2 % of a
+    /// recovery's `perf` samples; docs/PERFORMANCE.md, "Session 17").
     ///
     /// # Errors
     /// On an I/O failure or if the file does not exist; `buf`'s contents are then unspecified.
