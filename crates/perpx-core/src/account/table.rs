@@ -107,6 +107,13 @@ impl AccountTable {
         self.changed = on.then(ChangeLog::default);
     }
 
+    /// How many ids the log holds (with repeats; 0 when not logging), to bound what a kept
+    /// figure will have to recompute.
+    #[must_use]
+    pub fn logged_changes(&self) -> usize {
+        self.changed.as_ref().map_or(0, |log| log.ids.len())
+    }
+
     /// The accounts handed out mutably since the log started or was last taken (`None` when
     /// not logging); the log starts over.
     pub fn take_changes(&mut self) -> Option<ChangeLog> {

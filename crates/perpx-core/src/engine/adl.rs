@@ -16,7 +16,7 @@
 //! Deleveraged accounts pay no fee, lose their open orders and stops in that market, and are
 //! checked for liquidation again in the same pass.
 
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 
 use super::matching::Settle;
 use super::{Engine, Out};
@@ -68,38 +68,123 @@ fn rank_order(a: &AdlPosition, b: &AdlPosition) -> std::cmp::Ordering {
     b.rank.cmp(&a.rank).then(a.account.cmp(&b.account))
 }
 
-/// Replaces entry `i` of a ranking in rank order with `p` (the same account, re-ranked) and
-/// keeps the order, shifting only the entries between its old and its new place.
-fn move_ranked(ranking: &mut [AdlPosition], i: usize, p: AdlPosition) {
+/// Moves `order[i]`, the slot of an entry just re-ranked as `p` (its old figures still in
+/// `entries`), to its place in rank order, shifting only the slots between its old and its new
+/// place: 4 bytes each, where shifting the 96-byte entries themselves was two-thirds of the ADL
+/// case's instructions (docs/PERFORMANCE.md, "Session 18: the ADL ranking kept through the
+/// cascade").
+fn move_ranked(order: &mut [u32], entries: &[AdlPosition], i: usize, p: &AdlPosition) {
     // The first place whose entry does not rank before `p`, counted with the old entry still
-    // at `i`: at or before `i`, the entries from there to `i` move down one; after it, the
-    // entries between move up one and `p` goes just before that place.
-    let at = ranking.partition_point(|x| rank_order(x, &p).is_lt());
+    // at `i`: at or before `i`, the slots from there to `i` move down one; after it, the slots
+    // between move up one and `order[i]` goes just before that place.
+    let at = order.partition_point(|&s| rank_order(&entries[s as usize], p).is_lt());
     if at <= i {
-        ranking[at..=i].rotate_right(1);
-        ranking[at] = p;
+        order[at..=i].rotate_right(1);
     } else {
-        ranking[i..at].rotate_left(1);
-        ranking[at - 1] = p;
+        order[i..at].rotate_left(1);
     }
 }
 
-/// The ADL ranking of one side of one market, kept through one liquidation pass and brought up
-/// to date before each use by recomputing only the accounts changed since
+/// The ADL ranking of one side of one market, kept through a liquidation cascade and brought
+/// up to date before each use by recomputing only the accounts changed since
 /// ([`crate::account::AccountTable::log_changes`]).
 ///
 /// Why: each bankrupt unit ranked the whole opposite side again — every holder's equity and
 /// rank computed and the side sorted — so a cascade served by ADL cost O(bankrupt × side).
-/// Within a pass no mark moves, so a holder's rank changes only when its account does (a fill,
-/// a settlement share, a fee). Measured on the liquidation bench's ADL case (85,000 bankrupt
-/// longs against 1,000 shorts): docs/PERFORMANCE.md, "Accounts in a slab; the ADL case and its ranking".
+/// While no mark moves, a holder's rank changes only when its account does (a fill, a
+/// settlement share, a fee), and every change to an account is logged. The ranking is dropped
+/// when a mark differs from the marks it was computed at, when the log names every account (a
+/// walk over them all, such as funding) or more accounts than the ranking holds, and when the
+/// liquidation queue empties. Measured on the liquidation bench's ADL case (85,000 bankrupt
+/// longs against 1,000 shorts): docs/PERFORMANCE.md, "Accounts in a slab; the ADL case and its
+/// ranking" (within one pass) and "Session 18: the ADL ranking kept through the cascade".
+///
+/// The entries stay where they were computed (`entries`, by slot) and the rank order is a list
+/// of slots, so re-ranking an account moves 4-byte slots, not entries.
 #[derive(Debug, Clone)]
 pub(crate) struct AdlRankingCache {
     market: MarketId,
     sign: i64,
-    ranking: Vec<AdlPosition>,
-    /// The accounts in `ranking`: a changed account not among them is looked for no further.
-    members: FxHashSet<AccountId>,
+    /// Every market's mark when the entries were computed: equities, and so ranks, are figures
+    /// at these marks.
+    marks: Vec<Option<Price>>,
+    /// The entries, by slot. A slot whose account left the side is in neither `order` nor
+    /// `slot_of`, and is not reused (the cache lives for one cascade).
+    entries: Vec<AdlPosition>,
+    /// The slots of the side's positions, in rank order.
+    order: Vec<u32>,
+    /// The slot of each ranked account.
+    slot_of: FxHashMap<AccountId, u32>,
+}
+
+impl AdlRankingCache {
+    fn new(market: MarketId, sign: i64, marks: Vec<Option<Price>>, ranking: Vec<AdlPosition>) -> Self {
+        let slot_of = ranking.iter().zip(0..).map(|(p, s)| (p.account, s)).collect();
+        let order = (0..u32::try_from(ranking.len()).expect("fewer than 2^32 positions")).collect();
+        Self { market, sign, marks, entries: ranking, order, slot_of }
+    }
+
+    /// How many positions are ranked.
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// The positions in rank order.
+    fn ranked(&self) -> impl Iterator<Item = &AdlPosition> + '_ {
+        self.order.iter().map(|&s| &self.entries[s as usize])
+    }
+
+    /// The front of the ranking through the first position at which the sizes add up to
+    /// `lots` (all of it if they never do): all that the queue policy reads, as it takes
+    /// positions whole in rank order until `lots` are met.
+    fn queue_front(&self, lots: i64) -> Vec<AdlPosition> {
+        let mut sum = 0i64;
+        let mut front = Vec::new();
+        for p in self.ranked() {
+            if sum >= lots {
+                break;
+            }
+            sum = sum.saturating_add(p.size);
+            front.push(*p);
+        }
+        front
+    }
+
+    /// Whether the entries were computed at the markets' current marks.
+    fn at_marks(&self, markets: &[crate::market::Market]) -> bool {
+        self.marks.iter().eq(markets.iter().map(|m| &m.mark))
+    }
+
+    /// Puts account `id`'s new entry `p` in its place: moved, taken out (`None`: no position
+    /// on the side any more), or put in.
+    fn rerank(&mut self, id: AccountId, p: Option<AdlPosition>) {
+        let Self { entries, order, slot_of, .. } = self;
+        match (slot_of.get(&id).copied(), p) {
+            (Some(slot), p) => {
+                let old = &entries[slot as usize];
+                let i = order.partition_point(|&s| rank_order(&entries[s as usize], old).is_lt());
+                debug_assert_eq!(order[i], slot, "a ranked account is found at its rank");
+                match p {
+                    Some(p) => {
+                        move_ranked(order, entries, i, &p);
+                        entries[slot as usize] = p;
+                    }
+                    None => {
+                        order.remove(i);
+                        slot_of.remove(&id);
+                    }
+                }
+            }
+            (None, Some(p)) => {
+                let slot = u32::try_from(entries.len()).expect("fewer than 2^32 entries");
+                let at = order.partition_point(|&s| rank_order(&entries[s as usize], &p).is_lt());
+                entries.push(p);
+                order.insert(at, slot);
+                slot_of.insert(id, slot);
+            }
+            (None, None) => {}
+        }
+    }
 }
 
 impl Engine {
@@ -146,52 +231,49 @@ impl Engine {
         })
     }
 
-    /// The ranking `deleverage` uses: the pass's cached one for this side with the accounts
-    /// changed since its last use recomputed, or a fresh one. Debug builds (every test) check
-    /// it against a fresh ranking each time.
+    /// The ranking `deleverage` uses: the kept one for this side with the accounts changed
+    /// since its last use recomputed, or a fresh one. Debug builds (every test) check it
+    /// against a fresh ranking each time.
     fn pass_adl_ranking(&mut self, market: MarketId, sign: i64) -> AdlRankingCache {
         let changes = self.accounts.take_changes();
-        let cached = self.adl_cache.take().filter(|c| c.market == market && c.sign == sign);
+        let cached =
+            self.adl_cache.take().filter(|c| c.market == market && c.sign == sign && c.at_marks(&self.markets));
         let cache = match (cached, changes) {
-            (Some(mut cache), Some(log)) if !log.all => {
+            (Some(mut cache), Some(log)) if !log.all && log.ids.len() <= cache.len() => {
                 let mut ids = log.ids;
                 ids.sort_unstable();
                 ids.dedup();
                 for id in ids {
-                    self.rerank(&mut cache, id);
+                    let p = self.adl_position(id, market, sign);
+                    cache.rerank(id, p);
                 }
                 cache
             }
             _ => {
-                let ranking = self.adl_ranking(market, sign);
-                let members = ranking.iter().map(|p| p.account).collect();
-                AdlRankingCache { market, sign, ranking, members }
+                let marks = self.markets.iter().map(|m| m.mark).collect();
+                AdlRankingCache::new(market, sign, marks, self.adl_ranking(market, sign))
             }
         };
-        debug_assert_eq!(cache.ranking, self.adl_ranking(market, sign), "the pass's ADL ranking drifted");
+        debug_assert!(
+            cache.ranked().eq(self.adl_ranking(market, sign).iter()),
+            "the kept ADL ranking drifted from a fresh one"
+        );
         cache
     }
 
-    /// Brings account `id`'s entry in the kept ranking up to date: moved to its new place,
-    /// taken out, or put in. A move shifts only the entries between its old and new place, and
-    /// the queue's winners are at the front, so a unit served by ADL moves a few entries, not
-    /// the whole side (docs/PERFORMANCE.md, "Session 7: the ADL case").
-    fn rerank(&self, cache: &mut AdlRankingCache, id: AccountId) {
-        let ranking = &mut cache.ranking;
-        let old = if cache.members.contains(&id) { ranking.iter().position(|p| p.account == id) } else { None };
-        match (old, self.adl_position(id, cache.market, cache.sign)) {
-            (Some(i), Some(p)) => move_ranked(ranking, i, p),
-            (Some(i), None) => {
-                ranking.remove(i);
-                cache.members.remove(&id);
-            }
-            (None, Some(p)) => {
-                let at = ranking.partition_point(|x| rank_order(x, &p).is_lt());
-                ranking.insert(at, p);
-                cache.members.insert(id);
-            }
-            (None, None) => {}
-        }
+    /// Drops the kept ADL ranking, so the next ADL ranks the side afresh (as the engine did
+    /// before the ranking was kept through a cascade): the tests compare the two.
+    #[cfg(test)]
+    pub(crate) fn forget_adl_ranking(&mut self) {
+        self.adl_cache = None;
+        self.accounts.log_changes(false);
+    }
+
+    /// Whether the kept ADL ranking should be dropped at the end of a liquidation pass: the
+    /// cascade is over (nobody queued), or more accounts changed since its last use than it
+    /// ranks (a fresh ranking is then no dearer, and the log stays bounded).
+    pub(crate) fn adl_ranking_spent(&self) -> bool {
+        self.liq_queue.is_empty() || self.adl_cache.as_ref().is_none_or(|c| self.accounts.logged_changes() > c.len())
     }
 
     /// A position's ADL percentile (the "lights" of other venues): `100 × (n − i) / n` for the
@@ -259,7 +341,14 @@ impl Engine {
         let price = if bankrupt { b.adl_price(sign) } else { mark };
         let policy = self.markets[market.index()].spec.liquidation.adl;
         let cache = self.pass_adl_ranking(market, -sign);
-        let ranking = &cache.ranking;
+        // The queue reads only the front of the ranking; the other policies, and the
+        // comparison, all of it.
+        let ranking = if policy == AdlPolicy::Queue && self.adl_observed.is_none() {
+            cache.queue_front(left.0)
+        } else {
+            cache.ranked().copied().collect()
+        };
+        let ranking = &ranking;
         debug_assert!(ranking.iter().all(|p| p.account != account), "the bankrupt side is not ranked");
         // What one lot costs its winner: the price against mark, plus at most the sub-tick rest
         // (`diff / |size|` a lot, counted rounded up so the plan never underestimates it).
@@ -358,25 +447,66 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
-        /// Moving a re-ranked entry in place gives the ranking that taking it out and putting
-        /// it back in order gives, whether it moves up, down or stays.
+        /// Moving a re-ranked entry's slot in place gives the ranking that taking it out and
+        /// putting it back in order gives, whether it moves up, down or stays.
         #[test]
         fn a_re_ranked_entry_lands_where_a_fresh_sort_puts_it(
             ranks in proptest::collection::vec(-50i128..50, 1..40),
             pick in 0usize..40,
             new_rank in -60i128..60,
         ) {
-            let mut ranking: Vec<AdlPosition> =
+            // The entries in account order, their slots in rank order.
+            let mut entries: Vec<AdlPosition> =
                 ranks.iter().enumerate().map(|(a, r)| entry(a as u64, *r)).collect();
-            ranking.sort_by(rank_order);
-            let i = pick % ranking.len();
-            let p = entry(ranking[i].account.0, new_rank);
-            let mut expected = ranking.clone();
+            let mut order: Vec<u32> = (0..entries.len() as u32).collect();
+            order.sort_by(|a, b| rank_order(&entries[*a as usize], &entries[*b as usize]));
+            let i = pick % order.len();
+            let slot = order[i] as usize;
+            let p = entry(entries[slot].account.0, new_rank);
+            let mut expected: Vec<AdlPosition> = order.iter().map(|s| entries[*s as usize]).collect();
             expected.remove(i);
             expected.push(p);
             expected.sort_by(rank_order);
-            move_ranked(&mut ranking, i, p);
-            proptest::prop_assert_eq!(ranking, expected);
+            move_ranked(&mut order, &entries, i, &p);
+            entries[slot] = p;
+            let ranked: Vec<AdlPosition> = order.iter().map(|s| entries[*s as usize]).collect();
+            proptest::prop_assert_eq!(ranked, expected);
+        }
+
+        /// Re-ranking accounts one by one (moved, taken out, put in) keeps the kept ranking
+        /// equal to a fresh sort of the entries as they now are; the queue's front is a prefix
+        /// of it that holds the lots asked for, ending at the first position that meets them.
+        #[test]
+        fn a_kept_ranking_equals_a_fresh_one_after_any_changes(
+            ranks in proptest::collection::vec(-50i128..50, 0..30),
+            changes in proptest::collection::vec((0u64..40, proptest::option::of(-60i128..60)), 0..30),
+            lots in 1i64..40,
+        ) {
+            let mut now: std::collections::BTreeMap<u64, AdlPosition> =
+                ranks.iter().enumerate().map(|(a, r)| (a as u64, entry(a as u64, *r))).collect();
+            let mut fresh: Vec<AdlPosition> = now.values().copied().collect();
+            fresh.sort_by(rank_order);
+            let mut cache = AdlRankingCache::new(MarketId(0), 1, Vec::new(), fresh);
+            for (account, rank) in changes {
+                let p = rank.map(|r| entry(account, r));
+                match p {
+                    Some(p) => now.insert(account, p),
+                    None => now.remove(&account),
+                };
+                cache.rerank(AccountId(account), p);
+            }
+            let mut expected: Vec<AdlPosition> = now.values().copied().collect();
+            expected.sort_by(rank_order);
+            let ranked: Vec<AdlPosition> = cache.ranked().copied().collect();
+            proptest::prop_assert_eq!(&ranked, &expected);
+            proptest::prop_assert_eq!(cache.len(), expected.len());
+            let front = cache.queue_front(lots);
+            proptest::prop_assert_eq!(&front[..], &expected[..front.len()]);
+            let held: i64 = front.iter().map(|p| p.size).sum();
+            if front.len() < expected.len() {
+                proptest::prop_assert!(held >= lots);
+                proptest::prop_assert!(held - front.last().map_or(0, |p| p.size) < lots);
+            }
         }
     }
 }

@@ -358,9 +358,12 @@ impl Engine {
         {
             return;
         }
-        // ADL rankings are kept through the pass, brought up to date from the accounts changed
-        // (the kept ranking is dropped at the end of every pass).
-        self.accounts.log_changes(true);
+        // The ADL ranking is kept through a cascade, brought up to date from the accounts
+        // changed since its last use; the log of changes runs while it is kept (and is started
+        // afresh otherwise).
+        if self.adl_cache.is_none() {
+            self.accounts.log_changes(true);
+        }
         let mut candidates = Vec::new();
         self.take_changed_accounts(&mut candidates);
         for m in &mut self.markets {
@@ -392,8 +395,10 @@ impl Engine {
             self.take_changed_accounts(&mut candidates);
             self.enqueue_underwater(&mut candidates, out);
         }
-        self.accounts.log_changes(false);
-        self.adl_cache = None;
+        if self.adl_ranking_spent() {
+            self.adl_cache = None;
+            self.accounts.log_changes(false);
+        }
     }
 
     /// Drops every holder's safe band, so the next mark move re-checks every holder (as the

@@ -779,6 +779,76 @@ proptest! {
     }
 }
 
+proptest! {
+    /// The ADL ranking kept through a cascade never changes what ADL does. Five 10x longs
+    /// (accounts 10–14) and random traders face a 40 % fall with no book, no backstop and an
+    /// empty fund, one unit a pass, so every bankrupt unit goes to ADL against the maker and
+    /// the shorts; between the passes, random commands: trades with the maker, deposits,
+    /// withdrawals, small mark moves, funding settlements, further gaps. Command by command
+    /// the events equal those of the same engine ranking afresh at every ADL (its kept ranking
+    /// dropped before each command).
+    #[test]
+    fn the_kept_adl_ranking_never_changes_what_adl_does(
+        traders in prop::collection::vec(trader(), 2..10),
+        steps in prop::collection::vec((0u8..10, 0usize..10, -30i64..=30, 1i64..20), 5..40),
+    ) {
+        let config = EngineConfig { max_liquidations_per_pass: 1, ..EngineConfig::default() };
+        let mut v = Venue::with(config, spec("BTC-PERP"));
+        let maker = AccountId(50);
+        v.deposit(maker, 10_000_000);
+        for a in 10..15 {
+            let a = AccountId(a);
+            v.deposit(a, 1_000);
+            v.leverage(a, 10);
+            v.trade(maker, a, Buy, 1_000, 10);
+        }
+        open_traders(&mut v, maker, &traders);
+        let mut fresh = v.engine.clone();
+        let mut both = |v: &mut Venue, kind: CommandKind| -> Result<Vec<EventKind>, TestCaseError> {
+            fresh.forget_adl_ranking();
+            let expected = fresh.apply(&Command { ts: Timestamp(v.ts + 1), kind: kind.clone() });
+            let got = v.run(kind);
+            let expected: Vec<EventKind> = expected.into_iter().map(|e| e.kind).collect();
+            prop_assert_eq!(&got, &expected);
+            Ok(got)
+        };
+        let gap = both(&mut v, CommandKind::SetMark { market: M, price: Price(600) })?;
+        prop_assert!(gap.iter().any(|e| matches!(e, EventKind::Deleveraged { .. })), "{gap:?}");
+        let mut mark = 600i64;
+        for (what, who, step, lots) in steps {
+            let a = AccountId(100 + (who % traders.len()) as u64);
+            let kinds = match what {
+                0..=3 => vec![CommandKind::Tick],
+                4 => {
+                    mark = (mark * (100 + step) / 100).max(1);
+                    vec![CommandKind::SetMark { market: M, price: Price(mark) }]
+                }
+                5 => {
+                    let side = if step < 0 { Sell } else { Buy };
+                    vec![
+                        order(maker, side.opposite(), mark, lots, TimeInForce::Gtc),
+                        order(a, side, mark, lots, TimeInForce::Ioc),
+                        CommandKind::CancelAll { account: maker, market: Some(M) },
+                    ]
+                }
+                6 => vec![CommandKind::Deposit { account: a, amount: usd(lots * 10) }],
+                7 => vec![CommandKind::Withdraw { account: a, amount: usd(lots * 10) }],
+                8 => {
+                    v.ts += 8 * crate::market::HOUR_MS;
+                    vec![CommandKind::Tick]
+                }
+                _ => {
+                    mark = (mark * (100 + step / 10) / 100).max(1);
+                    vec![CommandKind::SetMark { market: M, price: Price(mark) }]
+                }
+            };
+            for kind in kinds {
+                both(&mut v, kind)?;
+            }
+        }
+    }
+}
+
 #[test]
 fn a_halted_market_liquidates_through_backstops_and_adl_only() {
     let mut v = long_ten(spec("BTC-PERP"));

@@ -136,7 +136,9 @@ pub struct Engine {
     /// engine ran, on the positions exactly as the pass saw them. An observation, not state:
     /// it changes nothing the engine does and is left out of the state hash.
     adl_observed: Option<Vec<AdlComparison>>,
-    /// The ADL ranking kept through one liquidation pass (`None` between commands).
+    /// The ADL ranking kept through a liquidation cascade (`None` when none is under way):
+    /// derived, left out of snapshots and the state hash; while it is kept, the accounts log
+    /// their changes for it.
     adl_cache: Option<adl::AdlRankingCache>,
 }
 

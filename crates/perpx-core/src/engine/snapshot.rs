@@ -155,7 +155,8 @@ impl Engine {
             band_updates: _,
             // An observer's log (the simulator's), not state.
             adl_observed: _,
-            // Lives only within a liquidation pass.
+            // Derived (kept through a cascade, and checked against a fresh ranking at every
+            // use in debug builds): a restored engine computes it afresh.
             adl_cache: _,
         } = self;
         let expiring = client_order_expiry(client_orders);
