@@ -72,6 +72,11 @@ impl QueuedUnits {
         set
     }
 
+    /// Room for `n` more accounts without growing.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.by_account.reserve(n);
+    }
+
     /// Adds a unit; false if it was there.
     pub(crate) fn insert(&mut self, (account, scope): (AccountId, LiquidationScope)) -> bool {
         let scopes = self.by_account.entry(account).or_default();
@@ -494,6 +499,10 @@ impl Engine {
             self.markets[m.index()].set_safe_band(side, id, b);
         }
         self.band_updates = bands;
+        // Room for them all at once: a mark move can queue tens of thousands, and growing the
+        // lookups' table step by step moved every entry at each doubling.
+        self.liq_queued.reserve(units.len());
+        self.liq_queue.reserve(units.len());
         for (id, scope, (equity, mm)) in units {
             if !self.liq_queued.insert((id, scope)) {
                 continue;
