@@ -458,7 +458,7 @@ mod tests {
             // The entries in account order, their slots in rank order.
             let mut entries: Vec<AdlPosition> =
                 ranks.iter().enumerate().map(|(a, r)| entry(a as u64, *r)).collect();
-            let mut order: Vec<u32> = (0..entries.len() as u32).collect();
+            let mut order: Vec<u32> = (0..u32::try_from(entries.len()).unwrap()).collect();
             order.sort_by(|a, b| rank_order(&entries[*a as usize], &entries[*b as usize]));
             let i = pick % order.len();
             let slot = order[i] as usize;

@@ -420,11 +420,9 @@ impl Engine {
         for &(account, scope) in self.liq_queue.iter().take(n) {
             std::hint::black_box(self.liq_queued.contains((account, scope)));
             let Some(a) = self.accounts.get(&account) else { continue };
-            for (mid, p) in &a.positions {
+            for (mid, p) in a.positions.iter().filter(|(_, p)| p.size.0 != 0) {
                 if let Some(m) = self.markets.get(mid.index()) {
-                    if p.size.0 != 0 {
-                        std::hint::black_box(m.safe_bands[usize::from(p.size.0 < 0)].get(&account));
-                    }
+                    std::hint::black_box(m.safe_bands[usize::from(p.size.0 < 0)].get(&account));
                 }
             }
         }
