@@ -114,10 +114,15 @@ impl AccountTable {
         self.changed.as_ref().map_or(0, |log| log.ids.len())
     }
 
-    /// The accounts handed out mutably since the log started or was last taken (`None` when
-    /// not logging); the log starts over.
-    pub fn take_changes(&mut self) -> Option<ChangeLog> {
-        self.changed.as_mut().map(std::mem::take)
+    /// Puts into `ids` (cleared first) the ids of the accounts handed out mutably since the
+    /// log started or was last taken, with repeats, and returns whether every account may have
+    /// changed (`None` when not logging); the log starts over. The log and `ids` swap buffers,
+    /// so a caller that keeps `ids` makes no allocation a call.
+    pub fn take_changes_into(&mut self, ids: &mut Vec<AccountId>) -> Option<bool> {
+        let log = self.changed.as_mut()?;
+        ids.clear();
+        std::mem::swap(ids, &mut log.ids);
+        Some(std::mem::take(&mut log.all))
     }
 
     /// Moves the ids of the accounts handed out mutably since the last call onto `into` (with

@@ -115,13 +115,17 @@ pub(crate) struct AdlRankingCache {
     order: Vec<u32>,
     /// The slot of each ranked account.
     slot_of: FxHashMap<AccountId, u32>,
+    /// Buffers kept for their allocations (emptied at every use): the accounts changed since
+    /// the last use, and the positions a deleveraging reads.
+    changed: Vec<AccountId>,
+    front: Vec<AdlPosition>,
 }
 
 impl AdlRankingCache {
     fn new(market: MarketId, sign: i64, marks: Vec<Option<Price>>, ranking: Vec<AdlPosition>) -> Self {
         let slot_of = ranking.iter().zip(0..).map(|(p, s)| (p.account, s)).collect();
         let order = (0..u32::try_from(ranking.len()).expect("fewer than 2^32 positions")).collect();
-        Self { market, sign, marks, entries: ranking, order, slot_of }
+        Self { market, sign, marks, entries: ranking, order, slot_of, changed: Vec::new(), front: Vec::new() }
     }
 
     /// How many positions are ranked.
@@ -134,12 +138,11 @@ impl AdlRankingCache {
         self.order.iter().map(|&s| &self.entries[s as usize])
     }
 
-    /// The front of the ranking through the first position at which the sizes add up to
-    /// `lots` (all of it if they never do): all that the queue policy reads, as it takes
-    /// positions whole in rank order until `lots` are met.
-    fn queue_front(&self, lots: i64) -> Vec<AdlPosition> {
+    /// Appends to `front` the front of the ranking through the first position at which the
+    /// sizes add up to `lots` (all of it if they never do): all that the queue policy reads,
+    /// as it takes positions whole in rank order until `lots` are met.
+    fn queue_front_into(&self, lots: i64, front: &mut Vec<AdlPosition>) {
         let mut sum = 0i64;
-        let mut front = Vec::new();
         for p in self.ranked() {
             if sum >= lots {
                 break;
@@ -147,7 +150,6 @@ impl AdlRankingCache {
             sum = sum.saturating_add(p.size);
             front.push(*p);
         }
-        front
     }
 
     /// Whether the entries were computed at the markets' current marks.
@@ -235,25 +237,28 @@ impl Engine {
     /// since its last use recomputed, or a fresh one. Debug builds (every test) check it
     /// against a fresh ranking each time.
     fn pass_adl_ranking(&mut self, market: MarketId, sign: i64) -> AdlRankingCache {
-        let changes = self.accounts.take_changes();
-        let cached =
-            self.adl_cache.take().filter(|c| c.market == market && c.sign == sign && c.at_marks(&self.markets));
-        let cache = match (cached, changes) {
-            (Some(mut cache), Some(log)) if !log.all && log.ids.len() <= cache.len() => {
-                let mut ids = log.ids;
+        let mut cached = self.adl_cache.take();
+        let mut ids = cached.as_mut().map(|c| std::mem::take(&mut c.changed)).unwrap_or_default();
+        let all = self.accounts.take_changes_into(&mut ids);
+        let cached = cached.filter(|c| c.market == market && c.sign == sign && c.at_marks(&self.markets));
+        let mut cache = match (cached, all) {
+            (Some(mut cache), Some(false)) if ids.len() <= cache.len() => {
                 ids.sort_unstable();
                 ids.dedup();
-                for id in ids {
+                for &id in &ids {
                     let p = self.adl_position(id, market, sign);
                     cache.rerank(id, p);
                 }
                 cache
             }
-            _ => {
+            (cached, _) => {
                 let marks = self.markets.iter().map(|m| m.mark).collect();
-                AdlRankingCache::new(market, sign, marks, self.adl_ranking(market, sign))
+                let fresh = AdlRankingCache::new(market, sign, marks, self.adl_ranking(market, sign));
+                // The old ranking's deleveraging buffer, if any, keeps its allocation.
+                AdlRankingCache { front: cached.map(|c| c.front).unwrap_or_default(), ..fresh }
             }
         };
+        cache.changed = ids;
         debug_assert!(
             cache.ranked().eq(self.adl_ranking(market, sign).iter()),
             "the kept ADL ranking drifted from a fresh one"
@@ -340,15 +345,17 @@ impl Engine {
         let bankrupt = equity.is_negative();
         let price = if bankrupt { b.adl_price(sign) } else { mark };
         let policy = self.markets[market.index()].spec.liquidation.adl;
-        let cache = self.pass_adl_ranking(market, -sign);
+        let mut cache = self.pass_adl_ranking(market, -sign);
         // The queue reads only the front of the ranking; the other policies, and the
         // comparison, all of it.
-        let ranking = if policy == AdlPolicy::Queue && self.adl_observed.is_none() {
-            cache.queue_front(left.0)
+        let mut front = std::mem::take(&mut cache.front);
+        front.clear();
+        if policy == AdlPolicy::Queue && self.adl_observed.is_none() {
+            cache.queue_front_into(left.0, &mut front);
         } else {
-            cache.ranked().copied().collect()
-        };
-        let ranking = &ranking;
+            front.extend(cache.ranked().copied());
+        }
+        let ranking = &front;
         debug_assert!(ranking.iter().all(|p| p.account != account), "the bankrupt side is not ranked");
         // What one lot costs its winner: the price against mark, plus at most the sub-tick rest
         // (`diff / |size|` a lot, counted rounded up so the plan never underestimates it).
@@ -370,31 +377,35 @@ impl Engine {
             });
         }
         let lots = allocate(policy, ranking, left.0, give_up, value_per_lot);
-        // Only the positions that give up lots are copied (a 96-byte entry each).
-        let takes: Vec<(AdlPosition, i64)> =
-            ranking.iter().zip(lots).filter(|(_, t)| *t > 0).map(|(p, t)| (*p, t)).collect();
-        // Kept for the next unit of this pass; the winners changed below are recomputed then.
+        // Only the positions that give up lots are copied (a 96-byte entry each), each with
+        // the lots it gives up and its share of the sub-tick rest (filled in below).
+        let mut takes: Vec<(AdlPosition, i64, i64)> =
+            ranking.iter().zip(lots).filter(|(_, t)| *t > 0).map(|(p, t)| (*p, t, 0)).collect();
+        // Kept, with its buffer, for the cascade's next unit; the winners changed below are
+        // recomputed then.
+        cache.front = front;
         self.adl_cache = Some(cache);
-        let taken: i64 = takes.iter().map(|(_, t)| *t).sum();
+        let taken: i64 = takes.iter().map(|(_, t, _)| *t).sum();
         if taken == 0 {
             return;
         }
-        // The sub-tick rest the winners owe: ⌈taken × |num − P × den| / |size|⌉.
+        // The sub-tick rest the winners owe: ⌈taken × |num − P × den| / |size|⌉, shared in
+        // proportion to the lots given up, the remainder one unit each from the front.
         let delta = (i128::from(taken) * diff + s0 - 1) / s0;
         let delta = i64::try_from(delta).expect("less than a tick per lot");
-        let mut shares: Vec<i64> = takes
-            .iter()
-            .map(|(_, t)| i64::try_from(i128::from(delta) * i128::from(*t) / i128::from(taken)).expect("share"))
-            .collect();
-        let mut rest = delta - shares.iter().sum::<i64>();
-        for s in &mut shares {
+        let mut rest = delta;
+        for (_, t, share) in &mut takes {
+            *share = i64::try_from(i128::from(delta) * i128::from(*t) / i128::from(taken)).expect("share");
+            rest -= *share;
+        }
+        for (_, _, share) in &mut takes {
             if rest == 0 {
                 break;
             }
-            *s += 1;
+            *share += 1;
             rest -= 1;
         }
-        for ((c, t), share) in takes.into_iter().zip(shares) {
+        for (c, t, share) in takes {
             let winner = c.account;
             let book = &self.markets[market.index()].book;
             let mut ids: Vec<OrderId> = book.orders_of(winner).collect::<Vec<_>>();
@@ -500,7 +511,8 @@ mod tests {
             let ranked: Vec<AdlPosition> = cache.ranked().copied().collect();
             proptest::prop_assert_eq!(&ranked, &expected);
             proptest::prop_assert_eq!(cache.len(), expected.len());
-            let front = cache.queue_front(lots);
+            let mut front = Vec::new();
+            cache.queue_front_into(lots, &mut front);
             proptest::prop_assert_eq!(&front[..], &expected[..front.len()]);
             let held: i64 = front.iter().map(|p| p.size).sum();
             if front.len() < expected.len() {
