@@ -16,6 +16,8 @@
 //! Deleveraged accounts pay no fee, lose their open orders and stops in that market, and are
 //! checked for liquidation again in the same pass.
 
+use std::collections::BTreeSet;
+
 use rustc_hash::FxHashMap;
 
 use super::matching::Settle;
@@ -68,21 +70,11 @@ fn rank_order(a: &AdlPosition, b: &AdlPosition) -> std::cmp::Ordering {
     b.rank.cmp(&a.rank).then(a.account.cmp(&b.account))
 }
 
-/// Moves `order[i]`, the slot of an entry just re-ranked as `p` (its old figures still in
-/// `entries`), to its place in rank order, shifting only the slots between its old and its new
-/// place: 4 bytes each, where shifting the 96-byte entries themselves was two-thirds of the ADL
-/// case's instructions (docs/PERFORMANCE.md, "Session 18: the ADL ranking kept through the
-/// cascade").
-fn move_ranked(order: &mut [u32], entries: &[AdlPosition], i: usize, p: &AdlPosition) {
-    // The first place whose entry does not rank before `p`, counted with the old entry still
-    // at `i`: at or before `i`, the slots from there to `i` move down one; after it, the slots
-    // between move up one and `order[i]` goes just before that place.
-    let at = order.partition_point(|&s| rank_order(&entries[s as usize], p).is_lt());
-    if at <= i {
-        order[at..=i].rotate_right(1);
-    } else {
-        order[i..at].rotate_left(1);
-    }
+/// An entry's place in rank order as a key: rank descending, then account id ([`rank_order`]).
+type RankKey = (std::cmp::Reverse<i128>, AccountId);
+
+fn rank_key(p: &AdlPosition) -> RankKey {
+    (std::cmp::Reverse(p.rank), p.account)
 }
 
 /// The ADL ranking of one side of one market, kept through a liquidation cascade and brought
@@ -99,8 +91,11 @@ fn move_ranked(order: &mut [u32], entries: &[AdlPosition], i: usize, p: &AdlPosi
 /// longs against 1,000 shorts): docs/PERFORMANCE.md, "Accounts in a slab; the ADL case and its
 /// ranking" (within one pass) and "Session 18: the ADL ranking kept through the cascade".
 ///
-/// The entries stay where they were computed (`entries`, by slot) and the rank order is a list
-/// of slots, so re-ranking an account moves 4-byte slots, not entries.
+/// The rank order is an ordered set of `(rank, account)` keys beside the entries by account, so
+/// re-ranking an account is a removal and an insertion in O(log n), whatever the side's size.
+/// (A sorted vector of the entries, then of 4-byte slots, shifted everything between an entry's
+/// old and new place at each re-rank: two-thirds of the ADL case's instructions with 96-byte
+/// entries, and still O(side) a unit with slots; docs/PERFORMANCE.md, "Session 18".)
 #[derive(Debug, Clone)]
 pub(crate) struct AdlRankingCache {
     market: MarketId,
@@ -108,13 +103,10 @@ pub(crate) struct AdlRankingCache {
     /// Every market's mark when the entries were computed: equities, and so ranks, are figures
     /// at these marks.
     marks: Vec<Option<Price>>,
-    /// The entries, by slot. A slot whose account left the side is in neither `order` nor
-    /// `slot_of`, and is not reused (the cache lives for one cascade).
-    entries: Vec<AdlPosition>,
-    /// The slots of the side's positions, in rank order.
-    order: Vec<u32>,
-    /// The slot of each ranked account.
-    slot_of: FxHashMap<AccountId, u32>,
+    /// The side's positions, by account.
+    entries: FxHashMap<AccountId, AdlPosition>,
+    /// Their keys, in rank order.
+    order: BTreeSet<RankKey>,
     /// Buffers kept for their allocations (emptied at every use): the accounts changed since
     /// the last use, and the positions a deleveraging reads.
     changed: Vec<AccountId>,
@@ -123,9 +115,9 @@ pub(crate) struct AdlRankingCache {
 
 impl AdlRankingCache {
     fn new(market: MarketId, sign: i64, marks: Vec<Option<Price>>, ranking: Vec<AdlPosition>) -> Self {
-        let slot_of = ranking.iter().zip(0..).map(|(p, s)| (p.account, s)).collect();
-        let order = (0..u32::try_from(ranking.len()).expect("fewer than 2^32 positions")).collect();
-        Self { market, sign, marks, entries: ranking, order, slot_of, changed: Vec::new(), front: Vec::new() }
+        let order = ranking.iter().map(rank_key).collect();
+        let entries = ranking.into_iter().map(|p| (p.account, p)).collect();
+        Self { market, sign, marks, entries, order, changed: Vec::new(), front: Vec::new() }
     }
 
     /// How many positions are ranked.
@@ -135,7 +127,7 @@ impl AdlRankingCache {
 
     /// The positions in rank order.
     fn ranked(&self) -> impl Iterator<Item = &AdlPosition> + '_ {
-        self.order.iter().map(|&s| &self.entries[s as usize])
+        self.order.iter().map(|(_, id)| &self.entries[id])
     }
 
     /// Appends to `front` the front of the ranking through the first position at which the
@@ -160,31 +152,17 @@ impl AdlRankingCache {
     /// Puts account `id`'s new entry `p` in its place: moved, taken out (`None`: no position
     /// on the side any more), or put in.
     fn rerank(&mut self, id: AccountId, p: Option<AdlPosition>) {
-        let Self { entries, order, slot_of, .. } = self;
-        match (slot_of.get(&id).copied(), p) {
-            (Some(slot), p) => {
-                let old = &entries[slot as usize];
-                let i = order.partition_point(|&s| rank_order(&entries[s as usize], old).is_lt());
-                debug_assert_eq!(order[i], slot, "a ranked account is found at its rank");
-                match p {
-                    Some(p) => {
-                        move_ranked(order, entries, i, &p);
-                        entries[slot as usize] = p;
-                    }
-                    None => {
-                        order.remove(i);
-                        slot_of.remove(&id);
-                    }
-                }
+        if let Some(old) = self.entries.get(&id) {
+            self.order.remove(&rank_key(old));
+        }
+        match p {
+            Some(p) => {
+                self.order.insert(rank_key(&p));
+                self.entries.insert(id, p);
             }
-            (None, Some(p)) => {
-                let slot = u32::try_from(entries.len()).expect("fewer than 2^32 entries");
-                let at = order.partition_point(|&s| rank_order(&entries[s as usize], &p).is_lt());
-                entries.push(p);
-                order.insert(at, slot);
-                slot_of.insert(id, slot);
+            None => {
+                self.entries.remove(&id);
             }
-            (None, None) => {}
         }
     }
 }
@@ -458,32 +436,6 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
-        /// Moving a re-ranked entry's slot in place gives the ranking that taking it out and
-        /// putting it back in order gives, whether it moves up, down or stays.
-        #[test]
-        fn a_re_ranked_entry_lands_where_a_fresh_sort_puts_it(
-            ranks in proptest::collection::vec(-50i128..50, 1..40),
-            pick in 0usize..40,
-            new_rank in -60i128..60,
-        ) {
-            // The entries in account order, their slots in rank order.
-            let mut entries: Vec<AdlPosition> =
-                ranks.iter().enumerate().map(|(a, r)| entry(a as u64, *r)).collect();
-            let mut order: Vec<u32> = (0..u32::try_from(entries.len()).unwrap()).collect();
-            order.sort_by(|a, b| rank_order(&entries[*a as usize], &entries[*b as usize]));
-            let i = pick % order.len();
-            let slot = order[i] as usize;
-            let p = entry(entries[slot].account.0, new_rank);
-            let mut expected: Vec<AdlPosition> = order.iter().map(|s| entries[*s as usize]).collect();
-            expected.remove(i);
-            expected.push(p);
-            expected.sort_by(rank_order);
-            move_ranked(&mut order, &entries, i, &p);
-            entries[slot] = p;
-            let ranked: Vec<AdlPosition> = order.iter().map(|s| entries[*s as usize]).collect();
-            proptest::prop_assert_eq!(ranked, expected);
-        }
-
         /// Re-ranking accounts one by one (moved, taken out, put in) keeps the kept ranking
         /// equal to a fresh sort of the entries as they now are; the queue's front is a prefix
         /// of it that holds the lots asked for, ending at the first position that meets them.
