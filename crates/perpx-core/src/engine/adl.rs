@@ -65,12 +65,8 @@ fn compare_on(ranking: &[AdlPosition], lots: i64, give_up_per_lot: i128, value_p
         .collect()
 }
 
-/// ADL rank order: rank descending, then account id.
-fn rank_order(a: &AdlPosition, b: &AdlPosition) -> std::cmp::Ordering {
-    b.rank.cmp(&a.rank).then(a.account.cmp(&b.account))
-}
-
-/// An entry's place in rank order as a key: rank descending, then account id ([`rank_order`]).
+/// An entry's place in the ADL rank order as a key: rank descending, then account id. The one
+/// definition of the order: the fresh ranking sorts by it, the kept one is a set of it.
 type RankKey = (std::cmp::Reverse<i128>, AccountId);
 
 fn rank_key(p: &AdlPosition) -> RankKey {
@@ -175,10 +171,10 @@ impl Engine {
         let Some(m) = self.markets.get(market.index()) else { return Vec::new() };
         let mut ranked: Vec<AdlPosition> =
             m.holders_of(sign).filter_map(|id| self.adl_position(id, market, sign)).collect();
-        // Unstable, as `rank_order` is total (ties go by account id, and an account is ranked
+        // Unstable, as the order is total (ties go by account id, and an account is ranked
         // once): the same order as a stable sort, without its scratch buffer and its copies of
         // the 96-byte entries (docs/PERFORMANCE.md, "Session 17: fewer probes a liquidated unit").
-        ranked.sort_unstable_by(rank_order);
+        ranked.sort_unstable_by_key(rank_key);
         ranked
     }
 
@@ -244,19 +240,31 @@ impl Engine {
         cache
     }
 
-    /// Drops the kept ADL ranking, so the next ADL ranks the side afresh (as the engine did
-    /// before the ranking was kept through a cascade): the tests compare the two.
-    #[cfg(test)]
+    /// At the start of a liquidation pass: the account log the kept ADL ranking is brought up
+    /// to date from runs while a ranking is kept (since it was computed), and starts afresh
+    /// otherwise.
+    pub(crate) fn start_pass_adl_ranking(&mut self) {
+        if self.adl_cache.is_none() {
+            self.accounts.log_changes(true);
+        }
+    }
+
+    /// At the end of a liquidation pass: drops the kept ADL ranking, and stops the log, when the
+    /// cascade is over (nobody queued) or more accounts changed since its last use than it
+    /// ranks (a fresh ranking is then no dearer, and the log stays bounded).
+    pub(crate) fn end_pass_adl_ranking(&mut self) {
+        let spent = self.liq_queue.is_empty()
+            || self.adl_cache.as_ref().is_none_or(|c| self.accounts.logged_changes() > c.len());
+        if spent {
+            self.forget_adl_ranking();
+        }
+    }
+
+    /// Drops the kept ADL ranking, so the next ADL ranks the side afresh (the tests compare an
+    /// engine doing this before every command with one that keeps it).
     pub(crate) fn forget_adl_ranking(&mut self) {
         self.adl_cache = None;
         self.accounts.log_changes(false);
-    }
-
-    /// Whether the kept ADL ranking should be dropped at the end of a liquidation pass: the
-    /// cascade is over (nobody queued), or more accounts changed since its last use than it
-    /// ranks (a fresh ranking is then no dearer, and the log stays bounded).
-    pub(crate) fn adl_ranking_spent(&self) -> bool {
-        self.liq_queue.is_empty() || self.adl_cache.as_ref().is_none_or(|c| self.accounts.logged_changes() > c.len())
     }
 
     /// A position's ADL percentile (the "lights" of other venues): `100 × (n − i) / n` for the
@@ -448,7 +456,7 @@ mod tests {
             let mut now: std::collections::BTreeMap<u64, AdlPosition> =
                 ranks.iter().enumerate().map(|(a, r)| (a as u64, entry(a as u64, *r))).collect();
             let mut fresh: Vec<AdlPosition> = now.values().copied().collect();
-            fresh.sort_by(rank_order);
+            fresh.sort_by_key(rank_key);
             let mut cache = AdlRankingCache::new(MarketId(0), 1, Vec::new(), fresh);
             for (account, rank) in changes {
                 let p = rank.map(|r| entry(account, r));
@@ -459,7 +467,7 @@ mod tests {
                 cache.rerank(AccountId(account), p);
             }
             let mut expected: Vec<AdlPosition> = now.values().copied().collect();
-            expected.sort_by(rank_order);
+            expected.sort_by_key(rank_key);
             let ranked: Vec<AdlPosition> = cache.ranked().copied().collect();
             proptest::prop_assert_eq!(&ranked, &expected);
             proptest::prop_assert_eq!(cache.len(), expected.len());

@@ -364,11 +364,8 @@ impl Engine {
             return;
         }
         // The ADL ranking is kept through a cascade, brought up to date from the accounts
-        // changed since its last use; the log of changes runs while it is kept (and is started
-        // afresh otherwise).
-        if self.adl_cache.is_none() {
-            self.accounts.log_changes(true);
-        }
+        // changed since its last use (`engine/adl.rs`).
+        self.start_pass_adl_ranking();
         let mut candidates = Vec::new();
         self.take_changed_accounts(&mut candidates);
         for m in &mut self.markets {
@@ -401,10 +398,7 @@ impl Engine {
             self.take_changed_accounts(&mut candidates);
             self.enqueue_underwater(&mut candidates, out);
         }
-        if self.adl_ranking_spent() {
-            self.adl_cache = None;
-            self.accounts.log_changes(false);
-        }
+        self.end_pass_adl_ranking();
     }
 
     /// Reads, for the first `n` units of the queue, what working each will reach first: its
