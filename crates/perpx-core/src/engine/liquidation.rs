@@ -32,7 +32,7 @@ use crate::command::StpMode;
 use crate::event::{CancelReason, EventKind, FundRef, LiquidationOutcome, LiquidationScope};
 use crate::ids::{AccountId, MarketId};
 use crate::market::{InsurancePolicy, Market, SafeBand};
-use crate::num::{Price, Qty, Quote, narrow};
+use crate::num::{Price, Qty, Quote, div_rem, narrow};
 use crate::risk::liquidation::{BankruptcyPrice, buffered_maintenance, liquidation_fee};
 use crate::risk::margin::{maintenance_margin, notional};
 
@@ -460,7 +460,11 @@ impl Engine {
         if candidates.len() >= DENSE_CHECK_MIN && candidates.len() * 4 >= self.accounts.len() {
             // Most accounts are candidates (a mark move checks every holder): one walk over the
             // accounts in id order instead of a tree descent per candidate, which also reads
-            // accounts and positions in the order they sit in memory.
+            // accounts and positions in the order they sit in memory. Room for a unit and a band
+            // a candidate, reserved once: grown from empty, the vectors were re-allocated and
+            // copied at every doubling (docs/PERFORMANCE.md, "Session 19").
+            units.reserve(candidates.len());
+            bands.reserve(candidates.len());
             let mut wanted = candidates.iter().copied().peekable();
             for (id, a) in &self.accounts {
                 while wanted.next_if(|w| w < id).is_some() {}
@@ -790,7 +794,7 @@ impl Engine {
             let (equity, _) = unit_figures_of(&self.markets, a, scope).expect("unit has a position");
             let adverse = i128::from((mark.0 - price.0).abs()) * q;
             let gap_den = adverse * s0 - i128::from(equity.0);
-            let fundable = if gap_den > 0 { self.funds_available(market) * s0 / gap_den } else { s0 };
+            let fundable = if gap_den > 0 { div_rem(self.funds_available(market) * s0, gap_den).0 } else { s0 };
             let want = left.0.min(i64::try_from(fundable).unwrap_or(i64::MAX));
             let take = self.affordable(liq, market, mark, side.opposite(), want);
             if take == 0 {
@@ -798,7 +802,7 @@ impl Engine {
             }
             let gap = if gap_den > 0 {
                 let num = i128::from(take) * gap_den;
-                Quote(i64::try_from((num + s0 - 1) / s0).expect("gap within the funds"))
+                Quote(i64::try_from(div_rem(num + s0 - 1, s0).0).expect("gap within the funds"))
             } else {
                 Quote::ZERO
             };

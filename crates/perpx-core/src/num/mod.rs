@@ -18,7 +18,7 @@ mod muldiv;
 mod types;
 
 pub use decimal::{Decimal, DecimalError};
-pub(crate) use muldiv::div_rem;
+pub(crate) use muldiv::{div_euclid, div_rem};
 pub use muldiv::{mul_div_ceil, mul_div_floor, narrow};
 pub use types::{Price, Qty, Quote, Rate, Timestamp};
 

@@ -38,13 +38,13 @@ impl BankruptcyPrice {
     /// `⌊B⌋` in ticks.
     #[must_use]
     pub fn floor(self) -> i128 {
-        self.num.div_euclid(self.den)
+        crate::num::div_euclid(self.num, self.den)
     }
 
     /// `⌈B⌉` in ticks.
     #[must_use]
     pub fn ceil(self) -> i128 {
-        -(-self.num).div_euclid(self.den)
+        -crate::num::div_euclid(-self.num, self.den)
     }
 
     /// The safe limit of the order that closes a position of sign `sign` (+1 long, −1 short):
