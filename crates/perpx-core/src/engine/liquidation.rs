@@ -32,7 +32,7 @@ use crate::command::StpMode;
 use crate::event::{CancelReason, EventKind, FundRef, LiquidationOutcome, LiquidationScope};
 use crate::ids::{AccountId, MarketId};
 use crate::market::{InsurancePolicy, Market, SafeBand};
-use crate::num::{Price, Qty, Quote, div_rem, narrow};
+use crate::num::{Price, Qty, Quote, div_rem};
 use crate::risk::liquidation::{BankruptcyPrice, buffered_maintenance, liquidation_fee};
 use crate::risk::margin::{maintenance_margin, notional};
 
@@ -146,10 +146,21 @@ pub(crate) fn lone_position_figures(m: &Market, mark: Price, p: &Position, balan
 /// ([`crate::risk::position::unrealized_pnl`], [`notional`], [`maintenance_margin`] with the
 /// product taken once); `None` if a figure doesn't fit.
 fn position_figures(m: &Market, mark: Price, p: &Position) -> Option<Figures> {
-    let v = i128::from(p.size.0) * i128::from(mark.0) * i128::from(m.quote_per_tick_lot);
-    let upnl = Quote(narrow(v - i128::from(p.cost_basis.0)).ok()?);
-    let n = Quote(narrow(v.abs()).ok()?);
-    Some((upnl, maintenance_margin(&m.spec.tiers, n).ok()?))
+    let (upnl, n) = upnl_and_notional(p.size.0, mark.0, m.quote_per_tick_lot, p.cost_basis.0)?;
+    Some((Quote(upnl), maintenance_margin(&m.spec.tiers, Quote(n)).ok()?))
+}
+
+/// `(v − cost, |v|)` for `v = size × mark × q`, or `None` if either doesn't fit an `i64`.
+///
+/// In `i64` with checked steps, not through an `i128` product: with `q ≥ 1` (a market's
+/// `quote_per_tick_lot` is at least one micro-unit) a step overflows only when `|v|` itself
+/// doesn't fit, so the answer is the wide computation's (a test compares them). Every
+/// position valued in a liquidation check comes here (docs/PERFORMANCE.md, "Session 19").
+#[inline]
+fn upnl_and_notional(size: i64, mark: i64, q: i64, cost: i64) -> Option<(i64, i64)> {
+    debug_assert!(q >= 1, "quote_per_tick_lot is at least one micro-unit");
+    let v = size.checked_mul(mark)?.checked_mul(q)?;
+    Some((v.checked_sub(cost)?, v.checked_abs()?))
 }
 
 /// Calls `found` with each unit of `a` below maintenance and its figures: its cross positions
@@ -973,6 +984,31 @@ impl Engine {
                 let a = &self.accounts[&account];
                 let traded = || a.positions.keys().copied();
                 traded().find(|m| a.mode(*m) == MarginMode::Cross).or_else(|| traded().next()).unwrap_or(MarketId(0))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::upnl_and_notional;
+    use crate::num::narrow;
+
+    proptest! {
+        /// The `i64` steps give what the `i128` product and its narrowing give, overflow
+        /// included, for any size, mark, cost and `q ≥ 1`.
+        #[test]
+        fn upnl_and_notional_in_i64_equals_the_wide_computation(
+            size in any::<i64>(), mark in any::<i64>(), q in 1i64..=i64::MAX, cost in any::<i64>(),
+            small in -1_000_000i64..1_000_000, small_q in 1i64..1_000_000,
+        ) {
+            for (size, mark, q) in [(size, mark, q), (small, mark, small_q), (size, small, small_q), (small, small, small_q), (small, small, q)] {
+                // Three `i64` factors can overflow even an `i128`: then `v` fits nothing.
+                let v = i128::from(size).checked_mul(i128::from(mark)).and_then(|x| x.checked_mul(i128::from(q)));
+                let wide = v.and_then(|v| narrow(v - i128::from(cost)).ok().zip(narrow(v.abs()).ok()));
+                prop_assert_eq!(upnl_and_notional(size, mark, q, cost), wide);
             }
         }
     }
