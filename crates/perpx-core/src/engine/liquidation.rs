@@ -653,7 +653,9 @@ impl Engine {
             left = self.match_taker(market, &taker, qty, out).remaining;
         }
         if left.is_positive() {
-            left = self.backstop(account, scope, market, mark, side, left, out);
+            // The unit's equity is still the one it came with if the book filled none of it.
+            let equity_now = (left == qty).then_some(equity);
+            left = self.backstop(account, scope, (market, mark), side, left, equity_now, out);
         }
         if left.is_positive() {
             self.deleverage(account, scope, market, mark, left, out);
@@ -770,15 +772,18 @@ impl Engine {
     /// Registered liquidators take over what the book didn't, at `mark ∓ discount`, each in id
     /// order for what its own margin allows, and only for the size whose gap to the bankruptcy
     /// price the funds can pay now; the gap is paid at once. Returns the size still open.
+    /// `equity_now` is the unit's equity when the caller knows it unchanged since its figures
+    /// were taken (the book filled none of it): valuing the unit again was one of the
+    /// cascade's largest steps a unit (docs/PERFORMANCE.md, "Session 19").
     #[allow(clippy::too_many_arguments)]
     fn backstop(
         &mut self,
         account: AccountId,
         scope: LiquidationScope,
-        market: MarketId,
-        mark: Price,
+        (market, mark): (MarketId, Price),
         side: Side,
         mut left: Qty,
+        mut equity_now: Option<Quote>,
         out: &mut Out<'_>,
     ) -> Qty {
         let discount = self.markets[market.index()].spec.liquidation.backstop_discount;
@@ -802,7 +807,10 @@ impl Engine {
             // s × ((|mark − price| × q × |size|) − equity) / |size|.
             let a = &self.accounts[&account];
             let s0 = i128::from(a.position(market).size.0.abs());
-            let (equity, _) = unit_figures_of(&self.markets, a, scope).expect("unit has a position");
+            let equity = match equity_now {
+                Some(e) => e,
+                None => unit_figures_of(&self.markets, a, scope).expect("unit has a position").0,
+            };
             let adverse = i128::from((mark.0 - price.0).abs()) * q;
             let gap_den = adverse * s0 - i128::from(equity.0);
             let fundable = if gap_den > 0 { div_rem(self.funds_available(market) * s0, gap_den).0 } else { s0 };
@@ -819,6 +827,7 @@ impl Engine {
             };
             let lc = self.settle_fill(market, liq, side.opposite(), price, Qty(take), Settle::FeeFree);
             let ac = self.settle_fill(market, account, side, price, Qty(take), Settle::Liquidated);
+            equity_now = None;
             out.push(EventKind::BackstopTakeover {
                 market,
                 account,

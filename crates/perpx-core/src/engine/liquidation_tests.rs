@@ -455,6 +455,23 @@ fn waterfall_layer_one_collateral_and_then_adl_when_no_fund_can_pay_the_gap() {
 }
 
 #[test]
+fn the_backstop_funds_the_gap_of_the_equity_left_after_the_book_took_part() {
+    let mut v = gap_venue(InsurancePolicy::Own);
+    v.ok(CommandKind::CapitaliseFund { fund: FundRef::Market(M), amount: usd(1_000) });
+    v.deposit(C, 1_000_000);
+    v.order(C, Buy, 900, 2, TimeInForce::Gtc);
+    let ev = v.mark(910);
+    // The closing IOC sells 2 at ⌈B⌉ = 900, 10 under mark: A's equity 100 → 80 on 8 lots. The
+    // liquidator takes the 8 at 892, 18 under mark: the gap is 8 × 18 − 80 = 64 (with the
+    // equity A had before the book's fill, it would be 44, and A left 20 short).
+    assert_eq!(v.size(C), 2);
+    assert_eq!(taken_over(&ev), (8, usd(64)));
+    assert_eq!(fee(&ev), None, "nothing left for a fee");
+    assert_eq!((v.size(A), v.collateral(A)), (0, Quote(0)));
+    assert_eq!(v.fund(), usd(1_000 - 64));
+}
+
+#[test]
 fn waterfall_layer_two_the_insurance_fund_pays_the_gap_of_what_it_can_afford() {
     let mut v = gap_venue(InsurancePolicy::Own);
     v.ok(CommandKind::CapitaliseFund { fund: FundRef::Market(M), amount: usd(50) });
