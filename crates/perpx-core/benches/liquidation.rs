@@ -126,15 +126,10 @@ fn bench(c: &mut Criterion) {
 /// is about did the work.
 fn bench_gap(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, name: &str, backstop: bool) {
     let (engine, ts) = setup(backstop);
-    // One events buffer for every iteration, as a running engine's loop keeps one: a fresh
-    // vector each iteration put the kernel's page faults for the mark move's 85,000 events
-    // (11 MB of fresh pages) into the measurement (docs/PERFORMANCE.md, "Session 19").
-    let mut events = Vec::with_capacity(1 << 17);
     g.bench_function(name, |b| {
         b.iter_batched(
-            || engine.clone(),
-            |mut e| {
-                events.clear();
+            || (engine.clone(), Vec::with_capacity(1 << 20)),
+            |(mut e, mut events)| {
                 let mut t = ts;
                 e.apply_into(
                     &Command { ts: Timestamp(t), kind: CommandKind::SetMark { market: MARKET, price: Price(700) } },
@@ -150,7 +145,7 @@ fn bench_gap(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallT
                 }
                 assert!(passes > 1_000, "{passes} passes");
                 assert_eq!(deleveraged > 0, !backstop, "{deleveraged} deleveraging fills");
-                e
+                (e, events)
             },
             BatchSize::PerIteration,
         );
