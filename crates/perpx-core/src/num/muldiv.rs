@@ -1,4 +1,5 @@
-//! `a × b / d` with an `i128` intermediate and an explicit rounding direction.
+//! `a × b / d` with an `i128` intermediate (an `i64` one when the product fits) and an explicit
+//! rounding direction.
 
 use super::ArithmeticError;
 
