@@ -229,6 +229,41 @@ fn the_seeds_reg_t_long_is_liquidated_at_about_two_thirds_of_entry_and_not_befor
 }
 
 #[test]
+fn a_closing_order_is_limited_at_the_order_bands_edge_when_bankruptcy_lies_beyond_it() {
+    // A 20 % order band, maintenance 25 %: a 2x short of 1 @ 1,000 on 500 USD stands while
+    // 1,500 − p ≥ 0.25 p, that is up to 1,200. At 1,201 its equity is 299 against an MM of
+    // 300.25, and its bankruptcy price 1,201 + 299 = 1,500 lies beyond the band's high edge
+    // ⌊1,201 × 1.2⌋ = 1,441: the closing buy is limited there, as any order would be.
+    let mut s = spec("BAND-PERP");
+    s.max_leverage = 2;
+    s.tiers = vec![MarginTier {
+        max_notional: usd(1_000_000_000),
+        max_leverage: 2,
+        maintenance_rate: bp(2_500),
+        maintenance_amount: Quote(0),
+    }];
+    s.order_band = bp(2_000);
+    let mut v = Venue::new(s);
+    v.deposit(A, 500);
+    v.deposit(B, 1_000_000);
+    v.leverage(A, 2);
+    v.trade(B, A, Sell, 1_000, 1);
+    assert!(v.mark(1_200).iter().all(|e| !matches!(e, EventKind::LiquidationQueued { .. })));
+    let ev = v.mark(1_201);
+    let limits: Vec<(i64, i64)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::LiquidationOrder { account, side: Buy, limit, bankruptcy_price, .. } if *account == A => {
+                Some((limit.0, bankruptcy_price.0))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(limits, vec![(1_441, 1_500)], "{ev:?}");
+    assert_eq!(v.engine.market(M).unwrap().order_band(), Some((Price(961), Price(1_441))));
+}
+
+#[test]
 fn the_liquidation_price_is_where_equity_meets_maintenance() {
     let mut v = long_ten(spec("BTC-PERP"));
     // Long 10 @ 1,000 on 1,000 (MM 5 %): 1,000 + 10 (p − 1,000) = 0.5 p ⇒ p = 9,000 / 9.5 =
