@@ -1053,7 +1053,6 @@ mod tests {
             }
         }
 
-
         /// The `i64` steps give what the `i128` product and its narrowing give, overflow
         /// included, for any size, mark, cost and `q ≥ 1`.
         #[test]

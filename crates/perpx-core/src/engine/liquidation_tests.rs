@@ -192,11 +192,10 @@ fn long_ten(spec: MarketSpec) -> Venue {
     v
 }
 
-#[test]
-fn the_seeds_reg_t_long_is_liquidated_at_about_two_thirds_of_entry_and_not_before() {
-    // Initial 50 %, maintenance 25 %, one tier, zero fees: a 100,000 USD 2x long funded with
-    // 50,000. Equity 50,000 + 1,000 × (p − 100) falls below 25 % × 1,000 × p at p < 66.67.
-    let mut s = spec("REGT-PERP");
+/// Regulation-T-like margins (the seed's example): at most 2x (initial 50 %), maintenance 25 %,
+/// one tier, with the given order band.
+fn reg_t_spec(symbol: &str, order_band: Rate) -> MarketSpec {
+    let mut s = spec(symbol);
     s.max_leverage = 2;
     s.tiers = vec![MarginTier {
         max_notional: usd(1_000_000_000),
@@ -204,7 +203,15 @@ fn the_seeds_reg_t_long_is_liquidated_at_about_two_thirds_of_entry_and_not_befor
         maintenance_rate: bp(2_500),
         maintenance_amount: Quote(0),
     }];
-    s.order_band = bp(9_000);
+    s.order_band = order_band;
+    s
+}
+
+#[test]
+fn the_seeds_reg_t_long_is_liquidated_at_about_two_thirds_of_entry_and_not_before() {
+    // Initial 50 %, maintenance 25 %, one tier, zero fees: a 100,000 USD 2x long funded with
+    // 50,000. Equity 50,000 + 1,000 × (p − 100) falls below 25 % × 1,000 × p at p < 66.67.
+    let mut s = reg_t_spec("REGT-PERP", bp(9_000));
     s.liquidation.fee_rate = Rate(0);
     let mut v = Venue::new(s);
     v.mark(100);
@@ -234,16 +241,7 @@ fn a_closing_order_is_limited_at_the_order_bands_edge_when_bankruptcy_lies_beyon
     // 1,500 − p ≥ 0.25 p, that is up to 1,200. At 1,201 its equity is 299 against an MM of
     // 300.25, and its bankruptcy price 1,201 + 299 = 1,500 lies beyond the band's high edge
     // ⌊1,201 × 1.2⌋ = 1,441: the closing buy is limited there, as any order would be.
-    let mut s = spec("BAND-PERP");
-    s.max_leverage = 2;
-    s.tiers = vec![MarginTier {
-        max_notional: usd(1_000_000_000),
-        max_leverage: 2,
-        maintenance_rate: bp(2_500),
-        maintenance_amount: Quote(0),
-    }];
-    s.order_band = bp(2_000);
-    let mut v = Venue::new(s);
+    let mut v = Venue::new(reg_t_spec("BAND-PERP", bp(2_000)));
     v.deposit(A, 500);
     v.deposit(B, 1_000_000);
     v.leverage(A, 2);
