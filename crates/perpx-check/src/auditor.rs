@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use perpx_core::account::MarginMode;
 use perpx_core::command::ParamChange;
-use perpx_core::event::{FundRef, LiquidationOutcome, LiquidationScope};
+use perpx_core::event::{FundRef, FundingSettlement, LiquidationOutcome, LiquidationScope};
 use perpx_core::market::InsurancePolicy;
 use perpx_core::{AccountId, Command, CommandKind, Engine, Event, EventKind, MarketId, MarketSpec, OrderId, Side};
 
@@ -486,7 +486,9 @@ impl Auditor {
                     ));
                 }
             }
-            EventKind::FundingSettled { market, rate, mark, positions, paid, received, to_insurance_fund, .. } => {
+            EventKind::FundingSettled(settlement) => {
+                let FundingSettlement { market, rate, mark, positions, paid, received, to_insurance_fund, .. } =
+                    &**settlement;
                 if paid.0 - received.0 != to_insurance_fund.0 {
                     return Err("funding: remainder is not paid − received".into());
                 }

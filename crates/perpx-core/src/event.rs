@@ -11,6 +11,13 @@ use crate::reject::RejectReason;
 use crate::stop::{StopKind, TriggerBy};
 
 /// One output of the engine.
+///
+/// 96 bytes: the engine writes millions of them in a burst (a funding settlement writes one a
+/// position, a cascade several a liquidated account) into fresh memory, so their size is much
+/// of what a burst costs. The payloads wider than 80 bytes are boxed (a fill, a funding
+/// settlement) or kept narrow (the ADL rank's alignment, [`AdlRank`]; the two texts of three
+/// rejections as `Box<str>`): at 128 bytes the funding settlement over 1,000,000 positions took
+/// about 9 % longer (docs/PERFORMANCE.md, "Funding, session 21").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// The sequence number of the command that produced it.
@@ -151,6 +158,76 @@ pub struct Fill {
     pub taker_fee: Quote,
 }
 
+/// A settled funding period: what [`EventKind::FundingSettled`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FundingSettlement {
+    /// The market.
+    pub market: MarketId,
+    /// The funding time that was due.
+    pub funding_time: Timestamp,
+    /// The rate of the period (`F`, positive: longs pay).
+    pub rate: Rate,
+    /// The 8-hour rate it was scaled from (`F8`).
+    pub rate_8h: Rate,
+    /// The mark the payments were computed at (none: the market never had one).
+    pub mark: Option<Price>,
+    /// Premium samples taken in the period.
+    pub samples: u64,
+    /// Sample times at which no index stood.
+    pub missed_samples: u64,
+    /// Positions that paid or received.
+    pub positions: u64,
+    /// Σ paid by payers.
+    pub paid: Quote,
+    /// Σ received by receivers.
+    pub received: Quote,
+    /// `paid − received`: the rounding remainder, to the insurance fund.
+    pub to_insurance_fund: Quote,
+    /// The next funding time.
+    pub next_funding_time: Timestamp,
+}
+
+/// An ADL rank (1e-8 units) as [`EventKind::Deleveraged`] carries it: an `i128` kept as two
+/// 64-bit halves, so that it is 8-byte aligned. A bare `i128` is 16-byte aligned on x86-64, and
+/// one such field made every event of every kind 128 bytes instead of 96 ([`Event`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AdlRank([u64; 2]);
+
+impl AdlRank {
+    /// The rank kept.
+    #[must_use]
+    pub fn new(rank: i128) -> Self {
+        let bytes = rank.to_le_bytes();
+        let half = |at: usize| {
+            let mut half = [0; 8];
+            half.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(half)
+        };
+        Self([half(0), half(8)])
+    }
+
+    /// The rank.
+    #[must_use]
+    pub fn get(self) -> i128 {
+        let mut bytes = [0; 16];
+        bytes[..8].copy_from_slice(&self.0[0].to_le_bytes());
+        bytes[8..].copy_from_slice(&self.0[1].to_le_bytes());
+        i128::from_le_bytes(bytes)
+    }
+}
+
+impl From<i128> for AdlRank {
+    fn from(rank: i128) -> Self {
+        Self::new(rank)
+    }
+}
+
+impl std::fmt::Debug for AdlRank {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
 /// The event variants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
@@ -198,33 +275,8 @@ pub enum EventKind {
         /// When the quorum was lost (for a recovery: when the outage began).
         since: Timestamp,
     },
-    /// A funding period was settled (its payments follow, one per position).
-    FundingSettled {
-        /// The market.
-        market: MarketId,
-        /// The funding time that was due.
-        funding_time: Timestamp,
-        /// The rate of the period (`F`, positive: longs pay).
-        rate: Rate,
-        /// The 8-hour rate it was scaled from (`F8`).
-        rate_8h: Rate,
-        /// The mark the payments were computed at (none: the market never had one).
-        mark: Option<Price>,
-        /// Premium samples taken in the period.
-        samples: u64,
-        /// Sample times at which no index stood.
-        missed_samples: u64,
-        /// Positions that paid or received.
-        positions: u64,
-        /// Σ paid by payers.
-        paid: Quote,
-        /// Σ received by receivers.
-        received: Quote,
-        /// `paid − received`: the rounding remainder, to the insurance fund.
-        to_insurance_fund: Quote,
-        /// The next funding time.
-        next_funding_time: Timestamp,
-    },
+    /// A funding period was settled (its payments follow, one per position). Boxed ([`Event`]).
+    FundingSettled(Box<FundingSettlement>),
     /// One position's funding payment.
     FundingPayment {
         /// The account.
@@ -269,8 +321,9 @@ pub enum EventKind {
         /// Reduce-only.
         reduce_only: bool,
     },
-    /// A trade.
-    Fill(Fill),
+    /// A trade. Boxed, like the other payloads wider than 80 bytes, so that an event is 96
+    /// bytes rather than 128 ([`Event`]).
+    Fill(Box<Fill>),
     /// An open order was amended.
     OrderAmended {
         /// Its id.
@@ -568,7 +621,7 @@ pub enum EventKind {
         /// settlement`.
         profit_given_up: Quote,
         /// Its ADL rank (1e-8).
-        rank: i128,
+        rank: AdlRank,
         /// The market's ADL policy.
         policy: AdlPolicy,
     },
@@ -652,4 +705,34 @@ pub enum EventKind {
         /// Why.
         reason: RejectReason,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn an_event_is_96_bytes() {
+        // Every event is as wide as the widest kind: a new kind wider than 80 bytes, or a field
+        // of 16-byte alignment, makes each of the millions a settlement or a cascade writes
+        // wider (see `Event`). Box its payload instead.
+        assert_eq!(std::mem::size_of::<EventKind>(), 80);
+        assert_eq!(std::mem::size_of::<Event>(), 96);
+    }
+
+    proptest! {
+        #[test]
+        fn an_adl_rank_keeps_every_i128(rank in any::<i128>()) {
+            prop_assert_eq!(AdlRank::new(rank).get(), rank);
+            prop_assert_eq!(format!("{:?}", AdlRank::from(rank)), format!("{rank:?}"));
+        }
+    }
+
+    #[test]
+    fn an_adl_rank_keeps_the_extremes() {
+        for rank in [i128::MIN, -1, 0, 1, i128::from(u64::MAX), i128::from(u64::MAX) + 1, i128::MAX] {
+            assert_eq!(AdlRank::new(rank).get(), rank);
+        }
+    }
 }

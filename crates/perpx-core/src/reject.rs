@@ -46,9 +46,9 @@ pub enum RejectReason {
     #[error("invalid number in '{field}': {detail}")]
     InvalidNumber {
         /// The field.
-        field: String,
+        field: Box<str>,
         /// What is wrong with it.
-        detail: String,
+        detail: Box<str>,
     },
 
     // ---- 2xxx: the market ---------------------------------------------------------------
@@ -139,17 +139,17 @@ pub enum RejectReason {
     #[error("price {price} is not a multiple of the tick size {tick}")]
     PriceOffTick {
         /// The price as written.
-        price: String,
+        price: Box<str>,
         /// The market's tick size.
-        tick: String,
+        tick: Box<str>,
     },
     /// The size is not a whole number of lots.
     #[error("size {qty} is not a multiple of the lot size {lot}")]
     QtyOffLot {
         /// The size as written.
-        qty: String,
+        qty: Box<str>,
         /// The market's lot size.
-        lot: String,
+        lot: Box<str>,
     },
     /// The price is outside the order band around the mark price.
     #[error("price {price} ticks is outside the order band [{low}, {high}] around the mark")]

@@ -33,7 +33,7 @@ pub fn outcome(event: &Event) -> Option<Outcome> {
                 stp: *stp,
             }
         }
-        EventKind::Fill(f) => Outcome::Fill(f.clone()),
+        EventKind::Fill(f) => Outcome::Fill((**f).clone()),
         EventKind::OrderAmended { order_id, account, market, price, qty, priority } => Outcome::Amended {
             order_id: *order_id,
             account: *account,

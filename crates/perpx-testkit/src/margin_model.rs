@@ -617,7 +617,7 @@ impl MarginModel {
                 | EventKind::FundingPayment { .. } => {
                     return Err(format!("the margin model does not follow {:?}", e.kind));
                 }
-                EventKind::FundingSettled { to_insurance_fund, .. } if to_insurance_fund.0 != 0 => {
+                EventKind::FundingSettled(s) if s.to_insurance_fund.0 != 0 => {
                     return Err(format!("the margin model does not follow {:?}", e.kind));
                 }
                 kind => effects.extend(self.liquidation_event(kind)?),

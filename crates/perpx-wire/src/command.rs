@@ -712,7 +712,7 @@ fn to_tif(t: WireTif) -> TimeInForce {
 }
 
 fn decimal(field: &str, text: &str) -> Result<Decimal, RejectReason> {
-    Decimal::parse(text).map_err(|e| RejectReason::InvalidNumber { field: field.to_owned(), detail: e.to_string() })
+    Decimal::parse(text).map_err(|e| RejectReason::InvalidNumber { field: field.into(), detail: e.to_string().into() })
 }
 
 fn to_spec(w: WireMarketSpec) -> Result<MarketSpec, RejectReason> {

@@ -3,7 +3,9 @@
 
 use perpx_core::account::MarginMode;
 use perpx_core::command::{OrderType, StpMode, TimeInForce};
-use perpx_core::event::{Event, EventKind, FundRef, LiquidationOutcome, LiquidationScope, OrderStatus, QueuePriority};
+use perpx_core::event::{
+    Event, EventKind, FundRef, FundingSettlement, LiquidationOutcome, LiquidationScope, OrderStatus, QueuePriority,
+};
 use perpx_core::market::{MarketSpec, OracleStage, SourceStatus};
 use perpx_core::stop::{StopKind, TriggerBy};
 use perpx_core::{Engine, MarketId, Price, Qty, Quote, RejectReason, Side};
@@ -221,20 +223,21 @@ pub fn write_event<M: MarketSpecs + ?Sized>(
             o.name("stage", oracle_stage(*stage));
             o.i64("since", since.0);
         }
-        EventKind::FundingSettled {
-            market,
-            funding_time,
-            rate,
-            rate_8h,
-            mark,
-            samples,
-            missed_samples,
-            positions,
-            paid,
-            received,
-            to_insurance_fund,
-            next_funding_time,
-        } => {
+        EventKind::FundingSettled(settlement) => {
+            let FundingSettlement {
+                market,
+                funding_time,
+                rate,
+                rate_8h,
+                mark,
+                samples,
+                missed_samples,
+                positions,
+                paid,
+                received,
+                to_insurance_fund,
+                next_funding_time,
+            } = &**settlement;
             let m = spec(*market);
             o.str("market", &m.symbol);
             o.i64("funding_time", funding_time.0);
@@ -539,7 +542,7 @@ pub fn write_event<M: MarketSpecs + ?Sized>(
             price(&mut o, "price", m, *p);
             quote(&mut o, "settlement", *settlement);
             quote(&mut o, "profit_given_up", *profit_given_up);
-            o.str("rank", &format_rank(*rank));
+            o.str("rank", &format_rank(rank.get()));
             o.name("policy", policy.name());
         }
         EventKind::LiquidationFee { account, market, amount, fund } => {

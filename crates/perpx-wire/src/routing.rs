@@ -15,7 +15,6 @@ pub fn event_market(kind: &EventKind) -> Option<MarketId> {
         | E::IndexPrice { market, .. }
         | E::OracleSourceStatus { market, .. }
         | E::OracleStageChanged { market, .. }
-        | E::FundingSettled { market, .. }
         | E::FundingPayment { market, .. }
         | E::FundingSkipped { market, .. }
         | E::OrderAccepted { market, .. }
@@ -42,6 +41,7 @@ pub fn event_market(kind: &EventKind) -> Option<MarketId> {
         | E::DeficitCovered { market, .. }
         | E::DeficitUncovered { market, .. } => Some(*market),
         E::Fill(f) => Some(f.market),
+        E::FundingSettled(s) => Some(s.market),
         E::LiquidationQueued { scope, .. }
         | E::LiquidationStarted { scope, .. }
         | E::LiquidationAverted { scope, .. }
@@ -96,7 +96,7 @@ pub fn event_accounts(kind: &EventKind) -> Vec<AccountId> {
         | E::IndexPrice { .. }
         | E::OracleSourceStatus { .. }
         | E::OracleStageChanged { .. }
-        | E::FundingSettled { .. }
+        | E::FundingSettled(_)
         | E::FundingSkipped { .. }
         | E::MarketHalted { .. }
         | E::MarketResumed { .. }

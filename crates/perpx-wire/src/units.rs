@@ -10,7 +10,7 @@ pub const QUOTE_UNIT: Decimal = Decimal::new(1, 6);
 pub const RATE_UNIT: Decimal = Decimal::new(1, 8);
 
 fn invalid(field: &str, e: &DecimalError) -> RejectReason {
-    RejectReason::InvalidNumber { field: field.to_owned(), detail: e.to_string() }
+    RejectReason::InvalidNumber { field: field.into(), detail: e.to_string().into() }
 }
 
 /// Parses a decimal string counted in `unit`, naming `field` in the refusal.
@@ -50,7 +50,7 @@ pub fn parse_price(market: &impl AsRef<MarketSpec>, text: &str) -> Result<Price,
     match d.to_units(tick) {
         Ok(v) => Ok(Price(v)),
         Err(DecimalError::NotMultiple { .. }) => {
-            Err(RejectReason::PriceOffTick { price: text.to_owned(), tick: tick.normalized().to_string() })
+            Err(RejectReason::PriceOffTick { price: text.into(), tick: tick.normalized().to_string().into() })
         }
         Err(e) => Err(invalid("price", &e)),
     }
@@ -66,7 +66,7 @@ pub fn parse_qty_in(lot: Decimal, field: &str, text: &str) -> Result<Qty, Reject
     match d.to_units(lot) {
         Ok(v) => Ok(Qty(v)),
         Err(DecimalError::NotMultiple { .. }) => {
-            Err(RejectReason::QtyOffLot { qty: text.to_owned(), lot: lot.normalized().to_string() })
+            Err(RejectReason::QtyOffLot { qty: text.into(), lot: lot.normalized().to_string().into() })
         }
         Err(e) => Err(invalid(field, &e)),
     }

@@ -425,7 +425,7 @@ impl Engine {
                 price,
                 settlement: Quote(share),
                 profit_given_up: given_up,
-                rank: c.rank,
+                rank: c.rank.into(),
                 policy,
             });
             out.push(wc.event(winner, market));

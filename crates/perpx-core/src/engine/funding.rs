@@ -264,7 +264,7 @@ impl Engine {
                 let remainder = Quote(paid.0 - received.0);
                 self.credit_fund(market, remainder);
                 self.shrink_payers_bands(i, f);
-                out.events[at].kind = EventKind::FundingSettled {
+                out.events[at].kind = EventKind::FundingSettled(Box::new(crate::event::FundingSettlement {
                     market,
                     funding_time: due,
                     rate: f,
@@ -277,7 +277,7 @@ impl Engine {
                     received,
                     to_insurance_fund: remainder,
                     next_funding_time: next,
-                };
+                }));
             }
             None => {
                 out.events.truncate(at + 1);

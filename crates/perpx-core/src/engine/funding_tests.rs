@@ -8,6 +8,7 @@ use super::*;
 use crate::account::MarginMode;
 use crate::book::Side::{Buy, Sell};
 use crate::command::{ParamChange, TimeInForce};
+use crate::event::FundingSettlement;
 use crate::market::{HOUR_MS, OracleSource, OracleStage, SourceStatus};
 use crate::num::{Qty, Quote, Rate};
 
@@ -46,8 +47,8 @@ fn settled(events: &[EventKind]) -> Vec<EventKind> {
 /// `(rate, rate_8h, samples, missed, positions, paid, received, to_fund)` of the only settlement.
 fn settlement(events: &[EventKind]) -> (i64, i64, u64, u64, u64, i64, i64, i64) {
     match &settled(events)[..] {
-        [
-            EventKind::FundingSettled {
+        [EventKind::FundingSettled(s)] => {
+            let FundingSettlement {
                 rate,
                 rate_8h,
                 samples,
@@ -57,8 +58,9 @@ fn settlement(events: &[EventKind]) -> (i64, i64, u64, u64, u64, i64, i64, i64) 
                 received,
                 to_insurance_fund,
                 ..
-            },
-        ] => (rate.0, rate_8h.0, *samples, *missed_samples, *positions, paid.0, received.0, to_insurance_fund.0),
+            } = &**s;
+            (rate.0, rate_8h.0, *samples, *missed_samples, *positions, paid.0, received.0, to_insurance_fund.0)
+        }
         other => panic!("expected one settlement, got {other:?} in {events:?}"),
     }
 }
@@ -189,10 +191,8 @@ fn a_funding_time_with_no_positions_settles_nothing_and_the_next_period_begins()
     assert_eq!(v.engine.funding_info(M).unwrap().next_funding_time, Timestamp(2 * H8));
     // Two funding times passed in one gap: two settlements, in order.
     let ev = at(&mut v, 4 * H8, CommandKind::Tick);
-    let times: Vec<i64> = settled(&ev)
-        .iter()
-        .map(|e| if let EventKind::FundingSettled { funding_time, .. } = e { funding_time.0 } else { 0 })
-        .collect();
+    let times: Vec<i64> =
+        settled(&ev).iter().map(|e| if let EventKind::FundingSettled(s) = e { s.funding_time.0 } else { 0 }).collect();
     assert_eq!(times, vec![2 * H8, 3 * H8, 4 * H8]);
 }
 

@@ -330,7 +330,7 @@ fn a_funding_settlement_narrows_the_payers_bands_by_what_a_lot_can_pay() {
     let rate = ev
         .iter()
         .find_map(|e| match e {
-            EventKind::FundingSettled { rate, .. } => Some(*rate),
+            EventKind::FundingSettled(s) => Some(s.rate),
             _ => None,
         })
         .expect("a settlement");

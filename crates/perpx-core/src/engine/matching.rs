@@ -174,7 +174,7 @@ impl Engine {
             let maker_change = self.settle_fill(market, ff.account, maker_side, ff.price, q, Settle::Maker);
             let taker_change = self.settle_fill(market, taker.account, taker.side, ff.price, q, taker_mode);
             debug_assert_ne!(buyer, seller, "self-trades are prevented");
-            out.push(EventKind::Fill(Fill {
+            out.push(EventKind::Fill(Box::new(Fill {
                 market,
                 trade_id,
                 price: ff.price,
@@ -188,7 +188,7 @@ impl Engine {
                 taker_remaining: m.remaining,
                 maker_fee: maker_change.fee,
                 taker_fee: taker_change.fee,
-            }));
+            })));
             out.push(maker_change.event(ff.account, market));
             out.push(taker_change.event(taker.account, market));
             m.traded.push(ff.account);

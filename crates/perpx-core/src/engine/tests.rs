@@ -188,10 +188,8 @@ fn a_taker_sweeps_levels_best_price_first_then_earliest_first_and_rests_its_rest
     assert_eq!(v.book(Buy), vec![]);
     assert_eq!(v.book(Sell), vec![(102, vec![(3, 2)])]);
     match &ev[..2] {
-        [
-            EventKind::OrderAccepted { order_id, .. },
-            EventKind::Fill(Fill { trade_id, taker_side, maker_remaining, taker_remaining, .. }),
-        ] => {
+        [EventKind::OrderAccepted { order_id, .. }, EventKind::Fill(fill)] => {
+            let Fill { trade_id, taker_side, maker_remaining, taker_remaining, .. } = &**fill;
             assert_eq!((*order_id, *trade_id, *taker_side), (OrderId(4), TradeId(1), Buy));
             assert_eq!((*maker_remaining, *taker_remaining), (Qty(0), Qty(5)));
         }
@@ -526,7 +524,7 @@ fn every_reject_code_is_unique() {
         RejectReason::TimestampRegression { got: Timestamp(0), clock: Timestamp(1) },
         RejectReason::TimestampTooFarAhead { got: Timestamp(0), clock: Timestamp(1), max_step_ms: 0 },
         RejectReason::Malformed(String::new()),
-        RejectReason::InvalidNumber { field: String::new(), detail: String::new() },
+        RejectReason::InvalidNumber { field: "".into(), detail: "".into() },
         RejectReason::UnknownMarket(String::new()),
         RejectReason::NoMarkPrice,
         RejectReason::DuplicateSymbol(String::new()),
@@ -538,8 +536,8 @@ fn every_reject_code_is_unique() {
         RejectReason::QtyBelowMin { qty: Qty(0), min: Qty(0) },
         RejectReason::NotionalBelowMin { notional: Quote(0), min: Quote(0) },
         RejectReason::NonPositivePrice(Price(0)),
-        RejectReason::PriceOffTick { price: String::new(), tick: String::new() },
-        RejectReason::QtyOffLot { qty: String::new(), lot: String::new() },
+        RejectReason::PriceOffTick { price: "".into(), tick: "".into() },
+        RejectReason::QtyOffLot { qty: "".into(), lot: "".into() },
         RejectReason::PriceOutsideBand { price: Price(0), low: Price(0), high: Price(0) },
         RejectReason::InvalidClientOrderId(String::new()),
         RejectReason::NotionalOverflow,

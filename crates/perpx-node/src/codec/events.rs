@@ -16,7 +16,7 @@
 //! by its figures (not its message text, which may be reworded). A command with no events (a
 //! `tick` that moved nothing) is encoded as an empty list.
 
-use perpx_core::event::{Fill, LiquidationOutcome, QueuePriority};
+use perpx_core::event::{Fill, FundingSettlement, LiquidationOutcome, QueuePriority};
 use perpx_core::{Event, EventKind, RejectReason};
 
 use super::bytes::Writer;
@@ -117,20 +117,21 @@ fn put_kind(w: &mut Writer<'_>, kind: &EventKind) {
         EventKind::OracleStageChanged { market, stage, since } => {
             w.u8(tag::ORACLE_STAGE_CHANGED).u32(market.0).u8(oracle_stage_tag(*stage)).i64(since.0);
         }
-        EventKind::FundingSettled {
-            market,
-            funding_time,
-            rate,
-            rate_8h,
-            mark,
-            samples,
-            missed_samples,
-            positions,
-            paid,
-            received,
-            to_insurance_fund,
-            next_funding_time,
-        } => {
+        EventKind::FundingSettled(settlement) => {
+            let FundingSettlement {
+                market,
+                funding_time,
+                rate,
+                rate_8h,
+                mark,
+                samples,
+                missed_samples,
+                positions,
+                paid,
+                received,
+                to_insurance_fund,
+                next_funding_time,
+            } = &**settlement;
             w.u8(tag::FUNDING_SETTLED).u32(market.0).i64(funding_time.0).i64(rate.0).i64(rate_8h.0);
             w.opt_i64(mark.map(|p| p.0)).u64(*samples).u64(*missed_samples).u64(*positions);
             w.i64(paid.0).i64(received.0).i64(to_insurance_fund.0).i64(next_funding_time.0);
@@ -164,7 +165,7 @@ fn put_kind(w: &mut Writer<'_>, kind: &EventKind) {
                 taker_remaining,
                 maker_fee,
                 taker_fee,
-            } = f;
+            } = &**f;
             w.u8(tag::FILL).u32(market.0).u64(trade_id.0).i64(price.0).i64(qty.0).u8(side_tag(*taker_side));
             w.u64(maker_order.0).u64(maker_account.0).i64(maker_remaining.0);
             w.u64(taker_order.0).u64(taker_account.0).i64(taker_remaining.0);
@@ -287,7 +288,7 @@ fn put_kind(w: &mut Writer<'_>, kind: &EventKind) {
         }
         EventKind::Deleveraged { market, account, bankrupt, qty, price, settlement, profit_given_up, rank, policy } => {
             w.u8(tag::DELEVERAGED).u32(market.0).u64(account.0).u64(bankrupt.0).i64(qty.0).i64(price.0);
-            w.i64(settlement.0).i64(profit_given_up.0).i128(*rank).u8(adl_tag(*policy));
+            w.i64(settlement.0).i64(profit_given_up.0).i128(rank.get()).u8(adl_tag(*policy));
         }
         EventKind::LiquidationFee { account, market, amount, fund } => {
             w.u8(tag::LIQUIDATION_FEE).u64(account.0).u32(market.0).i64(amount.0);

@@ -19,7 +19,7 @@ use perpx_testkit::mixed_stream;
 fn handmade() -> Vec<Event> {
     let e = |kind| Event { seq: 42, ts: Timestamp(1_700_000_000_000), kind };
     vec![
-        e(EventKind::Fill(Fill {
+        e(EventKind::Fill(Box::new(Fill {
             market: MarketId(0),
             trade_id: TradeId(9),
             price: Price(860_000),
@@ -33,7 +33,7 @@ fn handmade() -> Vec<Event> {
             taker_remaining: Qty(1),
             maker_fee: Quote(-10),
             taker_fee: Quote(129),
-        })),
+        }))),
         e(EventKind::LiquidationFee {
             account: AccountId(2),
             market: MarketId(0),

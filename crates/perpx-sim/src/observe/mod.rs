@@ -408,8 +408,8 @@ impl Observer {
                 self.covered[i] += amount.0;
             }
             EventKind::DeficitUncovered { amount, .. } => self.uncovered += amount.0,
-            EventKind::FundingSettled { market, rate_8h, .. } => {
-                let m = self.ix(*market);
+            EventKind::FundingSettled(s) => {
+                let (m, rate_8h) = (self.ix(s.market), s.rate_8h);
                 let cap = self.caps[m];
                 let t = &mut self.mk[m];
                 t.settlements += 1;

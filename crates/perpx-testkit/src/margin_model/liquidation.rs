@@ -411,7 +411,7 @@ impl MarginModel {
                 market, account, bankrupt, qty, price, settlement, profit_given_up, rank, ..
             } => {
                 let figures = (qty.0, price.0, settlement.0, profit_given_up.0);
-                return self.on_deleveraged(*market, *account, *bankrupt, figures, *rank);
+                return self.on_deleveraged(*market, *account, *bankrupt, figures, rank.get());
             }
             EventKind::LiquidationFee { account, market, amount, fund } => {
                 self.on_fee(*account, *market, amount.0, *fund)?;
