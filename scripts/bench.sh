@@ -8,6 +8,8 @@
 # PERFORMANCE.md do). `recovery` writes a 2-million-command journal to a temporary directory and
 # recovers it three times (the replay figure); the 10-million-command recovery, the server under
 # load and the simulator have their own commands in PERFORMANCE.md: they take minutes each.
+# To compare two builds of one benchmark on a noisy machine, time them alternately with
+# scripts/alternate.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
