@@ -713,6 +713,7 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    #[cfg(target_pointer_width = "64")]
     fn an_event_is_96_bytes() {
         // Every event is as wide as the widest kind: a new kind wider than 80 bytes, or a field
         // of 16-byte alignment, makes each of the millions a settlement or a cascade writes
