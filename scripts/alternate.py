@@ -48,12 +48,14 @@ def quantile(sorted_values, q):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Arguments after -- go to every run (e.g. -- --measurement-time 3).",
+    )
     p.add_argument("bench_id", help="criterion id, group/name, e.g. liquidation/gap_30pct_100k_accounts")
     p.add_argument("binaries", nargs="+", help="bench binaries, one per build (two or more)")
     p.add_argument("--rounds", type=int, default=6, help="runs of each binary (default 6)")
     p.add_argument("--log", help="also append every run's samples to this file")
-    p.epilog = "Arguments after -- go to every run (e.g. -- --measurement-time 3)."
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     a = p.parse_args(argv[: argv.index("--")] if "--" in argv else argv)

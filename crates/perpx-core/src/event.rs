@@ -197,22 +197,17 @@ impl AdlRank {
     /// The rank kept.
     #[must_use]
     pub fn new(rank: i128) -> Self {
-        let bytes = rank.to_le_bytes();
-        let half = |at: usize| {
-            let mut half = [0; 8];
-            half.copy_from_slice(&bytes[at..at + 8]);
-            u64::from_le_bytes(half)
-        };
-        Self([half(0), half(8)])
+        let bits = u128::from_le_bytes(rank.to_le_bytes());
+        let low = u64::try_from(bits & u128::from(u64::MAX)).expect("masked to 64 bits");
+        let high = u64::try_from(bits >> 64).expect("the high 64 bits");
+        Self([low, high])
     }
 
     /// The rank.
     #[must_use]
     pub fn get(self) -> i128 {
-        let mut bytes = [0; 16];
-        bytes[..8].copy_from_slice(&self.0[0].to_le_bytes());
-        bytes[8..].copy_from_slice(&self.0[1].to_le_bytes());
-        i128::from_le_bytes(bytes)
+        let [low, high] = self.0;
+        i128::from_le_bytes(((u128::from(high) << 64) | u128::from(low)).to_le_bytes())
     }
 }
 
