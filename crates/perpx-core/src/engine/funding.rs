@@ -17,7 +17,7 @@
 //! costs stay inside it). Funding may leave a payer below maintenance; the same command's
 //! liquidation pass queues it (each payer is checked as it pays: [`Engine::pay_funding`]).
 
-use super::liquidation::{lone_position_figures, unit_figures_of};
+use super::liquidation::{lone_position_covers_maintenance, unit_figures_of};
 use super::oracle::{index_at, next_expiry_after};
 use super::{Engine, Out};
 use crate::account::{MarginMode, Position};
@@ -379,14 +379,14 @@ impl Engine {
                 // A unit whose only position is this one (isolated, or the account's only
                 // market) has its figures from the position in hand; a cross account with
                 // several markets sums them all.
-                let figures = if isolated || lone {
+                let covered = if isolated || lone {
                     let mark = m.mark.expect("a position paid at this mark");
                     let p = a.positions.get(&market).expect("the position just paid");
-                    lone_position_figures(m, mark, p, new_balance)
+                    lone_position_covers_maintenance(m, mark, p, new_balance)
                 } else {
-                    unit_figures_of(markets, a, LiquidationScope::Cross)
+                    unit_figures_of(markets, a, LiquidationScope::Cross).is_some_and(|(equity, mm)| equity >= mm)
                 };
-                if figures.is_none_or(|(equity, mm)| equity < mm) {
+                if !covered {
                     underwater.push(*id);
                 }
             }

@@ -34,7 +34,7 @@ use crate::ids::{AccountId, MarketId};
 use crate::market::{InsurancePolicy, Market, SafeBand};
 use crate::num::{Price, Qty, Quote, div_rem};
 use crate::risk::liquidation::{BankruptcyPrice, buffered_maintenance, liquidation_fee};
-use crate::risk::margin::{maintenance_margin, notional};
+use crate::risk::margin::{covers_maintenance, maintenance_margin, notional};
 
 /// Sorts account ids ascending: a radix sort for many (linear, and only over the bytes in
 /// which the ids differ), the standard sort for a few, for which the radix sort's histogram
@@ -158,6 +158,20 @@ pub(crate) fn unit_figures_of(markets: &[Market], a: &Account, scope: Liquidatio
 pub(crate) fn lone_position_figures(m: &Market, mark: Price, p: &Position, balance: Quote) -> Option<Figures> {
     let (upnl, mm) = position_figures(m, mark, p)?;
     Some((balance.checked_add(upnl).ok()?, mm))
+}
+
+/// Whether a unit whose only position is `p` and whose cash is `balance` stands at or above
+/// maintenance at `mark` (`false` if a figure doesn't fit): [`lone_position_figures`]'s
+/// `equity ≥ MM`, without computing MM when the equity clearly covers it
+/// ([`covers_maintenance`]).
+#[inline]
+pub(crate) fn lone_position_covers_maintenance(m: &Market, mark: Price, p: &Position, balance: Quote) -> bool {
+    let Some((upnl, n)) = upnl_and_notional(p.size.0, mark.0, m.quote_per_tick_lot, p.cost_basis.0) else {
+        return false;
+    };
+    balance
+        .checked_add(Quote(upnl))
+        .is_ok_and(|equity| covers_maintenance(&m.spec.tiers, Quote(n), equity) == Some(true))
 }
 
 /// One position's unrealised PnL and maintenance margin at `mark`, both from its signed

@@ -45,6 +45,27 @@ pub fn maintenance_margin(tiers: &[MarginTier], notional: Quote) -> Result<Quote
     Ok(Quote((raw - t.maintenance_amount.0).max(0)))
 }
 
+/// Whether `equity` covers the maintenance margin of `notional`: `equity ≥ MM(N)`, or `None`
+/// if MM doesn't fit (as [`maintenance_margin`]'s error).
+///
+/// Why not compute MM: a funding payer is checked this way, a million times in one settlement,
+/// and almost all stand far above maintenance. A validated tier table's rates never fall and
+/// its amounts are never negative (`MarketSpec` validation: tier 1's amount is 0 and each next
+/// one adds `edge × rate step ≥ 0`), so `MM(N) ≤ ⌈N × r̄⌉` with `r̄` the last tier's rate, and
+/// `equity × S ≥ N × r̄` (one `i128` product each side, no division, no tier search) proves
+/// `equity ≥ MM`: an integer at or above `N × r̄ / S` is at or above its ceiling. Only an
+/// account nearer maintenance than `N × r̄` pays for the exact figure. Measured on the funding
+/// settlement: docs/PERFORMANCE.md, "Funding, session 22".
+#[inline]
+#[must_use]
+pub fn covers_maintenance(tiers: &[MarginTier], notional: Quote, equity: Quote) -> Option<bool> {
+    let top = tiers.last().map_or(0, |t| t.maintenance_rate.0);
+    if i128::from(equity.0) * Rate::SCALE >= i128::from(notional.0) * i128::from(top) {
+        return Some(true);
+    }
+    maintenance_margin(tiers, notional).ok().map(|mm| equity >= mm)
+}
+
 /// An account's exposure in one market: its position and its open (non-reduce-only) orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Exposure {
@@ -219,6 +240,38 @@ mod tests {
             let sides = side(position + buys).and_then(|long| Ok(long.max(side(position - sells)?)));
             proptest::prop_assert_eq!(worst_notional(q, Price(mark), &e), sides);
         }
+    }
+
+    proptest::proptest! {
+        /// The shortcut answers what the exact maintenance margin answers, on both sides of it,
+        /// across every tier of a table whose amounts are not zero.
+        #[test]
+        fn covers_maintenance_agrees_with_the_exact_figure(
+            notional in 0i64..2_000_000_000_000,
+            offset in -2_000_000_000i64..2_000_000_000,
+            far in proptest::bool::ANY,
+        ) {
+            let t = tiers();
+            let mm = maintenance_margin(&t, Quote(notional)).unwrap();
+            // Near MM (within ±2,000 USD) or anywhere from −N to +N.
+            let equity = if far { Quote(offset.saturating_mul(notional / 1_000_000_000 + 1)) } else { Quote(mm.0 + offset) };
+            proptest::prop_assert_eq!(covers_maintenance(&t, Quote(notional), equity), Some(equity >= mm));
+        }
+    }
+
+    #[test]
+    fn covers_maintenance_holds_at_exactly_maintenance_and_not_a_unit_below() {
+        let t = tiers();
+        for n in [Quote(0), Quote(1), Quote(50_000_000_000), Quote(50_000_000_001), Quote(999_999_999_999)] {
+            let mm = maintenance_margin(&t, n).unwrap();
+            assert_eq!(covers_maintenance(&t, n, mm), Some(true), "N {n:?}");
+            assert_eq!(covers_maintenance(&t, n, Quote(mm.0 - 1)), Some(false), "N {n:?}");
+        }
+        // The shortcut's bound is the top tier's rate: in tier 1 it overstates MM by the rate
+        // step, and the exact figure decides (1 % against 0.4 % of 10,000 USD: 100 against 40).
+        let n = Quote(10_000_000_000);
+        assert_eq!(covers_maintenance(&t, n, Quote(40_000_000)), Some(true));
+        assert_eq!(covers_maintenance(&t, n, Quote(39_999_999)), Some(false));
     }
 
     #[test]
