@@ -233,8 +233,9 @@ impl Auditor {
     pub fn apply(&mut self, cmd: &Command, events: &[Event]) -> Result<(), String> {
         self.tally.commands += 1;
         self.liquidation_orders.clear();
-        for (i, e) in events.iter().enumerate() {
-            self.event(cmd, e).map_err(|m| format!("event {i} ({:?}): {m}", e.kind))?;
+        // A funding batch is checked as its notices, a payment each, as they are delivered.
+        for (i, e) in events.iter().flat_map(Event::notices).enumerate() {
+            self.event(cmd, &e).map_err(|m| format!("event {i} ({:?}): {m}", e.kind))?;
         }
         self.finish_settlement()?;
         if let Some(x) = self.expected.pop_front() {

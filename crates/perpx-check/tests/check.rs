@@ -113,8 +113,8 @@ fn the_auditor_catches_a_fee_off_by_one_unit() {
 fn the_auditor_catches_a_funding_payment_off_by_one_unit() {
     let e = tampered(|events| {
         events.iter_mut().any(|e| match &mut e.kind {
-            EventKind::FundingPayment { amount, .. } => {
-                amount.0 += 1;
+            EventKind::FundingPayments { payments, .. } => {
+                payments[0].amount.0 += 1;
                 true
             }
             _ => false,

@@ -3,13 +3,14 @@
 //! One market (tick 0.1, lot 0.001, mark 86,000): one maker short 999,999 lots against
 //! 999,999 takers long one lot each — 1,000,000 open positions. Each measured iteration applies
 //! one `tick` stamped at the funding time to a clone of that engine: step 1 settles the period
-//! (rate 0.01 %, no premium samples), moving every position's collateral and emitting one
-//! `funding_payment` event per position plus the market's `funding_settled`. The clone is made
-//! outside the measurement. The events go into an empty vector, as the node's `Engine::apply`
-//! does: its first-touch page faults are part of what a settlement costs (mimalloc, which the
-//! `perpx` binary and these benches use, backs it with transparent huge pages). The settlement
-//! sizes the vector once for every holder: mimalloc grows a large vector by copying it, which
-//! was a third of the settlement (docs/PERFORMANCE.md, "Funding, session 7").
+//! (rate 0.01 %, no premium samples), moving every position's collateral and emitting the
+//! market's `funding_settled` and one `FundingPayments` batch with a 40-byte line a position
+//! (until session 22, a 96-byte `funding_payment` event each). The clone is made outside the
+//! measurement. The batch's lines go into fresh memory, as every settlement's do: its
+//! first-touch page faults are part of what a settlement costs (mimalloc, which the `perpx`
+//! binary and these benches use, backs it with transparent huge pages). The settlement sizes the
+//! batch once for every holder: mimalloc grows a large vector by copying it, which was a third
+//! of the settlement (docs/PERFORMANCE.md, "Funding, session 7").
 //!
 //! Run: `cargo bench -p perpx-core --bench funding`. Figures: docs/PERFORMANCE.md.
 
@@ -102,7 +103,13 @@ fn bench(c: &mut Criterion) {
             || (engine.clone(), Vec::new()),
             |(mut e, mut events)| {
                 e.apply_into(black_box(&tick), &mut events);
-                assert_eq!(events.len(), usize::try_from(POSITIONS).unwrap() + 1);
+                match &events[..] {
+                    [settled, batch] => {
+                        assert!(matches!(settled.kind, EventKind::FundingSettled(_)));
+                        assert_eq!(batch.notice_count(), usize::try_from(POSITIONS).unwrap());
+                    }
+                    other => panic!("a settlement and its batch, got {} events", other.len()),
+                }
                 (e, events)
             },
             BatchSize::PerIteration,

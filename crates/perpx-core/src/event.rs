@@ -12,12 +12,13 @@ use crate::stop::{StopKind, TriggerBy};
 
 /// One output of the engine.
 ///
-/// 96 bytes: the engine writes millions of them in a burst (a funding settlement writes one a
-/// position, a cascade several a liquidated account) into fresh memory, so their size is much
-/// of what a burst costs. The payloads wider than 80 bytes are boxed (a fill, a funding
-/// settlement) or kept narrow (the ADL rank's alignment, [`AdlRank`]; the two texts of three
-/// rejections as `Box<str>`): at 128 bytes the funding settlement over 1,000,000 positions took
-/// about 9 % longer (docs/PERFORMANCE.md, "Funding, session 21").
+/// 96 bytes: the engine writes many of them in a burst (a cascade several a liquidated
+/// account) into fresh memory, so their size is much of what a burst costs. The payloads wider
+/// than 80 bytes are boxed (a fill, a funding settlement) or kept narrow (the ADL rank's
+/// alignment, [`AdlRank`]; the two texts of three rejections as `Box<str>`): at 128 bytes the
+/// funding settlement over 1,000,000 positions took about 9 % longer (docs/PERFORMANCE.md,
+/// "Funding, session 21"). A settlement's payments are one event, 40 bytes a position
+/// ([`EventKind::FundingPayments`]), delivered as one notice each ([`Event::notices`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// The sequence number of the command that produced it.
@@ -158,6 +159,72 @@ pub struct Fill {
     pub taker_fee: Quote,
 }
 
+/// One position's line of a settlement ([`EventKind::FundingPayments`]): the fields of its
+/// [`EventKind::FundingPayment`] notice but the market, which the batch holds once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FundingLine {
+    /// The account.
+    pub account: AccountId,
+    /// The position's size.
+    pub size: Qty,
+    /// Signed: positive the position paid, negative it received.
+    pub amount: Quote,
+    /// Collateral after.
+    pub collateral: Quote,
+    /// The position's own margin after (isolated mode; zero in cross).
+    pub isolated_margin: Quote,
+}
+
+impl FundingLine {
+    /// Its notice in `market`.
+    #[must_use]
+    pub fn notice(&self, market: MarketId) -> EventKind {
+        let Self { account, size, amount, collateral, isolated_margin } = *self;
+        EventKind::FundingPayment { account, market, size, amount, collateral, isolated_margin }
+    }
+}
+
+impl Event {
+    /// How many notices it is delivered as: a [`EventKind::FundingPayments`] batch one a
+    /// line, any other event one (itself).
+    #[must_use]
+    pub fn notice_count(&self) -> usize {
+        match &self.kind {
+            EventKind::FundingPayments { payments, .. } => payments.len(),
+            _ => 1,
+        }
+    }
+
+    /// The event as it is delivered: a [`EventKind::FundingPayments`] batch as one
+    /// [`EventKind::FundingPayment`] a line (same sequence number and timestamp), any other
+    /// event as itself. What a consumer that writes or routes events one by one reads
+    /// (the JSON forms, the streams, the auditor).
+    pub fn notices(&self) -> impl Iterator<Item = std::borrow::Cow<'_, Event>> {
+        let (one, lines) = match &self.kind {
+            EventKind::FundingPayments { market, payments } => (None, Some((*market, payments))),
+            _ => (Some(std::borrow::Cow::Borrowed(self)), None),
+        };
+        let (seq, ts) = (self.seq, self.ts);
+        one.into_iter().chain(lines.into_iter().flat_map(move |(market, lines)| {
+            lines.iter().map(move |l| std::borrow::Cow::Owned(Event { seq, ts, kind: l.notice(market) }))
+        }))
+    }
+
+    /// [`Event::notices`], by value.
+    pub fn into_notices(self) -> impl Iterator<Item = Event> {
+        let (seq, ts) = (self.seq, self.ts);
+        let (one, lines) = match self.kind {
+            EventKind::FundingPayments { market, payments } => (None, Some((market, payments))),
+            kind => (Some(Event { seq, ts, kind }), None),
+        };
+        one.into_iter().chain(
+            lines.into_iter().flat_map(move |(market, lines)| {
+                lines.into_iter().map(move |l| Event { seq, ts, kind: l.notice(market) })
+            }),
+        )
+    }
+}
+
 /// A settled funding period: what [`EventKind::FundingSettled`] reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FundingSettlement {
@@ -270,9 +337,26 @@ pub enum EventKind {
         /// When the quorum was lost (for a recovery: when the outage began).
         since: Timestamp,
     },
-    /// A funding period was settled (its payments follow, one per position). Boxed ([`Event`]).
+    /// A funding period was settled (its payments follow: [`EventKind::FundingPayments`]).
+    /// Boxed ([`Event`]).
     FundingSettled(Box<FundingSettlement>),
-    /// One position's funding payment.
+    /// Every position's payment of one settlement, in account-id order: what the engine emits
+    /// (after the `FundingSettled`; none when no position paid or received). It is delivered as
+    /// one [`EventKind::FundingPayment`] notice a position ([`Event::notices`]), in the same
+    /// order, so its JSON, its journal encoding and its routing are those of the notices.
+    ///
+    /// Why one event: a settlement pays every open position at once, a million in the
+    /// benchmark, and writing a 96-byte event each (seq, timestamp and market repeated) was a
+    /// third of its time; a [`FundingLine`] is 40 bytes (docs/PERFORMANCE.md, "Funding,
+    /// session 22").
+    FundingPayments {
+        /// The market.
+        market: MarketId,
+        /// One line a position.
+        payments: Vec<FundingLine>,
+    },
+    /// One position's funding payment: the notice a line of [`EventKind::FundingPayments`] is
+    /// delivered as ([`Event::notices`]); the engine emits the batch, never this.
     FundingPayment {
         /// The account.
         account: AccountId,
@@ -715,6 +799,52 @@ mod tests {
         // wider (see `Event`). Box its payload instead.
         assert_eq!(std::mem::size_of::<EventKind>(), 80);
         assert_eq!(std::mem::size_of::<Event>(), 96);
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_funding_line_is_40_bytes() {
+        assert_eq!(std::mem::size_of::<FundingLine>(), 40);
+    }
+
+    #[test]
+    fn a_batch_of_payments_is_delivered_as_one_notice_a_line_in_order() {
+        let line = |a: u64, amount: i64| FundingLine {
+            account: AccountId(a),
+            size: Qty(i64::try_from(a).unwrap()),
+            amount: Quote(amount),
+            collateral: Quote(1_000 - amount),
+            isolated_margin: Quote(0),
+        };
+        let market = MarketId(3);
+        let batch = Event {
+            seq: 9,
+            ts: Timestamp(77),
+            kind: EventKind::FundingPayments { market, payments: vec![line(1, 5), line(4, -2)] },
+        };
+        let want: Vec<Event> = [(1, 5), (4, -2)]
+            .into_iter()
+            .map(|(a, amount)| Event {
+                seq: 9,
+                ts: Timestamp(77),
+                kind: EventKind::FundingPayment {
+                    account: AccountId(a),
+                    market,
+                    size: Qty(i64::try_from(a).unwrap()),
+                    amount: Quote(amount),
+                    collateral: Quote(1_000 - amount),
+                    isolated_margin: Quote(0),
+                },
+            })
+            .collect();
+        assert_eq!(batch.notice_count(), 2);
+        assert_eq!(batch.notices().map(std::borrow::Cow::into_owned).collect::<Vec<_>>(), want);
+        assert_eq!(batch.clone().into_notices().collect::<Vec<_>>(), want);
+        // Any other event is its own one notice.
+        let other = Event { seq: 9, ts: Timestamp(77), kind: EventKind::MarketHalted { market } };
+        assert_eq!(other.notice_count(), 1);
+        assert_eq!(other.notices().map(std::borrow::Cow::into_owned).collect::<Vec<_>>(), vec![other.clone()]);
+        assert_eq!(other.clone().into_notices().collect::<Vec<_>>(), vec![other]);
     }
 
     proptest! {

@@ -28,7 +28,9 @@ pub mod stop;
 pub use book::Side;
 pub use command::{Amend, Command, CommandKind, NewOrder, OrderRef, OrderType, StpMode, TimeInForce};
 pub use engine::{Engine, EngineConfig, StateHash};
-pub use event::{AdlRank, CancelReason, Event, EventKind, Fill, FundingSettlement, OrderStatus, QueuePriority};
+pub use event::{
+    AdlRank, CancelReason, Event, EventKind, Fill, FundingLine, FundingSettlement, OrderStatus, QueuePriority,
+};
 pub use ids::{AccountId, ClientOrderId, MarketId, OrderId, TradeId};
 pub use market::{MarginTier, MarketLimits, MarketSpec};
 pub use num::{Decimal, Price, Qty, Quote, Rate, Timestamp};

@@ -91,6 +91,7 @@ pub fn outcome(event: &Event) -> Option<Outcome> {
         | EventKind::OracleSourceStatus { .. }
         | EventKind::OracleStageChanged { .. }
         | EventKind::FundingSettled { .. }
+        | EventKind::FundingPayments { .. }
         | EventKind::FundingPayment { .. }
         | EventKind::FundingSkipped { .. } => return None,
     })

@@ -614,6 +614,7 @@ impl MarginModel {
                 EventKind::PositionSettled { .. }
                 | EventKind::MarketDelisted { .. }
                 | EventKind::ParamsChanged { .. }
+                | EventKind::FundingPayments { .. }
                 | EventKind::FundingPayment { .. } => {
                     return Err(format!("the margin model does not follow {:?}", e.kind));
                 }

@@ -254,6 +254,27 @@ pub fn write_event<M: MarketSpecs + ?Sized>(
             quote(&mut o, "to_insurance_fund", *to_insurance_fund);
             o.i64("next_funding_time", next_funding_time.0);
         }
+        EventKind::FundingPayments { market, payments } => {
+            // Delivered as one `funding_payment` a line (`Event::notices`): this form is for a
+            // consumer that writes the batch whole.
+            let m = spec(*market);
+            o.str("market", &m.symbol);
+            let lines: Vec<String> = payments
+                .iter()
+                .map(|l| {
+                    let mut text = String::with_capacity(128);
+                    let mut line = JsonObject::begin(&mut text);
+                    line.u64("account", l.account.0);
+                    qty(&mut line, "size", m, l.size);
+                    quote(&mut line, "amount", l.amount);
+                    quote(&mut line, "collateral", l.collateral);
+                    quote(&mut line, "isolated_margin", l.isolated_margin);
+                    line.end();
+                    text
+                })
+                .collect();
+            o.json_array("payments", lines.iter().map(String::as_str));
+        }
         EventKind::FundingPayment { account, market, size, amount, collateral, isolated_margin } => {
             let m = spec(*market);
             o.u64("account", account.0);
@@ -634,6 +655,7 @@ pub fn wire_type(kind: &EventKind) -> &'static str {
         E::OracleSourceStatus { .. } => "oracle_source",
         E::OracleStageChanged { .. } => "oracle_stage",
         E::FundingSettled { .. } => "funding_settled",
+        E::FundingPayments { .. } => "funding_payments",
         E::FundingPayment { .. } => "funding_payment",
         E::FundingSkipped { .. } => "funding_skipped",
         E::OrderAccepted { .. } => "order_accepted",

@@ -162,10 +162,12 @@ pub fn replay<R: BufRead, W: Write>(
                         EventKind::Fill(_) => summary.fills += 1,
                         _ => {}
                     }
-                    line.clear();
-                    write_event(e, &engine, market, &mut line);
-                    line.push('\n');
-                    output.write_all(line.as_bytes())?;
+                    for notice in e.notices() {
+                        line.clear();
+                        write_event(&notice, &engine, market, &mut line);
+                        line.push('\n');
+                        output.write_all(line.as_bytes())?;
+                    }
                 }
                 if options.check_invariants {
                     engine.check_invariants().map_err(|detail| ReplayError::Invariant {

@@ -15,6 +15,7 @@ pub fn event_market(kind: &EventKind) -> Option<MarketId> {
         | E::IndexPrice { market, .. }
         | E::OracleSourceStatus { market, .. }
         | E::OracleStageChanged { market, .. }
+        | E::FundingPayments { market, .. }
         | E::FundingPayment { market, .. }
         | E::FundingSkipped { market, .. }
         | E::OrderAccepted { market, .. }
@@ -58,12 +59,14 @@ pub fn event_market(kind: &EventKind) -> Option<MarketId> {
     }
 }
 
-/// The accounts an event concerns (each gets it on its private channel).
+/// The accounts an event concerns (each gets it on its private channel). A funding batch's are
+/// every line's; it is routed as its notices (`Event::notices`), one account each.
 #[must_use]
 pub fn event_accounts(kind: &EventKind) -> Vec<AccountId> {
     use EventKind as E;
     match kind {
         E::Fill(f) => vec![f.maker_account, f.taker_account],
+        E::FundingPayments { payments, .. } => payments.iter().map(|l| l.account).collect(),
         E::FundingPayment { account, .. }
         | E::OrderAccepted { account, .. }
         | E::OrderAmended { account, .. }

@@ -44,7 +44,8 @@ fn proof_json(p: &ProofReport) -> Value {
     let events: Vec<Value> = p
         .events
         .iter()
-        .map(|e| serde_json::from_str(&event_text(e, &p.engine, market)).unwrap_or(Value::Null))
+        .flat_map(perpx_core::Event::notices)
+        .map(|e| serde_json::from_str(&event_text(&e, &p.engine, market)).unwrap_or(Value::Null))
         .collect();
     let commit = &p.proof.commit;
     json!({

@@ -12,7 +12,8 @@
 //! **Settlement.** A funding time `T` is due at the first command with `ts ≥ T`; step 1 takes the
 //! samples up to `T`, then settles on positions as they were before the command: each pays
 //! `size × mark × F` ([`crate::risk::funding::settle`]: payers round up, receivers down, the
-//! remainder to the insurance fund). Cross positions pay from and receive into collateral;
+//! remainder to the insurance fund), reported as one `funding_settled` and one
+//! `FundingPayments` batch with a line a position (delivered as a notice each). Cross positions pay from and receive into collateral;
 //! isolated positions from and into their own margin (Binance's rule: an isolated position's
 //! costs stay inside it). Funding may leave a payer below maintenance; the same command's
 //! liquidation pass queues it (each payer is checked as it pays: [`Engine::pay_funding`]).
@@ -22,7 +23,7 @@ use super::oracle::{index_at, next_expiry_after};
 use super::{Engine, Out};
 use crate::account::{MarginMode, Position};
 use crate::book::Side;
-use crate::event::{EventKind, LiquidationScope};
+use crate::event::{EventKind, FundingLine, LiquidationScope};
 use crate::ids::{AccountId, MarketId};
 use crate::market::{Market, MarketStatus, OracleStage, next_multiple_after};
 use crate::num::{Price, Quote, Rate, Timestamp};
@@ -254,17 +255,14 @@ impl Engine {
         let period = m.funding.next_funding.0 - m.funding.period_start.0;
         let (samples, missed) = (m.funding.samples, m.funding.missed);
         let next = next_multiple_after(due, Self::interval_at(m, due));
-        // The settlement's event comes before the payments, but its totals are known only once
-        // every position has paid: its place is held by the event of a skipped period, which
-        // is what stays if any figure doesn't fit.
-        let at = out.events.len();
-        out.push(EventKind::FundingSkipped { market, funding_time: due });
-        match self.pay_funding(market, f, out) {
-            Some((positions, paid, received)) => {
+        // The settlement's event, then its payments; if any figure doesn't fit, nothing is
+        // paid and the period is reported skipped.
+        match self.pay_funding(market, f) {
+            Some((lines, paid, received)) => {
                 let remainder = Quote(paid.0 - received.0);
                 self.credit_fund(market, remainder);
                 self.shrink_payers_bands(i, f);
-                out.events[at].kind = EventKind::FundingSettled(Box::new(crate::event::FundingSettlement {
+                out.push(EventKind::FundingSettled(Box::new(crate::event::FundingSettlement {
                     market,
                     funding_time: due,
                     rate: f,
@@ -272,16 +270,17 @@ impl Engine {
                     mark: self.markets[i].mark,
                     samples,
                     missed_samples: missed,
-                    positions,
+                    positions: lines.len() as u64,
                     paid,
                     received,
                     to_insurance_fund: remainder,
                     next_funding_time: next,
-                }));
+                })));
+                if !lines.is_empty() {
+                    out.push(EventKind::FundingPayments { market, payments: lines });
+                }
             }
-            None => {
-                out.events.truncate(at + 1);
-            }
+            None => out.push(EventKind::FundingSkipped { market, funding_time: due }),
         }
         let st = &mut self.markets[i].funding;
         st.last_rate = Some(f);
@@ -308,10 +307,10 @@ impl Engine {
     }
 
     /// Pays every position of `market` its funding at rate `f` and the market's mark, in one
-    /// walk over the accounts in id order, with one `funding_payment` event each; returns the
-    /// number of positions, Σ paid and Σ received. If any amount, balance, total or fund would
-    /// not fit, it undoes what it paid ([`Engine::unpay_funding`]) and returns `None`: then
-    /// nothing is paid (the caller drops the events).
+    /// walk over the accounts in id order; returns a [`FundingLine`] for each (the
+    /// `FundingPayments` batch), Σ paid and Σ received. If any amount, balance, total or fund
+    /// would not fit, it undoes what it paid ([`Engine::unpay_funding`]) and returns `None`:
+    /// then nothing is paid.
     ///
     /// The walk does not note the accounts for the liquidation pass (which would re-check every
     /// holder): every holder's balance moved, but only a **payer** can have fallen below
@@ -333,16 +332,17 @@ impl Engine {
     /// over 1,000,000 (`cargo bench -p perpx-core --bench funding`, back to back, load ≈ 2).
     /// Session 7 (same bench, alternated with the build before): the events vector sized once
     /// for every holder and the lone-position check took it from 37–46 ms to 19.7–23.8 ms
-    /// (docs/PERFORMANCE.md, "Funding, session 7").
-    fn pay_funding(&mut self, market: MarketId, f: Rate, out: &mut Out<'_>) -> Option<(u64, Quote, Quote)> {
+    /// (docs/PERFORMANCE.md, "Funding, session 7"). Session 22: a 40-byte line a position in
+    /// one batch instead of a 96-byte event each ("Funding, session 22").
+    fn pay_funding(&mut self, market: MarketId, f: Rate) -> Option<(Vec<FundingLine>, Quote, Quote)> {
         let markets = &self.markets;
         let m = &markets[market.index()];
         let q = i128::from(m.quote_per_tick_lot);
-        let (mut paid, mut received, mut positions) = (0i128, 0i128, 0u64);
+        let (mut paid, mut received) = (0i128, 0i128);
         let mut complete = true;
-        // One event per holder: sized once, the vector is not grown (and copied) a doubling at a
+        // One line per holder: sized once, the vector is not grown (and copied) a doubling at a
         // time. Measured: docs/PERFORMANCE.md, "Funding, session 7".
-        out.events.reserve(m.holder_count());
+        let mut lines = Vec::with_capacity(m.holder_count());
         let mut underwater = Vec::new();
         for (id, a) in self.accounts.iter_mut_rechecked_by_caller() {
             let isolated = a.mode(market) == MarginMode::Isolated;
@@ -365,15 +365,12 @@ impl Engine {
                 p.funding_received = new_total;
                 received -= i128::from(amount.0);
             }
-            positions += 1;
-            let (size, isolated_margin) = (p.size, p.isolated_margin);
-            out.push(EventKind::FundingPayment {
+            lines.push(FundingLine {
                 account: *id,
-                market,
-                size,
+                size: p.size,
                 amount,
                 collateral: a.collateral,
-                isolated_margin,
+                isolated_margin: p.isolated_margin,
             });
             if amount.is_positive() {
                 // A unit whose only position is this one (isolated, or the account's only
@@ -401,15 +398,15 @@ impl Engine {
                 for id in underwater {
                     self.accounts.note_changed(id);
                 }
-                return Some((positions, paid, received));
+                return Some((lines, paid, received));
             }
         }
-        self.unpay_funding(market, f, positions);
+        self.unpay_funding(market, f, lines.len());
         None
     }
 
     /// Undoes the first `positions` payments of [`Engine::pay_funding`] (same walk, same amounts).
-    fn unpay_funding(&mut self, market: MarketId, f: Rate, positions: u64) {
+    fn unpay_funding(&mut self, market: MarketId, f: Rate, positions: usize) {
         let m = &self.markets[market.index()];
         let q = i128::from(m.quote_per_tick_lot);
         let mut left = positions;

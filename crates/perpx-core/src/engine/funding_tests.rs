@@ -8,7 +8,7 @@ use super::*;
 use crate::account::MarginMode;
 use crate::book::Side::{Buy, Sell};
 use crate::command::{ParamChange, TimeInForce};
-use crate::event::FundingSettlement;
+use crate::event::{FundingLine, FundingSettlement};
 use crate::market::{HOUR_MS, OracleSource, OracleStage, SourceStatus};
 use crate::num::{Qty, Quote, Rate};
 
@@ -65,14 +65,19 @@ fn settlement(events: &[EventKind]) -> (i64, i64, u64, u64, u64, i64, i64, i64) 
     }
 }
 
+/// The settlements' payments, `(account, amount)` a position in delivery order.
 fn payments(events: &[EventKind]) -> Vec<(AccountId, i64)> {
-    events
+    let batches: Vec<&Vec<FundingLine>> = events
         .iter()
         .filter_map(|e| match e {
-            EventKind::FundingPayment { account, amount, .. } => Some((*account, amount.0)),
+            EventKind::FundingPayments { payments, .. } => Some(payments),
             _ => None,
         })
-        .collect()
+        .collect();
+    assert!(batches.len() <= settled(events).len(), "at most one batch a settlement: {events:?}");
+    assert!(batches.iter().all(|b| !b.is_empty()), "an empty batch is not emitted: {events:?}");
+    assert!(!events.iter().any(|e| matches!(e, EventKind::FundingPayment { .. })), "the engine emits batches");
+    batches.into_iter().flatten().map(|l| (l.account, l.amount.0)).collect()
 }
 
 fn stages(events: &[EventKind]) -> Vec<(OracleStage, i64)> {

@@ -14,10 +14,13 @@
 //! must be injective: every field of every event is written, strings and lists with their
 //! length, enumerations with explicit tags, and a rejection as its stable reject code followed
 //! by its figures (not its message text, which may be reworded). A command with no events (a
-//! `tick` that moved nothing) is encoded as an empty list.
+//! `tick` that moved nothing) is encoded as an empty list. A funding settlement's batch of
+//! payments is encoded as its notices (`Event::notices`), one `funding_payment` a line, so the
+//! encoding (and every digest a journal holds) is the one the engine's events had when it
+//! emitted a `FundingPayment` event a position.
 
 use perpx_core::event::{Fill, FundingSettlement, LiquidationOutcome, QueuePriority};
-use perpx_core::{Event, EventKind, RejectReason};
+use perpx_core::{AccountId, Event, EventKind, MarketId, Qty, Quote, RejectReason};
 
 use super::bytes::Writer;
 use super::types::{
@@ -40,10 +43,25 @@ pub fn encode_events(events: &[Event]) -> Vec<u8> {
 /// commit's events stream, or a buffer the replay reuses.
 pub fn encode_events_into(events: &[Event], out: &mut Vec<u8>) {
     let mut w = Writer::new(out);
-    w.bytes(EVENTS_DIGEST_DOMAIN).u64(events.len() as u64);
+    let notices: usize = events.iter().map(Event::notice_count).sum();
+    w.bytes(EVENTS_DIGEST_DOMAIN).u64(notices as u64);
     for e in events {
         put_event(&mut w, e);
     }
+}
+
+/// A `funding_payment`'s kind: its tag and fields.
+fn put_funding_payment(
+    w: &mut Writer<'_>,
+    account: AccountId,
+    market: MarketId,
+    size: Qty,
+    amount: Quote,
+    collateral: Quote,
+    isolated_margin: Quote,
+) {
+    w.u8(tag::FUNDING_PAYMENT).u64(account.0).u32(market.0).i64(size.0).i64(amount.0);
+    w.i64(collateral.0).i64(isolated_margin.0);
 }
 
 /// Tags of the event kinds, fixed forever within version 1.
@@ -92,8 +110,17 @@ mod tag {
     pub const ADMIN_AUDITED: u8 = 42;
 }
 
+/// An event's encoding: a funding batch's notices, each with the batch's sequence number and
+/// timestamp; any other event's `seq`, `ts` and kind.
 fn put_event(w: &mut Writer<'_>, e: &Event) {
     let Event { seq, ts, kind } = e;
+    if let EventKind::FundingPayments { market, payments } = kind {
+        for l in payments {
+            w.u64(*seq).i64(ts.0);
+            put_funding_payment(w, l.account, *market, l.size, l.amount, l.collateral, l.isolated_margin);
+        }
+        return;
+    }
     w.u64(*seq).i64(ts.0);
     put_kind(w, kind);
 }
@@ -137,8 +164,10 @@ fn put_kind(w: &mut Writer<'_>, kind: &EventKind) {
             w.i64(paid.0).i64(received.0).i64(to_insurance_fund.0).i64(next_funding_time.0);
         }
         EventKind::FundingPayment { account, market, size, amount, collateral, isolated_margin } => {
-            w.u8(tag::FUNDING_PAYMENT).u64(account.0).u32(market.0).i64(size.0).i64(amount.0);
-            w.i64(collateral.0).i64(isolated_margin.0);
+            put_funding_payment(w, *account, *market, *size, *amount, *collateral, *isolated_margin);
+        }
+        EventKind::FundingPayments { .. } => {
+            unreachable!("a batch is encoded as its notices (put_event)")
         }
         EventKind::FundingSkipped { market, funding_time } => {
             w.u8(tag::FUNDING_SKIPPED).u32(market.0).i64(funding_time.0);

@@ -422,14 +422,16 @@ impl Observer {
                 let apr = rate_8h.0.abs().saturating_mul(3 * 365);
                 t.apr_max = Some(t.apr_max.map_or(apr, |a| a.max(apr)));
             }
-            EventKind::FundingPayment { market, size, amount, .. } => {
+            EventKind::FundingPayments { market, payments } => {
                 let m = self.ix(*market);
                 let t = &mut self.mk[m];
-                match (size.0 > 0, amount.0 >= 0) {
-                    (true, true) => t.longs_paid += amount.0,
-                    (true, false) => t.longs_received -= amount.0,
-                    (false, true) => t.shorts_paid += amount.0,
-                    (false, false) => t.shorts_received -= amount.0,
+                for l in payments {
+                    match (l.size.0 > 0, l.amount.0 >= 0) {
+                        (true, true) => t.longs_paid += l.amount.0,
+                        (true, false) => t.longs_received -= l.amount.0,
+                        (false, true) => t.shorts_paid += l.amount.0,
+                        (false, false) => t.shorts_received -= l.amount.0,
+                    }
                 }
             }
             _ => {}
