@@ -87,6 +87,45 @@ fn every_event_and_the_order_count() {
     assert_ne!(events_digest(&other_reason), base);
 }
 
+/// A settlement's batch of payments is encoded as its notices, a `funding_payment` each (the
+/// count theirs): journals written when the engine emitted an event a position keep their
+/// digests, and the pinned bytes of one notice are the v1 layout.
+#[test]
+fn a_funding_batch_is_encoded_as_its_notices() {
+    let line = |a: u64, amount: i64| perpx_core::FundingLine {
+        account: AccountId(a),
+        size: Qty(if amount > 0 { 3 } else { -3 }),
+        amount: Quote(amount),
+        collateral: Quote(1_000 - amount),
+        isolated_margin: Quote(i64::try_from(a).unwrap()),
+    };
+    let batch = Event {
+        seq: 42,
+        ts: Timestamp(1_700_000_000_000),
+        kind: EventKind::FundingPayments { market: MarketId(1), payments: vec![line(1, 5), line(2, -4), line(8, 5)] },
+    };
+    let mut with_others = handmade();
+    with_others.insert(1, batch.clone());
+    let mut expanded = handmade();
+    expanded.splice(1..1, batch.notices().map(std::borrow::Cow::into_owned));
+    assert_eq!(expanded.len(), handmade().len() + 3);
+    assert_eq!(encode_events(&with_others), encode_events(&expanded));
+    // One notice's bytes: seq, ts, tag 7, account, market (u32), size, amount, collateral,
+    // isolated margin, all little-endian.
+    let one = Event { seq: 42, ts: Timestamp(5), kind: line(1, 5).notice(MarketId(1)) };
+    let mut want = EVENTS_DIGEST_DOMAIN.to_vec();
+    want.extend(1u64.to_le_bytes());
+    want.extend(42u64.to_le_bytes());
+    want.extend(5i64.to_le_bytes());
+    want.push(7);
+    want.extend(1u64.to_le_bytes());
+    want.extend(1u32.to_le_bytes());
+    for v in [3i64, 5, 995, 1] {
+        want.extend(v.to_le_bytes());
+    }
+    assert_eq!(encode_events(&[one]), want);
+}
+
 /// Thousands of real events — every kind the mixed streams produce — and not two different
 /// ones with the same digest (nor two different event lists of one command).
 #[test]
