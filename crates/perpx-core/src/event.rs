@@ -346,9 +346,9 @@ pub enum EventKind {
     /// order, so its JSON, its journal encoding and its routing are those of the notices.
     ///
     /// Why one event: a settlement pays every open position at once, a million in the
-    /// benchmark, and writing a 96-byte event each (seq, timestamp and market repeated) was a
-    /// third of its time; a [`FundingLine`] is 40 bytes (docs/PERFORMANCE.md, "Funding,
-    /// session 22").
+    /// benchmark, and a 96-byte event each (seq, timestamp and market repeated) into fresh
+    /// memory was much of its time; with a 40-byte [`FundingLine`] instead the settlement took
+    /// about a sixth less (docs/PERFORMANCE.md, "Funding, session 22").
     FundingPayments {
         /// The market.
         market: MarketId,

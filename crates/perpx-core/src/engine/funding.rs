@@ -13,10 +13,11 @@
 //! samples up to `T`, then settles on positions as they were before the command: each pays
 //! `size × mark × F` ([`crate::risk::funding::settle`]: payers round up, receivers down, the
 //! remainder to the insurance fund), reported as one `funding_settled` and one
-//! `FundingPayments` batch with a line a position (delivered as a notice each). Cross positions pay from and receive into collateral;
-//! isolated positions from and into their own margin (Binance's rule: an isolated position's
-//! costs stay inside it). Funding may leave a payer below maintenance; the same command's
-//! liquidation pass queues it (each payer is checked as it pays: [`Engine::pay_funding`]).
+//! `FundingPayments` batch with a line a position (delivered as a notice each). Cross positions
+//! pay from and receive into collateral; isolated positions from and into their own margin
+//! (Binance's rule: an isolated position's costs stay inside it). Funding may leave a payer
+//! below maintenance; the same command's liquidation pass queues it (each payer is checked as
+//! it pays: [`Engine::pay_funding`]).
 
 use super::liquidation::{lone_position_covers_maintenance, unit_figures_of};
 use super::oracle::{index_at, next_expiry_after};

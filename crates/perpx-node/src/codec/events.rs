@@ -20,7 +20,7 @@
 //! emitted a `FundingPayment` event a position.
 
 use perpx_core::event::{Fill, FundingSettlement, LiquidationOutcome, QueuePriority};
-use perpx_core::{AccountId, Event, EventKind, MarketId, Qty, Quote, RejectReason};
+use perpx_core::{Event, EventKind, FundingLine, MarketId, RejectReason};
 
 use super::bytes::Writer;
 use super::types::{
@@ -50,18 +50,10 @@ pub fn encode_events_into(events: &[Event], out: &mut Vec<u8>) {
     }
 }
 
-/// A `funding_payment`'s kind: its tag and fields.
-fn put_funding_payment(
-    w: &mut Writer<'_>,
-    account: AccountId,
-    market: MarketId,
-    size: Qty,
-    amount: Quote,
-    collateral: Quote,
-    isolated_margin: Quote,
-) {
-    w.u8(tag::FUNDING_PAYMENT).u64(account.0).u32(market.0).i64(size.0).i64(amount.0);
-    w.i64(collateral.0).i64(isolated_margin.0);
+/// A `funding_payment`'s kind, from its line of a batch and the market: its tag and fields.
+fn put_funding_payment(w: &mut Writer<'_>, market: MarketId, l: &FundingLine) {
+    w.u8(tag::FUNDING_PAYMENT).u64(l.account.0).u32(market.0).i64(l.size.0).i64(l.amount.0);
+    w.i64(l.collateral.0).i64(l.isolated_margin.0);
 }
 
 /// Tags of the event kinds, fixed forever within version 1.
@@ -117,7 +109,7 @@ fn put_event(w: &mut Writer<'_>, e: &Event) {
     if let EventKind::FundingPayments { market, payments } = kind {
         for l in payments {
             w.u64(*seq).i64(ts.0);
-            put_funding_payment(w, l.account, *market, l.size, l.amount, l.collateral, l.isolated_margin);
+            put_funding_payment(w, *market, l);
         }
         return;
     }
@@ -164,7 +156,14 @@ fn put_kind(w: &mut Writer<'_>, kind: &EventKind) {
             w.i64(paid.0).i64(received.0).i64(to_insurance_fund.0).i64(next_funding_time.0);
         }
         EventKind::FundingPayment { account, market, size, amount, collateral, isolated_margin } => {
-            put_funding_payment(w, *account, *market, *size, *amount, *collateral, *isolated_margin);
+            let line = FundingLine {
+                account: *account,
+                size: *size,
+                amount: *amount,
+                collateral: *collateral,
+                isolated_margin: *isolated_margin,
+            };
+            put_funding_payment(w, *market, &line);
         }
         EventKind::FundingPayments { .. } => {
             unreachable!("a batch is encoded as its notices (put_event)")
