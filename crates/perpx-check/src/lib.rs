@@ -4,8 +4,8 @@
 //! FoundationDB's simulation check theirs (`docs/RELIABILITY.md`):
 //! - [`auditor`]: an independent, simple model of every balance and position, fed the
 //!   engine's events, compared with the engine after every command;
-//! - [`workload`]: seeded workloads that draw every option of the venue and mix valid and
-//!   invalid commands, edge values and price gaps;
+//! - [`workload`](mod@workload): seeded workloads that draw every option of the venue and mix
+//!   valid and invalid commands, edge values and price gaps;
 //! - [`sim`]: the deterministic simulation — the engine and its journal (`perpx-node`) on
 //!   fault-injecting storage, crashed at random points, recovered and checked against the
 //!   model after each crash.

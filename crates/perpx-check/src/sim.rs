@@ -1,10 +1,10 @@
 //! The deterministic simulation: a seeded workload through the engine **and** its journal
 //! (`perpx-node`) on the in-memory storage of `perpx-journal`, with faults.
 //!
-//! From the seed: the workload ([`crate::workload`]), the node's settings (segment size, write
-//! buffer, durability policy, snapshot interval, archiving, output gate), the fault rates
-//! (crashes at any storage operation with torn writes, fsync errors with the "fsyncgate"
-//! semantics, short writes, ENOSPC) and, at restarts, **bit flips in old segments and
+//! From the seed: the workload ([`crate::workload`](mod@crate::workload)), the node's settings
+//! (segment size, write buffer, durability policy, snapshot interval, archiving, output gate),
+//! the fault rates (crashes at any storage operation with torn writes, fsync errors with the
+//! "fsyncgate" semantics, short writes, ENOSPC) and, at restarts, **bit flips in old segments and
 //! snapshots**. The run:
 //!
 //! 1. A reference run of the workload on a plain engine, with the [auditor](crate::auditor)

@@ -274,7 +274,7 @@ impl History {
         Ok(Page { events, next })
     }
 
-    /// Every event about order `order_id`, oldest first (see [`EventHead`]).
+    /// Every event about order `order_id`, oldest first (see `EventHead`).
     ///
     /// # Errors
     /// A database error.

@@ -10,7 +10,7 @@
 //! - [`oracle`]: the oracle feed with delays, noise, stale sources, frozen feeds and outliers;
 //! - [`agents`]: leveraged traders, market makers (basis trade in spot), arbitrageurs, backstop
 //!   liquidators;
-//! - [`run`]: one run — set-up, steps, ticks, invariant checks after every step;
+//! - [`run`](mod@run): one run — set-up, steps, ticks, invariant checks after every step;
 //! - [`observe`] and [`summary`]: what a run did (`summary.json`, the time series);
 //! - [`report`]: `summary.json`, `timeseries.csv`, SVG charts and an HTML report;
 //! - [`montecarlo`]: many seeds on every core, results independent of the thread count;

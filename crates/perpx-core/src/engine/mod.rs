@@ -443,7 +443,7 @@ impl Engine {
         &self.ledger
     }
 
-    /// The canonical state hash (everything but the sequence number; see [`hash`](self::hash)).
+    /// The canonical state hash (everything but the sequence number; see the `hash` module).
     #[must_use]
     pub fn state_hash(&self) -> StateHash {
         let mut h = StateHasher::new("perpx-state-v1");

@@ -24,7 +24,7 @@ pub struct Market {
     pub spec: MarketSpec,
     /// Micro-units per tick per lot.
     pub quote_per_tick_lot: i64,
-    /// The mark price, once set ([`Market::set_mark`] sets it with its band).
+    /// The mark price, once set (`Market::set_mark` sets it with its band).
     pub mark: Option<Price>,
     /// [`Market::band_around`] the mark, kept with it: every order and amend checks its price
     /// against the band, which costs two wide multiplications and divisions, while the mark

@@ -1,7 +1,7 @@
 //! WebSocket streams in Binance's shape.
 //!
 //! - `/ws/<listenKey>`: the account's user-data stream — `ORDER_TRADE_UPDATE` for every change
-//!   of one of its orders (folded by [`OrderState`], the same function as the REST answers),
+//!   of one of its orders (folded by `OrderState`, the same function as the REST answers),
 //!   `ACCOUNT_UPDATE` after balance or position changes, `MARGIN_CALL` when the account enters
 //!   liquidation, and perpx's `ADL_NOTICE` when a position is auto-deleveraged. Pushed as soon
 //!   as the command's batch is durable, like the native account channel. `listenKeyExpired`
