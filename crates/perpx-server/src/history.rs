@@ -510,11 +510,7 @@ pub fn rebuild(dir: &Path, journal_dir: &Path) -> Result<u64, String> {
             // of it as the live engine did.
             crate::stream::refresh_specs(&mut specs, replayer.engine());
             for (seq, events) in replayed {
-                let events = events
-                    .into_iter()
-                    .flat_map(perpx_core::Event::into_notices)
-                    .map(|e| crate::stream::PublishedEvent::new(e, &specs, None))
-                    .collect();
+                let events = crate::stream::PublishedEvent::all(events, &specs, None);
                 batch.push(Arc::new(Published {
                     seq,
                     durable_at: std::time::Instant::now(),

@@ -370,9 +370,7 @@ fn apply(
     }
     let seq = engine.seq();
     let book = books.diffs(engine, seq, &events);
-    // Published as delivered: a funding batch as a notice a position (`Event::into_notices`).
-    let published =
-        events.into_iter().flat_map(Event::into_notices).map(|e| PublishedEvent::new(e, specs, market)).collect();
+    let published = PublishedEvent::all(events, specs, market);
     // The head is known once the batch is durable (`run`).
     let publication = Published { seq, durable_at: std::time::Instant::now(), events: published, book, head: None };
     Ok((AckHead { ts: command.ts.0, rejection }, publication))
@@ -395,8 +393,7 @@ fn run(
     let mut specs: Specs = Arc::new([]);
     for (seq, events) in store.take_redelivered() {
         refresh_specs(&mut specs, store.engine());
-        let events =
-            events.into_iter().flat_map(Event::into_notices).map(|e| PublishedEvent::new(e, &specs, None)).collect();
+        let events = PublishedEvent::all(events, &specs, None);
         drop(publish.send(Arc::new([Arc::new(Published {
             seq,
             durable_at: std::time::Instant::now(),

@@ -145,6 +145,15 @@ impl PublishedEvent {
         Self { event, specs: Arc::clone(specs), command_market, json: OnceLock::new(), accounts: OnceLock::new() }
     }
 
+    /// A command's events as they are published: a funding batch as one notice a position
+    /// (`Event::into_notices`), every other event as itself, in one allocation.
+    #[must_use]
+    pub fn all(events: Vec<Event>, specs: &Specs, command_market: Option<MarketId>) -> Vec<Self> {
+        let mut out = Vec::with_capacity(events.iter().map(Event::notice_count).sum());
+        out.extend(events.into_iter().flat_map(Event::into_notices).map(|e| Self::new(e, specs, command_market)));
+        out
+    }
+
     /// The engine's event.
     #[must_use]
     pub fn event(&self) -> &Event {
@@ -437,6 +446,7 @@ pub fn book_snapshot(engine: &Engine, market: MarketId) -> Value {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::borrow::Cow;
 
     /// The definition the merge walk must match: the levels of `new` not in `old` with the same
     /// size, then the prices of `old` missing from `new`, at size 0.
@@ -510,19 +520,24 @@ mod tests {
             let s = perpx_testkit::mixed_stream::generate(seed, 800);
             let mut engine = Engine::new(s.engine.clone());
             let mut specs: Specs = Arc::new([]);
-            let (mut refreshed, mut events_seen) = (0, 0);
+            let (mut refreshed, mut events_seen, mut funding_payments) = (0, 0, 0);
             for c in &s.commands {
                 let events = engine.apply(c);
                 let before = Arc::as_ptr(&specs);
                 refresh_specs(&mut specs, &engine);
                 refreshed += usize::from(!std::ptr::addr_eq(before, Arc::as_ptr(&specs)));
-                for e in events {
+                // Published as delivered: a funding batch as its notices, in order.
+                let notices: Vec<Event> = events.iter().flat_map(Event::notices).map(Cow::into_owned).collect();
+                let published = PublishedEvent::all(events, &specs, None);
+                assert_eq!(published.len(), notices.len(), "seed {seed}");
+                for (p, e) in published.into_iter().zip(notices) {
+                    assert_eq!(p.event(), &e, "seed {seed}");
+                    funding_payments += usize::from(p.kind() == "funding_payment");
                     let want = perpx_wire::event::event_text(&e, &engine, None);
                     let routed = perpx_wire::routing::event_accounts(&e.kind);
                     let market = perpx_wire::routing::event_market(&e.kind)
                         .and_then(|m| engine.market(m))
                         .map(|m| m.spec.symbol.clone());
-                    let p = PublishedEvent::new(e, &specs, None);
                     assert_eq!(p.json().raw(), want, "seed {seed}");
                     let v: Value = serde_json::from_str(&want).unwrap();
                     assert_eq!(p.kind(), v["type"], "seed {seed}: {want}");
@@ -534,6 +549,7 @@ mod tests {
             // The venue's markets at the start, the oracle market mid-stream.
             assert!(refreshed >= 2, "seed {seed}: specs copied {refreshed} times");
             assert!(events_seen > 1_000, "seed {seed}: {events_seen} events");
+            assert!(funding_payments > 0, "seed {seed}: no funding payment published");
         }
     }
 

@@ -20,7 +20,7 @@
 //! emitted a `FundingPayment` event a position.
 
 use perpx_core::event::{Fill, FundingSettlement, LiquidationOutcome, QueuePriority};
-use perpx_core::{Event, EventKind, FundingLine, MarketId, RejectReason};
+use perpx_core::{Event, EventKind, RejectReason};
 
 use super::bytes::Writer;
 use super::types::{
@@ -48,12 +48,6 @@ pub fn encode_events_into(events: &[Event], out: &mut Vec<u8>) {
     for e in events {
         put_event(&mut w, e);
     }
-}
-
-/// A `funding_payment`'s kind, from its line of a batch and the market: its tag and fields.
-fn put_funding_payment(w: &mut Writer<'_>, market: MarketId, l: &FundingLine) {
-    w.u8(tag::FUNDING_PAYMENT).u64(l.account.0).u32(market.0).i64(l.size.0).i64(l.amount.0);
-    w.i64(l.collateral.0).i64(l.isolated_margin.0);
 }
 
 /// Tags of the event kinds, fixed forever within version 1.
@@ -102,17 +96,17 @@ mod tag {
     pub const ADMIN_AUDITED: u8 = 42;
 }
 
-/// An event's encoding: a funding batch's notices, each with the batch's sequence number and
-/// timestamp; any other event's `seq`, `ts` and kind.
+/// An event's encoding: its `seq`, `ts` and kind; a funding batch's, its notices' one after
+/// the other (`Event::notices`, each built on the stack), so every other event, on the replay's
+/// path, is written directly.
 fn put_event(w: &mut Writer<'_>, e: &Event) {
-    let Event { seq, ts, kind } = e;
-    if let EventKind::FundingPayments { market, payments } = kind {
-        for l in payments {
-            w.u64(*seq).i64(ts.0);
-            put_funding_payment(w, *market, l);
+    if let EventKind::FundingPayments { .. } = e.kind {
+        for notice in e.notices() {
+            put_event(w, &notice);
         }
         return;
     }
+    let Event { seq, ts, kind } = e;
     w.u64(*seq).i64(ts.0);
     put_kind(w, kind);
 }
@@ -156,14 +150,8 @@ fn put_kind(w: &mut Writer<'_>, kind: &EventKind) {
             w.i64(paid.0).i64(received.0).i64(to_insurance_fund.0).i64(next_funding_time.0);
         }
         EventKind::FundingPayment { account, market, size, amount, collateral, isolated_margin } => {
-            let line = FundingLine {
-                account: *account,
-                size: *size,
-                amount: *amount,
-                collateral: *collateral,
-                isolated_margin: *isolated_margin,
-            };
-            put_funding_payment(w, *market, &line);
+            w.u8(tag::FUNDING_PAYMENT).u64(account.0).u32(market.0).i64(size.0).i64(amount.0);
+            w.i64(collateral.0).i64(isolated_margin.0);
         }
         EventKind::FundingPayments { .. } => {
             unreachable!("a batch is encoded as its notices (put_event)")
