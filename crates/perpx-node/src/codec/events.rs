@@ -118,8 +118,9 @@ fn put_event(w: &mut Writer<'_>, e: &Event) -> usize {
 /// A funding batch's encoding: each of its notices (`Event::notices`, built on the stack one
 /// at a time) as [`put_event`] writes a `funding_payment`. Out of line, so every other event,
 /// on the replay's and the server's engine thread's path, is written as it was before batches
-/// (measured: with the batch's loop inside `put_event`, the `engine_thread` bench's events
-/// encoding took 16 % more instructions, and counting the notices first 6 %;
+/// (measured on the `engine_thread` bench's events encoding, against session 21's: +16 %
+/// instructions with the batch's loop inside `put_event` and the notices counted first, +6 %
+/// with the loop out of line, +4 % with the count also corrected after the events instead;
 /// docs/PERFORMANCE.md, "Funding, session 22").
 #[cold]
 #[inline(never)]
