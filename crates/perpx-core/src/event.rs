@@ -17,7 +17,7 @@ use crate::stop::{StopKind, TriggerBy};
 /// than 80 bytes are boxed (a fill, a funding settlement) or kept narrow (the ADL rank's
 /// alignment, [`AdlRank`]; the two texts of three rejections as `Box<str>`): at 128 bytes the
 /// funding settlement over 1,000,000 positions took about 9 % longer (docs/PERFORMANCE.md,
-/// "Funding, session 21"). A settlement's payments are one event, 40 bytes a position
+/// "Funding, session 21"). A settlement's payments are one event or a few, 40 bytes a position
 /// ([`EventKind::FundingPayments`]), delivered as one notice each ([`Event::notices`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -340,8 +340,10 @@ pub enum EventKind {
     /// A funding period was settled (its payments follow: [`EventKind::FundingPayments`]).
     /// Boxed ([`Event`]).
     FundingSettled(Box<FundingSettlement>),
-    /// Every position's payment of one settlement, in account-id order: what the engine emits
-    /// (after the `FundingSettled`; none when no position paid or received). It is delivered as
+    /// The payments of one settlement, a line a position, in account-id order: what the engine
+    /// emits after the `FundingSettled` (none when no position paid or received). One batch
+    /// holds them all, or, when the settlement's walk is cut into stretches run at once
+    /// ([`crate::SettlementWalk`]), one batch a stretch that paid any, in order. It is delivered as
     /// one [`EventKind::FundingPayment`] notice a position ([`Event::notices`]), in the same
     /// order, so its JSON, its journal encoding and its routing are those of the notices.
     ///

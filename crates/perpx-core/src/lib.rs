@@ -27,7 +27,7 @@ pub mod stop;
 
 pub use book::Side;
 pub use command::{Amend, Command, CommandKind, NewOrder, OrderRef, OrderType, StpMode, TimeInForce};
-pub use engine::{Engine, EngineConfig, StateHash};
+pub use engine::{Engine, EngineConfig, SettlementWalk, StateHash};
 pub use event::{
     AdlRank, CancelReason, Event, EventKind, Fill, FundingLine, FundingSettlement, OrderStatus, QueuePriority,
 };

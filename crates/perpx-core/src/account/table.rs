@@ -252,6 +252,17 @@ impl AccountTable {
         self.ids.iter().zip(self.accounts.iter_mut())
     }
 
+    /// Every id and account, in ascending id order, as two slices of equal length, mutably and
+    /// **without** noting them for the next liquidation pass: the form of
+    /// [`AccountTable::iter_mut_rechecked_by_caller`] that a walk can split into stretches.
+    pub fn slices_mut_rechecked_by_caller(&mut self) -> (&[AccountId], &mut [Account]) {
+        self.put_in_id_order();
+        if let Some(log) = &mut self.changed {
+            log.all = true;
+        }
+        (&self.ids, &mut self.accounts)
+    }
+
     /// The accounts as an ordered map (for snapshots).
     #[must_use]
     pub fn to_map(&self) -> BTreeMap<AccountId, Account> {

@@ -12,34 +12,22 @@
 //! **Settlement.** A funding time `T` is due at the first command with `ts ≥ T`; step 1 takes the
 //! samples up to `T`, then settles on positions as they were before the command: each pays
 //! `size × mark × F` ([`crate::risk::funding::settle`]: payers round up, receivers down, the
-//! remainder to the insurance fund), reported as one `funding_settled` and one
-//! `FundingPayments` batch with a line a position (delivered as a notice each). Cross positions
+//! remainder to the insurance fund), reported as one `funding_settled` and the
+//! `FundingPayments` batches with a line a position, in account order (one batch, or one a
+//! stretch of the walk when it is cut: [`settlement_walk`]; delivered as a notice a line). Cross positions
 //! pay from and receive into collateral; isolated positions from and into their own margin
 //! (Binance's rule: an isolated position's costs stay inside it). Funding may leave a payer
 //! below maintenance; the same command's liquidation pass queues it (each payer is checked as
 //! it pays: [`Engine::pay_funding`]).
 
-use super::liquidation::{lone_position_covers_maintenance, unit_figures_of};
 use super::oracle::{index_at, next_expiry_after};
-use super::{Engine, Out};
-use crate::account::{MarginMode, Position};
+use super::{Engine, Out, settlement_walk};
 use crate::book::Side;
-use crate::event::{EventKind, FundingLine, LiquidationScope};
+use crate::event::{EventKind, FundingLine};
 use crate::ids::{AccountId, MarketId};
 use crate::market::{Market, MarketStatus, OracleStage, next_multiple_after};
 use crate::num::{Price, Quote, Rate, Timestamp};
 use crate::risk::funding::{FundingParams, apr, default_cap, payment, premium_sample, rate_8h, rate_for_interval};
-
-/// One position's payment at `mark` (positive: it pays), the balance it pays from or into after
-/// it (`balance`: collateral, or an isolated position's margin), and its funding paid (or
-/// received) to date after it; `None` if there is no mark or any of them doesn't fit.
-fn funding_step(p: &Position, balance: Quote, mark: Option<Price>, q: i128, f: Rate) -> Option<(Quote, Quote, Quote)> {
-    let amount = payment(i128::from(p.size.0) * i128::from(mark?.0) * q, f).ok()?;
-    let balance = balance.checked_sub(amount).ok()?;
-    let total =
-        if amount.is_positive() { p.funding_paid.checked_add(amount) } else { p.funding_received.checked_sub(amount) };
-    Some((amount, balance, total.ok()?))
-}
 
 /// A market's funding figures for disclosure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,7 +247,7 @@ impl Engine {
         // The settlement's event, then its payments; if any figure doesn't fit, nothing is
         // paid and the period is reported skipped.
         match self.pay_funding(market, f) {
-            Some((lines, paid, received)) => {
+            Some((batches, paid, received)) => {
                 let remainder = Quote(paid.0 - received.0);
                 self.credit_fund(market, remainder);
                 self.shrink_payers_bands(i, f);
@@ -271,13 +259,13 @@ impl Engine {
                     mark: self.markets[i].mark,
                     samples,
                     missed_samples: missed,
-                    positions: lines.len() as u64,
+                    positions: batches.iter().map(Vec::len).sum::<usize>() as u64,
                     paid,
                     received,
                     to_insurance_fund: remainder,
                     next_funding_time: next,
                 })));
-                if !lines.is_empty() {
+                for lines in batches {
                     out.push(EventKind::FundingPayments { market, payments: lines });
                 }
             }
@@ -308,10 +296,11 @@ impl Engine {
     }
 
     /// Pays every position of `market` its funding at rate `f` and the market's mark, in one
-    /// walk over the accounts in id order; returns a [`FundingLine`] for each (the
-    /// `FundingPayments` batch), Σ paid and Σ received. If any amount, balance, total or fund
-    /// would not fit, it undoes what it paid ([`Engine::unpay_funding`]) and returns `None`:
-    /// then nothing is paid.
+    /// walk over the accounts in id order, cut into stretches that run at once when the market
+    /// has many holders ([`settlement_walk`]); returns a [`FundingLine`] for each, in id order,
+    /// as the `FundingPayments` batches that carry them (one a stretch that paid any), Σ paid
+    /// and Σ received. If any amount, balance, total or fund would not fit, it undoes what
+    /// every stretch paid ([`settlement_walk::unpay`]) and returns `None`: then nothing is paid.
     ///
     /// The walk does not note the accounts for the liquidation pass (which would re-check every
     /// holder): every holder's balance moved, but only a **payer** can have fallen below
@@ -334,100 +323,28 @@ impl Engine {
     /// Session 7 (same bench, alternated with the build before): the events vector sized once
     /// for every holder and the lone-position check took it from 37–46 ms to 19.7–23.8 ms
     /// (docs/PERFORMANCE.md, "Funding, session 7"). Session 22: a 40-byte line a position in
-    /// one batch instead of a 96-byte event each ("Funding, session 22").
-    fn pay_funding(&mut self, market: MarketId, f: Rate) -> Option<(Vec<FundingLine>, Quote, Quote)> {
-        let markets = &self.markets;
-        let m = &markets[market.index()];
-        let q = i128::from(m.quote_per_tick_lot);
-        let (mut paid, mut received) = (0i128, 0i128);
-        let mut complete = true;
-        // One line per holder: sized once, the vector is not grown (and copied) a doubling at a
-        // time. Measured: docs/PERFORMANCE.md, "Funding, session 7".
-        let mut lines = Vec::with_capacity(m.holder_count());
-        let mut underwater = Vec::new();
-        for (id, a) in self.accounts.iter_mut_rechecked_by_caller() {
-            let isolated = a.mode(market) == MarginMode::Isolated;
-            let lone = a.positions.len() == 1;
-            let Some(p) = a.positions.get_mut(&market).filter(|p| p.size.0 != 0) else { continue };
-            let balance = if isolated { p.isolated_margin } else { a.collateral };
-            let Some((amount, new_balance, new_total)) = funding_step(p, balance, m.mark, q, f) else {
-                complete = false;
-                break;
-            };
-            if isolated {
-                p.isolated_margin = new_balance;
-            } else {
-                a.collateral = new_balance;
-            }
-            if amount.is_positive() {
-                p.funding_paid = new_total;
-                paid += i128::from(amount.0);
-            } else {
-                p.funding_received = new_total;
-                received -= i128::from(amount.0);
-            }
-            lines.push(FundingLine {
-                account: *id,
-                size: p.size,
-                amount,
-                collateral: a.collateral,
-                isolated_margin: p.isolated_margin,
-            });
-            if amount.is_positive() {
-                // A unit whose only position is this one (isolated, or the account's only
-                // market) has its figures from the position in hand; a cross account with
-                // several markets sums them all.
-                let covered = if isolated || lone {
-                    let mark = m.mark.expect("a position paid at this mark");
-                    let p = a.positions.get(&market).expect("the position just paid");
-                    lone_position_covers_maintenance(m, mark, p, new_balance)
-                } else {
-                    unit_figures_of(markets, a, LiquidationScope::Cross).is_some_and(|(equity, mm)| equity >= mm)
-                };
-                if !covered {
-                    underwater.push(*id);
-                }
-            }
-        }
-        let totals = (i64::try_from(paid).ok().map(Quote), i64::try_from(received).ok().map(Quote));
-        if let (true, (Some(paid), Some(received))) = (complete, totals) {
+    /// one batch instead of a 96-byte event each ("Funding, session 22"). Session 23: the walk
+    /// in two stretches at once ("Funding, session 23").
+    fn pay_funding(&mut self, market: MarketId, f: Rate) -> Option<(Vec<Vec<FundingLine>>, Quote, Quote)> {
+        let (ids, accounts) = self.accounts.slices_mut_rechecked_by_caller();
+        let walked = settlement_walk::pay(self.settlement_walk, &self.markets, market, f, ids, accounts);
+        let totals = (i64::try_from(walked.paid).ok().map(Quote), i64::try_from(walked.received).ok().map(Quote));
+        if let (true, (Some(paid), Some(received))) = (walked.complete, totals) {
             let remainder = Quote(paid.0 - received.0);
             let m = &self.markets[market.index()];
             if m.insurance_fund.checked_add(remainder).is_ok()
                 && self.ledger.insurance_fund.checked_add(remainder).is_ok()
             {
-                for id in underwater {
+                for id in walked.underwater {
                     self.accounts.note_changed(id);
                 }
-                return Some((lines, paid, received));
+                return Some((walked.batches, paid, received));
             }
         }
-        self.unpay_funding(market, f, lines.len());
-        None
-    }
-
-    /// Undoes the first `positions` payments of [`Engine::pay_funding`] (same walk, same amounts).
-    fn unpay_funding(&mut self, market: MarketId, f: Rate, positions: usize) {
+        let (_, accounts) = self.accounts.slices_mut_rechecked_by_caller();
         let m = &self.markets[market.index()];
-        let q = i128::from(m.quote_per_tick_lot);
-        let mut left = positions;
-        for (_, a) in self.accounts.iter_mut_rechecked_by_caller() {
-            if left == 0 {
-                break;
-            }
-            let isolated = a.mode(market) == MarginMode::Isolated;
-            let Some(p) = a.positions.get_mut(&market).filter(|p| p.size.0 != 0) else { continue };
-            let mark = m.mark.expect("a position paid at this mark");
-            let amount = payment(i128::from(p.size.0) * i128::from(mark.0) * q, f).expect("it was paid");
-            let balance = if isolated { &mut p.isolated_margin } else { &mut a.collateral };
-            *balance = Quote(balance.0 + amount.0);
-            if amount.is_positive() {
-                p.funding_paid = Quote(p.funding_paid.0 - amount.0);
-            } else {
-                p.funding_received = Quote(p.funding_received.0 + amount.0);
-            }
-            left -= 1;
-        }
+        settlement_walk::unpay(m, market, f, accounts, walked.stretch_len, &walked.paid_per_stretch);
+        None
     }
 
     // ---- disclosure -----------------------------------------------------------------------

@@ -74,7 +74,6 @@ fn payments(events: &[EventKind]) -> Vec<(AccountId, i64)> {
             _ => None,
         })
         .collect();
-    assert!(batches.len() <= settled(events).len(), "at most one batch a settlement: {events:?}");
     assert!(batches.iter().all(|b| !b.is_empty()), "an empty batch is not emitted: {events:?}");
     assert!(!events.iter().any(|e| matches!(e, EventKind::FundingPayment { .. })), "the engine emits batches");
     batches.into_iter().flatten().map(|l| (l.account, l.amount.0)).collect()
@@ -615,4 +614,179 @@ fn funding_checks_a_cross_payer_on_all_its_markets() {
     assert!(payments(&ev).contains(&(A, 98_140)));
     assert!(ev.iter().any(|e| matches!(e,
         EventKind::LiquidationQueued { account, scope: LiquidationScope::Cross, .. } if *account == A)));
+}
+
+// ---- the walk cut into stretches (settlement_walk.rs) ------------------------------------------
+
+/// The walks compared: one walk, then cut into 2, 3 and 7 stretches from the first holder on
+/// (7: more stretches than the venues below have accounts, so some stretches are empty).
+const WALKS: [SettlementWalk; 4] = [
+    SettlementWalk { stretches: 1, min_holders: 0 },
+    SettlementWalk { stretches: 2, min_holders: 1 },
+    SettlementWalk { stretches: 3, min_holders: 1 },
+    SettlementWalk { stretches: 7, min_holders: 1 },
+];
+
+/// The events as delivered: each `FundingPayments` batch as a notice a line.
+fn delivered(events: &[EventKind]) -> Vec<EventKind> {
+    events
+        .iter()
+        .flat_map(|e| match e {
+            EventKind::FundingPayments { market, payments } => payments.iter().map(|l| l.notice(*market)).collect(),
+            other => vec![other.clone()],
+        })
+        .collect()
+}
+
+/// How many `FundingPayments` batches `events` hold, and whether each lists its accounts in
+/// ascending id order.
+fn batches_in_order(events: &[EventKind]) -> (usize, bool) {
+    let batches: Vec<&Vec<FundingLine>> = events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::FundingPayments { payments, .. } => Some(payments),
+            _ => None,
+        })
+        .collect();
+    let ordered = batches.iter().all(|b| b.windows(2).all(|w| w[0].account < w[1].account));
+    (batches.len(), ordered)
+}
+
+/// One venue per walk in [`WALKS`], each with six funded accounts (A, B, C, D, E, F).
+fn venues_per_walk(spec: &MarketSpec) -> Vec<Venue> {
+    WALKS
+        .iter()
+        .map(|walk| {
+            let mut v = Venue::with(1_000_000, EngineConfig::default(), spec.clone());
+            v.engine.set_settlement_walk(*walk);
+            for account in [D, E, F] {
+                v.ok(CommandKind::Deposit { account, amount: usd(1_000_000) });
+            }
+            v
+        })
+        .collect()
+}
+
+const E: AccountId = AccountId(5);
+const F: AccountId = AccountId(6);
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// However the walk is cut, every command delivers the same events, notice for notice, and
+    /// leaves the same state: the settlements' payments, balances and totals, the accounts
+    /// queued for liquidation, and the periods skipped when a figure doesn't fit (marks up to
+    /// 10^15 ticks make some payments overflow, in any stretch, so a settlement is undone in
+    /// every stretch). Only the batches differ: at most one a stretch, each in id order.
+    #[test]
+    fn the_walk_cut_into_stretches_pays_exactly_what_one_walk_pays(
+        trades in proptest::collection::vec((0usize..6, 0usize..6, 1i64..400, 95i64..=105), 1..16),
+        isolated in proptest::collection::vec(proptest::bool::ANY, 6),
+        marks in proptest::collection::vec((0u32..16, 1i64..10), 1..4),
+        interest in -1_000_000i64..=1_000_000,
+    ) {
+        let mut s = spec();
+        s.funding.interest_8h = Rate(interest);
+        s.funding.cap_8h = Some(Rate(1_000_000));
+        let mut venues = venues_per_walk(&s);
+        let accounts = [A, B, C, D, E, F];
+        let mut commands = Vec::new();
+        for (a, iso) in accounts.iter().zip(&isolated) {
+            if *iso {
+                commands.push(CommandKind::SetMarginMode { account: *a, market: M, mode: MarginMode::Isolated });
+            }
+            commands.push(CommandKind::SetLeverage { account: *a, market: M, leverage: 5 });
+        }
+        for (maker, taker, qty, price) in trades {
+            if maker != taker {
+                commands.push(place(accounts[maker], Sell, price, qty, TimeInForce::Gtc, false));
+                commands.push(place(accounts[taker], Buy, price, qty, TimeInForce::Ioc, false));
+                commands.push(CommandKind::CancelAll { account: accounts[maker], market: None });
+            }
+        }
+        for kind in commands {
+            let events: Vec<Vec<EventKind>> = venues.iter_mut().map(|v| v.run(kind.clone())).collect();
+            proptest::prop_assert!(events.iter().all(|e| *e == events[0]));
+        }
+        // Settle once a mark: `digit × 10^power` ticks, from 1 to 9 × 10^15.
+        for (period, (power, digit)) in (1..).zip(marks) {
+            let mark = digit * 10i64.pow(power);
+            let events: Vec<Vec<EventKind>> = venues
+                .iter_mut()
+                .map(|v| {
+                    v.mark(mark);
+                    at(v, period * H8, CommandKind::Tick) // invariants checked inside
+                })
+                .collect();
+            let one_walk = delivered(&events[0]);
+            proptest::prop_assert_eq!(batches_in_order(&events[0]).0, usize::from(!payments(&events[0]).is_empty()));
+            for (walk, events) in WALKS.iter().zip(&events) {
+                proptest::prop_assert_eq!(&delivered(events), &one_walk, "walk {:?}", walk);
+                let (batches, ordered) = batches_in_order(events);
+                proptest::prop_assert!(ordered && batches <= walk.stretches, "walk {:?}: {:?}", walk, events);
+            }
+            let hashes: Vec<StateHash> = venues.iter().map(|v| v.engine.state_hash()).collect();
+            proptest::prop_assert!(hashes.iter().all(|h| *h == hashes[0]));
+        }
+    }
+}
+
+#[test]
+fn a_settlement_that_overflows_in_a_later_stretch_is_undone_in_the_earlier_ones_too() {
+    // Cut in two stretches of three accounts: A, B, C, then D, E, F. A is long 1 against B, C
+    // long 1 against D, and E long 900 against F (at 5x: tier 2). At a mark of 2 × 10^14 ticks
+    // (tick 1, lot 1: 2 × 10^20 micro-units of notional a lot) and 0.01 %, a one-lot position
+    // pays or receives 2 × 10^16 micro-units, which fits; E and F's 1.8 × 10^19 don't. The
+    // first stretch pays A, B and C in full; the second pays D, then stops at E; the whole
+    // settlement is then undone, D and the first stretch too, and the period reported skipped,
+    // as one walk does.
+    let mut venues = venues_per_walk(&spec());
+    let walks = [0, 1]; // one walk; two stretches
+    for v in &mut venues {
+        for account in [E, F] {
+            v.ok(CommandKind::SetLeverage { account, market: M, leverage: 5 });
+        }
+        v.trade(B, A, Buy, 100, 1);
+        v.trade(D, C, Buy, 100, 1);
+        v.trade(F, E, Buy, 100, 900);
+        v.mark(200_000_000_000_000);
+    }
+    let all = [A, B, C, D, E, F];
+    for w in walks {
+        let v = &mut venues[w];
+        let before = (all.map(|x| v.engine.account(x).unwrap().clone()), v.engine.market(M).unwrap().insurance_fund);
+        let ev = at(v, H8, CommandKind::Tick);
+        assert!(ev.contains(&EventKind::FundingSkipped { market: M, funding_time: Timestamp(H8) }), "{ev:?}");
+        assert!(payments(&ev).is_empty(), "{ev:?}");
+        let after = (all.map(|x| v.engine.account(x).unwrap().clone()), v.engine.market(M).unwrap().insurance_fund);
+        assert_eq!(after, before, "walk {:?}", WALKS[w]);
+    }
+    assert_eq!(venues[0].engine.state_hash(), venues[1].engine.state_hash());
+    // Back at a mark of 100 every payment fits: two batches, A to C's, then D to F's.
+    for w in walks {
+        let v = &mut venues[w];
+        v.mark(100);
+        let ev = at(v, 2 * H8, CommandKind::Tick);
+        let lines = vec![(A, 10_000), (B, -10_000), (C, 10_000), (D, -10_000), (E, 9_000_000), (F, -9_000_000)];
+        assert_eq!(payments(&ev), lines);
+        assert_eq!(batches_in_order(&ev), (w + 1, true), "walk {:?}", WALKS[w]);
+    }
+    assert_eq!(venues[0].engine.state_hash(), venues[1].engine.state_hash());
+}
+
+#[test]
+fn funding_that_takes_a_payer_under_maintenance_queues_it_from_any_stretch() {
+    // The first test of this kind with C as the payer: C is in the second of two stretches
+    // (A, B | C) and the third of three (A | B | C), so its check is made on another thread.
+    for walk in WALKS {
+        let mut v = venue_in_cents();
+        v.engine.set_settlement_walk(walk);
+        v.trade(B, C, Buy, 10_000, 10); // C long 10 @ 100.00 on 100 USD, 0.50 taker fee
+        v.ok(CommandKind::SetMark { market: M, price: Price(9_189) }); // 2.2 cents above MM
+        let ev = at(&mut v, H8, CommandKind::Tick);
+        assert!(payments(&ev).contains(&(C, 91_890)), "walk {walk:?}: {ev:?}");
+        assert!(
+            ev.iter().any(|e| matches!(e, EventKind::LiquidationQueued { account, .. } if *account == C)),
+            "walk {walk:?}: {ev:?}"
+        );
+    }
 }

@@ -31,6 +31,7 @@ mod margin_tests;
 mod matching;
 mod oracle;
 mod orders;
+mod settlement_walk;
 mod snapshot;
 #[cfg(test)]
 mod stop_tests;
@@ -43,6 +44,7 @@ pub use adl::AdlComparison;
 pub use client_orders::{ClientOrderEntry, ClientOrders};
 pub use funding::{FundingInfo, PositionFunding};
 pub use hash::{StateHash, StateHasher};
+pub use settlement_walk::SettlementWalk;
 pub use snapshot::{ClientOrderSnapshot, EngineSnapshot, MarketSnapshot, RestoreError};
 
 use liquidation::QueuedUnits;
@@ -140,6 +142,8 @@ pub struct Engine {
     /// derived, left out of snapshots and the state hash; while it is kept, the accounts log
     /// their changes for it.
     adl_cache: Option<adl::AdlRankingCache>,
+    /// How a funding settlement walks the accounts (how, never what: not state).
+    settlement_walk: SettlementWalk,
 }
 
 /// Collects the events of one command, stamping each with its sequence number and time.
@@ -184,6 +188,7 @@ impl Engine {
             band_updates: Vec::new(),
             adl_observed: None,
             adl_cache: None,
+            settlement_walk: SettlementWalk::default(),
         }
     }
 
@@ -399,6 +404,20 @@ impl Engine {
     #[must_use]
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// How funding settlements walk the accounts ([`SettlementWalk`]).
+    #[must_use]
+    pub fn settlement_walk(&self) -> SettlementWalk {
+        self.settlement_walk
+    }
+
+    /// Sets how funding settlements walk the accounts: into how many stretches run at once,
+    /// from how many holders on. How, never what: every payment, balance and notice is the
+    /// same whatever the walk; only how many `FundingPayments` batches carry the lines changes
+    /// (one a stretch that paid any). Not state: snapshots and the state hash leave it out.
+    pub fn set_settlement_walk(&mut self, walk: SettlementWalk) {
+        self.settlement_walk = walk;
     }
 
     /// Sequence number of the last command applied.

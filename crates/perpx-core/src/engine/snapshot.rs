@@ -33,7 +33,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::client_orders::{ClientOrderEntry, ClientOrders};
-use super::{Engine, EngineConfig};
+use super::{Engine, EngineConfig, SettlementWalk};
 use crate::account::{Account, Ledger};
 use crate::book::{Book, RestingOrder, Side};
 use crate::command::ParamChange;
@@ -158,6 +158,8 @@ impl Engine {
             // Derived (kept through a cascade, and checked against a fresh ranking at every
             // use in debug builds): a restored engine computes it afresh.
             adl_cache: _,
+            // How settlements are run, not state: a restored engine walks with the default.
+            settlement_walk: _,
         } = self;
         let expiring = client_order_expiry(client_orders);
         EngineSnapshot {
@@ -264,6 +266,7 @@ impl Engine {
             band_updates: Vec::new(),
             adl_observed: None,
             adl_cache: None,
+            settlement_walk: SettlementWalk::default(),
         };
         engine.check_invariants().map_err(RestoreError::Invariant)?;
         Ok(engine)
