@@ -1,7 +1,9 @@
 //! # perpx-core
 //!
 //! The perpx engine: a pure, deterministic state machine for a perpetual-futures venue.
-//! `Engine::apply(&Command) -> Vec<Event>`; no clock, no I/O, no threads, no floats.
+//! `Engine::apply(&Command) -> Vec<Event>`; no clock, no I/O, no floats. Its one thread is
+//! scoped inside a command: a large funding settlement walks its accounts in two stretches at
+//! once, with the single walk's results ([`SettlementWalk`]).
 //!
 //! Where to start reading:
 //! - [`num`]: the unit types (`Price`, `Qty`, `Quote`, `Rate`) and exact arithmetic;
