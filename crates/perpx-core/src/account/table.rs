@@ -149,7 +149,7 @@ impl AccountTable {
     }
 
     /// Notes `id` for the next liquidation pass as if it had been handed out mutably: for a
-    /// walk that changed accounts unlogged ([`AccountTable::iter_mut_rechecked_by_caller`]) and
+    /// walk that changed accounts unlogged ([`AccountTable::slices_mut_rechecked_by_caller`]) and
     /// found this one in need of the check.
     pub fn note_changed(&mut self, id: AccountId) {
         self.unchecked.ids.push(id);
@@ -236,25 +236,16 @@ impl AccountTable {
     /// Every account, in ascending id order, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&AccountId, &mut Account)> {
         self.unchecked.all = true;
-        self.iter_mut_rechecked_by_caller()
+        let (ids, accounts) = self.slices_mut_rechecked_by_caller();
+        ids.iter().zip(accounts)
     }
 
-    /// Every account, in ascending id order, mutably, **without** noting them for the next
-    /// liquidation pass ([`AccountTable::take_changed`]): for a walk that answers for the
+    /// Every id and account, in ascending id order, as two slices of equal length (so that a
+    /// walk can cut them into stretches), mutably and **without** noting the accounts for the
+    /// next liquidation pass ([`AccountTable::take_changed`]): for a walk that answers for the
     /// re-check itself. Funding settlement does: it checks each payer in hand and narrows the
     /// paying side's safe bands by what a payment can cost (`Engine::pay_funding`), where noting
     /// every account would make the pass re-check every holder after every settlement.
-    pub fn iter_mut_rechecked_by_caller(&mut self) -> impl Iterator<Item = (&AccountId, &mut Account)> {
-        self.put_in_id_order();
-        if let Some(log) = &mut self.changed {
-            log.all = true;
-        }
-        self.ids.iter().zip(self.accounts.iter_mut())
-    }
-
-    /// Every id and account, in ascending id order, as two slices of equal length, mutably and
-    /// **without** noting them for the next liquidation pass: the form of
-    /// [`AccountTable::iter_mut_rechecked_by_caller`] that a walk can split into stretches.
     pub fn slices_mut_rechecked_by_caller(&mut self) -> (&[AccountId], &mut [Account]) {
         self.put_in_id_order();
         if let Some(log) = &mut self.changed {

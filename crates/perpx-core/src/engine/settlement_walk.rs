@@ -40,8 +40,9 @@ use crate::risk::funding::payment;
 /// default ([`crate::Engine::set_settlement_walk`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SettlementWalk {
-    /// Into how many stretches of consecutive accounts the walk is cut (1: one walk on the
-    /// calling thread). Each stretch after the first runs on a thread of its own.
+    /// Into how many stretches of consecutive accounts the walk is cut (1, or 0: one walk on
+    /// the calling thread; at most [`SettlementWalk::MAX_STRETCHES`]). Each stretch after the
+    /// first runs on a thread of its own.
     pub stretches: usize,
     /// From how many holders of the market the walk is cut at all. Below it a settlement takes
     /// a millisecond or two, and a thread's start (tens of microseconds) and a second batch
@@ -57,10 +58,15 @@ impl Default for SettlementWalk {
 }
 
 impl SettlementWalk {
+    /// The most stretches a walk is cut into, whatever [`SettlementWalk::stretches`] says: a
+    /// thread each is only worth it up to the cores a machine has, and a larger figure (a
+    /// typo) must not start a thread an account.
+    pub const MAX_STRETCHES: usize = 64;
+
     /// How many consecutive accounts each stretch walks, of `accounts` when the market has
     /// `holders` (all of them when the walk is not cut); at least 1.
     fn stretch_len(self, holders: usize, accounts: usize) -> usize {
-        let stretches = if holders >= self.min_holders { self.stretches.max(1) } else { 1 };
+        let stretches = if holders >= self.min_holders { self.stretches.clamp(1, Self::MAX_STRETCHES) } else { 1 };
         accounts.div_ceil(stretches).max(1)
     }
 }
@@ -257,5 +263,27 @@ pub(super) fn unpay(
             }
             left -= 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SettlementWalk;
+
+    #[test]
+    fn the_walk_is_cut_only_from_min_holders_on_into_at_most_max_stretches() {
+        let walk = |stretches, min_holders| SettlementWalk { stretches, min_holders };
+        // The default: two stretches from 65,536 holders on, the second a few accounts shorter
+        // when the count is odd.
+        assert_eq!(SettlementWalk::default(), walk(2, 65_536));
+        assert_eq!(SettlementWalk::default().stretch_len(65_535, 1_000_001), 1_000_001);
+        assert_eq!(SettlementWalk::default().stretch_len(65_536, 1_000_001), 500_001);
+        // 0 and 1 stretches are one walk; more than the cap are the cap.
+        assert_eq!(walk(0, 0).stretch_len(10, 1_000_000), 1_000_000);
+        assert_eq!(walk(1, 0).stretch_len(10, 1_000_000), 1_000_000);
+        assert_eq!(walk(usize::MAX, 0).stretch_len(10, 1_000_000), 1_000_000 / SettlementWalk::MAX_STRETCHES);
+        // More stretches than accounts: a stretch an account; no accounts: one empty stretch.
+        assert_eq!(walk(7, 0).stretch_len(3, 3), 1);
+        assert_eq!(walk(7, 0).stretch_len(0, 0), 1);
     }
 }
