@@ -492,6 +492,31 @@ fn funding_state_is_in_the_hash_and_a_rejection_at_the_clock_leaves_it() {
     v.rejected(place(AccountId(99), Buy, 100, 1, TimeInForce::Gtc, false));
 }
 
+/// The commands that open the proptests' positions: each account's margin mode (isolated where
+/// `isolated` says) and 5x leverage, then each trade `(maker, taker, qty, price)` between two
+/// of `accounts` (the maker rests a sell, the taker buys it with an IOC, the maker's rest is
+/// cancelled).
+fn opening(
+    accounts: &[AccountId],
+    isolated: &[bool],
+    trades: &[(usize, usize, i64, i64)],
+) -> (Vec<CommandKind>, Vec<CommandKind>) {
+    let mut settings = Vec::new();
+    for (a, iso) in accounts.iter().zip(isolated) {
+        if *iso {
+            settings.push(CommandKind::SetMarginMode { account: *a, market: M, mode: MarginMode::Isolated });
+        }
+        settings.push(CommandKind::SetLeverage { account: *a, market: M, leverage: 5 });
+    }
+    let mut trading = Vec::new();
+    for &(maker, taker, qty, price) in trades.iter().filter(|(maker, taker, ..)| maker != taker) {
+        trading.push(place(accounts[maker], Sell, price, qty, TimeInForce::Gtc, false));
+        trading.push(place(accounts[taker], Buy, price, qty, TimeInForce::Ioc, false));
+        trading.push(CommandKind::CancelAll { account: accounts[maker], market: None });
+    }
+    (settings, trading)
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
     #[test]
@@ -508,19 +533,12 @@ proptest::proptest! {
         s.funding.interval_ms = crate::market::FUNDING_INTERVALS_MS[interval];
         let mut v = Venue::with(1_000_000, EngineConfig::default(), s);
         v.ok(CommandKind::Deposit { account: D, amount: usd(1_000_000) });
-        let accounts = [A, B, C, D];
-        for (a, iso) in accounts.iter().zip(&isolated) {
-            if *iso {
-                v.ok(CommandKind::SetMarginMode { account: *a, market: M, mode: MarginMode::Isolated });
-            }
-            v.ok(CommandKind::SetLeverage { account: *a, market: M, leverage: 5 });
+        let (settings, trading) = opening(&[A, B, C, D], &isolated, &trades);
+        for kind in settings {
+            v.ok(kind);
         }
-        for (maker, taker, qty, price) in trades {
-            if maker != taker {
-                v.run(place(accounts[maker], Sell, price, qty, TimeInForce::Gtc, false));
-                v.run(place(accounts[taker], Buy, price, qty, TimeInForce::Ioc, false));
-                v.run(CommandKind::CancelAll { account: accounts[maker], market: None });
-            }
+        for kind in trading {
+            v.run(kind);
         }
         v.mark(mark);
         let fund = v.engine.market(M).unwrap().insurance_fund;
@@ -688,22 +706,8 @@ proptest::proptest! {
         s.funding.interest_8h = Rate(interest);
         s.funding.cap_8h = Some(Rate(1_000_000));
         let mut venues = venues_per_walk(&s);
-        let accounts = [A, B, C, D, E, F];
-        let mut commands = Vec::new();
-        for (a, iso) in accounts.iter().zip(&isolated) {
-            if *iso {
-                commands.push(CommandKind::SetMarginMode { account: *a, market: M, mode: MarginMode::Isolated });
-            }
-            commands.push(CommandKind::SetLeverage { account: *a, market: M, leverage: 5 });
-        }
-        for (maker, taker, qty, price) in trades {
-            if maker != taker {
-                commands.push(place(accounts[maker], Sell, price, qty, TimeInForce::Gtc, false));
-                commands.push(place(accounts[taker], Buy, price, qty, TimeInForce::Ioc, false));
-                commands.push(CommandKind::CancelAll { account: accounts[maker], market: None });
-            }
-        }
-        for kind in commands {
+        let (settings, trading) = opening(&[A, B, C, D, E, F], &isolated, &trades);
+        for kind in settings.into_iter().chain(trading) {
             let events: Vec<Vec<EventKind>> = venues.iter_mut().map(|v| v.run(kind.clone())).collect();
             proptest::prop_assert!(events.iter().all(|e| *e == events[0]));
         }
