@@ -41,7 +41,9 @@ impl MarginSummary {
     #[must_use]
     pub fn withdrawable(&self) -> Quote {
         let profit = self.unrealized_pnl.0.max(0);
-        Quote((self.equity.0 - self.initial_margin.0 - profit).max(0))
+        // Saturating: at a mark near overflow an account's `equity − IM` can lie below i64,
+        // and must read as nothing withdrawable, not wrap around.
+        Quote(self.equity.0.saturating_sub(self.initial_margin.0).saturating_sub(profit).max(0))
     }
 }
 

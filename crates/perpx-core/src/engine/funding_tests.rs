@@ -794,3 +794,27 @@ fn funding_that_takes_a_payer_under_maintenance_queues_it_from_any_stretch() {
         );
     }
 }
+
+#[test]
+fn a_mark_near_overflow_liquidates_without_overflowing_the_liquidation_fee() {
+    // The case the walk's proptest found (shrunk): F long 35 from A, then short 161 to B, so
+    // short 126 @ 95 (5x, tier 2); A short 35. At a mark of 7 × 10^10 ticks F's equity is about
+    // −8.8 × 10^18 micro-units and its MM about 4.4 × 10^17: `equity − MM`, the room above
+    // maintenance that caps the liquidation fee, lies beyond i64, and the fee's cap overflowed.
+    let mut v = venues_per_walk(&spec()).swap_remove(0);
+    let (settings, trading) = opening(&[A, B, C, D, E, F], &[false; 6], &[(0, 5, 35, 95), (5, 1, 161, 95)]);
+    for kind in settings {
+        v.ok(kind);
+    }
+    for kind in trading {
+        v.ok(kind);
+    }
+    v.mark(70_000_000_000); // the liquidation pass, invariants checked after it
+    // Until it is liquidated, nothing can be withdrawn: `equity − IM` (about −1.06 × 10^19)
+    // lies beyond i64 too, and must not wrap into a withdrawable sum.
+    assert_eq!(v.engine.margin(F).unwrap().withdrawable(), Quote::ZERO);
+    let ev = at(&mut v, H8, CommandKind::Tick);
+    assert!(ev.iter().any(|e| matches!(e, EventKind::LiquidationStarted { account, .. } if *account == F)), "{ev:?}");
+    // No room above maintenance: no fee is charged.
+    assert!(!ev.iter().any(|e| matches!(e, EventKind::LiquidationFee { account, .. } if *account == F)), "{ev:?}");
+}

@@ -983,7 +983,9 @@ impl Engine {
         let rate = m.spec.liquidation.fee_rate;
         let a = &self.accounts[&account];
         let cap = match unit_figures_of(&self.markets, a, scope) {
-            Some((e, mm)) if next_to_close_of(&self.markets, a, scope).is_some() => Quote(e.0 - mm.0),
+            // Saturating: a unit far below bankruptcy at a mark near overflow has `e − mm` below
+            // i64 (a negative room, so no fee, either way).
+            Some((e, mm)) if next_to_close_of(&self.markets, a, scope).is_some() => Quote(e.0.saturating_sub(mm.0)),
             _ => unit_cash_of(a, scope),
         };
         let fee = liquidation_fee(rate, closed, cap);
