@@ -328,22 +328,23 @@ impl Engine {
     fn pay_funding(&mut self, market: MarketId, f: Rate) -> Option<(Vec<Vec<FundingLine>>, Quote, Quote)> {
         let (ids, accounts) = self.accounts.slices_mut_rechecked_by_caller();
         let walked = settlement_walk::pay(self.settlement_walk, &self.markets, market, f, ids, accounts);
-        let totals = (i64::try_from(walked.paid).ok().map(Quote), i64::try_from(walked.received).ok().map(Quote));
-        if let (true, (Some(paid), Some(received))) = (walked.complete, totals) {
+        let (complete, paid, received) = walked.totals();
+        let totals = (i64::try_from(paid).ok().map(Quote), i64::try_from(received).ok().map(Quote));
+        if let (true, (Some(paid), Some(received))) = (complete, totals) {
             let remainder = Quote(paid.0 - received.0);
             let m = &self.markets[market.index()];
             if m.insurance_fund.checked_add(remainder).is_ok()
                 && self.ledger.insurance_fund.checked_add(remainder).is_ok()
             {
-                for id in walked.underwater {
+                let (underwater, batches) = walked.into_outcome();
+                for id in underwater {
                     self.accounts.note_changed(id);
                 }
-                return Some((walked.batches, paid, received));
+                return Some((batches, paid, received));
             }
         }
         let (_, accounts) = self.accounts.slices_mut_rechecked_by_caller();
-        let m = &self.markets[market.index()];
-        settlement_walk::unpay(m, market, f, accounts, walked.stretch_len, &walked.paid_per_stretch);
+        settlement_walk::unpay(&self.markets[market.index()], market, f, accounts, &walked);
         None
     }
 

@@ -65,15 +65,20 @@ fn settlement(events: &[EventKind]) -> (i64, i64, u64, u64, u64, i64, i64, i64) 
     }
 }
 
-/// The settlements' payments, `(account, amount)` a position in delivery order.
-fn payments(events: &[EventKind]) -> Vec<(AccountId, i64)> {
-    let batches: Vec<&Vec<FundingLine>> = events
+/// The lines of each `FundingPayments` batch in `events`, in order.
+fn batches(events: &[EventKind]) -> Vec<&Vec<FundingLine>> {
+    events
         .iter()
         .filter_map(|e| match e {
             EventKind::FundingPayments { payments, .. } => Some(payments),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// The settlements' payments, `(account, amount)` a position in delivery order.
+fn payments(events: &[EventKind]) -> Vec<(AccountId, i64)> {
+    let batches = batches(events);
     assert!(batches.iter().all(|b| !b.is_empty()), "an empty batch is not emitted: {events:?}");
     assert!(!events.iter().any(|e| matches!(e, EventKind::FundingPayment { .. })), "the engine emits batches");
     batches.into_iter().flatten().map(|l| (l.account, l.amount.0)).collect()
@@ -492,15 +497,22 @@ fn funding_state_is_in_the_hash_and_a_rejection_at_the_clock_leaves_it() {
     v.rejected(place(AccountId(99), Buy, 100, 1, TimeInForce::Gtc, false));
 }
 
+/// A trade of the proptests: `(maker, taker, qty, price)`, the first two indices into the accounts.
+type Trade = (usize, usize, i64, i64);
+
+/// The proptests' positions among `accounts` accounts: fewer than `most` trades
+/// `(maker, taker, qty, price)` (indices into the accounts, 1–399 lots at 95–105) and whether
+/// each account is isolated, for [`opening`].
+fn positions(accounts: usize, most: usize) -> impl proptest::strategy::Strategy<Value = (Vec<Trade>, Vec<bool>)> {
+    let trade = (0..accounts, 0..accounts, 1i64..400, 95i64..=105);
+    (proptest::collection::vec(trade, 1..most), proptest::collection::vec(proptest::bool::ANY, accounts))
+}
+
 /// The commands that open the proptests' positions: each account's margin mode (isolated where
 /// `isolated` says) and 5x leverage, then each trade `(maker, taker, qty, price)` between two
 /// of `accounts` (the maker rests a sell, the taker buys it with an IOC, the maker's rest is
 /// cancelled).
-fn opening(
-    accounts: &[AccountId],
-    isolated: &[bool],
-    trades: &[(usize, usize, i64, i64)],
-) -> (Vec<CommandKind>, Vec<CommandKind>) {
+fn opening(accounts: &[AccountId], isolated: &[bool], trades: &[Trade]) -> (Vec<CommandKind>, Vec<CommandKind>) {
     let mut settings = Vec::new();
     for (a, iso) in accounts.iter().zip(isolated) {
         if *iso {
@@ -521,8 +533,7 @@ proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
     #[test]
     fn settlement_is_zero_sum_to_the_unit_and_every_invariant_holds(
-        trades in proptest::collection::vec((0usize..4, 0usize..4, 1i64..400, 95i64..=105), 1..12),
-        isolated in proptest::collection::vec(proptest::bool::ANY, 4),
+        (trades, isolated) in positions(4, 12),
         mark in 1i64..1_000_000,
         interest in -1_000_000i64..=1_000_000,
         interval in 0usize..3,
@@ -659,13 +670,7 @@ fn delivered(events: &[EventKind]) -> Vec<EventKind> {
 /// How many `FundingPayments` batches `events` hold, and whether each lists its accounts in
 /// ascending id order.
 fn batches_in_order(events: &[EventKind]) -> (usize, bool) {
-    let batches: Vec<&Vec<FundingLine>> = events
-        .iter()
-        .filter_map(|e| match e {
-            EventKind::FundingPayments { payments, .. } => Some(payments),
-            _ => None,
-        })
-        .collect();
+    let batches = batches(events);
     let ordered = batches.iter().all(|b| b.windows(2).all(|w| w[0].account < w[1].account));
     (batches.len(), ordered)
 }
@@ -697,8 +702,7 @@ proptest::proptest! {
     /// every stretch). Only the batches differ: at most one a stretch, each in id order.
     #[test]
     fn the_walk_cut_into_stretches_pays_exactly_what_one_walk_pays(
-        trades in proptest::collection::vec((0usize..6, 0usize..6, 1i64..400, 95i64..=105), 1..16),
-        isolated in proptest::collection::vec(proptest::bool::ANY, 6),
+        (trades, isolated) in positions(6, 16),
         marks in proptest::collection::vec((0u32..16, 1i64..10), 1..4),
         interest in -1_000_000i64..=1_000_000,
     ) {

@@ -2,11 +2,11 @@
 //!
 //! A settlement pays every position of a market: one walk over all the accounts in id order,
 //! each holder's balance and funding total written and a [`FundingLine`] emitted
-//! ([`super::Engine::pay_funding`]). With a million holders the walk is bound by memory, not by
-//! instructions: it reads and writes back two cache lines an account and writes a 40-byte line,
-//! about 60 instructions a position (callgrind, docs/PERFORMANCE.md, "Funding, session 23").
-//! One core cannot keep enough of those lines in flight to use the machine's bandwidth; two
-//! can. So from [`SettlementWalk::min_holders`] holders on, the accounts are cut into
+//! ([`super::Engine::pay_funding`]). With a million holders that is two cache lines an account
+//! read and written back and a 40-byte line written (the walk alone, reading one field an
+//! account, took half the settlement), and about 214 instructions a position (callgrind,
+//! docs/PERFORMANCE.md, "Funding, session 23"). No account's payment depends on another's, so
+//! two cores can share both halves. So from [`SettlementWalk::min_holders`] holders on, the accounts are cut into
 //! [`SettlementWalk::stretches`] runs of consecutive accounts (by id), and each run after the
 //! first is walked on a scoped thread of its own while the calling thread walks the first.
 //!
@@ -82,22 +82,35 @@ fn funding_step(p: &Position, balance: Quote, mark: Option<Price>, q: i128, f: R
     Some((amount, balance, total.ok()?))
 }
 
-/// What the walk paid, its stretches joined in id order.
+/// What the walk paid: each stretch's own account, in id order, and how long the stretches
+/// were (what [`unpay`] needs to find them again).
 pub(super) struct Walked {
-    /// The lines of each stretch that paid any, in order: one `FundingPayments` batch each.
-    pub(super) batches: Vec<Vec<FundingLine>>,
-    /// Σ paid.
-    pub(super) paid: i128,
-    /// Σ received.
-    pub(super) received: i128,
-    /// The payers left below maintenance (or whose figures don't fit), in id order.
-    pub(super) underwater: Vec<AccountId>,
-    /// Whether every figure fit; if not, a stretch stopped where one didn't.
-    pub(super) complete: bool,
-    /// How many positions each stretch paid, and how long the stretches were: what
-    /// [`unpay`] needs to undo them.
-    pub(super) paid_per_stretch: Vec<usize>,
-    pub(super) stretch_len: usize,
+    stretches: Vec<Stretch>,
+    stretch_len: usize,
+}
+
+impl Walked {
+    /// Whether every stretch walked to its end (else one stopped at a figure that didn't fit),
+    /// Σ paid and Σ received.
+    pub(super) fn totals(&self) -> (bool, i128, i128) {
+        self.stretches.iter().fold((true, 0, 0), |(complete, paid, received), s| {
+            (complete && s.complete, paid + s.paid, received + s.received)
+        })
+    }
+
+    /// The payers left below maintenance (or whose figures don't fit), in id order, and the
+    /// lines of each stretch that paid any, in order: one `FundingPayments` batch each.
+    pub(super) fn into_outcome(self) -> (Vec<AccountId>, Vec<Vec<FundingLine>>) {
+        let mut underwater = Vec::new();
+        let mut batches = Vec::with_capacity(self.stretches.len());
+        for s in self.stretches {
+            underwater.extend(s.underwater);
+            if !s.lines.is_empty() {
+                batches.push(s.lines);
+            }
+        }
+        (underwater, batches)
+    }
 }
 
 /// What one stretch paid.
@@ -146,26 +159,7 @@ pub(super) fn pay(
         }
         done
     });
-    let mut walked = Walked {
-        batches: Vec::with_capacity(stretches.len()),
-        paid: 0,
-        received: 0,
-        underwater: Vec::new(),
-        complete: true,
-        paid_per_stretch: Vec::with_capacity(stretches.len()),
-        stretch_len,
-    };
-    for s in stretches {
-        walked.complete &= s.complete;
-        walked.paid += s.paid;
-        walked.received += s.received;
-        walked.underwater.extend(s.underwater);
-        walked.paid_per_stretch.push(s.lines.len());
-        if !s.lines.is_empty() {
-            walked.batches.push(s.lines);
-        }
-    }
-    walked
+    Walked { stretches, stretch_len }
 }
 
 /// Pays the positions in `market` of the accounts `accounts` (ids `ids`), in order, until a
@@ -233,19 +227,12 @@ fn pay_stretch(
     Stretch { lines, paid, received, underwater, complete }
 }
 
-/// Undoes what [`pay`] paid: in each stretch of `stretch_len` accounts, its first
-/// `paid_per_stretch` positions (the same walk, the same amounts), one stretch after another.
-pub(super) fn unpay(
-    m: &Market,
-    market: MarketId,
-    f: Rate,
-    accounts: &mut [Account],
-    stretch_len: usize,
-    paid_per_stretch: &[usize],
-) {
+/// Undoes what [`pay`] paid (`walked`): in each stretch, the positions it paid, a line each
+/// (the same walk, the same amounts), one stretch after another.
+pub(super) fn unpay(m: &Market, market: MarketId, f: Rate, accounts: &mut [Account], walked: &Walked) {
     let q = i128::from(m.quote_per_tick_lot);
-    for (accounts, positions) in accounts.chunks_mut(stretch_len).zip(paid_per_stretch) {
-        let mut left = *positions;
+    for (accounts, stretch) in accounts.chunks_mut(walked.stretch_len).zip(&walked.stretches) {
+        let mut left = stretch.lines.len();
         for a in accounts {
             if left == 0 {
                 break;
