@@ -22,7 +22,6 @@ use std::collections::hash_map::Entry;
 use std::ops::Bound;
 
 use rustc_hash::FxHashMap;
-use smallvec::SmallVec;
 
 use super::matching::{Settle, Taker};
 use super::{Engine, Out};
@@ -57,9 +56,10 @@ type Figures = (Quote, Quote);
 const DENSE_CHECK_MIN: usize = 1_024;
 
 /// The units in the liquidation queue, for lookups: whether a unit is queued, and whether an
-/// account has any unit queued (it is then cancel-only). A hash map by account of its queued
-/// scopes (sorted, almost always one), never iterated: nothing about its order reaches an
-/// output.
+/// account has any unit queued (it is then cancel-only). A hash map by account of one of its
+/// queued scopes, and an ordered set of the others (an account with several units queued at
+/// once: its cross positions and an isolated one, or two isolated ones; rare, and almost always
+/// empty). Never iterated on a hot path: nothing about its order reaches an output.
 ///
 /// Measured: as a `BTreeSet<(AccountId, LiquidationScope)>` of the 85,000 queued units of the
 /// liquidation benchmark, its insert, remove and per-account range were 11 % of the cascade's
@@ -70,9 +70,17 @@ const DENSE_CHECK_MIN: usize = 1_024;
 /// the cascade, the probes of the removal inlined into the pass were most of a fifth of its
 /// samples. One map by account probes once per insert or removal (docs/PERFORMANCE.md,
 /// "Session 17").
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Why one scope in the map and the rest beside it: the map's entry is then 16 bytes (the id
+/// and one 8-byte scope), where a small vector of the scopes made it 32, so the 85,000 queued
+/// accounts of a 30 % gap take a table of about 1.4 MB instead of 2.7 MB, which stays within
+/// the 2 MB a core's L2 holds on the reference machine (docs/PERFORMANCE.md, "Session 24").
+#[derive(Debug, Clone, Default)]
 pub(crate) struct QueuedUnits {
-    by_account: FxHashMap<AccountId, SmallVec<[LiquidationScope; 2]>>,
+    /// One queued scope of each account with any.
+    by_account: FxHashMap<AccountId, LiquidationScope>,
+    /// The other queued scopes of accounts with more than one.
+    more: BTreeSet<(AccountId, LiquidationScope)>,
 }
 
 impl QueuedUnits {
@@ -93,34 +101,41 @@ impl QueuedUnits {
     /// Adds a unit; false if it was there.
     pub(crate) fn insert(&mut self, (account, scope): (AccountId, LiquidationScope)) -> bool {
         match self.by_account.entry(account) {
-            // Almost always: the account's first queued unit, no search or shift.
+            // Almost always: the account's first queued unit.
             Entry::Vacant(v) => {
-                v.insert(smallvec::smallvec![scope]);
+                v.insert(scope);
                 true
             }
-            Entry::Occupied(mut scopes) => match scopes.get().binary_search(&scope) {
-                Ok(_) => false,
-                Err(at) => {
-                    scopes.get_mut().insert(at, scope);
-                    true
-                }
-            },
+            Entry::Occupied(first) if *first.get() == scope => false,
+            Entry::Occupied(_) => self.more.insert((account, scope)),
         }
     }
 
-    /// Removes a unit; false if it wasn't there.
+    /// Removes a unit; false if it wasn't there. When the scope in the map leaves and the
+    /// account has others queued, the lowest of them takes its place.
     pub(crate) fn remove(&mut self, (account, scope): (AccountId, LiquidationScope)) -> bool {
-        let Entry::Occupied(mut scopes) = self.by_account.entry(account) else { return false };
-        let Ok(at) = scopes.get().binary_search(&scope) else { return false };
-        scopes.get_mut().remove(at);
-        if scopes.get().is_empty() {
-            scopes.remove();
+        let Entry::Occupied(mut first) = self.by_account.entry(account) else { return false };
+        if *first.get() != scope {
+            return self.more.remove(&(account, scope));
+        }
+        let next = self.more.range((account, LiquidationScope::Cross)..).next().filter(|(a, _)| *a == account).copied();
+        match next {
+            Some(unit) => {
+                self.more.remove(&unit);
+                first.insert(unit.1);
+            }
+            None => {
+                first.remove();
+            }
         }
         true
     }
 
     pub(crate) fn contains(&self, (account, scope): (AccountId, LiquidationScope)) -> bool {
-        self.by_account.get(&account).is_some_and(|scopes| scopes.binary_search(&scope).is_ok())
+        match self.by_account.get(&account) {
+            Some(first) => *first == scope || (!self.more.is_empty() && self.more.contains(&(account, scope))),
+            None => false,
+        }
     }
 
     /// Whether any unit of `account` is queued.
@@ -128,12 +143,23 @@ impl QueuedUnits {
         self.by_account.contains_key(&account)
     }
 
-    /// How many units are queued: a walk over the accounts, for the snapshot's and the
-    /// invariants' checks only.
+    /// How many units are queued.
     pub(crate) fn len(&self) -> usize {
-        self.by_account.values().map(SmallVec::len).sum()
+        self.by_account.len() + self.more.len()
     }
 }
+
+/// The same units, whichever of an account's scopes each holds in its map (that depends on
+/// the order they came and left in).
+impl PartialEq for QueuedUnits {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self.by_account.iter().all(|(a, s)| other.contains((*a, *s)))
+            && self.more.iter().all(|unit| other.contains(*unit))
+    }
+}
+
+impl Eq for QueuedUnits {}
 
 /// Equity and maintenance margin of one of `a`'s units at the markets' current marks: the
 /// figures [`Engine::unit_figures`] gives, as a function of the account alone, so that a

@@ -980,4 +980,17 @@ fn queued_units_are_a_set_by_account() {
     assert!(!q.has_account(A) && !q.remove((A, Cross)));
     assert_eq!(q.len(), 1);
     assert_eq!(q, QueuedUnits::of(std::iter::once((B, Isolated(M)))));
+    // Three units of one account, the first in leaving first: the others stay queued.
+    for unit in [(C, Isolated(MarketId(2))), (C, Isolated(MarketId(1))), (C, Cross)] {
+        assert!(q.insert(unit));
+    }
+    assert!(q.remove((C, Isolated(MarketId(2)))));
+    assert!(!q.contains((C, Isolated(MarketId(2)))) && !q.remove((C, Isolated(MarketId(2)))));
+    assert!(q.contains((C, Cross)) && q.contains((C, Isolated(MarketId(1)))) && q.has_account(C));
+    assert!(!q.insert((C, Cross)), "still queued");
+    assert_eq!(q.len(), 3);
+    assert_eq!(q, QueuedUnits::of([(C, Isolated(MarketId(1))), (B, Isolated(M)), (C, Cross)].into_iter()));
+    assert_ne!(q, QueuedUnits::of([(C, Isolated(MarketId(2))), (B, Isolated(M)), (C, Cross)].into_iter()));
+    assert!(q.remove((C, Cross)) && q.remove((C, Isolated(MarketId(1)))));
+    assert!(!q.has_account(C) && q.len() == 1);
 }
