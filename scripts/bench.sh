@@ -10,6 +10,11 @@
 # load and the simulator have their own commands in PERFORMANCE.md: they take minutes each.
 # To compare two builds of one benchmark on a noisy machine, time them alternately with
 # scripts/alternate.py.
+#
+# Each run writes to its own directory (BENCH_RUN_DIR, default target/bench-runs/<UTC time>):
+# log.txt, everything printed, and criterion/, the run's criterion results (CRITERION_HOME, so no
+# earlier run's figure is read). At the end, scripts/bench_table.py prints the performance
+# targets against the run's figures, met or not; `scripts/bench_table.py DIR` prints it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +24,12 @@ all=(book funding liquidation journal recovery engine_thread memory peers)
 for s in "${steps[@]}"; do
     [[ " ${all[*]} " == *" $s "* ]] || { echo "unknown step: $s (${all[*]})" >&2; exit 2; }
 done
+
+run_dir=${BENCH_RUN_DIR:-target/bench-runs/$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$run_dir"
+export CRITERION_HOME
+CRITERION_HOME=$(cd "$run_dir" && pwd)/criterion
+exec > >(tee -a "$run_dir/log.txt") 2>&1
 
 run() {
     echo
@@ -51,3 +62,7 @@ for s in "${steps[@]}"; do
 done
 echo
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "# Targets against this run ($run_dir)"
+echo
+python3 scripts/bench_table.py "$run_dir"
