@@ -166,10 +166,13 @@ impl Book {
                     }
                 }
                 let have = self.open_totals(*account)[usize::from(side == Side::Sell)];
-                let same = have.count == want.count
-                    && have.qty == want.qty
-                    && have.value == want.value
-                    && (want.count == 0 || (have.low, have.high) == (want.low, want.high));
+                // The bounds hold every order's price, and an end marked exact is an order's.
+                let bounds = want.count == 0
+                    || (have.low <= want.low
+                        && have.high >= want.high
+                        && (!have.low_exact || have.low == want.low)
+                        && (!have.high_exact || have.high == want.high));
+                let same = have.count == want.count && have.qty == want.qty && have.value == want.value && bounds;
                 if !same {
                     return Err(format!(
                         "account {account} {side:?}: order totals {have:?} but its orders sum to {want:?}"

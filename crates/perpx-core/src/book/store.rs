@@ -166,10 +166,21 @@ pub struct Book {
 /// every insert, fill, amend and removal so the margin check reads them instead of walking the
 /// account's orders. Reduce-only orders are left out: they reserve no margin.
 ///
-/// `low` and `high` are the exact lowest and highest prices of those orders (kept exact by
-/// recomputing them from the account's orders when an order at either end leaves); with them
-/// the orders' immediate loss against a mark is `0` or a linear formula of `qty` and `value`
-/// unless the mark lies strictly between them (see `Engine::exposure`).
+/// `low` and `high` bound the prices of those orders: with them the orders' immediate loss
+/// against a mark is `0` or a linear formula of `qty` and `value` unless the mark lies strictly
+/// between them (see `Engine::exposure`, which walks the orders then).
+///
+/// **Bounds, exact when it matters.** When an order at an end leaves, that end is not
+/// recomputed: it stays where it was, still a bound, and is marked inexact (`low_exact`,
+/// `high_exact`). An order added at or beyond an end makes it exact again (a maker who cancels
+/// its best quote and quotes again at or past it: the usual case). The account's orders are walked to
+/// make both ends exact only when a mark falls strictly inside a range with an inexact end,
+/// at the next margin check of one of its orders ([`Book::refresh_bounds`]). A formula read
+/// off a wider range is still exact (the orders are all on one side of a mark outside it), so
+/// nothing anyone sees depends on whether an end is exact. Why: recomputing an end at every
+/// removal walked all the account's orders each time the best of them filled or was
+/// cancelled, 4.5 % of the bare book's instructions on the exchange-core mix and 3.3 % of the
+/// replay worker's (docs/PERFORMANCE.md, "Session 24").
 ///
 /// Measured: the exposure walk was half the engine's time on the book benchmark with about
 /// 100 orders per account (docs/PERFORMANCE.md, "Per-account order totals").
@@ -177,13 +188,17 @@ pub struct Book {
 pub struct SideTotals {
     /// Number of orders counted.
     pub count: u32,
+    /// Whether `low` is the lowest order's price (else it lies below it).
+    pub low_exact: bool,
+    /// Whether `high` is the highest order's price (else it lies above it).
+    pub high_exact: bool,
     /// Σ open size, in lots.
     pub qty: i128,
     /// Σ price × open size, in ticks × lots.
     pub value: i128,
-    /// The lowest price among them (meaningless when `count` is 0).
+    /// At or below every order's price (meaningless when `count` is 0).
     pub low: Price,
-    /// The highest price among them (meaningless when `count` is 0).
+    /// At or above every order's price (meaningless when `count` is 0).
     pub high: Price,
 }
 
@@ -191,22 +206,40 @@ impl SideTotals {
     pub(super) fn add(&mut self, price: Price, qty: Qty) {
         if self.count == 0 {
             (self.low, self.high) = (price, price);
+            (self.low_exact, self.high_exact) = (true, true);
         } else {
-            self.low = self.low.min(price);
-            self.high = self.high.max(price);
+            // At or beyond an end: an order sits there and none lies beyond, so it is exact.
+            if price <= self.low {
+                (self.low, self.low_exact) = (price, true);
+            }
+            if price >= self.high {
+                (self.high, self.high_exact) = (price, true);
+            }
         }
         self.count += 1;
         self.qty += i128::from(qty.0);
         self.value += i128::from(price.0) * i128::from(qty.0);
     }
 
-    /// Takes an order out; returns whether the bounds may now be stale: it sat at one end of
-    /// a range wider than one price, and others remain.
-    fn sub(&mut self, price: Price, qty: Qty) -> bool {
+    /// Takes an order out. An end it sat at stays as a bound, inexact, if the range is wider
+    /// than one price (a range of one price holds every order left at that price).
+    fn sub(&mut self, price: Price, qty: Qty) {
         self.count -= 1;
         self.qty -= i128::from(qty.0);
         self.value -= i128::from(price.0) * i128::from(qty.0);
-        self.count > 0 && self.low != self.high && (price == self.low || price == self.high)
+        if self.low != self.high {
+            self.low_exact &= price != self.low;
+            self.high_exact &= price != self.high;
+        } else {
+            (self.low_exact, self.high_exact) = (true, true);
+        }
+    }
+
+    /// Whether `mark` lies strictly inside the range and an end of it may not be an order's
+    /// price: a walk over the orders would then make the range narrower, perhaps leaving the
+    /// mark outside it.
+    fn worth_refreshing(&self, mark: Price) -> bool {
+        self.count > 0 && !(self.low_exact && self.high_exact) && self.low < mark && mark < self.high
     }
 }
 
@@ -765,14 +798,14 @@ impl Book {
             entry.totals = <[SideTotals; 2]>::default();
             self.free_owners.push(owner);
             self.by_account.remove(&order.account);
-        } else if !order.reduce_only && entry.totals[side_ix(order.side)].sub(order.price, order.qty) {
-            self.rebound(owner, order.side);
+        } else if !order.reduce_only {
+            entry.totals[side_ix(order.side)].sub(order.price, order.qty);
         }
         Some(order)
     }
 
-    /// Recomputes the price bounds of an account's totals on one side from its orders (after an
-    /// order at one of the bounds left): O(its orders), paid only when an extreme order leaves.
+    /// Recomputes the price bounds of an account's totals on one side from its orders, both
+    /// exact: O(its orders), paid only when a margin check needs them ([`Book::refresh_bounds`]).
     fn rebound(&mut self, owner: u32, side: Side) {
         let Self { owners, slots, .. } = self;
         let entry = &mut owners[owner as usize];
@@ -786,6 +819,20 @@ impl Book {
         }
         let t = &mut entry.totals[side_ix(side)];
         (t.low, t.high) = (low, high);
+        (t.low_exact, t.high_exact) = (true, true);
+    }
+
+    /// Makes exact the bounds of `account`'s order totals on each side where `mark` lies
+    /// strictly inside them and an end is inexact ([`SideTotals`]): a walk over the account's
+    /// orders, paid only then. Called by the engine before the margin check of the account's
+    /// order; nothing it changes reaches an output.
+    pub fn refresh_bounds(&mut self, account: AccountId, mark: Price) {
+        let Some(&owner) = self.by_account.get(&account) else { return };
+        for side in [Side::Buy, Side::Sell] {
+            if self.owners[owner as usize].totals[side_ix(side)].worth_refreshing(mark) {
+                self.rebound(owner, side);
+            }
+        }
     }
 
     /// Keeps an account's totals in step with a size change of one of its orders at `price`.
@@ -886,15 +933,11 @@ impl Book {
         };
         self.link_back(side, price, i, qty);
         if counted {
+            // An end order moving outwards (or not at all) leaves its end exact after `add`; one
+            // moving inwards leaves it a bound ([`SideTotals`]).
             let t = &mut self.owners[owner as usize].totals[side_ix(side)];
-            // Moving an end order outwards (or not at all) leaves the bounds exact after `add`;
-            // only an end order moving inwards needs the walk.
-            let inwards = (old_price == t.high && price < old_price) || (old_price == t.low && price > old_price);
-            let stale = t.sub(old_price, old_qty) && inwards;
+            t.sub(old_price, old_qty);
             t.add(price, qty);
-            if stale {
-                self.rebound(owner, side);
-            }
         }
     }
 

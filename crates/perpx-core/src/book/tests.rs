@@ -50,6 +50,8 @@ enum Op {
     Requeue(usize, At, i64),
     Reduce(usize),
     Fill(Side, i64),
+    /// An account's order bounds made exact where a mark at this price needs them.
+    Refresh(u64, Side, At),
 }
 
 fn offset() -> impl Strategy<Value = i64> {
@@ -84,6 +86,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (any::<usize>(), at(), 1..10i64).prop_map(|(i, a, q)| Op::Requeue(i, a, q)),
         1 => any::<usize>().prop_map(Op::Reduce),
         2 => (side(), 1..12i64).prop_map(|(s, q)| Op::Fill(s, q)),
+        1 => (0..7u64, side(), at()).prop_map(|(a, s, at)| Op::Refresh(a, s, at)),
     ]
 }
 
@@ -174,6 +177,16 @@ fn run(centre: i64, ops: &[Op]) -> Result<(), TestCaseError> {
                 take(&mut model[ix(side)], old, OrderId(id));
                 model[ix(side)].entry(p).or_default().push_back((OrderId(id), qty));
                 probes.push(p);
+            }
+            Op::Refresh(account, side, at) => {
+                // The order totals' bounds hold every order (the checker in `agree`); after a
+                // refresh, a mark strictly inside them finds both ends exact.
+                let mark = price(&book, centre, side, at);
+                book.refresh_bounds(AccountId(account), mark);
+                for t in book.open_totals(AccountId(account)) {
+                    let inside = t.count > 0 && t.low < mark && mark < t.high;
+                    prop_assert!(!inside || (t.low_exact && t.high_exact), "{t:?} around {mark:?}");
+                }
             }
             Op::Fill(side, qty) => {
                 let Some(front) = book.front(side) else {
@@ -351,4 +364,46 @@ fn every_change_to_a_side_moves_its_change_count_and_only_its_own() {
     step(&mut book, Side::Buy, &|b| {
         b.remove(OrderId(1)).unwrap();
     });
+}
+
+/// An end whose order leaves stays as a bound until a mark inside the range asks for it; an
+/// order at or beyond an end makes it exact again.
+#[test]
+fn order_bounds_stay_wide_until_a_mark_inside_them_asks() {
+    let mut book = Book::new();
+    let a = AccountId(1);
+    let buy = |id, price| RestingOrder { account: a, ..order(id, Side::Buy, Price(price), 1) };
+    for (id, price) in [(1, 100), (2, 103), (3, 105)] {
+        book.insert(buy(id, price));
+    }
+    let ends = |book: &Book| {
+        let t = book.open_totals(a)[0];
+        (t.low, t.low_exact, t.high, t.high_exact)
+    };
+    assert_eq!(ends(&book), (Price(100), true, Price(105), true));
+    // The best bid leaves: 105 stays the high end, inexact; the book is still consistent.
+    book.remove(OrderId(3)).unwrap();
+    assert_eq!(ends(&book), (Price(100), true, Price(105), false));
+    book.check_invariants().unwrap();
+    // A mark outside the range, or none needed: nothing walked.
+    book.refresh_bounds(a, Price(106));
+    assert_eq!(ends(&book), (Price(100), true, Price(105), false));
+    // Quoting again at 104 leaves the end a bound; at 107 makes it exact.
+    book.insert(buy(4, 104));
+    assert_eq!(ends(&book), (Price(100), true, Price(105), false));
+    book.insert(buy(5, 107));
+    assert_eq!(ends(&book), (Price(100), true, Price(107), true));
+    // The lowest leaves, then the highest: a mark at 104 lies inside the bounds [100, 107]:
+    // the walk makes them exact, [103, 104].
+    book.remove(OrderId(1)).unwrap();
+    book.remove(OrderId(5)).unwrap();
+    assert_eq!(ends(&book), (Price(100), false, Price(107), false));
+    book.refresh_bounds(a, Price(104));
+    assert_eq!(ends(&book), (Price(103), true, Price(104), true));
+    // A move outwards keeps an end exact; inwards leaves it a bound.
+    book.requeue(OrderId(4), Price(108), Qty(1), Timestamp(1));
+    assert_eq!(ends(&book), (Price(103), true, Price(108), true));
+    book.requeue(OrderId(4), Price(106), Qty(1), Timestamp(2));
+    assert_eq!(ends(&book), (Price(103), true, Price(108), false));
+    book.check_invariants().unwrap();
 }

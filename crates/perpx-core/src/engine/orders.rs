@@ -217,6 +217,9 @@ impl Engine {
                 None => market_order_reach(m, o.side, limit, o.qty, mark),
             };
             let loss = loss.map_err(|_| RejectReason::NotionalOverflow)?;
+            // The account's order bounds made exact where this mark needs them (`SideTotals`).
+            self.markets[o.market.index()].book.refresh_bounds(o.account, mark);
+            let m = &self.markets[o.market.index()];
             self.check_order_margin(o.account, m, mark, ExtraOrder { market: o.market, side: o.side, qty, loss })?;
         }
 
@@ -405,9 +408,12 @@ impl Engine {
             // account is already beyond its tier or its initial margin (docs/MARGIN.md). Most
             // amends are such moves: measured in docs/PERFORMANCE.md, "Session 12".
             if extra.qty.is_positive() || extra.loss.is_positive() {
-                self.check_order_margin(a.account, m, mark, extra)?;
+                // The account's order bounds made exact where this mark needs them (`SideTotals`).
+                self.markets[a.market.index()].book.refresh_bounds(a.account, mark);
+                self.check_order_margin(a.account, &self.markets[a.market.index()], mark, extra)?;
             }
         }
+        let m = &self.markets[a.market.index()];
         let crosses = m.book.best_price(side.opposite()).is_some_and(|best| side.crosses(price, best));
         if crosses && post_only {
             let best = m.book.best_price(side.opposite()).expect("crossing implies a best price");

@@ -278,7 +278,15 @@ mod tests {
     fn order_totals_give_the_loss_unless_the_mark_is_inside_their_range() {
         let q = 1_000_000;
         // Buys 2 @ 103 and 3 @ 105.
-        let t = SideTotals { count: 2, qty: 5, value: 2 * 103 + 3 * 105, low: Price(103), high: Price(105) };
+        let t = SideTotals {
+            count: 2,
+            low_exact: true,
+            high_exact: true,
+            qty: 5,
+            value: 2 * 103 + 3 * 105,
+            low: Price(103),
+            high: Price(105),
+        };
         let walk = |mark: i64| {
             let a = order_loss(q, true, Price(103), Qty(2), Price(mark)).unwrap();
             let b = order_loss(q, true, Price(105), Qty(3), Price(mark)).unwrap();
@@ -292,6 +300,14 @@ mod tests {
         assert_eq!(order_loss_from_totals(q, false, &t, Price(110)), Some(Ok(Quote((2 * 7 + 3 * 5) * q))));
         assert_eq!(order_loss_from_totals(q, false, &t, Price(100)), Some(Ok(Quote(0))));
         assert_eq!(order_loss_from_totals(q, false, &SideTotals::default(), Price(1)), Some(Ok(Quote(0))));
+        // Bounds wider than the orders (orders at 100 and 108 have left, their ends not
+        // recomputed): still exact outside them, and a walk inside them, even where the exact
+        // range would have answered (106 lies above both orders).
+        let wide = SideTotals { low: Price(100), high: Price(108), low_exact: false, high_exact: false, ..t };
+        for mark in [90, 100, 108, 110] {
+            assert_eq!(order_loss_from_totals(q, true, &wide, Price(mark)), Some(Ok(walk(mark))), "mark {mark}");
+        }
+        assert_eq!(order_loss_from_totals(q, true, &wide, Price(106)), None);
     }
 
     #[test]
