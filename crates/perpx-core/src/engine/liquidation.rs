@@ -73,8 +73,9 @@ const DENSE_CHECK_MIN: usize = 1_024;
 ///
 /// Why one scope in the map and the rest beside it: the map's entry is then 16 bytes (the id
 /// and one 8-byte scope), where a small vector of the scopes made it 32, so the 85,000 queued
-/// accounts of a 30 % gap take a table of about 1.4 MB instead of 2.7 MB, which stays within
-/// the 2 MB a core's L2 holds on the reference machine (docs/PERFORMANCE.md, "Session 24").
+/// accounts of a 30 % gap take a table of 131,072 buckets of 2.1 MB instead of 4.2 MB, probed
+/// at random once a unit is queued and again when it is liquidated (about the 2 MiB of one
+/// core's L2 on the reference machine, not twice it; docs/PERFORMANCE.md, "Session 24").
 #[derive(Debug, Clone, Default)]
 pub(crate) struct QueuedUnits {
     /// One queued scope of each account with any.
