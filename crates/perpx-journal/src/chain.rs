@@ -131,6 +131,11 @@ impl Walker {
         self.head
     }
 
+    /// The bytes of the segment walked last, as read.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
     /// Reads and checks one segment, visiting its records; `None` if the visitor stopped.
     ///
     /// # Errors

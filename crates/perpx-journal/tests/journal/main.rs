@@ -7,6 +7,7 @@ mod faults;
 mod files;
 mod format;
 mod proofs;
+mod rewrite;
 mod snapshots;
 mod support;
 mod writer;
