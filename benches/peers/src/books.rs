@@ -183,7 +183,7 @@ impl Venue for PerpxEngine {
 // the engine's matcher wraps around it (no accounts, margin, fees or events).
 
 /// `perpx_core::book::Book` driven through its public API: `front` / `fill_front` to match,
-/// `insert`, `remove`, `requeue` for a move that does not cross.
+/// `insert`, `remove`, and `locate` then `requeue_at` for a move that does not cross.
 #[derive(Debug, Default)]
 pub struct PerpxBook {
     book: Book,
@@ -242,19 +242,20 @@ impl Venue for PerpxBook {
                 }
                 Traded::default()
             }
+            // One lookup of the id for the read and the requeue, as the engine's amend does.
             Cmd::Move { id, price, qty } => {
-                let Some(order) = self.book.get(OrderId(id)) else {
+                let Some(at) = self.book.locate(OrderId(id)) else {
                     self.refused += 1;
                     return Traded::default();
                 };
-                let side = order.side;
+                let side = self.book.order_at(at).side;
                 let p = Price(i(price));
                 let crosses = self.book.best_price(side.opposite()).is_some_and(|best| side.crosses(p, best));
                 if crosses {
                     self.book.remove(OrderId(id));
                     self.limit(id, side, price, qty, false)
                 } else {
-                    self.book.requeue(OrderId(id), p, Qty(i(qty)), Timestamp(self.ts));
+                    self.book.requeue_at(at, p, Qty(i(qty)), Timestamp(self.ts));
                     Traded::default()
                 }
             }

@@ -16,12 +16,14 @@
 //! the median repetition and the fastest and slowest.
 
 mod books;
+mod flat;
 mod stream;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use books::{Lobster, Matchcore, OrderbookRs, PerpxBook, PerpxEngine, RustOb, RustOrderBook, Venue};
+use flat::FlatBook;
 use stream::{Cmd, Mix, NaiveBook, Traded, Workload};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,7 @@ enum Kind {
     PerpxEngine,
     PerpxBook,
     Naive,
+    Flat,
     Lobster,
     Matchcore,
     RustOb,
@@ -36,10 +39,11 @@ enum Kind {
     OrderbookRs,
 }
 
-const KINDS: [Kind; 8] = [
+const KINDS: [Kind; 9] = [
     Kind::PerpxEngine,
     Kind::PerpxBook,
     Kind::Naive,
+    Kind::Flat,
     Kind::OrderbookRs,
     Kind::Lobster,
     Kind::RustOb,
@@ -53,6 +57,7 @@ impl Kind {
             Self::PerpxEngine => "perpx engine (Engine::apply_into)",
             Self::PerpxBook => "perpx book (perpx_core::book::Book)",
             Self::Naive => "naive reference (BTreeMap + VecDeque)",
+            Self::Flat => "flat-array reference (ids and prices as indices)",
             Self::Lobster => "lobster 0.7.0",
             Self::Matchcore => "matchcore 0.4.0",
             Self::RustOb => "rust_ob 2.5.3",
@@ -124,6 +129,7 @@ macro_rules! per_book {
             Kind::PerpxEngine => $f(PerpxEngine::new(w.ids, w.depth), w),
             Kind::PerpxBook => $f(PerpxBook::default(), w),
             Kind::Naive => $f(NaiveBook::default(), w),
+            Kind::Flat => $f(FlatBook::new(w), w),
             Kind::Lobster => $f(Lobster::new(w.ids, w.live * 2), w),
             Kind::Matchcore => $f(Matchcore::new(w.ids), w),
             Kind::RustOb => $f(RustOb::new(w.ids), w),
