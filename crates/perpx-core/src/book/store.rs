@@ -235,6 +235,35 @@ impl SideTotals {
         }
     }
 
+    /// Moves an order from `(old_price, old_qty)` to `(price, qty)`: the same totals and bounds
+    /// as `sub` then `add`, with the count left alone and each sum changed once. Measured
+    /// (callgrind): `book_only` 1k 33.69 M → 32.46 M instructions (−3.7 %), 100k −2.5 %,
+    /// `engine_mix` −1.0 %; no time difference shown alternated (docs/PERFORMANCE.md,
+    /// "Session 25").
+    #[inline(always)]
+    fn replace(&mut self, old_price: Price, old_qty: Qty, price: Price, qty: Qty) {
+        if self.count == 1 {
+            (self.low, self.high) = (price, price);
+            (self.low_exact, self.high_exact) = (true, true);
+        } else {
+            // `sub`'s flags (the range holds more than one order), then `add`'s.
+            if self.low != self.high {
+                self.low_exact &= old_price != self.low;
+                self.high_exact &= old_price != self.high;
+            } else {
+                (self.low_exact, self.high_exact) = (true, true);
+            }
+            if price <= self.low {
+                (self.low, self.low_exact) = (price, true);
+            }
+            if price >= self.high {
+                (self.high, self.high_exact) = (price, true);
+            }
+        }
+        self.qty += i128::from(qty.0 - old_qty.0);
+        self.value += i128::from(price.0) * i128::from(qty.0) - i128::from(old_price.0) * i128::from(old_qty.0);
+    }
+
     /// Whether `mark` lies strictly inside the range and an end of it may not be an order's
     /// price: a walk over the orders would then make the range narrower, perhaps leaving the
     /// mark outside it.
@@ -935,9 +964,7 @@ impl Book {
         if counted {
             // An end order moving outwards (or not at all) leaves its end exact after `add`; one
             // moving inwards leaves it a bound ([`SideTotals`]).
-            let t = &mut self.owners[owner as usize].totals[side_ix(side)];
-            t.sub(old_price, old_qty);
-            t.add(price, qty);
+            self.owners[owner as usize].totals[side_ix(side)].replace(old_price, old_qty, price, qty);
         }
     }
 
