@@ -102,7 +102,7 @@ impl Book {
                     if !order.qty.is_positive() {
                         return Err(format!("order {} rests with size {}", order.id, order.qty));
                     }
-                    if raw.index.get(&order.id.into()) != Some(&at) {
+                    if raw.index.get(order.id) != Some(at) {
                         return Err(format!("order {} is not indexed at slot {at}", order.id));
                     }
                     if !self.orders_of(order.account).any(|id| id == order.id) {
@@ -138,6 +138,7 @@ impl Book {
                 return Err(format!("free level slot {l} is in use or freed twice"));
             }
         }
+        raw.index.check()?;
         if seen != raw.index.len() {
             return Err(format!("{} orders indexed but {seen} in levels", raw.index.len()));
         }

@@ -37,6 +37,7 @@ use std::ops::Bound;
 use rustc_hash::FxHashMap;
 
 use super::order::{RestingOrder, Side};
+use super::order_index::OrderIndex;
 use super::window::{Window, WindowIter};
 use crate::ids::{AccountId, OrderId};
 use crate::num::{Price, Qty, Timestamp};
@@ -150,7 +151,8 @@ pub struct Book {
     best: [Option<Price>; 2],
     slots: Vec<Slot>,
     free: Vec<u32>,
-    index: FxHashMap<HalfKey, u32>,
+    /// Open orders' slots by id ([`OrderIndex`]: recent ids by index, older ones hashed).
+    index: OrderIndex,
     /// Account → its entry in `owners`.
     by_account: FxHashMap<AccountId, u32>,
     /// Each account's open orders and totals, in a slab: every order slot names its owner's
@@ -494,14 +496,14 @@ impl Book {
     /// An open order by id.
     #[must_use]
     pub fn get(&self, id: OrderId) -> Option<&RestingOrder> {
-        let slot = *self.index.get(&id.into())?;
+        let slot = self.index.get(id)?;
         self.slots[slot as usize].order.as_ref()
     }
 
     /// Where the open order `id` sits, if it is open: one lookup for what follows.
     #[must_use]
     pub fn locate(&self, id: OrderId) -> Option<OrderSlot> {
-        let slot = *self.index.get(&id.into())?;
+        let slot = self.index.get(id)?;
         Some(OrderSlot { slot, id })
     }
 
@@ -612,7 +614,7 @@ impl Book {
     /// Every open order id, ascending (for deterministic mass actions).
     #[must_use]
     pub fn all_order_ids_sorted(&self) -> Vec<OrderId> {
-        let mut ids: Vec<OrderId> = self.index.keys().map(|k| OrderId::from(*k)).collect();
+        let mut ids: Vec<OrderId> = self.index.ids().collect();
         ids.sort_unstable();
         ids
     }
@@ -782,7 +784,7 @@ impl Book {
         let (id, account, side, price, qty) = (order.id, order.account, order.side, order.price, order.qty);
         let counted = !order.reduce_only;
         let i = self.alloc(order);
-        let previous = self.index.insert(id.into(), i);
+        let previous = self.index.insert(id, i);
         assert!(previous.is_none(), "order {id} inserted twice");
         self.link_back(side, price, i, qty);
         let owner = match self.by_account.get(&account) {
@@ -808,7 +810,7 @@ impl Book {
 
     /// Removes an open order, returning it.
     pub fn remove(&mut self, id: OrderId) -> Option<RestingOrder> {
-        let i = self.index.remove(&id.into())?;
+        let i = self.index.remove(id)?;
         self.unlink(i);
         let slot = &mut self.slots[i as usize];
         let order = slot.order.take().expect("indexed slot holds an order");
@@ -1057,7 +1059,7 @@ pub(super) struct RawParts<'a> {
     pub levels: &'a [Level],
     pub free_levels: &'a [u32],
     pub best: [Option<Price>; 2],
-    pub index: &'a FxHashMap<HalfKey, u32>,
+    pub index: &'a OrderIndex,
     pub by_account: &'a FxHashMap<AccountId, u32>,
     pub owners: &'a [AccountOrders],
     pub free_owners: &'a [u32],
