@@ -26,10 +26,12 @@ use crate::ids::OrderId;
 /// "No order" in the window.
 const NIL: u32 = u32::MAX;
 
-/// Ids in the window: 65,536 (256 KiB of `u32` slots a book that has held an order). The
+/// Ids in a new window: 65,536 (256 KiB of `u32` slots a book that has held an order). The
 /// book benchmark's and recovery's open orders span a few thousand to a few tens of thousands
 /// of ids.
 const WIDTH: usize = 1 << 16;
+/// The widest a window grows: 4,194,304 ids (16 MiB).
+const MAX_WIDTH: usize = 1 << 22;
 
 /// See the module docs.
 #[derive(Debug, Clone)]
@@ -39,6 +41,8 @@ pub(super) struct OrderIndex {
     /// The lowest id of the window.
     base: u64,
     width: usize,
+    /// The widest the window may grow.
+    max_width: usize,
     /// The open orders whose ids lie below `base`.
     older: FxHashMap<HalfKey, u32>,
     len: usize,
@@ -46,15 +50,16 @@ pub(super) struct OrderIndex {
 
 impl Default for OrderIndex {
     fn default() -> Self {
-        Self::with_width(WIDTH)
+        Self::with_widths(WIDTH, MAX_WIDTH)
     }
 }
 
 impl OrderIndex {
-    /// An empty index whose window spans `width` ids (small in tests, to move it often).
-    pub(super) fn with_width(width: usize) -> Self {
-        assert!(width >= 2, "a window of at least two ids");
-        Self { window: Vec::new(), base: 0, width, older: FxHashMap::default(), len: 0 }
+    /// An empty index whose window spans `width` ids and may grow to `max_width` (small in
+    /// tests, to move and grow it often).
+    pub(super) fn with_widths(width: usize, max_width: usize) -> Self {
+        assert!(width >= 2 && width <= max_width, "a window of at least two ids, at most its maximum");
+        Self { window: Vec::new(), base: 0, width, max_width, older: FxHashMap::default(), len: 0 }
     }
 
     /// The offset of `id` in the window, if it is at or above `base` (it may lie beyond the top).
@@ -104,16 +109,24 @@ impl OrderIndex {
         removed
     }
 
-    /// Allocates the window if need be and moves it up so that `id` (at or beyond its top)
-    /// lies in its middle; the open orders below the new base move into the map. Returns
-    /// `id`'s offset.
+    /// Makes room for `id`, at or beyond the window's top: allocates the window if need be;
+    /// doubles it while the book's open orders fill at least half of it (so a deep book keeps
+    /// them all in it, up to `max_width`); else moves it up so that `id` lies in its middle, the
+    /// open orders below the new base moving into the map. Returns `id`'s offset.
     #[cold]
     fn advance(&mut self, id: OrderId) -> usize {
         if self.window.is_empty() {
             self.window = vec![NIL; self.width];
-            if let Some(k) = self.offset(id).filter(|k| *k < self.width) {
-                return k;
-            }
+        }
+        while self.offset(id).is_some_and(|k| k >= self.width)
+            && self.len * 2 >= self.width
+            && self.width < self.max_width
+        {
+            self.width = (self.width * 2).min(self.max_width);
+            self.window.resize(self.width, NIL);
+        }
+        if let Some(k) = self.offset(id).filter(|k| *k < self.width) {
+            return k;
         }
         let half = self.width / 2;
         let new_base = id.0 - half as u64;
@@ -142,9 +155,9 @@ impl OrderIndex {
     }
 
     /// The index's own invariants: every id in one place (the map only below `base`), the
-    /// window empty or `width` long, and the count right.
+    /// window empty or `width` long and no wider than its maximum, and the count right.
     pub(super) fn check(&self) -> Result<(), String> {
-        if !(self.window.is_empty() || self.window.len() == self.width) {
+        if !(self.window.is_empty() || self.window.len() == self.width) || self.width > self.max_width {
             return Err(format!("order index window of {} ids, not {}", self.window.len(), self.width));
         }
         if let Some(id) = self.older.keys().map(|k| OrderId::from(*k)).find(|id| id.0 >= self.base) {
@@ -168,7 +181,7 @@ mod tests {
 
     #[test]
     fn recent_ids_are_in_the_window_and_those_it_leaves_behind_in_the_map() {
-        let mut index = OrderIndex::with_width(8);
+        let mut index = OrderIndex::with_widths(8, 8);
         assert_eq!(index.insert(OrderId(3), 30), None);
         assert_eq!((index.window.len(), index.base), (8, 0), "allocated at the first insert");
         assert_eq!(index.insert(OrderId(5), 50), None);
@@ -188,6 +201,24 @@ mod tests {
         let mut ids: Vec<u64> = index.ids().map(|id| id.0).collect();
         ids.sort_unstable();
         assert_eq!((ids, index.len()), (vec![3, 5, 10, 1_000], 4));
+        index.check().unwrap();
+    }
+
+    #[test]
+    fn a_window_half_full_of_open_orders_doubles_instead_of_moving() {
+        let mut index = OrderIndex::with_widths(4, 16);
+        for id in 0..10 {
+            index.insert(OrderId(id), u32::try_from(id).unwrap() + 1);
+        }
+        // Id 4 finds 4 open orders in a window of 4: 8 wide; id 8 finds 8 in 8: 16 wide.
+        assert_eq!((index.base, index.width, index.window.len(), index.older.len()), (0, 16, 16, 0));
+        for id in 0..8 {
+            index.remove(OrderId(id));
+        }
+        // Two open orders in a window of 16: id 16 moves it up, to [8, 24), instead.
+        index.insert(OrderId(16), 99);
+        assert_eq!((index.base, index.width), (8, 16));
+        assert_eq!([8, 9, 16].map(|id| index.get(OrderId(id))), [Some(9), Some(10), Some(99)]);
         index.check().unwrap();
     }
 
@@ -215,8 +246,8 @@ mod tests {
         /// The index answers as a map from id to slot, whatever the window did, and keeps its
         /// invariants after every step.
         #[test]
-        fn the_index_is_a_map_from_id_to_slot(width in 2usize..12, ops in prop::collection::vec(op(), 1..200)) {
-            let mut index = OrderIndex::with_width(width);
+        fn the_index_is_a_map_from_id_to_slot(width in 2usize..12, grows in prop_oneof![Just(1usize), Just(4)], ops in prop::collection::vec(op(), 1..200)) {
+            let mut index = OrderIndex::with_widths(width, width * grows);
             let mut model: BTreeMap<u64, u32> = BTreeMap::new();
             let (mut newest, mut used, mut slot) = (0u64, Vec::new(), 0u32);
             for op in ops {
