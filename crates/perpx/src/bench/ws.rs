@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -74,13 +75,27 @@ impl Write for WriteHalf {
     }
 }
 
+/// The timestamp of the process's last `auth`.
+static LAST_LOGIN_MS: AtomicI64 = AtomicI64::new(0);
+
+/// A timestamp for an `auth`, later than every one this process used before. The signature
+/// covers only the timestamp (and the fixed `GET /ws`), so two logins with one key in the same
+/// millisecond (a client's order and notice connections, opened at once) would sign the same
+/// bytes, and the server refuses the second as a replay (6005).
+fn login_stamp() -> i64 {
+    let now = super::now_ms();
+    let last = LAST_LOGIN_MS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(now.max(last + 1)));
+    let last = last.unwrap_or_else(|last| last);
+    now.max(last + 1)
+}
+
 /// Connects and authenticates (a signed `auth`); returns the socket once the server accepted.
 pub(super) fn login(url: &str, key: &str, secret: &str) -> Result<WebSocket<TcpStream>, String> {
     let host = url.trim_start_matches("http://").trim_end_matches('/');
     let tcp = TcpStream::connect(host).map_err(|e| format!("connect {host}: {e}"))?;
     tcp.set_nodelay(true).map_err(|e| e.to_string())?;
     let (mut socket, _) = tungstenite::client(format!("ws://{host}/ws"), tcp).map_err(|e| format!("ws: {e}"))?;
-    let ts = super::now_ms().to_string();
+    let ts = login_stamp().to_string();
     let sig = sign(secret, &signed_bytes(&ts, "GET", "/ws", b""));
     let auth = json!({ "op": "auth", "key": key, "timestamp": ts, "signature": sig }).to_string();
     socket.send(Message::Text(auth.into())).map_err(|e| e.to_string())?;
@@ -272,4 +287,18 @@ pub fn run(c: &BenchConfig, clients: usize, setup: &Setup) -> Result<(Value, Vec
                  acked_rate is acks from the first scheduled send to the last answer",
     });
     Ok((report, fills))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Logins in one millisecond sign different timestamps, so the server never takes the
+    /// second of two with one key for a replay.
+    #[test]
+    fn login_stamps_only_go_up_even_within_a_millisecond() {
+        let stamps: Vec<i64> = (0..1_000).map(|_| login_stamp()).collect();
+        assert!(stamps.windows(2).all(|w| w[1] > w[0]), "strictly increasing");
+        assert!(stamps[0] >= super::super::now_ms() - 1_000, "near the clock");
+    }
 }
