@@ -7,13 +7,18 @@
 //! peers' run (an array indexed by id), which it slowed from about 40 to about 25 M commands/s
 //! (docs/PERFORMANCE.md, "Session 25"). Here an id in the window `[base, base + width)` is an
 //! index into a vector; ids below the window stay in a hash map, as every id did before.
+//! Measured: `book_only` 1k 6.68 → 5.74 ms at the median alternated, 100k 14.29 → 11.46 ms once
+//! the window doubles in a deep book, `engine_mix` 26.32 → 24.56 ms; memory per resting order
+//! 125 → 102 B (the same section).
 //!
 //! **Where an id lives.** Ids at or above `base` only in the window, ids below it only in the
 //! map, so a lookup asks one place. An id arriving at or beyond the window's top moves the
 //! window up, leaving the id in its middle (room for half a window of newer ids); the open
 //! orders whose ids fall below the new base move into the map, each once. An old id inserted
 //! again (an amend that crosses is re-inserted, a stop enters the book when triggered) goes
-//! to the map. The window is allocated at the first insert: an empty book holds none of it.
+//! to the map. When the book's open orders fill at least half of the window, it doubles
+//! instead of moving (up to `MAX_WIDTH` ids), so a deep book keeps its orders in it. The window
+//! is allocated at the first insert: an empty book holds none of it.
 //!
 //! Nothing observable depends on where an id lives: lookups answer the same, and the only walk
 //! over the ids ([`OrderIndex::ids`]) is sorted by its caller.

@@ -45,10 +45,11 @@ use crate::num::{Price, Qty, Timestamp};
 /// "No slot": the end of a queue.
 const NIL: u32 = u32::MAX;
 
-/// A 64-bit key (an order id, a price) as two `u32` halves, the key of the book's hash maps:
-/// an entry of it and a `u32` slot is 12 bytes at 4-byte alignment, where a 64-bit key pads
-/// the entry to 16 — 4 bytes a bucket; at the memory example's million orders, 7 bytes an
-/// order in the order index and about 3 in the level index (docs/PERFORMANCE.md).
+/// A 64-bit key (an order id, a price) as two `u32` halves, the key of the book's hash maps
+/// (the level index, and the order index's map of older ids): an entry of it and a `u32` slot
+/// is 12 bytes at 4-byte alignment, where a 64-bit key pads the entry to 16 — 4 bytes a
+/// bucket; at the memory example's million orders, about 3 bytes an order in the level index
+/// (7 in the order index when it held every id; docs/PERFORMANCE.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct HalfKey([u32; 2]);
 
