@@ -174,7 +174,6 @@ impl Journal {
 
         let last_path = last.path.clone();
         persist_segment(&mut storage, &last_path, &last_bytes, last_end.valid_len)?;
-        drop(last_bytes);
         let writer = if last_end.seal.is_some() {
             JournalWriter::start_new(storage, config, head)?
         } else {

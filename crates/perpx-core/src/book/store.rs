@@ -208,16 +208,9 @@ pub struct SideTotals {
 impl SideTotals {
     pub(super) fn add(&mut self, price: Price, qty: Qty) {
         if self.count == 0 {
-            (self.low, self.high) = (price, price);
-            (self.low_exact, self.high_exact) = (true, true);
+            self.bound_alone(price);
         } else {
-            // At or beyond an end: an order sits there and none lies beyond, so it is exact.
-            if price <= self.low {
-                (self.low, self.low_exact) = (price, true);
-            }
-            if price >= self.high {
-                (self.high, self.high_exact) = (price, true);
-            }
+            self.bound_added(price);
         }
         self.count += 1;
         self.qty += i128::from(qty.0);
@@ -230,12 +223,7 @@ impl SideTotals {
         self.count -= 1;
         self.qty -= i128::from(qty.0);
         self.value -= i128::from(price.0) * i128::from(qty.0);
-        if self.low != self.high {
-            self.low_exact &= price != self.low;
-            self.high_exact &= price != self.high;
-        } else {
-            (self.low_exact, self.high_exact) = (true, true);
-        }
+        self.bound_removed(price);
     }
 
     /// Moves an order from `(old_price, old_qty)` to `(price, qty)`: the same totals and bounds
@@ -246,25 +234,44 @@ impl SideTotals {
     #[inline(always)]
     fn replace(&mut self, old_price: Price, old_qty: Qty, price: Price, qty: Qty) {
         if self.count == 1 {
-            (self.low, self.high) = (price, price);
-            (self.low_exact, self.high_exact) = (true, true);
+            self.bound_alone(price);
         } else {
-            // `sub`'s flags (the range holds more than one order), then `add`'s.
-            if self.low != self.high {
-                self.low_exact &= old_price != self.low;
-                self.high_exact &= old_price != self.high;
-            } else {
-                (self.low_exact, self.high_exact) = (true, true);
-            }
-            if price <= self.low {
-                (self.low, self.low_exact) = (price, true);
-            }
-            if price >= self.high {
-                (self.high, self.high_exact) = (price, true);
-            }
+            self.bound_removed(old_price);
+            self.bound_added(price);
         }
         self.qty += i128::from(qty.0 - old_qty.0);
         self.value += i128::from(price.0) * i128::from(qty.0) - i128::from(old_price.0) * i128::from(old_qty.0);
+    }
+
+    /// The bounds of a side whose one order is at `price`: both exact.
+    #[inline(always)]
+    fn bound_alone(&mut self, price: Price) {
+        (self.low, self.high) = (price, price);
+        (self.low_exact, self.high_exact) = (true, true);
+    }
+
+    /// The bounds once an order at `price` joined others: at or beyond an end, an order sits
+    /// there and none lies beyond, so that end is exact.
+    #[inline(always)]
+    fn bound_added(&mut self, price: Price) {
+        if price <= self.low {
+            (self.low, self.low_exact) = (price, true);
+        }
+        if price >= self.high {
+            (self.high, self.high_exact) = (price, true);
+        }
+    }
+
+    /// The bounds once an order at `price` left (others may remain): an end it sat at stays,
+    /// inexact, unless the range is one price.
+    #[inline(always)]
+    fn bound_removed(&mut self, price: Price) {
+        if self.low != self.high {
+            self.low_exact &= price != self.low;
+            self.high_exact &= price != self.high;
+        } else {
+            (self.low_exact, self.high_exact) = (true, true);
+        }
     }
 
     /// Whether `mark` lies strictly inside the range and an end of it may not be an order's

@@ -84,9 +84,10 @@ static LAST_LOGIN_MS: AtomicI64 = AtomicI64::new(0);
 /// bytes, and the server refuses the second as a replay (6005).
 fn login_stamp() -> i64 {
     let now = super::now_ms();
-    let last = LAST_LOGIN_MS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(now.max(last + 1)));
-    let last = last.unwrap_or_else(|last| last);
-    now.max(last + 1)
+    let next = |last: i64| now.max(last + 1);
+    // The update always succeeds (the closure always answers); its result is the value replaced.
+    let last = LAST_LOGIN_MS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(next(last)));
+    next(last.unwrap_or_else(|last| last))
 }
 
 /// Connects and authenticates (a signed `auth`); returns the socket once the server accepted.
