@@ -163,7 +163,8 @@ impl OrderIndex {
     /// window empty or `width` long and no wider than its maximum, and the count right.
     pub(super) fn check(&self) -> Result<(), String> {
         if !(self.window.is_empty() || self.window.len() == self.width) || self.width > self.max_width {
-            return Err(format!("order index window of {} ids, not {}", self.window.len(), self.width));
+            let (len, width, max) = (self.window.len(), self.width, self.max_width);
+            return Err(format!("order index window of {len} ids, not empty or its width {width} (at most {max})"));
         }
         if let Some(id) = self.older.keys().map(|k| OrderId::from(*k)).find(|id| id.0 >= self.base) {
             return Err(format!("order {id} in the index's map, at or above its window's base {}", self.base));
