@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Storage, StorageError, StorageErrorKind, StorageOp, check_path};
@@ -171,12 +171,26 @@ impl Storage for FileStorage {
         buf.clear();
         if buf.capacity() < len {
             // A fresh buffer rather than a grown one: growing copies the old allocation over
-            // (64 MiB for a segment 5 bytes longer than the one before), and the room to spare
-            // lets the next segments, a few bytes longer or shorter, fit without it.
+            // (64 MiB for a file 5 bytes longer than the one before), and the room to spare
+            // lets the next files, a few bytes longer or shorter, fit without it. (The spare
+            // pages cost nothing until written.)
             *buf = Vec::with_capacity(len.saturating_add(len / 8));
         }
         // `read_to_end` on a `File` reads into the spare capacity without zeroing it first.
         file.read_to_end(buf).map(drop).map_err(io)
+    }
+
+    fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
+        let full = self.full(StorageOp::Read, path, false)?;
+        let io = |e: std::io::Error| StorageError::from_io(StorageOp::Read, path, &e);
+        let mut file = File::open(full).map_err(io)?;
+        file.seek(SeekFrom::Start(offset)).map_err(io)?;
+        loop {
+            match file.read(buf) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                read => return read.map_err(io),
+            }
+        }
     }
 
     fn file_len(&self, path: &str) -> Result<u64, StorageError> {

@@ -496,6 +496,19 @@ impl Storage for MemStorage {
         Ok(())
     }
 
+    fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
+        let op = StorageOp::Read;
+        check_path(op, path, false)?;
+        let state = self.state();
+        state.check_alive(op, path)?;
+        let ino = state.file_or_not_found(op, path)?;
+        let live = &state.inodes[ino].live;
+        let rest = usize::try_from(offset).ok().and_then(|at| live.get(at..)).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+
     fn file_len(&self, path: &str) -> Result<u64, StorageError> {
         let op = StorageOp::Len;
         check_path(op, path, false)?;

@@ -182,14 +182,26 @@ pub trait Storage {
 
     /// The whole contents of `path`, in `buf` (its old contents replaced).
     ///
-    /// For reads of one file after another into the same buffer, as recovery reads segments:
-    /// a buffer kept across the reads keeps its memory, where a fresh one for each 64-MiB
-    /// segment had the kernel fault in and zero 64 MiB of new pages every time (4.2 % of a
-    /// recovery's `perf` samples; docs/PERFORMANCE.md, "Session 17").
+    /// For reads of one file after another into the same buffer: a buffer kept across the reads
+    /// keeps its memory, where a fresh one for each 64-MiB file has the kernel fault in and zero
+    /// 64 MiB of new pages every time (4.2 % of a recovery's `perf` samples when recovery read
+    /// every segment whole; docs/PERFORMANCE.md, "Session 17"). A walk of the chain now reads
+    /// only the last segment whole, and the others with [`Storage::read_at`].
     ///
     /// # Errors
     /// On an I/O failure or if the file does not exist; `buf`'s contents are then unspecified.
     fn read_into(&self, path: &str, buf: &mut Vec<u8>) -> Result<(), StorageError>;
+
+    /// Reads `path` from byte `offset` into `buf`; returns how many bytes were read: at least
+    /// one unless `buf` is empty or `offset` is at or past the end of the file (0 then), and
+    /// maybe fewer than asked (call again for the rest).
+    ///
+    /// For a file read a part at a time, as a walk of the chain reads the segments before the
+    /// last (a mebibyte at a time).
+    ///
+    /// # Errors
+    /// On an I/O failure or if the file does not exist.
+    fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError>;
 
     /// The length of `path` in bytes.
     ///

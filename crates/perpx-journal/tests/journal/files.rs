@@ -117,3 +117,37 @@ fn reading_into_a_kept_buffer_gives_each_file_whole() {
     check(&mut FileStorage::open(dir.path()).unwrap());
     check(&mut perpx_journal::MemStorage::new());
 }
+
+/// `read_at` gives the file's bytes from an offset, at least one when any are there and the
+/// buffer has room, never more than asked, none at or past the end; on both storages.
+#[test]
+fn reading_at_an_offset_gives_the_bytes_there() {
+    fn check(storage: &mut impl Storage) {
+        let bytes: Vec<u8> = (0..5_000u32).map(|i| u8::try_from(i % 251).unwrap()).collect();
+        storage.create("a.seg").unwrap();
+        let mut done = 0;
+        while done < bytes.len() {
+            done += storage.write("a.seg", &bytes[done..]).unwrap();
+        }
+        for offset in [0, 1, 100, 4_095, 4_999, 5_000, 6_000] {
+            for room in [0, 1, 64, 4_096, 10_000] {
+                let mut buf = vec![0xAA; room];
+                let mut read = 0;
+                loop {
+                    let n = storage.read_at("a.seg", (offset + read) as u64, &mut buf[read..]).unwrap();
+                    assert!(n <= room - read, "never more than asked");
+                    if n == 0 {
+                        break;
+                    }
+                    read += n;
+                }
+                let expected = &bytes[offset.min(5_000)..(offset + room).min(5_000)];
+                assert_eq!(&buf[..read], expected, "{room} bytes at {offset}");
+            }
+        }
+        assert_eq!(storage.read_at("missing.seg", 0, &mut [0; 8]).unwrap_err().kind, StorageErrorKind::NotFound);
+    }
+    let dir = TempDir::new("read-at");
+    check(&mut FileStorage::open(dir.path()).unwrap());
+    check(&mut perpx_journal::MemStorage::new());
+}
