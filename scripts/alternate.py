@@ -12,6 +12,9 @@ minutes; this prints every run's median and the quantiles of all samples of each
 is how PERFORMANCE.md reports a change ("alternated"). Instruction counts (callgrind) are the
 steadier comparison; this is for the times.
 
+The order turns every round (A B, then B A, ...): in session 26 the first build of each pair
+ran slower in most rounds whichever build it was, so a fixed order favoured the second.
+
 Each run is `<binary> --bench '^<id>$' --noplot [criterion args]`, its samples read from
 criterion's `sample.json` under a scratch CRITERION_HOME (so no baseline of one build is read
 by another). Times are per iteration, in milliseconds (the book benches' iteration is their
@@ -67,7 +70,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="alternate-") as home:
         print(f"{time.strftime('%H:%M:%S', time.gmtime())} UTC: {a.rounds} rounds of {a.bench_id}", flush=True)
         for r in range(1, a.rounds + 1):
-            for b in a.binaries:
+            for b in a.binaries if r % 2 else reversed(a.binaries):
                 s = run_once(b, a.bench_id, home, extra)
                 samples[b] += s
                 medians[b].append(statistics.median(s))
