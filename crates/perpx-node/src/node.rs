@@ -266,12 +266,30 @@ struct DecodedRecord {
     events_check: u32,
 }
 
-/// A batch's records as the replay worker hands them back to the reader: each one's events,
-/// moved, not encoded, with its recorded `events_check`. The reader encodes and checks them and
-/// keeps the redelivery window: with the hashing gone from the reader (journal format 2), the
-/// worker, which also encoded the events, was the busier thread (docs/PERFORMANCE.md, session
-/// 10). Its event vectors come back to it empty for reuse.
-type ReplayedBatch = Vec<(u64, u32, Vec<Event>)>;
+/// A batch's records as the replay worker hands them back to the reader: each record's sequence
+/// number, recorded `events_check` and where its events end in `events`, which holds the
+/// batch's events one record after the other, moved, not encoded. The reader encodes and checks
+/// them and keeps the redelivery window: with the hashing gone from the reader (journal format
+/// 2), the worker, which also encoded the events, was the busier thread (docs/PERFORMANCE.md,
+/// session 10). The batches come back to the worker emptied, for reuse.
+///
+/// One vector of events a batch, not one a record: the worker took and filled a vector for
+/// every record, and the reader kept each in the window and gave it back; the worker's stores
+/// of the records' vectors into its batch were half its own samples outside the engine. With
+/// one vector a batch a recovery of 2 M records took 1.69–1.85 s of CPU instead of 2.20–2.30
+/// (docs/PERFORMANCE.md, "Session 26").
+#[derive(Debug, Default)]
+struct ReplayedBatch {
+    records: Vec<(u64, u32, usize)>,
+    events: Vec<Event>,
+}
+
+impl ReplayedBatch {
+    fn clear(&mut self) {
+        self.records.clear();
+        self.events.clear();
+    }
+}
 
 /// Replayed events that differ from the journal's: at a record (its check) or at a commit (its
 /// digest, when every check held).
@@ -284,7 +302,8 @@ struct EventsMismatch {
 /// The reader's side of the replay: each record's events encoded into its commit's events
 /// stream and checked against the record's `events_check`; each commit's stream digested in one
 /// call (blake3 hashes many chunks at once only within one call) and compared with the
-/// commit's digest; the events of the last `capacity` records kept for redelivery.
+/// commit's digest; the batches holding the last `capacity` records kept for the redelivery
+/// window.
 #[derive(Debug)]
 struct EventsChecker {
     /// The commits read whose records are not all checked yet: last record and events digest.
@@ -292,29 +311,39 @@ struct EventsChecker {
     /// The events stream of the commit being checked.
     stream: Vec<u8>,
     mismatch: Option<EventsMismatch>,
-    window: VecDeque<Published>,
+    /// The batches checked last: as few as hold the last `capacity` records.
+    recent: VecDeque<ReplayedBatch>,
+    /// Records in `recent`.
+    recent_records: usize,
     capacity: usize,
 }
 
 impl EventsChecker {
     fn new(capacity: usize) -> Self {
-        Self { commits: VecDeque::new(), stream: Vec::new(), mismatch: None, window: VecDeque::new(), capacity }
+        Self {
+            commits: VecDeque::new(),
+            stream: Vec::new(),
+            mismatch: None,
+            recent: VecDeque::new(),
+            recent_records: 0,
+            capacity,
+        }
     }
 
-    /// Checks a batch; returns the event vectors to give back to the worker, emptied.
-    fn check(&mut self, batch: ReplayedBatch) -> Vec<Vec<Event>> {
-        let mut spare = Vec::new();
-        for (seq, recorded, mut events) in batch {
+    /// Checks a batch; returns the batches to give back to the worker, emptied.
+    fn check(&mut self, mut batch: ReplayedBatch) -> Vec<ReplayedBatch> {
+        let mut start = 0;
+        for &(seq, recorded, end) in &batch.records {
             if self.mismatch.is_some() {
-                events.clear();
-                spare.push(events);
-                continue;
+                break;
             }
-            let replayed = push_events_with(&mut self.stream, |s| encode_events_into(&events, s));
+            let events = &batch.events[start..end];
+            start = end;
+            let replayed = push_events_with(&mut self.stream, |s| encode_events_into(events, s));
             if replayed != recorded {
                 let what = format!("events check {recorded:08x} recorded, {replayed:08x} replayed");
                 self.mismatch = Some(EventsMismatch { seq, what });
-                continue;
+                break;
             }
             let &(last, digest) = self.commits.front().expect("a commit is read before its records are replayed");
             if seq == last {
@@ -324,33 +353,62 @@ impl EventsChecker {
                 if replayed != digest {
                     let what = format!("events digest {} recorded, {} replayed", hex(&digest), hex(&replayed));
                     self.mismatch = Some(EventsMismatch { seq, what });
-                    continue;
-                }
-            }
-            self.window.push_back(Published { seq, events, redelivered: true });
-            if self.window.len() > self.capacity {
-                if let Some(mut old) = self.window.pop_front().map(|p| p.events) {
-                    old.clear();
-                    spare.push(old);
                 }
             }
         }
+        if self.mismatch.is_some() {
+            // The open fails; nothing is redelivered.
+            batch.clear();
+            return vec![batch];
+        }
+        self.recent_records += batch.records.len();
+        self.recent.push_back(batch);
+        let mut spare = Vec::new();
+        while let Some(oldest) = self.recent.front() {
+            if self.recent_records - oldest.records.len() < self.capacity {
+                break;
+            }
+            self.recent_records -= oldest.records.len();
+            let mut oldest = self.recent.pop_front().expect("the front was just read");
+            oldest.clear();
+            spare.push(oldest);
+        }
         spare
+    }
+
+    /// The redelivery window: the last `capacity` records checked, with their events.
+    fn into_window(self) -> VecDeque<Published> {
+        let mut skip = self.recent_records.saturating_sub(self.capacity);
+        let mut window = VecDeque::with_capacity(self.recent_records - skip);
+        for batch in self.recent {
+            let mut events = batch.events.into_iter();
+            let mut start = 0;
+            for (seq, _, end) in batch.records {
+                let these: Vec<Event> = events.by_ref().take(end - start).collect();
+                start = end;
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                window.push_back(Published { seq, events: these, redelivered: true });
+            }
+        }
+        window
     }
 }
 
 /// The replay worker of [`Node::open`]: applies every record it is handed, sends each batch's
-/// events back for the reader's checks (reusing the vectors the reader returns), and stops
+/// events back for the reader's checks (reusing the batches the reader returns), and stops
 /// applying at the first mismatch it finds or once the reader has found one
 /// (`events_failed`); the reader goes on to the end of the journal, as it must to find the head.
 fn replay_worker(
     batches: mpsc::Receiver<ReplayBatch>,
     replayed: mpsc::Sender<ReplayedBatch>,
-    returned: mpsc::Receiver<Vec<Vec<Event>>>,
+    returned: mpsc::Receiver<Vec<ReplayedBatch>>,
     events_failed: &AtomicBool,
 ) -> OpenState {
     let mut st = OpenState { replayer: None, failure: None, replayed: 0 };
-    let mut spare: Vec<Vec<Event>> = Vec::new();
+    let mut spare: Vec<ReplayedBatch> = Vec::new();
     for batch in batches {
         match batch {
             ReplayBatch::Start(started) => match *started {
@@ -358,7 +416,12 @@ fn replay_worker(
                 Err(e) => st.failure = Some(e),
             },
             ReplayBatch::Records(records) => {
-                let mut batch = Vec::with_capacity(records.len());
+                if spare.is_empty() {
+                    while let Ok(more) = returned.try_recv() {
+                        spare.extend(more);
+                    }
+                }
+                let mut batch = spare.pop().unwrap_or_default();
                 for record in records {
                     // The reader found replayed events that differ: what follows is replayed on a
                     // state that already differs, and the one-thread replay describes it instead.
@@ -366,15 +429,9 @@ fn replay_worker(
                         break;
                     }
                     let Some(replayer) = st.replayer.as_mut().filter(|_| st.failure.is_none()) else { break };
-                    if spare.is_empty() {
-                        while let Ok(more) = returned.try_recv() {
-                            spare.extend(more);
-                        }
-                    }
-                    let mut events = spare.pop().unwrap_or_default();
-                    match replayer.apply_undigested(record.seq, record.ts_ms, record.command, &mut events) {
+                    match replayer.apply_undigested(record.seq, record.ts_ms, record.command, &mut batch.events) {
                         Ok(_) => {
-                            batch.push((record.seq, record.events_check, events));
+                            batch.records.push((record.seq, record.events_check, batch.events.len()));
                             st.replayed += 1;
                         }
                         Err(mismatch) => {
@@ -382,7 +439,9 @@ fn replay_worker(
                         }
                     }
                 }
-                if !batch.is_empty() {
+                if batch.records.is_empty() {
+                    spare.push(batch);
+                } else {
                     // A send fails only if the reader has gone, which ends the recovery anyway.
                     let _ = replayed.send(batch);
                 }
@@ -435,14 +494,14 @@ impl<S: Storage> Node<S> {
             // at most the batches the worker is ahead of the reader's checks, which the bounded
             // queue above limits to `REPLAY_QUEUE` and the one in hand.
             let (to_reader, from_worker) = mpsc::channel::<ReplayedBatch>();
-            let (give_back, returned) = mpsc::channel::<Vec<Vec<Event>>>();
+            let (give_back, returned) = mpsc::channel::<Vec<ReplayedBatch>>();
             let failed = &events_failed;
             let worker = scope.spawn(move || replay_worker(from_reader, to_reader, returned, failed));
             let check = |batch: ReplayedBatch, checker: &mut EventsChecker| {
                 let spare = checker.check(batch);
                 events_failed.store(checker.mismatch.is_some(), Ordering::Relaxed);
                 if !spare.is_empty() {
-                    // Fails only once the worker has ended; the vectors are dropped then.
+                    // Fails only once the worker has ended; the batches are dropped then.
                     let _ = give_back.send(spare);
                 }
             };
@@ -490,7 +549,7 @@ impl<S: Storage> Node<S> {
         }
         let state = joined.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let OpenState { replayer, failure, replayed } = state;
-        let window = std::mem::take(&mut checker.window);
+        let window = checker.into_window();
         if let Some(failure) = failure {
             return Err(failure);
         }

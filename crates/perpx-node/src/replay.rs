@@ -146,6 +146,7 @@ impl Replayer {
         self.stream.clear();
         let mut events = std::mem::take(&mut self.events);
         for (_, record) in committed.records {
+            events.clear();
             let applied = self.apply_undigested(record.seq, record.ts_ms, decode_command(record.payload), &mut events);
             let command = applied.map_err(|mismatch| (record.seq, mismatch))?;
             let replayed = push_events_with(&mut self.stream, |s| encode_events_into(&events, s));
@@ -176,8 +177,9 @@ impl Replayer {
     }
 
     /// Every check of [`Replayer::apply_commit`] but the events', for one record whose payload
-    /// is already decoded (`decoded` is what `decode_command` gave for it): the caller checks
-    /// the events itself (recovery decodes and hashes on the thread that reads the journal).
+    /// is already decoded (`decoded` is what `decode_command` gave for it), its events appended
+    /// to `events` (none on an error): the caller checks the events itself (recovery decodes and
+    /// hashes on the thread that reads the journal).
     ///
     /// # Errors
     /// The decoding, timestamp or sequence mismatch.
@@ -191,7 +193,6 @@ impl Replayer {
         decoded: Result<Command, DecodeError>,
         events: &mut Vec<Event>,
     ) -> Result<Command, ReplayMismatch> {
-        events.clear();
         let command = decoded.map_err(ReplayMismatch::Decode)?;
         if command.ts.0 != ts_ms {
             return Err(ReplayMismatch::Timestamp { record_ts: ts_ms, command_ts: command.ts.0 });

@@ -150,6 +150,34 @@ fn outputs_waiting_in_the_node_are_bounded() {
     assert_eq!(taken, (1..=commands.len() as u64).collect::<Vec<_>>());
 }
 
+/// The redelivery window after a replay of many batches (the replay hands records over 256 at a
+/// time) is exactly the last `gate_capacity` records, each with its own events, when the window
+/// reaches back into an earlier batch and when it is larger than the replay.
+#[test]
+fn the_redelivered_tail_spans_the_replay_batches_it_needs() {
+    let (engine, commands) = stream(8, 700);
+    let reference = Reference::run(&engine, &commands);
+    for (capacity, first) in [(300, 401), (256, 445), (1000, 51)] {
+        let config = NodeConfig { gate_capacity: capacity, ..small_node_config(&engine, SyncPolicy::EveryBatch) };
+        let storage = MemStorage::new();
+        let (mut node, _) = Node::open(storage.clone(), config.clone()).unwrap();
+        for batch in commands.chunks(capacity.min(50)) {
+            node.submit_batch(batch).unwrap();
+        }
+        drop(node);
+        let (mut node, recovered) = Node::open(storage, config).unwrap();
+        // The settings' snapshot after the first batch; then every record in three batches.
+        assert!(recovered.replayed > 512, "{recovered:?}");
+        assert_eq!(recovered.redelivered as u64, 701 - first, "capacity {capacity}");
+        let redelivered = node.take_published();
+        assert_eq!(redelivered.iter().map(|p| p.seq).collect::<Vec<_>>(), (first..=700).collect::<Vec<_>>());
+        for p in &redelivered {
+            assert!(p.redelivered);
+            assert_eq!(p.events, reference.events_of(p.seq), "capacity {capacity}, record {}", p.seq);
+        }
+    }
+}
+
 /// A node reopened from its storage — from genesis, then from a snapshot with archived
 /// segments — is the same engine and goes on like one that never stopped.
 #[test]
