@@ -147,8 +147,9 @@ impl Replayer {
         let mut events = std::mem::take(&mut self.events);
         for (_, record) in committed.records {
             events.clear();
-            let applied = self.apply_undigested(record.seq, record.ts_ms, decode_command(record.payload), &mut events);
-            let command = applied.map_err(|mismatch| (record.seq, mismatch))?;
+            let command = decode_command(record.payload).map_err(|e| (record.seq, ReplayMismatch::Decode(e)))?;
+            let applied = self.apply_command(record.seq, record.ts_ms, &command, &mut events);
+            applied.map_err(|mismatch| (record.seq, mismatch))?;
             let replayed = push_events_with(&mut self.stream, |s| encode_events_into(&events, s));
             if replayed != record.events_check {
                 let mismatch = ReplayMismatch::Events {
@@ -179,7 +180,8 @@ impl Replayer {
     /// Every check of [`Replayer::apply_commit`] but the events', for one record whose payload
     /// is already decoded (`decoded` is what `decode_command` gave for it), its events appended
     /// to `events` (none on an error): the caller checks the events itself (recovery decodes and
-    /// hashes on the thread that reads the journal).
+    /// hashes on the thread that reads the journal). The command is lent, so that recovery's
+    /// reader, which decoded it, also frees it.
     ///
     /// # Errors
     /// The decoding, timestamp or sequence mismatch.
@@ -190,23 +192,35 @@ impl Replayer {
         &mut self,
         seq: u64,
         ts_ms: i64,
-        decoded: Result<Command, DecodeError>,
+        decoded: &Result<Command, DecodeError>,
         events: &mut Vec<Event>,
-    ) -> Result<Command, ReplayMismatch> {
-        let command = decoded.map_err(ReplayMismatch::Decode)?;
+    ) -> Result<(), ReplayMismatch> {
+        let command = decoded.as_ref().map_err(|e| ReplayMismatch::Decode(e.clone()))?;
+        self.apply_command(seq, ts_ms, command, events)
+    }
+
+    /// Checks `command`'s timestamp against its record's and `seq` against the engine's next,
+    /// then applies it, appending its events to `events`.
+    fn apply_command(
+        &mut self,
+        seq: u64,
+        ts_ms: i64,
+        command: &Command,
+        events: &mut Vec<Event>,
+    ) -> Result<(), ReplayMismatch> {
         if command.ts.0 != ts_ms {
             return Err(ReplayMismatch::Timestamp { record_ts: ts_ms, command_ts: command.ts.0 });
         }
         if self.engine.seq() + 1 != seq {
             return Err(ReplayMismatch::Sequence { seq, engine_seq: self.engine.seq() });
         }
-        self.engine.apply_into(&command, events);
+        self.engine.apply_into(command, events);
         if self.check_invariants {
             if let Err(e) = self.engine.check_invariants() {
                 panic!("engine invariant broken by record {seq} ({command:?}): {e}");
             }
         }
-        Ok(command)
+        Ok(())
     }
 }
 
