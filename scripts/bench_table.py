@@ -66,7 +66,8 @@ def log_lines(run):
 
 def recovery(lines):
     """Records/s of each timed recovery, and commands/s of the engine alone."""
-    replay = [int(m.group(1)) for _, l in lines if (m := re.search(r"replayed in [\d.]+s: (\d+) records/s", l))]
+    # The bench prints the time as Rust's `Duration` debug form: "1.33s", "967.42ms", ...
+    replay = [int(m.group(1)) for _, l in lines if (m := re.search(r"replayed in [\d.]+(?:s|ms|µs|ns): (\d+) records/s", l))]
     alone = [int(m.group(1)) for _, l in lines if (m := re.search(r"^engine alone .*: (\d+) commands/s", l))]
     return replay, alone
 

@@ -17,7 +17,7 @@ recovery (Node::open): snapshot at Some(512), 1999488 records replayed in 1.33s:
 + cargo run --release -p perpx-node --example recovery_bench -- --commands 2000000 --reuse --no-baseline --dir /tmp/x
 recovery (Node::open): snapshot at Some(512), 1999488 records replayed in 1.10s: 1817716 records/s; head 2000000
 + cargo run --release -p perpx-node --example recovery_bench -- --commands 2000000 --reuse --no-baseline --dir /tmp/x
-recovery (Node::open): snapshot at Some(512), 1999488 records replayed in 0.95s: 2104724 records/s; head 2000000
+recovery (Node::open): snapshot at Some(512), 1999488 records replayed in 950.00ms: 2104724 records/s; head 2000000
 + cargo run --release -p perpx-core --example memory
 accounts: 100000, resident memory per account: 329 bytes
 resting orders: 1000000 over 1000 levels a side, resident memory per order: 154 bytes
