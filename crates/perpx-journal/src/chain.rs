@@ -223,13 +223,13 @@ impl Walker {
         if buf.len() < self.part_bytes {
             buf = vec![0; self.part_bytes];
         }
-        let walked = self.walk_parts_in(storage, segment, &mut buf, visit);
+        let walked = self.check_parts_read_into(storage, segment, &mut buf, visit);
         self.part = buf;
         walked
     }
 
-    /// [`Walker::walk_in_parts`] with the buffer `buf`.
-    fn walk_parts_in<S: Storage + ?Sized>(
+    /// [`Walker::walk_in_parts`], the parts read into `buf`.
+    fn check_parts_read_into<S: Storage + ?Sized>(
         &mut self,
         storage: &S,
         segment: &SegmentFile,
