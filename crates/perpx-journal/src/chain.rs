@@ -193,7 +193,13 @@ impl Walker {
             return Err(Corruption::SegmentTooLarge { segment: path.to_owned(), bytes: bytes_on_disk }.into());
         }
         if !is_last {
-            return self.walk_in_parts(storage, segment, visit);
+            let mut buf = std::mem::take(&mut self.part);
+            if buf.len() < self.part_bytes {
+                buf = vec![0; self.part_bytes];
+            }
+            let walked = self.walk_in_parts(storage, segment, &mut buf, visit);
+            self.part = buf;
+            return walked;
         }
         let mut bytes = std::mem::take(&mut self.bytes);
         storage.read_into(path, &mut bytes)?;
@@ -208,28 +214,12 @@ impl Walker {
         walked
     }
 
-    /// [`Walker::walk`] for a segment that is not the last: read [`READ_PART_BYTES`] at a time
-    /// into a buffer kept from one segment to the next. A part that ends inside a commit's
-    /// records is scanned again from the first of them with the next bytes read after it, so
-    /// every commit is checked with its records in one buffer; the buffer doubles when they
-    /// don't fit in it.
+    /// [`Walker::walk`] for a segment that is not the last: read `buf.len()` bytes at a time
+    /// ([`READ_PART_BYTES`]) into `buf`, a buffer kept from one segment to the next. A part that
+    /// ends inside a commit's records is scanned again from the first of them with the next
+    /// bytes read after it, so every commit is checked with its records in one buffer; the
+    /// buffer doubles when they don't fit in it.
     fn walk_in_parts<S: Storage + ?Sized>(
-        &mut self,
-        storage: &S,
-        segment: &SegmentFile,
-        visit: &mut ChainVisitor<'_>,
-    ) -> Result<Option<(SegmentHeader, SegmentEnd)>, ReadError> {
-        let mut buf = std::mem::take(&mut self.part);
-        if buf.len() < self.part_bytes {
-            buf = vec![0; self.part_bytes];
-        }
-        let walked = self.check_parts_read_into(storage, segment, &mut buf, visit);
-        self.part = buf;
-        walked
-    }
-
-    /// [`Walker::walk_in_parts`], the parts read into `buf`.
-    fn check_parts_read_into<S: Storage + ?Sized>(
         &mut self,
         storage: &S,
         segment: &SegmentFile,

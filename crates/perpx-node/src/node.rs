@@ -318,21 +318,12 @@ struct EventsChecker {
     mismatch: Option<EventsMismatch>,
     /// The batches checked last: as few as hold the last `capacity` records.
     recent: VecDeque<ReplayedBatch>,
-    /// Records in `recent`.
-    recent_records: usize,
     capacity: usize,
 }
 
 impl EventsChecker {
     fn new(capacity: usize) -> Self {
-        Self {
-            commits: VecDeque::new(),
-            stream: Vec::new(),
-            mismatch: None,
-            recent: VecDeque::new(),
-            recent_records: 0,
-            capacity,
-        }
+        Self { commits: VecDeque::new(), stream: Vec::new(), mismatch: None, recent: VecDeque::new(), capacity }
     }
 
     /// Checks a batch; returns the batches to give back to the worker, emptied.
@@ -366,14 +357,14 @@ impl EventsChecker {
             batch.clear();
             return vec![batch];
         }
-        self.recent_records += batch.records.len();
         self.recent.push_back(batch);
         let mut spare = Vec::new();
+        let mut kept = self.recent_records();
         while let Some(oldest) = self.recent.front() {
-            if self.recent_records - oldest.records.len() < self.capacity {
+            if kept - oldest.records.len() < self.capacity {
                 break;
             }
-            self.recent_records -= oldest.records.len();
+            kept -= oldest.records.len();
             let mut oldest = self.recent.pop_front().expect("the front was just read");
             oldest.clear();
             spare.push(oldest);
@@ -381,10 +372,16 @@ impl EventsChecker {
         spare
     }
 
+    /// Records in the batches kept.
+    fn recent_records(&self) -> usize {
+        self.recent.iter().map(|b| b.records.len()).sum()
+    }
+
     /// The redelivery window: the last `capacity` records checked, with their events.
     fn into_window(self) -> VecDeque<Published> {
-        let mut skip = self.recent_records.saturating_sub(self.capacity);
-        let mut window = VecDeque::with_capacity(self.recent_records - skip);
+        let recent = self.recent_records();
+        let mut skip = recent.saturating_sub(self.capacity);
+        let mut window = VecDeque::with_capacity(recent - skip);
         for batch in self.recent {
             let mut events = batch.events.into_iter();
             let mut start = 0;
