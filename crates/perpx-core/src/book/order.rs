@@ -27,10 +27,8 @@ impl Side {
     /// `resting`: a buy crosses asks at or below its limit, a sell crosses bids at or above.
     #[must_use]
     pub fn crosses(self, limit: Price, resting: Price) -> bool {
-        match self {
-            Self::Buy => resting <= limit,
-            Self::Sell => resting >= limit,
-        }
+        let buy = self == Self::Buy;
+        (buy & (resting <= limit)) | (!buy & (resting >= limit))
     }
 
     /// `+1` for buy, `−1` for sell.
