@@ -181,7 +181,13 @@ impl Book {
                 }
             }
         }
-        if raw.free.iter().any(|i| self.slot_order(*i).is_some()) || raw.free.len() + seen != raw.slots_len {
+        // Slot 0 is the queues' sink once the book has held an order: never free, never an
+        // order's.
+        let sink = usize::from(raw.slots_len > 0);
+        if sink == 1 && (self.slot_order(Book::SINK).is_some() || raw.free.contains(&Book::SINK)) {
+            return Err("the sink slot holds an order or is free".to_owned());
+        }
+        if raw.free.iter().any(|i| self.slot_order(*i).is_some()) || raw.free.len() + seen + sink != raw.slots_len {
             return Err("free list disagrees with the slots in use".to_owned());
         }
         Ok(())

@@ -306,6 +306,9 @@ fn the_checker_sees_a_broken_window() {
     broken.corrupt_best_for_test(Side::Buy, Price(400));
     assert!(broken.check_invariants().unwrap_err().contains("best"));
     let mut broken = book.clone();
+    broken.corrupt_free_sink_for_test();
+    assert!(broken.check_invariants().unwrap_err().contains("sink"));
+    let mut broken = book.clone();
     broken.corrupt_window_bit_for_test(Side::Buy, Price(510));
     assert!(broken.check_invariants().unwrap_err().contains("disagrees with its slot"));
     // (500 opens a bitmap word of the window centred on it.) A slot in an otherwise empty
@@ -329,7 +332,7 @@ fn the_checker_sees_a_broken_window() {
 }
 
 #[test]
-#[should_panic(expected = "stale order slot: order 1 is no longer at slot 0")]
+#[should_panic(expected = "stale order slot: order 1 is no longer at slot 1")]
 fn a_slot_handle_refuses_a_slot_that_now_holds_another_order() {
     let mut book = Book::new();
     book.insert(order(1, Side::Buy, Price(500), 3));
