@@ -714,11 +714,9 @@ impl Book {
             self.tree_mut(side).insert(price, l);
         }
         let best = &mut self.best[side_ix(side)];
-        let better = match (side, *best) {
-            (_, None) => true,
-            (Side::Buy, Some(b)) => price > b,
-            (Side::Sell, Some(b)) => price < b,
-        };
+        // Flags, not a `match` on the side (a coin toss: see `Side::crosses`).
+        let buy = side == Side::Buy;
+        let better = best.is_none_or(|b| (buy & (price > b)) | (!buy & (price < b)));
         if better {
             *best = Some(price);
         }
