@@ -30,6 +30,13 @@
 //!
 //! The best price of each side is cached and recomputed only when the best level empties:
 //! one end of the side's (usually empty) tree and a bitmap scan of its window.
+//!
+//! **No jumps on coin tosses.** Where a test on the hot paths is close to a coin toss on a
+//! busy book (is this order first or last in its level, alone on its account's side, at an
+//! end of its range; is this a buy), the code computes both answers and selects one: the
+//! queue writes a missing neighbour's link to a sink slot ([`SINK`]), and the bounds and the
+//! crossing tests are flags. Measured: `book_only` 1k 5.70 → 4.28 ms over three alternated
+//! steps (docs/PERFORMANCE.md, "Session 27").
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -270,8 +277,8 @@ impl SideTotals {
     // update a select (`cmov`), not a jump. Whether an account's order is its only one on a
     // side, or at an end of its range, is close to a coin toss on a book of many accounts
     // (about 60 : 40 on the exchange-core mix), and a mispredicted jump costs more than the
-    // few instructions of the select. Measured alternated: `book_only` 1k 5.76 → 5.27 ms
-    // (p25; docs/PERFORMANCE.md, "Session 27"). Hence `&` and `|`, not `&&` and `||`.
+    // few instructions of the select. Measured alternated: `book_only` 1k 5.70 → 5.16 ms at
+    // the median (docs/PERFORMANCE.md, "Session 27"). Hence `&` and `|`, not `&&` and `||`.
 
     /// The bounds of a side whose one order is at `price` when `alone`: both ends there,
     /// exact; else as they are.

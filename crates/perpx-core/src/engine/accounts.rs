@@ -265,10 +265,11 @@ impl Engine {
         let leverage = self.leverage_of(account, m);
         let e = self.exposure(id, account, m, mark)?;
         let mut e2 = e;
-        match extra.side {
-            Side::Buy => e2.open_buys = e2.open_buys.checked_add(extra.qty).map_err(overflow)?,
-            Side::Sell => e2.open_sells = e2.open_sells.checked_add(extra.qty).map_err(overflow)?,
-        }
+        // Both sides added to, one of them zero: a select, not a jump on the order's side (a
+        // coin toss; docs/PERFORMANCE.md, "Session 27").
+        let (to_buys, to_sells) = if extra.side == Side::Buy { (extra.qty, Qty::ZERO) } else { (Qty::ZERO, extra.qty) };
+        e2.open_buys = e2.open_buys.checked_add(to_buys).map_err(overflow)?;
+        e2.open_sells = e2.open_sells.checked_add(to_sells).map_err(overflow)?;
         let q = m.quote_per_tick_lot;
         // The tier and the IM with the order both take its worst notional: one product for
         // the two (they were three; docs/PERFORMANCE.md, "Session 17").
