@@ -35,8 +35,8 @@
 //! busy book (is this order first or last in its level, alone on its account's side, at an
 //! end of its range; is this a buy), the code computes both answers and selects one: the
 //! queue writes a missing neighbour's link to a sink slot ([`SINK`]), and the bounds and the
-//! crossing tests are flags. Measured: `book_only` 1k 5.70 → 4.28 ms over three alternated
-//! steps (docs/PERFORMANCE.md, "Session 27").
+//! crossing tests are flags. Measured, each step alternated with the one before: `book_only`
+//! 1k 5.70 → 5.16, 5.45 → 4.83 and 4.71 → 4.28 ms (docs/PERFORMANCE.md, "Session 27").
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
