@@ -68,15 +68,10 @@ fn check_price(m: &Market, price: Price) -> Result<(), RejectReason> {
 /// Inlined (every order and amend asks): `engine_mix` −0.7 % instructions (callgrind,
 /// docs/PERFORMANCE.md "Session 14"); inlining `Out::push` as well bought only 0.3 % more, for
 /// a copy at each of its call sites, and was not kept.
-///
-/// `frees_one`: the order leaves a level it is alone in (an amend's move), so the count can't
-/// grow. The three tests are flags, not a chain of `&&`: whether a price already has a level,
-/// or the moved order was alone in its own, is a coin toss on a busy book (docs/PERFORMANCE.md,
-/// "Session 27"); only the rare refusal is a jump.
 #[inline(always)]
-fn check_level_room(m: &Market, side: Side, price: Price, frees_one: bool) -> Result<(), RejectReason> {
+fn check_level_room(m: &Market, side: Side, price: Price) -> Result<(), RejectReason> {
     let max = m.spec.limits.max_price_levels;
-    if !frees_one & !m.book.has_level(side, price) & (m.book.level_count(side) >= max as usize) {
+    if !m.book.has_level(side, price) && m.book.level_count(side) >= max as usize {
         return Err(RejectReason::TooManyPriceLevels(max));
     }
     Ok(())
@@ -176,7 +171,7 @@ impl Engine {
             if m.book.open_order_count(o.account) >= max as usize {
                 return Err(RejectReason::TooManyOpenOrders(max));
             }
-            check_level_room(m, o.side, limit, false)?;
+            check_level_room(m, o.side, limit)?;
         }
         let taker = Taker {
             order_id: stop_id.unwrap_or(OrderId(self.next_order_id)),
@@ -391,7 +386,9 @@ impl Engine {
             check_price(m, price)?;
             // Moving the only order of a level frees that level, so the count can't grow.
             let alone_at_old_level = m.book.level_at(side, old_price).is_some_and(|l| l.count == 1);
-            check_level_room(m, side, price, alone_at_old_level)?;
+            if !alone_at_old_level {
+                check_level_room(m, side, price)?;
+            }
         }
         if m.notional(price, qty).is_none() {
             return Err(RejectReason::NotionalOverflow);
