@@ -516,6 +516,8 @@ fn limits_on_open_orders_and_price_levels_hold() {
     v.ok(amend(A, 1, Some(101), None));
     // Order 7 (B at 100) shares its level with C's order: moving it to a new price would.
     v.rejected(amend(B, 7, Some(102), None), 4004);
+    // Moving it to a price that has a level is fine at the limit.
+    v.ok(amend(B, 7, Some(98), None));
 }
 
 #[test]
