@@ -389,10 +389,11 @@ impl Engine {
             check_price(m, price)?;
             // Moving the only order of a level frees that level, so the count can't grow: asked
             // only when the new price would open a level beyond the limit.
-            if opens_level_beyond_limit(m, side, price)
-                && !m.book.level_at(side, old_price).is_some_and(|l| l.count == 1)
-            {
-                return Err(RejectReason::TooManyPriceLevels(m.spec.limits.max_price_levels));
+            if opens_level_beyond_limit(m, side, price) {
+                let alone_at_old_level = m.book.level_at(side, old_price).is_some_and(|l| l.count == 1);
+                if !alone_at_old_level {
+                    return Err(RejectReason::TooManyPriceLevels(m.spec.limits.max_price_levels));
+                }
             }
         }
         if m.notional(price, qty).is_none() {
