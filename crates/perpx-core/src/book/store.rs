@@ -37,6 +37,9 @@
 //! queue writes a missing neighbour's link to a sink slot ([`SINK`]), and the bounds and the
 //! crossing tests are flags. Measured, each step alternated with the one before: `book_only`
 //! 1k 5.70 → 5.16, 5.45 → 4.83 and 4.71 → 4.28 ms (docs/PERFORMANCE.md, "Session 27").
+//! The selects stay selects only because LLVM's x86 cmov converter is off
+//! (`.cargo/config.toml`). The pass turns a conditional move with an operand in memory back
+//! into a jump: 4.26 → 4.00 ms without it ("Session 28").
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -67,8 +70,10 @@ const SINK: u32 = 0;
 /// `if c { a } else { b }`, computed with a mask so it is not a jump. The mask goes through
 /// `black_box`: LLVM otherwise recognises the select and, where `b` is the old value of the
 /// place written, turns it back into a jump around the store (the build without it had
-/// nearly the simulated mispredictions of plain `if`s: 206 k against 211 k). For speed only: the result is the same
-/// either way. Where the choice is an index (the sink or a neighbour), a plain `if` already
+/// nearly the simulated mispredictions of plain `if`s: 206 k against 211 k). That rewrite is
+/// made before the cmov converter, which the workspace turns off: with the converter off, a
+/// plain `if` here still gave 157 k against 86 k (docs/PERFORMANCE.md, "Session 28"). For speed
+/// only: the result is the same either way. Where the choice is an index (the sink or a neighbour), a plain `if` already
 /// becomes a `cmov`, and `pick` there measured slower (4.34 against 4.19 ms).
 #[inline(always)]
 fn pick(c: bool, a: u32, b: u32) -> u32 {
