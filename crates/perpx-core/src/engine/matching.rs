@@ -161,6 +161,7 @@ impl Engine {
             let ff = self.markets[market.index()].book.fill_front(maker_side, q);
             self.markets[market.index()].last_price = Some(ff.price);
             self.markets[market.index()].traded = true;
+            self.traded = true;
             m.remaining = Qty(m.remaining.0 - q.0);
             if let Some(done) = &ff.completed {
                 retire(&mut self.client_orders, done, OrderStatus::Filled);

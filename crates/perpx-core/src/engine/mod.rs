@@ -119,6 +119,11 @@ pub struct Engine {
     /// anything that schedules such work, recomputed by each walk, and checked by
     /// `check_invariants` never to be later than the earliest due time.
     clock_work_due: Timestamp,
+    /// Whether some market traded in the command being applied, i.e. whether some market's
+    /// `traded` flag is set. Most commands trade nowhere: the steps that read those flags then
+    /// skip their walks over the markets (docs/PERFORMANCE.md, "Session 28"). Derived, never
+    /// state: false between commands, which `check_invariants` checks with every flag.
+    traded: bool,
     symbols: BTreeMap<String, MarketId>,
     next_order_id: u64,
     next_trade_id: u64,
@@ -176,6 +181,7 @@ impl Engine {
             now: Timestamp(0),
             markets: Vec::new(),
             clock_work_due: Timestamp(i64::MIN),
+            traded: false,
             symbols: BTreeMap::new(),
             next_order_id: 1,
             next_trade_id: 1,
@@ -245,8 +251,11 @@ impl Engine {
         self.refresh_marks(&mut out);
         // Step 4: one bounded liquidation pass (backstops, waterfall and ADL inside it).
         self.liquidation_pass(&mut out);
-        for m in &mut self.markets {
-            m.traded = false;
+        // Trades inside the pass move no mark until the next command: their flags are dropped.
+        if std::mem::take(&mut self.traded) {
+            for m in &mut self.markets {
+                m.traded = false;
+            }
         }
     }
 

@@ -101,6 +101,11 @@ impl Engine {
     /// mark of every oracle market that traded, from its new last price. Trades inside the
     /// liquidation pass don't move it until the next command.
     pub(crate) fn refresh_marks(&mut self, out: &mut Out<'_>) {
+        // No market traded: no flag to read. (`self.traded` stays set until the command ends,
+        // for the pass's trades; `apply_into` clears it and the flags then.)
+        if !self.traded {
+            return;
+        }
         let now = self.now;
         for m in &mut self.markets {
             if !std::mem::take(&mut m.traded)

@@ -142,6 +142,8 @@ impl Engine {
             markets,
             // Derived: the restored engine looks at its next command.
             clock_work_due: _,
+            // False between commands.
+            traded: _,
             symbols: _,
             next_order_id,
             next_trade_id,
@@ -254,6 +256,7 @@ impl Engine {
             now,
             markets,
             clock_work_due: Timestamp(i64::MIN),
+            traded: false,
             symbols,
             next_order_id,
             next_trade_id,
