@@ -72,9 +72,10 @@ const SINK: u32 = 0;
 /// place written, turns it back into a jump around the store (the build without it had
 /// nearly the simulated mispredictions of plain `if`s: 206 k against 211 k). That rewrite is
 /// made before the cmov converter, which the workspace turns off: with the converter off, a
-/// plain `if` here still gave 157 k against 86 k (docs/PERFORMANCE.md, "Session 28"). For speed
-/// only: the result is the same either way. Where the choice is an index (the sink or a neighbour), a plain `if` already
-/// becomes a `cmov`, and `pick` there measured slower (4.34 against 4.19 ms).
+/// plain `if` here still gave 157 k against 86 k (docs/PERFORMANCE.md, "Session 28"). For
+/// speed only: the result is the same either way. Where the choice is an index (the sink or a
+/// neighbour), a plain `if` already becomes a `cmov`, and `pick` there measured slower (4.34
+/// against 4.19 ms).
 #[inline(always)]
 fn pick(c: bool, a: u32, b: u32) -> u32 {
     let mask = std::hint::black_box(u32::from(c).wrapping_neg());

@@ -209,7 +209,8 @@ impl Engine {
     /// Funding and oracle state: every live market's clocks are ahead of the engine clock (every
     /// due sample and settlement ran), its period is at most 8 hours, its oracle state matches
     /// its sources, and the stale stage is `live` exactly when no outage is running; funding
-    /// totals of positions are never negative.
+    /// totals of positions are never negative; and no trade flag (which moves a mark after the
+    /// command) is left set.
     fn check_funding(&self) -> Result<(), String> {
         // Between commands no trade flag is set: a flag left over would move a mark at the
         // next command for a trade it did not make.
