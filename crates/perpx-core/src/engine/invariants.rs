@@ -44,6 +44,11 @@ impl Engine {
                 }
             }
         }
+        // Between commands no trade flag is set: a flag left over would move a mark at the next
+        // command for a trade it did not make.
+        if self.traded || self.markets.iter().any(|m| m.traded) {
+            return Err("a trade flag is set between commands".into());
+        }
         self.check_stops()?;
         self.check_money()?;
         self.check_funding()?;
@@ -209,14 +214,8 @@ impl Engine {
     /// Funding and oracle state: every live market's clocks are ahead of the engine clock (every
     /// due sample and settlement ran), its period is at most 8 hours, its oracle state matches
     /// its sources, and the stale stage is `live` exactly when no outage is running; funding
-    /// totals of positions are never negative; and no trade flag (which moves a mark after the
-    /// command) is left set.
+    /// totals of positions are never negative.
     fn check_funding(&self) -> Result<(), String> {
-        // Between commands no trade flag is set: a flag left over would move a mark at the
-        // next command for a trade it did not make.
-        if self.traded || self.markets.iter().any(|m| m.traded) {
-            return Err("a trade flag is set between commands".into());
-        }
         let due = self.next_clock_work();
         if self.clock_work_due > due {
             return Err(format!("step 1 skips until {} but work is due at {}", self.clock_work_due.0, due.0));
