@@ -49,6 +49,11 @@ impl Engine {
         if self.traded || self.markets.iter().any(|m| m.traded) {
             return Err("a trade flag is set between commands".into());
         }
+        // Every moved mark was checked by the liquidation pass (each market's `checked_mark`
+        // is compared with its mark in `check_liquidation`).
+        if self.marks_moved {
+            return Err("a moved mark was not checked by the liquidation pass".into());
+        }
         self.check_stops()?;
         self.check_money()?;
         self.check_funding()?;
@@ -262,6 +267,12 @@ impl Engine {
     fn check_stops(&self) -> Result<(), String> {
         for m in &self.markets {
             let sym = &m.spec.symbol;
+            // A stop that fires where the stop pass will look for it: it looks only when due.
+            if !self.stops_due && m.stops_watched() {
+                if let Some((id, _)) = m.stops.first_fired(m.mark, m.last_price) {
+                    return Err(format!("{sym}: stop {id} fires but the stop pass is not due to look"));
+                }
+            }
             let mut per_account: BTreeMap<AccountId, u32> = BTreeMap::new();
             m.stops.check_index().map_err(|e| format!("{sym}: {e}"))?;
             for s in m.stops.values() {

@@ -59,6 +59,8 @@ impl Engine {
             (MarketStatus::Active, false) => return Err(RejectReason::MarketNotHalted),
         };
         m.status = status;
+        // Stops held while halted may fire now.
+        self.stops_due |= !halted;
         out.push(if halted { EventKind::MarketHalted { market } } else { EventKind::MarketResumed { market } });
         Ok(())
     }
@@ -135,6 +137,7 @@ impl Engine {
         self.markets[market.index()].spec = spec;
         // New tiers move every holder's maintenance margin: the liquidation pass checks them.
         self.markets[market.index()].checked_mark = None;
+        self.marks_moved = true;
         let lowered: Vec<AccountId> = self
             .accounts
             .iter()

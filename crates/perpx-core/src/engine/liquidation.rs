@@ -428,10 +428,7 @@ impl Engine {
         // Most commands: no account changed, no mark moved, nobody queued — nothing to do, and
         // the pass's set-up skipped (with `ClientOrders::prune`'s check inlined, the engine's
         // instructions −4.7 % on the recovery workload; docs/PERFORMANCE.md, "Session 12").
-        if !self.accounts.has_unchecked()
-            && self.liq_queue.is_empty()
-            && self.markets.iter().all(|m| m.mark == m.checked_mark)
-        {
+        if !self.accounts.has_unchecked() && self.liq_queue.is_empty() && !self.marks_moved {
             return;
         }
         // The ADL ranking is kept through a cascade, brought up to date from the accounts
@@ -439,6 +436,30 @@ impl Engine {
         self.start_pass_adl_ranking();
         let mut candidates = Vec::new();
         self.take_changed_accounts(&mut candidates);
+        self.take_moved_mark_holders(&mut candidates);
+        self.enqueue_underwater(&mut candidates, out);
+        let mut budget = self.config.max_liquidations_per_pass;
+        self.warm_queue_front(budget as usize);
+        while budget > 0 {
+            let Some((account, scope)) = self.liq_queue.pop_front() else { break };
+            budget -= 1;
+            self.liq_queued.remove((account, scope));
+            self.liquidate(account, scope, out);
+            // Counterparties and deleveraged winners are checked in the same pass.
+            self.take_changed_accounts(&mut candidates);
+            self.enqueue_underwater(&mut candidates, out);
+        }
+        self.end_pass_adl_ranking();
+    }
+
+    /// Adds to `candidates` the holders of every market whose mark moved since they were
+    /// checked (on a move, those whose safe band it leaves; on a first mark or new tiers,
+    /// all), and records the mark they are checked at. Nothing when no mark moved: marks
+    /// don't move inside the pass, so one call per pass checks them all.
+    fn take_moved_mark_holders(&mut self, candidates: &mut Vec<AccountId>) {
+        if !std::mem::take(&mut self.marks_moved) {
+            return;
+        }
         for m in &mut self.markets {
             if m.mark != m.checked_mark {
                 let from = candidates.len();
@@ -459,19 +480,6 @@ impl Engine {
                 m.checked_mark = m.mark;
             }
         }
-        self.enqueue_underwater(&mut candidates, out);
-        let mut budget = self.config.max_liquidations_per_pass;
-        self.warm_queue_front(budget as usize);
-        while budget > 0 {
-            let Some((account, scope)) = self.liq_queue.pop_front() else { break };
-            budget -= 1;
-            self.liq_queued.remove((account, scope));
-            self.liquidate(account, scope, out);
-            // Counterparties and deleveraged winners are checked in the same pass.
-            self.take_changed_accounts(&mut candidates);
-            self.enqueue_underwater(&mut candidates, out);
-        }
-        self.end_pass_adl_ranking();
     }
 
     /// Reads, for the first `n` units of the queue, what working each will reach first: its

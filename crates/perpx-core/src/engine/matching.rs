@@ -162,6 +162,7 @@ impl Engine {
             self.markets[market.index()].last_price = Some(ff.price);
             self.markets[market.index()].traded = true;
             self.traded = true;
+            self.stops_due = true;
             m.remaining = Qty(m.remaining.0 - q.0);
             if let Some(done) = &ff.completed {
                 retire(&mut self.client_orders, done, OrderStatus::Filled);

@@ -124,6 +124,20 @@ pub struct Engine {
     /// skip their walks over the markets (docs/PERFORMANCE.md, "Session 28"). Derived, never
     /// state: false between commands, which `check_invariants` checks with every flag.
     traded: bool,
+    /// Whether some market's mark may differ from the mark its holders were last checked at
+    /// (`Market::checked_mark`): set wherever a mark is set or that check is reset, cleared by
+    /// the liquidation pass once it has checked them. Without it the pass compared the two in
+    /// every market on every command (docs/PERFORMANCE.md, "Session 29"). Derived, never
+    /// state: false between commands, which `check_invariants` checks.
+    marks_moved: bool,
+    /// Whether an armed stop may fire that the stop pass has not looked for: set by every
+    /// trade (a new last price), mark move, resume and oracle recovery; cleared by the stop
+    /// pass when it finds nothing to trigger, kept when it ends at its budget. Arming a stop
+    /// does not set it: a stop that would fire at once is refused (`StopWouldTriggerNow`).
+    /// Without it the pass asked every market's stops on every command (docs/PERFORMANCE.md,
+    /// "Session 29"). Derived, never state: `check_invariants` holds that no stop fires while
+    /// it is clear.
+    stops_due: bool,
     symbols: BTreeMap<String, MarketId>,
     next_order_id: u64,
     next_trade_id: u64,
@@ -182,6 +196,8 @@ impl Engine {
             markets: Vec::new(),
             clock_work_due: Timestamp(i64::MIN),
             traded: false,
+            marks_moved: false,
+            stops_due: false,
             symbols: BTreeMap::new(),
             next_order_id: 1,
             next_trade_id: 1,
@@ -317,8 +333,16 @@ impl Engine {
             return Err(RejectReason::NonPositiveMark(price));
         }
         m.set_mark(Some(price));
+        self.note_mark_moved();
         out.push(EventKind::MarkPriceSet { market, price });
         Ok(())
+    }
+
+    /// After a market's mark is set: its holders are due for the liquidation pass's check and
+    /// its stops for the stop pass's.
+    pub(crate) fn note_mark_moved(&mut self) {
+        self.marks_moved = true;
+        self.stops_due = true;
     }
 
     /// An audit entry: checked for size and recorded as an event; nothing else changes.

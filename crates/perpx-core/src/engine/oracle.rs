@@ -107,6 +107,7 @@ impl Engine {
             return;
         }
         let now = self.now;
+        let mut moved = false;
         for m in &mut self.markets {
             if !std::mem::take(&mut m.traded)
                 || !m.has_oracle()
@@ -117,8 +118,12 @@ impl Engine {
             }
             if let Some(mark) = Self::derived_mark(m, now).filter(|p| m.mark != Some(*p)) {
                 m.set_mark(Some(mark));
+                moved = true;
                 out.push(EventKind::MarkPriceSet { market: m.id, price: mark });
             }
+        }
+        if moved {
+            self.note_mark_moved();
         }
     }
 
@@ -172,6 +177,7 @@ impl Engine {
         let index_moved = r.index.is_some() && r.index != m.oracle.index;
         let (new_index, used) = (r.index, r.used.len());
 
+        let mut resumed = false;
         let m = &mut self.markets[i];
         for (source, status, price) in changed_sources {
             m.oracle.status[usize::from(source)] = status;
@@ -184,8 +190,10 @@ impl Engine {
                 let sources_used = u32::try_from(used).expect("bounded");
                 out.push(EventKind::IndexPrice { market, price: index, sources_used });
             }
-            // Recovery: walk the stages back, one event each.
+            // Recovery: walk the stages back, one event each. Stops held while halted may
+            // fire again.
             if let Some(since) = m.oracle.stale_since.take() {
+                resumed = m.oracle.stage == OracleStage::Halted;
                 while m.oracle.stage != OracleStage::Live {
                     m.oracle.stage = match m.oracle.stage {
                         OracleStage::Halted => OracleStage::ReduceOnly,
@@ -222,7 +230,11 @@ impl Engine {
             if let Some(mark) = Self::derived_mark(m, now).filter(|p| m.mark != Some(*p)) {
                 m.set_mark(Some(mark));
                 out.push(EventKind::MarkPriceSet { market, price: mark });
+                self.note_mark_moved();
             }
+        }
+        if resumed {
+            self.stops_due = true;
         }
     }
 

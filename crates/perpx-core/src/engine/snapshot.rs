@@ -144,6 +144,9 @@ impl Engine {
             clock_work_due: _,
             // False between commands.
             traded: _,
+            marks_moved: _,
+            // Derived: the restored engine's first stop pass looks.
+            stops_due: _,
             symbols: _,
             next_order_id,
             next_trade_id,
@@ -250,6 +253,8 @@ impl Engine {
         if liq_queued.len() != liquidation_queue.len() {
             return Err(inconsistent("a unit is queued for liquidation twice"));
         }
+        // Holders a snapshot records as unchecked at their mark are checked by the first pass.
+        let marks_moved = markets.iter().any(|m| m.mark != m.checked_mark);
         let engine = Engine {
             config,
             seq,
@@ -257,6 +262,8 @@ impl Engine {
             markets,
             clock_work_due: Timestamp(i64::MIN),
             traded: false,
+            marks_moved,
+            stops_due: true,
             symbols,
             next_order_id,
             next_trade_id,

@@ -5,7 +5,7 @@ use super::{Engine, Out};
 use crate::command::{NewOrder, NewStop, OrderType};
 use crate::event::{CancelReason, EventKind, OrderStatus};
 use crate::ids::{AccountId, MarketId, OrderId};
-use crate::market::{Market, MarketStatus, OracleStage};
+use crate::market::Market;
 use crate::num::{Price, Qty};
 use crate::reject::RejectReason;
 use crate::stop::{StopOrder, TriggerBy, is_triggered};
@@ -112,16 +112,29 @@ impl Engine {
     /// Step 3: triggers every stop whose reference crossed its trigger, in (market, stop id)
     /// order, at most `max_stop_triggers_per_command` of them. A triggered order that trades may
     /// move the last price and trigger more stops in the same pass.
+    ///
+    /// Nothing to look for unless `stops_due`: no reference moved, no market resumed and the
+    /// last pass found nothing left to trigger.
     pub(crate) fn trigger_stops(&mut self, out: &mut Out<'_>) {
+        if !self.stops_due {
+            return;
+        }
         let mut budget = self.config.max_stop_triggers_per_command;
-        while budget > 0 {
-            // Halted markets (by an admin or a stale index) keep their stops armed until they resume.
+        loop {
+            if budget == 0 {
+                // Stays due: the rest fire in the next command.
+                return;
+            }
             let next = self
                 .markets
                 .iter_mut()
-                .filter(|m| m.status == MarketStatus::Active && m.oracle.stage != OracleStage::Halted)
+                .filter(|m| m.stops_watched())
                 .find_map(|m| m.stops.check(m.mark, m.last_price).map(|(id, r)| (m.id, id, r)));
-            let Some((market, id, reference)) = next else { break };
+            let Some((market, id, reference)) = next else {
+                // Found after this pass's own trades too: nothing fires until a reference moves.
+                self.stops_due = false;
+                return;
+            };
             budget -= 1;
             let stop = self.markets[market.index()].stops.remove(&id).expect("found above");
             out.push(EventKind::StopTriggered { stop_id: id, account: stop.account, market, reference });

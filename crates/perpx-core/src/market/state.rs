@@ -253,6 +253,13 @@ impl Market {
         i64::try_from(v).ok().map(Quote)
     }
 
+    /// Whether the stop pass triggers this market's stops: a market halted by an admin or a
+    /// stale index keeps them armed until it resumes.
+    #[must_use]
+    pub fn stops_watched(&self) -> bool {
+        self.status == MarketStatus::Active && self.oracle.stage != OracleStage::Halted
+    }
+
     /// Sets the mark price and the order band around it.
     pub(crate) fn set_mark(&mut self, mark: Option<Price>) {
         self.mark = mark;
