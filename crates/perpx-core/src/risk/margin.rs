@@ -157,13 +157,10 @@ pub fn order_loss_from_totals(
     } else {
         return None;
     };
-    Some(
-        through
-            .checked_mul(i128::from(quote_per_tick_lot))
-            .ok_or(ArithmeticError::Overflow)
-            .and_then(narrow)
-            .map(Quote),
-    )
+    // `through ≥ 0` and `quote_per_tick_lot ≥ 1` (a validated market's): the product fits an
+    // `i64` only if `through` does, so the product is taken in `i64`.
+    let Ok(through) = i64::try_from(through) else { return Some(Err(ArithmeticError::Overflow)) };
+    Some(through.checked_mul(quote_per_tick_lot).map(Quote).ok_or(ArithmeticError::Overflow))
 }
 
 #[cfg(test)]
@@ -308,6 +305,38 @@ mod tests {
             assert_eq!(order_loss_from_totals(q, true, &wide, Price(mark)), Some(Ok(walk(mark))), "mark {mark}");
         }
         assert_eq!(order_loss_from_totals(q, true, &wide, Price(106)), None);
+    }
+
+    proptest::proptest! {
+        /// Wherever the totals answer, they give what the orders' losses summed one by one give,
+        /// overflow included: small books, and prices, sizes and `q` up to 2^31 (products to
+        /// 2^93, far past an `i64`, still within the `i128` both compute in).
+        #[test]
+        fn the_totals_loss_is_the_sum_of_the_orders_losses(
+            orders in proptest::collection::vec((1i64..=1 << 31, 1i64..=1 << 31), 1..5),
+            small in proptest::collection::vec((90i64..110, 1i64..1_000), 1..5),
+            mark in 1i64..=1 << 31, small_mark in 90i64..110,
+            q in 1i64..=1 << 31, small_q in 1i64..1_000_000,
+            buy in proptest::bool::ANY,
+        ) {
+            for (orders, mark, q) in [(&orders, mark, q), (&small, small_mark, small_q), (&small, small_mark, q)] {
+                let t = SideTotals {
+                    count: u32::try_from(orders.len()).unwrap(),
+                    low_exact: true,
+                    high_exact: true,
+                    qty: orders.iter().map(|(_, n)| i128::from(*n)).sum(),
+                    value: orders.iter().map(|(p, n)| i128::from(*p) * i128::from(*n)).sum(),
+                    low: Price(orders.iter().map(|(p, _)| *p).min().unwrap()),
+                    high: Price(orders.iter().map(|(p, _)| *p).max().unwrap()),
+                };
+                let walk = orders.iter().try_fold(Quote::ZERO, |sum, (p, n)| {
+                    sum.checked_add(order_loss(q, buy, Price(*p), Qty(*n), Price(mark))?)
+                });
+                if let Some(totals) = order_loss_from_totals(q, buy, &t, Price(mark)) {
+                    proptest::prop_assert_eq!(totals, walk);
+                }
+            }
+        }
     }
 
     #[test]
