@@ -313,6 +313,13 @@ fn the_index_is_the_median_of_fresh_sources_and_outliers_are_reported() {
     assert_eq!(plain.rejected(oracle(0, 100)), RejectReason::UnknownOracleSource("0".into()));
 }
 
+/// Sources 0, 1 and 2 priced at `prices`, the first at `t0` and the others at the next commands.
+fn price_three_sources(v: &mut Venue, t0: i64, prices: [i64; 3]) {
+    at(v, t0, oracle(0, prices[0]));
+    v.ok(oracle(1, prices[1]));
+    v.ok(oracle(2, prices[2]));
+}
+
 /// The index is computed once and reused until a price arrives or a source's price expires
 /// (the engine re-evaluates the oracle at every command): an expiry is still noticed at the
 /// first command at or after it, and a cached result that is not the index now is an invariant
@@ -321,9 +328,7 @@ fn the_index_is_the_median_of_fresh_sources_and_outliers_are_reported() {
 fn the_cached_index_holds_until_a_new_price_or_an_expiry() {
     let mut v = venue(oracle_spec(&["a", "b", "c"], 8));
     let t0 = v.ts + 1;
-    at(&mut v, t0, oracle(0, 100));
-    v.ok(oracle(1, 101));
-    v.ok(oracle(2, 102));
+    price_three_sources(&mut v, t0, [100, 101, 102]);
     let now = |v: &Venue| v.engine.now();
     let cached = |v: &Venue| v.engine.market(M).unwrap().index_cache.at(now(v)).cloned();
     let full = cached(&v).expect("computed at the last price");
@@ -361,9 +366,7 @@ fn quorum_loss_walks_stale_reduce_only_halted_and_recovery_walks_back() {
     let mut v = venue(oracle_spec(&["a", "b", "c"], 8));
     v.trade(B, A, Buy, 100, 5); // A long 5 at the initial mark 100
     let t0 = v.ts + 1;
-    at(&mut v, t0, oracle(0, 100));
-    v.ok(oracle(1, 100));
-    v.ok(oracle(2, 100));
+    price_three_sources(&mut v, t0, [100, 100, 100]);
     let t_last = v.ts;
     // Source a expires first: two of three still stand.
     let ev = at(&mut v, t0 + 10_001, CommandKind::Tick);
@@ -408,9 +411,7 @@ fn a_stop_held_through_an_oracle_halt_fires_at_the_recovery_even_if_the_mark_sta
     use crate::stop::{StopKind, TriggerBy};
     let mut v = venue(oracle_spec(&["a", "b", "c"], 8));
     let t0 = v.ts + 1;
-    at(&mut v, t0, oracle(0, 100));
-    v.ok(oracle(1, 100));
-    v.ok(oracle(2, 100));
+    price_three_sources(&mut v, t0, [100, 100, 100]);
     assert_eq!(v.engine.market(M).unwrap().mark, Some(Price(100)));
     // A buys if the mark reaches 102.
     v.ok(CommandKind::PlaceStop(NewStop {

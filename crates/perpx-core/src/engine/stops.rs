@@ -119,12 +119,9 @@ impl Engine {
         if !self.stops_due {
             return;
         }
+        // A pass that ends at its budget leaves the flag set: the rest fire in the next command.
         let mut budget = self.config.max_stop_triggers_per_command;
-        loop {
-            if budget == 0 {
-                // Stays due: the rest fire in the next command.
-                return;
-            }
+        while budget > 0 {
             let next = self
                 .markets
                 .iter_mut()
