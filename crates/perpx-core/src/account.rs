@@ -4,9 +4,11 @@
 //! withdrawals are admin commands). Positions are one-way per market: a signed size and an exact
 //! signed cost basis (see [`crate::risk::position`]).
 
+mod index;
 mod market_map;
 mod table;
 
+pub use index::AccountIndex;
 pub use market_map::{Entry as MarketEntry, MarketMap};
 pub use table::AccountTable;
 

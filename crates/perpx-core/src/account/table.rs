@@ -1,10 +1,12 @@
-//! [`AccountTable`]: every account, found by id in one hash probe and walked in id order.
+//! [`AccountTable`]: every account, found by id in one read (or one hash probe) and walked in
+//! id order.
 //!
 //! Why not a `BTreeMap<AccountId, Account>`: every command looks accounts up (the order's
 //! owner, both sides of every fill), and with 10⁴–10⁶ accounts each lookup was a descent of
 //! four or five tree nodes, a cache miss each. The tree's descents were about 40 % of the
 //! instructions of a liquidation cascade. Here the accounts sit in one vector, addressed
-//! through a hash of id → slot; walks that must be in id order (funding, the liquidation
+//! through an id → slot index ([`AccountIndex`]: small ids by a direct table, others by a
+//! hash); walks that must be in id order (funding, the liquidation
 //! check, the state hash, snapshots) read the vector front to back, because accounts are
 //! created in id order almost always. When one isn't, the table notes it: a shared walk
 //! then sorts a list of slots, and a mutable walk puts the vector back in id order first.
@@ -13,9 +15,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use rustc_hash::FxHashMap;
-
-use super::Account;
+use super::{Account, AccountIndex};
 use crate::ids::AccountId;
 
 /// The engine's accounts.
@@ -25,8 +25,8 @@ pub struct AccountTable {
     ids: Vec<AccountId>,
     /// The account in each slot.
     accounts: Vec<Account>,
-    /// Slot of each id.
-    slots: FxHashMap<AccountId, u32>,
+    /// Slot of each id ([`AccountIndex`]).
+    slots: AccountIndex,
     /// Whether an account was created out of id order since the slots were last sorted (until
     /// then the walks read the slots in place).
     out_of_id_order: bool,
@@ -80,7 +80,7 @@ impl AccountTable {
     }
 
     fn slot(&self, id: AccountId) -> Option<usize> {
-        self.slots.get(&id).map(|s| *s as usize)
+        self.slots.get(id).map(|s| s as usize)
     }
 
     /// The account `id`.
@@ -158,7 +158,7 @@ impl AccountTable {
     /// Whether account `id` exists.
     #[must_use]
     pub fn contains_key(&self, id: &AccountId) -> bool {
-        self.slots.contains_key(id)
+        self.slots.contains(*id)
     }
 
     /// The account `id`, created empty if it doesn't exist yet.

@@ -142,8 +142,8 @@ impl Book {
         if seen != raw.index.len() {
             return Err(format!("{} orders indexed but {seen} in levels", raw.index.len()));
         }
-        let listed: usize = raw.by_account.values().map(|o| raw.owners[*o as usize].slots.len()).sum();
-        if listed != seen || raw.by_account.values().any(|o| raw.owners[*o as usize].slots.is_empty()) {
+        let listed: usize = raw.by_account.iter().map(|(_, o)| raw.owners[o as usize].slots.len()).sum();
+        if listed != seen || raw.by_account.iter().any(|(_, o)| raw.owners[o as usize].slots.is_empty()) {
             return Err(format!("{listed} orders in account lists but {seen} in levels"));
         }
         if raw.by_account.len() + raw.free_owners.len() != raw.owners.len()
@@ -151,11 +151,12 @@ impl Book {
         {
             return Err("account entries, free entries and the owner slab disagree".to_owned());
         }
-        for (account, owner) in raw.by_account {
-            let orders = &raw.owners[*owner as usize];
+        raw.by_account.check()?;
+        for (account, owner) in raw.by_account.iter() {
+            let orders = &raw.owners[owner as usize];
             for i in &orders.slots {
                 let order = self.slot_order(*i).ok_or_else(|| format!("account {account} lists an empty slot {i}"))?;
-                if order.account != *account || self.slot_owner(*i) != *owner {
+                if order.account != account || self.slot_owner(*i) != owner {
                     return Err(format!("order {} is listed for account {account} but owned elsewhere", order.id));
                 }
             }
@@ -166,7 +167,7 @@ impl Book {
                         want.add(o.price, o.qty);
                     }
                 }
-                let have = self.open_totals(*account)[usize::from(side == Side::Sell)];
+                let have = self.open_totals(account)[usize::from(side == Side::Sell)];
                 // The bounds hold every order's price, and an end marked exact is an order's.
                 let bounds = want.count == 0
                     || (have.low <= want.low

@@ -49,6 +49,7 @@ use rustc_hash::FxHashMap;
 use super::order::{RestingOrder, Side};
 use super::order_index::OrderIndex;
 use super::window::{Window, WindowIter};
+use crate::account::AccountIndex;
 use crate::ids::{AccountId, OrderId};
 use crate::num::{Price, Qty, Timestamp};
 
@@ -194,8 +195,8 @@ pub struct Book {
     free: Vec<u32>,
     /// Open orders' slots by id ([`OrderIndex`]: recent ids by index, older ones hashed).
     index: OrderIndex,
-    /// Account → its entry in `owners`.
-    by_account: FxHashMap<AccountId, u32>,
+    /// Account → its entry in `owners` ([`AccountIndex`]: small ids by a direct table).
+    by_account: AccountIndex,
     /// Each account's open orders and totals, in a slab: every order slot names its owner's
     /// entry, so fills, amends and removals reach the totals without a hash lookup (measured:
     /// docs/PERFORMANCE.md, "Per-account order totals").
@@ -601,22 +602,22 @@ impl Book {
     /// The ids of an account's open orders, in no particular order.
     #[must_use]
     pub fn orders_of(&self, account: AccountId) -> AccountOrderIds<'_> {
-        let slots = self.by_account.get(&account).map_or(&[][..], |o| self.owners[*o as usize].slots.as_slice());
+        let slots = self.by_account.get(account).map_or(&[][..], |o| self.owners[o as usize].slots.as_slice());
         AccountOrderIds { book: self, slots: slots.iter() }
     }
 
     /// How many open orders an account has here.
     #[must_use]
     pub fn open_order_count(&self, account: AccountId) -> usize {
-        self.by_account.get(&account).map_or(0, |o| self.owners[*o as usize].slots.len())
+        self.by_account.get(account).map_or(0, |o| self.owners[o as usize].slots.len())
     }
 
     /// Whether `account` has a reduce-only order open here: the totals count every other
     /// order, so the difference is the reduce-only ones (one lookup, no walk).
     #[must_use]
     pub fn has_reduce_only(&self, account: AccountId) -> bool {
-        self.by_account.get(&account).is_some_and(|o| {
-            let o = &self.owners[*o as usize];
+        self.by_account.get(account).is_some_and(|o| {
+            let o = &self.owners[o as usize];
             o.slots.len() > o.totals.iter().map(|t| t.count as usize).sum::<usize>()
         })
     }
@@ -624,7 +625,7 @@ impl Book {
     /// The totals of `account`'s open non-reduce-only orders, `[buys, sells]` (zero if none).
     #[must_use]
     pub fn open_totals(&self, account: AccountId) -> [SideTotals; 2] {
-        self.by_account.get(&account).map_or_else(<[SideTotals; 2]>::default, |o| self.owners[*o as usize].totals)
+        self.by_account.get(account).map_or_else(<[SideTotals; 2]>::default, |o| self.owners[o as usize].totals)
     }
 
     /// Levels of `side` in priority order (bids descending, asks ascending): the tree's levels
@@ -828,8 +829,8 @@ impl Book {
         let previous = self.index.insert(id, i);
         assert!(previous.is_none(), "order {id} inserted twice");
         self.link_back(side, price, i, qty);
-        let owner = match self.by_account.get(&account) {
-            Some(o) => *o,
+        let owner = match self.by_account.get(account) {
+            Some(o) => o,
             None => {
                 let o = if let Some(o) = self.free_owners.pop() {
                     o
@@ -869,7 +870,7 @@ impl Book {
             // instructions (docs/PERFORMANCE.md "Session 16").
             entry.totals = <[SideTotals; 2]>::default();
             self.free_owners.push(owner);
-            self.by_account.remove(&order.account);
+            self.by_account.remove(order.account);
         } else if !order.reduce_only {
             entry.totals[side_ix(order.side)].sub(order.price, order.qty);
         }
@@ -899,7 +900,7 @@ impl Book {
     /// orders, paid only then. Called by the engine before the margin check of the account's
     /// order; nothing it changes reaches an output.
     pub fn refresh_bounds(&mut self, account: AccountId, mark: Price) {
-        let Some(&owner) = self.by_account.get(&account) else { return };
+        let Some(owner) = self.by_account.get(account) else { return };
         for side in [Side::Buy, Side::Sell] {
             if self.owners[owner as usize].totals[side_ix(side)].worth_refreshing(mark) {
                 self.rebound(owner, side);
@@ -1107,7 +1108,7 @@ pub(super) struct RawParts<'a> {
     pub free_levels: &'a [u32],
     pub best: [Option<Price>; 2],
     pub index: &'a OrderIndex,
-    pub by_account: &'a FxHashMap<AccountId, u32>,
+    pub by_account: &'a AccountIndex,
     pub owners: &'a [AccountOrders],
     pub free_owners: &'a [u32],
     pub slots_len: usize,
