@@ -6,14 +6,15 @@
 //! for the margin check), often in both books. As hash maps these lookups were 6 % of
 //! `engine_mix`'s instructions and 17 % of its simulated L1 data read misses: a hash, a probe
 //! of the control bytes and a read of the bucket's key, each group and bucket a random line of
-//! a table of several hundred kilobytes. Venues number accounts from one counter (perpx's own
-//! server does), so nearly every id is small, and an id below the direct table's length is
-//! one read of a `u32` in a table four bytes an account (docs/PERFORMANCE.md, "Session 30").
+//! a table larger than L1. Venues usually number accounts in sequence (perpx's operator picks
+//! the numbers when creating keys; the demo funds 1 and 2), so nearly every id is small, and an
+//! id below the direct table's length is one read of a `u32` in a table four bytes an account
+//! (docs/PERFORMANCE.md, "Session 30").
 //!
 //! **Where an id lives.** An id below `direct.len()` only in the direct table, any other only
 //! in the hash map, so a lookup asks one place. The table grows (doubling, at least to cover
 //! the new id) when an id arrives that it doesn't cover but that lies below
-//! [`AccountIndex::direct_limit`], a bound of a few times the accounts held: ids handed out in
+//! `direct_limit`, a bound of a few times the accounts held: ids handed out in
 //! sequence all land in it, while a sparse id (a hash of a key, a random `u64`) goes to the map
 //! and costs no memory for the ids below it. When it grows, the map's ids that it now covers
 //! move into it, so the rule holds. It never shrinks: a book's entries come and go with the

@@ -6,11 +6,10 @@
 //! four or five tree nodes, a cache miss each. The tree's descents were about 40 % of the
 //! instructions of a liquidation cascade. Here the accounts sit in one vector, addressed
 //! through an id → slot index ([`AccountIndex`]: small ids by a direct table, others by a
-//! hash); walks that must be in id order (funding, the liquidation
-//! check, the state hash, snapshots) read the vector front to back, because accounts are
-//! created in id order almost always. When one isn't, the table notes it: a shared walk
-//! then sorts a list of slots, and a mutable walk puts the vector back in id order first.
-//! Measured gains: docs/PERFORMANCE.md.
+//! hash); walks that must be in id order (funding, the liquidation check, the state hash,
+//! snapshots) read the vector front to back, because accounts are created in id order almost
+//! always. When one isn't, the table notes it: a shared walk then sorts a list of slots, and a
+//! mutable walk puts the vector back in id order first. Measured gains: docs/PERFORMANCE.md.
 
 use std::collections::BTreeMap;
 use std::fmt;
