@@ -18,7 +18,11 @@
 //! sequence all land in it, while a sparse id (a hash of a key, a random `u64`) goes to the map
 //! and costs no memory for the ids below it. When it grows, the map's ids that it now covers
 //! move into it, so the rule holds. It never shrinks: a book's entries come and go with the
-//! account's orders, and the table stays at its high-water mark (four bytes an id).
+//! account's orders, and the table stays at its high-water mark. At that mark it holds at
+//! most about 32 bytes an entry (the bound, then a doubling), 4 when the ids are dense; the
+//! hash map held 16-byte buckets at most 7/8 full. The one-place rule is the book's order
+//! index's ([`crate::book`]'s `OrderIndex`), whose window slides with the newest order ids;
+//! account ids don't move, so this table starts at id 0 and only grows.
 //!
 //! Nothing observable depends on where an id lives: lookups answer the same, and
 //! [`AccountIndex::iter`] (for the invariant checks) is in no particular order.
@@ -146,8 +150,8 @@ impl AccountIndex {
     }
 
     /// The ids below which the direct table may grow to take a new one: four times the
-    /// entries held (at least `MIN_DIRECT`), so the table stays within 16 bytes an entry
-    /// (8 after a doubling, 4 when the ids are dense).
+    /// entries held (at least `MIN_DIRECT`), so a table grown for an id under it is at most
+    /// twice that: 32 bytes an entry held.
     fn direct_limit(&self) -> u64 {
         (self.len as u64).saturating_add(1).saturating_mul(4).max(MIN_DIRECT)
     }
