@@ -13,6 +13,9 @@
 //!   1,000 accounts).
 //! - `engine_mix` (mix 2): the full engine with 10,000 accounts across 2 markets, and 1 % of
 //!   the commands stop orders (stop-market, triggered by the last price) so triggers run too.
+//!   Its `_oracle` case is the same workload on markets marked as `perpx serve`'s are: an index
+//!   from three sources, the mark derived from it at every command, and 1 % of the commands
+//!   source prices (the other cases set each mark once, by hand).
 //!
 //! Invariant checks are off. Run: `cargo bench -p perpx-core --bench book`. Figures:
 //! docs/PERFORMANCE.md.
@@ -38,6 +41,8 @@ use rand_chacha::ChaCha8Rng;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MARKET: MarketId = MarketId(0);
 const MID: i64 = 860_000; // 86,000.0 at tick 0.1
+/// Sources of each market's index when the workload has an oracle (as the demo venue's).
+const ORACLE_SOURCES: u16 = 3;
 
 /// The shape of a workload.
 #[derive(Clone, Copy)]
@@ -48,6 +53,10 @@ struct Shape {
     accounts: u64,
     /// Whether 1 % of the commands are stop orders.
     stops: bool,
+    /// Whether the markets take their index from three oracle sources (as `perpx serve`'s demo
+    /// markets do), their mark derived from it, and 1 % of the commands are source prices;
+    /// else the marks are set by hand once.
+    oracle: bool,
 }
 
 fn spec(live_orders: usize) -> MarketSpec {
@@ -186,6 +195,13 @@ impl Mix {
     }
 
     fn next(&mut self, target_live: usize) -> Command {
+        // Drawn only with an oracle, so the other streams stay what they were.
+        if self.shape.oracle && self.rng.random_range(0..100) == 0 {
+            let market = self.market();
+            let source = self.rng.random_range(0..ORACLE_SOURCES);
+            let price = Price(MID + self.rng.random_range(-3..=3));
+            return self.cmd(CommandKind::OraclePrice { market, source, price });
+        }
         let r = self.rng.random_range(0..100);
         let side = if self.rng.random_bool(0.5) { Side::Buy } else { Side::Sell };
         // Hold the book near its target size: below half, add; above 1.1×, new orders become cancels.
@@ -265,10 +281,23 @@ fn workload(shape: Shape, seed: u64) -> (Engine, Vec<Command>, Vec<Option<OrderI
     for m in 0..shape.markets {
         let mut spec = spec(live_orders);
         spec.symbol = ["BTC-PERP", "ETH-PERP"][m as usize].into();
+        if shape.oracle {
+            spec.oracle.sources = (0..ORACLE_SOURCES)
+                .map(|s| perpx_core::market::OracleSource { name: format!("source-{s}"), weight: 1 })
+                .collect();
+        }
         let create = mix.cmd(CommandKind::CreateMarket(Box::new(spec)));
         mix.apply(&create);
-        let mark = mix.cmd(CommandKind::SetMark { market: MarketId(m), price: Price(MID) });
-        mix.apply(&mark);
+        if shape.oracle {
+            for source in 0..ORACLE_SOURCES {
+                let price = mix.cmd(CommandKind::OraclePrice { market: MarketId(m), source, price: Price(MID) });
+                let (rejected, _) = mix.apply(&price);
+                assert!(!rejected, "an oracle price was rejected: {price:?}");
+            }
+        } else {
+            let mark = mix.cmd(CommandKind::SetMark { market: MarketId(m), price: Price(MID) });
+            mix.apply(&mark);
+        }
     }
     // Fund every account far beyond what its orders need (10^18 micro-units in all, under the
     // engine's cap on money in): this benchmark measures the book.
@@ -300,7 +329,8 @@ fn workload(shape: Shape, seed: u64) -> (Engine, Vec<Command>, Vec<Option<OrderI
 
 fn describe(start: &Engine, stream: &[Command]) {
     let mut e = start.clone();
-    let (mut fills, mut rejected, mut trading, mut stops, mut triggered) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    let (mut fills, mut rejected, mut trading, mut stops, mut triggered, mut marks) =
+        (0usize, 0usize, 0usize, 0usize, 0usize, 0usize);
     let mut reasons = std::collections::BTreeMap::<&str, usize>::new();
     for c in stream {
         let ev = e.apply(c);
@@ -315,12 +345,13 @@ fn describe(start: &Engine, stream: &[Command]) {
                 }
                 EventKind::StopAccepted { .. } => stops += 1,
                 EventKind::StopTriggered { .. } => triggered += 1,
+                EventKind::MarkPriceSet { .. } => marks += 1,
                 _ => {}
             }
         }
     }
     eprintln!(
-        "mix: {} commands, {} trading ({} %), {} fills, {} rejected {:?}, {} stops placed, {} triggered, {} live orders at the end",
+        "mix: {} commands, {} trading ({} %), {} fills, {} rejected {:?}, {} stops placed, {} triggered, {} marks set, {} live orders at the end",
         stream.len(),
         trading,
         percent(trading, stream.len()),
@@ -329,6 +360,7 @@ fn describe(start: &Engine, stream: &[Command]) {
         reasons,
         stops,
         triggered,
+        marks,
         (0..2).filter_map(|m| e.market(MarketId(m))).map(|m| m.book.order_count()).sum::<usize>()
     );
 }
@@ -437,7 +469,7 @@ fn run_bare(book: &mut BareBook, stream: &[Command], ids: &[Option<OrderId>]) {
 const MIX_1: [(&str, usize); 2] = [("1k_live_orders", 1_000), ("100k_live_orders", 100_000)];
 
 fn one_market(live_orders: usize) -> Shape {
-    Shape { live_orders, commands: 100_000, markets: 1, accounts: 1_000, stops: false }
+    Shape { live_orders, commands: 100_000, markets: 1, accounts: 1_000, stops: false, oracle: false }
 }
 
 fn bench_book_only(c: &mut Criterion) {
@@ -493,8 +525,10 @@ fn bench_book(c: &mut Criterion) {
 }
 
 fn bench_engine_mix(c: &mut Criterion) {
-    let shape = Shape { live_orders: 10_000, commands: 100_000, markets: 2, accounts: 10_000, stops: true };
-    bench_engine(c, "engine_mix", &[("10k_accounts_2_markets", shape)]);
+    let shape =
+        Shape { live_orders: 10_000, commands: 100_000, markets: 2, accounts: 10_000, stops: true, oracle: false };
+    let oracle = Shape { oracle: true, ..shape };
+    bench_engine(c, "engine_mix", &[("10k_accounts_2_markets", shape), ("10k_accounts_2_markets_oracle", oracle)]);
 }
 
 criterion_group! {
