@@ -159,6 +159,24 @@ impl Engine {
                 if *cached != super::oracle::index_at(m, self.now) {
                     return Err(format!("{}: the cached oracle index is not the index now", m.spec.symbol));
                 }
+                if m.index_cache.applied_at(self.now)
+                    && (m.oracle.index != cached.index
+                        || (0..m.oracle.status.len())
+                            .any(|s| m.oracle.status[s] != super::oracle::source_status(m, cached, s)))
+                {
+                    return Err(format!("{}: the oracle state is not the applied cached index's", m.spec.symbol));
+                }
+            }
+            if let Some(key) = super::oracle::mark_key(m) {
+                if let Some(held) = m.mark_memo.get(&key, self.now) {
+                    let fresh = crate::price::mark::mark_price(&super::oracle::mark_inputs(m, &key, self.now));
+                    if held != fresh {
+                        return Err(format!(
+                            "{}: the held mark {held} is not the mark derived now ({fresh})",
+                            m.spec.symbol
+                        ));
+                    }
+                }
             }
         }
         let queued = super::liquidation::QueuedUnits::of(self.liq_queue.iter().copied());

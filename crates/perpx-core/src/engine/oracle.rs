@@ -11,6 +11,11 @@
 //! - The mark is recomputed whenever an oracle price arrives, in step 1 of every command (time
 //!   moves its funding-basis term), and after the command's trades (its last-price input), before
 //!   the liquidation pass; it stays at its last good value while the index is stale.
+//! - Both are kept from redoing work: the index result is cached until a price arrives or
+//!   expires, and written into the market's oracle state once (`IndexCache`); the mark is held
+//!   with the inputs it came from and the span of the clock over which the funding term keeps
+//!   its value (`MarkMemo`, [`crate::price::mark::mark_price_span`]). The invariant checker
+//!   compares both with a fresh evaluation.
 //!
 //! A market that never had an index stays `live` (there was nothing to lose); one with no
 //! sources at all is marked by `set_mark` only.
@@ -18,10 +23,10 @@
 use super::{Engine, Out};
 use crate::event::EventKind;
 use crate::ids::MarketId;
-use crate::market::{Market, MarketStatus, OracleStage, SourceStatus};
+use crate::market::{MarkKey, Market, MarketStatus, OracleStage, SourceStatus};
 use crate::num::{Price, Timestamp};
 use crate::price::index::{IndexParams, IndexResult, SourcePrice, compute_index};
-use crate::price::mark::{MarkInputs, mark_price};
+use crate::price::mark::{MarkInputs, mark_price_span};
 use crate::reject::RejectReason;
 
 /// The index of `m` at time `at`, from the prices it holds now.
@@ -56,6 +61,47 @@ pub(crate) fn next_expiry_after(m: &Market, t: Timestamp) -> Option<Timestamp> {
         .filter_map(|p| p.map(|(_, a)| Timestamp(a.0.saturating_add(staleness).saturating_add(1))))
         .filter(|e| *e > t)
         .min()
+}
+
+/// What source `s` of `m` is in the index result `r`.
+pub(crate) fn source_status(m: &Market, r: &IndexResult, s: usize) -> SourceStatus {
+    let id = u16::try_from(s).expect("at most MAX_ORACLE_SOURCES");
+    if m.oracle.prices[s].is_none() {
+        SourceStatus::Missing
+    } else if r.used.contains(&id) {
+        SourceStatus::Used
+    } else if r.outliers.contains(&id) {
+        SourceStatus::Outlier
+    } else {
+        SourceStatus::Stale
+    }
+}
+
+/// What `m`'s derived mark reads besides the clock; `None` without an index.
+pub(crate) fn mark_key(m: &Market) -> Option<MarkKey> {
+    let f = &m.funding;
+    Some(MarkKey {
+        index: m.oracle.index?,
+        last_rate: f.last_rate.unwrap_or_default(),
+        period_start: f.period_start,
+        next_funding: f.next_funding,
+        next_sample_at: f.next_sample_at,
+        last_trade: m.last_price,
+        mark_band: m.spec.oracle.mark_band,
+    })
+}
+
+/// The inputs of `m`'s mark at `now` ([`crate::price::mark`]), `key` being [`mark_key`]'s.
+pub(crate) fn mark_inputs(m: &Market, key: &MarkKey, now: Timestamp) -> MarkInputs {
+    MarkInputs {
+        index: key.index,
+        last_funding_rate: key.last_rate,
+        time_to_funding_ms: key.next_funding.0.saturating_sub(now.0),
+        interval_ms: key.next_funding.0.saturating_sub(key.period_start.0),
+        basis_average: m.oracle.basis_average(),
+        last_trade: key.last_trade,
+        mark_band: key.mark_band,
+    }
 }
 
 impl Engine {
@@ -152,22 +198,72 @@ impl Engine {
             let r = index_at(m, now);
             m.index_cache.set(now, next_expiry_after(m, now), r);
         }
+        // The index result was applied by an earlier evaluation and no outage clock runs: the
+        // statuses, the index and the stage are what applying it again would leave, so only
+        // the mark (which the clock moves) is left to derive. Most commands: no price arrived
+        // and none expired since the last one (docs/PERFORMANCE.md, "Session 31").
+        let (new_index, index_moved, resumed) = if m.index_cache.applied_at(now) && m.oracle.stale_since.is_none() {
+            (m.oracle.index, false, false)
+        } else {
+            self.apply_index(i, out)
+        };
+        let m = &mut self.markets[i];
+        let market = m.id;
+        if new_index.is_some() && (force_mark || index_moved) {
+            if let Some(mark) = Self::derived_mark(m, now).filter(|p| m.mark != Some(*p)) {
+                m.set_mark(Some(mark));
+                out.push(EventKind::MarkPriceSet { market, price: mark });
+                self.note_mark_moved();
+            }
+        }
+        if resumed {
+            self.stops_due = true;
+        }
+    }
+
+    /// The mark from the index, the funding basis, the book's basis average and the last trade
+    /// (see [`crate::price::mark`]); `None` without an index. The mark held in the market's
+    /// memo when its inputs are the same and the clock is inside its span.
+    fn derived_mark(m: &mut Market, now: Timestamp) -> Option<Price> {
+        let key = mark_key(m)?;
+        if let Some(mark) = m.mark_memo.get(&key, now) {
+            return Some(mark);
+        }
+        Some(Self::derive_mark_afresh(m, key, now))
+    }
+
+    /// [`Engine::derived_mark`] when the memo doesn't hold: the mark from its inputs, kept in
+    /// the memo with the span of the clock it holds over. Out of line, as `apply_index`.
+    #[inline(never)]
+    fn derive_mark_afresh(m: &mut Market, key: MarkKey, now: Timestamp) -> Price {
+        let (mark, (lo, hi)) = mark_price_span(&mark_inputs(m, &key, now));
+        // The time to funding is `next_funding − now`: its span is a span of the clock (held
+        // only where that difference doesn't saturate, as it never does at real times).
+        let next = key.next_funding.0;
+        if next.checked_sub(now.0).is_some() {
+            let from = Timestamp(next.checked_sub(hi).unwrap_or(i64::MIN));
+            let to = Timestamp(next.checked_sub(lo).unwrap_or(i64::MAX));
+            m.mark_memo.set(key, from, to, mark);
+        }
+        mark
+    }
+
+    /// Writes the cached index result into market `i`'s oracle state: source statuses, the
+    /// index, the stale-index stages (one event each change). Returns the index, whether it
+    /// moved, and whether the market left a halt.
+    /// Out of line: most evaluations skip it, and inlined it made every evaluation pay for
+    /// its registers and stack.
+    #[inline(never)]
+    fn apply_index(&mut self, i: usize, out: &mut Out<'_>) -> (Option<Price>, bool, bool) {
+        let now = self.now;
         let m = &self.markets[i];
         let market = m.id;
-        let r = m.index_cache.at(now).expect("just computed");
+        let r = m.index_cache.at(now).expect("computed by the caller");
         // Source statuses, in source order; those that changed are announced.
         let mut changed_sources: Vec<(u16, SourceStatus, Option<Price>)> = Vec::new();
         for (s, before) in m.oracle.status.iter().enumerate() {
             let id = u16::try_from(s).expect("bounded");
-            let now_status = if m.oracle.prices[s].is_none() {
-                SourceStatus::Missing
-            } else if r.used.contains(&id) {
-                SourceStatus::Used
-            } else if r.outliers.contains(&id) {
-                SourceStatus::Outlier
-            } else {
-                SourceStatus::Stale
-            };
+            let now_status = source_status(m, r, s);
             if now_status != *before {
                 changed_sources.push((id, now_status, m.oracle.prices[s].map(|p| p.0)));
             }
@@ -226,31 +322,7 @@ impl Engine {
                 out.push(EventKind::OracleStageChanged { market, stage: m.oracle.stage, since });
             }
         }
-        if new_index.is_some() && (force_mark || index_moved) {
-            if let Some(mark) = Self::derived_mark(m, now).filter(|p| m.mark != Some(*p)) {
-                m.set_mark(Some(mark));
-                out.push(EventKind::MarkPriceSet { market, price: mark });
-                self.note_mark_moved();
-            }
-        }
-        if resumed {
-            self.stops_due = true;
-        }
-    }
-
-    /// The mark from the index, the funding basis, the book's basis average and the last trade
-    /// (see [`crate::price::mark`]); `None` without an index.
-    fn derived_mark(m: &Market, now: Timestamp) -> Option<Price> {
-        let index = m.oracle.index?;
-        let f = &m.funding;
-        Some(mark_price(&MarkInputs {
-            index,
-            last_funding_rate: f.last_rate.unwrap_or_default(),
-            time_to_funding_ms: f.next_funding.0.saturating_sub(now.0),
-            interval_ms: f.next_funding.0.saturating_sub(f.period_start.0),
-            basis_average: m.oracle.basis_average(),
-            last_trade: m.last_price,
-            mark_band: m.spec.oracle.mark_band,
-        }))
+        m.index_cache.mark_applied();
+        (new_index, index_moved, resumed)
     }
 }

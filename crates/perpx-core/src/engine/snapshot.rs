@@ -309,6 +309,7 @@ fn market_snapshot(m: &Market) -> MarketSnapshot {
         traded: _,
         // Derived from the oracle's prices and the clock.
         index_cache: _,
+        mark_memo: _,
     } = m;
     let mut orders = Vec::with_capacity(book.order_count());
     for side in [Side::Buy, Side::Sell] {
@@ -398,6 +399,7 @@ fn restore_market(
         checked_mark: m.checked_mark,
         traded: false,
         index_cache: crate::market::IndexCache::default(),
+        mark_memo: crate::market::MarkMemo::default(),
     };
     market.set_mark(m.mark);
     Ok(market)

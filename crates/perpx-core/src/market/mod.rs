@@ -20,6 +20,6 @@ pub use oracle::{
 pub use safe_band::SafeBand;
 pub(crate) use safe_band::funding_shrink;
 pub use spec::{MarginTier, MarketLimits, MarketSpec, ValidMarket};
-pub(crate) use state::IndexCache;
 pub use state::{HolderIds, Market, MarketStatus};
+pub(crate) use state::{IndexCache, MarkKey, MarkMemo};
 pub use tiers::tier_for_notional;

@@ -80,6 +80,8 @@ pub struct Market {
     /// The last index evaluation and until when it holds (derived: not in snapshots or the
     /// state hash; `Engine::check_invariants` recomputes it).
     pub(crate) index_cache: IndexCache,
+    /// The last derived mark and the span it holds over (derived, like the index cache).
+    pub(crate) mark_memo: MarkMemo,
 }
 
 /// The oracle index computed at `at` and the first source expiry after it (`until`; `None`:
@@ -90,26 +92,89 @@ pub struct Market {
 /// Why: the engine re-evaluates every oracle market at every command (the mark moves with
 /// time), and recomputing the index each time was 9 % of the server's engine thread
 /// (callgrind, docs/PERFORMANCE.md "Session 9").
+///
+/// `applied` says that an evaluation has already written this result's source statuses and
+/// index into the market's oracle state: evaluating the same result again changes nothing
+/// there, so step 1 skips that part (docs/PERFORMANCE.md, "Session 31").
 #[derive(Debug, Clone, Default)]
-pub(crate) struct IndexCache(Option<(Timestamp, Option<Timestamp>, IndexResult)>);
+pub(crate) struct IndexCache {
+    entry: Option<(Timestamp, Option<Timestamp>, IndexResult)>,
+    applied: bool,
+}
 
 impl IndexCache {
     /// The cached result, if it holds at `now`.
     pub(crate) fn at(&self, now: Timestamp) -> Option<&IndexResult> {
-        match &self.0 {
+        match &self.entry {
             Some((at, until, r)) if *at <= now && until.is_none_or(|u| now < u) => Some(r),
             _ => None,
         }
     }
 
-    /// Keeps `result`, computed at `at`, valid until `until`.
+    /// Keeps `result`, computed at `at`, valid until `until`; not yet applied.
     pub(crate) fn set(&mut self, at: Timestamp, until: Option<Timestamp>, result: IndexResult) {
-        self.0 = Some((at, until, result));
+        self.entry = Some((at, until, result));
+        self.applied = false;
     }
 
     /// Forgets the result (a source's price changed).
     pub(crate) fn clear(&mut self) {
-        self.0 = None;
+        self.entry = None;
+        self.applied = false;
+    }
+
+    /// Records that the result's statuses and index are now the market's.
+    pub(crate) fn mark_applied(&mut self) {
+        self.applied = true;
+    }
+
+    /// Whether the result holding at `now` was already applied to the market.
+    pub(crate) fn applied_at(&self, now: Timestamp) -> bool {
+        self.applied && self.at(now).is_some()
+    }
+}
+
+/// The mark last derived from the oracle, the inputs it came from (all but the clock), and
+/// the span of the clock over which the same inputs give the same mark
+/// ([`crate::price::mark::mark_price_span`]).
+///
+/// Why: step 1 of every command derives every oracle market's mark, because time moves its
+/// funding-basis term; with `perpx serve`'s markets (three sources each) that derivation and
+/// the index's re-application were about 1,300 of the 4,000 instructions a command of
+/// `engine_mix`'s oracle case. The term changes once in seconds to minutes, the other inputs
+/// with trades, source prices and funding samples (docs/PERFORMANCE.md, "Session 31").
+///
+/// Derived like the index cache: not in snapshots or the state hash, and
+/// `Engine::check_invariants` checks a held mark against a fresh derivation.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MarkMemo(Option<(MarkKey, Timestamp, Timestamp, Price)>);
+
+/// What a derived mark reads besides the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MarkKey {
+    pub(crate) index: Price,
+    pub(crate) last_rate: crate::num::Rate,
+    pub(crate) period_start: Timestamp,
+    pub(crate) next_funding: Timestamp,
+    /// The funding clock's next sample time, which moves forward whenever samples are taken,
+    /// and so whenever the book's basis samples (the mark's average) change.
+    pub(crate) next_sample_at: Timestamp,
+    pub(crate) last_trade: Option<Price>,
+    pub(crate) mark_band: crate::num::Rate,
+}
+
+impl MarkMemo {
+    /// The mark held for `key`, if `now` lies in its span.
+    pub(crate) fn get(&self, key: &MarkKey, now: Timestamp) -> Option<Price> {
+        match &self.0 {
+            Some((k, from, to, mark)) if k == key && *from <= now && now <= *to => Some(*mark),
+            _ => None,
+        }
+    }
+
+    /// Holds `mark`, derived from `key`, for every clock in `from..=to`.
+    pub(crate) fn set(&mut self, key: MarkKey, from: Timestamp, to: Timestamp, mark: Price) {
+        self.0 = Some((key, from, to, mark));
     }
 }
 
@@ -176,6 +241,7 @@ impl Market {
             checked_mark: None,
             traded: false,
             index_cache: IndexCache::default(),
+            mark_memo: MarkMemo::default(),
         }
     }
 
