@@ -308,8 +308,9 @@ impl Engine {
     /// below was queued by an earlier pass (the invariant `check_invariants` holds after every command). So each
     /// payer's unit is checked here, on the account in hand (from the position just paid when
     /// it is the unit's only one: an isolated position, or a cross account in one market), and
-    /// only one left below maintenance (or whose figures don't fit) is noted for the liquidation
-    /// pass ([`crate::account::AccountTable::note_changed`]); if anything later in the command changes the account or a mark it
+    /// only one left below maintenance (or whose figures don't fit), or one of a cross unit of
+    /// several positions (whose safe bands share its headroom, `market/safe_band.rs`), is noted
+    /// for the liquidation pass ([`crate::account::AccountTable::note_changed`]); if anything later in the command changes the account or a mark it
     /// holds, that makes it a candidate again. The pass then queues exactly the units it queued
     /// when it re-checked every holder of the market. The payers' safe bands are narrowed after
     /// the walk by what a payment can cost ([`Engine::shrink_payers_bands`]).
@@ -336,8 +337,8 @@ impl Engine {
             if m.insurance_fund.checked_add(remainder).is_ok()
                 && self.ledger.insurance_fund.checked_add(remainder).is_ok()
             {
-                let (underwater, batches) = walked.into_outcome();
-                for id in underwater {
+                let (recheck, batches) = walked.into_outcome();
+                for id in recheck {
                     self.accounts.note_changed(id);
                 }
                 return Some((batches, paid, received));

@@ -213,10 +213,8 @@ impl Engine {
                         .iter()
                         .any(|(mid, q)| *mid != m.id && q.size.0 != 0 && a.mode(*mid) == MarginMode::Cross);
                 if shared {
-                    return Err(format!(
-                        "account {id} has a safe band in {} for a unit of several positions",
-                        m.spec.symbol
-                    ));
+                    self.check_shared_bands(*id)?;
+                    continue;
                 }
                 let cash = if isolated { p.isolated_margin } else { a.collateral };
                 for end in [lo, hi] {
@@ -229,6 +227,54 @@ impl Engine {
                         ));
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// The safe bands of an account's cross positions, when it holds several: at every corner
+    /// of the box they span (a market whose position has no band stays at its mark) its cross
+    /// unit is above maintenance, by exact figures. The headroom is concave in the marks, so
+    /// the corners are where it is lowest (`market/safe_band.rs`).
+    fn check_shared_bands(&self, id: crate::ids::AccountId) -> Result<(), String> {
+        use crate::account::MarginMode;
+        let a = &self.accounts[&id];
+        // Per cross position: its market, the marks its coordinate takes, its size and cost.
+        let mut axes = Vec::new();
+        for (mid, p) in &a.positions {
+            if p.size.0 == 0 || a.mode(*mid) != MarginMode::Cross {
+                continue;
+            }
+            let m = &self.markets[mid.index()];
+            let Some(mark) = m.mark else { continue };
+            let side = usize::from(p.size.0 < 0);
+            let ends = m.safe_bands[side].get(&id).and_then(|b| b.ends(m.band_shrink[side]));
+            axes.push((m, ends.map_or(vec![mark], |(lo, hi)| vec![lo, hi]), p));
+        }
+        if axes.len() > crate::market::MAX_SHARED_POSITIONS && axes.iter().any(|(_, marks, _)| marks.len() > 1) {
+            return Err(format!("account {id} has safe bands for a unit of {} positions", axes.len()));
+        }
+        let corners = axes.iter().map(|(_, marks, _)| marks.len()).product::<usize>();
+        for corner in 0..corners {
+            let (mut equity, mut mm, mut at) = (i128::from(a.collateral.0), 0i128, Vec::new());
+            let mut rest = corner;
+            for (m, marks, p) in &axes {
+                let mark = marks[rest % marks.len()];
+                rest /= marks.len();
+                at.push(format!("{} {mark}", m.spec.symbol));
+                let v = i128::from(p.size.0) * i128::from(mark.0) * i128::from(m.quote_per_tick_lot);
+                equity += v - i128::from(p.cost_basis.0);
+                let n =
+                    i64::try_from(v.abs()).map_err(|_| format!("account {id}'s band reaches a notional beyond i64"))?;
+                let need = crate::risk::margin::maintenance_margin(&m.spec.tiers, crate::num::Quote(n))
+                    .map_err(|e| format!("account {id}'s band: {e}"))?;
+                mm += i128::from(need.0);
+            }
+            if equity < mm + 1 {
+                return Err(format!(
+                    "account {id}'s shared safe bands reach maintenance at [{}] (equity {equity}, MM {mm})",
+                    at.join(", ")
+                ));
             }
         }
         Ok(())

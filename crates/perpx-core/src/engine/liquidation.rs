@@ -30,7 +30,7 @@ use crate::book::Side;
 use crate::command::StpMode;
 use crate::event::{CancelReason, EventKind, FundRef, LiquidationOutcome, LiquidationScope};
 use crate::ids::{AccountId, MarketId};
-use crate::market::{InsurancePolicy, Market, SafeBand};
+use crate::market::{InsurancePolicy, MAX_SHARED_POSITIONS, Market, SafeBand, shared_headroom};
 use crate::num::{Price, Qty, Quote, div_rem};
 use crate::risk::liquidation::{BankruptcyPrice, buffered_maintenance, liquidation_fee};
 use crate::risk::margin::{covers_maintenance, maintenance_margin, notional};
@@ -231,10 +231,11 @@ fn underwater_units_of(markets: &[Market], a: &Account, found: impl FnMut(Liquid
 }
 
 /// [`underwater_units_of`], and `band` with the safe band of each of `a`'s positions, `(market,
-/// side, band)`, from the same figures: a position that is its unit's only one (isolated, or
-/// the account's one cross position) and is at or above maintenance gets the band around the
-/// mark ([`SafeBand::around`]); every other position gets [`SafeBand::NONE`] (re-checked at
-/// every move).
+/// side, band)`, from the same figures: a position of a unit at or above maintenance gets the
+/// band around its mark ([`SafeBand::around`]) with the whole headroom if it is its unit's only
+/// one, with a share of it if it is one of at most [`MAX_SHARED_POSITIONS`] cross positions
+/// ([`shared_headroom`]); every other position gets [`SafeBand::NONE`] (re-checked at every
+/// move).
 fn check_units_of(
     markets: &[Market],
     a: &Account,
@@ -261,17 +262,18 @@ fn check_units_of(
                 }
             }
             figures
-        } else if cross_positions == 1 {
+        } else if cross_positions <= MAX_SHARED_POSITIONS {
             cross
         } else {
             None
         };
         let side = usize::from(p.size.0 < 0);
+        let shares = if a.mode(*mid) == MarginMode::Isolated { 1 } else { cross_positions };
         let b = match (figures, m.mark) {
             (Some((e, mm)), Some(mark)) if e >= mm => SafeBand::around(
                 mark,
                 p.size,
-                Quote(e.0 - mm.0),
+                shared_headroom(Quote(e.0 - mm.0), shares),
                 m.quote_per_tick_lot,
                 m.max_maintenance_rate(),
                 m.band_shrink[side],

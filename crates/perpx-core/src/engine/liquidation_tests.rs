@@ -11,7 +11,7 @@ use super::*;
 use crate::book::Side::{self, Buy, Sell};
 use crate::command::{NewOrder, OrderType, TimeInForce};
 use crate::event::LiquidationOutcome;
-use crate::market::{InsurancePolicy, LiquidationSpec, MarginTier, MarketLimits};
+use crate::market::{InsurancePolicy, LiquidationSpec, MarginTier, MarketLimits, SafeBand};
 use crate::num::{Decimal, Qty, Quote, Rate};
 
 const M: MarketId = MarketId(0);
@@ -298,16 +298,10 @@ fn a_holder_is_rechecked_only_when_the_mark_leaves_its_safe_band() {
     assert!(v.mark(947).iter().any(|e| matches!(e, EventKind::LiquidationQueued { account: A, .. })));
 }
 
-#[test]
-fn any_change_to_a_holder_recomputes_its_band_and_a_shared_unit_has_none() {
+/// Long 10 BTC-PERP as [`long_ten`], with 1,000 USD more and long 1 ETH-PERP at 1,000 too:
+/// one cross unit of two positions.
+fn long_in_two_markets() -> (Venue, MarketId) {
     let mut v = long_ten(spec("BTC-PERP"));
-    assert_eq!(band(&v, A), Some((953, 1_047)));
-    // A deposit widens it, a withdrawal narrows it: each reaches the next pass.
-    v.deposit(A, 500);
-    assert_eq!(band(&v, A), Some((905, 1_095)));
-    v.ok(CommandKind::Withdraw { account: A, amount: usd(500) });
-    assert_eq!(band(&v, A), Some((953, 1_047)));
-    // A second cross position shares the headroom between two marks: no band in either.
     v.deposit(A, 1_000);
     v.ok(CommandKind::CreateMarket(Box::new(spec("ETH-PERP"))));
     let eth = MarketId(1);
@@ -315,8 +309,78 @@ fn any_change_to_a_holder_recomputes_its_band_and_a_shared_unit_has_none() {
     v.ok(CommandKind::SetLeverage { account: A, market: eth, leverage: 10 });
     v.ok(order(B, Sell, 1_000, 1, TimeInForce::Gtc).with_market(eth));
     v.ok(order(A, Buy, 1_000, 1, TimeInForce::Ioc).with_market(eth));
-    assert_eq!(band(&v, A), None);
-    assert!(v.engine.markets[eth.index()].safe_bands[0][&A].ends(0).is_none());
+    (v, eth)
+}
+
+/// The bands a cross unit of `n` positions should have now: each around its mark (1,000 in
+/// both markets) with the share [`crate::market::shared_headroom`] gives it of the unit's
+/// headroom, read at the side's shrink.
+fn shared_band(v: &Venue, a: AccountId, market: MarketId, size: i64, n: usize) -> Option<(i64, i64)> {
+    let s = v.engine.margin(a).unwrap();
+    let share = crate::market::shared_headroom(Quote(s.equity.0 - s.maintenance_margin.0), n);
+    let shrink = v.engine.markets[market.index()].band_shrink[0];
+    SafeBand::around(Price(1_000), Qty(size), share, 1_000_000, bp(500), shrink)
+        .ends(shrink)
+        .map(|(lo, hi)| (lo.0, hi.0))
+}
+
+#[test]
+fn any_change_to_a_holder_recomputes_its_band_and_a_shared_unit_splits_its_headroom() {
+    let mut v = long_ten(spec("BTC-PERP"));
+    assert_eq!(band(&v, A), Some((953, 1_047)));
+    // A deposit widens it, a withdrawal narrows it: each reaches the next pass.
+    v.deposit(A, 500);
+    assert_eq!(band(&v, A), Some((905, 1_095)));
+    v.ok(CommandKind::Withdraw { account: A, amount: usd(500) });
+    assert_eq!(band(&v, A), Some((953, 1_047)));
+    // A second cross position shares the headroom between two marks: each band spends
+    // ⌊(H − 3) / 2⌋ of it, so that moves inside both can't spend more than H − 3 between them.
+    let (v, eth) = long_in_two_markets();
+    let btc = band(&v, A);
+    assert!(btc.is_some());
+    assert_eq!(btc, shared_band(&v, A, M, 10, 2));
+    let eth_band = v.engine.markets[eth.index()].safe_bands[0][&A].ends(0).map(|(lo, hi)| (lo.0, hi.0));
+    assert!(eth_band.is_some());
+    assert_eq!(eth_band, shared_band(&v, A, eth, 1, 2));
+    // The BTC band is narrower than the whole headroom would have made it.
+    let (lo, hi) = btc.unwrap();
+    assert!(shared_band(&v, A, M, 10, 1).is_some_and(|(l, h)| l < lo && hi < h));
+}
+
+#[test]
+fn a_payer_of_a_shared_unit_has_its_bands_derived_again_after_a_settlement() {
+    // Long 1 BTC-PERP and 100 ETH-PERP at 1,000 on 20,000 USD: the ETH payments dwarf the BTC
+    // ones. The shrink covers each market's payments within that market's band only; what
+    // ETH pays must come out of the whole headroom, the BTC band's share included.
+    let mut v = Venue::new(spec("BTC-PERP"));
+    v.deposit(A, 20_000);
+    v.deposit(B, 1_000_000);
+    v.leverage(A, 10);
+    v.trade(B, A, Buy, 1_000, 1);
+    v.ok(CommandKind::CreateMarket(Box::new(spec("ETH-PERP"))));
+    let eth = MarketId(1);
+    v.ok(CommandKind::SetMark { market: eth, price: Price(1_000) });
+    v.ok(CommandKind::SetLeverage { account: A, market: eth, leverage: 10 });
+    v.ok(order(B, Sell, 1_000, 100, TimeInForce::Gtc).with_market(eth));
+    v.ok(order(A, Buy, 1_000, 100, TimeInForce::Ioc).with_market(eth));
+    let (lo, hi) = band(&v, A).unwrap();
+    assert_eq!(Some((lo, hi)), shared_band(&v, A, M, 1, 2));
+    // Eight hours on, both markets settle at the interest rate: the longs pay in both.
+    v.ts += 8 * crate::market::HOUR_MS;
+    v.ok(CommandKind::Tick);
+    let t = v.engine.markets[M.index()].band_shrink[0];
+    assert!(t > 0);
+    // The pass derived both bands again from what the payments left; the BTC band's top
+    // came down by more than BTC's own shrink (its bottom is the lowest price, 1, either way).
+    let after = band(&v, A).unwrap();
+    assert_eq!(Some(after), shared_band(&v, A, M, 1, 2));
+    assert_eq!((lo, after.0), (1, 1));
+    assert!(after.1 < hi - t, "{after:?} against ({lo}, {hi}) less {t}");
+    let eth_band = {
+        let m = &v.engine.markets[eth.index()];
+        m.safe_bands[0][&A].ends(m.band_shrink[0]).map(|(lo, hi)| (lo.0, hi.0))
+    };
+    assert_eq!(eth_band, shared_band(&v, A, eth, 100, 2));
 }
 
 #[test]

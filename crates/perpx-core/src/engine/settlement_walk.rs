@@ -98,18 +98,20 @@ impl Walked {
         })
     }
 
-    /// The payers left below maintenance (or whose figures don't fit), in id order, and the
-    /// lines of each stretch that paid any, in order: one `FundingPayments` batch each.
+    /// The payers the liquidation pass must check again, in id order — those left below
+    /// maintenance (or whose figures don't fit) and those of a cross unit of several
+    /// positions — and the lines of each stretch that paid any, in order: one
+    /// `FundingPayments` batch each.
     pub(super) fn into_outcome(self) -> (Vec<AccountId>, Vec<Vec<FundingLine>>) {
-        let mut underwater = Vec::new();
+        let mut recheck = Vec::new();
         let mut batches = Vec::with_capacity(self.stretches.len());
         for s in self.stretches {
-            underwater.extend(s.underwater);
+            recheck.extend(s.recheck);
             if !s.lines.is_empty() {
                 batches.push(s.lines);
             }
         }
-        (underwater, batches)
+        (recheck, batches)
     }
 }
 
@@ -118,7 +120,7 @@ struct Stretch {
     lines: Vec<FundingLine>,
     paid: i128,
     received: i128,
-    underwater: Vec<AccountId>,
+    recheck: Vec<AccountId>,
     complete: bool,
 }
 
@@ -179,7 +181,7 @@ fn pay_stretch(
     // One line per holder at most: sized once, the vector is not grown (and copied) a doubling
     // at a time. Measured: docs/PERFORMANCE.md, "Funding, session 7".
     let mut lines = Vec::with_capacity(holders.min(ids.len()));
-    let mut underwater = Vec::new();
+    let mut recheck = Vec::new();
     for (id, a) in ids.iter().zip(accounts) {
         let isolated = a.mode(market) == MarginMode::Isolated;
         let lone = a.positions.len() == 1;
@@ -219,12 +221,15 @@ fn pay_stretch(
             } else {
                 unit_figures_of(markets, a, LiquidationScope::Cross).is_some_and(|(equity, mm)| equity >= mm)
             };
-            if !covered {
-                underwater.push(*id);
+            // A cross unit of several positions shares its headroom between their safe bands,
+            // and only this market's band narrows with this payment (`market/safe_band.rs`):
+            // the pass re-derives the bands from what the payment left.
+            if !covered || !(isolated || lone) {
+                recheck.push(*id);
             }
         }
     }
-    Stretch { lines, paid, received, underwater, complete }
+    Stretch { lines, paid, received, recheck, complete }
 }
 
 /// Undoes what [`pay`] paid (`walked`): in each stretch, the positions it paid, a line each

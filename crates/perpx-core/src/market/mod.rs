@@ -17,8 +17,8 @@ pub use liquidation::{AdlPolicy, InsurancePolicy, LiquidationSpec};
 pub use oracle::{
     MAX_MARK_BASIS_SAMPLES, MAX_ORACLE_SOURCES, OracleSource, OracleSpec, OracleStage, OracleState, SourceStatus,
 };
-pub use safe_band::SafeBand;
 pub(crate) use safe_band::funding_shrink;
+pub use safe_band::{MAX_SHARED_POSITIONS, SafeBand, shared_headroom};
 pub use spec::{MarginTier, MarketLimits, MarketSpec, ValidMarket};
 pub use state::{HolderIds, Market, MarketStatus};
 pub(crate) use state::{IndexCache, MarkKey, MarkMemo};

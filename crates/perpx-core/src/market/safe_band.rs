@@ -36,15 +36,28 @@
 //! bound. A band is stored against the shrink at the time it was computed and read as
 //! `[lo + shrink, hi − shrink]`.
 //!
-//! **Who has one.** Only a single-position unit: a cross account with positions in two markets
-//! shares its headroom between two marks, and is re-checked at every move of either, as all
-//! holders were before. Anything else that changes an account (a fill, a withdrawal, a
-//! transfer, a mode change, a liquidation) makes it a candidate of the next liquidation pass,
-//! because the account table logs every mutable access
-//! ([`crate::account::AccountTable::take_changed`]); that check recomputes its bands. New
-//! tiers re-check every holder of the market. The invariant checker verifies every band at
-//! both its ends with the exact figures (the unit's headroom is concave in the mark — linear
-//! equity less convex MM — so its minimum over the band is at an end).
+//! **Who has one.** Every isolated position, and the cross positions of an account that holds
+//! at most [`MAX_SHARED_POSITIONS`] of them. A unit of `n` cross positions shares its headroom
+//! between `n` marks: at marks `P + Δ` its headroom is at least `H − Σ (k_m·|Δ_m| + 1)` (each
+//! market's maintenance margin moves by less than its slope and a rounding unit), so if every
+//! market's band spends at most its share `H_m` with `Σ H_m ≤ H − n − 1`, the headroom stays at
+//! least 1 whichever marks move, in whichever order, and a move inside every band needs no
+//! re-check. Each position's band is [`SafeBand::around`] its mark with the headroom
+//! [`shared_headroom`] gives it (`⌊(H − n − 1) / n⌋ + 2`, which is `H` for a lone position:
+//! the single-position band above). Funding: the shrink covers a market's payments only up to
+//! that market's band, and payments beyond it would eat into the other markets' shares, so a
+//! payer of a shared unit is re-checked by the pass after every settlement, its bands derived
+//! again from what the payment left (`Engine::pay_funding`). Before session 31 a
+//! unit of several cross positions had no band and was re-checked at every move of any of its
+//! marks; with two markets whose marks follow an oracle, that was more than half of the
+//! engine's instructions (docs/PERFORMANCE.md, "Session 31"). A unit of more positions still
+//! has none: the invariant checker proves every shared band at all `2ⁿ` corners of the box of
+//! bands (the headroom is concave in the marks jointly — linear equity less a sum of convex
+//! MMs — so its minimum over the box is at a corner), and `n` is kept small for that. Anything
+//! else that changes an account (a fill, a withdrawal, a transfer, a mode change, a
+//! liquidation) makes it a candidate of the next liquidation pass, because the account table
+//! logs every mutable access ([`crate::account::AccountTable::take_changed`]); that check
+//! recomputes its bands. New tiers re-check every holder of the market.
 //!
 //! The bands are derived state: not in snapshots or the state hash, and a restored engine
 //! starts without any (every holder is checked at the next mark move). They change only
@@ -122,6 +135,23 @@ impl SafeBand {
     }
 }
 
+/// The most cross positions a unit may hold and still have safe bands (module docs).
+pub const MAX_SHARED_POSITIONS: usize = 4;
+
+/// The headroom the band of each of a unit's `n` positions may spend, from the unit's headroom
+/// `headroom` (module docs): `⌊(H − n − 1) / n⌋ + 2`, so that the `n` bands' spendable parts
+/// ([`SafeBand::around`] keeps 2 back) add up to at most `H − n − 1`. `H` itself for `n = 1`.
+#[must_use]
+pub fn shared_headroom(headroom: Quote, n: usize) -> Quote {
+    debug_assert!(n >= 1, "a unit with a position");
+    if n <= 1 {
+        // The formula's value, without its division: most units hold one position.
+        return headroom;
+    }
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    Quote(headroom.0.saturating_sub(n.saturating_add(1)).div_euclid(n).saturating_add(2))
+}
+
 /// The shrink, in ticks, that one funding settlement at rate `f` and mark `mark` adds to the
 /// paying side's bands (module docs): `⌈(mark·q·|f| + S) / (q·(S + r̄))⌉`, saturating.
 #[must_use]
@@ -191,6 +221,29 @@ mod tests {
         assert_eq!(funding_shrink(Price(5_000), 1, Rate(-10_000), Rate(1_000_000)), 2);
         // Zero funding still allows for the rounding of a zero payment: one tick.
         assert_eq!(funding_shrink(Price(5_000), 1, Rate(0), Rate(0)), 1);
+    }
+
+    #[test]
+    fn positions_sharing_a_unit_share_what_is_left_of_its_headroom() {
+        // A lone position spends all of it (less the 2 `around` keeps back).
+        assert_eq!(shared_headroom(Quote(1_000), 1), Quote(1_000));
+        // Two: (1,000 − 3) / 2 = 498, plus the 2 kept back: each spends 498, 996 ≤ 1,000 − 3.
+        assert_eq!(shared_headroom(Quote(1_000), 2), Quote(500));
+        // Four: ⌊995 / 4⌋ = 248 each, 992 ≤ 995.
+        assert_eq!(shared_headroom(Quote(1_000), 4), Quote(250));
+        // Too little to share: a negative spendable part, so `around` gives no band.
+        assert_eq!(shared_headroom(Quote(2), 2), Quote(1));
+        assert_eq!(
+            SafeBand::around(Price(5_000), Qty(10), shared_headroom(Quote(2), 2), 1, Rate(0), 0),
+            SafeBand::NONE
+        );
+        // Never more in all than the unit can spend.
+        for h in 0..200 {
+            for n in 1..=MAX_SHARED_POSITIONS {
+                let spend = (shared_headroom(Quote(h), n).0 - 2).max(0) * n as i64;
+                assert!(spend <= (h - n as i64 - 1).max(0), "h {h} n {n}");
+            }
+        }
     }
 
     #[test]
