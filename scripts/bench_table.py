@@ -146,6 +146,11 @@ def table(run):
     c = criterion(run, "engine_mix/10k_accounts_2_markets")
     target_row("full engine, `engine_mix`", "≥ 8 M commands/s",
                (fmt_rate(rate(c)), verdict(rate(c)[0] >= 8e6)) if c else not_run)
+    # The same workload on markets marked as `perpx serve`'s are (an index from three sources,
+    # the mark derived at every command): no target of its own in the issue, so mix 2's.
+    c = criterion(run, "engine_mix/10k_accounts_2_markets_oracle")
+    target_row("full engine, `engine_mix` on oracle-marked markets", "≥ 8 M commands/s (mix 2's)",
+               (fmt_rate(rate(c)), verdict(rate(c)[0] >= 8e6)) if c else not_run)
     c = criterion(run, "funding_settlement/1m_positions")
     target_row("funding, 1,000,000 positions", "≤ 20 ms", (fmt_ms(c), verdict(c[0] <= 20e6)) if c else not_run)
     c = criterion(run, "liquidation/gap_30pct_100k_accounts")
