@@ -141,8 +141,8 @@ impl IndexCache {
 /// Why: step 1 of every command derives every oracle market's mark, because time moves its
 /// funding-basis term; with `perpx serve`'s markets (three sources each) that derivation and
 /// the index's re-application were about 1,300 of the 4,000 instructions a command of
-/// `engine_mix`'s oracle case. The term changes once in seconds to minutes, the other inputs
-/// with trades, source prices and funding samples (docs/PERFORMANCE.md, "Session 31").
+/// `engine_mix`'s oracle case. The term changes every few seconds at a typical rate, the other
+/// inputs with trades, source prices and funding samples (docs/PERFORMANCE.md, "Session 31").
 ///
 /// Derived like the index cache: not in snapshots or the state hash, and
 /// `Engine::check_invariants` checks a held mark against a fresh derivation.

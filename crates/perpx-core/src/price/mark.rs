@@ -44,7 +44,7 @@ pub fn mark_price(m: &MarkInputs) -> Price {
 /// Why: the engine derives every oracle market's mark at every command, because the clock
 /// moves the funding-basis term `p1`. But `p1` reads the clock only through
 /// `⌊rate × time_to_funding / interval⌋`, which changes once in `interval / |rate|`
-/// milliseconds (about once every 100 s at 0.01 % a period of 8 h, never at a rate of 0):
+/// milliseconds (every 2.88 s at 0.01 % a period of 8 h, never at a rate of 0):
 /// while the clock stays in the span and no other input changes, the engine can keep the mark
 /// it has (`Market::mark_memo`; docs/PERFORMANCE.md, "Session 31").
 ///
