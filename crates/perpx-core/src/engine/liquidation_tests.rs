@@ -298,18 +298,21 @@ fn a_holder_is_rechecked_only_when_the_mark_leaves_its_safe_band() {
     assert!(v.mark(947).iter().any(|e| matches!(e, EventKind::LiquidationQueued { account: A, .. })));
 }
 
-/// Long 10 BTC-PERP as [`long_ten`], with 1,000 USD more and long 1 ETH-PERP at 1,000 too:
-/// one cross unit of two positions.
-fn long_in_two_markets() -> (Venue, MarketId) {
-    let mut v = long_ten(spec("BTC-PERP"));
-    v.deposit(A, 1_000);
+/// `A` on `collateral` USD, long `btc` BTC-PERP and `eth` ETH-PERP, both at 1,000 and 10x: one
+/// cross unit of two positions.
+fn long_in_two_markets(collateral: i64, btc: i64, eth: i64) -> (Venue, MarketId) {
+    let mut v = Venue::new(spec("BTC-PERP"));
+    v.deposit(A, collateral);
+    v.deposit(B, 1_000_000);
+    v.leverage(A, 10);
+    v.trade(B, A, Buy, 1_000, btc);
     v.ok(CommandKind::CreateMarket(Box::new(spec("ETH-PERP"))));
-    let eth = MarketId(1);
-    v.ok(CommandKind::SetMark { market: eth, price: Price(1_000) });
-    v.ok(CommandKind::SetLeverage { account: A, market: eth, leverage: 10 });
-    v.ok(order(B, Sell, 1_000, 1, TimeInForce::Gtc).with_market(eth));
-    v.ok(order(A, Buy, 1_000, 1, TimeInForce::Ioc).with_market(eth));
-    (v, eth)
+    let eth_market = MarketId(1);
+    v.ok(CommandKind::SetMark { market: eth_market, price: Price(1_000) });
+    v.ok(CommandKind::SetLeverage { account: A, market: eth_market, leverage: 10 });
+    v.ok(order(B, Sell, 1_000, eth, TimeInForce::Gtc).with_market(eth_market));
+    v.ok(order(A, Buy, 1_000, eth, TimeInForce::Ioc).with_market(eth_market));
+    (v, eth_market)
 }
 
 /// The bands a cross unit of `n` positions should have now: each around its mark (1,000 in
@@ -335,7 +338,7 @@ fn any_change_to_a_holder_recomputes_its_band_and_a_shared_unit_splits_its_headr
     assert_eq!(band(&v, A), Some((953, 1_047)));
     // A second cross position shares the headroom between two marks: each band spends
     // ⌊(H − 3) / 2⌋ of it, so that moves inside both can't spend more than H − 3 between them.
-    let (v, eth) = long_in_two_markets();
+    let (v, eth) = long_in_two_markets(2_000, 10, 1);
     let btc = band(&v, A);
     assert!(btc.is_some());
     assert_eq!(btc, shared_band(&v, A, M, 10, 2));
@@ -352,17 +355,7 @@ fn a_payer_of_a_shared_unit_has_its_bands_derived_again_after_a_settlement() {
     // Long 1 BTC-PERP and 100 ETH-PERP at 1,000 on 20,000 USD: the ETH payments dwarf the BTC
     // ones. The shrink covers each market's payments within that market's band only; what
     // ETH pays must come out of the whole headroom, the BTC band's share included.
-    let mut v = Venue::new(spec("BTC-PERP"));
-    v.deposit(A, 20_000);
-    v.deposit(B, 1_000_000);
-    v.leverage(A, 10);
-    v.trade(B, A, Buy, 1_000, 1);
-    v.ok(CommandKind::CreateMarket(Box::new(spec("ETH-PERP"))));
-    let eth = MarketId(1);
-    v.ok(CommandKind::SetMark { market: eth, price: Price(1_000) });
-    v.ok(CommandKind::SetLeverage { account: A, market: eth, leverage: 10 });
-    v.ok(order(B, Sell, 1_000, 100, TimeInForce::Gtc).with_market(eth));
-    v.ok(order(A, Buy, 1_000, 100, TimeInForce::Ioc).with_market(eth));
+    let (mut v, eth) = long_in_two_markets(20_000, 1, 100);
     let (lo, hi) = band(&v, A).unwrap();
     assert_eq!(Some((lo, hi)), shared_band(&v, A, M, 1, 2));
     // Eight hours on, both markets settle at the interest rate: the longs pay in both.
