@@ -251,8 +251,10 @@ impl Engine {
     /// Writes the cached index result into market `i`'s oracle state: source statuses, the
     /// index, the stale-index stages (one event each change). Returns the index, whether it
     /// moved, and whether the market left a halt.
-    /// Out of line: most evaluations skip it, and inlined it made every evaluation pay for
-    /// its registers and stack.
+    ///
+    /// Out of line: most evaluations skip it, and inlined it made every evaluation pay for its
+    /// registers and stack (`engine_mix`'s oracle case 302.59 M → 298.83 M instructions with
+    /// the mark's slow path out of line too).
     #[inline(never)]
     fn apply_index(&mut self, i: usize, out: &mut Out<'_>) -> (Option<Price>, bool, bool) {
         let now = self.now;
