@@ -49,8 +49,8 @@
 //! payer of a shared unit is re-checked by the pass after every settlement, its bands derived
 //! again from what the payment left (`Engine::pay_funding`). Before session 31 a
 //! unit of several cross positions had no band and was re-checked at every move of any of its
-//! marks; with two markets whose marks follow an oracle, that was more than half of the
-//! engine's instructions (docs/PERFORMANCE.md, "Session 31"). A unit of more positions still
+//! marks; with two markets whose marks follow an oracle, that was 41 % of the engine's
+//! instructions (docs/PERFORMANCE.md, "Session 31"). A unit of more positions still
 //! has none: the invariant checker proves every shared band at all `2ⁿ` corners of the box of
 //! bands (the headroom is concave in the marks jointly — linear equity less a sum of convex
 //! MMs — so its minimum over the box is at a corner), and `n` is kept small for that. Anything
