@@ -262,12 +262,11 @@ impl Engine {
                 let mark = marks[rest % marks.len()];
                 rest /= marks.len();
                 at.push(format!("{} {mark}", m.spec.symbol));
-                let v = i128::from(p.size.0) * i128::from(mark.0) * i128::from(m.quote_per_tick_lot);
-                equity += v - i128::from(p.cost_basis.0);
-                let n =
-                    i64::try_from(v.abs()).map_err(|_| format!("account {id}'s band reaches a notional beyond i64"))?;
-                let need = crate::risk::margin::maintenance_margin(&m.spec.tiers, crate::num::Quote(n))
-                    .map_err(|e| format!("account {id}'s band: {e}"))?;
+                // The engine's own valuation of a position; a figure that doesn't fit fails the
+                // band, as for a lone position.
+                let (upnl, need) = super::liquidation::position_figures(m, mark, p)
+                    .ok_or_else(|| format!("account {id}'s band reaches a figure beyond i64 at {mark}"))?;
+                equity += i128::from(upnl.0);
                 mm += i128::from(need.0);
             }
             if equity < mm + 1 {

@@ -205,7 +205,7 @@ pub(crate) fn lone_position_covers_maintenance(m: &Market, mark: Price, p: &Posi
 /// notional `v = size × mark × q`: `upnl = v − cost basis`, `MM = maintenance(|v|)`
 /// ([`crate::risk::position::unrealized_pnl`], [`notional`], [`maintenance_margin`] with the
 /// product taken once); `None` if a figure doesn't fit.
-fn position_figures(m: &Market, mark: Price, p: &Position) -> Option<Figures> {
+pub(crate) fn position_figures(m: &Market, mark: Price, p: &Position) -> Option<Figures> {
     let (upnl, n) = upnl_and_notional(p.size.0, mark.0, m.quote_per_tick_lot, p.cost_basis.0)?;
     Some((Quote(upnl), maintenance_margin(&m.spec.tiers, Quote(n)).ok()?))
 }
