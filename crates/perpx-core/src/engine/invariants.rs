@@ -202,10 +202,11 @@ impl Engine {
     /// funding shrink, and that every change to an account reached the liquidation pass.
     fn check_safe_bands(&self, m: &crate::market::Market) -> Result<(), String> {
         use crate::account::MarginMode;
-        for (side, bands) in m.safe_bands.iter().enumerate() {
-            for (id, band) in bands {
+        for (side, holders) in m.holders.iter().enumerate() {
+            holders.check_index().map_err(|e| format!("{}'s holders of side {side}: {e}", m.spec.symbol))?;
+            for (id, band) in holders.iter() {
                 let Some((lo, hi)) = band.ends(m.band_shrink[side]) else { continue };
-                let a = &self.accounts[id];
+                let a = &self.accounts[&id];
                 let p = a.position(m.id);
                 let isolated = a.mode(m.id) == MarginMode::Isolated;
                 let shared = !isolated
@@ -213,7 +214,7 @@ impl Engine {
                         .iter()
                         .any(|(mid, q)| *mid != m.id && q.size.0 != 0 && a.mode(*mid) == MarginMode::Cross);
                 if shared {
-                    self.check_shared_bands(*id)?;
+                    self.check_shared_bands(id)?;
                     continue;
                 }
                 let cash = if isolated { p.isolated_margin } else { a.collateral };
@@ -248,7 +249,7 @@ impl Engine {
             let m = &self.markets[mid.index()];
             let Some(mark) = m.mark else { continue };
             let side = usize::from(p.size.0 < 0);
-            let ends = m.safe_bands[side].get(&id).and_then(|b| b.ends(m.band_shrink[side]));
+            let ends = m.holders[side].band(id).and_then(|b| b.ends(m.band_shrink[side]));
             axes.push((m, ends.map_or(vec![mark], |(lo, hi)| vec![lo, hi]), p));
         }
         if axes.len() > crate::market::MAX_SHARED_POSITIONS && axes.iter().any(|(_, marks, _)| marks.len() > 1) {

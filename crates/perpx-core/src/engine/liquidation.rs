@@ -499,7 +499,7 @@ impl Engine {
             let Some(a) = self.accounts.get(&account) else { continue };
             for (mid, p) in a.positions.iter().filter(|(_, p)| p.size.0 != 0) {
                 if let Some(m) = self.markets.get(mid.index()) {
-                    std::hint::black_box(m.safe_bands[usize::from(p.size.0 < 0)].get(&account));
+                    std::hint::black_box(m.holders[usize::from(p.size.0 < 0)].band(account));
                 }
             }
         }
@@ -510,7 +510,7 @@ impl Engine {
     #[cfg(test)]
     pub(crate) fn forget_safe_bands(&mut self) {
         for m in &mut self.markets {
-            m.safe_bands.iter_mut().flat_map(|h| h.values_mut()).for_each(|b| *b = SafeBand::NONE);
+            m.holders.iter_mut().for_each(|h| h.forget_bands());
         }
     }
 

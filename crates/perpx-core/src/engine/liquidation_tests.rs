@@ -277,7 +277,7 @@ fn the_liquidation_price_is_where_equity_meets_maintenance() {
 fn band(v: &Venue, a: AccountId) -> Option<(i64, i64)> {
     let m = &v.engine.markets[M.index()];
     let side = usize::from(v.size(a) < 0);
-    m.safe_bands[side][&a].ends(m.band_shrink[side]).map(|(lo, hi)| (lo.0, hi.0))
+    m.holders[side].band(a).expect("a holder").ends(m.band_shrink[side]).map(|(lo, hi)| (lo.0, hi.0))
 }
 
 #[test]
@@ -342,7 +342,8 @@ fn any_change_to_a_holder_recomputes_its_band_and_a_shared_unit_splits_its_headr
     let btc = band(&v, A);
     assert!(btc.is_some());
     assert_eq!(btc, shared_band(&v, A, M, 10, 2));
-    let eth_band = v.engine.markets[eth.index()].safe_bands[0][&A].ends(0).map(|(lo, hi)| (lo.0, hi.0));
+    let eth_band =
+        v.engine.markets[eth.index()].holders[0].band(A).expect("a holder").ends(0).map(|(lo, hi)| (lo.0, hi.0));
     assert!(eth_band.is_some());
     assert_eq!(eth_band, shared_band(&v, A, eth, 1, 2));
     // The BTC band is narrower than the whole headroom would have made it.
@@ -371,7 +372,7 @@ fn a_payer_of_a_shared_unit_has_its_bands_derived_again_after_a_settlement() {
     assert!(after.1 < hi - t, "{after:?} against ({lo}, {hi}) less {t}");
     let eth_band = {
         let m = &v.engine.markets[eth.index()];
-        m.safe_bands[0][&A].ends(m.band_shrink[0]).map(|(lo, hi)| (lo.0, hi.0))
+        m.holders[0].band(A).expect("a holder").ends(m.band_shrink[0]).map(|(lo, hi)| (lo.0, hi.0))
     };
     assert_eq!(eth_band, shared_band(&v, A, eth, 100, 2));
 }

@@ -5,6 +5,7 @@
 //! micro-units of one tick on one lot). A live [`Market`] is the spec plus its book, mark, oracle and funding state.
 
 mod funding;
+mod holders;
 mod liquidation;
 mod oracle;
 mod safe_band;

@@ -85,6 +85,10 @@ impl SafeBand {
     /// No band: re-checked at every move.
     pub const NONE: Self = Self { lo: i64::MAX, hi: i64::MIN };
 
+    /// Every mark, at any shrink: the band of a free entry of a market's holders, which a walk
+    /// for the holders a move leaves passes over. Never a unit's band.
+    pub(crate) const ALL: Self = Self { lo: i64::MIN, hi: i64::MAX };
+
     /// The band of a single-position unit of `size` lots with headroom `headroom`
     /// (`equity − MM`) at `mark`, in a market of `q` micro-units per tick and lot whose
     /// largest maintenance rate is `max_rate`, stored against the side's current `shrink`.

@@ -3,6 +3,7 @@
 use crate::stop::ArmedStops;
 
 use super::funding::FundingState;
+use super::holders::Holders;
 use super::oracle::{OracleStage, OracleState};
 use super::safe_band::SafeBand;
 use super::spec::{MarketSpec, ValidMarket};
@@ -57,14 +58,16 @@ pub struct Market {
     /// read them, and a mark move re-checks for liquidation exactly the holders whose band it
     /// leaves. Change them with [`Market::add_holder`] and [`Market::remove_holder`].
     ///
-    /// A hash map, whose order reaches no output (the readers sort what they take from it):
-    /// the liquidation pass sets the band of every account it checks, a probe instead of a
-    /// tree descent (with the band's 64-bit division, the recovery workload's engine went from
-    /// 1,670 M to 1,622 M instructions; docs/PERFORMANCE.md, "Session 11: the engine on the
-    /// replay worker"). An ordered set of the same holders was kept beside it until session
-    /// 17: each position opened or closed also inserted into or removed from a 100,000-entry
-    /// B-tree (5.5 % of the 30 % gap's instructions; docs/PERFORMANCE.md, "Session 17").
-    pub(crate) safe_bands: [rustc_hash::FxHashMap<crate::ids::AccountId, SafeBand>; 2],
+    /// Their order reaches no output (the readers sort what they take from them). Looked up
+    /// by a hash map, not a tree: the liquidation pass sets the band of every account it
+    /// checks, a probe instead of a tree descent (with the band's 64-bit division, the recovery
+    /// workload's engine went from 1,670 M to 1,622 M instructions; docs/PERFORMANCE.md,
+    /// "Session 11: the engine on the replay worker"). An ordered set of the same holders was
+    /// kept beside it until session 17: each position opened or closed also inserted into or
+    /// removed from a 100,000-entry B-tree (5.5 % of the 30 % gap's instructions;
+    /// docs/PERFORMANCE.md, "Session 17"). The bands themselves lie in a vector since
+    /// session 32, for the walk at each mark move ([`Holders`]).
+    pub(crate) holders: [Holders; 2],
     /// How many ticks every band of each side has narrowed by since funding settlements began
     /// ([`crate::market::SafeBand`]): raised for the paying side at each settlement. Derived, like
     /// the bands.
@@ -180,13 +183,13 @@ impl MarkMemo {
 
 /// The holders of one side of a market ([`Market::holders_of`]), in no particular order.
 #[derive(Debug, Clone)]
-pub struct HolderIds<'a>(std::collections::hash_map::Keys<'a, crate::ids::AccountId, SafeBand>);
+pub struct HolderIds<'a>(std::iter::Copied<std::collections::hash_map::Keys<'a, crate::ids::AccountId, u32>>);
 
 impl Iterator for HolderIds<'_> {
     type Item = crate::ids::AccountId;
 
     fn next(&mut self) -> Option<crate::ids::AccountId> {
-        self.0.next().copied()
+        self.0.next()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -235,7 +238,7 @@ impl Market {
             funding,
             insurance_fund: Quote::ZERO,
             shared_net_draw: Quote::ZERO,
-            safe_bands: [rustc_hash::FxHashMap::default(), rustc_hash::FxHashMap::default()],
+            holders: [Holders::default(), Holders::default()],
             band_shrink: [0, 0],
             open_interest: Qty::ZERO,
             checked_mark: None,
@@ -249,36 +252,34 @@ impl Market {
     /// sort what reaches an output.
     #[must_use]
     pub fn holders_of(&self, sign: i64) -> HolderIds<'_> {
-        HolderIds(self.safe_bands[usize::from(sign < 0)].keys())
+        HolderIds(self.holders[usize::from(sign < 0)].ids())
     }
 
     /// How many accounts hold a position here, both sides.
     #[must_use]
     pub fn holder_count(&self) -> usize {
-        self.safe_bands[0].len() + self.safe_bands[1].len()
+        self.holders[0].len() + self.holders[1].len()
     }
 
     /// Adds `id` to the holders of `side` (0 longs, 1 shorts), without a safe band until the
     /// liquidation pass checks it.
     pub(crate) fn add_holder(&mut self, side: usize, id: crate::ids::AccountId) {
-        self.safe_bands[side].insert(id, SafeBand::NONE);
+        self.holders[side].insert(id);
     }
 
     /// Removes `id` from the holders of `side`.
     pub(crate) fn remove_holder(&mut self, side: usize, id: crate::ids::AccountId) {
-        self.safe_bands[side].remove(&id);
+        self.holders[side].remove(id);
     }
 
     /// Removes every holder (a delisted market settled every position).
     pub(crate) fn clear_holders(&mut self) {
-        self.safe_bands.iter_mut().for_each(rustc_hash::FxHashMap::clear);
+        self.holders.iter_mut().for_each(Holders::clear);
     }
 
     /// Sets the safe band of holder `id` of `side` (nothing if it holds nothing there).
     pub(crate) fn set_safe_band(&mut self, side: usize, id: crate::ids::AccountId, band: SafeBand) {
-        if let Some(b) = self.safe_bands[side].get_mut(&id) {
-            *b = band;
-        }
+        self.holders[side].set_band(id, band);
     }
 
     /// The largest maintenance rate of the market's tiers (the last tier's: rates never
@@ -291,12 +292,11 @@ impl Market {
     /// Every holder of `side` (0 longs, 1 shorts) whose safe band does not hold `mark`: the
     /// holders a move to `mark` re-checks.
     pub(crate) fn holders_outside_band(
-        &self,
+        &mut self,
         side: usize,
         mark: Price,
     ) -> impl Iterator<Item = crate::ids::AccountId> + '_ {
-        let shrink = self.band_shrink[side];
-        self.safe_bands[side].iter().filter(move |(_, b)| !b.holds(mark, shrink)).map(|(id, _)| *id)
+        self.holders[side].outside(mark, self.band_shrink[side])
     }
 
     /// Where the market is in the stale-index policy.
