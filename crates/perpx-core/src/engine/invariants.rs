@@ -168,16 +168,28 @@ impl Engine {
                 }
             }
             if let Some(key) = super::oracle::mark_key(m) {
-                if let Some(held) = m.mark_memo.get(&key, self.now) {
-                    let fresh = crate::price::mark::mark_price(&super::oracle::mark_inputs(m, &key, self.now));
-                    if held != fresh {
-                        return Err(format!(
-                            "{}: the held mark {held} is not the mark derived now ({fresh})",
-                            m.spec.symbol
-                        ));
+                if let Some((held, to)) = m.mark_memo.held_through(&key, self.now) {
+                    // Held through the span's last clock too: step 1 relies on it until then.
+                    for at in [self.now, to] {
+                        let fresh = crate::price::mark::mark_price(&super::oracle::mark_inputs(m, &key, at));
+                        if held != fresh {
+                            return Err(format!(
+                                "{}: the held mark {held} is not the mark derived at {} ({fresh})",
+                                m.spec.symbol, at.0
+                            ));
+                        }
                     }
                 }
             }
+        }
+        // Step 1 skips the oracles before the quiet time: each live oracle market must be quiet
+        // at least that long, by its present state.
+        let quiet = self.oracles_quiet_until();
+        if self.now < self.oracle_quiet_until && self.oracle_quiet_until > quiet {
+            return Err(format!(
+                "step 1 skips the oracles until {} but they are quiet only until {}",
+                self.oracle_quiet_until.0, quiet.0
+            ));
         }
         let queued = super::liquidation::QueuedUnits::of(self.liq_queue.iter().copied());
         if queued.len() != self.liq_queue.len() || queued != self.liq_queued {

@@ -119,6 +119,12 @@ pub struct Engine {
     /// anything that schedules such work, recomputed by each walk, and checked by
     /// `check_invariants` never to be later than the earliest due time.
     clock_work_due: Timestamp,
+    /// Until when (exclusive) step 1's oracle evaluation would change nothing in any market
+    /// (`oracle::quiet_until`), so step 1 skips it. Derived, never state: recomputed after each
+    /// evaluation and after each command that may have changed what it reads, at most the
+    /// earliest quiet time of the markets (`check_invariants` checks it), `i64::MIN` when step 1
+    /// must look. Why: docs/PERFORMANCE.md, "Session 32".
+    oracle_quiet_until: Timestamp,
     /// Whether some market traded in the command being applied, i.e. whether some market's
     /// `traded` flag is set. Most commands trade nowhere: the steps that read those flags then
     /// skip their walks over the markets (docs/PERFORMANCE.md, "Session 28"). Derived, never
@@ -195,6 +201,7 @@ impl Engine {
             now: Timestamp(0),
             markets: Vec::new(),
             clock_work_due: Timestamp(i64::MIN),
+            oracle_quiet_until: Timestamp(i64::MIN),
             traded: false,
             marks_moved: false,
             stops_due: false,
@@ -254,6 +261,8 @@ impl Engine {
             self.advance_funding(&mut out);
             self.apply_due_params(&mut out);
             self.clock_work_due = self.next_clock_work();
+            // Samples, settlements and new parameters are inputs of the marks.
+            self.oracle_quiet_until = Timestamp(i64::MIN);
         }
         self.advance_oracles(&mut out);
         // Step 2: the command itself.
@@ -268,10 +277,16 @@ impl Engine {
         // Step 4: one bounded liquidation pass (backstops, waterfall and ADL inside it).
         self.liquidation_pass(&mut out);
         // Trades inside the pass move no mark until the next command: their flags are dropped.
-        if std::mem::take(&mut self.traded) {
+        let traded = std::mem::take(&mut self.traded);
+        if traded {
             for m in &mut self.markets {
                 m.traded = false;
             }
+        }
+        // A trade (its last price) or a command that reaches the oracle state may have changed
+        // what step 1 reads: when it may next have work is worked out again.
+        if traded || !oracle::leaves_oracles_alone(&cmd.kind) {
+            self.oracle_quiet_until = self.oracles_quiet_until();
         }
     }
 

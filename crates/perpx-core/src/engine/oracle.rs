@@ -21,6 +21,7 @@
 //! sources at all is marked by `set_mark` only.
 
 use super::{Engine, Out};
+use crate::command::CommandKind;
 use crate::event::EventKind;
 use crate::ids::MarketId;
 use crate::market::{MarkKey, Market, MarketStatus, OracleStage, SourceStatus};
@@ -28,6 +29,57 @@ use crate::num::{Price, Timestamp};
 use crate::price::index::{IndexParams, IndexResult, SourcePrice, compute_index};
 use crate::price::mark::{MarkInputs, mark_price_span};
 use crate::reject::RejectReason;
+
+/// Until when (exclusive) evaluating `m` at any clock from `now` on changes nothing, as long
+/// as nothing else changes `m`; `None` if an evaluation at `now` might.
+///
+/// It changes nothing while the index result applied to the market still holds (no source
+/// price expires) and no outage clock runs, so statuses, index and stages stay; and while the
+/// mark held in the memo was derived from the market's present inputs, the clock is in its span
+/// and it is the market's mark, so the mark stays.
+pub(crate) fn quiet_until(m: &Market, now: Timestamp) -> Option<Timestamp> {
+    if m.oracle.stale_since.is_some() {
+        return None;
+    }
+    let until = m.index_cache.applied_until(now)?;
+    if m.oracle.index.is_none() {
+        return Some(until);
+    }
+    let (mark, to) = m.mark_memo.held_through(&mark_key(m)?, now)?;
+    (m.mark == Some(mark)).then(|| until.min(Timestamp(to.0.saturating_add(1))))
+}
+
+/// Whether a command of this kind leaves alone all that step 1's oracle evaluation reads
+/// (`quiet_until`), but for the last price of a market it trades in: source prices, the
+/// funding clocks and samples, the market's parameters, status and mark. The order commands,
+/// account commands and ticks do: after them the engine's quiet time still holds unless they
+/// traded. Every kind is named, so a new one is decided, not defaulted.
+pub(crate) fn leaves_oracles_alone(kind: &CommandKind) -> bool {
+    match kind {
+        CommandKind::PlaceOrder(_)
+        | CommandKind::PlaceStop(_)
+        | CommandKind::AmendOrder(_)
+        | CommandKind::CancelOrder { .. }
+        | CommandKind::CancelAll { .. }
+        | CommandKind::Tick
+        | CommandKind::Deposit { .. }
+        | CommandKind::Withdraw { .. }
+        | CommandKind::SetLeverage { .. }
+        | CommandKind::SetMarginMode { .. }
+        | CommandKind::AdjustIsolatedMargin { .. }
+        | CommandKind::SetLiquidator { .. }
+        | CommandKind::CapitaliseFund { .. }
+        | CommandKind::AdminAudit { .. } => true,
+        CommandKind::CreateMarket(_)
+        | CommandKind::SetMark { .. }
+        | CommandKind::OraclePrice { .. }
+        | CommandKind::MassCancel { .. }
+        | CommandKind::Halt { .. }
+        | CommandKind::Resume { .. }
+        | CommandKind::ScheduleParams { .. }
+        | CommandKind::Delist { .. } => false,
+    }
+}
 
 /// The index of `m` at time `at`, from the prices it holds now.
 pub(crate) fn index_at(m: &Market, at: Timestamp) -> IndexResult {
@@ -133,6 +185,11 @@ impl Engine {
 
     /// Step 1: re-evaluates every live oracle market at the engine clock.
     pub(crate) fn advance_oracles(&mut self, out: &mut Out<'_>) {
+        // Nothing changed that the evaluations read, and no source price expires and no
+        // funding term moves before the quiet time: they would change nothing.
+        if self.now < self.oracle_quiet_until {
+            return;
+        }
         for i in 0..self.markets.len() {
             let m = &self.markets[i];
             if m.has_oracle() && m.status != MarketStatus::Delisted {
@@ -141,6 +198,20 @@ impl Engine {
                 self.evaluate_oracle(i, true, out);
             }
         }
+        self.oracle_quiet_until = self.oracles_quiet_until();
+    }
+
+    /// The engine's quiet time: the earliest of the live oracle markets' ([`quiet_until`]), or
+    /// `i64::MIN` if one of them has work now.
+    pub(crate) fn oracles_quiet_until(&self) -> Timestamp {
+        let mut until = Timestamp(i64::MAX);
+        for m in self.markets.iter().filter(|m| m.has_oracle() && m.status != MarketStatus::Delisted) {
+            match quiet_until(m, self.now) {
+                Some(t) => until = until.min(t),
+                None => return Timestamp(i64::MIN),
+            }
+        }
+        until
     }
 
     /// After the command's trades (end of step 3, before the liquidation pass): re-derives the

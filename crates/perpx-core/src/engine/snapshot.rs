@@ -142,6 +142,7 @@ impl Engine {
             markets,
             // Derived: the restored engine looks at its next command.
             clock_work_due: _,
+            oracle_quiet_until: _,
             // False between commands.
             traded: _,
             marks_moved: _,
@@ -261,6 +262,7 @@ impl Engine {
             now,
             markets,
             clock_work_due: Timestamp(i64::MIN),
+            oracle_quiet_until: Timestamp(i64::MIN),
             traded: false,
             marks_moved,
             stops_due: true,

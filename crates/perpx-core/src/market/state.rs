@@ -135,6 +135,15 @@ impl IndexCache {
     pub(crate) fn applied_at(&self, now: Timestamp) -> bool {
         self.applied && self.at(now).is_some()
     }
+
+    /// When the result holding at `now`, already applied, stops holding (exclusive; never:
+    /// `i64::MAX`); `None` if no applied result holds at `now`.
+    pub(crate) fn applied_until(&self, now: Timestamp) -> Option<Timestamp> {
+        match &self.entry {
+            Some((_, until, _)) if self.applied_at(now) => Some(until.unwrap_or(Timestamp(i64::MAX))),
+            _ => None,
+        }
+    }
 }
 
 /// The mark last derived from the oracle, the inputs it came from (all but the clock), and
@@ -169,8 +178,13 @@ pub(crate) struct MarkKey {
 impl MarkMemo {
     /// The mark held for `key`, if `now` lies in its span.
     pub(crate) fn get(&self, key: &MarkKey, now: Timestamp) -> Option<Price> {
+        self.held_through(key, now).map(|(mark, _)| mark)
+    }
+
+    /// The mark held for `key` at `now` and the last clock of its span, if `now` lies in it.
+    pub(crate) fn held_through(&self, key: &MarkKey, now: Timestamp) -> Option<(Price, Timestamp)> {
         match &self.0 {
-            Some((k, from, to, mark)) if k == key && *from <= now && now <= *to => Some(*mark),
+            Some((k, from, to, mark)) if k == key && *from <= now && now <= *to => Some((*mark, *to)),
             _ => None,
         }
     }
