@@ -282,4 +282,54 @@ mod tests {
         out.sort_unstable();
         assert_eq!(out, [1, 2, 3, 4], "a shrink of 1,000 ticks leaves no band holding");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Against a map from account to band, step by step (0 add, 1 remove, 2 set a band
+        /// around `mark`, 3 walk at `mark` with a shrink of `mark % 7` ticks): the holders, their bands and the
+        /// walk's answer are the map's (each holder listed once), whatever the adds, removals
+        /// and walks in between (walks mark or pack the freed entries), and the map and the
+        /// entries agree after every step.
+        #[test]
+        fn holders_behave_as_a_map_of_bands(
+            steps in proptest::collection::vec((0u8..4, 0u64..24, 60i64..400), 1..200),
+        ) {
+            let mut h = Holders::default();
+            let mut model = std::collections::BTreeMap::<u64, SafeBand>::new();
+            for (what, id, mark) in steps {
+                match what {
+                    0 => {
+                        h.insert(AccountId(id));
+                        model.insert(id, SafeBand::NONE);
+                    }
+                    1 => {
+                        h.remove(AccountId(id));
+                        model.remove(&id);
+                    }
+                    2 => {
+                        h.set_band(AccountId(id), band_around(mark));
+                        if let Some(b) = model.get_mut(&id) {
+                            *b = band_around(mark);
+                        }
+                    }
+                    _ => {
+                        let shrink = mark % 7;
+                        let mut out: Vec<u64> = h.outside(Price(mark), shrink).map(|a| a.0).collect();
+                        out.sort_unstable();
+                        let expected: Vec<u64> =
+                            model.iter().filter(|(_, b)| !b.holds(Price(mark), shrink)).map(|(id, _)| *id).collect();
+                        proptest::prop_assert_eq!(out, expected);
+                    }
+                }
+                proptest::prop_assert_eq!(h.check_index(), Ok(()));
+                proptest::prop_assert_eq!(h.len(), model.len());
+                let mut listed: Vec<(u64, SafeBand)> = h.iter().map(|(a, b)| (a.0, b)).collect();
+                listed.sort_unstable_by_key(|x| x.0);
+                proptest::prop_assert_eq!(listed, model.iter().map(|(id, b)| (*id, *b)).collect::<Vec<_>>());
+                for id in 0..24 {
+                    proptest::prop_assert_eq!(h.band(AccountId(id)), model.get(&id).copied());
+                }
+            }
+        }
+    }
 }
