@@ -900,10 +900,10 @@ fn step_one_skips_the_oracles_until_a_source_price_expires() {
 
 /// A trade inside the liquidation pass moves the mark's last-price input without re-deriving
 /// the mark (that waits for the next command), so the engine's quiet time must not outlive
-/// it: a tick at which the oldest source expires drops the index 5 %, D's long is liquidated into A's
-/// bid in that tick's pass, and the next tick, a millisecond later, derives the mark from the
-/// pass's price. (Keeping the quiet time of the tick's step 1 there would skip that, and
-/// `check_invariants`, run after every command, would refuse it first.)
+/// it: a tick at which the oldest source expires drops the index 5 %, D's long is liquidated
+/// into A's bid in that tick's pass, and the next tick, a millisecond later, derives the mark
+/// from the pass's price. (Keeping the quiet time of the tick's step 1 there would skip that,
+/// and `check_invariants`, run after every command, would refuse it first.)
 #[test]
 fn a_trade_in_the_pass_ends_the_quiet_time() {
     const P: i64 = 5_000;

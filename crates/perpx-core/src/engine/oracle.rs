@@ -16,6 +16,10 @@
 //!   with the inputs it came from and the span of the clock over which the funding term keeps
 //!   its value (`MarkMemo`, [`crate::price::mark::mark_price_span`]). The invariant checker
 //!   compares both with a fresh evaluation.
+//! - And step 1 is skipped altogether before the engine's quiet time, when none of that can
+//!   have changed: the earliest source expiry or end of a held mark's span over the markets
+//!   ([`quiet_until`]), worked out again after every evaluation and after every command that
+//!   traded or is not among the kinds that leave oracle state alone ([`leaves_oracles_alone`]).
 //!
 //! A market that never had an index stays `live` (there was nothing to lose); one with no
 //! sources at all is marked by `set_mark` only.
@@ -61,6 +65,7 @@ pub(crate) fn leaves_oracles_alone(kind: &CommandKind) -> bool {
         | CommandKind::AmendOrder(_)
         | CommandKind::CancelOrder { .. }
         | CommandKind::CancelAll { .. }
+        | CommandKind::MassCancel { .. }
         | CommandKind::Tick
         | CommandKind::Deposit { .. }
         | CommandKind::Withdraw { .. }
@@ -73,7 +78,6 @@ pub(crate) fn leaves_oracles_alone(kind: &CommandKind) -> bool {
         CommandKind::CreateMarket(_)
         | CommandKind::SetMark { .. }
         | CommandKind::OraclePrice { .. }
-        | CommandKind::MassCancel { .. }
         | CommandKind::Halt { .. }
         | CommandKind::Resume { .. }
         | CommandKind::ScheduleParams { .. }
