@@ -4,13 +4,13 @@
 //! ([`Holders::outside`]): a walk over every band of both sides, at every move. The bands were
 //! the values of a hash map from account to band, and walking a hash map reads its control
 //! bytes group by group and each entry beside its key: on `engine_mix`'s oracle-marked case
-//! (1,133 moves over about 1,000 holders each) the walks were 13 % of the engine's
+//! (1,133 moves, each over both sides' holders) the walks were 13 % of the engine's
 //! instructions. Here the bands sit in one vector, walked in order, and the map only says
 //! where each holder's entry is (measured: docs/PERFORMANCE.md, "Session 32").
 //!
-//! A removal moves the last entry into the hole, so the order of the entries is neither the
-//! accounts' nor the insertions': nothing that reaches an output may depend on it (the readers
-//! sort what they take).
+//! A removal frees its entry where it lies and an insertion takes the last freed one, so the
+//! order of the entries is neither the accounts' nor the insertions': nothing that reaches an
+//! output may depend on it (the readers sort what they take).
 
 use std::collections::hash_map::Entry;
 
@@ -124,13 +124,20 @@ impl Holders {
         self.bands.iter().zip(&self.ids).filter(move |(b, _)| !b.holds(mark, shrink)).map(|(_, id)| *id)
     }
 
+    /// Whether entry `slot` holds a holder: the map gives its account this entry.
+    fn is_live(&self, slot: usize) -> bool {
+        self.ids.get(slot).and_then(|id| self.slot_of.get(id)).is_some_and(|s| *s as usize == slot)
+    }
+
     /// Moves the live entries to the front, in their order, and drops the free ones.
     fn pack(&mut self) {
         let mut to = 0;
         for from in 0..self.ids.len() {
+            if !self.is_live(from) {
+                continue;
+            }
             let id = self.ids[from];
-            let Some(slot) = self.slot_of.get_mut(&id).filter(|slot| **slot as usize == from) else { continue };
-            *slot = u32::try_from(to).expect("bounded");
+            *self.slot_of.get_mut(&id).expect("a live entry is indexed") = u32::try_from(to).expect("bounded");
             self.ids[to] = id;
             self.bands[to] = self.bands[from];
             to += 1;
@@ -163,9 +170,8 @@ impl Holders {
             return Err(format!("{} unmarked of {} free entries", self.unmarked, self.free.len()));
         }
         for (n, slot) in self.free.iter().enumerate() {
-            let live = self.ids.get(*slot as usize).and_then(|id| self.slot_of.get(id)) == Some(slot);
             let marked = n < self.free.len() - self.unmarked;
-            if live || (marked && self.bands.get(*slot as usize) != Some(&SafeBand::ALL)) {
+            if self.is_live(*slot as usize) || (marked && self.bands.get(*slot as usize) != Some(&SafeBand::ALL)) {
                 return Err(format!("free entry {slot} is live or, marked, has a band"));
             }
         }
